@@ -1,0 +1,45 @@
+/**
+ * The Node runtime of the one pipeline (CLI, tests' reference path, bench): the same manifest,
+ * decoder, preprocessing, backbone and head runner as the Worker, with files read from dist/public.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBackbone, type Backbone } from '../shared/backbone.ts';
+import type { HeadDocument } from '../shared/head-document.ts';
+import { loadHead, type Head } from '../shared/head-runner.ts';
+import type { Manifest, ManifestFile } from '../shared/manifest.ts';
+import { MANIFEST_FILE, PUBLIC_DIR } from './prepare-models.ts';
+
+export interface LocalModels {
+  manifest: Manifest;
+  backbone: Backbone;
+  head(id: string): Promise<Head>;
+}
+
+/** Reads the manifest the install step wrote. */
+export function readManifest(dir = PUBLIC_DIR): Manifest {
+  return JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
+}
+
+/** Loads the backbone (verified) and opens heads on demand, on the active TF.js backend. */
+export async function loadLocalModels(dir = PUBLIC_DIR): Promise<LocalModels> {
+  const manifest = readManifest(dir);
+  const fetchFile = async (f: ManifestFile) => new Uint8Array(readFileSync(join(dir, f.path)));
+  const backbone = await loadBackbone(manifest.backbone, fetchFile);
+  const heads = new Map<string, Promise<Head>>();
+  return {
+    manifest,
+    backbone,
+    head(id) {
+      const entry = manifest.heads.find((h) => h.id === id);
+      if (!entry) return Promise.reject(new Error(`unknown head ${id}`));
+      let head = heads.get(id);
+      if (!head) {
+        const doc = JSON.parse(readFileSync(join(dir, entry.url), 'utf8')) as HeadDocument;
+        head = loadHead(doc, manifest.backbone);
+        heads.set(id, head);
+      }
+      return head;
+    },
+  };
+}

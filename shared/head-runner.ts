@@ -1,0 +1,71 @@
+/**
+ * The one head runner: applies a head's input transform to the embedding and runs the head.
+ * Every runtime predicts through here, so a head gives the same scores wherever it runs.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import type { BackboneManifest, InputTransform } from './manifest.ts';
+import { embeddingPart } from './manifest.ts';
+import { headArtifacts, type HeadDocument } from './head-document.ts';
+import type { Prediction } from './api.ts';
+
+export interface Head {
+  readonly doc: HeadDocument;
+  /** Class scores for one embedding (the backbone's full output), descending. */
+  predict(embedding: Float32Array, top?: number): Promise<Prediction[]>;
+  dispose(): void;
+}
+
+/**
+ * Derives a head's input from the full embedding: selects the parts, removes the recorded mean,
+ * normalises each part (L2) and scales. Plain JS on a few thousand floats: identical everywhere.
+ */
+export function transformInput(embedding: Float32Array, backbone: BackboneManifest, transform: InputTransform): Float32Array {
+  if (embedding.length !== backbone.embedding.size) {
+    throw new RangeError(`embedding has ${embedding.length} floats, backbone ${backbone.id} gives ${backbone.embedding.size}`);
+  }
+  const parts = transform.parts.map((name) => embeddingPart(backbone, name));
+  const out = new Float32Array(parts.reduce((a, p) => a + p.size, 0));
+  let o = 0;
+  for (const part of parts) {
+    const start = o;
+    for (let i = 0; i < part.size; i++, o++) {
+      out[o] = (embedding[part.offset + i] as number) - (transform.mean ? (transform.mean[o] as number) : 0);
+    }
+    let factor = transform.scale;
+    if (transform.normalize === 'l2') {
+      let sum = 0;
+      for (let i = start; i < o; i++) sum += (out[i] as number) ** 2;
+      factor = sum > 0 ? transform.scale / Math.sqrt(sum) : 0;
+    }
+    if (factor !== 1) for (let i = start; i < o; i++) out[i] = (out[i] as number) * factor;
+  }
+  return out;
+}
+
+/** Pairs scores with labels, sorted by descending score, cut to `top` when given. */
+export function rankPredictions(classes: string[], scores: ArrayLike<number>, top?: number): Prediction[] {
+  const ranked = classes.map((label, i) => ({ label, score: scores[i] as number }));
+  ranked.sort((a, b) => b.score - a.score);
+  return top === undefined ? ranked : ranked.slice(0, top);
+}
+
+/** Loads a head document into a runnable head for the given backbone. */
+export async function loadHead(doc: HeadDocument, backbone: BackboneManifest): Promise<Head> {
+  const art = headArtifacts(doc);
+  const model: LayersModel = await loadLayersModel(tf.io.fromMemory(art));
+  const inputSize = doc.input.parts.reduce((a, name) => a + embeddingPart(backbone, name).size, 0);
+  return {
+    doc,
+    async predict(embedding, top) {
+      const input = transformInput(embedding, backbone, doc.input);
+      const out = tf.tidy(() => model.predict(tf.tensor2d(input, [1, inputSize])) as tf.Tensor);
+      try {
+        return rankPredictions(doc.classes, await out.data(), top);
+      } finally {
+        out.dispose();
+      }
+    },
+    dispose: () => model.dispose(),
+  };
+}

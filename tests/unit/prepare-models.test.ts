@@ -1,0 +1,136 @@
+/**
+ * The install step: deterministic output, a manifest that matches the files, and a split model
+ * (backbone + default head) that computes exactly what the original nsfwjs model computes.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadLayersModel, model as functionalModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../shared/manifest.ts';
+import { MOBILENET_V2 } from '../../scripts/model-spec.ts';
+import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
+import { loadLocalModels, readManifest, type LocalModels } from '../../scripts/node-models.ts';
+import { MANIFEST_FILE, PUBLIC_DIR, prepareModels, readSource } from '../../scripts/prepare-models.ts';
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Every file under `dir` with its hash, paths relative to `dir`. */
+function tree(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else out[relative(dir, p)] = sha(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+describe('prepare-models', () => {
+  const dirs = [mkdtempSync(join(tmpdir(), 'tannerin-a-')), mkdtempSync(join(tmpdir(), 'tannerin-b-'))];
+  let manifest: Manifest;
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  it('writes byte-identical files on every run, and the same as the install step did', () => {
+    manifest = prepareModels(MOBILENET_V2, dirs[0]);
+    prepareModels(MOBILENET_V2, dirs[1]);
+    const a = tree(dirs[0] as string);
+    expect(Object.keys(a).length).toBe(6);
+    expect(tree(dirs[1] as string)).toEqual(a);
+    const installed = tree(PUBLIC_DIR);
+    for (const [path, hash] of Object.entries(a)) expect(installed[path], path).toBe(hash);
+  });
+
+  it('describes the files it wrote: sizes, hashes, content-addressed paths', () => {
+    const files = [...manifest.backbone.files, ...manifest.heads.flatMap((h) => h.files)];
+    for (const f of files) {
+      const bytes = readFileSync(join(dirs[0] as string, f.path));
+      expect(bytes.length).toBe(f.bytes);
+      expect(sha(bytes)).toBe(f.sha256);
+    }
+    expect(manifest.backbone.files[0]?.path).toBe(`models/mobilenet_v2-${manifest.backbone.version}/model.json`);
+    expect(JSON.parse(readFileSync(join(dirs[0] as string, MANIFEST_FILE), 'utf8'))).toEqual(manifest);
+  });
+
+  it('keeps the weights uint8-quantized on the wire', () => {
+    const json = JSON.parse(readFileSync(join(dirs[0] as string, manifest.backbone.files[0]?.path ?? ''), 'utf8')) as {
+      weightsManifest: { weights: { quantization?: { dtype: string } }[] }[];
+    };
+    const weights = json.weightsManifest[0]?.weights ?? [];
+    expect(weights.length).toBeGreaterThan(200);
+    expect(weights.every((w) => w.quantization?.dtype === 'uint8')).toBe(true);
+  });
+
+  it('describes the embedding part by part', () => {
+    const { embedding } = manifest.backbone;
+    expect(embedding.size).toBe(2816);
+    expect(embedding.parts.map((p) => [p.name, p.pooling, p.size, p.offset])).toEqual([
+      ['block_13_expand_relu', 'global-max', 576, 0],
+      ['block_16_expand_relu', 'global-max', 960, 576],
+      ['flatten_1', 'none', 1280, 1536],
+    ]);
+    const head = manifest.heads[0];
+    expect(head?.id).toBe('content-safety');
+    expect(head?.classes).toEqual(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']);
+    expect(head?.backbone).toBe(`mobilenet_v2@${manifest.backbone.version}`);
+    expect(head?.input.parts).toEqual(['flatten_1']);
+  });
+});
+
+describe('the split model computes what the original computes', () => {
+  let original: LayersModel;
+  let local: LocalModels;
+  beforeAll(async () => {
+    await startNodeWasmBackend();
+    const { model, weights } = readSource(MOBILENET_V2);
+    const group = model.weightsManifest[0];
+    original = await loadLayersModel(
+      tf.io.fromMemory({ modelTopology: model.modelTopology, weightSpecs: group?.weights, weightData: weights.slice().buffer }),
+    );
+    local = await loadLocalModels();
+    expect(readManifest().backbone.version).toBe(local.backbone.manifest.version);
+  });
+  afterAll(() => {
+    original.dispose();
+    local.backbone.dispose();
+  });
+
+  it('embedding parts equal pooled original layers, and backbone + head equal the original scores', async () => {
+    const probe = functionalModel({
+      inputs: original.inputs,
+      outputs: ['block_13_expand_relu', 'block_16_expand_relu', 'flatten_1', 'dense_3'].map((n) => original.getLayer(n).output as never),
+    });
+    const head = await local.head('content-safety');
+    const before = tf.memory().numTensors;
+    for (const seed of [1, 2, 3]) {
+      const input = tf.tidy(() => tf.randomUniform([1, 224, 224, 3], 0, 1, 'float32', seed));
+      const pixels = (await input.data()) as Float32Array;
+      const [b13, b16, flat, scores] = tf.tidy(() => {
+        const outs = probe.predict(input) as tf.Tensor[];
+        return [tf.max(outs[0] as tf.Tensor, [1, 2]), tf.max(outs[1] as tf.Tensor, [1, 2]), outs[2] as tf.Tensor, outs[3] as tf.Tensor];
+      }) as tf.Tensor[];
+      const expected = new Float32Array([...(await b13!.data()), ...(await b16!.data()), ...(await flat!.data())]);
+      const embedding = await local.backbone.embedPreprocessed(pixels);
+      expect(embedding.length).toBe(2816);
+      let maxDiff = 0;
+      expected.forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - (embedding[i] as number)))));
+      expect(maxDiff).toBeLessThan(1e-5);
+      // Not all zero: a broken slice would still "match" a broken original.
+      expect(expected.filter((v) => v > 0).length).toBeGreaterThan(500);
+
+      const predictions = await head.predict(embedding);
+      const want = await scores!.data();
+      for (const p of predictions) {
+        const i = MOBILENET_V2.heads[0]!.classes.indexOf(p.label);
+        expect(Math.abs(p.score - (want[i] as number))).toBeLessThan(1e-6);
+      }
+      tf.dispose([input, b13!, b16!, flat!, scores!]);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
