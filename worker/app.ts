@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import type { AppEnv } from './env.ts';
 import { errorResponse, onError, onNotFound } from './http-error.ts';
-import { diagnosticsRoute } from './routes/diagnostics.ts';
+import { diagnosticsRoute, forwardTimingRoute } from './routes/diagnostics.ts';
 import { embedRoute } from './routes/embed.ts';
 import { healthRoute } from './routes/health.ts';
 import { modelsRoute } from './routes/models.ts';
@@ -22,6 +22,7 @@ export function createApp(): Hono<AppEnv> {
   app.post('/v1/predict', predictRoute());
   app.post('/v1/embed', embedRoute());
   app.get('/_diag/memory', diagnosticsRoute());
+  app.get('/_diag/forward', forwardTimingRoute());
   // A known path with the wrong method is a 405, not a 404.
   for (const [path, allow] of [['/v1/predict', 'POST'], ['/v1/embed', 'POST'], ['/v1/models', 'GET'], ['/healthz', 'GET']] as const) {
     app.all(path, (c) => errorResponse('method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allow}.`, 405, { allow }));

@@ -1,12 +1,14 @@
 /**
- * `GET /_diag/memory`: tensor count and WASM heap, for tests and the bench. Answers only when
- * `TANNERIN_DIAGNOSTICS` is "1", which local development sets and a deploy never does.
+ * `GET /_diag/memory`: tensor count and WASM heap; `GET /_diag/forward?n=N`: the forward pass alone,
+ * timed inside the isolate (local workerd's clock advances during CPU work; production's does not).
+ * For tests and the bench. Answer only when `TANNERIN_DIAGNOSTICS` is "1", which local development
+ * sets and a deploy never does.
  */
 import type { Context } from 'hono';
 import type { DiagnosticsResponse } from '../../shared/api.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../http-error.ts';
-import { diagnostics } from '../model-runtime.ts';
+import { diagnostics, getRuntime } from '../model-runtime.ts';
 
 /** True when diagnostics are switched on for this environment. */
 export const diagnosticsEnabled = (env: AppEnv['Bindings']): boolean => env.TANNERIN_DIAGNOSTICS === '1';
@@ -18,5 +20,24 @@ export function diagnosticsRoute() {
     const body: DiagnosticsResponse = diagnostics();
     c.header('cache-control', 'no-store');
     return c.json(body);
+  };
+}
+
+/** Handler factory for the in-isolate forward-pass timing route. */
+export function forwardTimingRoute() {
+  return async (c: Context<AppEnv>) => {
+    if (!diagnosticsEnabled(c.env)) return errorResponse('not_found', `No route for GET ${c.req.path}.`, 404);
+    const n = Math.min(200, Math.max(1, Number(c.req.query('n') ?? 20) || 20));
+    const runtime = await getRuntime(c.env);
+    const { width, height } = runtime.manifest.backbone.normalization;
+    const input = new Float32Array(width * height * 3).map((_, i) => ((i * 2654435761) >>> 24) / 255);
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await runtime.backbone.embedPreprocessed(input);
+      ms.push(performance.now() - t0);
+    }
+    c.header('cache-control', 'no-store');
+    return c.json({ ms });
   };
 }

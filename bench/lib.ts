@@ -1,0 +1,121 @@
+/**
+ * Bench plumbing: medians and percentiles, the results file, the printed table, and a `wrangler dev`
+ * started on a free loopback port.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const RESULTS_FILE = join(ROOT, 'bench', 'results.json');
+
+export interface Metric {
+  value: number;
+  unit: string;
+  /** How it was measured, for the table. */
+  note?: string;
+}
+export type Results = Record<string, Metric>;
+
+/** The q-quantile (0..1) of the values, by linear interpolation. */
+export function quantile(values: number[], q: number): number {
+  if (!values.length) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (pos - lo);
+}
+export const median = (values: number[]): number => quantile(values, 0.5);
+
+/** Times `fn` `n` times after `warmup` untimed runs; returns the durations in ms. */
+export async function timeRuns(n: number, fn: () => Promise<unknown> | unknown, warmup = 2): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** Merges into bench/results.json (other benches' metrics are kept). */
+export function saveResults(results: Results): Results {
+  const previous: Results = existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as Results) : {};
+  const merged = { ...previous, ...results };
+  const sorted = Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k] as Metric]));
+  writeFileSync(RESULTS_FILE, JSON.stringify(sorted, null, 2) + '\n');
+  return sorted;
+}
+
+/** Prints metrics as an aligned table. */
+export function printTable(results: Results): void {
+  const rows = Object.entries(results).map(([k, m]) => [k, Number.isInteger(m.value) ? String(m.value) : m.value.toFixed(2), m.unit, m.note ?? '']);
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => (r[c] as string).length), 6));
+  const line = (r: string[]) => `${(r[0] as string).padEnd(widths[0] as number)}  ${(r[1] as string).padStart(widths[1] as number)}  ${(r[2] as string).padEnd(widths[2] as number)}  ${r[3]}`;
+  console.log(line(['metric', 'value', 'unit', 'how']));
+  console.log(line(['-'.repeat(widths[0] as number), '-'.repeat(widths[1] as number), '-'.repeat(widths[2] as number), '---']));
+  for (const r of rows) console.log(line(r as string[]));
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface DevServer {
+  url: string;
+  process: ChildProcess;
+  /** Milliseconds from spawn until /healthz answered. */
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `wrangler dev` on 127.0.0.1 (diagnostics on) and waits until /healthz answers. */
+export async function startDevServer(extraArgs: string[] = []): Promise<DevServer> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', String(port), '--var', 'TANNERIN_DIAGNOSTICS:1', '--persist-to', join(ROOT, '.wrangler', 'bench-state'), ...extraArgs],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' }, detached: true },
+  );
+  let log = '';
+  child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    try {
+      process.kill(-(child.pid as number), 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (child.exitCode === null) process.kill(-(child.pid as number), 'SIGKILL');
+  };
+  for (let i = 0; i < 600; i++) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return { url, process: child, readyMs: performance.now() - t0, stop };
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not become ready in 60 s:\n${log}`);
+}

@@ -1,0 +1,51 @@
+/**
+ * Node-side figures with the same model files and backends the product uses: the bare forward pass
+ * (batch 1) on WASM SIMD and on TF.js's cpu backend, and the JS steps around it at the edge
+ * (JPEG decode, preprocessing).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { decodeImage } from '../shared/image-decode.ts';
+import { preprocess } from '../shared/preprocess.ts';
+import { startNodeCpuBackend, startNodeWasmBackend } from '../scripts/node-backend.ts';
+import { loadLocalModels } from '../scripts/node-models.ts';
+import { makeJpeg } from '../tests/helpers/images.ts';
+import { scenePixels } from '../tests/helpers/fixtures.ts';
+import { median, timeRuns, type Results } from './lib.ts';
+
+/** The 640x480 JPEG the edge benchmarks send. */
+export const benchJpeg = (): Uint8Array => makeJpeg(640, 480, 90, scenePixels(640, 480, ['1f436', '1f34e', '1f697']));
+
+export async function benchNode(): Promise<Results> {
+  const jpeg = benchJpeg();
+  await startNodeWasmBackend();
+  const models = await loadLocalModels();
+  const spec = models.manifest.backbone.normalization;
+  const image = decodeImage(jpeg);
+  const input = preprocess(image, spec);
+
+  const decodeMs = await timeRuns(15, () => decodeImage(jpeg));
+  const preprocessMs = await timeRuns(15, () => preprocess(image, spec));
+  // Forward on wasm and cpu interleaved in rounds, so machine noise hits both alike.
+  const wasm: number[] = [];
+  const cpu: number[] = [];
+  await timeRuns(1, () => models.backbone.embedPreprocessed(input), 3);
+  for (let round = 0; round < 3; round++) {
+    await startNodeWasmBackend();
+    wasm.push(...(await timeRuns(10, () => models.backbone.embedPreprocessed(input), 1)));
+    await startNodeCpuBackend();
+    cpu.push(...(await timeRuns(1, () => models.backbone.embedPreprocessed(input), round === 0 ? 1 : 0)));
+  }
+  await startNodeWasmBackend();
+  const tensors = tf.memory().numTensors;
+  models.backbone.dispose();
+  const w = median(wasm);
+  const c = median(cpu);
+  return {
+    'node.forward_wasm_ms': { value: w, unit: 'ms', note: `median of ${wasm.length}, batch 1, WASM SIMD, 1 thread` },
+    'node.forward_cpu_ms': { value: c, unit: 'ms', note: `median of ${cpu.length}, batch 1, tfjs cpu backend` },
+    'node.cpu_over_wasm': { value: c / w, unit: 'x', note: 'forward cpu / forward wasm, same run' },
+    'node.decode_jpeg_640x480_ms': { value: median(decodeMs), unit: 'ms', note: 'jpeg-js via shared/image-decode' },
+    'node.preprocess_ms': { value: median(preprocessMs), unit: 'ms', note: 'composite + bilinear resize + scale, JS' },
+    'node.model_tensors': { value: tensors, unit: 'tensors', note: 'weights held after load (reference for leak checks)' },
+  };
+}
