@@ -48,11 +48,8 @@ export function preprocess(pixels: RgbaPixels, spec: InputSpec): Float32Array {
   }
 
   const out = new Float32Array(dw * dh * 3);
-  // Composites one source pixel onto the background; returns the channel value in 0..255.
-  const channel = (i: number, c: number, bg: number): number => {
-    const a = (data[i + 3] as number) / 255;
-    return (data[i + c] as number) * a + bg * (1 - a);
-  };
+  // Composited value of channel c of the source pixel at byte offset i, in 0..255.
+  const opaque = isOpaque(data);
   let o = 0;
   for (let y = 0; y < dh; y++) {
     const sy = y * ry;
@@ -68,12 +65,34 @@ export function preprocess(pixels: RgbaPixels, spec: InputSpec): Float32Array {
       const bl = (y1 * sw + x0) * 4;
       const br = (y1 * sw + x1) * 4;
       for (let c = 0; c < 3; c++) {
-        const bg = c === 0 ? bgR : c === 1 ? bgG : bgB;
-        const top = channel(tl, c, bg) + (channel(tr, c, bg) - channel(tl, c, bg)) * fx;
-        const bottom = channel(bl, c, bg) + (channel(br, c, bg) - channel(bl, c, bg)) * fx;
+        let vtl = data[tl + c] as number;
+        let vtr = data[tr + c] as number;
+        let vbl = data[bl + c] as number;
+        let vbr = data[br + c] as number;
+        if (!opaque) {
+          const bg = c === 0 ? bgR : c === 1 ? bgG : bgB;
+          vtl = composite(vtl, data[tl + 3] as number, bg);
+          vtr = composite(vtr, data[tr + 3] as number, bg);
+          vbl = composite(vbl, data[bl + 3] as number, bg);
+          vbr = composite(vbr, data[br + 3] as number, bg);
+        }
+        const top = vtl + (vtr - vtl) * fx;
+        const bottom = vbl + (vbr - vbl) * fx;
         out[o++] = (top + (bottom - top) * fy) * scale + offset;
       }
     }
   }
   return out;
+}
+
+/** A channel value (0..255) with alpha (0..255) over a background value. */
+function composite(value: number, alpha: number, bg: number): number {
+  const a = alpha / 255;
+  return value * a + bg * (1 - a);
+}
+
+/** True when every pixel is fully opaque (compositing is then the identity). */
+function isOpaque(data: Uint8Array | Uint8ClampedArray): boolean {
+  for (let i = 3; i < data.length; i += 4) if (data[i] !== 255) return false;
+  return true;
 }
