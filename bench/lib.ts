@@ -77,13 +77,17 @@ export function freePort(): Promise<number> {
 export interface DevServer {
   url: string;
   process: ChildProcess;
-  /** Milliseconds from spawn until /healthz answered. */
+  /** Milliseconds from spawn until `readyPath` answered. */
   readyMs: number;
   stop(): Promise<void>;
 }
 
-/** Starts `wrangler dev` on 127.0.0.1 (diagnostics on) and waits until /healthz answers. */
-export async function startDevServer(extraArgs: string[] = []): Promise<DevServer> {
+/**
+ * Starts `wrangler dev` on 127.0.0.1 (diagnostics on) and waits until `readyPath` answers. The
+ * default, a static asset, does not start the Worker's isolate, so the first API call after it is
+ * a true cold start (script evaluation + model load).
+ */
+export async function startDevServer(extraArgs: string[] = [], readyPath = '/models.json'): Promise<DevServer> {
   const port = await freePort();
   const t0 = performance.now();
   const child = spawn(
@@ -109,7 +113,8 @@ export async function startDevServer(extraArgs: string[] = []): Promise<DevServe
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${log}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`${url}${readyPath}`);
+      await res.arrayBuffer();
       if (res.ok) return { url, process: child, readyMs: performance.now() - t0, stop };
     } catch {
       /* not up yet */

@@ -258,21 +258,19 @@ export function prepareModels(spec: BackboneSpec = MOBILENET_V2, publicDir = PUB
 /** Sizes of the embedding parts: channels of the layer for pooled parts, units for flat ones. */
 function partSizes(spec: BackboneSpec, layers: KerasLayer[]): EmbeddingPart[] {
   const byName = new Map(layers.map((l) => [l.name, l]));
-  // Channel count of a layer's output, walking back to the last layer that sets it.
+  // Channel count of a layer's output: its filters/units, else (ReLU, BN, pooling, flatten) its input's.
   const channels = (name: string): number => {
     const layer = byName.get(name);
     if (!layer) throw new Error(`layer ${name} not found`);
     const c = layer.config;
     if (typeof c.filters === 'number') return c.filters;
     if (typeof c.units === 'number') return c.units;
-    if (layer.class_name === 'DepthwiseConv2D' || layer.class_name === 'Flatten' || layer.inbound_nodes.length) {
-      const inbound = layer.inbound_nodes[0]?.[0]?.[0];
-      if (!inbound) throw new Error(`cannot infer the size of ${name}`);
-      return channels(inbound);
-    }
-    throw new Error(`cannot infer the size of ${name}`);
+    const inbound = layer.inbound_nodes[0]?.[0]?.[0];
+    if (!inbound) throw new Error(`cannot infer the size of ${name}`);
+    return channels(inbound);
   };
-  // A flattened 1x1 feature map has as many floats as channels; the spec asserts the pooling is 1x1.
+  // Pooled parts have one float per channel; flat ones (flatten of a 1x1 map) too. loadBackbone
+  // checks the model's real output size against the sum.
   let offset = 0;
   return spec.parts.map((p) => {
     const size = channels(p.layer);
