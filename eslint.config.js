@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.wrangler/', 'bench/results.json', 'tests/artifacts/'] },
+  { ignores: ['node_modules/', 'dist/', '.wrangler/', '.scratch/', 'bench/results.json', 'tests/artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

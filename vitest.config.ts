@@ -1,11 +1,14 @@
 /**
- * Two Vitest projects:
+ * Three Vitest projects:
  * - `unit`: plain Node, `tests/unit/**`.
  * - `worker`: inside workerd (the Workers runtime) through
  *   `@cloudflare/vitest-plugin`, configured from ./wrangler.toml, so tests see the
  *   same bindings (the `ASSETS` static-assets binding over ./dist/public) and the
  *   same module rules (`.wasm` imports become precompiled `WebAssembly.Module`s)
  *   as the deployed Worker.
+ * - `browser`: Node-side tests (`tests/browser/**`) driving Debian's Chromium through
+ *   playwright-core against `wrangler dev` serving the built pages; one file at a time, so timings
+ *   are not skewed by parallel browsers.
  *
  * Run through npx/npm scripts so that the project's Node 22 is used.
  */
@@ -38,6 +41,17 @@ export default defineConfig({
           name: 'worker',
           include: ['tests/worker/**/*.test.ts'],
           globalSetup: ['./tests/worker/global-setup.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'browser',
+          environment: 'node',
+          include: ['tests/browser/**/*.test.ts'],
+          globalSetup: ['./tests/browser/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 90_000,
+          hookTimeout: 90_000,
         },
       },
     ],

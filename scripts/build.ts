@@ -1,15 +1,32 @@
 /**
- * Builds everything the Worker serves into dist/public: the model files (byte-identical on every
- * run, ~0.2 s), the page, and the `_headers` rules for static assets.
+ * Builds everything the Worker serves into dist/public, in an order that keeps every part:
+ * 1. the model files and manifest (prepare-models; replaces only dist/public/models/),
+ * 2. the static page from client/public,
+ * 3. the Vite pages (client/test-pages/*.html and their assets) — Vite never empties dist/public;
+ *    only its own output directories (assets/, test-pages/) are replaced,
+ * 4. the `_headers` rules for static assets.
+ * Vite runs in a child process so that `build()` stays synchronous for its callers.
  */
-import { cpSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PUBLIC_DIR, prepareModels } from './prepare-models.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** Static asset headers: model files are content-addressed, so they are cached forever. */
+/** Directories of dist/public that Vite writes (replaced as a whole by each Vite build). */
+export const VITE_OUTPUT = ['assets', 'test-pages'];
+
+/**
+ * Static asset headers:
+ * - model files are content-addressed, so cached forever; CORP lets cross-origin-isolated pages
+ *   (and other origins) load them;
+ * - Vite's assets are content-hashed too;
+ * - pages under /test-pages/isolated/ are cross-origin isolated (COOP + COEP), which lets TF.js
+ *   use SharedArrayBuffer and the threaded WASM build; /test-pages/ itself is not, so the tests
+ *   cover both.
+ */
 const HEADERS = `/models/*
   Cache-Control: public, max-age=31536000, immutable
   Access-Control-Allow-Origin: *
@@ -18,12 +35,54 @@ const HEADERS = `/models/*
 /models.json
   Cache-Control: no-cache
   Access-Control-Allow-Origin: *
+/assets/*
+  Cache-Control: public, max-age=31536000, immutable
+  Cross-Origin-Resource-Policy: same-origin
+  X-Content-Type-Options: nosniff
+/test-pages/isolated/*
+  Cross-Origin-Opener-Policy: same-origin
+  Cross-Origin-Embedder-Policy: require-corp
 `;
 
-/** Builds dist/public. */
-export function build(): void {
+/**
+ * Builds the Vite pages into dist/public (synchronously, in a child process). Vite writes into a
+ * staging directory first; each of its output directories is then swapped in by rename, so a
+ * server running on dist/public (another `npm start`, the browser tests) never sees the pages
+ * missing for the length of a build.
+ */
+export function buildPages(): void {
+  const staging = join(ROOT, 'dist', `.pages-${process.pid}`);
+  rmSync(staging, { recursive: true, force: true });
+  try {
+    execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', '--config', join(ROOT, 'vite.config.ts'), '--outDir', staging, '--emptyOutDir'],
+      { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    // The isolated copy of each test page: same HTML (asset URLs are absolute), another path, so
+    // `_headers` can give it COOP/COEP.
+    const pages = join(staging, 'test-pages');
+    mkdirSync(join(pages, 'isolated'), { recursive: true });
+    for (const file of readdirSync(pages)) {
+      if (file.endsWith('.html')) cpSync(join(pages, file), join(pages, 'isolated', file));
+    }
+    for (const dir of VITE_OUTPUT) {
+      const target = join(PUBLIC_DIR, dir);
+      const old = `${target}.old-${process.pid}`;
+      if (existsSync(target)) renameSync(target, old);
+      renameSync(join(staging, dir), target);
+      rmSync(old, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Builds dist/public. `pages: false` skips the Vite build (models, static page and headers only). */
+export function build(options: { pages?: boolean } = {}): void {
   prepareModels();
   cpSync(join(ROOT, 'client', 'public'), PUBLIC_DIR, { recursive: true });
+  if (options.pages ?? true) buildPages();
   writeFileSync(join(PUBLIC_DIR, '_headers'), HEADERS);
 }
 

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { initImageDecoder } from '../shared/image-decode.ts';
 import { startWasmBackend } from '../shared/wasm-backend.ts';
 
 const require = createRequire(import.meta.url);
@@ -51,6 +52,22 @@ export function compileSimdWasm(): Promise<WebAssembly.Module> {
  */
 export async function startNodeWasmBackend(): Promise<void> {
   await startWasmBackend(await compileSimdWasm());
+}
+
+/** Path of MozJPEG's decoder binary from `@jsquash/jpeg` (JPEG decoding in shared/image-decode). */
+export function mozjpegWasmPath(): string {
+  return packageFile('@jsquash/jpeg', 'codec/dec/mozjpeg_dec.wasm');
+}
+
+let compiledMozjpeg: Promise<WebAssembly.Module> | undefined;
+
+/**
+ * Makes JPEG decoding available in Node: compiles (once per process) the same MozJPEG binary the
+ * Worker imports and hands it to the same `initImageDecoder`. Idempotent. PNG needs none of it.
+ */
+export async function initNodeImageDecoder(): Promise<void> {
+  compiledMozjpeg ??= readFile(mozjpegWasmPath()).then((bytes) => wasmRuntime.compile(bytes));
+  await initImageDecoder(await compiledMozjpeg);
 }
 
 /**

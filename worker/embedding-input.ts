@@ -44,7 +44,7 @@ export async function embeddingFromRequest(req: Request, runtime: ModelRuntime, 
   }
   const bytes = await readBody(req, LIMITS.maxBodyBytes);
   if (type === EMBEDDING_TYPE) return parseEmbedding(bytes, runtime.manifest.backbone.embedding.size);
-  const image = decodeImage(bytes, { maxPixels: LIMITS.maxPixels });
+  const image = await decodeImage(bytes, { maxPixels: LIMITS.maxPixels });
   const embedding = await runtime.backbone.embed(image);
   recordHeap();
   return embedding;

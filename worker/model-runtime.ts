@@ -1,13 +1,16 @@
 /**
- * Everything the Worker keeps per isolate: the manifest, the WASM backend, the backbone and the
- * heads it has loaded. Each loads once: concurrent cold requests await the same promise, and a
- * failed load is forgotten so the next request retries instead of caching the failure.
+ * Everything the Worker keeps per isolate: the manifest, the WASM backend, the JPEG decoder, the
+ * backbone and the heads it has loaded. Each loads once: concurrent cold requests await the same
+ * promise, and a failed load is forgotten so the next request retries instead of caching the
+ * failure.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
+import mozjpegWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import { loadBackbone, type Backbone } from '../shared/backbone.ts';
 import { TannerinError } from '../shared/errors.ts';
 import type { HeadDocument } from '../shared/head-document.ts';
+import { initImageDecoder } from '../shared/image-decode.ts';
 import { loadHead, type Head } from '../shared/head-runner.ts';
 import type { Manifest, ManifestFile } from '../shared/manifest.ts';
 import { startWasmBackend, wasmBackendInfo } from '../shared/wasm-backend.ts';
@@ -52,7 +55,9 @@ export function getManifest(env: Env): Promise<Manifest> {
 
 async function load(env: Env): Promise<ModelRuntime> {
   const manifest = await getManifest(env);
-  await startWasmBackend(simdWasm);
+  // Both from precompiled modules (wrangler's CompiledWasm rule); the routes load this runtime
+  // before decoding any image, so JPEG decoding is ready whenever an image is decoded.
+  await Promise.all([startWasmBackend(simdWasm), initImageDecoder(mozjpegWasm)]);
   const backbone = await loadBackbone(manifest.backbone, fetchFile(env));
   stats.modelLoads++;
   const heads = new Map<string, Promise<Head>>();

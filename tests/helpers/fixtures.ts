@@ -20,7 +20,7 @@ export function emojiPng(code: string): Uint8Array {
  * A width x height scene: a sky-to-grass gradient with emoji pasted on it at scale, composited
  * by alpha: a photo-like JPEG input with edges, flat areas and colour.
  */
-export function scenePixels(width: number, height: number, codes: string[]): Uint8Array {
+export async function scenePixels(width: number, height: number, codes: string[]): Promise<Uint8Array> {
   const out = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -32,8 +32,9 @@ export function scenePixels(width: number, height: number, codes: string[]): Uin
       out[i + 3] = 255;
     }
   }
-  codes.forEach((code, k) => {
-    const emoji = decodeImage(emojiPng(code));
+  for (const [k, code] of codes.entries()) {
+    // PNG: decodes without initImageDecoder.
+    const emoji = await decodeImage(emojiPng(code));
     const scale = 3;
     const ox = 40 + k * 200;
     const oy = 80 + (k % 2) * 120;
@@ -45,7 +46,7 @@ export function scenePixels(width: number, height: number, codes: string[]): Uin
         for (let c = 0; c < 3; c++) out[d + c] = Math.round((emoji.data[s + c] as number) * a + (out[d + c] as number) * (1 - a));
       }
     }
-  });
+  }
   return out;
 }
 
@@ -56,8 +57,8 @@ export interface Fixture {
 }
 
 /** The images the Worker and Node paths are compared on. */
-export function fixtures(): Fixture[] {
-  const photo = makeJpeg(640, 480, 90, scenePixels(640, 480, ['1f436', '1f34e', '1f697']));
+export async function fixtures(): Promise<Fixture[]> {
+  const photo = makeJpeg(640, 480, 90, await scenePixels(640, 480, ['1f436', '1f34e', '1f697']));
   return [
     { name: 'dog.png', type: 'image/png', bytes: emojiPng('1f436') },
     { name: 'rocket.png', type: 'image/png', bytes: emojiPng('1f680') },

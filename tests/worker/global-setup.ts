@@ -9,7 +9,7 @@ import type { TestProject } from 'vitest/node';
 import type { Prediction } from '../../shared/api.ts';
 import { decodeImage } from '../../shared/image-decode.ts';
 import { build } from '../../scripts/build.ts';
-import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
+import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 
@@ -33,11 +33,12 @@ declare module 'vitest' {
 export default async function setup(project: TestProject): Promise<void> {
   build();
   await startNodeWasmBackend();
+  await initNodeImageDecoder();
   const models = await loadLocalModels();
   const head = await models.head('content-safety');
   const cases: ReferenceCase[] = [];
-  for (const f of fixtures()) {
-    const image = decodeImage(f.bytes);
+  for (const f of await fixtures()) {
+    const image = await decodeImage(f.bytes);
     const embedding = await models.backbone.embed(image);
     cases.push({
       name: f.name,

@@ -1,0 +1,272 @@
+/**
+ * Model files in the browser: the backbone and the default heads the Worker's manifest lists, kept
+ * in IndexedDB by content hash (once: model files are fetched with `cache: 'no-store'`, so the HTTP
+ * cache does not hold a second copy), verified against the manifest's SHA-256 before they are
+ * stored and again when loaded. A repeat visit reads every file from IndexedDB and makes no
+ * model-file request; a new backbone version is downloaded once and the files no manifest
+ * references any more are deleted. Offline, the last manifest stored is used.
+ */
+import type { ModelsResponse, ServedFile } from '../../shared/api.ts';
+import { loadBackbone, type Backbone } from '../../shared/backbone.ts';
+import { sha256Hex } from '../../shared/hash.ts';
+import { makeHeadDocument, type HeadDocument, type HeadWeightSpec } from '../../shared/head-document.ts';
+import { backboneRef, type ManifestFile } from '../../shared/manifest.ts';
+import { activeBackend, startBackend } from './backend.ts';
+import { setCurrentBackbone } from './current-backbone.ts';
+import { broadcast, openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
+
+/** Options for {@link loadModels}. */
+export interface LoadModelsOptions {
+  /** Bytes of model files available so far (stored ones count at once) out of the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborts downloads. */
+  signal?: AbortSignal;
+  /** The database to use (default: the shared `tannerin` connection). */
+  db?: TannerinDb;
+  /** The fetch to use (default: the global one). */
+  fetch?: typeof fetch;
+}
+
+/** What {@link loadModels} loaded, and from where. */
+export interface LoadedModels {
+  manifest: ModelsResponse;
+  /** `network`: fresh from `/v1/models`; `stored`: the last one stored (offline or server error). */
+  manifestSource: 'network' | 'stored';
+  /** Why the network manifest was not used, when it was not. */
+  manifestError?: string;
+  backbone: Backbone;
+  /** The manifest's default heads as head documents, built from their verified files. */
+  defaultHeads: HeadDocument[];
+  /** Model-file bytes downloaded by this call (0 on a repeat visit). */
+  bytesDownloaded: number;
+  /** Model-file bytes read from IndexedDB. */
+  bytesFromStore: number;
+  /** Number of files no longer referenced that were deleted. */
+  filesRemoved: number;
+  /** Set when the files could not be stored (e.g. quota): the models work, but only this session. */
+  storageError?: string;
+}
+
+/** A file to have, with the backbone it belongs to. */
+interface Wanted {
+  file: ServedFile;
+  backbone: string;
+}
+
+/**
+ * Loads the backbone (and the default heads' files) the API at `apiBase` serves: from IndexedDB
+ * when stored, else downloaded with byte-level progress, verified, and stored. The backbone becomes
+ * the one `embed` uses (a previously loaded one is disposed). Starts the TF.js backend with default
+ * options if `startBackend` has not been called.
+ */
+export async function loadModels(apiBase: string, options: LoadModelsOptions = {}): Promise<LoadedModels> {
+  if (!activeBackend()) await startBackend();
+  const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+  const db = options.db ?? (await openTannerinDb());
+  const base = apiBase.replace(/\/+$/, '');
+
+  const { manifest, source, error } = await getManifest(base, db, doFetch, options.signal);
+  const wanted = wantedFiles(manifest);
+  const total = wanted.reduce((a, w) => a + w.file.bytes, 0);
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
+
+  // Stored files, verified; a corrupt one is dropped and downloaded again.
+  const have = new Map<string, Uint8Array>();
+  let bytesFromStore = 0;
+  const stored = await Promise.all(wanted.map((w) => db.get('modelFiles', w.file.sha256)));
+  for (const [i, record] of stored.entries()) {
+    const file = (wanted[i] as Wanted).file;
+    if (record && (await matches(record.bytes, file))) {
+      have.set(file.sha256, record.bytes);
+      bytesFromStore += record.bytes.length;
+      progress(record.bytes.length);
+    } else if (record) {
+      await db.delete('modelFiles', file.sha256);
+    }
+  }
+  options.onProgress?.(done, total);
+
+  // Missing files: downloaded in parallel, each verified before it is stored.
+  const missing = wanted.filter((w) => !have.has(w.file.sha256));
+  let bytesDownloaded = 0;
+  let storageError: string | undefined;
+  const storedAt = new Map<string, string>(stored.flatMap((r) => (r ? [[r.sha256, r.stored] as const] : [])));
+  await Promise.all(
+    missing.map(async (w) => {
+      const bytes = await download(w.file, doFetch, progress, options.signal);
+      if (!(await matches(bytes, w.file))) {
+        throw new Error(`model file ${w.file.path} is corrupt: it does not match the manifest's size and SHA-256`);
+      }
+      bytesDownloaded += bytes.length;
+      have.set(w.file.sha256, bytes);
+      const record: ModelFileRecord = { sha256: w.file.sha256, path: w.file.path, backbone: w.backbone, bytes, stored: new Date().toISOString() };
+      storedAt.set(record.sha256, record.stored);
+      try {
+        await db.put('modelFiles', record);
+      } catch (err) {
+        storageError ??= storageMessage(err, total);
+      }
+    }),
+  );
+
+  const fetchFile = async (file: ManifestFile): Promise<Uint8Array> => {
+    const bytes = have.get(file.sha256);
+    if (!bytes) throw new Error(`model file ${file.path} is not loaded`);
+    return bytes;
+  };
+  const backbone = await loadBackbone(manifest.backbone, fetchFile);
+  setCurrentBackbone(backbone);
+  const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have, storedAt));
+
+  // Only now that the new files are loaded: drop the files no manifest entry references.
+  const filesRemoved = storageError ? 0 : await removeUnreferenced(db, new Set(wanted.map((w) => w.file.sha256)));
+  if (bytesDownloaded > 0 || filesRemoved > 0) broadcast({ type: 'models-updated', backbone: backbone.ref });
+
+  return {
+    manifest,
+    manifestSource: source,
+    ...(error ? { manifestError: error } : {}),
+    backbone,
+    defaultHeads,
+    bytesDownloaded,
+    bytesFromStore,
+    filesRemoved,
+    ...(storageError ? { storageError } : {}),
+  };
+}
+
+/** The manifest from the network, stored for next time; the stored one if the network fails. */
+async function getManifest(
+  base: string,
+  db: TannerinDb,
+  doFetch: typeof fetch,
+  signal: AbortSignal | undefined,
+): Promise<{ manifest: ModelsResponse; source: 'network' | 'stored'; error?: string }> {
+  let error: string;
+  try {
+    const res = await doFetch(`${base}/v1/models`, { cache: 'no-cache', ...(signal ? { signal } : {}) });
+    if (!res.ok) throw new Error(`GET ${base}/v1/models answered HTTP ${res.status}`);
+    const manifest = (await res.json()) as ModelsResponse;
+    try {
+      await db.put('manifests', { apiBase: base, manifest, fetched: new Date().toISOString() });
+    } catch {
+      // Quota: the manifest is small; the model files' put reports the real problem.
+    }
+    return { manifest, source: 'network' };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    error = err instanceof Error ? err.message : String(err);
+  }
+  const stored = await db.get('manifests', base);
+  if (!stored) throw new Error(`cannot load the models: ${error}, and none are stored on this device yet`);
+  return { manifest: stored.manifest, source: 'stored', error };
+}
+
+/** Every file the manifest lists (backbone first), once per content hash. */
+function wantedFiles(manifest: ModelsResponse): Wanted[] {
+  const out = new Map<string, Wanted>();
+  const ref = backboneRef(manifest.backbone);
+  for (const file of manifest.backbone.files) out.set(file.sha256, { file, backbone: ref });
+  for (const head of manifest.heads) {
+    for (const file of head.files) if (!out.has(file.sha256)) out.set(file.sha256, { file, backbone: head.backbone });
+  }
+  return [...out.values()];
+}
+
+async function matches(bytes: Uint8Array, file: ManifestFile): Promise<boolean> {
+  return bytes.length === file.bytes && (await sha256Hex(bytes)) === file.sha256;
+}
+
+/** Downloads one file, reporting bytes as they arrive. */
+async function download(
+  file: ServedFile,
+  doFetch: typeof fetch,
+  progress: (n: number) => void,
+  signal: AbortSignal | undefined,
+): Promise<Uint8Array> {
+  // no-store: IndexedDB is the one copy; the HTTP cache would keep a second.
+  const res = await doFetch(file.url, { cache: 'no-store', ...(signal ? { signal } : {}) });
+  if (!res.ok) throw new Error(`GET ${file.url} answered HTTP ${res.status}`);
+  if (!res.body) {
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    progress(bytes.length);
+    return bytes;
+  }
+  // The manifest gives the size, so the chunks go straight into one buffer.
+  const out = new Uint8Array(file.bytes);
+  let offset = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (offset + value.length > out.length) {
+      await reader.cancel();
+      throw new Error(`model file ${file.path} is larger than the ${file.bytes} bytes the manifest says`);
+    }
+    out.set(value, offset);
+    offset += value.length;
+    progress(value.length);
+  }
+  return offset === out.length ? out : out.slice(0, offset);
+}
+
+/** Deletes the stored model files whose hash is not in `keep`; returns how many. */
+async function removeUnreferenced(db: TannerinDb, keep: Set<string>): Promise<number> {
+  const tx = db.transaction('modelFiles', 'readwrite');
+  const stale = (await tx.store.getAllKeys()).filter((key) => !keep.has(key));
+  await Promise.all([...stale.map((key) => tx.store.delete(key)), tx.done]);
+  return stale.length;
+}
+
+interface LayersModelJson {
+  modelTopology: Record<string, unknown>;
+  weightsManifest: { paths: string[]; weights: HeadWeightSpec[] }[];
+}
+
+/** A default head as a head document, from its verified `model.json` and weight files. */
+function defaultHeadDocument(
+  head: ModelsResponse['heads'][number],
+  have: Map<string, Uint8Array>,
+  storedAt: Map<string, string>,
+): HeadDocument {
+  const [modelJsonFile, ...weightFiles] = head.files;
+  const modelJsonBytes = modelJsonFile && have.get(modelJsonFile.sha256);
+  if (!modelJsonFile || !modelJsonBytes) throw new Error(`head ${head.id}: model.json is missing`);
+  const json = JSON.parse(new TextDecoder().decode(modelJsonBytes)) as LayersModelJson;
+  const parts = weightFiles.map((f) => {
+    const bytes = have.get(f.sha256);
+    if (!bytes) throw new Error(`head ${head.id}: ${f.path} is missing`);
+    return bytes;
+  });
+  const weightData = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    weightData.set(p, offset);
+    offset += p.length;
+  }
+  return makeHeadDocument(
+    {
+      id: head.id,
+      name: head.id,
+      classes: head.classes,
+      backbone: head.backbone,
+      input: head.input,
+      metrics: null,
+      created: storedAt.get(modelJsonFile.sha256) ?? new Date().toISOString(),
+    },
+    { modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData },
+  );
+}
+
+/** A clear message for a failed write (quota first). */
+function storageMessage(err: unknown, totalBytes: number): string {
+  const name = err instanceof DOMException ? err.name : '';
+  if (name === 'QuotaExceededError') {
+    return `Not enough storage on this device to keep the model (${(totalBytes / 1048576).toFixed(1)} MB); it works for this session and will download again next time.`;
+  }
+  return `Could not store the model on this device (${err instanceof Error ? err.message : String(err)}); it works for this session and will download again next time.`;
+}

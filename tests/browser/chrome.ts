@@ -1,0 +1,138 @@
+/**
+ * Launching Debian's Chromium through playwright-core (never Playwright's own browser downloads)
+ * and opening the harness page served by `wrangler dev`.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import type {} from '../../client/test-pages/harness.ts';
+
+export const DEFAULT_CHROME_PATH = '/usr/bin/chromium';
+
+/**
+ * Flags from FIELD-NOTES: without the background-networking ones Chromium keeps trying to reach
+ * the (closed) network.
+ */
+export const CHROME_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/**
+ * The Chromium binary: `CHROME_PATH`, else /usr/bin/chromium. Throws, with how to fix it, when
+ * it is missing: the browser tests must fail, never skip, without a browser.
+ */
+export function chromePath(): string {
+  const path = process.env.CHROME_PATH || DEFAULT_CHROME_PATH;
+  if (!existsSync(path)) {
+    throw new Error(
+      `The browser tests need Chromium, and there is none at ${path}. ` +
+        'Install it (Debian/Ubuntu: `sudo apt-get install -y chromium`; .ci/run does this) ' +
+        'or set CHROME_PATH to a Chromium or Chrome executable.',
+    );
+  }
+  return path;
+}
+
+/** A Chromium with its own profile directory; relaunch with the same `profileDir` to keep state. */
+export interface Browser {
+  context: BrowserContext;
+  profileDir: string;
+  /** Console errors and page errors seen so far (for failure messages). */
+  errors: string[];
+  /** Closes Chromium (its profile stays until `dispose`). */
+  close(): Promise<void>;
+  /** Closes Chromium and deletes the profile. */
+  dispose(): Promise<void>;
+}
+
+/** Launches Chromium with a fresh profile, or with `profileDir` (a previous launch's). */
+export async function launchChromium(profileDir?: string): Promise<Browser> {
+  const dir = profileDir ?? mkdtempSync(join(tmpdir(), 'tannerin-chromium-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: chromePath(),
+    headless: true,
+    args: CHROME_FLAGS,
+    timeout: 30_000,
+  });
+  const errors: string[] = [];
+  const watch = (page: Page): void => {
+    page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+    page.on('console', (msg: ConsoleMessage) => {
+      if (msg.type() === 'error') errors.push(`console: ${msg.text()} (${msg.location().url})`);
+      if (process.env.TANNERIN_BROWSER_LOG) console.log(`[browser ${msg.type()}] ${msg.text()}`);
+    });
+  };
+  context.pages().forEach(watch);
+  context.on('page', watch);
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    await context.close();
+  };
+  return {
+    context,
+    profileDir: dir,
+    errors,
+    close,
+    async dispose() {
+      await close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Which copy of the harness: `isolated` is served with COOP/COEP (see scripts/build.ts). */
+export type HarnessKind = 'plain' | 'isolated';
+
+/** Opens the harness page and waits until `window.tannerin` is there. */
+export async function openHarness(browser: Browser, baseUrl: string, kind: HarnessKind = 'plain'): Promise<Page> {
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  const path = kind === 'isolated' ? '/test-pages/isolated/harness.html' : '/test-pages/harness.html';
+  await page.goto(`${baseUrl}${path}`);
+  await page.waitForFunction(() => typeof window.tannerin === 'object', undefined, { timeout: 30_000 });
+  return page;
+}
+
+/** Model-file traffic (paths under /models/) seen by a browser context. */
+export interface ModelTraffic {
+  requests: string[];
+  bytes: number;
+  /** Waits until every response seen so far has been counted. */
+  settled(): Promise<void>;
+}
+
+/** Counts every model-file request and the bytes of their responses. */
+export function watchModelTraffic(context: BrowserContext): ModelTraffic {
+  const pending: Promise<void>[] = [];
+  const traffic: ModelTraffic = {
+    requests: [],
+    bytes: 0,
+    settled: async () => {
+      await Promise.all(pending);
+    },
+  };
+  context.on('request', (req) => {
+    if (new URL(req.url()).pathname.startsWith('/models/')) traffic.requests.push(req.url());
+  });
+  context.on('response', (res) => {
+    if (!new URL(res.url()).pathname.startsWith('/models/')) return;
+    pending.push(
+      res.body().then(
+        (body) => {
+          traffic.bytes += body.length;
+        },
+        () => undefined,
+      ),
+    );
+  });
+  return traffic;
+}

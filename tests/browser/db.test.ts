@@ -1,0 +1,40 @@
+/**
+ * The IndexedDB schema and tabs: a fresh profile gets every store of the schema; when another tab
+ * opens a newer schema version, this tab's connection closes at once (the other tab is not
+ * blocked) and the app is told; the BroadcastChannel carries messages between tabs.
+ */
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { launchChromium, openHarness, type Browser } from './chrome.ts';
+
+const baseUrl = inject('baseUrl');
+
+let browser: Browser | undefined;
+afterAll(async () => {
+  await browser?.dispose();
+});
+
+describe('database and tabs', () => {
+  it('creates the schema, yields to a newer version in another tab, and broadcasts', async () => {
+    browser = await launchChromium();
+    const a = await openHarness(browser, baseUrl);
+    const b = await browser.context.newPage();
+    await b.goto(`${baseUrl}/test-pages/harness.html`);
+    await b.waitForFunction(() => typeof window.tannerin === 'object');
+
+    expect(await a.evaluate(() => window.tannerin.openDbWatched())).toBe(1);
+    await b.evaluate(() => window.tannerin.listen());
+    await a.evaluate(() => window.tannerin.broadcast({ type: 'head-saved', id: 'h1' }));
+    await b.waitForFunction(() => window.tannerin.messages().length > 0);
+    expect(await b.evaluate(() => window.tannerin.messages())).toEqual([{ type: 'head-saved', id: 'h1' }]);
+    // A tab does not hear its own messages.
+    expect(await a.evaluate(() => window.tannerin.messages())).toEqual([]);
+
+    // Tab b opens version 2 (as a newer app would): tab a closes its connection and is told.
+    const newer = await b.evaluate(() => window.tannerin.openNewerVersion(2));
+    expect(newer.version).toBe(2);
+    expect(newer.stores.sort()).toEqual(['classes', 'examples', 'heads', 'manifests', 'modelFiles', 'settings']);
+    expect(await a.evaluate(() => window.tannerin.events())).toEqual(['version-change']);
+    expect(await b.evaluate(() => window.tannerin.events())).toEqual([]);
+    expect(browser.errors).toEqual([]);
+  });
+});
