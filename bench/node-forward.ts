@@ -1,7 +1,7 @@
 /**
  * Node-side figures with the same model files and backends the product uses: the bare forward pass
  * (batch 1) on WASM SIMD and on TF.js's cpu backend, and the JS steps around it at the edge
- * (JPEG decode, preprocessing).
+ * (preprocessing; decoding is measured in bench/decode-memory.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage } from '../shared/image-decode.ts';
@@ -27,7 +27,6 @@ export async function benchNode(): Promise<Results> {
   const image = await decodeImage(jpeg);
   const input = preprocess(image, spec);
 
-  const decodeMs = await timeRuns(15, () => decodeImage(jpeg));
   const preprocessMs = await timeRuns(15, () => preprocess(image, spec));
   // Forward on wasm and cpu interleaved in rounds, so machine noise hits both alike.
   const wasm: number[] = [];
@@ -48,7 +47,6 @@ export async function benchNode(): Promise<Results> {
     'node.forward_wasm_ms': { value: w, unit: 'ms', note: `median of ${wasm.length}, batch 1, WASM SIMD, 1 thread` },
     'node.forward_cpu_ms': { value: c, unit: 'ms', note: `median of ${cpu.length}, batch 1, tfjs cpu backend` },
     'node.cpu_over_wasm': { value: c / w, unit: 'x', note: 'forward cpu / forward wasm, same run' },
-    'node.decode_jpeg_640x480_ms': { value: median(decodeMs), unit: 'ms', note: 'MozJPEG (WASM) via shared/image-decode' },
     'node.preprocess_ms': { value: median(preprocessMs), unit: 'ms', note: 'composite + bilinear resize + scale, JS' },
     'node.model_tensors': { value: tensors, unit: 'tensors', note: 'weights held after load (reference for leak checks)' },
   };

@@ -14,7 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeHeadDocument, type HeadWeightSpec } from '../shared/head-document.ts';
+import { exportHeadFiles, makeHeadDocument, type HeadWeightSpec } from '../shared/head-document.ts';
 import type { EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/manifest.ts';
 import { MOBILENET_V2, type BackboneSpec } from './model-spec.ts';
 
@@ -216,23 +216,28 @@ export function prepareModels(spec: BackboneSpec = MOBILENET_V2, publicDir = PUB
       previous = layerName;
     }
     const hw = weightsOf(new Set(head.layers), allWeights);
-    const json = modelJson(head.id, headLayers, inputName, previous, hw.specs, keras);
+    const topology = modelJson(head.id, headLayers, inputName, previous, hw.specs, keras).modelTopology;
     const doc = makeHeadDocument(
       { id: head.id, name: head.name, classes: head.classes, backbone, input: head.input, metrics: null, created: head.created },
-      { modelTopology: json.modelTopology, weightSpecs: hw.specs, weightData: hw.data },
+      { modelTopology: topology, weightSpecs: hw.specs, weightData: hw.data },
     );
+    // The standard files carry the same metadata, so importHeadFiles() rebuilds this exact document.
+    const exported = exportHeadFiles(doc, 'weights.bin');
     const files = writeHashed(modelsDir, `heads/${head.id}`, [
-      { name: 'model.json', data: utf8(JSON.stringify(json)) },
-      { name: 'weights.bin', data: hw.data },
+      { name: 'model.json', data: utf8(JSON.stringify(exported.modelJson)) },
+      { name: 'weights.bin', data: exported.weights },
       { name: 'head.json', data: utf8(JSON.stringify(doc)) },
     ]);
+    const document = files.entries.find((f) => f.path.endsWith('/head.json')) as ManifestFile;
     heads.push({
       id: head.id,
+      name: head.name,
       classes: head.classes,
       backbone,
       input: head.input,
-      url: `models/${files.dir}/head.json`,
-      files: files.entries.filter((f) => !f.path.endsWith('/head.json')),
+      url: document.path,
+      document,
+      files: files.entries.filter((f) => f !== document),
     });
   }
 

@@ -27,7 +27,7 @@ export interface ServedFile extends ManifestFile {
 /** `GET /v1/models` answer: the manifest with absolute URLs for every file. */
 export interface ModelsResponse {
   backbone: Omit<Manifest['backbone'], 'files'> & { files: ServedFile[] };
-  heads: (Omit<Manifest['heads'][number], 'files' | 'url'> & { url: string; files: ServedFile[] })[];
+  heads: (Omit<Manifest['heads'][number], 'files' | 'url' | 'document'> & { url: string; document: ServedFile; files: ServedFile[] })[];
 }
 
 /** `GET /healthz` answer. */

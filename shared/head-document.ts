@@ -102,3 +102,32 @@ export function exportHeadFiles(
     weights: base64ToBytes(doc.weightData),
   };
 }
+
+/** The tannerin metadata `exportHeadFiles` writes into `userDefinedMetadata.tannerin`. */
+type ExportedMeta = Omit<HeadDocument, 'format' | 'formatVersion' | 'modelTopology' | 'weightSpecs' | 'weightData'>;
+
+/**
+ * Reads a head back from standard TF.js files written by `exportHeadFiles` (`model.json` parsed,
+ * plus its weight files concatenated in manifest order). Throws naming what is missing.
+ */
+export function importHeadFiles(modelJson: Record<string, unknown>, weights: Uint8Array): HeadDocument {
+  const meta = (modelJson.userDefinedMetadata as { tannerin?: ExportedMeta } | undefined)?.tannerin;
+  if (!meta || typeof meta.id !== 'string' || !Array.isArray(meta.classes)) {
+    throw new Error('model.json has no tannerin head metadata (userDefinedMetadata.tannerin)');
+  }
+  const groups = modelJson.weightsManifest as { weights: HeadWeightSpec[] }[] | undefined;
+  const topology = modelJson.modelTopology as Record<string, unknown> | undefined;
+  if (!Array.isArray(groups) || !topology) throw new Error('model.json lacks modelTopology or weightsManifest');
+  return makeHeadDocument(
+    {
+      id: meta.id,
+      name: meta.name,
+      classes: meta.classes,
+      backbone: meta.backbone,
+      input: meta.input,
+      metrics: meta.metrics,
+      created: meta.created,
+    },
+    { modelTopology: topology, weightSpecs: groups.flatMap((g) => g.weights), weightData: weights },
+  );
+}

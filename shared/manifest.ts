@@ -72,12 +72,16 @@ export interface InputTransform {
 
 export interface HeadManifest {
   id: string;
+  /** Human-readable name. */
+  name: string;
   classes: string[];
   /** `<backbone id>@<backbone version>` the head was trained on. */
   backbone: string;
   input: InputTransform;
-  /** Path of the head document (shared/head-document.ts). */
+  /** Path of the head document (shared/head-document.ts); the same as `document.path`. */
   url: string;
+  /** The head document, with its size and hash, so clients can verify and cache it. */
+  document: ManifestFile;
   /** The head as standard TF.js layers artifacts. */
   files: ManifestFile[];
 }

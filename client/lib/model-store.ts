@@ -9,7 +9,7 @@
 import type { ModelsResponse, ServedFile } from '../../shared/api.ts';
 import { loadBackbone, type Backbone } from '../../shared/backbone.ts';
 import { sha256Hex } from '../../shared/hash.ts';
-import { makeHeadDocument, type HeadDocument, type HeadWeightSpec } from '../../shared/head-document.ts';
+import { importHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
 import { backboneRef, type ManifestFile } from '../../shared/manifest.ts';
 import { activeBackend, startBackend } from './backend.ts';
 import { setCurrentBackbone } from './current-backbone.ts';
@@ -94,7 +94,6 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   const missing = wanted.filter((w) => !have.has(w.file.sha256));
   let bytesDownloaded = 0;
   let storageError: string | undefined;
-  const storedAt = new Map<string, string>(stored.flatMap((r) => (r ? [[r.sha256, r.stored] as const] : [])));
   await Promise.all(
     missing.map(async (w) => {
       const bytes = await download(w.file, doFetch, progress, options.signal);
@@ -104,7 +103,6 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
       bytesDownloaded += bytes.length;
       have.set(w.file.sha256, bytes);
       const record: ModelFileRecord = { sha256: w.file.sha256, path: w.file.path, backbone: w.backbone, bytes, stored: new Date().toISOString() };
-      storedAt.set(record.sha256, record.stored);
       try {
         await db.put('modelFiles', record);
       } catch (err) {
@@ -120,7 +118,7 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   };
   const backbone = await loadBackbone(manifest.backbone, fetchFile);
   setCurrentBackbone(backbone);
-  const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have, storedAt));
+  const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have));
 
   // Only now that the new files are loaded: drop the files no manifest entry references.
   const filesRemoved = storageError ? 0 : await removeUnreferenced(db, new Set(wanted.map((w) => w.file.sha256)));
@@ -222,44 +220,24 @@ async function removeUnreferenced(db: TannerinDb, keep: Set<string>): Promise<nu
   return stale.length;
 }
 
-interface LayersModelJson {
-  modelTopology: Record<string, unknown>;
-  weightsManifest: { paths: string[]; weights: HeadWeightSpec[] }[];
-}
-
 /** A default head as a head document, from its verified `model.json` and weight files. */
-function defaultHeadDocument(
-  head: ModelsResponse['heads'][number],
-  have: Map<string, Uint8Array>,
-  storedAt: Map<string, string>,
-): HeadDocument {
+function defaultHeadDocument(head: ModelsResponse['heads'][number], have: Map<string, Uint8Array>): HeadDocument {
   const [modelJsonFile, ...weightFiles] = head.files;
   const modelJsonBytes = modelJsonFile && have.get(modelJsonFile.sha256);
   if (!modelJsonFile || !modelJsonBytes) throw new Error(`head ${head.id}: model.json is missing`);
-  const json = JSON.parse(new TextDecoder().decode(modelJsonBytes)) as LayersModelJson;
   const parts = weightFiles.map((f) => {
     const bytes = have.get(f.sha256);
     if (!bytes) throw new Error(`head ${head.id}: ${f.path} is missing`);
     return bytes;
   });
-  const weightData = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+  const weights = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
   let offset = 0;
   for (const p of parts) {
-    weightData.set(p, offset);
+    weights.set(p, offset);
     offset += p.length;
   }
-  return makeHeadDocument(
-    {
-      id: head.id,
-      name: head.id,
-      classes: head.classes,
-      backbone: head.backbone,
-      input: head.input,
-      metrics: null,
-      created: storedAt.get(modelJsonFile.sha256) ?? new Date().toISOString(),
-    },
-    { modelTopology: json.modelTopology, weightSpecs: json.weightsManifest.flatMap((g) => g.weights), weightData },
-  );
+  const json = JSON.parse(new TextDecoder().decode(modelJsonBytes)) as Record<string, unknown>;
+  return importHeadFiles(json, weights);
 }
 
 /** A clear message for a failed write (quota first). */

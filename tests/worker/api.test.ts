@@ -30,8 +30,9 @@ describe('GET /healthz and /v1/models', () => {
     expect(`${m.backbone.id}@${m.backbone.version}`).toBe(reference.backbone);
     expect(m.backbone.embedding.size).toBe(2816);
     expect(m.heads.map((h) => h.id)).toContain('content-safety');
-    const files = [...m.backbone.files, ...m.heads.flatMap((h) => h.files)];
-    expect(files.length).toBe(4);
+    const files = [...m.backbone.files, ...m.heads.flatMap((h) => [...h.files, h.document])];
+    expect(files.length).toBe(5);
+    expect(m.heads[0]?.document.url).toBe(m.heads[0]?.url);
     for (const f of files) {
       expect(f.url).toBe(`${BASE}/${f.path}`);
       const r = await call(`/${f.path}`);

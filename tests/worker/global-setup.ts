@@ -31,7 +31,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject): Promise<void> {
-  build();
+  build({ pages: false }); // the Worker tests need the model files, not the pages
   await startNodeWasmBackend();
   await initNodeImageDecoder();
   const models = await loadLocalModels();

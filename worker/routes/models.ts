@@ -13,7 +13,7 @@ export function modelsRoute() {
     const served = (f: ManifestFile) => ({ ...f, url: `${origin}/${f.path}` });
     const body: ModelsResponse = {
       backbone: { ...manifest.backbone, files: manifest.backbone.files.map(served) },
-      heads: manifest.heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, files: h.files.map(served) })),
+      heads: manifest.heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, document: served(h.document), files: h.files.map(served) })),
     };
     // The manifest changes with every model deploy: revalidate, never cache blindly.
     c.header('cache-control', 'no-cache');
