@@ -51,6 +51,17 @@ export async function benchEdge(coldRuns = 3, warmRuns = 60): Promise<Results> {
     for (let i = 0; i < 5; i++) await predict(server.url, jpeg, 'image/jpeg');
     const warm: number[] = [];
     for (let i = 0; i < warmRuns; i++) warm.push(await predict(server.url, jpeg, 'image/jpeg'));
+    // Where the time beyond the forward pass goes: a bare HTTP round trip through wrangler dev's
+    // proxy, and a prediction from a client-computed embedding (HTTP + head, no decode or backbone).
+    const healthz: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const t0 = performance.now();
+      await (await fetch(`${server.url}/healthz`)).arrayBuffer();
+      healthz.push(performance.now() - t0);
+    }
+    const embeddingBody = new Uint8Array(await (await fetch(`${server.url}/v1/embed`, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } })).arrayBuffer());
+    const fromEmbedding: number[] = [];
+    for (let i = 0; i < 30; i++) fromEmbedding.push(await predict(server.url, embeddingBody, 'application/octet-stream'));
     const diag = (await (await fetch(`${server.url}/_diag/memory`)).json()) as DiagnosticsResponse;
     // Forward pass alone, timed inside the isolate, between the warm HTTP runs.
     const inside = ((await (await fetch(`${server.url}/_diag/forward?n=30`)).json()) as { ms: number[] }).ms;
@@ -74,6 +85,8 @@ export async function benchEdge(coldRuns = 3, warmRuns = 60): Promise<Results> {
       'edge.cold_start_ms': { value: median(cold), unit: 'ms', note: `median of ${coldRuns} fresh wrangler dev isolates, first /v1/predict incl. model load` },
       'edge.predict_warm_p50_ms': { value: median(warm), unit: 'ms', note: `${warmRuns} sequential 640x480 JPEG predictions over HTTP` },
       'edge.predict_warm_p95_ms': { value: quantile(warm, 0.95), unit: 'ms', note: 'same requests' },
+      'edge.http_roundtrip_p50_ms': { value: median(healthz), unit: 'ms', note: 'GET /healthz through wrangler dev (the HTTP floor)' },
+      'edge.predict_embedding_p50_ms': { value: median(fromEmbedding), unit: 'ms', note: 'POST /v1/predict with a client-computed embedding: HTTP + head only' },
       'edge.forward_p50_ms': { value: median(inside), unit: 'ms', note: 'forward pass alone, timed inside the isolate (local workerd clock advances during CPU work)' },
       'edge.peak_wasm_heap_mb': { value: heapMb, unit: 'MiB', note: 'WASM linear memory after warm requests (/_diag/memory)' },
       'edge.max_image_extra_mb': { value: imageMb, unit: 'MiB', note: `workerd RSS growth decoding ${side}x${side} JPEG + PNG (the pixel limit)` },
