@@ -28,6 +28,7 @@ import { BackendWasm, setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 // exports. Its sibling `tfjs-backend-wasm-simd.js` cannot be used: its epilogue
 // looks for a global `WasmBackendModule` that it never defines, and throws.
 import * as wasmFactoryNamespace from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.js';
+import { resolveEmscriptenFactory, wasmRuntime, withEmscriptenGlobals, type InstantiateWasmHook } from './emscripten.ts';
 
 /** The name under which the backend is registered with TF.js. */
 const BACKEND_NAME = 'wasm';
@@ -73,31 +74,6 @@ interface TfjsBridge {
   dispose(): void;
 }
 
-/** WebAssembly import object, as emscripten builds it. */
-type WasmImports = Record<string, Record<string, unknown>>;
-/** An instantiated module; emscripten reads its `exports`. */
-interface WasmInstance {
-  readonly exports: Record<string, unknown>;
-}
-
-/**
- * The one WebAssembly call used here. Why a local description: TypeScript only
- * types the `WebAssembly` global in lib.dom/lib.webworker, and @types/node does
- * not add it, so the Node tsconfig has no `WebAssembly.instantiate`; the Worker
- * (workers-types) and browser (DOM) configs do. Only `WebAssembly.Module`, an
- * opaque type, is taken from the ambient typings.
- */
-interface WasmRuntime {
-  instantiate(module: WebAssembly.Module, imports: WasmImports): Promise<WasmInstance>;
-}
-const wasmRuntime = (globalThis as unknown as { WebAssembly: WasmRuntime }).WebAssembly;
-
-/** Emscripten's `instantiateWasm` hook: instantiate, then call `receive`. */
-type InstantiateWasmHook = (
-  imports: WasmImports,
-  receive: (instance: WasmInstance, module: WebAssembly.Module) => void,
-) => Record<string, never>;
-
 /** The settings this file passes to the emscripten factory. */
 interface FactorySettings {
   instantiateWasm: InstantiateWasmHook;
@@ -108,56 +84,8 @@ interface FactorySettings {
 
 type WasmFactory = (settings: FactorySettings) => Promise<EmscriptenBackendModule>;
 
-/**
- * The factory is a CommonJS module (`module.exports = factory`). Depending on the
- * bundler's interop it arrives as the namespace's `default` or as the namespace
- * itself; the stock `backend_wasm.js` handles both the same way.
- */
 function resolveFactory(): WasmFactory {
-  const ns = wasmFactoryNamespace as unknown as { default?: unknown };
-  const candidate: unknown = typeof ns.default === 'function' ? ns.default : ns;
-  if (typeof candidate !== 'function') {
-    throw new Error('tfjs-backend-wasm: emscripten factory not found in wasm-out/tfjs-backend-wasm.js');
-  }
-  return candidate as WasmFactory;
-}
-
-/**
- * Runs `fn` with `globalThis.process` hidden, so that emscripten does not take
- * its Node.js code path.
- *
- * Why: the factory decides it is in Node when `process.versions.node` exists.
- * workerd has a `process` with that field whenever Node.js compatibility is on
- * (always under the Vitest pool, and by default from compatibility date
- * 2026-08-04). That path calls `require("fs")`, reads `__dirname` (in a wrangler
- * bundle it fails with "ReferenceError: __dirname is not defined") and adds
- * `uncaughtException`/`unhandledRejection` handlers that rethrow, which in Node
- * would also override the host's (e.g. Vitest's) error reporting. With
- * `process` hidden, emscripten takes its plain "shell" path, which does no I/O
- * because `instantiateWasm` is supplied. The detection only happens during the
- * synchronous factory call, so the global is restored right after it.
- */
-function withProcessHidden<T>(fn: () => T): T {
-  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'process');
-  if (descriptor === undefined) return fn();
-  const holder = globalThis as { process?: unknown };
-  if (descriptor.configurable) {
-    delete holder.process;
-  } else if (descriptor.writable) {
-    holder.process = undefined;
-  } else {
-    // Cannot hide it: let emscripten try its Node path.
-    return fn();
-  }
-  try {
-    return fn();
-  } finally {
-    if (descriptor.configurable) {
-      Object.defineProperty(globalThis, 'process', descriptor);
-    } else {
-      holder.process = descriptor.value;
-    }
-  }
+  return resolveEmscriptenFactory<WasmFactory>(wasmFactoryNamespace, 'tfjs-backend-wasm wasm-out/tfjs-backend-wasm.js');
 }
 
 /**
@@ -189,7 +117,8 @@ function createEmscriptenModule(wasmModule: WebAssembly.Module): Promise<Emscrip
     };
     let ready: Promise<EmscriptenBackendModule>;
     try {
-      ready = withProcessHidden(() => factory(settings));
+      // Hide `process`, or emscripten takes its Node path (see shared/emscripten.ts).
+      ready = withEmscriptenGlobals({ hideProcess: true }, () => factory(settings));
     } catch (err) {
       fail(err);
       return;
