@@ -3,17 +3,20 @@
  * - `unit`: plain Node, `tests/unit/**`.
  * - `worker`: inside workerd (the Workers runtime) through
  *   `@cloudflare/vitest-plugin`, configured from ./wrangler.toml, so tests see the
- *   same bindings (the `ASSETS` static-assets binding over ./dist/public) and the
- *   same module rules (`.wasm` imports become precompiled `WebAssembly.Module`s)
- *   as the deployed Worker.
+ *   same bindings (the `ASSETS` static-assets binding over ./dist/public, D1 `DB`,
+ *   R2 `HEADS`, both in local storage) and the same module rules (`.wasm` imports
+ *   become precompiled `WebAssembly.Module`s) as the deployed Worker. The D1
+ *   migrations are read here and applied by tests/worker/apply-migrations.ts; the
+ *   rate limits are raised so that only the tests that mean to hit them do.
  * - `browser`: Node-side tests (`tests/browser/**`) driving Debian's Chromium through
  *   playwright-core against `wrangler dev` serving the built pages; one file at a time, so timings
  *   are not skewed by parallel browsers.
  *
  * Run through npx/npm scripts so that the project's Node 22 is used.
  */
-import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { uniformRateLimits } from './worker/rate-limit-config.ts';
 
 export default defineConfig({
   test: {
@@ -30,10 +33,16 @@ export default defineConfig({
         plugins: [
           // The function form can read values that global setup `provide()`s,
           // through `inject`, e.g. to add bindings: `miniflare: { bindings: ... }`.
-          cloudflareTest(() => ({
+          cloudflareTest(async () => ({
             wrangler: { configPath: './wrangler.toml' },
             miniflare: {
-              bindings: { TANNERIN_DIAGNOSTICS: '1' },
+              bindings: {
+                TANNERIN_DIAGNOSTICS: '1',
+                TEST_MIGRATIONS: await readD1Migrations('./migrations'),
+                // High enough that no test is limited by accident; the limiter's own tests pass
+                // low limits to an app of their own (tests/worker/rate-limit.test.ts).
+                RATE_LIMITS: uniformRateLimits(100_000),
+              },
             },
           })),
         ],
@@ -41,6 +50,7 @@ export default defineConfig({
           name: 'worker',
           include: ['tests/worker/**/*.test.ts'],
           globalSetup: ['./tests/worker/global-setup.ts'],
+          setupFiles: ['./tests/worker/apply-migrations.ts'],
         },
       },
       {

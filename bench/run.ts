@@ -20,6 +20,7 @@ const results: Results = {
   ...decode,
   ...edge,
   ...finetune,
+  ...(await import('./browser.ts').then((m) => m.benchBrowser())),
   'edge.warm_over_forward': { value: (edge['edge.predict_warm_p50_ms']?.value ?? NaN) / forward, unit: 'x', note: 'edge warm p50 / bare forward p50 (goal <= 1.15)' },
 };
 saveResults(results);

@@ -1,19 +1,25 @@
 /**
- * `npm start`: builds dist/public and runs `wrangler dev` on 127.0.0.1:8787 with local bindings
- * and diagnostics on. PORT overrides the port.
+ * `npm start`: builds dist/public, applies the D1 migrations to the local database, and runs
+ * `wrangler dev` on 127.0.0.1:8787 with local bindings (D1, R2 and the rest persisted under
+ * .wrangler/state) and diagnostics on. PORT overrides the port.
  */
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from './build.ts';
+import { applyLocalMigrations } from './local-d1.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** Where wrangler keeps local D1 and R2 data; the migrations must go to the same place. */
+const PERSIST_TO = join(ROOT, '.wrangler', 'state');
 build();
+applyLocalMigrations(PERSIST_TO);
+console.log('tannerin: D1 migrations applied to .wrangler/state');
 const port = process.env.PORT ?? '8787';
 const child = spawn(
   process.execPath,
-  [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port, '--var', 'TANNERIN_DIAGNOSTICS:1', '--persist-to', join(ROOT, '.wrangler', 'state'), ...process.argv.slice(2)],
-  { stdio: 'inherit', cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false' } },
+  [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', port, '--var', 'TANNERIN_DIAGNOSTICS:1', '--persist-to', PERSIST_TO, ...process.argv.slice(2)],
+  { stdio: 'inherit', cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' } },
 );
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
 child.on('exit', (code) => process.exit(code ?? 0));

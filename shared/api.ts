@@ -44,7 +44,92 @@ export interface DiagnosticsResponse {
   wasmHeapBytes: number;
   peakWasmHeapBytes: number;
   modelLoads: number;
+  /** The isolate's cache of loaded personal heads. */
+  headCache?: { entries: number; bytes: number; maxBytes: number };
 }
+
+/**
+ * A token as issued by `POST /v1/accounts`, `POST /v1/pairing-codes/redeem` and
+ * `POST /v1/accounts/me/token`. The token is shown this once; the server keeps only its hash.
+ */
+export interface TokenResponse {
+  accountId: string;
+  /** Public id of this token (`GET /v1/tokens`, `DELETE /v1/tokens/:id`). */
+  tokenId: string;
+  /** `tnr_` + 43 characters; send as `Authorization: Bearer <token>`. */
+  token: string;
+}
+
+/** `GET /v1/accounts/me` answer. */
+export interface AccountResponse {
+  accountId: string;
+  /** The token this request was made with. */
+  tokenId: string;
+  /** ISO 8601. */
+  created: string;
+  heads: number;
+}
+
+/** One token of the account, as `GET /v1/tokens` lists it. */
+export interface TokenInfo {
+  id: string;
+  label: string | null;
+  /** ISO 8601. */
+  created: string;
+  /** ISO 8601, to the hour; null if never used after issue. */
+  lastUsed: string | null;
+  /** True for the token this request was made with. */
+  current: boolean;
+}
+
+/** `GET /v1/tokens` answer. */
+export interface TokensResponse {
+  tokens: TokenInfo[];
+}
+
+/** `POST /v1/pairing-codes` answer. */
+export interface PairingCodeResponse {
+  /** Eight characters, shown as `XXXX-XXXX`; case, spaces and hyphens are ignored when typed. */
+  code: string;
+  /** ISO 8601. */
+  expiresAt: string;
+  expiresInSeconds: number;
+}
+
+/** `POST /v1/pairing-codes/redeem` body. */
+export interface RedeemRequest {
+  code: string;
+  /** A name for the new device's token (at most 100 characters). */
+  label?: string;
+}
+
+/** A stored head as the index describes it (`GET /v1/heads`, and the answer to a `PUT`). */
+export interface HeadSummary {
+  id: string;
+  name: string;
+  /** Quoted, as in the `ETag` header: send it back in `If-Match`. */
+  etag: string;
+  /** 1 on creation, +1 per update. */
+  version: number;
+  /** `<backbone id>@<version>` the head was made for. */
+  backbone: string;
+  classes: string[];
+  /** Size of the stored document. */
+  bytes: number;
+  /** The document carries fine-tuned backbone layers (`backboneTail`). */
+  fineTuned: boolean;
+  /** ISO 8601, server time. */
+  created: string;
+  updated: string;
+}
+
+/** `GET /v1/heads` answer. */
+export interface HeadsResponse {
+  heads: HeadSummary[];
+}
+
+/** Media type of head documents (`PUT` and `GET /v1/heads/:id`). */
+export const HEAD_TYPE = 'application/json';
 
 /** Media types the image endpoints accept. */
 export const IMAGE_TYPES = ['image/jpeg', 'image/png'] as const;

@@ -5,27 +5,89 @@
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
+import { authenticate } from './auth.ts';
 import type { AppEnv } from './env.ts';
 import { errorResponse, onError, onNotFound } from './http-error.ts';
+import { rateLimit } from './rate-limit.ts';
+import { accountRoute, createAccountRoute, deleteAccountRoute, rotateTokenRoute } from './routes/accounts.ts';
 import { diagnosticsRoute, forwardTimingRoute } from './routes/diagnostics.ts';
 import { embedRoute } from './routes/embed.ts';
+import { putHeadRoute } from './routes/head-put.ts';
+import { deleteHeadRoute, getHeadRoute, listHeadsRoute } from './routes/heads.ts';
 import { healthRoute } from './routes/health.ts';
 import { modelsRoute } from './routes/models.ts';
+import { createPairingCodeRoute, redeemPairingCodeRoute } from './routes/pairing.ts';
 import { predictRoute } from './routes/predict.ts';
+import { listTokensRoute, revokeTokenRoute } from './routes/tokens.ts';
+
+export interface AppOptions {
+  /** The clock, in ms since the epoch; tests pass their own to control expiry and rate windows. */
+  now?: () => number;
+}
+
+/** Known paths and the methods they allow, for 405 answers. */
+const ROUTE_METHODS: [string, string][] = [
+  ['/v1/predict', 'POST'],
+  ['/v1/embed', 'POST'],
+  ['/v1/models', 'GET'],
+  ['/healthz', 'GET'],
+  ['/v1/accounts', 'POST'],
+  ['/v1/accounts/me', 'GET, DELETE'],
+  ['/v1/accounts/me/token', 'POST'],
+  ['/v1/tokens', 'GET'],
+  ['/v1/tokens/:id', 'DELETE'],
+  ['/v1/pairing-codes', 'POST'],
+  ['/v1/pairing-codes/redeem', 'POST'],
+  ['/v1/heads', 'GET'],
+  ['/v1/heads/:id', 'GET, PUT, DELETE'],
+];
 
 /** Builds the app. */
-export function createApp(): Hono<AppEnv> {
+export function createApp(options: AppOptions = {}): Hono<AppEnv> {
+  const now = options.now ?? Date.now;
   const app = new Hono<AppEnv>();
-  app.use('/v1/*', cors({ origin: '*', allowMethods: ['GET', 'POST', 'OPTIONS'], exposeHeaders: ['x-tannerin-backbone', 'x-tannerin-embedding-size'], maxAge: 86400 }));
+  app.use('*', async (c, next) => {
+    c.set('now', now);
+    c.set('caller', null);
+    await next();
+  });
+  app.use(
+    '/v1/*',
+    cors({
+      origin: '*',
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      // Bearer tokens, not cookies: no credentialed CORS is needed, so `*` stays safe.
+      exposeHeaders: ['etag', 'location', 'retry-after', 'www-authenticate', 'x-tannerin-backbone', 'x-tannerin-embedding-size', 'x-tannerin-head-etag'],
+      maxAge: 86400,
+    }),
+  );
+  const signedIn = authenticate(true);
+  const optionalSignIn = authenticate(false);
+
   app.get('/healthz', healthRoute());
   app.get('/v1/models', modelsRoute());
-  app.post('/v1/predict', predictRoute());
-  app.post('/v1/embed', embedRoute());
+  app.post('/v1/predict', optionalSignIn, rateLimit('inference'), predictRoute());
+  app.post('/v1/embed', optionalSignIn, rateLimit('inference'), embedRoute());
+
+  app.post('/v1/accounts', rateLimit('accountCreate'), createAccountRoute());
+  app.get('/v1/accounts/me', signedIn, accountRoute());
+  app.delete('/v1/accounts/me', signedIn, rateLimit('writes'), deleteAccountRoute());
+  app.post('/v1/accounts/me/token', signedIn, rateLimit('writes'), rotateTokenRoute());
+  app.get('/v1/tokens', signedIn, listTokensRoute());
+  app.delete('/v1/tokens/:id', signedIn, rateLimit('writes'), revokeTokenRoute());
+  app.post('/v1/pairing-codes', signedIn, rateLimit('writes'), createPairingCodeRoute());
+  app.post('/v1/pairing-codes/redeem', rateLimit('pairingRedeem'), redeemPairingCodeRoute());
+
+  app.get('/v1/heads', signedIn, listHeadsRoute());
+  app.get('/v1/heads/:id', signedIn, getHeadRoute());
+  app.put('/v1/heads/:id', signedIn, rateLimit('writes'), putHeadRoute());
+  app.delete('/v1/heads/:id', signedIn, rateLimit('writes'), deleteHeadRoute());
+
   app.get('/_diag/memory', diagnosticsRoute());
   app.get('/_diag/forward', forwardTimingRoute());
   // A known path with the wrong method is a 405, not a 404.
-  for (const [path, allow] of [['/v1/predict', 'POST'], ['/v1/embed', 'POST'], ['/v1/models', 'GET'], ['/healthz', 'GET']] as const) {
-    app.all(path, (c) => errorResponse('method_not_allowed', `${c.req.method} is not allowed on ${path}; use ${allow}.`, 405, { allow }));
+  for (const [path, allow] of ROUTE_METHODS) {
+    app.all(path, (c) => errorResponse('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allow}.`, 405, { allow }));
   }
   app.all('/v1/*', onNotFound);
   // Static assets answer before the Worker in production; this serves them when the Worker is

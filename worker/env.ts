@@ -2,6 +2,17 @@
 export interface Env {
   /** Static assets: the app and the model files under `models/`. */
   ASSETS: Fetcher;
+  /** Accounts, token hashes, pairing codes, rate-limit counters and the head index (migrations/). */
+  DB: D1Database;
+  /** Head documents, one object per stored version (`heads/<account>/<head>/<write id>`). */
+  HEADS: R2Bucket;
+  /**
+   * Rate limits (worker/rate-limit.ts): a JSON object, or its text, with any of the rules to
+   * override. wrangler.toml sets the deployed values; the tests raise them.
+   */
+  RATE_LIMITS?: unknown;
+  /** Most heads one account may store (default 100), as a number or its text. */
+  MAX_HEADS_PER_ACCOUNT?: unknown;
   /**
    * `"1"` turns on `/_diag/*` (tensor count, WASM heap). Set only by `npm start`, the tests and
    * the bench; a deploy never sets it.
@@ -9,6 +20,19 @@ export interface Env {
   TANNERIN_DIAGNOSTICS?: string;
 }
 
+/** Who is calling: set by the auth middleware for a valid bearer token. */
+export interface Caller {
+  accountId: string;
+  /** The public id of the token used (never the token itself). */
+  tokenId: string;
+}
+
 export interface AppEnv {
   Bindings: Env;
+  Variables: {
+    /** Milliseconds since the epoch; injectable so tests control expiry and rate-limit windows. */
+    now: () => number;
+    /** The authenticated caller, or null for an anonymous request. */
+    caller: Caller | null;
+  };
 }

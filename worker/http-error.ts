@@ -15,7 +15,7 @@ export function errorResponse(code: ErrorCode, message: string, status: number, 
 
 /** Hono `onError` handler. */
 export function onError(err: Error, c: Context): Response {
-  if (err instanceof TannerinError) return errorResponse(err.code, err.message, err.status);
+  if (err instanceof TannerinError) return errorResponse(err.code, err.message, err.status, err.headers);
   console.error(`tannerin: unhandled error on ${c.req.method} ${c.req.path}:`, err);
   return errorResponse('internal_error', 'Internal error; the request was not processed.', 500);
 }

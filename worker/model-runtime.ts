@@ -10,6 +10,7 @@ import mozjpegWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import { loadBackbone, type Backbone } from '../shared/backbone.ts';
 import { TannerinError } from '../shared/errors.ts';
 import type { HeadDocument } from '../shared/head-document.ts';
+import type { BackboneModelJson } from '../shared/head-validate.ts';
 import { initImageDecoder } from '../shared/image-decode.ts';
 import { loadHead, type Head } from '../shared/head-runner.ts';
 import type { Manifest, ManifestFile } from '../shared/manifest.ts';
@@ -30,6 +31,7 @@ export interface ModelRuntime {
 export const stats = { modelLoads: 0, peakWasmHeapBytes: 0 };
 
 let manifestPromise: Promise<Manifest> | null = null;
+let backboneModelPromise: Promise<BackboneModelJson> | null = null;
 let runtimePromise: Promise<ModelRuntime> | null = null;
 
 async function fetchAsset(env: Env, path: string): Promise<Response> {
@@ -51,6 +53,25 @@ export function getManifest(env: Env): Promise<Manifest> {
       throw err;
     });
   return manifestPromise;
+}
+
+/**
+ * The backbone's `model.json` (topology and weights manifest, ~120 KB), which fine-tuned head
+ * documents are checked against. Read without loading the model.
+ */
+export function getBackboneModelJson(env: Env): Promise<BackboneModelJson> {
+  backboneModelPromise ??= getManifest(env)
+    .then((m) => {
+      const file = m.backbone.files[0];
+      if (!file) throw new Error('the manifest lists no backbone files');
+      return fetchAsset(env, file.path);
+    })
+    .then((r) => r.json() as Promise<BackboneModelJson>)
+    .catch((err: unknown) => {
+      backboneModelPromise = null;
+      throw err;
+    });
+  return backboneModelPromise;
 }
 
 async function load(env: Env): Promise<ModelRuntime> {

@@ -6,8 +6,8 @@ import { TannerinError } from '../shared/errors.ts';
 
 /** The body's bytes, or a 413 `payload_too_large` naming the limit. */
 export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
-  const tooLarge = () =>
-    new TannerinError('payload_too_large', `Request body is larger than the limit of ${maxBytes} bytes (${(maxBytes / 1048576).toFixed(0)} MiB).`);
+  const unit = maxBytes >= 1048576 ? `${(maxBytes / 1048576).toFixed(0)} MiB` : `${(maxBytes / 1024).toFixed(0)} KiB`;
+  const tooLarge = () => new TannerinError('payload_too_large', `Request body is larger than the limit of ${maxBytes} bytes (${unit}).`);
   const declared = Number(req.headers.get('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
   if (!req.body) return new Uint8Array(0);

@@ -11,13 +11,20 @@
  * an older tab keeps its connection open, `onBlocked` fires; the open completes once that tab
  * closes its connection.
  */
-import { openDB, type DBSchema, type IDBPDatabase } from 'idb';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
 import type { ModelsResponse } from '../../shared/api.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
+import type { AugmentOp } from '../../shared/augment.ts';
+import type { GuardResult } from '../../shared/guard.ts';
+import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
 
 export const DB_NAME = 'tannerin';
-/** Bump with a new `upgrade` step whenever a store or index changes. */
-export const DB_VERSION = 1;
+/**
+ * Bump with a new `upgrade` step whenever a store, an index or a record's shape changes.
+ * 1: model files, manifests, classes, examples, heads, settings.
+ * 2: examples describe each view (`{ augmented, ops }`) and keep their augmentation seed and the
+ *    copy's size; `headStates` (how the device predicts with each head, what it trained on).
+ */
+export const DB_VERSION = 2;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -57,29 +64,83 @@ export interface ClassRecord {
   updated: string;
 }
 
+/** What one embedding of an example was computed from. */
+export interface ExampleView {
+  /** False for the photo as is; true for a view derived from it. */
+  augmented: boolean;
+  /** How the view was made (shared/augment.ts), `[]` for the photo itself. */
+  ops: AugmentOp[];
+}
+
 /**
  * One photo taught to a class: a 224-px copy of the photo plus its embeddings (the photo as is,
- * then augmented views), tagged with the backbone that computed them so a backbone upgrade can
- * re-embed from the photo.
+ * then augmented views of it), tagged with the backbone that computed them so a backbone upgrade
+ * can re-embed from the copy.
  */
 export interface ExampleRecord {
-  /** UUID made on the device. */
+  /** UUID made on the device; also the example's photo id in training (views stay together). */
   id: string;
   classId: string;
-  /** A 224-px copy of the photo (JPEG), to re-embed after a backbone upgrade and to show. */
+  /**
+   * A JPEG copy of the photo, its shorter side 224 px (never enlarged): every row and column the
+   * backbone's 224x224 input takes, so a re-embed after a backbone upgrade needs no full-size
+   * photo (which is never kept).
+   */
   photo: Blob;
-  /** `<backbone id>@<version>` the embeddings come from. */
+  /** Size of the copy. */
+  width: number;
+  height: number;
+  /** `<backbone id>@<version>` the embeddings come from; another one makes the example stale. */
   backbone: string;
-  /** `embeddings[0]` is the photo as is; the rest are augmented views of it. */
+  /** `embeddings[0]` is the photo as is; the rest are augmented views, described by `views`. */
   embeddings: Float32Array[];
-  /** What each augmented view was (`flip`, `crop`, `brightness`...), same order as `embeddings`. */
-  views: string[];
+  /** One entry per embedding, same order. */
+  views: ExampleView[];
+  /** Seeds the augmented views (shared/augment.ts), so a re-embed recreates the same views. */
+  augmentSeed: number;
   /** ISO 8601. */
   created: string;
+  updated: string;
 }
 
 /** Small app-wide settings, one record per key. */
 export type SettingRecord = { key: 'activeHead'; headId: string | null };
+
+/**
+ * The last training's guard outcome and metrics for a head, as `train()` reported them (plain
+ * data, so it survives reloads and can be shown later).
+ */
+export interface TrainingSummary {
+  /** ISO 8601, when the training finished. */
+  finished: string;
+  metrics: HeadMetrics;
+  guard: GuardResult;
+  /** `holdout` or `cross-validation`. */
+  splitMethod: 'holdout' | 'cross-validation';
+}
+
+/**
+ * How this device uses a stored head, next to its (unchanged, syncable) head document. Only the
+ * head document is ever exported or synced: a kNN choice stays on the device (its "model" is the
+ * stored embeddings).
+ */
+export interface HeadStateRecord {
+  /** The head's UUID (same as its document's `id`). */
+  id: string;
+  /** `knn` when the negative-transfer guard found kNN on the stored examples significantly better. */
+  predictWith: 'head' | 'knn';
+  /** The class record ids behind `doc.classes`, same order; null for imported heads. */
+  classIds: string[] | null;
+  /**
+   * Example (photo) ids the head was trained on, so a later guard knows which held-out photos
+   * it has seen; null when unknown (imported heads).
+   */
+  trainedOn: string[] | null;
+  /** Null for imported heads. */
+  training: TrainingSummary | null;
+  /** ISO 8601. */
+  updated: string;
+}
 
 /** The whole schema. */
 export interface TannerinSchema extends DBSchema {
@@ -112,6 +173,10 @@ export interface TannerinSchema extends DBSchema {
     key: SettingRecord['key'];
     value: SettingRecord;
   };
+  headStates: {
+    key: string;
+    value: HeadStateRecord;
+  };
 }
 
 export type TannerinDb = IDBPDatabase<TannerinSchema>;
@@ -141,7 +206,7 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
     if (current?.name === name) current = null;
   };
   const db = openDB<TannerinSchema>(name, DB_VERSION, {
-    upgrade(database, oldVersion) {
+    upgrade(database, oldVersion, _newVersion, transaction) {
       // One step per version, applied in order, so any old version upgrades.
       if (oldVersion < 1) {
         const files = database.createObjectStore('modelFiles', { keyPath: 'sha256' });
@@ -155,6 +220,14 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
         const heads = database.createObjectStore('heads', { keyPath: 'id' });
         heads.createIndex('by-created', 'created');
         database.createObjectStore('settings', { keyPath: 'key' });
+      }
+      if (oldVersion < 2) {
+        database.createObjectStore('headStates', { keyPath: 'id' });
+        // Version 1 examples described views as strings and had no seed or size. They are kept
+        // (their embeddings are valid); their views become `{ augmented, ops }` (view 0 is the
+        // photo), seed 0 and size 0x0 (unknown until a re-embed decodes the copy).
+        // A failed migration aborts the upgrade: the database stays at version 1, nothing is lost.
+        migrateExamplesToV2(transaction.objectStore('examples')).catch(() => transaction.abort());
       }
     },
     blocked() {
@@ -174,6 +247,41 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
   db.catch(forget);
   current = { name, db };
   return db;
+}
+
+/** A version 1 example as it was stored. */
+interface ExampleRecordV1 extends Omit<ExampleRecord, 'views' | 'augmentSeed' | 'width' | 'height' | 'updated'> {
+  views: string[];
+}
+
+const AUGMENT_OPS: readonly string[] = ['flip', 'crop', 'jitter'] satisfies AugmentOp[];
+
+/** Rewrites every version 1 example into the version 2 shape, inside the upgrade transaction. */
+async function migrateExamplesToV2(store: IDBPObjectStore<TannerinSchema, ArrayLike<StoreNames<TannerinSchema>>, 'examples', 'versionchange'>): Promise<void> {
+  for (let cursor = await store.openCursor(); cursor; cursor = await cursor.continue()) {
+    const old = cursor.value as unknown as ExampleRecordV1 | ExampleRecord;
+    if (typeof old.views[0] !== 'string' && 'augmentSeed' in old) continue;
+    const v1 = old as ExampleRecordV1;
+    const record: ExampleRecord = {
+      ...v1,
+      views: v1.embeddings.map((_, i) => ({
+        augmented: i > 0,
+        ops: [
+          ...new Set(
+            (v1.views[i] ?? '')
+              .split(/[+,\s]+/)
+              .map((op) => (op === 'brightness' || op === 'contrast' ? 'jitter' : op))
+              .filter((op): op is AugmentOp => AUGMENT_OPS.includes(op)),
+          ),
+        ],
+      })),
+      augmentSeed: 0,
+      width: 0,
+      height: 0,
+      updated: v1.created,
+    };
+    await cursor.update(record);
+  }
 }
 
 /** Closes the shared connection (tests, or before deleting the database). */
@@ -219,6 +327,33 @@ export function onBroadcast(handler: (message: TannerinMessage) => void): () => 
   };
   ch.addEventListener('message', listener);
   return () => ch.removeEventListener('message', listener);
+}
+
+/** Where a change came from: this page (`local`) or another tab (`remote`). */
+export type ChangeOrigin = 'local' | 'remote';
+
+const localListeners = new Set<(message: TannerinMessage, origin: ChangeOrigin) => void>();
+
+/**
+ * Announces a change made by this page: to the other tabs (broadcast) and to this page's own
+ * {@link onChange} listeners, so caches on both sides are dropped the same way.
+ */
+export function notifyChange(message: TannerinMessage): void {
+  broadcast(message);
+  for (const listener of [...localListeners]) listener(message, 'local');
+}
+
+/**
+ * Calls `handler` for every change, made in this page ({@link notifyChange}) or in another tab;
+ * returns the unsubscribe function.
+ */
+export function onChange(handler: (message: TannerinMessage, origin: ChangeOrigin) => void): () => void {
+  localListeners.add(handler);
+  const offRemote = onBroadcast((message) => handler(message, 'remote'));
+  return () => {
+    localListeners.delete(handler);
+    offRemote();
+  };
 }
 
 function isMessage(data: unknown): data is TannerinMessage {

@@ -204,8 +204,8 @@ export async function downscaleForUpload(blob: Blob, maxSide: number = UPLOAD_MA
   }
 }
 
-/** JPEG-encodes a bitmap on a white background. */
-async function encodeJpeg(bitmap: ImageBitmap, width: number, height: number, quality: number): Promise<Blob> {
+/** JPEG-encodes a bitmap (drawn at `width` x `height`) on a white background. */
+export async function encodeJpeg(bitmap: ImageBitmap, width: number, height: number, quality: number): Promise<Blob> {
   if (typeof OffscreenCanvas !== 'undefined') {
     const canvas = new OffscreenCanvas(width, height);
     const ctx = canvas.getContext('2d');

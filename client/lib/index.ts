@@ -1,32 +1,98 @@
 /**
- * tannerin's browser library: start the TF.js backend, load (and keep) the models, embed images.
- * Framework-free; the app builds on it and it never imports the app.
+ * tannerin's browser library: start the TF.js backend, load (and keep) the models, embed images,
+ * teach classes from photos, train personal heads on the device, predict offline, and move heads
+ * in and out as standard TF.js files. Framework-free; the app builds on it and it never imports
+ * the app. Nothing here sends photos, embeddings or heads anywhere.
  *
  * ```ts
- * const backend = await startBackend();
- * const models = await loadModels('https://api.example', { onProgress: (done, total) => bar(done / total) });
- * const embedding = await embed(file);
+ * await startBackend();
+ * await loadModels('https://api.example', { onProgress: (done, total) => bar(done / total) });
+ * const cats = await addClass('cats');
+ * const dogs = await addClass('dogs');
+ * await addExample(cats.id, photoFile);          // embeds the photo and 3 augmented views, stores it
+ * // ... more examples ...
+ * const report = await train({ onProgress: (e) => chart(e), signal: abort.signal });
+ * const { head, predictions } = await predict(cameraFrame);
  * ```
  */
 export { startBackend, activeBackend, type BackendInfo, type BackendOptions, type BackendBuild } from './backend.ts';
 export { loadModels, type LoadModelsOptions, type LoadedModels } from './model-store.ts';
-export { embed, pixelsOf, initDecoder, downscaleForUpload, type EmbedSource, type EmbedOptions } from './embed.ts';
-export { currentBackbone, setCurrentBackbone } from './current-backbone.ts';
+export { embed, pixelsOf, initDecoder, downscaleForUpload, encodeJpeg, type EmbedSource, type EmbedOptions } from './embed.ts';
+export { currentBackbone, setCurrentBackbone, defaultHeads } from './current-backbone.ts';
+export {
+  listClasses,
+  addClass,
+  renameClass,
+  deleteClass,
+  addExample,
+  listExamples,
+  getExample,
+  deleteExample,
+  moveExample,
+  exampleCounts,
+  trainingSet,
+  reembedAll,
+  PHOTO_COPY_SIDE,
+  DEFAULT_AUGMENTED_VIEWS,
+  type AddExampleOptions,
+  type ExampleCounts,
+  type TrainingSet,
+  type ReembedOptions,
+} from './examples.ts';
+export { train, type TrainOptions, type TrainReport } from './train.ts';
+export {
+  listHeads,
+  getHead,
+  getHeadState,
+  activeHeadId,
+  setActiveHead,
+  renameHead,
+  deleteHead,
+  exportHead,
+  exportHeadBlobs,
+  importHead,
+  onHeadsChanged,
+  type HeadSummary,
+  type ExportedHead,
+  type ImportHeadOptions,
+  type HeadChange,
+} from './heads.ts';
+export { predict, predictEmbedding, clearPredictCache, type PredictOptions, type PredictResult, type PredictingHead } from './predict.ts';
+export {
+  requestPersistence,
+  storageEstimate,
+  isQuotaError,
+  storageErrorMessage,
+  StorageError,
+  type PersistenceResult,
+  type StorageEstimate,
+} from './storage.ts';
 export {
   openTannerinDb,
   closeTannerinDb,
   broadcast,
   onBroadcast,
+  notifyChange,
+  onChange,
   DB_NAME,
   DB_VERSION,
   CHANNEL_NAME,
   type TannerinDb,
   type TannerinSchema,
   type TannerinMessage,
+  type ChangeOrigin,
   type ModelFileRecord,
   type ManifestRecord,
   type ClassRecord,
   type ExampleRecord,
+  type ExampleView,
+  type HeadStateRecord,
+  type TrainingSummary,
   type SettingRecord,
   type OpenOptions,
 } from './db.ts';
+export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/augment.ts';
+export type { EpochProgress } from '../../shared/train-head.ts';
+export type { GuardResult, CandidateResult, Comparison } from '../../shared/guard.ts';
+export type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
+export type { Prediction } from '../../shared/api.ts';

@@ -12,8 +12,9 @@ import { sha256Hex } from '../../shared/hash.ts';
 import { importHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
 import { backboneRef, type ManifestFile } from '../../shared/manifest.ts';
 import { activeBackend, startBackend } from './backend.ts';
-import { setCurrentBackbone } from './current-backbone.ts';
+import { setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
 import { broadcast, openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
+import { formatMegabytes, storageErrorMessage } from './storage.ts';
 
 /** Options for {@link loadModels}. */
 export interface LoadModelsOptions {
@@ -106,7 +107,7 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
       try {
         await db.put('modelFiles', record);
       } catch (err) {
-        storageError ??= storageMessage(err, total);
+        storageError ??= storageErrorMessage(err, `the model (${formatMegabytes(total)})`, 'It works for this session and will download again next time.');
       }
     }),
   );
@@ -119,6 +120,7 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   const backbone = await loadBackbone(manifest.backbone, fetchFile);
   setCurrentBackbone(backbone);
   const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have));
+  setDefaultHeads(defaultHeads);
 
   // Only now that the new files are loaded: drop the files no manifest entry references.
   const filesRemoved = storageError ? 0 : await removeUnreferenced(db, new Set(wanted.map((w) => w.file.sha256)));
@@ -238,13 +240,4 @@ function defaultHeadDocument(head: ModelsResponse['heads'][number], have: Map<st
   }
   const json = JSON.parse(new TextDecoder().decode(modelJsonBytes)) as Record<string, unknown>;
   return importHeadFiles(json, weights);
-}
-
-/** A clear message for a failed write (quota first). */
-function storageMessage(err: unknown, totalBytes: number): string {
-  const name = err instanceof DOMException ? err.name : '';
-  if (name === 'QuotaExceededError') {
-    return `Not enough storage on this device to keep the model (${(totalBytes / 1048576).toFixed(1)} MB); it works for this session and will download again next time.`;
-  }
-  return `Could not store the model on this device (${err instanceof Error ? err.message : String(err)}); it works for this session and will download again next time.`;
 }

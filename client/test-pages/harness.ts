@@ -4,7 +4,9 @@
  * arrays), which is what `page.evaluate` can pass.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { base64ToBytes } from '../../shared/base64.ts';
+import { loadLayersModel } from '@tensorflow/tfjs-layers';
+import { base64ToBytes, bytesToBase64 } from '../../shared/base64.ts';
+import { transformInput } from '../../shared/head-runner.ts';
 import * as lib from '../lib/index.ts';
 
 /** How a test hands the page an image: the file's bytes, base64. */
@@ -94,6 +96,35 @@ function median(values: number[]): number {
 /** What the database and channel callbacks reported (for the multi-tab test). */
 const events: string[] = [];
 const messages: lib.TannerinMessage[] = [];
+const headChanges: lib.HeadChange[] = [];
+
+/** A class to teach: its name and its photos. */
+interface ClassArg {
+  name: string;
+  images: ImageArg[];
+}
+
+/** An error as plain data. */
+const errorData = (err: unknown): { name: string; message: string; quota: boolean } => ({
+  name: err instanceof Error || err instanceof DOMException ? err.name : 'Error',
+  message: err instanceof Error || err instanceof DOMException ? err.message : String(err),
+  quota: lib.isQuotaError(err),
+});
+
+/** Summary of a stored example (no embeddings, no photo bytes). */
+const exampleSummary = (r: lib.ExampleRecord) => ({
+  id: r.id,
+  classId: r.classId,
+  backbone: r.backbone,
+  views: r.views,
+  embeddings: r.embeddings.length,
+  dims: r.embeddings.map((e) => e.length),
+  photoType: r.photo.type,
+  photoBytes: r.photo.size,
+  width: r.width,
+  height: r.height,
+  augmentSeed: r.augmentSeed,
+});
 
 const harness = {
   ...lib,
@@ -119,6 +150,45 @@ const harness = {
       };
       req.onerror = () => reject(req.error ?? new Error('open failed'));
     });
+  },
+  /**
+   * Creates the database at version 1 with plain IndexedDB (the stores version 1 had) and one
+   * example in the version 1 shape, as an older release left it.
+   */
+  createVersion1(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const req = indexedDB.open(lib.DB_NAME, 1);
+      req.onupgradeneeded = () => {
+        const db = req.result;
+        db.createObjectStore('modelFiles', { keyPath: 'sha256' }).createIndex('by-backbone', 'backbone');
+        db.createObjectStore('manifests', { keyPath: 'apiBase' });
+        db.createObjectStore('classes', { keyPath: 'id' }).createIndex('by-order', 'order');
+        const examples = db.createObjectStore('examples', { keyPath: 'id' });
+        examples.createIndex('by-class', 'classId');
+        examples.createIndex('by-backbone', 'backbone');
+        db.createObjectStore('heads', { keyPath: 'id' }).createIndex('by-created', 'created');
+        db.createObjectStore('settings', { keyPath: 'key' });
+        examples.put({
+          id: 'e1',
+          classId: 'c1',
+          photo: new Blob([new Uint8Array([0xff, 0xd8])], { type: 'image/jpeg' }),
+          backbone: 'mobilenet_v2@old',
+          embeddings: [new Float32Array([1, 2]), new Float32Array([3, 4]), new Float32Array([5, 6])],
+          views: ['original', 'flip', 'crop+brightness'],
+          created: '2024-01-01T00:00:00.000Z',
+        });
+      };
+      req.onsuccess = () => {
+        req.result.close();
+        resolve();
+      };
+      req.onerror = () => reject(req.error ?? new Error('open failed'));
+    });
+  },
+  /** The raw stored examples, without the embeddings' and photo's bytes. */
+  async rawExamples() {
+    const db = await lib.openTannerinDb();
+    return { version: db.version, stores: [...db.objectStoreNames].sort(), examples: (await db.getAll('examples')).map(exampleSummary) };
   },
   /** Starts recording broadcast messages from other tabs. */
   listen(): void {
@@ -199,6 +269,158 @@ const harness = {
     let binary = '';
     for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
     return { base64: btoa(binary), type: out.type };
+  },
+  /**
+   * Adds the classes (or reuses ones with the same name) and teaches each image as one example;
+   * seeds are fixed (index-based) so the run is reproducible. Returns the class ids and the time
+   * each photo took to become a stored example.
+   */
+  async teach(classes: ClassArg[], options: { augment?: boolean; seed?: number } = {}) {
+    const existing = await lib.listClasses();
+    const ids: string[] = [];
+    const msPerPhoto: number[] = [];
+    let k = 0;
+    for (const c of classes) {
+      const cls = existing.find((e) => e.name === c.name) ?? (await lib.addClass(c.name));
+      ids.push(cls.id);
+      for (const img of c.images) {
+        const t0 = performance.now();
+        await lib.addExample(cls.id, blobOf(img), { augment: options.augment ?? true, seed: (options.seed ?? 1) + k++ });
+        msPerPhoto.push(performance.now() - t0);
+      }
+    }
+    return { classIds: ids, msPerPhoto };
+  },
+  /** Trains; `abortAtEpoch` aborts from the progress callback. Errors come back as data. */
+  async trainNow(options: { headId?: string; name?: string; abortAtEpoch?: number; epochs?: number; hidden?: number } = {}) {
+    const progress: lib.EpochProgress[] = [];
+    const controller = new AbortController();
+    const before = tf.memory().numTensors;
+    try {
+      const report = await lib.train({
+        ...(options.headId ? { headId: options.headId } : {}),
+        ...(options.name ? { name: options.name } : {}),
+        ...(options.epochs ? { epochs: options.epochs } : {}),
+        ...(options.hidden ? { hidden: options.hidden } : {}),
+        signal: controller.signal,
+        onProgress: (e) => {
+          progress.push(e);
+          if (options.abortAtEpoch !== undefined && e.epoch >= options.abortAtEpoch) controller.abort();
+        },
+      });
+      return { ok: true as const, report, progress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err), progress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
+    }
+  },
+  /**
+   * Times "press Train until the new head predicts": from the `train()` call until the head is
+   * saved and a prediction of `img` has come back.
+   */
+  async trainAndPredict(img: ImageArg) {
+    const blob = blobOf(img);
+    const t0 = performance.now();
+    const report = await lib.train();
+    const result = await lib.predict(blob);
+    const ms = performance.now() - t0;
+    return { ms, trainMs: report.ms, epochs: report.epochsRun, vectors: report.examples.vectors, guard: report.guard.choice, head: result.head };
+  },
+  /** Predicts each image (a Blob, as a file would come). */
+  async predictImages(images: ImageArg[], options: lib.PredictOptions = {}) {
+    const out: lib.PredictResult[] = [];
+    for (const img of images) out.push(await lib.predict(blobOf(img), options));
+    return out;
+  },
+  /** Predicts the same image `n` times; tensor counts before (after one warm-up) and after. */
+  async predictRepeatedly(img: ImageArg, n: number) {
+    const blob = blobOf(img);
+    await lib.predict(blob);
+    const before = tf.memory().numTensors;
+    const bytesBefore = tf.memory().numBytes;
+    for (let i = 0; i < n; i++) await lib.predict(blob);
+    return { before, after: tf.memory().numTensors, bytesBefore, bytesAfter: tf.memory().numBytes };
+  },
+  /** The stored classes and example summaries. */
+  async stored() {
+    return { classes: await lib.listClasses(), examples: (await lib.listExamples()).map(exampleSummary), heads: await lib.listHeads() };
+  },
+  /** Every stored embedding, base64 of its float32 bytes, by example id (bitwise comparisons). */
+  async storedEmbeddings(): Promise<Record<string, string[]>> {
+    const out: Record<string, string[]> = {};
+    for (const r of await lib.listExamples()) out[r.id] = r.embeddings.map((e) => bytesToBase64(new Uint8Array(e.buffer, e.byteOffset, e.byteLength)));
+    return out;
+  },
+  /** Tags `n` examples with another backbone, as a backbone upgrade leaves them. */
+  async makeStale(n: number): Promise<string[]> {
+    const db = await lib.openTannerinDb();
+    const records = (await db.getAll('examples')).slice(0, n);
+    for (const r of records) await db.put('examples', { ...r, backbone: 'old_backbone@0000000000000000' });
+    return records.map((r) => r.id);
+  },
+  /** Sets how the device predicts with a head, as the guard would (the kNN path without a rigged guard). */
+  async setPredictWith(headId: string, predictWith: 'head' | 'knn'): Promise<void> {
+    const db = await lib.openTannerinDb();
+    const state = await db.get('headStates', headId);
+    if (!state) throw new Error(`no state for head ${headId}`);
+    await db.put('headStates', { ...state, predictWith });
+    lib.notifyChange({ type: 'head-saved', id: headId });
+  },
+  /** Re-embeds stale examples, recording progress. */
+  async reembed() {
+    const progress: [number, number][] = [];
+    const result = await lib.reembedAll({ onProgress: (done, total) => progress.push([done, total]) });
+    return { ...result, progress };
+  },
+  /**
+   * Exports a head as downloadable files, loads them with stock TF.js (`tf.loadLayersModel` on
+   * `browserFiles`) and imports them back. Returns the imported document, the file names and the
+   * stock model's scores for the first stored example next to the head runner's.
+   */
+  async exportImport(headId: string, options: lib.ImportHeadOptions = {}) {
+    const files = await lib.exportHeadBlobs(headId);
+    const doc = (await lib.getHead(headId)) as lib.HeadDocument;
+    const stock = await loadLayersModel(tf.io.browserFiles([files.modelJson, files.weights]));
+    const example = (await lib.listExamples())[0] as lib.ExampleRecord;
+    const input = transformInput(example.embeddings[0] as Float32Array, lib.currentBackbone().manifest, doc.input);
+    const out = tf.tidy(() => stock.predict(tf.tensor2d(input, [1, input.length])) as tf.Tensor);
+    const stockScores = Array.from(await out.data());
+    out.dispose();
+    stock.dispose();
+    const ownScores = (await lib.predictEmbedding(example.embeddings[0] as Float32Array, { headId })).predictions;
+    const imported = await lib.importHead(files.modelJson, files.weights, options);
+    return {
+      imported,
+      names: [files.modelJson.name, files.weights.name],
+      weightsBytes: files.weights.size,
+      stockScores,
+      ownScores: doc.classes.map((c) => ownScores.find((p) => p.label === c)?.score ?? NaN),
+    };
+  },
+  /** Imports a head from files given as data (the bad-input tests). */
+  async importFiles(modelJson: Record<string, unknown>, weightsBase64: string, options: lib.ImportHeadOptions = {}) {
+    try {
+      return { ok: true as const, doc: await lib.importHead(modelJson, base64ToBytes(weightsBase64), options) };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err) };
+    }
+  },
+  /** Exported files as data. */
+  async exportData(headId: string) {
+    const e = await lib.exportHead(headId);
+    return { modelJson: e.modelJson, weightsBase64: bytesToBase64(e.weights), names: [e.modelJsonFile, e.weightsFile] };
+  },
+  /** Starts recording head changes (`onHeadsChanged`). */
+  watchHeads(): void {
+    lib.onHeadsChanged((c) => headChanges.push(c));
+  },
+  headChanges: () => [...headChanges],
+  /** Adds one example, reporting a failure (e.g. the quota) as data. */
+  async tryAddExample(classId: string, img: ImageArg) {
+    try {
+      return { ok: true as const, example: exampleSummary(await lib.addExample(classId, blobOf(img), { seed: 7 })) };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err) };
+    }
   },
   /** `tf.memory()`, as plain data. */
   memory() {

@@ -1,12 +1,13 @@
 /**
  * Launching Debian's Chromium through playwright-core (never Playwright's own browser downloads)
- * and opening the harness page served by `wrangler dev`.
+ * and opening the harness page served by `wrangler dev`. Used by the tests and by the browser
+ * bench (bench/browser.ts), so it needs no DOM types: the harness's `window.tannerin` typing comes
+ * from tests/browser/harness-types.ts, which only the tests' program includes.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
-import type {} from '../../client/test-pages/harness.ts';
 
 export const DEFAULT_CHROME_PATH = '/usr/bin/chromium';
 
@@ -98,7 +99,8 @@ export async function openHarness(browser: Browser, baseUrl: string, kind: Harne
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   const path = kind === 'isolated' ? '/test-pages/isolated/harness.html' : '/test-pages/harness.html';
   await page.goto(`${baseUrl}${path}`);
-  await page.waitForFunction(() => typeof window.tannerin === 'object', undefined, { timeout: 30_000 });
+  // A string, evaluated in the page: this module is also compiled without DOM types (the bench).
+  await page.waitForFunction('typeof window.tannerin === "object"', undefined, { timeout: 30_000 });
   return page;
 }
 
@@ -106,6 +108,8 @@ export async function openHarness(browser: Browser, baseUrl: string, kind: Harne
 export interface ModelTraffic {
   requests: string[];
   bytes: number;
+  /** Response bytes by URL path (e.g. `/models/<id>-<version>/weights.bin`). */
+  bytesByPath: Map<string, number>;
   /** Waits until every response seen so far has been counted. */
   settled(): Promise<void>;
 }
@@ -116,6 +120,7 @@ export function watchModelTraffic(context: BrowserContext): ModelTraffic {
   const traffic: ModelTraffic = {
     requests: [],
     bytes: 0,
+    bytesByPath: new Map(),
     settled: async () => {
       await Promise.all(pending);
     },
@@ -124,11 +129,13 @@ export function watchModelTraffic(context: BrowserContext): ModelTraffic {
     if (new URL(req.url()).pathname.startsWith('/models/')) traffic.requests.push(req.url());
   });
   context.on('response', (res) => {
-    if (!new URL(res.url()).pathname.startsWith('/models/')) return;
+    const path = new URL(res.url()).pathname;
+    if (!path.startsWith('/models/')) return;
     pending.push(
       res.body().then(
         (body) => {
           traffic.bytes += body.length;
+          traffic.bytesByPath.set(path, (traffic.bytesByPath.get(path) ?? 0) + body.length);
         },
         () => undefined,
       ),

@@ -12,6 +12,8 @@ import { build } from '../../scripts/build.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { fixtures } from '../helpers/fixtures.ts';
+import { makeTestHead } from '../helpers/heads.ts';
+import { loadHead } from '../../shared/head-runner.ts';
 
 export interface ReferenceCase {
   name: string;
@@ -24,9 +26,19 @@ export interface ReferenceCase {
   predictions: Prediction[];
 }
 
+/** A personal head and its scores on every reference case, computed by the Node path. */
+export interface ReferenceHead {
+  /** The head document as uploaded (JSON text). */
+  document: string;
+  /** Scores per reference case, in case order. */
+  predictions: Prediction[][];
+}
+
 declare module 'vitest' {
   export interface ProvidedContext {
     reference: { backbone: string; cases: ReferenceCase[] };
+    /** A float32 head reading every part, and a uint8-quantized one reading `flatten_1` only. */
+    personalHeads: ReferenceHead[];
   }
 }
 
@@ -51,6 +63,17 @@ export default async function setup(project: TestProject): Promise<void> {
     });
   }
   project.provide('reference', { backbone: models.backbone.ref, cases });
+
+  const personalHeads: ReferenceHead[] = [];
+  for (const options of [{ seed: 7 }, { seed: 8, quantize: true, parts: ['flatten_1'], hidden: 0, id: '0b7e2a44-9a51-4c3e-8f00-4d1c2b3a4e5f' }]) {
+    const doc = makeTestHead(models.manifest.backbone, options);
+    const head = await loadHead(doc, models.manifest.backbone);
+    const predictions: Prediction[][] = [];
+    for (const c of cases) predictions.push(await head.predict(Float32Array.from(c.embedding)));
+    head.dispose();
+    personalHeads.push({ document: JSON.stringify(doc), predictions });
+  }
+  project.provide('personalHeads', personalHeads);
   models.backbone.dispose();
   (await models.head('content-safety')).dispose();
   tf.disposeVariables();

@@ -9,6 +9,7 @@ import type { DiagnosticsResponse } from '../../shared/api.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../http-error.ts';
 import { diagnostics, getRuntime } from '../model-runtime.ts';
+import { personalHeadCache } from '../personal-heads.ts';
 
 /** True when diagnostics are switched on for this environment. */
 export const diagnosticsEnabled = (env: AppEnv['Bindings']): boolean => env.TANNERIN_DIAGNOSTICS === '1';
@@ -17,7 +18,7 @@ export const diagnosticsEnabled = (env: AppEnv['Bindings']): boolean => env.TANN
 export function diagnosticsRoute() {
   return (c: Context<AppEnv>) => {
     if (!diagnosticsEnabled(c.env)) return errorResponse('not_found', `No route for GET ${c.req.path}.`, 404);
-    const body: DiagnosticsResponse = diagnostics();
+    const body: DiagnosticsResponse = { ...diagnostics(), headCache: personalHeadCache.stats };
     c.header('cache-control', 'no-store');
     return c.json(body);
   };

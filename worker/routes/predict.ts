@@ -1,10 +1,19 @@
-/** `POST /v1/predict`: an image or an embedding in, ranked labels out. */
+/**
+ * `POST /v1/predict`: an image or an embedding in, ranked labels out. `?head=` names a default head
+ * (lowercase words, e.g. `content-safety`) or one of the caller's own heads by its UUID; the two
+ * kinds of name never collide (shared/head-validate.ts). A personal head needs its owner's token:
+ * 401 without a token, 404 for a head the token's account does not have.
+ */
 import type { Context } from 'hono';
 import type { PredictResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
+import { isHeadId } from '../../shared/head-validate.ts';
+import { unauthorized } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
 import { embeddingFromRequest } from '../embedding-input.ts';
-import { getRuntime } from '../model-runtime.ts';
+import { quoteEtag } from '../etag.ts';
+import { getManifest, getRuntime } from '../model-runtime.ts';
+import { findRunnableHead, withPersonalHead } from '../personal-heads.ts';
 
 export const DEFAULT_HEAD = 'content-safety';
 
@@ -21,6 +30,7 @@ export function predictRoute() {
   return async (c: Context<AppEnv>) => {
     const top = parseTop(c.req.query('top'));
     const headId = c.req.query('head') || DEFAULT_HEAD;
+    if (isHeadId(headId)) return predictPersonal(c, headId, top);
     const runtime = await getRuntime(c.env);
     const head = await runtime.head(headId); // unknown head: 404 before the body is read
     const embedding = await embeddingFromRequest(c.req.raw, runtime, true);
@@ -31,4 +41,19 @@ export function predictRoute() {
     };
     return c.json(body);
   };
+}
+
+/** A prediction with the caller's own head. */
+async function predictPersonal(c: Context<AppEnv>, headId: string, top: number | undefined): Promise<Response> {
+  const caller = c.get('caller');
+  if (!caller) throw unauthorized(`Head ${headId} is a personal head: send its owner's token (Authorization: Bearer <token>).`, false);
+  // Unknown head or wrong backbone: answered before the model loads or the body is read.
+  const row = await findRunnableHead(c.env.DB, caller, headId, (await getManifest(c.env)).backbone);
+  const runtime = await getRuntime(c.env);
+  const embedding = await embeddingFromRequest(c.req.raw, runtime, true);
+  const predictions = await withPersonalHead(c.env, row, runtime.manifest.backbone, (head) => head.predict(embedding, top));
+  const body: PredictResponse = { backbone: runtime.backbone.ref, head: headId, predictions };
+  c.header('x-tannerin-head-etag', quoteEtag(row.etag));
+  c.header('cache-control', 'no-store');
+  return c.json(body);
 }

@@ -1,0 +1,264 @@
+/**
+ * Training a personal head in the page: the stored examples (client/lib/examples.ts) go through
+ * the shared trainer (shared/train-head.ts: softmax head, class-balanced, held-out split by photo,
+ * early stopping, progress, abort), then the negative-transfer guard (shared/guard.ts) compares
+ * the new head on the same held-out photos with kNN (k = 3, cosine) on the same embeddings and
+ * with the head it would replace, and the head is saved only after all of that succeeded, in one
+ * IndexedDB transaction: an aborted or failed training leaves the stored head exactly as it was.
+ *
+ * What the guard's choice does:
+ * - `head`: the new head is stored and predicts;
+ * - `knn`: the new head is stored (it is what export and sync carry: kNN's "model" is the
+ *   examples, which never leave the device), and this device predicts with kNN;
+ * - `previous`: nothing is stored; the previous head stays.
+ */
+import type { EpochProgress } from '../../shared/train-head.ts';
+import { trainHead } from '../../shared/train-head.ts';
+import { compareOnHeldOut, type CandidateResult, type Classifier, type GuardResult } from '../../shared/guard.ts';
+import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
+import { loadHead, type Head } from '../../shared/head-runner.ts';
+import { fitKnn } from '../../shared/knn.ts';
+import { wilsonInterval } from '../../shared/metrics.ts';
+import type { Split } from '../../shared/split.ts';
+import { foldExamples } from '../../shared/split.ts';
+import type { Example } from '../../shared/examples.ts';
+import { currentBackbone } from './current-backbone.ts';
+import { openTannerinDb, type HeadStateRecord } from './db.ts';
+import { trainingSet } from './examples.ts';
+import { setActiveHead, storeHead } from './heads.ts';
+
+/** Options for {@link train}. */
+export interface TrainOptions {
+  /** The head to retrain (its stored version is the guard's "previous head"). Default: a new head. */
+  headId?: string;
+  /** Default: the previous head's name, else the class names. */
+  name?: string;
+  /** Units of a hidden relu layer (default 0: a plain softmax layer). */
+  hidden?: number;
+  /** Maximum epochs (default 50; early stopping usually ends sooner). */
+  epochs?: number;
+  /** Seeds the split, the initialisation and the batch order (default 0: same data, same head). */
+  seed?: number;
+  /** Aborting rejects with an `AbortError` DOMException and stores nothing. */
+  signal?: AbortSignal;
+  /** After every epoch: loss, accuracy, validation accuracy. */
+  onProgress?: (event: EpochProgress) => void;
+  /** Make the head the active one when stored (default true). */
+  activate?: boolean;
+}
+
+/** What {@link train} did. */
+export interface TrainReport {
+  headId: string;
+  /** The guard's decision, as applied. */
+  outcome: 'new-head' | 'knn' | 'kept-previous';
+  /** Whether a new head document was stored. */
+  saved: boolean;
+  /** How this device now predicts for this head. */
+  predictWith: 'head' | 'knn';
+  /** The head document now stored under `headId` (the previous one when it was kept). */
+  doc: HeadDocument;
+  /** The head this training produced (stored or not). */
+  trained: HeadDocument;
+  /** The trained head's held-out metrics (pooled over folds with cross-validation). */
+  metrics: HeadMetrics;
+  /** The negative-transfer guard: every candidate's accuracy with its 95% interval, the choice, why. */
+  guard: GuardResult;
+  split: { method: Split['method']; folds: number; trainPhotos: number; heldOutPhotos: number };
+  /** Epoch whose weights were kept (holdout) or epochs of the final head (cross-validation). */
+  bestEpoch: number;
+  /** Epochs run (all phases). */
+  epochsRun: number;
+  examples: { photos: number; vectors: number; stale: number; classes: string[] };
+  /** Wall-clock milliseconds from the call until the head was stored. */
+  ms: number;
+}
+
+/**
+ * Trains a head on the stored examples (fresh ones: computed by the loaded backbone), guards it,
+ * and stores it atomically (see the module comment). Needs at least two classes with examples.
+ */
+export async function train(options: TrainOptions = {}): Promise<TrainReport> {
+  const t0 = performance.now();
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const backbone = currentBackbone();
+  const set = await trainingSet();
+  if (set.classes.length < 2) {
+    throw new RangeError(
+      `training needs examples in at least two classes; ${set.classes.length === 1 ? `only "${set.classes[0]?.name}" has` : 'none has'} any` +
+        (set.stale ? ` (${set.stale} examples are from another backbone: re-embed them first)` : ''),
+    );
+  }
+  const classes = set.classes.map((c) => c.name);
+  const db = await openTannerinDb();
+  const headId = options.headId ?? crypto.randomUUID();
+  const [previous, previousState] = await Promise.all([db.get('heads', headId), db.get('headStates', headId)]);
+
+  const result = await trainHead(set.examples, {
+    backbone: backbone.manifest,
+    classes,
+    id: headId,
+    name: options.name?.trim() || previous?.name || classes.join(' / '),
+    ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
+    ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
+    seed: options.seed ?? 0,
+    ...(signal ? { signal } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+  signal?.throwIfAborted();
+
+  const guard =
+    result.split.method === 'holdout'
+      ? await holdoutGuard(set.examples, result.split, result.doc, classes, previous, previousState)
+      : crossValidatedGuard(set.examples, result.split, result.metrics, classes, previous);
+  // The last point where an abort still changes nothing.
+  signal?.throwIfAborted();
+
+  const trainedOn = result.split.method === 'holdout' ? (result.split.folds[0]?.train ?? []) : result.split.folds.flatMap((f) => f.validation);
+  const heldOut = result.split.method === 'holdout' ? (result.split.folds[0]?.validation.length ?? 0) : trainedOn.length;
+  const activate = options.activate ?? true;
+  let outcome: TrainReport['outcome'];
+  let doc: HeadDocument;
+  let predictWith: TrainReport['predictWith'];
+  if (guard.choice === 'previous' && previous) {
+    outcome = 'kept-previous';
+    doc = previous;
+    predictWith = previousState?.predictWith ?? 'head';
+    if (activate) await setActiveHead(headId);
+  } else {
+    outcome = guard.choice === 'knn' ? 'knn' : 'new-head';
+    predictWith = guard.choice === 'knn' ? 'knn' : 'head';
+    doc = result.doc;
+    const state: HeadStateRecord = {
+      id: headId,
+      predictWith,
+      classIds: set.classes.map((c) => c.id),
+      trainedOn: [...trainedOn].sort(),
+      training: {
+        finished: new Date().toISOString(),
+        metrics: result.metrics,
+        guard,
+        splitMethod: result.split.method,
+      },
+      updated: new Date().toISOString(),
+    };
+    await storeHead(doc, state, { activate });
+  }
+
+  return {
+    headId,
+    outcome,
+    saved: outcome !== 'kept-previous',
+    predictWith,
+    doc,
+    trained: result.doc,
+    metrics: result.metrics,
+    guard,
+    split: {
+      method: result.split.method,
+      folds: result.split.folds.length,
+      trainPhotos: result.split.method === 'holdout' ? trainedOn.length : set.photos,
+      heldOutPhotos: heldOut,
+    },
+    bestEpoch: result.bestEpoch,
+    epochsRun: result.history.length,
+    examples: { photos: set.photos, vectors: set.examples.length, stale: set.stale, classes },
+    ms: performance.now() - t0,
+  };
+}
+
+/**
+ * The guard on the held-out photos of a holdout split. kNN remembers the training photos' views
+ * (what the head trained on). The previous head competes only when it runs on this backbone and
+ * never trained on a held-out photo: evaluated on photos it has seen, it would look better than it
+ * is and block every retraining.
+ */
+async function holdoutGuard(
+  examples: readonly Example[],
+  split: Split,
+  doc: HeadDocument,
+  classes: string[],
+  previous: HeadDocument | undefined,
+  previousState: HeadStateRecord | undefined,
+): Promise<GuardResult> {
+  const backbone = currentBackbone().manifest;
+  const fold = split.folds[0];
+  if (!fold) throw new Error('holdout split without a fold');
+  const { train, validation } = foldExamples(examples, fold);
+  const notes: string[] = [];
+  const heads: Head[] = [];
+  try {
+    const head = await loadHead(doc, backbone);
+    heads.push(head);
+    const knn = fitKnn(train, backbone, { k: 3, classes });
+    let previousHead: Classifier | undefined;
+    if (previous) {
+      const held = new Set(fold.validation);
+      const seen = (previousState?.trainedOn ?? []).filter((p) => held.has(p)).length;
+      if (previous.backbone !== doc.backbone) {
+        notes.push(`The previous head runs on backbone ${previous.backbone}, not ${doc.backbone}: not compared.`);
+      } else if (seen > 0) {
+        notes.push(`The previous head trained on ${seen} of the ${held.size} held-out photos, so it cannot be compared fairly: not compared.`);
+      } else {
+        const p = await loadHead(previous, backbone);
+        heads.push(p);
+        previousHead = p;
+      }
+    }
+    const result = await compareOnHeldOut({ heldOut: validation, head, knn, ...(previousHead ? { previousHead } : {}) });
+    return { ...result, reasons: [...notes, ...result.reasons] };
+  } finally {
+    for (const h of heads) h.dispose();
+  }
+}
+
+/**
+ * With cross-validation (few photos) there is no single held-out split, and the final head trained
+ * on every photo. The numbers are still honest: the head's are its pooled cross-validation
+ * results, kNN's come from each fold's kNN on that fold's held-out photos. Without paired
+ * predictions there is no significance test, and with this few photos none could pass: the new
+ * head is used.
+ */
+function crossValidatedGuard(
+  examples: readonly Example[],
+  split: Split,
+  metrics: HeadMetrics,
+  classes: string[],
+  previous: HeadDocument | undefined,
+): GuardResult {
+  const backbone = currentBackbone().manifest;
+  let knnCorrect = 0;
+  let n = 0;
+  for (const fold of split.folds) {
+    const { train, validation } = foldExamples(examples, fold);
+    if (!validation.length || !train.length) continue;
+    const knn = fitKnn(train, backbone, { k: 3, classes });
+    for (const e of validation) {
+      n++;
+      if (knn.predict(e.embedding, 1)[0]?.label === e.label) knnCorrect++;
+    }
+  }
+  const headCorrect = Math.round(metrics.accuracy * metrics.n);
+  const candidate = (name: CandidateResult['name'], correct: number, total: number): CandidateResult => ({
+    name,
+    correct,
+    n: total,
+    accuracy: total ? correct / total : 0,
+    interval: wilsonInterval(correct, total),
+    unknownLabels: [],
+  });
+  const candidates = [candidate('head', headCorrect, metrics.n), candidate('knn', knnCorrect, n)];
+  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+  return {
+    candidates,
+    comparisons: [],
+    choice: 'head',
+    reasons: [
+      `Too few photos for a held-out split: ${split.folds.length}-fold cross-validation.`,
+      ...candidates.map((c) => `${c.name}: ${c.correct}/${c.n} right (${pct(c.accuracy)}, 95% CI ${pct(c.interval.low)}-${pct(c.interval.high)}).`),
+      ...(previous ? ['The previous head trained on these photos: not compared.'] : []),
+      'No paired significance test with cross-validation: using the new head.',
+    ],
+  };
+}

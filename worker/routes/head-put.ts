@@ -1,0 +1,88 @@
+/**
+ * `PUT /v1/heads/:id`: creates a head (`If-None-Match: *`) or replaces it (`If-Match: "<etag>"`).
+ * A write without either is refused (428), and so is `If-Match: *`, so no update can silently
+ * overwrite one the client has not seen. The body is validated completely
+ * (shared/head-validate.ts) before anything is stored; a rejected write changes nothing.
+ */
+import type { Context } from 'hono';
+import { HEAD_TYPE } from '../../shared/api.ts';
+import { TannerinError } from '../../shared/errors.ts';
+import { sha256Hex } from '../../shared/hash.ts';
+import { HEAD_LIMITS, isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head-validate.ts';
+import { callerOfContext } from '../auth.ts';
+import { mediaType } from '../embedding-input.ts';
+import type { AppEnv, Env } from '../env.ts';
+import { matchesStrong, parseEtagCondition, quoteEtag } from '../etag.ts';
+import { getBackboneModelJson, getManifest } from '../model-runtime.ts';
+import { readBody } from '../read-body.ts';
+import { createHead, findHead, headSummary, preconditionFailed, updateHead, type HeadRow, type HeadUpload } from '../store/heads.ts';
+
+/** Heads one account may hold unless `MAX_HEADS_PER_ACCOUNT` says otherwise. */
+export const DEFAULT_MAX_HEADS = 100;
+
+/** The configured head quota per account. */
+export function headQuota(env: Pick<Env, 'MAX_HEADS_PER_ACCOUNT'>): number {
+  const n = Number(env.MAX_HEADS_PER_ACCOUNT ?? DEFAULT_MAX_HEADS);
+  if (!Number.isInteger(n) || n < 0) throw new Error('MAX_HEADS_PER_ACCOUNT must be a whole number');
+  return n;
+}
+
+/** What the request's conditional headers ask for. */
+type WriteMode = { create: true } | { create: false; ifMatch: string[] };
+
+function writeMode(c: Context<AppEnv>): WriteMode {
+  const ifMatch = parseEtagCondition(c.req.header('if-match') ?? null);
+  const ifNoneMatch = parseEtagCondition(c.req.header('if-none-match') ?? null);
+  if (ifMatch && ifNoneMatch) throw new TannerinError('invalid_request', 'Send either If-None-Match: * (create) or If-Match (update), not both.');
+  if (ifNoneMatch) {
+    if (ifNoneMatch !== '*') throw new TannerinError('invalid_request', 'On PUT, If-None-Match must be * (create only if the head does not exist).');
+    return { create: true };
+  }
+  if (ifMatch === '*' || (ifMatch && ifMatch.length === 0)) {
+    throw new TannerinError('precondition_required', 'If-Match must name the ETag of the version being replaced (If-Match: * would overwrite blindly).');
+  }
+  if (!ifMatch) {
+    throw new TannerinError(
+      'precondition_required',
+      'A head write needs a precondition: If-None-Match: * to create, or If-Match: "<etag>" (from GET or the last PUT) to update.',
+    );
+  }
+  return { create: false, ifMatch };
+}
+
+/** Handler factory for `PUT /v1/heads/:id`: 201 (created) or 200 (updated), with the head's index entry and ETag. */
+export function putHeadRoute() {
+  return async (c: Context<AppEnv>) => {
+    const caller = callerOfContext(c);
+    const id = c.req.param('id') ?? '';
+    if (!isHeadId(id)) throw new TannerinError('invalid_request', `Head ids are lowercase UUIDs (crypto.randomUUID()); got "${id.slice(0, 80)}".`);
+    const mode = writeMode(c);
+    if (mediaType(c.req.raw) !== HEAD_TYPE) throw new TannerinError('unsupported_media_type', `Send the head document as ${HEAD_TYPE}.`);
+    const bytes = await readBody(c.req.raw, HEAD_LIMITS.maxDocumentBytes);
+    const manifest = await getManifest(c.env);
+    const parsed = parseHeadDocument(bytes);
+    // Fine-tuned models are checked against the backbone's own layers; plain heads need no file.
+    const withTail = typeof parsed === 'object' && parsed !== null && 'backboneTail' in parsed;
+    const head = validateHeadDocument(parsed, manifest.backbone, withTail ? { backboneModel: await getBackboneModelJson(c.env) } : {});
+    if (head.doc.id !== id) throw new TannerinError('invalid_head', `Invalid head document: its id ${head.doc.id} is not the id in the URL (${id}).`);
+    const upload: HeadUpload = { head, bytes, etag: await sha256Hex(bytes) };
+
+    const now = c.get('now')();
+    const current = await findHead(c.env.DB, caller.accountId, id);
+    let row: HeadRow;
+    if (mode.create) {
+      if (current) throw preconditionFailed(current, `Head ${id} already exists (If-None-Match: * failed).`);
+      row = await createHead(c.env.DB, c.env.HEADS, caller.accountId, upload, headQuota(c.env), now);
+    } else {
+      // Another account's head of this id is not seen: updating it is a 404 like any unknown head.
+      if (!current) throw new TannerinError('not_found', `Unknown head "${id}"; create it with If-None-Match: *.`);
+      if (!matchesStrong(mode.ifMatch, current.etag)) throw preconditionFailed(current, `If-Match does not match head ${id}.`);
+      // Same bytes as stored (e.g. a retried PUT): nothing to write.
+      row = current.etag === upload.etag ? current : await updateHead(c.env.DB, c.env.HEADS, current, upload, now);
+    }
+    c.header('etag', quoteEtag(row.etag));
+    c.header('cache-control', 'no-store');
+    if (mode.create) c.header('location', `/v1/heads/${id}`);
+    return c.json(headSummary(row), mode.create ? 201 : 200);
+  };
+}
