@@ -23,8 +23,10 @@ export const DB_NAME = 'tannerin';
  * 1: model files, manifests, classes, examples, heads, settings.
  * 2: examples describe each view (`{ augmented, ops }`) and keep their augmentation seed and the
  *    copy's size; `headStates` (how the device predicts with each head, what it trained on).
+ * 3: `syncAccount` (the opt-in sync account and its token) and `syncStates` (each head's last
+ *    synced ETag, pending push, status).
  */
-export const DB_VERSION = 2;
+export const DB_VERSION = 3;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -142,6 +144,42 @@ export interface HeadStateRecord {
   updated: string;
 }
 
+/** The sync account of this device (client/lib/sync.ts); absent while sync was never turned on. */
+export interface SyncAccountRecord {
+  /** Always `account`: one record. */
+  key: 'account';
+  /** The API base URL the account lives on. */
+  apiBase: string;
+  accountId: string;
+  tokenId: string;
+  /** This device's bearer token (the server keeps only its hash). */
+  token: string;
+  /** ISO 8601, when sync was turned on here. */
+  since: string;
+}
+
+/** Sync status of one head. */
+export type HeadSyncStatus = 'synced' | 'pending' | 'conflict' | 'error';
+
+/** Where one head stands with the server; `pending` records are the push queue. */
+export interface SyncStateRecord {
+  /** The head's UUID. */
+  id: string;
+  /** Quoted ETag of the version last pushed or pulled (the server's SHA-256 of the bytes); null if never synced. */
+  etag: string | null;
+  /** A local change waits to be pushed (survives reloads; pushed when online). */
+  pending: boolean;
+  status: HeadSyncStatus;
+  /** What went wrong (`error`) or what conflicts (`conflict`); null otherwise. */
+  message: string | null;
+  /** On a conflict: the local head holding the other device's version (this head's copy, or the original). */
+  conflictWith: string | null;
+  /** On a conflict: the server's ETag when the conflict was found (what `keep-local` overwrites). */
+  remoteEtag: string | null;
+  /** ISO 8601. */
+  updated: string;
+}
+
 /** The whole schema. */
 export interface TannerinSchema extends DBSchema {
   modelFiles: {
@@ -176,6 +214,14 @@ export interface TannerinSchema extends DBSchema {
   headStates: {
     key: string;
     value: HeadStateRecord;
+  };
+  syncAccount: {
+    key: 'account';
+    value: SyncAccountRecord;
+  };
+  syncStates: {
+    key: string;
+    value: SyncStateRecord;
   };
 }
 
@@ -228,6 +274,10 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
         // photo), seed 0 and size 0x0 (unknown until a re-embed decodes the copy).
         // A failed migration aborts the upgrade: the database stays at version 1, nothing is lost.
         migrateExamplesToV2(transaction.objectStore('examples')).catch(() => transaction.abort());
+      }
+      if (oldVersion < 3) {
+        database.createObjectStore('syncAccount', { keyPath: 'key' });
+        database.createObjectStore('syncStates', { keyPath: 'id' });
       }
     },
     blocked() {

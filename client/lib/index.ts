@@ -2,7 +2,8 @@
  * tannerin's browser library: start the TF.js backend, load (and keep) the models, embed images,
  * teach classes from photos, train personal heads on the device, predict offline, and move heads
  * in and out as standard TF.js files. Framework-free; the app builds on it and it never imports
- * the app. Nothing here sends photos, embeddings or heads anywhere.
+ * the app. Nothing here sends photos or embeddings anywhere; head documents leave the device only
+ * through an export or, once the user turns it on, sync (client/lib/sync.ts).
  *
  * ```ts
  * await startBackend();
@@ -57,6 +58,25 @@ export {
   type ImportHeadOptions,
   type HeadChange,
 } from './heads.ts';
+export {
+  enableSync,
+  restoreWithToken,
+  restoreWithPairingCode,
+  createPairingCode,
+  disableSync,
+  isSyncEnabled,
+  startSync,
+  syncNow,
+  queueHeadPush,
+  resolveConflict,
+  getSyncStatus,
+  onSyncStatus,
+  CONFLICT_SUFFIX,
+  type SyncStatus,
+  type OverallSyncStatus,
+  type HeadSyncInfo,
+  type EnableSyncOptions,
+} from './sync.ts';
 export { predict, predictEmbedding, clearPredictCache, type PredictOptions, type PredictResult, type PredictingHead } from './predict.ts';
 export {
   requestPersistence,
@@ -89,6 +109,9 @@ export {
   type HeadStateRecord,
   type TrainingSummary,
   type SettingRecord,
+  type SyncAccountRecord,
+  type SyncStateRecord,
+  type HeadSyncStatus,
   type OpenOptions,
 } from './db.ts';
 export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/augment.ts';

@@ -26,6 +26,7 @@ import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
 import { setActiveHead, storeHead } from './heads.ts';
+import { queueHeadPush } from './sync.ts';
 
 /** Options for {@link train}. */
 export interface TrainOptions {
@@ -144,6 +145,9 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
       updated: new Date().toISOString(),
     };
     await storeHead(doc, state, { activate });
+    // Sync (when the user turned it on) pushes the new head; its failures show in the sync status
+    // and never fail the training.
+    void queueHeadPush(headId).catch(() => undefined);
   }
 
   return {

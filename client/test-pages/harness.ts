@@ -422,6 +422,57 @@ const harness = {
       return { ok: false as const, error: errorData(err) };
     }
   },
+  /** This device's sync token (read from IndexedDB), or null while sync is off. */
+  async syncToken(): Promise<string | null> {
+    const db = await lib.openTannerinDb();
+    return (await db.get('syncAccount', 'account'))?.token ?? null;
+  },
+  /** Every head's sync record, as stored. */
+  async syncStates(): Promise<lib.SyncStateRecord[]> {
+    const db = await lib.openTannerinDb();
+    return db.getAll('syncStates');
+  },
+  /**
+   * Stores a copy of a head (new id) that claims another backbone, as a head trained before a
+   * backbone upgrade would be; returns its id.
+   */
+  async storeHeadForBackbone(id: string, backbone: string): Promise<string> {
+    const db = await lib.openTannerinDb();
+    const doc = await db.get('heads', id);
+    if (!doc) throw new Error(`no head ${id}`);
+    const copy: lib.HeadDocument = { ...doc, id: crypto.randomUUID(), name: `${doc.name} (old backbone)`, backbone };
+    await db.put('heads', copy);
+    return copy.id;
+  },
+  /** A stored head document, serialised as sync sends it. */
+  async headJson(id: string): Promise<string | null> {
+    const doc = await lib.getHead(id);
+    return doc ? JSON.stringify(doc) : null;
+  },
+  /**
+   * Polls the sync status until the overall status is `wanted` (and no run is in flight), or gives
+   * up after `timeoutMs` (a hang guard, not a timing check); returns the last status.
+   */
+  async waitForSync(wanted: lib.OverallSyncStatus, timeoutMs = 30_000): Promise<lib.SyncStatus> {
+    const until = performance.now() + timeoutMs;
+    for (;;) {
+      const status = await lib.getSyncStatus();
+      if (status.status === wanted || performance.now() > until) return status;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  },
+  /** Calls a sync function, reporting a failure as data. */
+  async trySync(step: 'enable' | 'pair' | 'token' | 'sync', arg = '') {
+    try {
+      if (step === 'enable') return { ok: true as const, value: await lib.enableSync({ label: 'device A' }) };
+      if (step === 'pair') return { ok: true as const, value: await lib.restoreWithPairingCode(arg, { label: 'device B' }) };
+      if (step === 'token') return { ok: true as const, value: await lib.restoreWithToken(arg) };
+      await lib.syncNow();
+      return { ok: true as const, value: '' };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err) };
+    }
+  },
   /** `tf.memory()`, as plain data. */
   memory() {
     const m = tf.memory();
