@@ -1,0 +1,104 @@
+/**
+ * `tannerin train --recipe finetune` and `tannerin eval` of fine-tuned models: both run the
+ * backbone split at the cut (shared/fine-tune.ts), the frozen part once per image.
+ */
+import { fineTune, loadPersonalModel, splitBackbone, type FineTuneEpoch, type FrozenOutput } from '../../shared/fine-tune.ts';
+import type { HeadDocument } from '../../shared/head-document.ts';
+import { backboneRef } from '../../shared/manifest.ts';
+import { registerWasmGradientKernels } from '../../shared/wasm-grad-kernels.ts';
+import { DataError, type ImageFolder } from '../image-folder.ts';
+import type { Output, TrainArgs } from './commands.ts';
+import { writeHeadDir } from './head-dir.ts';
+import { createProgress, type Progress } from './progress.ts';
+import { formatMetrics, pct } from './report.ts';
+import { mapImages, openBackboneModel, startRuntime } from './runtime.ts';
+
+/** Fine-tunes the top block(s) + head on an ImageFolder and writes the personal model. */
+export async function fineTuneCommand(args: TrainArgs, data: ImageFolder, out: Output): Promise<void> {
+  await startRuntime();
+  registerWasmGradientKernels();
+  const { manifest, model } = await openBackboneModel();
+  try {
+    const split = splitBackbone(model, manifest.backbone, { unfreeze: args.unfreeze });
+    const examples = await mapImages(
+      data.images,
+      manifest.backbone.normalization,
+      'backbone (frozen part, once per image)',
+      async (input, image) => {
+        const frozen = await split.forward(input);
+        return { photoId: image.path, label: image.label, embedding: frozen.embedding, cut: frozen.cut, augmented: false };
+      },
+      out.quiet,
+    );
+    let bar: Progress | null = null;
+    let phase: FineTuneEpoch['phase'] | null = null;
+    const onEpoch = (e: FineTuneEpoch): void => {
+      if (e.phase !== phase) {
+        bar?.done();
+        phase = e.phase;
+        bar = createProgress(e.phase === 'measure' ? 'fine-tuning (measured on held-out photos)' : 'fine-tuning (final model, all photos)', e.epochs, { quiet: out.quiet });
+      }
+      bar?.update(e.epoch, e.valAccuracy === null ? (e.loss === null ? '' : `loss ${e.loss.toFixed(3)}`) : `held-out ${pct(e.valAccuracy)}`);
+    };
+    out.info(`fine-tuning ${split.tailLayers.length} layers above ${split.cut} (recomputing ${split.tailParts.join(', ')}) with the head`);
+    const result = await fineTune(split, examples, {
+      backbone: manifest.backbone,
+      seed: args.seed,
+      onEpoch,
+      ...(args.epochs === undefined ? {} : { epochs: args.epochs }),
+      ...(args.name === undefined ? {} : { head: { name: args.name } }),
+    });
+    (bar as Progress | null)?.done();
+    if (result.measured) {
+      const n = result.metrics.n;
+      out.info(
+        `held-out (${n} photos, not trained on while measuring): fine-tuned ${pct(result.metrics.accuracy)}, ` +
+          `plain head ${pct(result.baseline.accuracy)}; the written model was then trained on all photos for ${result.bestEpoch} epochs`,
+      );
+    } else {
+      out.info('too few photos to hold any out (a class has one): trained on all photos, unmeasured; the figures below are the plain head’s own estimate');
+    }
+    const files = writeHeadDir(args.out, result.doc);
+    for (const line of formatMetrics(result.doc.classes, result.metrics)) out.info(line);
+    out.info(`wrote ${files.map((f) => `${f.path} (${(f.bytes / 1024).toFixed(0)} KiB)`).join(', ')}; head document ${(result.documentBytes / 1e6).toFixed(1)} MB`);
+    out.result({
+      ...result.metrics,
+      classes: result.doc.classes,
+      out: args.out,
+      id: result.doc.id,
+      backbone: backboneRef(manifest.backbone),
+      recipe: 'finetune',
+      baselineAccuracy: result.baseline.accuracy,
+      measured: result.measured,
+      epochs: result.bestEpoch,
+      cut: split.cut,
+      documentBytes: result.documentBytes,
+    });
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Predicted labels of a fine-tuned model (a head document with a backbone tail) for an ImageFolder. */
+export async function predictWithPersonalModel(doc: HeadDocument, data: ImageFolder, out: Output): Promise<string[]> {
+  const tail = doc.backboneTail;
+  if (!tail) throw new Error('not a fine-tuned model');
+  await startRuntime();
+  const { manifest, model } = await openBackboneModel();
+  try {
+    if (doc.backbone !== backboneRef(manifest.backbone)) {
+      throw new DataError(`the model was trained on backbone ${doc.backbone}, but this install has ${backboneRef(manifest.backbone)}: retrain it`);
+    }
+    const split = splitBackbone(model, manifest.backbone, { cut: tail.cut });
+    const frozen = await mapImages<FrozenOutput>(data.images, manifest.backbone.normalization, 'backbone', (input) => split.forward(input), out.quiet);
+    const personal = await loadPersonalModel(doc, split);
+    try {
+      const probabilities = await personal.probabilities(frozen);
+      return probabilities.map((p) => doc.classes[p.indexOf(Math.max(...p))] as string);
+    } finally {
+      personal.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The CLI's side of the pipeline: start the WASM backend and the JPEG decoder, load the installed
+ * models, and turn ImageFolder images into examples, with progress. Errors a user can fix become
+ * DataError (printed as is); everything else is a bug.
+ */
+import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { fetchVerified, layersModelFromFiles, type Backbone } from '../../shared/backbone.ts';
+import type { Example } from '../../shared/examples.ts';
+import type { InputSpec, Manifest } from '../../shared/manifest.ts';
+import { preprocess } from '../../shared/preprocess.ts';
+import { DataError, readFolderImage, type FolderImage } from '../image-folder.ts';
+import { initNodeImageDecoder, startNodeWasmBackend } from '../node-backend.ts';
+import { loadLocalModels, readManifest } from '../node-models.ts';
+import { MANIFEST_FILE, PUBLIC_DIR } from '../prepare-models.ts';
+import { createProgress } from './progress.ts';
+
+/** Starts the WASM SIMD backend and the JPEG decoder (both idempotent). */
+export async function startRuntime(): Promise<void> {
+  await startNodeWasmBackend();
+  await initNodeImageDecoder();
+}
+
+/** The installed manifest, or a DataError saying how to build it. */
+export function installedManifest(): Manifest {
+  if (!existsSync(join(PUBLIC_DIR, MANIFEST_FILE))) {
+    throw new DataError(`the model files are missing (${join(PUBLIC_DIR, MANIFEST_FILE)}): run \`npm install\` or \`npm run prepare-models\` in the checkout`);
+  }
+  return readManifest();
+}
+
+/**
+ * The backbone as a TF.js layers model (files verified against the manifest), for splitting it
+ * for fine-tuning (shared/fine-tune.ts). A separate copy from `openBackbone`'s: load one or the other.
+ */
+export async function openBackboneModel(): Promise<{ manifest: Manifest; model: LayersModel }> {
+  const manifest = installedManifest();
+  const [modelJson, ...weights] = await fetchVerified(manifest.backbone.files, async (f) => new Uint8Array(readFileSync(join(PUBLIC_DIR, f.path))));
+  if (!modelJson) throw new Error('backbone manifest lists no files');
+  return { manifest, model: await layersModelFromFiles(modelJson, weights) };
+}
+
+/** Loads the backbone (verified against the manifest). */
+export async function openBackbone(): Promise<Backbone> {
+  installedManifest();
+  const models = await loadLocalModels();
+  return models.backbone;
+}
+
+/**
+ * Reads, decodes and preprocesses images one at a time (a large folder never sits in memory as
+ * pixels) and maps each through `fn`, with a progress line.
+ */
+export async function mapImages<T>(
+  images: readonly FolderImage[],
+  spec: InputSpec,
+  label: string,
+  fn: (input: Float32Array, image: FolderImage) => Promise<T>,
+  quiet = false,
+): Promise<T[]> {
+  const progress = createProgress(label, images.length, { quiet });
+  const out: T[] = [];
+  for (const [i, image] of images.entries()) {
+    progress.update(i, image.path);
+    out.push(await fn(preprocess(await readFolderImage(image), spec), image));
+  }
+  progress.done();
+  return out;
+}
+
+/** Embeds images as original (unaugmented) examples whose photo id is the image's relative path. */
+export function embedImages(backbone: Backbone, images: readonly FolderImage[], label: string, quiet = false): Promise<Example[]> {
+  return mapImages(images, backbone.manifest.normalization, label, async (input, image) => ({
+    photoId: image.path,
+    label: image.label,
+    embedding: await backbone.embedPreprocessed(input),
+    augmented: false,
+  }), quiet);
+}

@@ -1,0 +1,226 @@
+/**
+ * `npm run eval`: few-shot accuracy of every recipe on the same splits (scripts/eval/datasets.ts
+ * for the splits, scripts/eval/recipes.ts for the recipes). Writes `bench/eval.json` (metric name
+ * `eval.<dataset>.<recipe>.k<k>` -> `{ value, unit, std, n, note }`, value = mean accuracy in
+ * [0, 1] over seeds, std = sample standard deviation over seeds, n = seeds) and prints markdown
+ * tables (accuracy, time per training run).
+ *
+ * Full run: k = 1, 5, 10 and 5 seeds for knn, tm, head; selftrain on the same seeds where there
+ * are unlabeled photos (emoji k = 1, 5; fashion k = 1, 5, 10, 500 unlabeled); finetune on 3 seeds
+ * at k = 5, 10. Every image's frozen forward pass (embedding + cut activation) is computed once
+ * per run and cached. `--quick`: 2 seeds, fewer Fashion-MNIST test images, selftrain and finetune
+ * at k = 5 on 1 seed; writes `bench/eval-quick.json` so it never overwrites a full run's figures.
+ *
+ * Options: --quick, --seeds N, --datasets emoji,fashion, --recipes knn,tm,head,selftrain,finetune
+ * (also head-all, see scripts/eval/recipes.ts), --out FILE. Results are merged into the file: a run
+ * of some recipes replaces only their figures. Not part of `npm test`.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../shared/fine-tune.ts';
+import { preprocess } from '../shared/preprocess.ts';
+import { registerWasmGradientKernels } from '../shared/wasm-grad-kernels.ts';
+import { createProgress } from './cli/progress.ts';
+import { openBackboneModel, startRuntime } from './cli/runtime.ts';
+import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './eval/datasets.ts';
+import { DEFAULT_RECIPES, RECIPES, runRecipe, type EvalExample, type Recipe } from './eval/recipes.ts';
+
+const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
+
+interface Plan {
+  seeds: number;
+  ks: number[];
+  fashion: { testPerClass: number; unlabeled: number };
+  /** Per recipe: which ks and how many seeds (the costly ones run fewer). */
+  recipes: Record<Recipe, { ks: number[]; seeds: number }>;
+}
+
+const FULL: Plan = {
+  seeds: 5,
+  ks: [1, 5, 10],
+  fashion: { testPerClass: 100, unlabeled: 500 },
+  recipes: {
+    knn: { ks: [1, 5, 10], seeds: 5 },
+    tm: { ks: [1, 5, 10], seeds: 5 },
+    head: { ks: [1, 5, 10], seeds: 5 },
+    selftrain: { ks: [1, 5, 10], seeds: 5 },
+    finetune: { ks: [5, 10], seeds: 3 },
+    'head-all': { ks: [1, 5, 10], seeds: 5 },
+  },
+};
+
+const QUICK: Plan = {
+  seeds: 2,
+  ks: [1, 5, 10],
+  fashion: { testPerClass: 30, unlabeled: 200 },
+  recipes: {
+    knn: { ks: [1, 5, 10], seeds: 2 },
+    tm: { ks: [1, 5, 10], seeds: 2 },
+    head: { ks: [1, 5, 10], seeds: 2 },
+    selftrain: { ks: [5], seeds: 1 },
+    finetune: { ks: [5], seeds: 1 },
+    'head-all': { ks: [1, 5, 10], seeds: 2 },
+  },
+};
+
+interface Cell {
+  accuracies: number[];
+  ms: number[];
+}
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean' },
+    seeds: { type: 'string' },
+    datasets: { type: 'string' },
+    recipes: { type: 'string' },
+    out: { type: 'string' },
+  },
+  strict: true,
+});
+const quick = values.quick === true;
+const plan: Plan = structuredClone(quick ? QUICK : FULL);
+if (values.seeds) {
+  const n = Number(values.seeds);
+  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--seeds must be a positive integer, got ${values.seeds}`);
+  plan.seeds = n;
+  for (const r of RECIPES) plan.recipes[r].seeds = Math.min(plan.recipes[r].seeds, n);
+}
+const recipes = (values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
+for (const r of recipes) if (!RECIPES.includes(r)) throw new Error(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`);
+const datasetNames = values.datasets ? values.datasets.split(',') : ['emoji', 'fashion'];
+const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
+const fineTuning = recipes.includes('finetune');
+
+const started = performance.now();
+await startRuntime();
+if (fineTuning) registerWasmGradientKernels();
+const { manifest, model } = await openBackboneModel();
+const backbone = manifest.backbone;
+// One forward path for every recipe: the split's frozen pass gives the ordinary embedding (identical
+// to Backbone.embed) and the cut activation fine-tuning starts from.
+const split: BackboneSplit = splitBackbone(model, backbone, { unfreeze: 1 });
+const cache = new Map<string, FrozenOutput>();
+let forwardMs = 0;
+
+/** Frozen outputs of the images not yet cached, with a progress line. */
+async function ensureCached(images: readonly EvalImage[], label: string): Promise<void> {
+  const missing = [...new Map(images.filter((i) => !cache.has(i.id)).map((i) => [i.id, i])).values()];
+  if (!missing.length) return;
+  const progress = createProgress(label, missing.length);
+  for (const [n, image] of missing.entries()) {
+    progress.update(n);
+    const t0 = performance.now();
+    const out = await split.forward(preprocess(await image.pixels(), backbone.normalization));
+    forwardMs += performance.now() - t0;
+    // The cut activation (31 KB an image) is only kept when fine-tuning is evaluated.
+    cache.set(image.id, fineTuning ? out : { cut: new Float32Array(0), embedding: out.embedding });
+  }
+  progress.done(`${missing.length} images`);
+}
+
+function examples(images: readonly EvalImage[]): EvalExample[] {
+  return images.map((i) => {
+    const frozen = cache.get(i.id) as FrozenOutput;
+    return { photoId: i.id, label: i.label, embedding: frozen.embedding, augmented: false, frozen };
+  });
+}
+
+const datasets: Dataset[] = [];
+for (const name of datasetNames) {
+  if (name === 'emoji') datasets.push(emojiDataset());
+  else if (name === 'fashion') {
+    const fashion = fashionDataset(plan.fashion);
+    if (fashion) datasets.push(fashion);
+    else console.error(`eval: skipping fashion. ${FASHION_INSTALL_HINT}`);
+  } else throw new Error(`unknown dataset ${name} (known: emoji, fashion)`);
+}
+
+const cells = new Map<string, Cell>();
+const key = (dataset: string, recipe: Recipe, k: number): string => `eval.${dataset}.${recipe}.k${k}`;
+for (const dataset of datasets) {
+  for (let seed = 0; seed < plan.seeds; seed++) {
+    const wanted = recipes.filter((r) => seed < plan.recipes[r].seeds);
+    const ks = plan.ks.filter((k) => wanted.some((r) => plan.recipes[r].ks.includes(k)));
+    if (!ks.length) continue;
+    const fewShot = dataset.split(seed, plan.ks);
+    const needsUnlabeled = wanted.includes('selftrain');
+    const images = [
+      ...fewShot.test,
+      ...ks.flatMap((k) => fewShot.shots.get(k) ?? []),
+      ...(needsUnlabeled ? plan.recipes.selftrain.ks.flatMap((k) => fewShot.unlabeled.get(k) ?? []) : []),
+    ];
+    await ensureCached(images, `${dataset.name} seed ${seed}: forward`);
+    const test = examples(fewShot.test);
+    for (const k of ks) {
+      const train = examples(fewShot.shots.get(k) ?? []);
+      const unlabeledImages = fewShot.unlabeled.get(k);
+      for (const recipe of wanted) {
+        if (!plan.recipes[recipe].ks.includes(k)) continue;
+        if (recipe === 'selftrain' && !unlabeledImages) continue;
+        const t0 = performance.now();
+        const outcome = await runRecipe(recipe, train, test, recipe === 'selftrain' ? examples(unlabeledImages ?? []) : [], {
+          backbone,
+          classes: dataset.classes,
+          seed,
+          split,
+        });
+        const ms = performance.now() - t0;
+        const accuracy = outcome.predicted.filter((p, i) => p === (test[i] as EvalExample).label).length / test.length;
+        const cell = cells.get(key(dataset.name, recipe, k)) ?? { accuracies: [], ms: [] };
+        cell.accuracies.push(accuracy);
+        cell.ms.push(ms);
+        cells.set(key(dataset.name, recipe, k), cell);
+        console.error(
+          `[${dataset.name} seed ${seed} k=${k}] ${recipe.padEnd(9)} ${(100 * accuracy).toFixed(1).padStart(5)}%  ` +
+            `${(ms / 1000).toFixed(1).padStart(6)} s${outcome.detail ? `  ${outcome.detail}` : ''}`,
+        );
+      }
+    }
+  }
+}
+
+const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const std = (xs: readonly number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+
+const results: Record<string, { value: number; unit: string; std: number; n: number; note: string }> = {};
+for (const [name, cell] of [...cells].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  results[name] = {
+    value: Number(mean(cell.accuracies).toFixed(4)),
+    unit: 'accuracy',
+    std: Number(std(cell.accuracies).toFixed(4)),
+    n: cell.accuracies.length,
+    note: `mean over seeds of test accuracy; ${(mean(cell.ms) / 1000).toFixed(1)} s per training run${quick ? '; --quick' : ''}`,
+  };
+}
+// Merged into the file, as bench/lib.ts does: a run of some recipes keeps the others' figures.
+const previous = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, unknown>) : {};
+const merged: Record<string, unknown> = { ...previous, ...results };
+writeFileSync(outFile, JSON.stringify(Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]])), null, 2) + '\n');
+
+// Markdown: accuracy (%) mean ± std (seeds), then seconds per training run.
+const columns = datasets.flatMap((d) => plan.ks.map((k) => ({ dataset: d.name, k })));
+const table = (title: string, cellText: (c: Cell) => string): string[] => [
+  `| ${title} | ${columns.map((c) => `${c.dataset} k=${c.k}`).join(' | ')} |`,
+  `|---|${columns.map(() => '---|').join('')}`,
+  ...recipes.map((r) => `| ${r} | ${columns.map((c) => {
+    const cell = cells.get(key(c.dataset, r, c.k));
+    return cell ? cellText(cell) : '-';
+  }).join(' | ')} |`),
+];
+const lines = [
+  '',
+  `Accuracy %, mean ± std over seeds (seeds in parentheses). Embedding: the product's 2,816 floats (${backbone.embedding.parts.map((p) => p.name).join(' + ')}).`,
+  '',
+  ...table('recipe', (c) => `${(100 * mean(c.accuracies)).toFixed(1)} ± ${(100 * std(c.accuracies)).toFixed(1)} (${c.accuracies.length})`),
+  '',
+  'Seconds per training run (mean):',
+  '',
+  ...table('recipe', (c) => (mean(c.ms) / 1000).toFixed(1)),
+  '',
+  `${cache.size} images through the backbone once (${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
+];
+console.log(lines.join('\n'));
+process.exit(0);

@@ -1,0 +1,189 @@
+/**
+ * The evaluation's datasets and few-shot splits (see scripts/eval.ts):
+ *
+ * - emoji: emoji-datasource-google's 64 px PNGs of ten subcategories (FIELD-NOTES), labels from
+ *   `emoji.json`'s `subcategory`. Per seed and class: 10 test emoji and a disjoint pool of 10
+ *   training emoji; k-shot training sets are the pool's first k (nested: the 1-shot set is inside
+ *   the 5-shot set); the pool's other emoji are the unlabeled photos for self-training. Alpha is
+ *   composited onto white by the shared preprocessing (the backbone's `background`).
+ * - fashion: Debian's dataset-fashion-mnist. Test: the first 100 t10k images of each class (the
+ *   same every seed). Per seed: k shots per class from the train set (nested), and 500 unlabeled
+ *   train images drawn from the rest (labels hidden, class mix as it falls).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { decodeImage } from '../../shared/image-decode.ts';
+import type { RgbaPixels } from '../../shared/preprocess.ts';
+import { mulberry32, shuffle } from '../../shared/random.ts';
+import { packageFile } from '../node-backend.ts';
+
+/** One image of a dataset; pixels are produced on demand (embedded once, then only the cache is used). */
+export interface EvalImage {
+  /** Unique within the run, e.g. `emoji:1f436.png`, `fashion:train:123`. */
+  id: string;
+  label: string;
+  pixels(): Promise<RgbaPixels>;
+}
+
+export interface FewShotSplit {
+  test: EvalImage[];
+  /** k -> the k-shot training images (k per class). */
+  shots: Map<number, EvalImage[]>;
+  /** k -> unlabeled images for self-training at k shots (absent: no self-training at that k). */
+  unlabeled: Map<number, EvalImage[]>;
+}
+
+export interface Dataset {
+  name: 'emoji' | 'fashion';
+  classes: string[];
+  split(seed: number, ks: readonly number[]): FewShotSplit;
+}
+
+/** The ten emoji subcategories of FIELD-NOTES' transfer measurements. */
+export const EMOJI_CLASSES = [
+  'animal-mammal',
+  'animal-bird',
+  'food-fruit',
+  'food-prepared',
+  'drink',
+  'transport-ground',
+  'sky & weather',
+  'clothing',
+  'sport',
+  'place-building',
+];
+const EMOJI_TEST = 10;
+const EMOJI_POOL = 10;
+
+interface EmojiEntry {
+  image: string;
+  subcategory: string;
+  sort_order: number;
+  has_img_google: boolean;
+}
+
+/** The emoji dataset (always available: a dev dependency). */
+export function emojiDataset(): Dataset {
+  const root = packageFile('emoji-datasource-google', '');
+  const dir = join(root, 'img', 'google', '64');
+  const entries = JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[];
+  const byClass = new Map<string, EvalImage[]>();
+  for (const label of EMOJI_CLASSES) {
+    const images = entries
+      .filter((e) => e.subcategory === label && e.has_img_google && existsSync(join(dir, e.image)))
+      .sort((a, b) => a.sort_order - b.sort_order)
+      .map((e) => ({
+        id: `emoji:${e.image}`,
+        label,
+        pixels: () => decodeImage(new Uint8Array(readFileSync(join(dir, e.image)))),
+      }));
+    if (images.length < EMOJI_TEST + EMOJI_POOL) throw new Error(`emoji subcategory ${label} has ${images.length} images, needs ${EMOJI_TEST + EMOJI_POOL}`);
+    byClass.set(label, images);
+  }
+  return {
+    name: 'emoji',
+    classes: EMOJI_CLASSES.slice(),
+    split(seed, ks) {
+      const random = mulberry32(0xe0 + seed * 7919);
+      const test: EvalImage[] = [];
+      const pools = new Map<string, EvalImage[]>();
+      for (const label of EMOJI_CLASSES) {
+        const picked = shuffle(byClass.get(label) as EvalImage[], random).slice(0, EMOJI_TEST + EMOJI_POOL);
+        test.push(...picked.slice(0, EMOJI_TEST));
+        pools.set(label, picked.slice(EMOJI_TEST));
+      }
+      const shots = new Map<number, EvalImage[]>();
+      const unlabeled = new Map<number, EvalImage[]>();
+      for (const k of ks) {
+        if (k > EMOJI_POOL) throw new RangeError(`emoji pools have ${EMOJI_POOL} images per class, k=${k}`);
+        shots.set(k, EMOJI_CLASSES.flatMap((c) => (pools.get(c) as EvalImage[]).slice(0, k)));
+        const rest = EMOJI_CLASSES.flatMap((c) => (pools.get(c) as EvalImage[]).slice(k));
+        if (rest.length) unlabeled.set(k, rest);
+      }
+      return { test, shots, unlabeled };
+    },
+  };
+}
+
+export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
+export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export const FASHION_INSTALL_HINT = 'Fashion-MNIST is not installed: `sudo apt-get install dataset-fashion-mnist` (Debian; files under /usr/share/datasets/fashion-mnist)';
+
+interface Idx {
+  count: number;
+  rows: number;
+  cols: number;
+  bytes: Uint8Array;
+}
+
+function readIdx(file: string, magic: number): Idx {
+  const bytes = new Uint8Array(gunzipSync(readFileSync(file)));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0) !== magic) throw new Error(`${file}: not an IDX file with magic ${magic}`);
+  const count = view.getUint32(4);
+  const images = magic === 2051;
+  const rows = images ? view.getUint32(8) : 1;
+  const cols = images ? view.getUint32(12) : 1;
+  const header = images ? 16 : 8;
+  return { count, rows, cols, bytes: bytes.subarray(header, header + count * rows * cols) };
+}
+
+/** Fashion-MNIST, or null when the Debian package is missing. */
+export function fashionDataset(options: { testPerClass: number; unlabeled: number }): Dataset | null {
+  const file = (name: string): string => join(FASHION_DIR, name);
+  const names = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
+  if (!names.every((n) => existsSync(file(n)))) return null;
+  const sets = {
+    train: { images: readIdx(file(names[0] as string), 2051), labels: readIdx(file(names[1] as string), 2049) },
+    t10k: { images: readIdx(file(names[2] as string), 2051), labels: readIdx(file(names[3] as string), 2049) },
+  };
+  const image = (set: 'train' | 't10k', index: number): EvalImage => {
+    const { images, labels } = sets[set];
+    const size = images.rows * images.cols;
+    return {
+      id: `fashion:${set}:${index}`,
+      label: FASHION_CLASSES[labels.bytes[index] as number] as string,
+      async pixels() {
+        // Grayscale to opaque RGBA; the backbone sees it as is (light garment on black).
+        const gray = images.bytes.subarray(index * size, (index + 1) * size);
+        const data = new Uint8Array(size * 4);
+        for (let i = 0; i < size; i++) {
+          const v = gray[i] as number;
+          data[i * 4] = v;
+          data[i * 4 + 1] = v;
+          data[i * 4 + 2] = v;
+          data[i * 4 + 3] = 255;
+        }
+        return { width: images.cols, height: images.rows, data };
+      },
+    };
+  };
+  const indicesByClass = (set: 'train' | 't10k'): number[][] => {
+    const out: number[][] = FASHION_CLASSES.map(() => []);
+    sets[set].labels.bytes.forEach((label, i) => (out[label] as number[]).push(i));
+    return out;
+  };
+  const testIndices = indicesByClass('t10k');
+  const trainIndices = indicesByClass('train');
+  const test = testIndices.flatMap((indices) => indices.slice(0, options.testPerClass).map((i) => image('t10k', i)));
+  return {
+    name: 'fashion',
+    classes: FASHION_CLASSES.slice(),
+    split(seed, ks) {
+      const random = mulberry32(0xfa + seed * 7919);
+      const maxK = Math.max(...ks);
+      const shuffled = trainIndices.map((indices) => shuffle(indices, random));
+      const shots = new Map<number, EvalImage[]>();
+      for (const k of ks) shots.set(k, shuffled.flatMap((indices) => indices.slice(0, k).map((i) => image('train', i))));
+      // The unlabeled draw excludes every shot of any k, so it is the same set for every k.
+      const rest = shuffle(
+        shuffled.flatMap((indices) => indices.slice(maxK)),
+        random,
+      ).slice(0, options.unlabeled);
+      const pool = rest.map((i) => image('train', i));
+      const unlabeled = new Map<number, EvalImage[]>(ks.map((k) => [k, pool]));
+      return { test, shots, unlabeled };
+    },
+  };
+}
