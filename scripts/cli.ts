@@ -9,6 +9,7 @@
  * Exit codes: 0 success; 1 bad data or a failure (message on stderr, no stack trace); 2 bad usage
  * or a command that is not implemented yet.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { evalCommand, embedCommand, Output, trainCommand } from './cli/commands.ts';
 import { DataError } from './image-folder.ts';
@@ -31,7 +32,7 @@ Commands:
 Options for every command:
   --json    print results as one JSON object, the last line of stdout (other output goes to stderr)
   --quiet   no progress output
-  --help    this text
+  --help    this text (tannerin --version: versions)
 
 DIR is an ImageFolder: DIR/<class name>/*.png|jpg|jpeg (--unlabeled: images anywhere below DIR).
 Exit codes: 0 success, 1 bad data or failure, 2 bad usage.`;
@@ -96,6 +97,11 @@ async function run(argv: string[]): Promise<number> {
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return name === undefined ? 2 : 0;
+  }
+  if (name === '--version') {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    process.stdout.write(`tannerin ${pkg.version} (Node ${process.version})\n`);
+    return 0;
   }
   if (!(name in OPTIONS)) throw new UsageError(`unknown command "${name}"`);
   const command = name as Command;

@@ -34,8 +34,12 @@ interface Run {
 
 /** Runs the CLI through its launcher with this test's Node (stdio piped: not a TTY). */
 function cli(...args: string[]): Promise<Run> {
+  return launch(process.execPath, ROOT, args);
+}
+
+function launch(node: string, cwd: string, args: string[]): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(node, [LAUNCHER, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -174,6 +178,14 @@ describe('tannerin CLI', () => {
       expectNoStack(run);
     });
   }, 30_000);
+
+  it('the bin launcher runs the CLI under the project’s Node 22, even when started by an older Node', async () => {
+    // The machine's Node (20 here) when there is one outside node_modules, else this test's.
+    const machineNode = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p)) ?? process.execPath;
+    const run = await launch(machineNode, tmpdir(), ['--version']);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^tannerin \d+\.\d+\.\d+ \(Node v22\./);
+  });
 
   it('bad usage exits 2; publish is not implemented yet (exit 2)', async () => {
     const [unknown, missing, recipe, publish, help] = await Promise.all([
