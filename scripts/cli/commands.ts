@@ -16,7 +16,7 @@ import { DataError, scanImageFolder, type ImageFolder } from '../image-folder.ts
 import { readHeadDir, writeHeadDir } from './head-dir.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { formatMetrics, pct } from './report.ts';
-import { embedImages, openBackbone, startRuntime } from './runtime.ts';
+import { embedImages, mapImages, openBackbone, startRuntime } from './runtime.ts';
 
 /**
  * Where a command's results go. Human-readable lines go to stdout, or to stderr with `--json`, so
@@ -78,10 +78,16 @@ export async function embedCommand(args: EmbedArgs, out: Output): Promise<void> 
   }
   try {
     // Embedded and written one image at a time: the output can be far larger than memory needs to be.
-    const examples = await embedImages(backbone, folder.images, 'embedding', out.quiet);
-    for (const e of examples) {
-      writeSync(fd, `{"path":${JSON.stringify(e.photoId)},"label":${JSON.stringify(e.label)},"embedding":[${Array.from(e.embedding, float32Json).join(',')}]}\n`);
-    }
+    await mapImages(
+      folder.images,
+      backbone.manifest.normalization,
+      'embedding',
+      async (input, image) => {
+        const embedding = await backbone.embedPreprocessed(input);
+        writeSync(fd, `{"path":${JSON.stringify(image.path)},"label":${JSON.stringify(image.label)},"embedding":[${Array.from(embedding, float32Json).join(',')}]}\n`);
+      },
+      out.quiet,
+    );
   } finally {
     closeSync(fd);
     backbone.dispose();
