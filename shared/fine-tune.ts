@@ -44,7 +44,7 @@ import {
   type HeadMetrics,
   type HeadWeightSpec,
 } from './head-document.ts';
-import { rankPredictions, transformInput } from './head-runner.ts';
+import { headModelProbabilities, rankPredictions } from './head-runner.ts';
 import { embeddingPart, type BackboneManifest, type InputTransform } from './manifest.ts';
 import { computeMetrics } from './metrics.ts';
 import { mulberry32, shuffle } from './random.ts';
@@ -342,7 +342,6 @@ export async function loadPersonalModel(doc: HeadDocument, split: BackboneSplit)
     head.dispose();
     throw error;
   }
-  const inputSize = doc.input.parts.reduce((a, name) => a + embeddingPart(manifest, name).size, 0);
 
   const embedAll = async (frozen: readonly FrozenOutput[]): Promise<Float32Array[]> => {
     if (!tail || !tailDoc) return frozen.map((f) => f.embedding);
@@ -351,17 +350,7 @@ export async function loadPersonalModel(doc: HeadDocument, split: BackboneSplit)
   };
   const probabilities = async (frozen: readonly FrozenOutput[]): Promise<Float32Array[]> => {
     if (frozen.length === 0) return [];
-    const embeddings = await embedAll(frozen);
-    const rows = new Float32Array(embeddings.length * inputSize);
-    embeddings.forEach((e, i) => rows.set(transformInput(e, manifest, doc.input), i * inputSize));
-    const out = tf.tidy(() => head.predict(tf.tensor2d(rows, [embeddings.length, inputSize])) as tf.Tensor);
-    try {
-      const data = (await out.data()) as Float32Array;
-      const c = doc.classes.length;
-      return embeddings.map((_, i) => data.slice(i * c, (i + 1) * c));
-    } finally {
-      out.dispose();
-    }
+    return headModelProbabilities(head, doc, manifest, await embedAll(frozen));
   };
   return {
     doc,

@@ -69,3 +69,28 @@ export async function loadHead(doc: HeadDocument, backbone: BackboneManifest): P
     dispose: () => model.dispose(),
   };
 }
+
+/**
+ * Class probabilities of a loaded head model for many embeddings in one batched forward pass:
+ * row i is `embeddings[i]`'s scores in `doc.classes` order (the input transform applied first).
+ */
+export async function headModelProbabilities(
+  model: LayersModel,
+  doc: Pick<HeadDocument, 'input' | 'classes'>,
+  backbone: BackboneManifest,
+  embeddings: readonly Float32Array[],
+): Promise<Float32Array[]> {
+  if (embeddings.length === 0) return [];
+  const inputs = embeddings.map((e) => transformInput(e, backbone, doc.input));
+  const dim = inputs[0]?.length ?? 0;
+  const rows = new Float32Array(inputs.length * dim);
+  inputs.forEach((row, i) => rows.set(row, i * dim));
+  const out = tf.tidy(() => model.predict(tf.tensor2d(rows, [inputs.length, dim])) as tf.Tensor);
+  try {
+    const data = (await out.data()) as Float32Array;
+    const c = doc.classes.length;
+    return inputs.map((_, i) => data.slice(i * c, (i + 1) * c));
+  } finally {
+    out.dispose();
+  }
+}

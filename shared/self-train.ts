@@ -24,7 +24,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import { classCounts, classList, type Example } from './examples.ts';
 import { headArtifacts, type HeadDocument, type HeadMetrics } from './head-document.ts';
-import { transformInput } from './head-runner.ts';
+import { headModelProbabilities } from './head-runner.ts';
 import type { BackboneManifest } from './manifest.ts';
 import { computeMetrics } from './metrics.ts';
 import { splitByPhoto, type Fold } from './split.ts';
@@ -94,19 +94,7 @@ export async function predictProbabilities(
   if (embeddings.length === 0) return [];
   const model = await loadLayersModel(tf.io.fromMemory(headArtifacts(doc)));
   try {
-    const first = transformInput(embeddings[0] as Float32Array, backbone, doc.input);
-    const dim = first.length;
-    const rows = new Float32Array(embeddings.length * dim);
-    rows.set(first, 0);
-    for (let i = 1; i < embeddings.length; i++) rows.set(transformInput(embeddings[i] as Float32Array, backbone, doc.input), i * dim);
-    const out = tf.tidy(() => model.predict(tf.tensor2d(rows, [embeddings.length, dim])) as tf.Tensor);
-    try {
-      const data = (await out.data()) as Float32Array;
-      const c = doc.classes.length;
-      return embeddings.map((_, i) => data.slice(i * c, (i + 1) * c));
-    } finally {
-      out.dispose();
-    }
+    return await headModelProbabilities(model, doc, backbone, embeddings);
   } finally {
     model.dispose();
   }
