@@ -20,6 +20,11 @@ export interface Backbone {
   readonly manifest: BackboneManifest;
   /** `<id>@<version>`. */
   readonly ref: string;
+  /**
+   * The loaded TF.js layers model (output: the embedding). For building views of it, e.g. up to a
+   * fine-tuned model's cut (shared/tail-runner.ts); never dispose it directly, use `dispose()`.
+   */
+  readonly model: LayersModel;
   /** Embedding of already-preprocessed input (`preprocess()` output). */
   embedPreprocessed(input: Float32Array): Promise<Float32Array>;
   /** Embedding of RGBA pixels of any size. */
@@ -89,6 +94,7 @@ export async function loadBackbone(manifest: BackboneManifest, fetchFile: FetchF
   return {
     manifest,
     ref: backboneRef(manifest),
+    model,
     embedPreprocessed,
     embed: (pixels) => embedPreprocessed(preprocess(pixels, spec)),
     dispose: () => model.dispose(),

@@ -1,0 +1,119 @@
+/**
+ * The shared runtime for fine-tuned models (shared/tail-runner.ts) on the real MobileNetV2 and
+ * WASM backend: it gives the scores fine-tune.ts's own prediction path gives, the embedding parts
+ * above the cut really change while the others stay the frozen ones, it refuses documents it cannot
+ * run, and it leaks no tensors.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNodeWasmBackend, initNodeImageDecoder } from '../../scripts/node-backend.ts';
+import { loadLocalModels, type LocalModels } from '../../scripts/node-models.ts';
+import { loadPersonalModel, splitBackbone } from '../../shared/fine-tune.ts';
+import type { HeadDocument } from '../../shared/head-document.ts';
+import { decodeImage } from '../../shared/image-decode.ts';
+import { embeddingPart } from '../../shared/manifest.ts';
+import { preprocess } from '../../shared/preprocess.ts';
+import { documentWeightCount, loadTailedHead } from '../../shared/tail-runner.ts';
+import { fixtures } from '../helpers/fixtures.ts';
+import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';
+import { makeTestHead } from '../helpers/heads.ts';
+
+let models: LocalModels;
+let doc: HeadDocument;
+let inputs: Float32Array[];
+
+beforeAll(async () => {
+  await startNodeWasmBackend();
+  await initNodeImageDecoder();
+  models = await loadLocalModels();
+  const manifest = models.manifest.backbone;
+  doc = await makeFineTunedDoc(models.backbone.model, manifest, { id: crypto.randomUUID(), seed: 3 });
+  inputs = [];
+  for (const f of (await fixtures()).slice(0, 3)) inputs.push(preprocess(await decodeImage(f.bytes), manifest.normalization));
+}, 60_000);
+
+afterAll(() => models.backbone.dispose());
+
+describe('loadTailedHead', () => {
+  it('scores as fine-tune.ts predicts (frozen pass + personal model), to 1e-6', async () => {
+    const manifest = models.manifest.backbone;
+    const tailed = await loadTailedHead(doc, models.backbone);
+    const split = splitBackbone(models.backbone.model, manifest, { cut: doc.backboneTail?.cut as string });
+    const personal = await loadPersonalModel(doc, split);
+    try {
+      for (const input of inputs) {
+        const ours = await tailed.predictPreprocessed(input);
+        const theirs = await personal.predict(await split.forward(input));
+        expect(ours.map((p) => p.label)).toEqual(theirs.map((p) => p.label));
+        ours.forEach((p, i) => expect(Math.abs(p.score - (theirs[i]?.score as number))).toBeLessThan(1e-6));
+      }
+    } finally {
+      personal.dispose();
+      tailed.dispose();
+    }
+  });
+
+  it('recomputes the tail’s parts and takes the others from the frozen backbone', async () => {
+    const manifest = models.manifest.backbone;
+    const tailed = await loadTailedHead(doc, models.backbone);
+    try {
+      const input = inputs[0] as Float32Array;
+      const frozen = await models.backbone.embedPreprocessed(input);
+      const personal = await tailed.embedPreprocessed(input);
+      const tailParts = doc.backboneTail?.parts ?? [];
+      expect(tailParts.length).toBeGreaterThan(0);
+      for (const p of manifest.embedding.parts) {
+        const part = embeddingPart(manifest, p.name);
+        const a = frozen.subarray(part.offset, part.offset + part.size);
+        const b = personal.subarray(part.offset, part.offset + part.size);
+        let diff = 0;
+        for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs((a[i] as number) - (b[i] as number)));
+        if (tailParts.includes(p.name)) expect(diff, p.name).toBeGreaterThan(1e-3);
+        else expect(diff, p.name).toBe(0);
+      }
+    } finally {
+      tailed.dispose();
+    }
+  });
+
+  it('with the backbone’s own weights in the tail, the personal embedding is the frozen one', async () => {
+    const manifest = models.manifest.backbone;
+    const same = await makeFineTunedDoc(models.backbone.model, manifest, { id: crypto.randomUUID(), jitter: 0 });
+    const tailed = await loadTailedHead(same, models.backbone);
+    try {
+      const input = inputs[1] as Float32Array;
+      const frozen = await models.backbone.embedPreprocessed(input);
+      const personal = await tailed.embedPreprocessed(input);
+      let diff = 0;
+      for (let i = 0; i < frozen.length; i++) diff = Math.max(diff, Math.abs((frozen[i] as number) - (personal[i] as number)));
+      expect(diff).toBeLessThan(1e-4);
+    } finally {
+      tailed.dispose();
+    }
+  });
+
+  it('refuses a plain head, an unknown cut and a wrong cut shape, leaking nothing', async () => {
+    const manifest = models.manifest.backbone;
+    const before = tf.memory().numTensors;
+    await expect(loadTailedHead(makeTestHead(manifest), models.backbone)).rejects.toThrow(/not fine-tuned/);
+    const tail = doc.backboneTail as NonNullable<HeadDocument['backboneTail']>;
+    await expect(loadTailedHead({ ...doc, backboneTail: { ...tail, cut: 'no_such_layer' } }, models.backbone)).rejects.toThrow(/not in backbone/);
+    await expect(loadTailedHead({ ...doc, backboneTail: { ...tail, cutShape: [7, 7, 161] } }, models.backbone)).rejects.toThrow(/fine-tuned above/);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('leaks no tensors across predictions and frees its weights on dispose', async () => {
+    const before = tf.memory().numTensors;
+    const tailed = await loadTailedHead(doc, models.backbone);
+    const loaded = tf.memory().numTensors;
+    expect(loaded).toBeGreaterThan(before);
+    await tailed.predictPreprocessed(inputs[0] as Float32Array);
+    const after1 = tf.memory().numTensors;
+    for (const input of inputs) await tailed.predictPreprocessed(input, 2);
+    expect(tf.memory().numTensors).toBe(after1);
+    tailed.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tailed.weightCount).toBe(documentWeightCount(doc));
+    expect(tailed.weightCount).toBeGreaterThan(500_000);
+  });
+});
