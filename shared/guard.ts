@@ -143,3 +143,134 @@ export async function compareOnHeldOut(input: {
   reasons.push(choice === incumbent ? `Keeping ${incumbent}.` : `Switching from ${incumbent} to ${choice}.`);
   return { candidates, comparisons, choice, reasons };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The guard over training recipes ("improve further")
+
+/** The recipes "improve further" compares, simplest first (the order breaks ties). */
+export const RECIPE_ORDER = ['head', 'knn', 'selftrain', 'finetune'] as const;
+export type RecipeName = (typeof RECIPE_ORDER)[number];
+
+/** What one recipe predicted for each held-out photo (same photos, same order, for every recipe). */
+export interface RecipeOutcome {
+  recipe: RecipeName;
+  /** Predicted label per held-out photo. */
+  predicted: readonly string[];
+  /** Size of the model this recipe stores (JSON bytes of its head document), when known. */
+  sizeBytes?: number;
+}
+
+/** One recipe's held-out result, in a form an app can show. */
+export interface RecipeCandidate {
+  recipe: RecipeName;
+  correct: number;
+  n: number;
+  accuracy: number;
+  /** 95% Wilson score interval of the accuracy. */
+  low: number;
+  high: number;
+  sizeBytes?: number;
+  /** Against the kept recipe (absent for the kept one): photos only this one / only the kept one got right, exact McNemar p. */
+  versusKept?: { onlyThis: number; onlyKept: number; p: number };
+  /** One sentence, e.g. "Fine-tuned model: 14 of 18 held-out photos right (78%, likely 55% to 91%)." */
+  text: string;
+}
+
+export interface RecipeComparison {
+  kept: RecipeName;
+  /** In {@link RECIPE_ORDER} order. */
+  candidates: RecipeCandidate[];
+  /** Plain words: what was kept and how sure that is. */
+  verdict: string;
+}
+
+const RECIPE_WORDS: Record<RecipeName, string> = {
+  head: 'Retrained head',
+  knn: 'Nearest neighbours',
+  selftrain: 'Head with your unlabeled photos',
+  finetune: 'Fine-tuned model',
+};
+
+/**
+ * Compares recipes on the same held-out photos, none of which any of them trained on, and keeps
+ * the best: the most accurate, ties going to the simpler recipe ({@link RECIPE_ORDER}: a retrained
+ * head before kNN, self-training and fine-tuning, which cost more to store and run). Each
+ * candidate gets its Wilson interval and its exact McNemar test against the kept one, and the
+ * verdict says in plain words whether the lead could be chance: with 10-20 held-out photos it
+ * usually could, and the verdict says so rather than claiming an improvement.
+ *
+ * With `requireSignificance`, a recipe other than `head` is kept only when it beats the head
+ * significantly (p < {@link SIGNIFICANCE}); otherwise the head is kept.
+ */
+export function compareRecipes(input: {
+  labels: readonly string[];
+  outcomes: readonly RecipeOutcome[];
+  requireSignificance?: boolean;
+}): RecipeComparison {
+  const { labels } = input;
+  if (input.outcomes.length === 0) throw new RangeError('no recipe to compare');
+  const seen = new Set<RecipeName>();
+  for (const o of input.outcomes) {
+    if (seen.has(o.recipe)) throw new RangeError(`recipe ${o.recipe} given twice`);
+    seen.add(o.recipe);
+    if (o.predicted.length !== labels.length) throw new RangeError(`recipe ${o.recipe} predicted ${o.predicted.length} photos, ${labels.length} held out`);
+  }
+  const outcomes = [...input.outcomes].sort((a, b) => RECIPE_ORDER.indexOf(a.recipe) - RECIPE_ORDER.indexOf(b.recipe));
+  const right = new Map(outcomes.map((o) => [o.recipe, o.predicted.map((p, i) => p === labels[i])]));
+  const correctOf = (r: RecipeName): number => (right.get(r) as boolean[]).filter(Boolean).length;
+
+  // Most accurate; on ties the earlier (simpler) one, since the sort is stable and `>` is strict.
+  let kept = (outcomes[0] as RecipeOutcome).recipe;
+  for (const o of outcomes) if (correctOf(o.recipe) > correctOf(kept)) kept = o.recipe;
+  let fallback = '';
+  if (input.requireSignificance && kept !== 'head' && right.has('head')) {
+    const { onlyA, onlyB, p } = mcnemarExact(right.get(kept) as boolean[], right.get('head') as boolean[]);
+    if (!(onlyA > onlyB && p < SIGNIFICANCE)) {
+      fallback = ` ${RECIPE_WORDS[kept]} did best, but not clearly better than the retrained head (p = ${p.toPrecision(2)}), so the head is kept.`;
+      kept = 'head';
+    }
+  }
+
+  const n = labels.length;
+  const candidates: RecipeCandidate[] = outcomes.map((o) => {
+    const correct = correctOf(o.recipe);
+    const accuracy = n ? correct / n : 0;
+    const { low, high } = wilsonInterval(correct, n);
+    const candidate: RecipeCandidate = {
+      recipe: o.recipe,
+      correct,
+      n,
+      accuracy,
+      low,
+      high,
+      ...(o.sizeBytes === undefined ? {} : { sizeBytes: o.sizeBytes }),
+      text: `${RECIPE_WORDS[o.recipe]}: ${correct} of ${n} held-out photos right (${pct(accuracy)}, likely ${pct(low)} to ${pct(high)}).`,
+    };
+    if (o.recipe !== kept) {
+      const { onlyA, onlyB, p } = mcnemarExact(right.get(o.recipe) as boolean[], right.get(kept) as boolean[]);
+      candidate.versusKept = { onlyThis: onlyA, onlyKept: onlyB, p };
+    }
+    return candidate;
+  });
+
+  const best = candidates.find((c) => c.recipe === kept) as RecipeCandidate;
+  const others = candidates.filter((c) => c.recipe !== kept);
+  let verdict: string;
+  if (n === 0) {
+    verdict = `No held-out photos to compare on; keeping the ${RECIPE_WORDS[kept].toLowerCase()}.`;
+  } else if (others.length === 0) {
+    verdict = `Only one recipe ran: ${best.text}`;
+  } else if (fallback) {
+    verdict = `Kept: ${RECIPE_WORDS[kept].toLowerCase()}, ${best.correct} of ${n} right.${fallback}`;
+  } else {
+    const runnerUp = [...others].sort((a, b) => b.correct - a.correct)[0] as RecipeCandidate;
+    const margin = best.correct - runnerUp.correct;
+    const p = runnerUp.versusKept?.p ?? 1;
+    const sure = p < SIGNIFICANCE ? 'a clear difference' : 'a difference this small could be chance on so few photos';
+    verdict =
+      margin > 0
+        ? `Kept: ${RECIPE_WORDS[kept].toLowerCase()}, ${best.correct} of ${n} right, ${margin} more than the next best (${RECIPE_WORDS[runnerUp.recipe].toLowerCase()}); ${sure} (p = ${p.toPrecision(2)}).`
+        : `Kept: ${RECIPE_WORDS[kept].toLowerCase()}, ${best.correct} of ${n} right; no recipe did better, so the simplest of the best is kept.`;
+  }
+  return { kept, candidates, verdict };
+}
