@@ -49,7 +49,7 @@ export default defineConfig({
         test: {
           name: 'worker',
           include: ['tests/worker/**/*.test.ts'],
-          globalSetup: ['./tests/worker/global-setup.ts'],
+          globalSetup: ['./tests/worker/global-setup.ts', './tests/worker/fine-tuned-setup.ts'],
           setupFiles: ['./tests/worker/apply-migrations.ts'],
         },
       },

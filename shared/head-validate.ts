@@ -218,6 +218,22 @@ function canonical(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
+/**
+ * Keras config fields TF.js drops when it re-serializes a layer (it does not implement them), with
+ * the Keras defaults at which they change nothing. A tail written by TF.js (shared/fine-tune.ts)
+ * lacks them where the backbone's converted model.json has them.
+ */
+const DROPPED_DEFAULTS: Record<string, Record<string, unknown>> = { ReLU: { negative_slope: 0, threshold: 0 } };
+
+/** A layer config without the fields TF.js drops, where they hold their defaults. */
+function comparableConfig(className: string, config: Json): Json {
+  const dropped = DROPPED_DEFAULTS[className];
+  if (!dropped) return config;
+  const out = { ...config };
+  for (const [key, value] of Object.entries(dropped)) if (key in out && canonical(out[key]) === canonical(value)) delete out[key];
+  return out;
+}
+
 /** Checks a fine-tuned model's backbone tail against the backbone's model.json; returns its weight specs. */
 function checkTail(tail: unknown, backbone: BackboneManifest, model: BackboneModelJson): HeadWeightSpec[] {
   if (!isObject(tail)) throw invalid('backboneTail must be an object.');
@@ -272,7 +288,7 @@ function checkTail(tail: unknown, backbone: BackboneManifest, model: BackboneMod
     if (!own || names.has(layer.name)) throw invalid(`backboneTail layer ${layer.name} is not a (single) layer of ${backboneRef(backbone)}.`);
     const { trainable: _a, ...config } = layer.config;
     const { trainable: _b, ...ownConfig } = own.config as Json;
-    if (layer.className !== own.class_name || canonical(config) !== canonical(ownConfig)) {
+    if (layer.className !== own.class_name || canonical(comparableConfig(layer.className, config)) !== canonical(comparableConfig(layer.className, ownConfig))) {
       throw invalid(`backboneTail layer ${layer.name} differs from the backbone's (only its weights may change).`);
     }
     const rewired = JSON.parse(JSON.stringify(own.inbound_nodes ?? []).replaceAll(JSON.stringify(cut), JSON.stringify(input.name))) as unknown;

@@ -5,6 +5,7 @@
 import { EMBEDDING_TYPE, IMAGE_TYPES } from '../shared/api.ts';
 import { TannerinError } from '../shared/errors.ts';
 import { decodeImage } from '../shared/image-decode.ts';
+import { preprocess } from '../shared/preprocess.ts';
 import { LIMITS } from '../shared/limits.ts';
 import { readBody } from './read-body.ts';
 import { recordHeap, type ModelRuntime } from './model-runtime.ts';
@@ -48,4 +49,28 @@ export async function embeddingFromRequest(req: Request, runtime: ModelRuntime, 
   const embedding = await runtime.backbone.embed(image);
   recordHeap();
   return embedding;
+}
+
+/**
+ * The request's image, decoded and preprocessed for the backbone, for a fine-tuned model (which
+ * needs the image: its personal layers start from an intermediate activation). An embedding body
+ * is a 422 saying so; other types a 415.
+ */
+export async function preprocessedFromRequest(req: Request, runtime: ModelRuntime, headId: string): Promise<Float32Array> {
+  const type = mediaType(req);
+  if (type === EMBEDDING_TYPE) {
+    throw new TannerinError(
+      'invalid_embedding',
+      `Head ${headId} is a fine-tuned model: its own copies of the backbone's top layers start from an intermediate activation that only the image gives, so an embedding cannot be used. Send the photo (${IMAGE_TYPES.join(' or ')}).`,
+    );
+  }
+  if (!(IMAGE_TYPES as readonly string[]).includes(type)) {
+    throw new TannerinError(
+      'unsupported_media_type',
+      `Content-Type ${type ? `"${type}"` : '(missing)'} is not accepted by fine-tuned head ${headId}; send one of: ${IMAGE_TYPES.join(', ')}.`,
+    );
+  }
+  const bytes = await readBody(req, LIMITS.maxBodyBytes);
+  const image = await decodeImage(bytes, { maxPixels: LIMITS.maxPixels });
+  return preprocess(image, runtime.manifest.backbone.normalization);
 }

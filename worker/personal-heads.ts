@@ -4,34 +4,27 @@
  * isolate's LRU cache under its account, id and ETag, so a new version is a new entry and the old
  * one ages out.
  */
+import type { Backbone } from '../shared/backbone.ts';
 import { TannerinError } from '../shared/errors.ts';
 import type { HeadDocument } from '../shared/head-document.ts';
-import { loadHead, type Head } from '../shared/head-runner.ts';
 import { backboneRef, type BackboneManifest } from '../shared/manifest.ts';
 import type { Caller, Env } from './env.ts';
 import { LruCache } from './head-cache.ts';
+import { loadedBytes, loadRunnableHead, type RunnableHead } from './runnable-head.ts';
 import { findHead, readHead, type HeadRow } from './store/heads.ts';
 
 /**
  * Budget of loaded personal heads per isolate. The isolate has 128 MB, of which the backbone's
  * forward pass takes ~70 MB of WASM heap (shared/limits.ts); typical heads are tens of KB, a
- * fine-tuned top block a few MB.
+ * fine-tuned model ~4 MB of weights (~0.9M floats for MobileNetV2's top block) plus its ~5 MB
+ * document, so about one fine-tuned model fits next to many plain heads.
  */
 export const HEAD_CACHE_BYTES = 16 * 1024 * 1024;
 
-/** The isolate's cache of loaded personal heads. */
-export const personalHeadCache = new LruCache<Head>(HEAD_CACHE_BYTES);
+/** The isolate's cache of loaded personal heads (plain and fine-tuned). */
+export const personalHeadCache = new LruCache<RunnableHead>(HEAD_CACHE_BYTES);
 
-const fineTunedAtEdge = (id: string) =>
-  new TannerinError(
-    'not_implemented',
-    `Head ${id} is fine-tuned (it carries its own copy of the backbone's top layers); the edge runs plain heads only so far. Predict with it on the device.`,
-  );
-
-/**
- * The caller's head `id` as indexed, or 404 / 409 (another backbone) / 501 (fine-tuned) before
- * anything is loaded.
- */
+/** The caller's head `id` as indexed, or 404 / 409 (another backbone) before anything is loaded. */
 export async function findRunnableHead(db: D1Database, caller: Caller, id: string, backbone: BackboneManifest): Promise<HeadRow> {
   const row = await findHead(db, caller.accountId, id);
   // The same answer whether the id is unknown or another account's: existence never leaks.
@@ -43,18 +36,11 @@ export async function findRunnableHead(db: D1Database, caller: Caller, id: strin
       `Head ${id} was made for backbone ${row.backbone}, but this server runs ${served}. Retrain it on ${served} and upload it again.`,
     );
   }
-  if (row.fine_tuned) throw fineTunedAtEdge(id);
   return row;
 }
 
-/** Memory a loaded head holds: its weights as float32 tensors plus the parsed document. */
-function loadedBytes(doc: HeadDocument, storedBytes: number): number {
-  const weights = doc.weightSpecs.reduce((a, s) => a + s.shape.reduce((p, d) => p * d, 1), 0);
-  return weights * 4 + storedBytes;
-}
-
 /** Runs `fn` with the loaded head of `row` (from the cache, or loaded from R2 into it). */
-export function withPersonalHead<R>(env: Env, row: HeadRow, backbone: BackboneManifest, fn: (head: Head) => Promise<R>): Promise<R> {
+export function withPersonalHead<R>(env: Env, row: HeadRow, backbone: Backbone, fn: (head: RunnableHead) => Promise<R>): Promise<R> {
   const key = `${row.account_id}/${row.id}@${row.etag}`;
   return personalHeadCache.use(
     key,
@@ -63,9 +49,7 @@ export function withPersonalHead<R>(env: Env, row: HeadRow, backbone: BackboneMa
       if (!stored) throw new TannerinError('not_found', `Unknown head "${row.id}".`);
       // Stored documents were validated on upload against this backbone (checked again above).
       const doc = await stored.body.json<HeadDocument>();
-      // The shared head runner would ignore the tail and score the frozen embedding: never that.
-      if (doc.backboneTail) throw fineTunedAtEdge(row.id);
-      return { value: await loadHead(doc, backbone), bytes: loadedBytes(doc, stored.row.bytes) };
+      return { value: await loadRunnableHead(doc, backbone), bytes: loadedBytes(doc, stored.row.bytes) };
     },
     fn,
   );

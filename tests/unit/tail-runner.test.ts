@@ -11,7 +11,11 @@ import { loadLocalModels, type LocalModels } from '../../scripts/node-models.ts'
 import { loadPersonalModel, splitBackbone } from '../../shared/fine-tune.ts';
 import type { HeadDocument } from '../../shared/head-document.ts';
 import { decodeImage } from '../../shared/image-decode.ts';
+import { validateHeadDocument, type BackboneModelJson } from '../../shared/head-validate.ts';
 import { embeddingPart } from '../../shared/manifest.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';
 import { preprocess } from '../../shared/preprocess.ts';
 import { documentWeightCount, loadTailedHead } from '../../shared/tail-runner.ts';
 import { fixtures } from '../helpers/fixtures.ts';
@@ -33,6 +37,21 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => models.backbone.dispose());
+
+describe('a tail as TF.js writes it (shared/fine-tune.ts)', () => {
+  it('passes validation against the backbone’s converted model.json (TF.js drops ReLU defaults it does not implement)', () => {
+    const manifest = models.manifest.backbone;
+    const backboneModel = JSON.parse(readFileSync(join(PUBLIC_DIR, (manifest.files[0] as { path: string }).path), 'utf8')) as BackboneModelJson;
+    expect(validateHeadDocument(JSON.parse(JSON.stringify(doc)), manifest, { backboneModel }).doc.id).toBe(doc.id);
+    // A ReLU that really differs is still refused.
+    const tail = structuredClone(doc.backboneTail) as NonNullable<HeadDocument['backboneTail']>;
+    const layers = (tail.modelTopology as { config: { layers: { class_name: string; config: Record<string, unknown> }[] } }).config.layers;
+    const relu = layers.find((l) => l.class_name === 'ReLU');
+    if (!relu) throw new Error('no ReLU in the tail');
+    relu.config.negative_slope = 0.1;
+    expect(() => validateHeadDocument(JSON.parse(JSON.stringify({ ...doc, backboneTail: tail })), manifest, { backboneModel })).toThrow(/differs from the backbone/);
+  });
+});
 
 describe('loadTailedHead', () => {
   it('scores as fine-tune.ts predicts (frozen pass + personal model), to 1e-6', async () => {

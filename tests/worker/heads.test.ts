@@ -180,9 +180,9 @@ describe('fine-tuned models', () => {
     const res = await putHead(token, doc.id, doc, { 'if-none-match': '*' });
     expect(res.status, await res.clone().text()).toBe(201);
     expect(((await res.json()) as HeadSummary).fineTuned).toBe(true);
-    // Not runnable at the edge yet: refused before anything is loaded.
+    // An embedding cannot run a fine-tuned model (it needs the image): refused before anything is loaded.
     const predict = await call(`/v1/predict?head=${doc.id}`, { method: 'POST', body: new Uint8Array(2816 * 4), headers: { 'content-type': 'application/octet-stream', ...bearer(token) } });
-    await expectError(predict, 501, 'not_implemented');
+    await expectError(predict, 422, 'invalid_embedding');
 
     const before = await storedState(testEnv(env), accountId);
     const changed = structuredClone(tail);

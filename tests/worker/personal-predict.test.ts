@@ -125,7 +125,7 @@ describe('refusals', () => {
     expect(msg).toContain(reference.backbone);
   });
 
-  it('a fine-tuned model cannot run at the edge yet: 501, before anything is loaded', async () => {
+  it('a fine-tuned model cannot run on an embedding: 422, before anything is loaded', async () => {
     const bindings = testEnv(env);
     const id = crypto.randomUUID();
     await bindings.DB.prepare(
@@ -134,6 +134,7 @@ describe('refusals', () => {
     )
       .bind(owner.accountId, id, reference.backbone)
       .run();
-    await expectError(await predict(id, embedding()), 501, 'not_implemented');
+    // The index row says it is fine-tuned: the stored object ('nowhere') is never read.
+    expect(await expectError(await predict(id, embedding()), 422, 'invalid_embedding')).toMatch(/fine-tuned/);
   });
 });

@@ -14,6 +14,7 @@ import { embeddingFromRequest } from '../embedding-input.ts';
 import { quoteEtag } from '../etag.ts';
 import { getManifest, getRuntime } from '../model-runtime.ts';
 import { findRunnableHead, withPersonalHead } from '../personal-heads.ts';
+import { predictInput, runHead } from '../runnable-head.ts';
 
 export const DEFAULT_HEAD = 'content-safety';
 
@@ -50,8 +51,9 @@ async function predictPersonal(c: Context<AppEnv>, headId: string, top: number |
   // Unknown head or wrong backbone: answered before the model loads or the body is read.
   const row = await findRunnableHead(c.env.DB, caller, headId, (await getManifest(c.env)).backbone);
   const runtime = await getRuntime(c.env);
-  const embedding = await embeddingFromRequest(c.req.raw, runtime, true);
-  const predictions = await withPersonalHead(c.env, row, runtime.manifest.backbone, (head) => head.predict(embedding, top));
+  // A fine-tuned model needs the image (an embedding is a 422), known from the index row.
+  const input = await predictInput(c.req.raw, runtime, row.fine_tuned === 1, headId);
+  const predictions = await withPersonalHead(c.env, row, runtime.backbone, (head) => runHead(head, input, top));
   const body: PredictResponse = { backbone: runtime.backbone.ref, head: headId, predictions };
   c.header('x-tannerin-head-etag', quoteEtag(row.etag));
   c.header('cache-control', 'no-store');

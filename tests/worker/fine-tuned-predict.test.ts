@@ -1,0 +1,89 @@
+/**
+ * Fine-tuned models at the edge: `POST /v1/predict?head=<uuid>` with a head document carrying a
+ * `backboneTail` runs the frozen backbone to the cut, the model's own top layers and its head in
+ * the Worker, and scores as the Node path does (shared/tail-runner.ts, global setup). An embedding
+ * cannot be used with such a model (422); the head cache counts its tail; memory stays in budget.
+ */
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type { DiagnosticsResponse, HeadSummary, PredictResponse } from '../../shared/api.ts';
+import type { HeadDocument } from '../../shared/head-document.ts';
+import { documentWeightCount } from '../../shared/tail-runner.ts';
+import { HEAD_CACHE_BYTES, personalHeadCache } from '../../worker/personal-heads.ts';
+import { bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp } from './helpers.ts';
+
+const fineTuned = inject('fineTuned');
+const doc = JSON.parse(fineTuned.document) as HeadDocument;
+let owner: Awaited<ReturnType<typeof signUp>>;
+let etag: string;
+
+const predict = (body: Uint8Array, type: string, token = owner.token) => post(`/v1/predict?head=${doc.id}`, body, type, bearer(token));
+const diag = async () => (await (await call('/_diag/memory')).json()) as DiagnosticsResponse;
+
+beforeAll(async () => {
+  owner = await signUp();
+  const res = await putHead(owner.token, doc.id, new TextEncoder().encode(fineTuned.document), { 'if-none-match': '*' });
+  expect(res.status, await res.clone().text()).toBe(201);
+  expect(((await res.json()) as HeadSummary).fineTuned).toBe(true);
+  etag = res.headers.get('etag') as string;
+});
+
+describe('a fine-tuned personal model at the edge', () => {
+  it('scores every reference image as the Node path does (within 1e-4)', async () => {
+    for (const [i, c] of fineTuned.cases.entries()) {
+      const res = await predict(new Uint8Array(c.bytes), c.type);
+      expect(res.status, await res.clone().text()).toBe(200);
+      expect(res.headers.get('x-tannerin-head-etag')).toBe(etag);
+      const body = (await res.json()) as PredictResponse;
+      expect(body.head).toBe(doc.id);
+      const expected = fineTuned.predictions[i] ?? [];
+      expect(body.predictions.map((p) => p.label), c.name).toEqual(expected.map((p) => p.label));
+      expect(maxAbsDiff(body.predictions.map((p) => p.score), expected.map((p) => p.score)), c.name).toBeLessThanOrEqual(1e-4);
+    }
+  });
+
+  it('`top` cuts the ranking', async () => {
+    const c = fineTuned.cases[0] as (typeof fineTuned.cases)[number];
+    const body = (await (await post(`/v1/predict?head=${doc.id}&top=1`, new Uint8Array(c.bytes), c.type, bearer(owner.token))).json()) as PredictResponse;
+    expect(body.predictions).toHaveLength(1);
+    expect(body.predictions[0]?.label).toBe(fineTuned.predictions[0]?.[0]?.label);
+  });
+
+  it('an embedding cannot be used with it: 422 saying why; another type: 415', async () => {
+    const message = await expectError(await predict(float32Body(new Float32Array(2816)), 'application/octet-stream'), 422, 'invalid_embedding');
+    expect(message).toMatch(/fine-tuned/);
+    expect(message).toMatch(/image\/jpeg/);
+    await expectError(await predict(new Uint8Array([1, 2, 3]), 'text/plain'), 415, 'unsupported_media_type');
+    await expectError(await predict(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2]), 'image/png'), 422, 'invalid_image');
+  });
+
+  it('is refused to others as any personal head is (401 without a token, 404 for another account)', async () => {
+    const c = fineTuned.cases[0] as (typeof fineTuned.cases)[number];
+    await expectError(await post(`/v1/predict?head=${doc.id}`, new Uint8Array(c.bytes), c.type), 401, 'unauthorized');
+    const other = await signUp();
+    await expectError(await predict(new Uint8Array(c.bytes), c.type, other.token), 404, 'not_found');
+  });
+
+  it('the head cache counts the tail’s weights; repeated predictions leak no tensors', async () => {
+    const c = fineTuned.cases[2] as (typeof fineTuned.cases)[number];
+    expect((await predict(new Uint8Array(c.bytes), c.type)).status).toBe(200);
+    const key = `${owner.accountId}/${doc.id}@${etag.slice(1, -1)}`;
+    expect(personalHeadCache.has(key)).toBe(true);
+    const stats = (await diag()).headCache;
+    expect(stats.maxBytes).toBe(HEAD_CACHE_BYTES);
+    // Weights of the head AND the tail, as float32.
+    expect(stats.bytes).toBeGreaterThanOrEqual(documentWeightCount(doc) * 4);
+    const before = (await diag()).numTensors;
+    for (let i = 0; i < 3; i++) expect((await predict(new Uint8Array(c.bytes), c.type)).status).toBe(200);
+    expect((await diag()).numTensors).toBe(before);
+  });
+
+  it('a 1024x1024 JPEG (the largest image accepted) stays within the isolate’s memory', async () => {
+    const res = await predict(new Uint8Array(fineTuned.largeJpeg), 'image/jpeg');
+    expect(res.status, await res.clone().text()).toBe(200);
+    const d = await diag();
+    const mib = (n: number) => n / 1048576;
+    console.log(`fine-tuned predict, 1 MP JPEG: peak WASM heap ${mib(d.peakWasmHeapBytes).toFixed(1)} MiB, ${d.numTensors} tensors, head cache ${mib(d.headCache.bytes).toFixed(1)} MiB`);
+    // The TF.js heap must leave room for the JS baseline (~15 MiB) and the decoder (~31 MiB worst case).
+    expect(mib(d.peakWasmHeapBytes)).toBeLessThan(128 - 15 - 31);
+  });
+});
