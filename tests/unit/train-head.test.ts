@@ -238,6 +238,28 @@ describe('trainHead behaviour', () => {
     head.dispose();
   }, 60_000);
 
+  it('with refitAll, returns the head judged on the held-out photos and one trained again on every photo', async () => {
+    const options = { epochs: 20, seed: 5 };
+    const plain = await trainChecked(train, options);
+    const events: EpochProgress[] = [];
+    const refit = await trainChecked(train, { ...options, refitAll: true, onProgress: (e) => events.push(e) });
+    expect(refit.split.method).toBe('holdout');
+    expect(plain.heldOutDoc).toBeUndefined();
+    // The judged head is exactly the plain run's head; the returned one was trained for the chosen epoch count on all photos.
+    expect(refit.heldOutDoc?.weightData).toBe(plain.doc.weightData);
+    expect(refit.metrics).toEqual(plain.metrics);
+    expect(refit.doc.weightData).not.toBe(plain.doc.weightData);
+    expect(refit.doc.metrics).toEqual(refit.metrics);
+    const phases = events.map((e) => e.phase);
+    expect(phases.filter((p) => p === 'final')).toHaveLength(refit.bestEpoch);
+    expect(phases.indexOf('final')).toBe(phases.lastIndexOf('holdout') + 1);
+    // Its input transform's mean comes from every photo, the judged head's from the training photos only.
+    expect(refit.doc.input.mean).not.toEqual(refit.heldOutDoc?.input.mean);
+    const head = await loadHead(refit.doc, backbone);
+    expect(await accuracyOf(head, test)).toBeGreaterThanOrEqual(MIN_TEST_ACCURACY);
+    head.dispose();
+  }, 60_000);
+
   it('rejects with AbortError when cancelled, leaving no tensors', async () => {
     const before = tf.memory().numTensors;
     const aborted = new AbortController();
