@@ -2,8 +2,9 @@
  * Builds everything the Worker serves into dist/public, in an order that keeps every part:
  * 1. the model files and manifest (prepare-models; replaces only dist/public/models/),
  * 2. the static page from client/public,
- * 3. the Vite pages (client/test-pages/*.html and their assets) — Vite never empties dist/public;
- *    only its own output directories (assets/, test-pages/) are replaced,
+ * 3. the Vite build: the app (client/index.html, its service worker, web app manifest and icons)
+ *    and the test pages (client/test-pages/*.html) with their assets — Vite never empties
+ *    dist/public; only its own outputs are replaced,
  * 4. the `_headers` rules for static assets.
  * Vite runs in a child process so that `build()` stays synchronous for its callers.
  */
@@ -16,16 +17,23 @@ import { PUBLIC_DIR, prepareModels } from './prepare-models.ts';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Directories of dist/public that Vite writes (replaced as a whole by each Vite build). */
-export const VITE_OUTPUT = ['assets', 'test-pages'];
+export const VITE_OUTPUT = ['assets', 'test-pages', 'icons'];
+/** Files at the root of dist/public that Vite writes; the service worker goes last (module comment of buildPages). */
+const VITE_ROOT_FILES = ['index.html', 'manifest.webmanifest'];
+const SERVICE_WORKER = 'sw.js';
+/** Workbox's runtime next to the service worker (`workbox-<hash>.js`). */
+const WORKBOX_RUNTIME = /^workbox-[\w-]+\.js$/;
 
 /**
  * Static asset headers:
  * - model files are content-addressed, so cached forever; CORP lets cross-origin-isolated pages
  *   (and other origins) load them;
  * - Vite's assets are content-hashed too;
- * - pages under /test-pages/isolated/ are cross-origin isolated (COOP + COEP), which lets TF.js
- *   use SharedArrayBuffer and the threaded WASM build; /test-pages/ itself is not, so the tests
- *   cover both.
+ * - the app (`/`) and the pages under /test-pages/isolated/ are cross-origin isolated (COOP +
+ *   COEP), which lets TF.js use SharedArrayBuffer and the threaded WASM build; /test-pages/ itself
+ *   is not, so the tests cover both;
+ * - the app's HTML, service worker and web app manifest are revalidated on every load, so a new
+ *   deployment is seen at once (the service worker then offers the update).
  */
 const HEADERS = `/models/*
   Cache-Control: public, max-age=31536000, immutable
@@ -42,13 +50,29 @@ const HEADERS = `/models/*
 /test-pages/isolated/*
   Cross-Origin-Opener-Policy: same-origin
   Cross-Origin-Embedder-Policy: require-corp
+/
+  Cross-Origin-Opener-Policy: same-origin
+  Cross-Origin-Embedder-Policy: require-corp
+  Cache-Control: no-cache
+/index.html
+  Cross-Origin-Opener-Policy: same-origin
+  Cross-Origin-Embedder-Policy: require-corp
+  Cache-Control: no-cache
+/sw.js
+  Cache-Control: no-cache
+/manifest.webmanifest
+  Cache-Control: no-cache
+/icons/*
+  Cache-Control: public, max-age=86400
+  Cross-Origin-Resource-Policy: same-origin
 `;
 
 /**
  * Builds the Vite pages into dist/public (synchronously, in a child process). Vite writes into a
- * staging directory first; each of its output directories is then swapped in by rename, so a
- * server running on dist/public (another `npm start`, the browser tests) never sees the pages
- * missing for the length of a build.
+ * staging directory first; each of its outputs is then swapped in by rename, so a server running
+ * on dist/public (another `npm start`, the browser tests) never sees the pages missing for the
+ * length of a build. The service worker is renamed in last: a browser that sees the new one finds
+ * every file it precaches already there.
  */
 export function buildPages(): void {
   const staging = join(ROOT, 'dist', `.pages-${process.pid}`);
@@ -72,6 +96,11 @@ export function buildPages(): void {
       if (existsSync(target)) renameSync(target, old);
       renameSync(join(staging, dir), target);
       rmSync(old, { recursive: true, force: true });
+    }
+    const runtimes = readdirSync(staging).filter((f) => WORKBOX_RUNTIME.test(f));
+    for (const file of [...VITE_ROOT_FILES, ...runtimes, SERVICE_WORKER]) renameSync(join(staging, file), join(PUBLIC_DIR, file));
+    for (const file of readdirSync(PUBLIC_DIR)) {
+      if (WORKBOX_RUNTIME.test(file) && !runtimes.includes(file)) rmSync(join(PUBLIC_DIR, file));
     }
   } finally {
     rmSync(staging, { recursive: true, force: true });

@@ -54,14 +54,28 @@ export interface Browser {
   dispose(): Promise<void>;
 }
 
+/** Extra launch settings (the app tests use a phone-sized viewport and a fake camera). */
+export interface LaunchOptions {
+  viewport?: { width: number; height: number };
+  /** Touch events and a mobile viewport meta handling, as on a phone. */
+  mobile?: boolean;
+  /** Flags after {@link CHROME_FLAGS}. */
+  args?: string[];
+  /** Permissions granted to every origin (e.g. `camera`). */
+  permissions?: string[];
+}
+
 /** Launches Chromium with a fresh profile, or with `profileDir` (a previous launch's). */
-export async function launchChromium(profileDir?: string): Promise<Browser> {
+export async function launchChromium(profileDir?: string, options: LaunchOptions = {}): Promise<Browser> {
   const dir = profileDir ?? mkdtempSync(join(tmpdir(), 'tannerin-chromium-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: chromePath(),
     headless: true,
-    args: CHROME_FLAGS,
+    args: [...CHROME_FLAGS, ...(options.args ?? [])],
     timeout: 30_000,
+    ...(options.viewport ? { viewport: options.viewport } : {}),
+    ...(options.mobile ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {}),
+    ...(options.permissions ? { permissions: options.permissions } : {}),
   });
   const errors: string[] = [];
   const watch = (page: Page): void => {

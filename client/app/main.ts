@@ -1,0 +1,200 @@
+/**
+ * The app's entry: checks the browser, registers the service worker, starts the TF.js backend,
+ * loads the models (first visit: a download with a progress bar; later: from IndexedDB, also
+ * offline), then shows the screens (Teach, Train, Predict, Models) behind a hash router.
+ */
+import './style.css';
+import {
+  getSyncStatus,
+  isQuotaError,
+  loadModels,
+  onSyncStatus,
+  startBackend,
+  startSync,
+  type BackendInfo,
+  type LoadedModels,
+  type SyncStatus,
+} from '../lib/index.ts';
+import type { AppContext, Screen, Tone } from './context.ts';
+import { errorText, formatBytes, h, progressBar, replace } from './dom.ts';
+import { registerServiceWorker } from './pwa.ts';
+import { modelsScreen } from './screens/models.ts';
+import { predictScreen } from './screens/predict.ts';
+import { teachScreen } from './screens/teach.ts';
+import { trainScreen } from './screens/train.ts';
+
+const SCREENS: Screen[] = [teachScreen, trainScreen, predictScreen, modelsScreen];
+
+const main = document.getElementById('main') as HTMLElement;
+const banners = document.getElementById('banners') as HTMLElement;
+const toast = document.getElementById('toast') as HTMLElement;
+const netChip = document.getElementById('net') as HTMLElement;
+const syncChip = document.getElementById('sync-chip') as HTMLAnchorElement;
+const nav = document.getElementById('tabs') as HTMLElement;
+
+const busyWork = new Set<string>();
+let pendingUpdate: (() => Promise<void>) | null = null;
+
+/** A banner that stays until dismissed (or replaced by one with the same key). */
+function banner(key: string, message: string, tone: Tone, action?: { label: string; run: () => void }): void {
+  banners.querySelector(`[data-key="${key}"]`)?.remove();
+  const el = h(
+    'div',
+    { class: `banner ${tone}`, 'data-key': key, role: tone === 'error' ? 'alert' : 'status' },
+    h('span', {}, message),
+    action ? h('button', { type: 'button', onclick: () => action.run() }, action.label) : null,
+    h('button', { type: 'button', class: 'ghost', 'aria-label': 'Dismiss', onclick: () => el.remove() }, '×'),
+  );
+  banners.append(el);
+}
+
+let toastTimer: ReturnType<typeof setTimeout> | undefined;
+function notify(message: string, tone: Tone = 'info'): void {
+  toast.textContent = message;
+  toast.className = `toast ${tone} show`;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => toast.classList.remove('show'), 5000);
+}
+
+function showUpdate(): void {
+  if (!pendingUpdate) return;
+  const apply = pendingUpdate;
+  banner('update', busyWork.size ? 'A new version of tannerin is ready; reload when the current work has finished.' : 'A new version of tannerin is ready.', 'info', {
+    label: 'Reload now',
+    run: () => void apply(),
+  });
+}
+
+function renderNet(): void {
+  const online = navigator.onLine;
+  netChip.textContent = online ? 'Online' : 'Offline';
+  netChip.className = `chip ${online ? 'ok' : 'off'}`;
+  netChip.title = online ? 'Connected' : 'No network: everything on this device still works; the edge API and sync wait.';
+}
+
+function renderSync(status: SyncStatus): void {
+  const words: Record<SyncStatus['status'], string> = {
+    off: 'Sync off',
+    synced: 'Synced',
+    pending: 'Sync pending',
+    conflict: 'Sync conflict',
+    error: 'Sync problem',
+  };
+  syncChip.textContent = words[status.status];
+  syncChip.className = `chip sync-${status.status}`;
+  syncChip.title = status.message ?? words[status.status];
+}
+
+function unsupportedReason(): string | null {
+  if (typeof WebAssembly !== 'object') return 'This browser cannot run WebAssembly, which tannerin needs to run the model.';
+  if (typeof indexedDB === 'undefined') return 'This browser gives the page no IndexedDB storage (private browsing often blocks it), so models and photos cannot be kept.';
+  if (typeof createImageBitmap !== 'function') return 'This browser is too old for tannerin (no createImageBitmap).';
+  return null;
+}
+
+function fatal(title: string, message: string): void {
+  replace(main, h('section', { class: 'panel fatal', role: 'alert' }, h('h1', {}, title), h('p', {}, message)));
+  nav.hidden = true;
+}
+
+async function boot(): Promise<void> {
+  renderNet();
+  const reason = unsupportedReason();
+  if (reason) {
+    fatal('This browser is not supported', `${reason} Try a recent Chrome, Edge, Firefox or Safari.`);
+    return;
+  }
+  registerServiceWorker({
+    onUpdate(apply) {
+      pendingUpdate = apply;
+      showUpdate();
+    },
+    onOfflineReady: () => notify('Ready to work offline.', 'good'),
+    onError: (message) => banner('sw', message, 'warn'),
+  });
+
+  const bar = progressBar('Model download');
+  const stage = h('p', { class: 'muted' }, 'Starting the engine…');
+  replace(main, h('section', { class: 'panel first-run', 'aria-busy': 'true' }, h('h1', {}, 'Getting the model ready'), stage, bar.el));
+  bar.set(null);
+  let backend: BackendInfo;
+  let models: LoadedModels;
+  try {
+    backend = await startBackend();
+    stage.textContent = 'Loading the image model (it is stored on this device after the first time)…';
+    models = await loadModels(location.origin, {
+      // Offline, the stored manifest is used at once (no request doomed to fail).
+      fetch: (input, init) => (navigator.onLine ? fetch(input, init) : Promise.reject(new TypeError('offline'))),
+      onProgress: (done, total) => bar.set(total ? done / total : null, total ? `${formatBytes(done)} of ${formatBytes(total)}` : ''),
+    });
+  } catch (err) {
+    if (isQuotaError(err)) {
+      fatal('This device is out of storage', 'There is not enough free space to keep the model. Free some space (or leave private browsing) and reload.');
+    } else if (!navigator.onLine) {
+      fatal('You are offline', 'The model has not been downloaded to this device yet. Connect once (about 2.4 MB); after that tannerin works offline.');
+    } else {
+      fatal('The model could not be loaded', `${errorText(err)} Reload to try again.`);
+    }
+    return;
+  }
+  if (models.storageError) banner('storage', `${models.storageError} The model works for now, but will be downloaded again next time.`, 'warn');
+  if (models.manifestSource === 'stored' && navigator.onLine && models.manifestError) {
+    banner('manifest', `Using the model stored on this device: the server did not answer (${models.manifestError}).`, 'info');
+  }
+
+  const listeners = new Set<(online: boolean) => void>();
+  const onNet = (): void => {
+    renderNet();
+    for (const l of listeners) l(navigator.onLine);
+  };
+  addEventListener('online', onNet);
+  addEventListener('offline', onNet);
+
+  const ctx: AppContext = {
+    models,
+    backend,
+    online: () => navigator.onLine,
+    onOnlineChange(handler) {
+      listeners.add(handler);
+      return () => listeners.delete(handler);
+    },
+    notify,
+    busy(what) {
+      const token = `${what}#${Math.random()}`;
+      busyWork.add(token);
+      return () => {
+        busyWork.delete(token);
+        if (!busyWork.size && pendingUpdate) showUpdate();
+      };
+    },
+    isBusy: () => busyWork.size > 0,
+    go: (id) => {
+      location.hash = `#${id}`;
+    },
+  };
+
+  renderSync(await getSyncStatus());
+  onSyncStatus(renderSync);
+  startSync().catch((err: unknown) => banner('sync', `Sync could not start: ${errorText(err)}`, 'warn'));
+
+  let unmount: (() => void) | null = null;
+  const route = (): void => {
+    const id = location.hash.replace(/^#\/?/, '').split('/')[0] || 'teach';
+    const screen = SCREENS.find((s) => s.id === id) ?? (SCREENS[0] as Screen);
+    unmount?.();
+    for (const link of nav.querySelectorAll('a')) {
+      if (link.getAttribute('href') === `#${screen.id}`) link.setAttribute('aria-current', 'page');
+      else link.removeAttribute('aria-current');
+    }
+    document.title = `${screen.title} · tannerin`;
+    main.replaceChildren();
+    main.dataset.screen = screen.id;
+    unmount = screen.mount(main, ctx);
+  };
+  nav.hidden = false;
+  addEventListener('hashchange', route);
+  route();
+  document.body.dataset.ready = 'true';
+}
+
+void boot();

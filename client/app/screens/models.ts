@@ -1,0 +1,304 @@
+/**
+ * Models: the personal models on this device (choose the one in use, rename, export as TF.js
+ * files, import, delete), storage used, sync (off until the person turns it on; only model
+ * weights leave the device), and what runs the model.
+ */
+import {
+  createPairingCode,
+  deleteHead,
+  disableSync,
+  enableSync,
+  exportHeadBlobs,
+  getHead,
+  getSyncStatus,
+  importHead,
+  listHeads,
+  onChange,
+  onSyncStatus,
+  renameHead,
+  requestPersistence,
+  resolveConflict,
+  restoreWithPairingCode,
+  setActiveHead,
+  storageEstimate,
+  syncNow,
+  type HeadSummary,
+  type SyncStatus,
+} from '../../lib/index.ts';
+import type { AppContext, Screen } from '../context.ts';
+import { errorText, formatBytes, h, pct, replace } from '../dom.ts';
+
+/** Stored size of a head document (weights dominate; base64 is 4/3 of the bytes). */
+async function headBytes(id: string): Promise<number> {
+  const doc = await getHead(id);
+  return doc ? new Blob([JSON.stringify(doc)]).size : 0;
+}
+
+function download(file: File): void {
+  const url = URL.createObjectURL(file);
+  const a = h('a', { href: url, download: file.name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function modelsView(root: HTMLElement, ctx: AppContext): () => void {
+  const list = h('div', { 'data-testid': 'model-list' });
+  const storage = h('div', { 'data-testid': 'storage' });
+  const sync = h('div', { 'data-testid': 'sync' });
+  const importStatus = h('p', { class: 'status', 'aria-live': 'polite' });
+  const importInput = h('input', { type: 'file', multiple: true, accept: '.json,.bin,application/json,application/octet-stream', id: 'import-files', class: 'visually-hidden' });
+
+  importInput.addEventListener('change', () => {
+    const files = [...(importInput.files ?? [])];
+    importInput.value = '';
+    const json = files.find((f) => f.name.endsWith('.json'));
+    const weights = files.find((f) => f.name.endsWith('.bin'));
+    if (!json || !weights) {
+      importStatus.textContent = 'Pick both files of a model: the .json file and its .weights.bin file (select them together).';
+      importStatus.classList.add('error');
+      return;
+    }
+    importStatus.classList.remove('error');
+    importStatus.textContent = 'Importing…';
+    importHead(json, weights).then(
+      (doc) => (importStatus.textContent = `Imported “${doc.name}” (${doc.classes.join(', ')}).`),
+      (err: unknown) => {
+        importStatus.textContent = `Could not import: ${errorText(err)}`;
+        importStatus.classList.add('error');
+      },
+    );
+  });
+
+  const modelRow = async (head: HeadSummary): Promise<HTMLElement> => {
+    const bytes = await headBytes(head.id);
+    const radio = h('input', { type: 'radio', name: 'active-model', id: `use-${head.id}`, checked: head.active, disabled: !head.usable });
+    radio.addEventListener('change', () => void setActiveHead(head.id));
+    return h(
+      'div',
+      { class: 'model', 'data-head-id': head.id },
+      h('label', { class: 'choice', for: `use-${head.id}` }, radio, h('strong', {}, head.name), head.active ? ' (in use)' : ''),
+      h(
+        'p',
+        { class: 'meta' },
+        `${head.classes.length} classes: ${head.classes.join(', ')}. `,
+        head.metrics ? `Right on ${pct(head.metrics.accuracy)} of ${head.metrics.n} practice photos. ` : head.imported ? 'Imported. ' : '',
+        head.predictWith === 'knn' ? 'Uses most-similar-photo matching. ' : '',
+        `${formatBytes(bytes)} · ${new Date(head.created).toLocaleDateString()}`,
+        head.usable ? '' : ' · made for another model version: retrain it',
+      ),
+      h(
+        'div',
+        { class: 'row' },
+        h(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              const name = prompt(`New name for “${head.name}”`, head.name)?.trim();
+              if (name && name !== head.name) renameHead(head.id, name).catch((err: unknown) => ctx.notify(errorText(err), 'error'));
+            },
+          },
+          'Rename',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              exportHeadBlobs(head.id).then(
+                ({ modelJson, weights }) => {
+                  download(modelJson);
+                  download(weights);
+                  ctx.notify('Exported as two files (TF.js format): keep them together.', 'good');
+                },
+                (err: unknown) => ctx.notify(`Export failed: ${errorText(err)}`, 'error'),
+              );
+            },
+          },
+          'Export',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            onclick: () => {
+              if (confirm(`Delete the model “${head.name}”? Your photos stay.`)) void deleteHead(head.id);
+            },
+          },
+          'Delete',
+        ),
+      ),
+    );
+  };
+
+  const renderList = async (): Promise<void> => {
+    const heads = await listHeads();
+    const rows = await Promise.all(heads.map(modelRow));
+    replace(list, ...(rows.length ? rows : [h('p', { class: 'muted' }, 'No models yet. Train one on the Train screen, or import one.')]));
+  };
+
+  const renderStorage = async (): Promise<void> => {
+    const est = await storageEstimate();
+    const persisted = (await navigator.storage?.persisted?.().catch(() => false)) ?? false;
+    replace(
+      storage,
+      est.supported
+        ? h('p', {}, `Using ${formatBytes(est.usage)}${est.quota ? ` of ${formatBytes(est.quota)} available to this app (${pct(est.usedShare)})` : ''}.`)
+        : h('p', {}, 'This browser does not report storage use.'),
+      persisted
+        ? h('p', { class: 'muted' }, 'Stored permanently: the browser will not clear it to free space.')
+        : h(
+            'div',
+            { class: 'row' },
+            h('p', { class: 'muted' }, 'The browser may clear this data when the device runs low on space.'),
+            h(
+              'button',
+              {
+                type: 'button',
+                onclick: () =>
+                  void requestPersistence().then((r) => {
+                    ctx.notify(r.persisted ? 'Storage is now permanent.' : 'The browser did not grant permanent storage (installing the app usually helps).', r.persisted ? 'good' : 'warn');
+                    void renderStorage();
+                  }),
+              },
+              'Keep permanently',
+            ),
+          ),
+    );
+  };
+
+  const syncBusy = async (what: () => Promise<unknown>, ok: string): Promise<void> => {
+    try {
+      await what();
+      ctx.notify(ok, 'good');
+    } catch (err) {
+      ctx.notify(errorText(err), 'error');
+    }
+    await renderSync(await getSyncStatus());
+  };
+
+  const renderSync = async (status: SyncStatus): Promise<void> => {
+    const heads = await listHeads();
+    const name = (id: string | null): string => heads.find((x) => x.id === id)?.name ?? 'a model';
+    if (status.status === 'off') {
+      const codeInput = h('input', { type: 'text', id: 'pair-code', autocomplete: 'one-time-code', placeholder: 'XXXX-XXXX', maxlength: 12 });
+      replace(
+        sync,
+        h('p', {}, 'Sync is off. Turned on, your trained model weights (never photos) are copied to the tannerin server so your other devices get them.'),
+        h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', disabled: !ctx.online(), onclick: () => void syncBusy(() => enableSync({ label: navigator.userAgent.slice(0, 100) }), 'Sync is on.') }, 'Turn on sync')),
+        h('label', { for: 'pair-code' }, 'Or join another device with its pairing code'),
+        h(
+          'div',
+          { class: 'row' },
+          codeInput,
+          h('button', { type: 'button', disabled: !ctx.online(), onclick: () => void syncBusy(() => restoreWithPairingCode(codeInput.value), 'Joined: models from your other device are arriving.') }, 'Join'),
+        ),
+        ctx.online() ? null : h('p', { class: 'muted' }, 'Connect to the network to turn sync on.'),
+      );
+      return;
+    }
+    const code = h('p', { class: 'code', 'aria-live': 'polite' });
+    const words: Record<string, string> = { synced: 'All models are synced.', pending: 'Waiting to sync (it continues when online).', conflict: 'Two devices changed the same model.', error: 'Sync has a problem.' };
+    replace(
+      sync,
+      h('p', { 'data-testid': 'sync-status' }, words[status.status] ?? status.status, status.message ? ` ${status.message}` : ''),
+      ...status.heads
+        .filter((x) => x.status === 'conflict' || x.status === 'error')
+        .map((x) =>
+          h(
+            'div',
+            { class: 'card' },
+            h('p', {}, `“${name(x.id)}”: ${x.message ?? x.status}`),
+            x.status === 'conflict'
+              ? h(
+                  'div',
+                  { class: 'row' },
+                  h('button', { type: 'button', onclick: () => void syncBusy(() => resolveConflict(x.id, 'keep-local'), 'Kept this device’s version.') }, 'Keep this device’s'),
+                  h('button', { type: 'button', onclick: () => void syncBusy(() => resolveConflict(x.id, 'keep-remote'), 'Kept the other device’s version.') }, 'Keep the other’s'),
+                )
+              : null,
+          ),
+        ),
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { type: 'button', disabled: !ctx.online(), onclick: () => void syncBusy(() => syncNow(), 'Synced.') }, 'Sync now'),
+        h(
+          'button',
+          {
+            type: 'button',
+            disabled: !ctx.online(),
+            onclick: () =>
+              void createPairingCode().then(
+                (c) => (code.textContent = `${c.code.slice(0, 4)}-${c.code.slice(4)} (valid ${Math.round(c.expiresInSeconds / 60)} min)`),
+                (err: unknown) => ctx.notify(errorText(err), 'error'),
+              ),
+          },
+          'Add a device',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            onclick: () => {
+              const all = confirm('Turn sync off on this device? OK: also delete your models from the server (all devices lose the copy there). Cancel: choose again.');
+              if (all) void syncBusy(() => disableSync({ deleteAccount: true }), 'Sync is off and the server copy is deleted.');
+              else if (confirm('Turn sync off on this device only (the server copy stays)?')) void syncBusy(() => disableSync(), 'Sync is off on this device.');
+            },
+          },
+          'Turn off',
+        ),
+      ),
+      code,
+    );
+  };
+
+  const b = ctx.backend;
+  replace(
+    root,
+    h('h1', {}, 'Models'),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'My models'),
+      list,
+      h('div', { class: 'row' }, h('label', { class: 'button', for: 'import-files' }, 'Import model files'), importInput),
+      importStatus,
+    ),
+    h('section', { class: 'card', id: 'sync' }, h('h2', {}, 'Sync'), sync),
+    h('section', { class: 'card' }, h('h2', {}, 'Storage'), storage),
+    h(
+      'section',
+      { class: 'card' },
+      h('h2', {}, 'About'),
+      h(
+        'p',
+        { class: 'muted', 'data-testid': 'engine' },
+        `Image model: ${ctx.models.backbone.ref}. Engine: TF.js ${b.backend === 'wasm' ? `WebAssembly (${b.build}, ${b.threads} thread${b.threads === 1 ? '' : 's'})` : 'plain JavaScript (slow)'}${b.fallbackReason ? ` — ${b.fallbackReason}` : ''}.`,
+      ),
+      h('p', {}, h('a', { href: '/api.html' }, 'The edge API'), ' — default predictions for developers.'),
+    ),
+  );
+  void renderList();
+  void renderStorage();
+  void getSyncStatus().then(renderSync);
+  const offSync = onSyncStatus((s) => void renderSync(s));
+  const offChange = onChange((msg) => {
+    if (msg.type === 'head-saved' || msg.type === 'head-deleted' || msg.type === 'active-head-changed') {
+      void renderList();
+      void renderStorage();
+    }
+  });
+  const offNet = ctx.onOnlineChange(() => void getSyncStatus().then(renderSync));
+  return () => {
+    offSync();
+    offChange();
+    offNet();
+  };
+}
+
+export const modelsScreen: Screen = { id: 'models', title: 'Models', mount: modelsView };

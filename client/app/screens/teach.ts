@@ -1,0 +1,354 @@
+/**
+ * Teach: the classes with their photos (thumbnails and counts); add photos from the camera (tap
+ * for one, hold for a burst) or from files (multi-select or drag and drop); rename and delete
+ * classes and photos. Photos are embedded and stored on the device by the library.
+ */
+import {
+  addClass,
+  addExample,
+  deleteClass,
+  deleteExample,
+  isQuotaError,
+  listClasses,
+  listExamples,
+  onChange,
+  renameClass,
+  requestPersistence,
+  type ClassRecord,
+  type EmbedSource,
+} from '../../lib/index.ts';
+import { Camera, CameraError } from '../camera.ts';
+import type { AppContext, Screen } from '../context.ts';
+import { errorText, h, replace, UrlPool } from '../dom.ts';
+
+/** Burst rate while the shutter is held. */
+const BURST_INTERVAL_MS = 300;
+/** Most thumbnails drawn per class (the count shows all). */
+const MAX_THUMBS = 48;
+
+/** Photos waiting to be embedded, one queue for the whole screen so the order is kept. */
+class AddQueue {
+  private chain: Promise<void> = Promise.resolve();
+  private waiting = 0;
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly onState: (classId: string, text: string, error?: boolean) => void,
+  ) {}
+
+  /** Queues photos for a class; `name` labels errors (a file name). */
+  add(classId: string, items: Array<{ source: EmbedSource | Promise<EmbedSource>; name: string; close?: () => void }>): Promise<void> {
+    this.waiting += items.length;
+    const total = items.length;
+    let done = 0;
+    const errors: string[] = [];
+    const done_ = this.ctx.busy('adding photos');
+    const run = async (): Promise<void> => {
+      for (const item of items) {
+        this.onState(classId, `Adding photo ${done + 1} of ${total}…`);
+        try {
+          await addExample(classId, await item.source);
+        } catch (err) {
+          if (isQuotaError(err) || (err instanceof Error && err.name === 'StorageError')) {
+            errors.push(errorText(err));
+            this.waiting -= total - done;
+            this.onState(classId, `Stopped: ${errorText(err)} Photos added before are kept.`, true);
+            return;
+          }
+          if (err instanceof RangeError && /no class/.test(err.message)) return; // class deleted meanwhile
+          errors.push(`${item.name}: ${readableError(err)}`);
+        } finally {
+          item.close?.();
+        }
+        done++;
+        this.waiting--;
+      }
+      const added = total - errors.length;
+      this.onState(
+        classId,
+        errors.length ? `Added ${added} of ${total}. Not added — ${errors.join('; ')}` : `Added ${added} photo${added === 1 ? '' : 's'}.`,
+        errors.length > 0,
+      );
+      if (added > 0) void requestPersistence();
+    };
+    this.chain = this.chain.then(run, run).finally(done_);
+    return this.chain;
+  }
+
+  get pending(): number {
+    return this.waiting;
+  }
+}
+
+function readableError(err: unknown): string {
+  const text = errorText(err);
+  if (/unsupported|not a (jpeg|png)|unknown image|signature/i.test(text)) return 'not a JPEG or PNG image this app can read';
+  return text;
+}
+
+function teach(root: HTMLElement, ctx: AppContext): () => void {
+  const statuses = new Map<string, { text: string; error: boolean }>();
+  const list = h('div', { class: 'classes', 'data-testid': 'class-list' });
+  const queue = new AddQueue(ctx, (classId, text, error = false) => {
+    statuses.set(classId, { text, error });
+    const el = list.querySelector<HTMLElement>(`[data-class-id="${classId}"] .status`);
+    if (el) {
+      el.textContent = text;
+      el.classList.toggle('error', error);
+    }
+  });
+  const newName = h('input', { type: 'text', id: 'new-class', name: 'class', maxlength: 100, autocomplete: 'off', placeholder: 'e.g. ripe, unripe' });
+  const formError = h('p', { class: 'status error', 'aria-live': 'polite' });
+  const form = h(
+    'form',
+    {
+      class: 'card',
+      onsubmit: (e: Event) => {
+        e.preventDefault();
+        const name = newName.value.trim();
+        if (!name) {
+          formError.textContent = 'Type a name for the class first.';
+          newName.focus();
+          return;
+        }
+        addClass(name).then(
+          () => {
+            newName.value = '';
+            formError.textContent = '';
+          },
+          (err: unknown) => (formError.textContent = errorText(err)),
+        );
+      },
+    },
+    h('label', { for: 'new-class' }, 'New class'),
+    h('div', { class: 'row' }, newName, h('button', { type: 'submit', class: 'primary' }, 'Add class')),
+    formError,
+  );
+
+  // The camera sheet, shared by all classes.
+  const video = h('video', { 'aria-label': 'Camera preview' });
+  const camera = new Camera(video);
+  const camStatus = h('p', { class: 'status', 'aria-live': 'polite' });
+  const camTitle = h('h2', { id: 'camera-title' }, 'Camera');
+  const shutter = h('button', { type: 'button', class: 'shutter primary', 'aria-describedby': 'shutter-help' }, 'Capture');
+  const dialog = h(
+    'dialog',
+    { 'aria-labelledby': 'camera-title', class: 'camera-dialog' },
+    camTitle,
+    h('div', { class: 'camera' }, video),
+    h('p', { id: 'shutter-help', class: 'muted' }, 'Tap to take one photo; hold to take a burst (about 3 a second). Keys: Space or Enter.'),
+    shutter,
+    camStatus,
+    h('div', { class: 'row spread' }, h('span', {}), h('button', { type: 'button', onclick: () => dialog.close() }, 'Done')),
+  );
+  let cameraClass: ClassRecord | null = null;
+  let captured = 0;
+  const captureOne = (): void => {
+    if (!cameraClass || !camera.running) return;
+    const classId = cameraClass.id;
+    captured++;
+    camStatus.textContent = `${captured} captured`;
+    const grabbing = camera.grab();
+    void queue.add(classId, [{ source: grabbing, name: `camera photo ${captured}`, close: () => void grabbing.then((b) => b.close(), () => undefined) }]);
+  };
+  let burst: ReturnType<typeof setInterval> | undefined;
+  let holdTimer: ReturnType<typeof setTimeout> | undefined;
+  const press = (): void => {
+    if (holdTimer || burst) return;
+    captureOne();
+    holdTimer = setTimeout(() => {
+      shutter.classList.add('holding');
+      shutter.textContent = 'Capturing…';
+      burst = setInterval(captureOne, BURST_INTERVAL_MS);
+    }, 350);
+  };
+  const release = (): void => {
+    clearTimeout(holdTimer);
+    clearInterval(burst);
+    holdTimer = undefined;
+    burst = undefined;
+    shutter.classList.remove('holding');
+    shutter.textContent = 'Capture';
+  };
+  shutter.addEventListener('pointerdown', (e) => {
+    e.preventDefault();
+    shutter.setPointerCapture(e.pointerId);
+    press();
+  });
+  shutter.addEventListener('pointerup', release);
+  shutter.addEventListener('pointercancel', release);
+  shutter.addEventListener('keydown', (e) => {
+    if ((e.key === ' ' || e.key === 'Enter') && !e.repeat) {
+      e.preventDefault();
+      press();
+    }
+  });
+  shutter.addEventListener('keyup', (e) => {
+    if (e.key === ' ' || e.key === 'Enter') release();
+  });
+  shutter.addEventListener('contextmenu', (e) => e.preventDefault());
+  dialog.addEventListener('close', () => {
+    release();
+    camera.stop();
+    cameraClass = null;
+  });
+  const openCamera = async (cls: ClassRecord): Promise<void> => {
+    cameraClass = cls;
+    captured = 0;
+    camTitle.textContent = `Camera: “${cls.name}”`;
+    camStatus.textContent = 'Starting the camera…';
+    camStatus.classList.remove('error');
+    shutter.disabled = true;
+    dialog.showModal();
+    try {
+      await camera.start();
+      camStatus.textContent = 'Point at an example and capture.';
+      shutter.disabled = false;
+      shutter.focus();
+    } catch (err) {
+      camStatus.textContent = err instanceof CameraError ? err.message : errorText(err);
+      camStatus.classList.add('error');
+    }
+  };
+
+  const addFiles = (cls: ClassRecord, files: Iterable<File>): void => {
+    const items = [...files].map((file) => ({ source: file as EmbedSource, name: file.name }));
+    const images = items.filter((i) => (i.source as File).type.startsWith('image/') || /\.(jpe?g|png)$/i.test(i.name));
+    const skipped = items.length - images.length;
+    if (skipped) ctx.notify(`${skipped} file${skipped === 1 ? ' is' : 's are'} not an image and ${skipped === 1 ? 'was' : 'were'} skipped.`, 'warn');
+    if (images.length) void queue.add(cls.id, images);
+  };
+
+  const card = async (cls: ClassRecord, urls: UrlPool): Promise<HTMLElement> => {
+    const examples = await listExamples(cls.id);
+    const status = statuses.get(cls.id);
+    const fileInput = h('input', {
+      type: 'file',
+      multiple: true,
+      accept: 'image/jpeg,image/png,.jpg,.jpeg,.png',
+      class: 'visually-hidden',
+      id: `files-${cls.id}`,
+      'aria-label': `Add photos of ${cls.name} from files`,
+    });
+    fileInput.addEventListener('change', () => {
+      if (fileInput.files) addFiles(cls, fileInput.files);
+      fileInput.value = '';
+    });
+    const title = h('h3', {}, cls.name);
+    const el = h(
+      'article',
+      { class: 'card class-card', 'data-class-id': cls.id, 'data-class': cls.name, 'aria-label': `Class ${cls.name}` },
+      h('header', {}, title, h('span', { class: 'count', 'data-testid': 'count' }, `${examples.length} photo${examples.length === 1 ? '' : 's'}`)),
+      h(
+        'div',
+        { class: 'thumbs' },
+        ...examples.slice(-MAX_THUMBS).map((ex, i) =>
+          h(
+            'div',
+            { class: 'thumb' },
+            h('img', { src: urls.url(ex.photo), alt: `${cls.name} photo ${i + 1}`, loading: 'lazy' }),
+            h(
+              'button',
+              {
+                type: 'button',
+                'aria-label': `Delete ${cls.name} photo ${i + 1}`,
+                onclick: () => void deleteExample(ex.id),
+              },
+              '×',
+            ),
+          ),
+        ),
+        examples.length > MAX_THUMBS ? h('p', { class: 'muted' }, `+${examples.length - MAX_THUMBS} more`) : null,
+      ),
+      examples.length === 0 ? h('p', { class: 'muted' }, 'No photos yet. Add at least 5; more varied photos teach better.') : null,
+      h(
+        'div',
+        { class: 'row' },
+        h('button', { type: 'button', class: 'primary', onclick: () => void openCamera(cls) }, 'Camera'),
+        h('label', { class: 'button', for: `files-${cls.id}` }, 'Files'),
+        fileInput,
+        h(
+          'button',
+          {
+            type: 'button',
+            onclick: () => {
+              const name = prompt(`New name for “${cls.name}”`, cls.name)?.trim();
+              if (name && name !== cls.name) renameClass(cls.id, name).catch((err: unknown) => ctx.notify(errorText(err), 'error'));
+            },
+          },
+          'Rename',
+        ),
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'danger',
+            onclick: () => {
+              if (confirm(`Delete “${cls.name}” and its ${examples.length} photos? Trained models keep working.`)) {
+                deleteClass(cls.id).catch((err: unknown) => ctx.notify(errorText(err), 'error'));
+              }
+            },
+          },
+          'Delete',
+        ),
+      ),
+      h('p', { class: `status${status?.error ? ' error' : ''}`, 'aria-live': 'polite' }, status?.text ?? ''),
+    );
+    el.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      el.classList.add('dragover');
+    });
+    el.addEventListener('dragleave', () => el.classList.remove('dragover'));
+    el.addEventListener('drop', (e) => {
+      e.preventDefault();
+      el.classList.remove('dragover');
+      if (e.dataTransfer?.files.length) addFiles(cls, e.dataTransfer.files);
+    });
+    return el;
+  };
+
+  // Each render makes its own object URLs; the previous render's are revoked once replaced.
+  let shown = new UrlPool();
+  let renderSeq = 0;
+  const render = async (): Promise<void> => {
+    const seq = ++renderSeq;
+    const pool = new UrlPool();
+    const classes = await listClasses();
+    const cards = await Promise.all(classes.map((cls) => card(cls, pool)));
+    if (seq !== renderSeq) {
+      pool.revokeAll();
+      return;
+    }
+    replace(
+      list,
+      ...(classes.length ? cards : [h('p', { class: 'card muted' }, 'Start with a class: a name for one kind of thing you want recognised, e.g. “ripe”. Then add another.')]),
+    );
+    shown.revokeAll();
+    shown = pool;
+  };
+
+  replace(
+    root,
+    h('h1', {}, 'Teach'),
+    h('p', { class: 'muted' }, 'Make a class for each kind of thing, and add photos of it. Photos stay on this device.'),
+    form,
+    list,
+    dialog,
+  );
+  void render();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const off = onChange((msg) => {
+    if (msg.type === 'classes-changed' || msg.type === 'examples-changed') {
+      clearTimeout(timer);
+      timer = setTimeout(() => void render(), 50);
+    }
+  });
+  return () => {
+    off();
+    clearTimeout(timer);
+    release();
+    camera.stop();
+    shown.revokeAll();
+  };
+}
+
+export const teachScreen: Screen = { id: 'teach', title: 'Teach', mount: teach };
