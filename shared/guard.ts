@@ -235,7 +235,10 @@ export function compareRecipes(input: {
   const candidates: RecipeCandidate[] = outcomes.map((o) => {
     const correct = correctOf(o.recipe);
     const accuracy = n ? correct / n : 0;
-    const { low, high } = wilsonInterval(correct, n);
+    const interval = wilsonInterval(correct, n);
+    // All right (or all wrong) is exactly at the bound; the formula's rounding can land a hair inside.
+    const low = correct === 0 ? 0 : Math.min(interval.low, accuracy);
+    const high = correct === n ? 1 : Math.max(interval.high, accuracy);
     const candidate: RecipeCandidate = {
       recipe: o.recipe,
       correct,

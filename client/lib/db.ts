@@ -14,7 +14,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
 import type { ModelsResponse } from '../../shared/api.ts';
 import type { AugmentOp } from '../../shared/augment.ts';
-import type { GuardResult } from '../../shared/guard.ts';
+import type { GuardResult, RecipeComparison } from '../../shared/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
 
 export const DB_NAME = 'tannerin';
@@ -25,8 +25,10 @@ export const DB_NAME = 'tannerin';
  *    copy's size; `headStates` (how the device predicts with each head, what it trained on).
  * 3: `syncAccount` (the opt-in sync account and its token) and `syncStates` (each head's last
  *    synced ETag, pending push, status).
+ * 4: `unlabeled` (photos without a class, for self-training in "improve further"; nothing else
+ *    changes, so every earlier record is kept as it is).
  */
-export const DB_VERSION = 3;
+export const DB_VERSION = 4;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -105,6 +107,21 @@ export interface ExampleRecord {
   updated: string;
 }
 
+/**
+ * A photo the user added without a class (client/lib/improve.ts): self-training gives it a
+ * pseudo-label when the head is confident about it. Only a copy is kept, as for examples.
+ */
+export interface UnlabeledRecord {
+  /** UUID made on the device. */
+  id: string;
+  /** JPEG copy, shorter side 224 px (never enlarged), as the examples' copies. */
+  photo: Blob;
+  width: number;
+  height: number;
+  /** Milliseconds since the epoch (`Date.now()`), when it was added; indexed for listing in order. */
+  createdAt: number;
+}
+
 /** Small app-wide settings, one record per key. */
 export type SettingRecord = { key: 'activeHead'; headId: string | null };
 
@@ -119,6 +136,8 @@ export interface TrainingSummary {
   guard: GuardResult;
   /** `holdout` or `cross-validation`. */
   splitMethod: 'holdout' | 'cross-validation';
+  /** Set by "improve further" (client/lib/improve.ts): every recipe's held-out result and the verdict. */
+  improvement?: RecipeComparison;
 }
 
 /**
@@ -140,6 +159,12 @@ export interface HeadStateRecord {
   trainedOn: string[] | null;
   /** Null for imported heads. */
   training: TrainingSummary | null;
+  /**
+   * When the stored head was trained again on every photo after the held-out photos judged it
+   * (`trainHead` `refitAll`): the head they judged and the photos it trained on, so that the next
+   * training's guard can compare it on photos it never saw. Absent otherwise.
+   */
+  judged?: { doc: HeadDocument; trainedOn: string[] };
   /** ISO 8601. */
   updated: string;
 }
@@ -223,6 +248,11 @@ export interface TannerinSchema extends DBSchema {
     key: string;
     value: SyncStateRecord;
   };
+  unlabeled: {
+    key: string;
+    value: UnlabeledRecord;
+    indexes: { 'by-created': number };
+  };
 }
 
 export type TannerinDb = IDBPDatabase<TannerinSchema>;
@@ -278,6 +308,9 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
       if (oldVersion < 3) {
         database.createObjectStore('syncAccount', { keyPath: 'key' });
         database.createObjectStore('syncStates', { keyPath: 'id' });
+      }
+      if (oldVersion < 4) {
+        database.createObjectStore('unlabeled', { keyPath: 'id' }).createIndex('by-created', 'createdAt');
       }
     },
     blocked() {
@@ -353,7 +386,8 @@ export type TannerinMessage =
   | { type: 'examples-changed'; classId: string | null }
   | { type: 'head-saved'; id: string }
   | { type: 'head-deleted'; id: string }
-  | { type: 'active-head-changed'; id: string | null };
+  | { type: 'active-head-changed'; id: string | null }
+  | { type: 'unlabeled-changed' };
 
 let channel: BroadcastChannel | null = null;
 

@@ -342,8 +342,8 @@ export async function reembedAll(options: ReembedOptions = {}): Promise<{ reembe
 // ---------------------------------------------------------------------------------------------
 // Internals
 
-/** The stored copy: JPEG, shorter side {@link PHOTO_COPY_SIDE} (never enlarged). */
-async function photoCopy(pixels: RgbaPixels): Promise<{ blob: Blob; width: number; height: number }> {
+/** The stored copy: JPEG, shorter side {@link PHOTO_COPY_SIDE} (never enlarged). Also used for unlabeled photos. */
+export async function photoCopy(pixels: RgbaPixels): Promise<{ blob: Blob; width: number; height: number }> {
   const { bitmap, width, height } = await scaledBitmap(pixels, PHOTO_COPY_SIDE);
   try {
     return { blob: await encodeJpeg(bitmap, width, height, PHOTO_COPY_QUALITY), width, height };

@@ -119,3 +119,17 @@ export type { EpochProgress } from '../../shared/train-head.ts';
 export type { GuardResult, CandidateResult, Comparison } from '../../shared/guard.ts';
 export type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
 export type { Prediction } from '../../shared/api.ts';
+export {
+  improve,
+  improveEstimate,
+  addUnlabeled,
+  listUnlabeled,
+  deleteUnlabeled,
+  MIN_PHOTOS_PER_CLASS,
+  type ImproveRecipe,
+  type ImproveProgress,
+  type ImproveCandidate,
+  type ImproveReport,
+  type ImproveOptions,
+} from './improve.ts';
+export type { RecipeComparison, RecipeCandidate, RecipeName } from '../../shared/guard.ts';

@@ -21,8 +21,8 @@ describe('database and tabs', () => {
       const page = await openHarness(upgrader, baseUrl);
       await page.evaluate(() => window.tannerin.createVersion1());
       const raw = await page.evaluate(() => window.tannerin.rawExamples());
-      expect(raw.version).toBe(3);
-      expect(raw.stores).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'settings', 'syncAccount', 'syncStates']);
+      expect(raw.version).toBe(4);
+      expect(raw.stores).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
       expect(raw.examples).toEqual([
         expect.objectContaining({
           id: 'e1',
@@ -50,7 +50,7 @@ describe('database and tabs', () => {
     await b.goto(`${baseUrl}/test-pages/harness.html`);
     await b.waitForFunction(() => typeof window.tannerin === 'object');
 
-    expect(await a.evaluate(() => window.tannerin.openDbWatched())).toBe(3);
+    expect(await a.evaluate(() => window.tannerin.openDbWatched())).toBe(4);
     await b.evaluate(() => window.tannerin.listen());
     await a.evaluate(() => window.tannerin.broadcast({ type: 'head-saved', id: 'h1' }));
     await b.waitForFunction(() => window.tannerin.messages().length > 0);
@@ -58,10 +58,10 @@ describe('database and tabs', () => {
     // A tab does not hear its own messages.
     expect(await a.evaluate(() => window.tannerin.messages())).toEqual([]);
 
-    // Tab b opens version 4 (as a newer app would): tab a closes its connection and is told.
-    const newer = await b.evaluate(() => window.tannerin.openNewerVersion(4));
-    expect(newer.version).toBe(4);
-    expect(newer.stores.sort()).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'settings', 'syncAccount', 'syncStates']);
+    // Tab b opens version 5 (as a newer app would): tab a closes its connection and is told.
+    const newer = await b.evaluate(() => window.tannerin.openNewerVersion(5));
+    expect(newer.version).toBe(5);
+    expect(newer.stores.sort()).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
     expect(await a.evaluate(() => window.tannerin.events())).toEqual(['version-change']);
     expect(await b.evaluate(() => window.tannerin.events())).toEqual([]);
     expect(browser.errors).toEqual([]);

@@ -53,6 +53,13 @@ describe('compareRecipes', () => {
     expect(clear.kept).toBe('finetune');
   });
 
+  it('puts a perfect score inside its interval', () => {
+    const six = ['a', 'a', 'b', 'b', 'c', 'c'];
+    const r = compareRecipes({ labels: six, outcomes: [{ recipe: 'head', predicted: six }, { recipe: 'knn', predicted: ['x', 'x', 'x', 'x', 'x', 'x'] }] });
+    expect(r.candidates[0]).toMatchObject({ accuracy: 1, high: 1 });
+    expect(r.candidates[1]).toMatchObject({ accuracy: 0, low: 0 });
+  });
+
   it('refuses mismatched inputs', () => {
     expect(() => compareRecipes({ labels, outcomes: [] })).toThrow(RangeError);
     expect(() => compareRecipes({ labels, outcomes: [{ recipe: 'head', predicted: ['a'] }] })).toThrow(/predicted 1 photos, 20 held out/);

@@ -1,0 +1,435 @@
+/**
+ * "Improve further": after a head has been trained, try the costlier recipes on the device and
+ * keep whichever is best on photos none of them trained on.
+ *
+ * 1. Preparing: every fresh example's stored copy (client/lib/examples.ts keeps a 224-px JPEG of
+ *    each photo) and its augmented views (same seed and count as when it was taught) go through the
+ *    frozen backbone once, split at the cut of the top block (shared/fine-tune.ts): the cut
+ *    activation and the embedding. The user's unlabeled photos (their stored copies) too.
+ * 2. One held-out split by photo (a quarter of each class's photos, at least one). On the other
+ *    photos every recipe trains: the retrained head (shared/train-head.ts), kNN (k = 3, cosine),
+ *    self-training with the unlabeled photos (shared/self-train.ts) and fine-tuning of the top
+ *    block + head (shared/fine-tune.ts, with the project's WASM gradient kernels).
+ * 3. Comparing: all recipes predict the same held-out photos; the guard (shared/guard.ts
+ *    `compareRecipes`) keeps the most accurate, ties going to the simpler recipe, and says in plain
+ *    words whether the lead could be chance.
+ * 4. The kept recipe is trained again on ALL photos (few-shot photos are too precious to leave one
+ *    out of the final model), its held-out metrics attached, and stored as the head document under
+ *    the head's id in one transaction (a fine-tuned model carries its `backboneTail`; kNN stores the
+ *    retrained head, and this device predicts with kNN, as `train` does).
+ *
+ * Every candidate is judged on the copies' embeddings, so that all are compared on the same input.
+ * The final head, kNN and self-trained models use the examples' stored embeddings (computed from
+ * the photos themselves, as `predict` sees photos); the fine-tuned model can only train on cut
+ * activations, which are rebuilt from the copies. (On flat-coloured emoji a JPEG copy costs a few
+ * points against the photo; on camera photos, already JPEG, much less.)
+ *
+ * Aborting (`signal`) rejects with an `AbortError` and stores nothing: the previous head stays.
+ * Everything yields to the page between steps, and every tensor is disposed (`tf.memory()` is flat
+ * across calls).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { augmentedViews } from '../../shared/augment.ts';
+import { fineTune, loadPersonalModel, splitBackbone, type BackboneSplit, type FineTuneExample } from '../../shared/fine-tune.ts';
+import { compareRecipes, type GuardResult, type RecipeCandidate, type RecipeComparison, type RecipeName, type RecipeOutcome } from '../../shared/guard.ts';
+import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
+import { fitKnn } from '../../shared/knn.ts';
+import { computeMetrics } from '../../shared/metrics.ts';
+import { preprocess } from '../../shared/preprocess.ts';
+import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/self-train.ts';
+import { foldExamples, splitByPhoto } from '../../shared/split.ts';
+import { trainHead } from '../../shared/train-head.ts';
+import { registerWasmGradientKernels } from '../../shared/wasm-grad-kernels.ts';
+import type { Backbone } from '../../shared/backbone.ts';
+import { currentBackbone } from './current-backbone.ts';
+import { notifyChange, openTannerinDb, type ClassRecord, type ExampleRecord, type HeadStateRecord, type UnlabeledRecord } from './db.ts';
+import { pixelsOf } from './embed.ts';
+import { photoCopy, trainingSet } from './examples.ts';
+import { activeHeadId, storeHead } from './heads.ts';
+import { toStorageError } from './storage.ts';
+import { queueHeadPush } from './sync.ts';
+import { yieldToEventLoop } from './yield.ts';
+
+export type ImproveRecipe = 'finetune' | 'selftrain';
+
+export interface ImproveProgress {
+  stage: 'preparing' | 'finetune' | 'selftrain' | 'comparing';
+  /** Of the whole run, 0 to 1. */
+  fraction: number;
+  epoch?: number;
+  epochs?: number;
+  loss?: number;
+  /** Held-out accuracy, when the stage has one (self-training rounds). */
+  accuracy?: number;
+  /** `candidate`: training on the photos not held out, to compare. `final`: the kept recipe on all photos. */
+  step?: 'candidate' | 'final';
+}
+
+export interface ImproveCandidate {
+  recipe: 'knn' | 'head' | 'finetune' | 'selftrain';
+  accuracy: number;
+  /** 95% Wilson interval. */
+  low: number;
+  high: number;
+  n: number;
+  /** JSON bytes of the head document this recipe would store (absent for kNN: its model is the examples). */
+  sizeBytes?: number;
+  correct?: number;
+  /** Against the kept recipe (absent for the kept one). */
+  versusKept?: { onlyThis: number; onlyKept: number; p: number };
+  /** One sentence for the screen. */
+  text?: string;
+}
+
+export interface ImproveReport {
+  kept: ImproveCandidate['recipe'];
+  candidates: ImproveCandidate[];
+  headId: string;
+  /** JSON bytes of the stored head document. */
+  sizeBytes: number;
+  /** Plain words: what was kept and how sure that is. */
+  summary: string;
+  /** The stored head document (with `backboneTail` when fine-tuning was kept). */
+  doc: HeadDocument;
+  /** Held-out metrics of the kept recipe (attached to `doc`). */
+  metrics: HeadMetrics;
+  /** Recipes asked for but not run, and why (e.g. self-training without unlabeled photos). */
+  skipped: { recipe: ImproveRecipe; reason: string }[];
+  photos: { labeled: number; heldOut: number; unlabeled: number };
+  ms: number;
+}
+
+export interface ImproveOptions {
+  /** Default both. `head` and `knn` are always compared. */
+  recipes?: ImproveRecipe[];
+  onProgress?: (p: ImproveProgress) => void;
+  /** Aborting rejects with an `AbortError` and stores nothing. */
+  signal?: AbortSignal;
+  /** The head to improve. Default: the active head, else a new one. */
+  headId?: string;
+  /** Seeds the split and every training (default 0: same data, same result). */
+  seed?: number;
+  /** Fine-tune on the augmented views too (default true). */
+  augment?: boolean;
+  /** Fine-tuning epochs (default 10, the evaluated schedule). */
+  epochs?: number;
+}
+
+/** Each class needs this many fresh photos: two to train on and one to hold out. */
+export const MIN_PHOTOS_PER_CLASS = 3;
+/** At most this many unlabeled photos (the newest) join self-training. */
+export const MAX_UNLABELED = 500;
+/** Share of each class's photos held out for the comparison. */
+const HELD_OUT_FRACTION = 0.25;
+
+// ---------------------------------------------------------------------------------------------
+// Unlabeled photos
+
+/** Stores a photo without a class (a 224-px JPEG copy, as for examples) for self-training. */
+export async function addUnlabeled(photo: Blob | ImageBitmap | HTMLCanvasElement): Promise<{ id: string }> {
+  const copy = await photoCopy(await pixelsOf(photo));
+  const record: UnlabeledRecord = { id: crypto.randomUUID(), photo: copy.blob, width: copy.width, height: copy.height, createdAt: Date.now() };
+  const db = await openTannerinDb();
+  try {
+    await db.add('unlabeled', record);
+  } catch (err) {
+    throw toStorageError(err, 'the unlabeled photo');
+  }
+  notifyChange({ type: 'unlabeled-changed' });
+  return { id: record.id };
+}
+
+/** The unlabeled photos, oldest first; `thumbnail` is the stored copy. */
+export async function listUnlabeled(): Promise<Array<{ id: string; thumbnail: Blob; createdAt: number }>> {
+  const db = await openTannerinDb();
+  const records = await db.getAllFromIndex('unlabeled', 'by-created');
+  return records.map((r) => ({ id: r.id, thumbnail: r.photo, createdAt: r.createdAt }));
+}
+
+/** Deletes an unlabeled photo (nothing happens for an unknown id). */
+export async function deleteUnlabeled(id: string): Promise<void> {
+  const db = await openTannerinDb();
+  await db.delete('unlabeled', id);
+  notifyChange({ type: 'unlabeled-changed' });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Estimate
+
+const splits = new WeakMap<Backbone, BackboneSplit>();
+const tailBytes = new WeakMap<Backbone, number>();
+
+/** The loaded backbone split at its top block (one per backbone; holds no tensors of its own). */
+function backboneSplit(backbone: Backbone): BackboneSplit {
+  let split = splits.get(backbone);
+  if (!split) {
+    split = splitBackbone(backbone.model, backbone.manifest, { unfreeze: 1 });
+    splits.set(backbone, split);
+  }
+  return split;
+}
+
+/** Fresh examples per class, in display order. */
+async function freshExamples(): Promise<{ classes: ClassRecord[]; records: Map<string, ExampleRecord[]> }> {
+  const ref = currentBackbone().ref;
+  const db = await openTannerinDb();
+  const tx = db.transaction(['classes', 'examples']);
+  const [classes, examples] = await Promise.all([tx.objectStore('classes').index('by-order').getAll(), tx.objectStore('examples').getAll()]);
+  const records = new Map<string, ExampleRecord[]>();
+  for (const r of examples) {
+    if (r.backbone !== ref) continue;
+    const list = records.get(r.classId) ?? [];
+    list.push(r);
+    records.set(r.classId, list);
+  }
+  return { classes: classes.filter((c) => records.has(c.id)), records };
+}
+
+/**
+ * Before running: the expected size of a fine-tuned model (its tail's weights as base64 plus a
+ * head for the current classes), whether there are enough photos (two classes, each with
+ * {@link MIN_PHOTOS_PER_CLASS}), and how many unlabeled photos there are.
+ */
+export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boolean; reason?: string; unlabeled: number }> {
+  const backbone = currentBackbone();
+  let tail = tailBytes.get(backbone);
+  if (tail === undefined) {
+    const initial = await backboneSplit(backbone).initialTail();
+    tail = Math.ceil(initial.weightData.length / 3) * 4 + JSON.stringify(initial.modelTopology).length + 200;
+    tailBytes.set(backbone, tail);
+  }
+  const { classes, records } = await freshExamples();
+  const dim = backbone.manifest.embedding.size;
+  const classCount = Math.max(2, classes.length);
+  // Head weights (float32 as base64), its topology, and the input transform's mean as JSON numbers (~20 characters each).
+  const head = Math.ceil(((dim + 1) * classCount * 4) / 3) * 4 + 2_000 + dim * 20;
+  const db = await openTannerinDb();
+  const unlabeled = await db.count('unlabeled');
+  const short = classes.filter((c) => (records.get(c.id)?.length ?? 0) < MIN_PHOTOS_PER_CLASS);
+  let reason: string | undefined;
+  if (classes.length < 2) reason = 'Teach at least two classes first.';
+  else if (short.length) reason = `Each class needs at least ${MIN_PHOTOS_PER_CLASS} photos; add more to ${short.map((c) => `"${c.name}"`).join(', ')}.`;
+  return { sizeBytes: tail + head, ready: reason === undefined, ...(reason ? { reason } : {}), unlabeled };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Improve
+
+function abortError(): DOMException {
+  return new DOMException('Improving was cancelled.', 'AbortError');
+}
+
+function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
+  let best = 0;
+  for (let i = 1; i < p.length; i++) if ((p[i] as number) > (p[best] as number)) best = i;
+  return classes[best] as string;
+}
+
+const docBytes = (doc: HeadDocument): number => new TextEncoder().encode(JSON.stringify(doc)).length;
+
+/**
+ * Runs the recipes, compares them on held-out photos, and stores the best (module comment).
+ * Needs `loadModels` first, and {@link improveEstimate}'s `ready`.
+ */
+export async function improve(options: ImproveOptions = {}): Promise<ImproveReport> {
+  const t0 = performance.now();
+  const { signal, onProgress } = options;
+  const check = (): void => {
+    if (signal?.aborted) throw abortError();
+  };
+  check();
+  const backbone = currentBackbone();
+  const manifest = backbone.manifest;
+  const wanted = new Set<ImproveRecipe>(options.recipes ?? ['finetune', 'selftrain']);
+  const seed = options.seed ?? 0;
+  const augment = options.augment ?? true;
+
+  const { classes: classRecords, records } = await freshExamples();
+  const classes = classRecords.map((c) => c.name);
+  const short = classRecords.filter((c) => (records.get(c.id)?.length ?? 0) < MIN_PHOTOS_PER_CLASS);
+  if (classes.length < 2 || short.length) {
+    throw new RangeError(
+      classes.length < 2
+        ? 'improving needs examples in at least two classes'
+        : `improving needs at least ${MIN_PHOTOS_PER_CLASS} photos in every class; ${short.map((c) => `"${c.name}"`).join(', ')} has fewer`,
+    );
+  }
+  const db = await openTannerinDb();
+  const unlabeledRecords = wanted.has('selftrain') ? (await db.getAllFromIndex('unlabeled', 'by-created')).slice(-MAX_UNLABELED) : [];
+  const skipped: ImproveReport['skipped'] = [];
+  if (wanted.has('selftrain') && unlabeledRecords.length === 0) {
+    skipped.push({ recipe: 'selftrain', reason: 'no unlabeled photos: add some with addUnlabeled()' });
+    wanted.delete('selftrain');
+  }
+
+  // Rough shares of the run's time, for one progress fraction.
+  const weights = { preparing: 0.2, candidates: 0.4, final: 0.4 };
+  const progress = (p: ImproveProgress): void => onProgress?.(p);
+  if (wanted.has('finetune') && tf.getBackend() === 'wasm') registerWasmGradientKernels();
+  const split = backboneSplit(backbone);
+
+  // 1. Frozen passes of the copies (and their augmented views) and of the unlabeled photos.
+  const labelOf = new Map(classRecords.map((c) => [c.id, c.name]));
+  const photoRecords = [...records.values()].flat().sort((a, b) => (a.id < b.id ? -1 : 1));
+  const totalPasses = photoRecords.reduce((a, r) => a + (augment ? r.views.length : 1), 0) + unlabeledRecords.length;
+  let passes = 0;
+  const forward = async (pixels: Parameters<typeof preprocess>[0]): Promise<Awaited<ReturnType<BackboneSplit['forward']>>> => {
+    await yieldToEventLoop();
+    check();
+    const out = await split.forward(preprocess(pixels, manifest.normalization));
+    passes++;
+    progress({ stage: 'preparing', fraction: (weights.preparing * passes) / totalPasses });
+    return out;
+  };
+  const copies: FineTuneExample[] = [];
+  for (const r of photoRecords) {
+    const pixels = await pixelsOf(r.photo);
+    const label = labelOf.get(r.classId) as string;
+    const views = augment ? [pixels, ...augmentedViews(pixels, { count: r.views.length - 1, seed: r.augmentSeed })] : [pixels];
+    for (const [i, view] of views.entries()) {
+      const out = await forward(view);
+      copies.push({ photoId: r.id, label, embedding: out.embedding, augmented: i > 0, cut: out.cut });
+    }
+  }
+  const unlabeled: (UnlabeledExample & { cut: Float32Array })[] = [];
+  for (const r of unlabeledRecords) {
+    const out = await forward(await pixelsOf(r.photo));
+    unlabeled.push({ photoId: `unlabeled:${r.id}`, embedding: out.embedding, augmented: false, cut: out.cut });
+  }
+
+  // 2. Held-out split and the candidates, trained on the other photos.
+  const photoSplit = splitByPhoto(copies, { seed, minPhotosForHoldout: 2, validationFraction: HELD_OUT_FRACTION });
+  const fold = photoSplit.folds[0];
+  if (photoSplit.method !== 'holdout' || !fold) throw new Error('no held-out split: every class needs at least 2 photos');
+  const { train, validation } = foldExamples(copies, fold) as { train: FineTuneExample[]; validation: FineTuneExample[] };
+  const heldOut = validation.filter((e) => !e.augmented);
+  const labels = heldOut.map((e) => e.label);
+  const plan = ['head', ...[...wanted].sort()] as RecipeName[];
+  const candidateShare = weights.candidates / plan.length;
+  let done = 0;
+  const at = (within: number): number => weights.preparing + candidateShare * (done + Math.min(1, within));
+  const outcomes: RecipeOutcome[] = [];
+
+  const headRun = await trainHead(train, { backbone: manifest, classes, seed, ...(signal ? { signal } : {}), refitAll: true });
+  const headP = await predictProbabilities(headRun.doc, manifest, heldOut.map((e) => e.embedding));
+  outcomes.push({ recipe: 'head', predicted: headP.map((p) => argMaxLabel(classes, p)), sizeBytes: docBytes(headRun.doc) });
+  const knn = fitKnn(train, manifest, { k: 3, classes });
+  outcomes.push({ recipe: 'knn', predicted: heldOut.map((e) => knn.predict(e.embedding, 1)[0]?.label as string) });
+  done++;
+  progress({ stage: 'comparing', fraction: at(0), step: 'candidate' });
+  check();
+
+  const maxRounds = 3;
+  const unlabeledPlain = unlabeled.map(({ cut: _cut, ...u }) => u);
+  if (wanted.has('selftrain')) {
+    const run = await selfTrain(train, unlabeledPlain, {
+      backbone: manifest,
+      classes,
+      seed,
+      rounds: maxRounds,
+      refitAll: true,
+      ...(signal ? { signal } : {}),
+      onRound: (r) =>
+        progress({ stage: 'selftrain', fraction: at(r.round / (maxRounds + 1)), epoch: r.round, epochs: maxRounds, ...(r.heldOutAccuracy === null ? {} : { accuracy: r.heldOutAccuracy }), step: 'candidate' }),
+    });
+    const p = await predictProbabilities(run.doc, manifest, heldOut.map((e) => e.embedding));
+    outcomes.push({ recipe: 'selftrain', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: docBytes(run.doc) });
+    done++;
+    check();
+  }
+
+  const epochs = options.epochs ?? 10;
+  const fineTuneOptions = (step: 'candidate' | 'final', base: number, span: number) => ({
+    backbone: manifest,
+    classes,
+    seed,
+    epochs,
+    validation: 'none' as const,
+    head: { refitAll: true },
+    ...(signal ? { signal } : {}),
+    onEpoch: (e: { epoch: number; epochs: number; loss: number | null }) =>
+      progress({ stage: 'finetune', fraction: base + (span * e.epoch) / e.epochs, epoch: e.epoch, epochs: e.epochs, ...(e.loss === null ? {} : { loss: e.loss }), step }),
+  });
+  if (wanted.has('finetune')) {
+    const run = await fineTune(split, train, fineTuneOptions('candidate', at(0), candidateShare));
+    const model = await loadPersonalModel(run.doc, split);
+    try {
+      const p = await model.probabilities(heldOut.map((e) => ({ cut: e.cut, embedding: e.embedding })));
+      outcomes.push({ recipe: 'finetune', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: run.documentBytes });
+    } finally {
+      model.dispose();
+    }
+    done++;
+    check();
+  }
+
+  // 3. The guard.
+  const comparison: RecipeComparison = compareRecipes({ labels, outcomes });
+  const kept = comparison.kept;
+  const keptOutcome = outcomes.find((o) => o.recipe === kept) as RecipeOutcome;
+  const metrics = computeMetrics(classes, labels, [...keptOutcome.predicted]);
+  progress({ stage: 'comparing', fraction: weights.preparing + weights.candidates, step: 'candidate' });
+
+  // 4. The kept recipe on all photos.
+  const headId = options.headId ?? (await activeHeadId()) ?? crypto.randomUUID();
+  const previous = await db.get('heads', headId);
+  const name = previous?.name ?? classes.join(' / ');
+  const finalBase = weights.preparing + weights.candidates;
+  let trained: HeadDocument;
+  if (kept === 'finetune') {
+    trained = (await fineTune(split, copies, fineTuneOptions('final', finalBase, weights.final))).doc;
+  } else {
+    const stored = (await trainingSet()).examples;
+    if (kept === 'selftrain') {
+      trained = (await selfTrain(stored, unlabeledPlain, { backbone: manifest, classes, seed, rounds: maxRounds, refitAll: true, ...(signal ? { signal } : {}) })).doc;
+      progress({ stage: 'selftrain', fraction: 1, step: 'final' });
+    } else {
+      trained = (await trainHead(stored, { backbone: manifest, classes, seed, refitAll: true, ...(signal ? { signal } : {}) })).doc;
+      progress({ stage: 'comparing', fraction: 1, step: 'final' });
+    }
+  }
+  const doc: HeadDocument = { ...trained, id: headId, name, metrics };
+  // The last point where an abort still changes nothing.
+  check();
+
+  const head = comparison.candidates.find((c) => c.recipe === 'head') as RecipeCandidate;
+  const knnResult = comparison.candidates.find((c) => c.recipe === 'knn') as RecipeCandidate;
+  const guard: GuardResult = {
+    candidates: [head, knnResult].map((c) => ({
+      name: c.recipe as 'head' | 'knn',
+      correct: c.correct,
+      n: c.n,
+      accuracy: c.accuracy,
+      interval: { low: c.low, high: c.high },
+      unknownLabels: [],
+    })),
+    comparisons: [],
+    choice: kept === 'knn' ? 'knn' : 'head',
+    reasons: [...comparison.candidates.map((c) => c.text), comparison.verdict],
+  };
+  const now = new Date().toISOString();
+  const state: HeadStateRecord = {
+    id: headId,
+    predictWith: kept === 'knn' ? 'knn' : 'head',
+    classIds: classRecords.map((c) => c.id),
+    trainedOn: photoRecords.map((r) => r.id).sort(),
+    training: { finished: now, metrics, guard, splitMethod: 'holdout', improvement: comparison },
+    updated: now,
+  };
+  await storeHead(doc, state, { activate: true });
+  void queueHeadPush(headId).catch(() => undefined);
+
+  const candidates: ImproveCandidate[] = comparison.candidates.map((c) => ({ ...c }));
+  return {
+    kept,
+    candidates,
+    headId,
+    sizeBytes: docBytes(doc),
+    summary: comparison.verdict,
+    doc,
+    metrics,
+    skipped,
+    photos: { labeled: photoRecords.length, heldOut: heldOut.length, unlabeled: unlabeled.length },
+    ms: performance.now() - t0,
+  };
+}
