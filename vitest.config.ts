@@ -42,6 +42,8 @@ export default defineConfig({
                 // High enough that no test is limited by accident; the limiter's own tests pass
                 // low limits to an app of their own (tests/worker/rate-limit.test.ts).
                 RATE_LIMITS: uniformRateLimits(100_000),
+                // The operator API's secret (tests read it from env; tests/worker/operator.test.ts).
+                OPERATOR_TOKEN: 'test-operator-token-0123456789abcdef',
               },
             },
           })),

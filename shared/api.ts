@@ -134,3 +134,29 @@ export const HEAD_TYPE = 'application/json';
 /** Media types the image endpoints accept. */
 export const IMAGE_TYPES = ['image/jpeg', 'image/png'] as const;
 export const EMBEDDING_TYPE = 'application/octet-stream';
+
+/** A default head the operator published (`PUT /v1/operator/heads/<name>`, `GET /v1/operator/heads`). */
+export interface PublishedHeadSummary {
+  /** The name it is served under: `/v1/predict?head=<name>`, its `id` in `/v1/models`. */
+  name: string;
+  /** The document's human-readable name. */
+  displayName: string;
+  /** The uploaded document's own id. */
+  sourceId: string;
+  /** Quoted SHA-256 of the served document. */
+  etag: string;
+  /** 1 when first published, +1 per replacement. */
+  version: number;
+  backbone: string;
+  classes: string[];
+  bytes: number;
+  /** True when it shadows a head shipped with the deploy of the same name (published with replace). */
+  shadowsShipped: boolean;
+  created: string;
+  updated: string;
+}
+
+/** `GET /v1/operator/heads` answer. */
+export interface PublishedHeadsResponse {
+  heads: PublishedHeadSummary[];
+}

@@ -16,6 +16,8 @@ import { putHeadRoute } from './routes/head-put.ts';
 import { deleteHeadRoute, getHeadRoute, listHeadsRoute } from './routes/heads.ts';
 import { healthRoute } from './routes/health.ts';
 import { modelsRoute } from './routes/models.ts';
+import { listPublishedRoute, publishedFileRoute, publishRoute, unpublishRoute } from './routes/operator.ts';
+import { operatorOnly } from './operator-auth.ts';
 import { createPairingCodeRoute, redeemPairingCodeRoute } from './routes/pairing.ts';
 import { predictRoute } from './routes/predict.ts';
 import { listTokensRoute, revokeTokenRoute } from './routes/tokens.ts';
@@ -40,6 +42,9 @@ const ROUTE_METHODS: [string, string][] = [
   ['/v1/pairing-codes/redeem', 'POST'],
   ['/v1/heads', 'GET'],
   ['/v1/heads/:id', 'GET, PUT, DELETE'],
+  ['/v1/operator/heads', 'GET'],
+  ['/v1/operator/heads/:name', 'PUT, DELETE'],
+  ['/v1/published-heads/:name/:write/:file', 'GET'],
 ];
 
 /** Builds the app. */
@@ -82,6 +87,13 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.get('/v1/heads/:id', signedIn, getHeadRoute());
   app.put('/v1/heads/:id', signedIn, rateLimit('writes'), putHeadRoute());
   app.delete('/v1/heads/:id', signedIn, rateLimit('writes'), deleteHeadRoute());
+
+  // The operator API: one secret (OPERATOR_TOKEN), off without it.
+  const operator = operatorOnly();
+  app.get('/v1/operator/heads', operator, listPublishedRoute());
+  app.put('/v1/operator/heads/:name', operator, rateLimit('writes'), publishRoute());
+  app.delete('/v1/operator/heads/:name', operator, rateLimit('writes'), unpublishRoute());
+  app.get('/v1/published-heads/:name/:write/:file', publishedFileRoute());
 
   app.get('/_diag/memory', diagnosticsRoute());
   app.get('/_diag/forward', forwardTimingRoute());

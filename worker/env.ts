@@ -18,6 +18,11 @@ export interface Env {
    * the bench; a deploy never sets it.
    */
   TANNERIN_DIAGNOSTICS?: string;
+  /**
+   * The operator's secret for `/v1/operator/*` (worker/operator-auth.ts): a Worker secret in
+   * production, `.dev.vars` locally. Unset: the operator API is off (404).
+   */
+  OPERATOR_TOKEN?: string;
 }
 
 /** Who is calling: set by the auth middleware for a valid bearer token. */

@@ -68,7 +68,7 @@ describe('a fine-tuned personal model at the edge', () => {
     expect((await predict(new Uint8Array(c.bytes), c.type)).status).toBe(200);
     const key = `${owner.accountId}/${doc.id}@${etag.slice(1, -1)}`;
     expect(personalHeadCache.has(key)).toBe(true);
-    const stats = (await diag()).headCache;
+    const stats = (await diag()).headCache ?? { entries: 0, bytes: 0, maxBytes: 0 };
     expect(stats.maxBytes).toBe(HEAD_CACHE_BYTES);
     // Weights of the head AND the tail, as float32.
     expect(stats.bytes).toBeGreaterThanOrEqual(documentWeightCount(doc) * 4);
@@ -82,7 +82,7 @@ describe('a fine-tuned personal model at the edge', () => {
     expect(res.status, await res.clone().text()).toBe(200);
     const d = await diag();
     const mib = (n: number) => n / 1048576;
-    console.log(`fine-tuned predict, 1 MP JPEG: peak WASM heap ${mib(d.peakWasmHeapBytes).toFixed(1)} MiB, ${d.numTensors} tensors, head cache ${mib(d.headCache.bytes).toFixed(1)} MiB`);
+    console.log(`fine-tuned predict, 1 MP JPEG: peak WASM heap ${mib(d.peakWasmHeapBytes).toFixed(1)} MiB, ${d.numTensors} tensors, head cache ${mib(d.headCache?.bytes ?? 0).toFixed(1)} MiB`);
     // The TF.js heap must leave room for the JS baseline (~15 MiB) and the decoder (~31 MiB worst case).
     expect(mib(d.peakWasmHeapBytes)).toBeLessThan(128 - 15 - 31);
   });

@@ -4,6 +4,8 @@ import type { ModelsResponse } from '../../shared/api.ts';
 import type { ManifestFile } from '../../shared/manifest.ts';
 import type { AppEnv } from '../env.ts';
 import { getManifest } from '../model-runtime.ts';
+import { backboneRef } from '../../shared/manifest.ts';
+import { listPublished, publishedManifestEntry } from '../store/published.ts';
 
 /** Handler factory for the models route. */
 export function modelsRoute() {
@@ -11,9 +13,15 @@ export function modelsRoute() {
     const manifest = await getManifest(c.env);
     const origin = new URL(c.req.url).origin;
     const served = (f: ManifestFile) => ({ ...f, url: `${origin}/${f.path}` });
+    // Heads the operator published (for this backbone) join the shipped ones; one published with
+    // replace=1 under a shipped head's name takes its place.
+    const ref = backboneRef(manifest.backbone);
+    const published = (await listPublished(c.env.DB)).filter((r) => r.backbone === ref).map(publishedManifestEntry);
+    const names = new Set(published.map((h) => h.id));
+    const heads = [...manifest.heads.filter((h) => !names.has(h.id)), ...published];
     const body: ModelsResponse = {
       backbone: { ...manifest.backbone, files: manifest.backbone.files.map(served) },
-      heads: manifest.heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, document: served(h.document), files: h.files.map(served) })),
+      heads: heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, document: served(h.document), files: h.files.map(served) })),
     };
     // The manifest changes with every model deploy: revalidate, never cache blindly.
     c.header('cache-control', 'no-cache');

@@ -13,8 +13,11 @@ import type { AppEnv } from '../env.ts';
 import { embeddingFromRequest } from '../embedding-input.ts';
 import { quoteEtag } from '../etag.ts';
 import { getManifest, getRuntime } from '../model-runtime.ts';
-import { findRunnableHead, withPersonalHead } from '../personal-heads.ts';
-import { predictInput, runHead } from '../runnable-head.ts';
+import { findRunnableHead, personalHeadCache, withPersonalHead } from '../personal-heads.ts';
+import { loadedBytes, loadRunnableHead, predictInput, runHead } from '../runnable-head.ts';
+import { findPublished, publishedKey, type PublishedRow } from '../store/published.ts';
+import type { HeadDocument } from '../../shared/head-document.ts';
+import { backboneRef } from '../../shared/manifest.ts';
 
 export const DEFAULT_HEAD = 'content-safety';
 
@@ -32,6 +35,8 @@ export function predictRoute() {
     const top = parseTop(c.req.query('top'));
     const headId = c.req.query('head') || DEFAULT_HEAD;
     if (isHeadId(headId)) return predictPersonal(c, headId, top);
+    const published = await findPublished(c.env.DB, headId);
+    if (published) return predictPublished(c, published, top);
     const runtime = await getRuntime(c.env);
     const head = await runtime.head(headId); // unknown head: 404 before the body is read
     const embedding = await embeddingFromRequest(c.req.raw, runtime, true);
@@ -57,5 +62,34 @@ async function predictPersonal(c: Context<AppEnv>, headId: string, top: number |
   const body: PredictResponse = { backbone: runtime.backbone.ref, head: headId, predictions };
   c.header('x-tannerin-head-etag', quoteEtag(row.etag));
   c.header('cache-control', 'no-store');
+  return c.json(body);
+}
+
+/**
+ * A prediction with a head the operator published (it shadows a shipped head of the same name).
+ * Loaded from R2 into the isolate's head cache under its name and ETag, so a replacement is a new
+ * entry and the old one ages out.
+ */
+async function predictPublished(c: Context<AppEnv>, row: PublishedRow, top: number | undefined): Promise<Response> {
+  const manifest = await getManifest(c.env);
+  const served = backboneRef(manifest.backbone);
+  if (row.backbone !== served) {
+    throw new TannerinError('backbone_mismatch', `Published head ${row.name} was made for backbone ${row.backbone}, but this server runs ${served}; publish it again retrained.`);
+  }
+  const runtime = await getRuntime(c.env);
+  const input = await predictInput(c.req.raw, runtime, false, row.name);
+  const predictions = await personalHeadCache.use(
+    `published/${row.name}@${row.etag}`,
+    async () => {
+      const object = await c.env.HEADS.get(publishedKey(row.name, row.write_id, 'head.json'));
+      // Replaced or deleted since the row was read: as if it were never there.
+      if (!object) throw new TannerinError('not_found', `Head "${row.name}" was just replaced or deleted; try again.`);
+      const doc = await object.json<HeadDocument>();
+      return { value: await loadRunnableHead(doc, runtime.backbone), bytes: loadedBytes(doc, row.bytes) };
+    },
+    (head) => runHead(head, input, top),
+  );
+  const body: PredictResponse = { backbone: runtime.backbone.ref, head: row.name, predictions };
+  c.header('x-tannerin-head-etag', quoteEtag(row.etag));
   return c.json(body);
 }

@@ -1,0 +1,165 @@
+/**
+ * Default heads the operator published (D1 `published_heads`, files in R2 under
+ * `published/<name>/<write id>/`). As for personal heads: every version's files are written in
+ * full under a fresh prefix before the row points at them, the row is switched by a
+ * compare-and-swap on `version`, and the files it replaced are deleted only after the switch; a
+ * rejected or lost write deletes only its own files.
+ */
+import { TannerinError } from '../../shared/errors.ts';
+import { sha256Hex } from '../../shared/hash.ts';
+import { exportHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
+import type { HeadManifest, InputTransform } from '../../shared/manifest.ts';
+
+/** A row of `published_heads`. */
+export interface PublishedRow {
+  name: string;
+  version: number;
+  write_id: string;
+  etag: string;
+  source_id: string;
+  display_name: string;
+  backbone: string;
+  classes: string;
+  input: string;
+  files: string;
+  bytes: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** The files of a published version, in manifest order: the document, then model.json and weights. */
+export const PUBLISHED_FILES = ['head.json', 'model.json', 'weights.bin'] as const;
+export type PublishedFile = (typeof PUBLISHED_FILES)[number];
+
+interface FileEntry {
+  file: PublishedFile;
+  bytes: number;
+  sha256: string;
+}
+
+/** R2 key of one file of one version. */
+export const publishedKey = (name: string, writeId: string, file: string): string => `published/${name}/${writeId}/${file}`;
+
+/** Site-relative path the Worker serves a published file under (routes/operator.ts). */
+export const publishedPath = (name: string, writeId: string, file: string): string => `v1/published-heads/${name}/${writeId}/${file}`;
+
+/** The published head as a manifest entry (paths relative to the site root, like shipped heads). */
+export function publishedManifestEntry(row: PublishedRow): HeadManifest {
+  const files = JSON.parse(row.files) as FileEntry[];
+  const served = (f: FileEntry) => ({ path: publishedPath(row.name, row.write_id, f.file), bytes: f.bytes, sha256: f.sha256 });
+  const [doc, ...rest] = files;
+  if (!doc) throw new Error(`published head ${row.name} lists no files`);
+  return {
+    id: row.name,
+    name: row.display_name,
+    classes: JSON.parse(row.classes) as string[],
+    backbone: row.backbone,
+    input: JSON.parse(row.input) as InputTransform,
+    url: served(doc).path,
+    document: served(doc),
+    files: rest.map(served),
+  };
+}
+
+/** The published head of this name, or null. */
+export function findPublished(db: D1Database, name: string): Promise<PublishedRow | null> {
+  return db.prepare('SELECT * FROM published_heads WHERE name = ?1').bind(name).first<PublishedRow>();
+}
+
+/** Every published head, by name. */
+export async function listPublished(db: D1Database): Promise<PublishedRow[]> {
+  const { results } = await db.prepare('SELECT * FROM published_heads ORDER BY name').all<PublishedRow>();
+  return results;
+}
+
+/** The three files of a version: the document served under the published name, and its TF.js files. */
+async function publishedFiles(doc: HeadDocument, name: string): Promise<{ file: PublishedFile; bytes: Uint8Array; sha256: string }[]> {
+  const served: HeadDocument = { ...doc, id: name };
+  const enc = new TextEncoder();
+  const { modelJson, weights } = exportHeadFiles(served, 'weights.bin');
+  const out = [
+    { file: 'head.json' as const, bytes: enc.encode(JSON.stringify(served)) },
+    { file: 'model.json' as const, bytes: enc.encode(JSON.stringify(modelJson)) },
+    { file: 'weights.bin' as const, bytes: weights },
+  ];
+  return Promise.all(out.map(async (f) => ({ ...f, sha256: await sha256Hex(f.bytes) })));
+}
+
+async function dropFiles(bucket: R2Bucket, name: string, writeId: string): Promise<void> {
+  try {
+    await bucket.delete(PUBLISHED_FILES.map((f) => publishedKey(name, writeId, f)));
+  } catch (err) {
+    console.error(`tannerin: could not delete unreferenced files of published head ${name} (${writeId}):`, err);
+  }
+}
+
+const conflict = (message: string) => new TannerinError('conflict', message);
+
+/**
+ * Publishes a validated plain head document under `name`. `current` is the row read before (null:
+ * create; a row: replace exactly that version). 409 if another write came first.
+ */
+export async function publishHead(db: D1Database, bucket: R2Bucket, name: string, doc: HeadDocument, current: PublishedRow | null, now: number): Promise<PublishedRow> {
+  const writeId = crypto.randomUUID();
+  const files = await publishedFiles(doc, name);
+  try {
+    for (const f of files) {
+      await bucket.put(publishedKey(name, writeId, f.file), f.bytes, {
+        sha256: f.sha256,
+        httpMetadata: { contentType: f.file === 'weights.bin' ? 'application/octet-stream' : 'application/json' },
+      });
+    }
+  } catch (err) {
+    await dropFiles(bucket, name, writeId);
+    throw err;
+  }
+  const head = files[0] as (typeof files)[number];
+  const values = [
+    writeId,
+    head.sha256,
+    doc.id,
+    doc.name,
+    doc.backbone,
+    JSON.stringify(doc.classes),
+    JSON.stringify(doc.input),
+    JSON.stringify(files.map((f) => ({ file: f.file, bytes: f.bytes.byteLength, sha256: f.sha256 }))),
+    head.bytes.byteLength,
+    now,
+  ] as const;
+  let row: PublishedRow | null;
+  try {
+    row = current
+      ? await db
+          .prepare(
+            `UPDATE published_heads SET version = version + 1, write_id = ?1, etag = ?2, source_id = ?3, display_name = ?4, backbone = ?5,
+               classes = ?6, input = ?7, files = ?8, bytes = ?9, updated_at = ?10
+             WHERE name = ?11 AND version = ?12 RETURNING *`,
+          )
+          .bind(...values, name, current.version)
+          .first<PublishedRow>()
+      : await db
+          .prepare(
+            `INSERT INTO published_heads (name, version, write_id, etag, source_id, display_name, backbone, classes, input, files, bytes, created_at, updated_at)
+             VALUES (?11, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+             ON CONFLICT (name) DO NOTHING RETURNING *`,
+          )
+          .bind(...values, name)
+          .first<PublishedRow>();
+  } catch (err) {
+    await dropFiles(bucket, name, writeId);
+    throw err;
+  }
+  if (!row) {
+    await dropFiles(bucket, name, writeId);
+    throw conflict(`Published head "${name}" was changed by another write while this one was under way; run it again.`);
+  }
+  if (current) await dropFiles(bucket, name, current.write_id);
+  return row;
+}
+
+/** Unpublishes `current` if it is still the version read; its files go after the row. */
+export async function unpublishHead(db: D1Database, bucket: R2Bucket, current: PublishedRow): Promise<void> {
+  const { meta } = await db.prepare('DELETE FROM published_heads WHERE name = ?1 AND version = ?2').bind(current.name, current.version).run();
+  if (meta.changes !== 1) throw conflict(`Published head "${current.name}" was changed by another write while it was being deleted; run it again.`);
+  await dropFiles(bucket, current.name, current.write_id);
+}
