@@ -7,12 +7,13 @@
  * project's Node 22 with tsx) or `npx tsx scripts/cli.ts ...`.
  *
  * Exit codes: 0 success; 1 bad data or a failure (message on stderr, no stack trace); 2 bad usage
- * or a command that is not implemented yet.
+ * (a missing or malformed option).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { evalCommand, embedCommand, Output, trainCommand } from './cli/commands.ts';
 import { DataError } from './image-folder.ts';
+import { DEFAULT_URL, publishCommand } from './cli/publish-command.ts';
 
 const USAGE = `Usage: tannerin <command> [options]
 
@@ -27,7 +28,9 @@ Commands:
   eval     --head HEAD_DIR --data DIR
            Accuracy, per-class accuracy and confusion matrix of a head on labeled images.
   publish  --head HEAD_DIR --as NAME [--url URL] [--replace]
-           Uploads a head as a default head of a deployment (not implemented yet).
+           Uploads a plain head as default head NAME of a deployment (operator API; token from
+           TANNERIN_OPERATOR_TOKEN; URL default http://127.0.0.1:8787). A shipped or already
+           published NAME needs --replace.
 
 Options for every command:
   --json    print results as one JSON object, the last line of stdout (other output goes to stderr)
@@ -157,10 +160,16 @@ async function run(argv: string[]): Promise<number> {
       await evalCommand({ head: required(values, 'head', 'eval'), data: required(values, 'data', 'eval') }, out);
       return 0;
     case 'publish':
-      process.stderr.write(
-        'tannerin: publish is not implemented yet: it needs the Worker\'s operator API (an upload guarded by an operator token), which does not exist yet.\n',
+      await publishCommand(
+        {
+          head: required(values, 'head', 'publish'),
+          as: required(values, 'as', 'publish'),
+          url: typeof values.url === 'string' ? values.url : DEFAULT_URL,
+          replace: values.replace === true,
+        },
+        out,
       );
-      return 2;
+      return 0;
   }
 }
 

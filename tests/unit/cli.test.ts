@@ -187,12 +187,12 @@ describe('tannerin CLI', () => {
     expect(run.stdout).toMatch(/^tannerin \d+\.\d+\.\d+ \(Node v22\./);
   });
 
-  it('bad usage exits 2; publish is not implemented yet (exit 2)', async () => {
+  it('bad usage exits 2 (publish without --as too)', async () => {
     const [unknown, missing, recipe, publish, help] = await Promise.all([
       cli('train', '--data', train, '--bogus'),
       cli('eval', '--data', train),
       cli('train', '--data', train, '--out', join(dir, 'x'), '--recipe', 'magic'),
-      cli('publish', '--head', join(dir, 'head'), '--as', 'mine'),
+      cli('publish', '--head', join(dir, 'head')),
       cli('--help'),
     ]);
     expect(unknown.code).toBe(2);
@@ -202,7 +202,7 @@ describe('tannerin CLI', () => {
     expect(recipe.code).toBe(2);
     expect(recipe.stderr).toMatch(/--recipe must be head or finetune/);
     expect(publish.code).toBe(2);
-    expect(publish.stderr).toMatch(/not implemented yet/);
+    expect(publish.stderr).toMatch(/publish needs --as/);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: tannerin <command>/);
     for (const run of [unknown, missing, recipe, publish]) expectNoStack(run);
