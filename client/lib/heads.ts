@@ -11,11 +11,16 @@
  *
  * Export writes standard TF.js files (`model.json` + weights, loadable by `tf.loadLayersModel`)
  * carrying the tannerin metadata; import reads them back, checks them against the loaded backbone
- * and gives the head a new UUID when its id is taken (unless asked to replace).
+ * and gives the head a new UUID when its id is taken (unless asked to replace). A fine-tuned model
+ * (a head document with a `backboneTail`: its own copies of the backbone's top layers) exports a
+ * second pair of files for the tail, and imports from both pairs; it is checked against the
+ * loaded backbone's own layers.
  */
-import { exportHeadFiles, importHeadFiles, type HeadDocument, type HeadMetrics } from '../../shared/head-document.ts';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
+import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument, type HeadMetrics } from '../../shared/head-document.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { isHeadId, validateHeadDocument } from '../../shared/head-validate.ts';
+import { isHeadId, validateHeadDocument, type BackboneModelJson } from '../../shared/head-validate.ts';
+import { documentWeightCount } from '../../shared/tail-runner.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { notifyChange, onChange, openTannerinDb, type ChangeOrigin, type HeadStateRecord } from './db.ts';
 import { toStorageError } from './storage.ts';
@@ -35,6 +40,10 @@ export interface HeadSummary {
   active: boolean;
   /** True for heads imported from files (no training record on this device). */
   imported: boolean;
+  /** A fine-tuned model: it carries its own copies of the backbone's top layers. */
+  fineTuned: boolean;
+  /** Number of weights (head, plus the backbone layers of a fine-tuned model). */
+  parameters: number;
 }
 
 /** The stored heads, oldest first. */
@@ -61,6 +70,8 @@ export async function listHeads(): Promise<HeadSummary[]> {
       predictWith: state?.predictWith ?? 'head',
       active: active?.headId === doc.id,
       imported: !state?.training,
+      fineTuned: doc.backboneTail !== undefined,
+      parameters: documentWeightCount(doc),
     };
   });
 }
@@ -170,6 +181,11 @@ export interface ExportedHead {
   /** File names to save them under (`<name>.json`, `<name>.weights.bin`). */
   modelJsonFile: string;
   weightsFile: string;
+  /**
+   * A fine-tuned model's backbone tail as its own standard TF.js files (`<name>.tail.json`,
+   * `<name>.tail.weights.bin`); import needs both pairs.
+   */
+  tail?: { modelJson: Record<string, unknown>; weights: Uint8Array; modelJsonFile: string; weightsFile: string };
 }
 
 /** A file-name-safe form of a head's name. */
@@ -190,19 +206,33 @@ export async function exportHead(id: string): Promise<ExportedHead> {
   const stem = fileStem(doc.name);
   const weightsFile = `${stem}.weights.bin`;
   const { modelJson, weights } = exportHeadFiles(doc, weightsFile);
-  return { modelJson, weights, modelJsonFile: `${stem}.json`, weightsFile };
+  const exported: ExportedHead = { modelJson, weights, modelJsonFile: `${stem}.json`, weightsFile };
+  if (doc.backboneTail) {
+    // Marks the head's own model.json, so that importing it without the tail files is refused
+    // (its head alone, on the frozen embedding, would give wrong scores).
+    const meta = (modelJson.userDefinedMetadata as { tannerin: Record<string, unknown> }).tannerin;
+    meta.fineTuned = true;
+    const tailWeightsFile = `${stem}.tail.weights.bin`;
+    const tail = exportBackboneTailFiles(doc, tailWeightsFile);
+    exported.tail = { ...tail, modelJsonFile: `${stem}.tail.json`, weightsFile: tailWeightsFile };
+  }
+  return exported;
 }
 
 /**
- * A stored head as two downloadable `File`s (Blobs with names): give each to
+ * A stored head as downloadable `File`s (Blobs with names): give each to
  * `URL.createObjectURL` and an `<a download>`; both files are needed to load it back, and
- * `tf.loadLayersModel(tf.io.browserFiles([modelJson, weights]))` loads them as they are.
+ * `tf.loadLayersModel(tf.io.browserFiles([modelJson, weights]))` loads them as they are. A
+ * fine-tuned model has two more (`tailModelJson`, `tailWeights`), all four needed.
  */
-export async function exportHeadBlobs(id: string): Promise<{ modelJson: File; weights: File }> {
+export async function exportHeadBlobs(id: string): Promise<{ modelJson: File; weights: File; tailModelJson?: File; tailWeights?: File }> {
   const exported = await exportHead(id);
+  const json = (value: Record<string, unknown>, name: string) => new File([JSON.stringify(value)], name, { type: 'application/json' });
+  const bin = (bytes: Uint8Array, name: string) => new File([bytes as Uint8Array<ArrayBuffer>], name, { type: 'application/octet-stream' });
   return {
-    modelJson: new File([JSON.stringify(exported.modelJson)], exported.modelJsonFile, { type: 'application/json' }),
-    weights: new File([exported.weights as Uint8Array<ArrayBuffer>], exported.weightsFile, { type: 'application/octet-stream' }),
+    modelJson: json(exported.modelJson, exported.modelJsonFile),
+    weights: bin(exported.weights, exported.weightsFile),
+    ...(exported.tail ? { tailModelJson: json(exported.tail.modelJson, exported.tail.modelJsonFile), tailWeights: bin(exported.tail.weights, exported.tail.weightsFile) } : {}),
   };
 }
 
@@ -212,7 +242,20 @@ export interface ImportHeadOptions {
   replace?: boolean;
   /** Make the imported head the active one (default false). */
   activate?: boolean;
+  /** A fine-tuned model's tail files (`tailModelJson`, `tailWeights` of {@link exportHeadBlobs}). */
+  tail?: { modelJson: Blob | Record<string, unknown>; weights: Blob | Uint8Array };
 }
+
+async function readJsonFile(file: Blob | Record<string, unknown>, what: string): Promise<Record<string, unknown>> {
+  if (!(file instanceof Blob)) return file;
+  try {
+    return JSON.parse(await file.text()) as Record<string, unknown>;
+  } catch (err) {
+    throw new Error(`${what} is not valid JSON`, { cause: err });
+  }
+}
+
+const readBytes = async (file: Blob | Uint8Array): Promise<Uint8Array> => (file instanceof Blob ? new Uint8Array(await file.arrayBuffer()) : file);
 
 /**
  * Imports a head from the files {@link exportHead} writes (`model.json` as a Blob/File or parsed,
@@ -225,18 +268,14 @@ export async function importHead(
   weights: Blob | Uint8Array,
   options: ImportHeadOptions = {},
 ): Promise<HeadDocument> {
-  let json: Record<string, unknown>;
-  if (modelJson instanceof Blob) {
-    try {
-      json = JSON.parse(await modelJson.text()) as Record<string, unknown>;
-    } catch (err) {
-      throw new Error('model.json is not valid JSON', { cause: err });
-    }
-  } else {
-    json = modelJson;
+  const json = await readJsonFile(modelJson, 'model.json');
+  const bytes = await readBytes(weights);
+  const tail = options.tail ? { modelJson: await readJsonFile(options.tail.modelJson, 'the tail model.json'), weights: await readBytes(options.tail.weights) } : undefined;
+  const meta = (json.userDefinedMetadata as { tannerin?: { fineTuned?: unknown } } | undefined)?.tannerin;
+  if (meta?.fineTuned === true && !tail) {
+    throw new Error('this head belongs to a fine-tuned model: import it together with its tail files (<name>.tail.json and <name>.tail.weights.bin)');
   }
-  const bytes = weights instanceof Blob ? new Uint8Array(await weights.arrayBuffer()) : weights;
-  let doc = importHeadFiles(json, bytes);
+  let doc = importHeadFiles(json, bytes, tail);
   checkHead(doc);
 
   const db = await openTannerinDb();
@@ -261,22 +300,37 @@ export async function importHead(
 /**
  * Throws, saying what is wrong, unless `doc` can run here: the shared validator
  * (shared/head-validate.ts, the same checks the Worker applies to uploads) against the loaded
- * backbone. Fine-tuned models (with a `backboneTail`) are refused: the browser predicts from the
- * frozen embedding only.
+ * backbone, and for a fine-tuned model against the backbone's own layers.
  */
-function checkHead(doc: HeadDocument): void {
+export function checkHead(doc: unknown, options: { requireHeadId?: boolean } = {}): HeadDocument {
   const backbone = currentBackbone();
-  if (doc.backboneTail !== undefined) {
-    throw new Error('this is a fine-tuned model (it carries backbone layers); this device can only use heads on the frozen embedding');
-  }
+  const withTail = typeof doc === 'object' && doc !== null && 'backboneTail' in doc;
   try {
-    validateHeadDocument(doc, backbone.manifest, { requireHeadId: false });
+    return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(withTail ? { backboneModel: backboneModelJson(backbone.model) } : {}) }).doc;
   } catch (err) {
     if (err instanceof TannerinError && err.code === 'backbone_mismatch') {
-      throw new Error(`the head was made for backbone ${String(doc.backbone)}, but this device runs ${backbone.ref}: retrain it here instead`, { cause: err });
+      throw new Error(`the head was made for backbone ${String((doc as { backbone?: unknown }).backbone)}, but this device runs ${backbone.ref}: retrain it here instead`, { cause: err });
     }
     throw err;
   }
+}
+
+const modelJsons = new WeakMap<LayersModel, BackboneModelJson>();
+
+/**
+ * The loaded backbone's topology and weight list in `model.json` form, to check fine-tuned
+ * models' tails against (the page has the model, not necessarily its file). Built once per model.
+ */
+export function backboneModelJson(model: LayersModel): BackboneModelJson {
+  let json = modelJsons.get(model);
+  if (!json) {
+    json = {
+      modelTopology: model.toJSON(null, false) as unknown as Record<string, unknown>,
+      weightsManifest: [{ weights: model.weights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[], dtype: 'float32' as const })) }],
+    };
+    modelJsons.set(model, json);
+  }
+  return json;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

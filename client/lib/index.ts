@@ -52,6 +52,8 @@ export {
   exportHead,
   exportHeadBlobs,
   importHead,
+  storeHead,
+  checkHead,
   onHeadsChanged,
   type HeadSummary,
   type ExportedHead,

@@ -8,15 +8,21 @@
  * change. A head being used by a prediction in flight is disposed only once that prediction is
  * done. Tensors: embedding and head run inside `tf.tidy` (shared/backbone.ts,
  * shared/head-runner.ts) and kNN is plain JavaScript, so the tensor count stays flat.
+ *
+ * A fine-tuned model (a head with a `backboneTail`) runs through shared/tail-runner.ts, the same
+ * runtime as the Worker's: the frozen backbone to the cut, its own top layers, its head. It needs
+ * the photo (`predict`); `predictEmbedding` cannot use it and says so.
  */
 import type { Prediction } from '../../shared/api.ts';
 import type { Example } from '../../shared/examples.ts';
 import type { HeadDocument } from '../../shared/head-document.ts';
 import { loadHead } from '../../shared/head-runner.ts';
 import { fitKnn } from '../../shared/knn.ts';
+import { preprocess, type RgbaPixels } from '../../shared/preprocess.ts';
+import { loadTailedHead } from '../../shared/tail-runner.ts';
 import { currentBackbone, defaultHeads } from './current-backbone.ts';
 import { onChange, openTannerinDb, type HeadStateRecord } from './db.ts';
-import { embed, type EmbedSource } from './embed.ts';
+import { embed, pixelsOf, type EmbedSource } from './embed.ts';
 
 /** Options for {@link predict}. */
 export interface PredictOptions {
@@ -35,6 +41,8 @@ export interface PredictingHead {
   /** `knn`: the head's classes predicted by kNN over the stored examples (the guard's choice). */
   predictWith: 'head' | 'knn';
   backbone: string;
+  /** A fine-tuned model (its own copies of the backbone's top layers): predicts from photos only. */
+  fineTuned: boolean;
 }
 
 /** What {@link predict} answers. */
@@ -46,12 +54,26 @@ export interface PredictResult {
 
 /** Labels and scores for a photo (see the module comment). Needs `loadModels` first. */
 export async function predict(source: EmbedSource, options: PredictOptions = {}): Promise<PredictResult> {
-  const embedding = await embed(source);
-  return predictEmbedding(embedding, options);
+  return withRunner(options, async (runner) =>
+    runner.predictPixels ? runner.predictPixels(await pixelsOf(source), options.top) : runner.predict(await embed(source), options.top),
+  );
 }
 
-/** The same as {@link predict}, for an embedding already computed (e.g. a stored one). */
+/**
+ * The same as {@link predict}, for an embedding already computed (e.g. a stored one). A fine-tuned
+ * model cannot use one (its own layers start below the embedding): that is an Error saying so.
+ */
 export async function predictEmbedding(embedding: Float32Array, options: PredictOptions = {}): Promise<PredictResult> {
+  return withRunner(options, (runner) => {
+    if (runner.predictPixels) {
+      throw new Error(`head "${runner.info.name}" is a fine-tuned model: its own copies of the backbone's top layers need the photo, not an embedding; use predict(photo)`);
+    }
+    return runner.predict(embedding, options.top);
+  });
+}
+
+/** Runs `fn` with the runner of the head `options` name (cached; see the module comment). */
+async function withRunner(options: PredictOptions, fn: (runner: Runner) => Promise<Prediction[]> | Prediction[]): Promise<PredictResult> {
   watchChanges();
   const ref = currentBackbone().ref;
   const id = options.headId ?? (await activeId());
@@ -71,7 +93,7 @@ export async function predictEmbedding(embedding: Float32Array, options: Predict
   entry.users++;
   try {
     const runner = await entry.runner;
-    return { head: runner.info, predictions: await runner.predict(embedding, options.top) };
+    return { head: runner.info, predictions: await fn(runner) };
   } finally {
     entry.users--;
     if (entry.stale && entry.users === 0) dispose(entry);
@@ -91,6 +113,8 @@ export function clearPredictCache(): void {
 interface Runner {
   info: PredictingHead;
   predict(embedding: Float32Array, top?: number): Promise<Prediction[]> | Prediction[];
+  /** Set for fine-tuned models, which predict from the photo's pixels only. */
+  predictPixels?: (pixels: RgbaPixels, top?: number) => Promise<Prediction[]>;
   dispose(): void;
 }
 
@@ -189,10 +213,8 @@ async function personalRunner(doc: HeadDocument, state: HeadStateRecord | undefi
       `head "${doc.name}" was trained on backbone ${doc.backbone}, but ${ref} is loaded: re-embed the examples (reembedAll) and train it again`,
     );
   }
-  if (doc.backboneTail !== undefined) {
-    // Its head was trained on the fine-tuned embedding, which the frozen backbone does not compute.
-    throw new Error(`head "${doc.name}" is a fine-tuned model; this device predicts with heads on the frozen embedding only`);
-  }
+  // Its head was trained on the fine-tuned embedding: never run it on the frozen one.
+  if (doc.backboneTail !== undefined) return fineTunedRunner(doc);
   if (state?.predictWith === 'knn' && state.classIds) {
     const knn = await knnRunner(doc, state.classIds, ref);
     if (knn) return knn;
@@ -205,9 +227,24 @@ async function headRunner(doc: HeadDocument, kind: PredictingHead['kind'], ref: 
   if (doc.backbone !== ref) throw new Error(`head "${doc.name}" is for backbone ${doc.backbone}, but ${ref} is loaded`);
   const head = await loadHead(doc, backbone.manifest);
   return {
-    info: { id: doc.id, name: doc.name, kind, predictWith: 'head', backbone: doc.backbone },
+    info: { id: doc.id, name: doc.name, kind, predictWith: 'head', backbone: doc.backbone, fineTuned: false },
     predict: (embedding, top) => head.predict(embedding, top),
     dispose: () => head.dispose(),
+  };
+}
+
+/** A fine-tuned model, on the loaded backbone (shared/tail-runner.ts, as at the edge). */
+async function fineTunedRunner(doc: HeadDocument): Promise<Runner> {
+  const backbone = currentBackbone();
+  const model = await loadTailedHead(doc, backbone);
+  const spec = backbone.manifest.normalization;
+  return {
+    info: { id: doc.id, name: doc.name, kind: 'personal', predictWith: 'head', backbone: doc.backbone, fineTuned: true },
+    predict: () => {
+      throw new Error(`head "${doc.name}" is a fine-tuned model: it predicts from photos, not embeddings`);
+    },
+    predictPixels: (pixels, top) => model.predictPreprocessed(preprocess(pixels, spec), top),
+    dispose: () => model.dispose(),
   };
 }
 
@@ -229,7 +266,7 @@ async function knnRunner(doc: HeadDocument, classIds: string[], ref: string): Pr
   if (examples.length === 0) return null;
   const knn = fitKnn(examples, backbone.manifest, { k: 3, classes: doc.classes });
   return {
-    info: { id: doc.id, name: doc.name, kind: 'personal', predictWith: 'knn', backbone: doc.backbone },
+    info: { id: doc.id, name: doc.name, kind: 'personal', predictWith: 'knn', backbone: doc.backbone, fineTuned: false },
     predict: (embedding, top) => knn.predict(embedding, top),
     dispose: () => undefined,
   };

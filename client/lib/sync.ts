@@ -26,7 +26,7 @@ import { parseHeadDocument, validateHeadDocument } from '../../shared/head-valid
 import { sha256Hex } from '../../shared/hash.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type HeadSyncStatus, type HeadStateRecord, type SyncAccountRecord, type SyncStateRecord } from './db.ts';
-import { deleteHead, storeHead } from './heads.ts';
+import { backboneModelJson, deleteHead, storeHead } from './heads.ts';
 
 export type { HeadSyncStatus, SyncStateRecord, SyncAccountRecord } from './db.ts';
 
@@ -332,10 +332,10 @@ async function fetchHead(account: SyncAccountRecord, id: string): Promise<{ doc:
   const bytes = new Uint8Array(await res.arrayBuffer());
   const etag = res.headers.get('etag') ?? `"${await sha256Hex(bytes)}"`;
   const value = parseHeadDocument(bytes);
-  if (typeof value === 'object' && value !== null && 'backboneTail' in value) {
-    throw new TannerinError('invalid_head', 'this is a fine-tuned model (it carries backbone layers); this device can only use heads on the frozen embedding');
-  }
-  const { doc } = validateHeadDocument(value, currentBackbone().manifest);
+  // A fine-tuned model is checked against the loaded backbone's own layers, as the Worker did.
+  const backbone = currentBackbone();
+  const withTail = typeof value === 'object' && value !== null && 'backboneTail' in value;
+  const { doc } = validateHeadDocument(value, backbone.manifest, withTail ? { backboneModel: backboneModelJson(backbone.model) } : {});
   if (doc.id !== id) throw new TannerinError('invalid_head', `the server answered head ${doc.id} for ${id}`);
   return { doc, etag };
 }

@@ -473,6 +473,42 @@ const harness = {
       return { ok: false as const, error: errorData(err) };
     }
   },
+  /**
+   * Stores a head document given as JSON text (e.g. a fine-tuned model made on the Node side)
+   * after the library's checks, as an imported head; returns its id or the error as data.
+   */
+  async storeDocument(json: string, activate = false) {
+    try {
+      const doc = lib.checkHead(JSON.parse(json), { requireHeadId: true });
+      await lib.storeHead(doc, { id: doc.id, predictWith: 'head', classIds: null, trainedOn: null, training: null, updated: new Date().toISOString() }, { activate });
+      return { ok: true as const, id: doc.id };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err) };
+    }
+  },
+  /** `predictEmbedding`, reporting a failure as data. */
+  async tryPredictEmbedding(embedding: number[], options: lib.PredictOptions = {}) {
+    try {
+      return { ok: true as const, result: await lib.predictEmbedding(Float32Array.from(embedding), options) };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err) };
+    }
+  },
+  /**
+   * Exports a head as the files a user downloads (a fine-tuned model: four) and imports them back,
+   * with or without the tail files; the imported document as JSON text, or the error as data.
+   */
+  async exportImportAll(headId: string, withTail: boolean, options: lib.ImportHeadOptions = {}) {
+    const files = await lib.exportHeadBlobs(headId);
+    const names = [files.modelJson, files.weights, files.tailModelJson, files.tailWeights].filter((f) => f !== undefined).map((f) => f.name);
+    try {
+      const tail = withTail && files.tailModelJson && files.tailWeights ? { tail: { modelJson: files.tailModelJson, weights: files.tailWeights } } : {};
+      const doc = await lib.importHead(files.modelJson, files.weights, { ...options, ...tail });
+      return { ok: true as const, names, json: JSON.stringify(doc) };
+    } catch (err) {
+      return { ok: false as const, names, error: errorData(err) };
+    }
+  },
   /** `tf.memory()`, as plain data. */
   memory() {
     const m = tf.memory();
