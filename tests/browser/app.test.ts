@@ -6,7 +6,7 @@
  * from its service worker, trains and predicts. No console errors anywhere; a screenshot of every
  * screen is kept under tests/artifacts/app/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -17,6 +17,7 @@ import { writeY4m } from './video.ts';
 
 const baseUrl = inject('baseUrl');
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'app');
+const SERVICE_WORKER = join(import.meta.dirname, '..', '..', 'dist', 'public', 'sw.js');
 const PHONE = { width: 360, height: 740 };
 
 /** The classes and split of tests/browser/personalize.test.ts (measured 18/18 held-out there). */
@@ -152,6 +153,35 @@ describe('the app at phone size', () => {
     await shot(page, 'models');
     expect(browser.errors).toEqual([]);
   });
+
+  it('says what to do when there is no camera', async () => {
+    await page.click('nav a[href="#teach"]');
+    await page.locator('article[data-class="heart"] button:has-text("Camera")').click();
+    await page.waitForSelector('.camera-dialog .status.error');
+    const message = (await page.locator('.camera-dialog .status').textContent()) ?? '';
+    expect(message).toMatch(/camera/i);
+    expect(message).toMatch(/files/i);
+    expect(await page.locator('.shutter').isDisabled()).toBe(true);
+    await page.click('dialog button:has-text("Done")');
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('improves further: fine-tunes, compares every method on the same photos, keeps the best', { timeout: 600_000 }, async () => {
+    await page.click('nav a[href="#train"]');
+    await page.waitForSelector('[data-testid="improve-button"]:not([disabled])');
+    expect(await page.locator('[data-testid="improve-estimate"]').textContent()).toMatch(/about \d+(\.\d)? MB/);
+    await page.click('[data-testid="improve-button"]');
+    await page.waitForSelector('[data-testid="improve-result"]', { timeout: 540_000 });
+    const recipes = await page.locator('[data-testid="improve-result"] tr[data-recipe]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-recipe')));
+    expect(recipes).toEqual(expect.arrayContaining(['knn', 'head', 'finetune']));
+    expect(await page.locator('[data-testid="improve-result"] strong:has-text("(kept)")').count()).toBe(1);
+    await shot(page, 'improve');
+    // Whatever was kept predicts on the Predict screen.
+    await page.click('nav a[href="#predict"]');
+    await page.waitForSelector('#model-mine:checked');
+    expect(CLASSES).toContain(await predictPhoto(page, test('heart')[0] as EmojiImage));
+    expect(browser.errors).toEqual([]);
+  });
 });
 
 describe('the camera path (fake capture device)', () => {
@@ -259,6 +289,32 @@ describe('offline', () => {
     expect(await page.locator('#where-edge').isDisabled()).toBe(true);
     await shot(page, 'offline-predict');
     await browser.context.setOffline(false);
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('offers a new version when one is deployed, and reloads into it', async () => {
+    const original = readFileSync(SERVICE_WORKER, 'utf8');
+    try {
+      // A deployment changes the service worker (its precache list names the new files).
+      writeFileSync(SERVICE_WORKER, `${original}\n// deployment ${Date.now()}\n`);
+      await expect
+        .poll(
+          async () => {
+            await page.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.update().catch(() => undefined));
+            return page.locator('.banner[data-key="update"]').count();
+          },
+          { timeout: 30_000, interval: 1000 },
+        )
+        .toBe(1);
+      await shot(page, 'update');
+      const before = await page.evaluate(() => performance.timeOrigin);
+      await page.click('.banner[data-key="update"] button:has-text("Reload now")');
+      await page.waitForFunction((t) => performance.timeOrigin !== t && document.body.dataset.ready === 'true', before, { timeout: 60_000 });
+      expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+      expect(await page.locator('.banner[data-key="update"]').count()).toBe(0);
+    } finally {
+      writeFileSync(SERVICE_WORKER, original);
+    }
     expect(browser.errors).toEqual([]);
   });
 });
