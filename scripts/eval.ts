@@ -11,7 +11,7 @@
  * per run and cached. `--quick`: 2 seeds, fewer Fashion-MNIST test images, selftrain and finetune
  * at k = 5 on 1 seed; writes `bench/eval-quick.json` so it never overwrites a full run's figures.
  *
- * Options: --quick, --seeds N, --datasets emoji,fashion, --recipes knn,tm,head,selftrain,finetune
+ * Options: --quick, --seeds N, --ks 5,10, --datasets emoji,fashion, --recipes knn,tm,head,selftrain,finetune
  * (also head-all, see scripts/eval/recipes.ts), --out FILE. Results are merged into the file: a run
  * of some recipes replaces only their figures. Not part of `npm test`.
  */
@@ -20,12 +20,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../shared/fine-tune.ts';
-import { preprocess } from '../shared/preprocess.ts';
+import { augmentedViews } from '../shared/augment.ts';
+import { preprocess, type RgbaPixels } from '../shared/preprocess.ts';
 import { registerWasmGradientKernels } from '../shared/wasm-grad-kernels.ts';
 import { createProgress } from './cli/progress.ts';
 import { openBackboneModel, startRuntime } from './cli/runtime.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './eval/datasets.ts';
-import { DEFAULT_RECIPES, RECIPES, runRecipe, type EvalExample, type Recipe } from './eval/recipes.ts';
+import { AUGMENTED_RECIPES, DEFAULT_RECIPES, FINE_TUNING_RECIPES, RECIPES, UNLABELED_RECIPES, runRecipe, type EvalExample, type Recipe } from './eval/recipes.ts';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
 
@@ -47,7 +48,12 @@ const FULL: Plan = {
     head: { ks: [1, 5, 10], seeds: 5 },
     selftrain: { ks: [1, 5, 10], seeds: 5 },
     finetune: { ks: [5, 10], seeds: 3 },
+    'head-holdout': { ks: [1, 5, 10], seeds: 5 },
     'head-all': { ks: [1, 5, 10], seeds: 5 },
+    'head-aug': { ks: [1, 5, 10], seeds: 5 },
+    'finetune-aug': { ks: [5, 10], seeds: 3 },
+    'finetune-pseudo': { ks: [5, 10], seeds: 3 },
+    ensemble: { ks: [1, 5, 10], seeds: 5 },
   },
 };
 
@@ -61,7 +67,12 @@ const QUICK: Plan = {
     head: { ks: [1, 5, 10], seeds: 2 },
     selftrain: { ks: [5], seeds: 1 },
     finetune: { ks: [5], seeds: 1 },
+    'head-holdout': { ks: [1, 5, 10], seeds: 2 },
     'head-all': { ks: [1, 5, 10], seeds: 2 },
+    'head-aug': { ks: [1, 5, 10], seeds: 2 },
+    'finetune-aug': { ks: [5], seeds: 1 },
+    'finetune-pseudo': { ks: [5], seeds: 1 },
+    ensemble: { ks: [1, 5, 10], seeds: 2 },
   },
 };
 
@@ -77,6 +88,7 @@ const { values } = parseArgs({
     datasets: { type: 'string' },
     recipes: { type: 'string' },
     out: { type: 'string' },
+    ks: { type: 'string' },
   },
   strict: true,
 });
@@ -88,11 +100,16 @@ if (values.seeds) {
   plan.seeds = n;
   for (const r of RECIPES) plan.recipes[r].seeds = Math.min(plan.recipes[r].seeds, n);
 }
+if (values.ks) {
+  const ks = values.ks.split(',').map(Number);
+  if (!ks.every((k) => Number.isInteger(k) && k >= 1)) throw new Error(`--ks must be positive integers, got ${values.ks}`);
+  plan.ks = plan.ks.filter((k) => ks.includes(k));
+}
 const recipes = (values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
 for (const r of recipes) if (!RECIPES.includes(r)) throw new Error(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`);
 const datasetNames = values.datasets ? values.datasets.split(',') : ['emoji', 'fashion'];
 const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
-const fineTuning = recipes.includes('finetune');
+const fineTuning = recipes.some((r) => FINE_TUNING_RECIPES.includes(r));
 
 const started = performance.now();
 await startRuntime();
@@ -128,6 +145,37 @@ function examples(images: readonly EvalImage[]): EvalExample[] {
   });
 }
 
+/** Augmented views per shot, as the product's examples have (shared/augment.ts). */
+const AUGMENTED_VIEWS = 3;
+
+/** A fixed seed per image id (FNV-1a), so an image's views are the same in every run. */
+function idSeed(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** The augmented views of images, as images of their own (cached by `<id>#<view>`). */
+function viewImages(images: readonly EvalImage[]): (EvalImage & { photoId: string })[] {
+  return images.flatMap((image) =>
+    Array.from({ length: AUGMENTED_VIEWS }, (_, v) => ({
+      id: `${image.id}#${v}`,
+      photoId: image.id,
+      label: image.label,
+      pixels: async () => augmentedViews(await image.pixels(), { count: AUGMENTED_VIEWS, seed: idSeed(image.id) })[v] as RgbaPixels,
+    })),
+  );
+}
+
+/** Shots plus their augmented views (views carry their photo's id). */
+function augmentedExamples(images: readonly EvalImage[]): EvalExample[] {
+  const views = viewImages(images).map((v) => {
+    const frozen = cache.get(v.id) as FrozenOutput;
+    return { photoId: v.photoId, label: v.label, embedding: frozen.embedding, augmented: true, frozen };
+  });
+  return [...examples(images), ...views];
+}
+
 const datasets: Dataset[] = [];
 for (const name of datasetNames) {
   if (name === 'emoji') datasets.push(emojiDataset());
@@ -146,11 +194,13 @@ for (const dataset of datasets) {
     const ks = plan.ks.filter((k) => wanted.some((r) => plan.recipes[r].ks.includes(k)));
     if (!ks.length) continue;
     const fewShot = dataset.split(seed, plan.ks);
-    const needsUnlabeled = wanted.includes('selftrain');
+    const needsUnlabeled = wanted.some((r) => UNLABELED_RECIPES.includes(r));
+    const needsViews = wanted.some((r) => AUGMENTED_RECIPES.includes(r));
     const images = [
       ...fewShot.test,
       ...ks.flatMap((k) => fewShot.shots.get(k) ?? []),
-      ...(needsUnlabeled ? plan.recipes.selftrain.ks.flatMap((k) => fewShot.unlabeled.get(k) ?? []) : []),
+      ...(needsUnlabeled ? ks.flatMap((k) => fewShot.unlabeled.get(k) ?? []) : []),
+      ...(needsViews ? viewImages([...new Map(ks.flatMap((k) => fewShot.shots.get(k) ?? []).map((i) => [i.id, i])).values()]) : []),
     ];
     await ensureCached(images, `${dataset.name} seed ${seed}: forward`);
     const test = examples(fewShot.test);
@@ -159,9 +209,11 @@ for (const dataset of datasets) {
       const unlabeledImages = fewShot.unlabeled.get(k);
       for (const recipe of wanted) {
         if (!plan.recipes[recipe].ks.includes(k)) continue;
-        if (recipe === 'selftrain' && !unlabeledImages) continue;
+        const usesUnlabeled = UNLABELED_RECIPES.includes(recipe);
+        if (usesUnlabeled && !unlabeledImages) continue;
         const t0 = performance.now();
-        const outcome = await runRecipe(recipe, train, test, recipe === 'selftrain' ? examples(unlabeledImages ?? []) : [], {
+        const shots = AUGMENTED_RECIPES.includes(recipe) ? augmentedExamples(fewShot.shots.get(k) ?? []) : train;
+        const outcome = await runRecipe(recipe, shots, test, usesUnlabeled ? examples(unlabeledImages ?? []) : [], {
           backbone,
           classes: dataset.classes,
           seed,

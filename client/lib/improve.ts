@@ -345,7 +345,6 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
     seed,
     epochs,
     validation: 'none' as const,
-    head: { refitAll: true },
     ...(signal ? { signal } : {}),
     onEpoch: (e: { epoch: number; epochs: number; loss: number | null }) =>
       progress({ stage: 'finetune', fraction: base + (span * e.epoch) / e.epochs, epoch: e.epoch, epochs: e.epochs, ...(e.loss === null ? {} : { loss: e.loss }), step }),
