@@ -2,8 +2,8 @@
  * Bench plumbing: medians and percentiles, the results file, the printed table, and a `wrangler dev`
  * started on a free loopback port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -76,6 +76,29 @@ export function freePort(): Promise<number> {
   });
 }
 
+let frozenScript: string | null = null;
+
+/**
+ * Bundles the Worker once (`wrangler deploy --dry-run --outdir .wrangler/bench-bundle`) and makes
+ * every later {@link startDevServer} serve that bundle with `--no-bundle`. `wrangler dev` watches
+ * the sources and restarts the isolate when a file changes; in a working tree others edit, that
+ * would restart it mid-benchmark (seen as 503 "Your worker restarted mid-request"). The bundle
+ * is what a deploy would upload, so the figures are the same code's.
+ */
+export function freezeWorker(): string {
+  const outdir = join(ROOT, '.wrangler', 'bench-bundle');
+  rmSync(outdir, { recursive: true, force: true });
+  const result = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'deploy', '--dry-run', '--outdir', outdir], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: '1' },
+  });
+  if (result.status !== 0) throw new Error(`bundling the Worker failed:\n${result.stdout}\n${result.stderr}`);
+  frozenScript = join(outdir, 'index.js');
+  return frozenScript;
+}
+
 export interface DevServer {
   url: string;
   process: ChildProcess;
@@ -89,8 +112,8 @@ export interface DevServer {
  * default, a static asset, does not start the Worker's isolate, so the first API call after it is
  * a true cold start (script evaluation + model load).
  */
-export async function startDevServer(extraArgs: string[] = [], readyPath = '/models.json'): Promise<DevServer> {
-  const persistTo = join(ROOT, '.wrangler', 'bench-state');
+export async function startDevServer(extraArgs: string[] = [], readyPath = '/models.json', persistTo = join(ROOT, '.wrangler', 'bench-state')): Promise<DevServer> {
+  const script = frozenScript ? [frozenScript, '--config', join(ROOT, 'wrangler.toml'), '--no-bundle'] : [];
   // The schema the accounts and heads API needs; before t0, so it is not counted as start-up.
   applyLocalMigrations(persistTo);
   const port = await freePort();
@@ -98,7 +121,7 @@ export async function startDevServer(extraArgs: string[] = [], readyPath = '/mod
   const child = spawn(
     process.execPath,
     [
-      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', '--ip', '127.0.0.1', '--port', String(port), '--var', 'TANNERIN_DIAGNOSTICS:1',
+      join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', ...script, '--ip', '127.0.0.1', '--port', String(port), '--var', 'TANNERIN_DIAGNOSTICS:1',
       // Load from one address into state that persists between runs: raise every rate limit.
       '--var', `RATE_LIMITS:${JSON.stringify(uniformRateLimits(1_000_000))}`,
       '--persist-to', persistTo, ...extraArgs,

@@ -19,7 +19,13 @@ export async function readBody(req: Request, maxBytes: number): Promise<Uint8Arr
     if (done) break;
     size += value.byteLength;
     if (size > maxBytes) {
-      await reader.cancel();
+      // Read the rest without keeping it: cancelling mid-upload resets the client's connection
+      // before it can see this 413 (worker/drain-body.ts).
+      try {
+        while (!(await reader.read()).done);
+      } catch {
+        /* the client went away */
+      }
       throw tooLarge();
     }
     chunks.push(value);
