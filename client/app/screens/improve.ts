@@ -47,7 +47,7 @@ function reportCard(report: ImproveReport): HTMLElement {
     h('p', {}, report.summary),
     h(
       'div',
-      { class: 'scroll' },
+      { class: 'scroll', tabindex: 0, role: 'region', 'aria-label': 'Comparison of methods' },
       h(
         'table',
         { class: 'candidates' },

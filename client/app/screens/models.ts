@@ -233,7 +233,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
             disabled: !ctx.online(),
             onclick: () =>
               void createPairingCode().then(
-                (c) => (code.textContent = `${c.code.slice(0, 4)}-${c.code.slice(4)} (valid ${Math.round(c.expiresInSeconds / 60)} min)`),
+                (c) => (code.textContent = `${c.code} (valid ${Math.round(c.expiresInSeconds / 60)} min)`),
                 (err: unknown) => ctx.notify(errorText(err), 'error'),
               ),
           },

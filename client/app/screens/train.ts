@@ -47,7 +47,8 @@ export function bars(items: Array<{ label: string; value: number }>, testId: str
 export function confusionTable(classes: readonly string[], confusion: number[][]): HTMLElement {
   return h(
     'div',
-    { class: 'scroll' },
+    // Focusable, so a keyboard can scroll it on a narrow screen.
+    { class: 'scroll', tabindex: 0, role: 'region', 'aria-label': 'Confusion matrix' },
     h(
       'table',
       { class: 'confusion', 'data-testid': 'confusion-matrix' },
