@@ -3,7 +3,7 @@
  * started on a free loopback port.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,7 +83,8 @@ let frozenScript: string | null = null;
  * every later {@link startDevServer} serve that bundle with `--no-bundle`. `wrangler dev` watches
  * the sources and restarts the isolate when a file changes; in a working tree others edit, that
  * would restart it mid-benchmark (seen as 503 "Your worker restarted mid-request"). The bundle
- * is what a deploy would upload, so the figures are the same code's.
+ * is what a deploy would upload, so the figures are the same code's. The static assets
+ * (dist/public, built first) are copied beside it for the same reason.
  */
 export function freezeWorker(): string {
   const outdir = join(ROOT, '.wrangler', 'bench-bundle');
@@ -95,6 +96,8 @@ export function freezeWorker(): string {
     env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false', CI: '1' },
   });
   if (result.status !== 0) throw new Error(`bundling the Worker failed:\n${result.stdout}\n${result.stderr}`);
+  // The static assets too: a rebuild of dist/public would also restart the isolate.
+  cpSync(join(ROOT, 'dist', 'public'), join(outdir, 'public'), { recursive: true });
   frozenScript = join(outdir, 'index.js');
   return frozenScript;
 }
@@ -104,6 +107,8 @@ export interface DevServer {
   process: ChildProcess;
   /** Milliseconds from spawn until `readyPath` answered. */
   readyMs: number;
+  /** What wrangler printed so far. */
+  output(): string;
   stop(): Promise<void>;
 }
 
@@ -113,7 +118,7 @@ export interface DevServer {
  * a true cold start (script evaluation + model load).
  */
 export async function startDevServer(extraArgs: string[] = [], readyPath = '/models.json', persistTo = join(ROOT, '.wrangler', 'bench-state')): Promise<DevServer> {
-  const script = frozenScript ? [frozenScript, '--config', join(ROOT, 'wrangler.toml'), '--no-bundle'] : [];
+  const script = frozenScript ? [frozenScript, '--config', join(ROOT, 'wrangler.toml'), '--no-bundle', '--assets', join(dirname(frozenScript), 'public')] : [];
   // The schema the accounts and heads API needs; before t0, so it is not counted as start-up.
   applyLocalMigrations(persistTo);
   const port = await freePort();
@@ -148,7 +153,7 @@ export async function startDevServer(extraArgs: string[] = [], readyPath = '/mod
     try {
       const res = await fetch(`${url}${readyPath}`);
       await res.arrayBuffer();
-      if (res.ok) return { url, process: child, readyMs: performance.now() - t0, stop };
+      if (res.ok) return { url, process: child, readyMs: performance.now() - t0, output: () => log, stop };
     } catch {
       /* not up yet */
     }

@@ -121,8 +121,10 @@ export function recordHeap(): void {
 
 /** Live diagnostics for `/_diag/memory`. */
 export function diagnostics() {
-  const mem = tf.memory();
   const info = wasmBackendInfo();
+  // Before the model is loaded no backend is set, and tf.memory() would start the stock one (it
+  // cannot start in workerd, and the request failed with a 500): nothing is allocated yet.
+  const mem = info.backend === 'none' ? { numTensors: 0, numBytes: 0 } : tf.memory();
   return {
     backend: info.backend,
     numTensors: mem.numTensors,
