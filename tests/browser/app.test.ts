@@ -173,8 +173,21 @@ describe('the app at phone size', () => {
     await shot(page, 'predict');
     await expectAccessible(page, 'predict');
     await page.check('#model-default');
+    const nsfwLabels = ['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy'];
     const top = await predictPhoto(page, test('heart')[0] as EmojiImage);
-    expect(['Drawing', 'Hentai', 'Neutral', 'Porn', 'Sexy']).toContain(top);
+    expect(nsfwLabels).toContain(top);
+    const onDevice = await page.locator('[data-testid="prediction-bars"] .value').allTextContents();
+    // The edge API (the photo is sent, and the screen says so) gives the same scores.
+    const sent: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/v1/predict') sent.push(r.method());
+    });
+    await page.check('#where-edge');
+    expect(await page.locator('fieldset p.muted').textContent()).toMatch(/sent to the tannerin server/);
+    await page.waitForSelector('[data-testid="predictions"] p:has-text("edge API")', { timeout: 30_000 });
+    expect(sent).toEqual(['POST']);
+    expect(await page.locator('[data-testid="prediction-bars"] .value').allTextContents()).toEqual(onDevice);
+    await page.check('#where-device');
     expect(browser.errors).toEqual([]);
   });
 

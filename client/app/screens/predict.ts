@@ -78,6 +78,8 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
   const fileInput = h('input', { type: 'file', accept: 'image/jpeg,image/png,.jpg,.jpeg,.png', id: 'predict-file', class: 'visually-hidden' });
   const preview = h('img', { class: 'preview', alt: 'The photo being classified', hidden: true });
   let previewUrl: string | null = null;
+  /** The picked photo, re-classified when the model choice changes. */
+  let currentFile: File | null = null;
   let live = false;
   let stopped = false;
 
@@ -183,35 +185,46 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     fileInput.value = '';
     if (!file) return;
     if (live) stopLive();
+    currentFile = file;
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = URL.createObjectURL(file);
     preview.src = previewUrl;
     preview.hidden = false;
+    classifyPicked();
+  });
+
+  /** Classifies the picked photo with the current choice (results of another model are cleared first). */
+  const classifyPicked = (): void => {
+    const file = currentFile;
+    replace(results);
+    if (!file || live) return;
     status.classList.remove('error');
     status.textContent = 'Classifying…';
-    replace(results);
     classify(file, () => Promise.resolve(file)).catch((err: unknown) => {
       status.textContent = `Could not classify this photo: ${errorText(err)}`;
       status.classList.add('error');
     });
-  });
+  };
 
   for (const radio of [mineRadio, defaultRadio]) {
     radio.addEventListener('change', () => {
       which.model = defaultRadio.checked ? 'default' : 'mine';
       renderWhere();
+      classifyPicked();
     });
   }
   for (const radio of [deviceRadio, edgeRadio]) {
     radio.addEventListener('change', () => {
       which.where = edgeRadio.checked ? 'edge' : 'device';
       renderWhere();
+      classifyPicked();
     });
   }
   headSelect.addEventListener('change', () => {
     mineRadio.checked = true;
     which.model = 'mine';
     renderWhere();
+    classifyPicked();
   });
 
   const loadHeads = async (): Promise<void> => {
