@@ -1,0 +1,5 @@
+/** autocannon ships no types; bench/load.ts types the part it uses. */
+declare module 'autocannon' {
+  const autocannon: unknown;
+  export default autocannon;
+}
