@@ -198,7 +198,9 @@ describe('the app at phone size', () => {
     expect(text).toContain('heart');
     expect(text).toMatch(/\d+(\.\d)? (kB|MB)/);
     await page.waitForSelector('[data-testid="storage"] p');
-    expect(await page.locator('[data-testid="engine"]').textContent()).toMatch(/WebAssembly/);
+    // The app page is cross-origin isolated, so the threaded SIMD build runs (it survived the bundler).
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.locator('[data-testid="engine"]').textContent()).toMatch(/WebAssembly \(threaded-simd/);
     await shot(page, 'models');
     await expectAccessible(page, 'models');
     expect(browser.errors).toEqual([]);
@@ -365,6 +367,16 @@ describe('offline', () => {
     await page.reload();
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     expect(await page.locator('#net').textContent()).toBe('Offline');
+    // Served by the service worker with its headers: still isolated, still threaded.
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    // The model files are kept once, in the library's IndexedDB, not also in the service worker's caches.
+    const cached = await page.evaluate(async () => {
+      const urls: string[] = [];
+      for (const name of await caches.keys()) for (const req of await (await caches.open(name)).keys()) urls.push(new URL(req.url).pathname);
+      return urls;
+    });
+    expect(cached).toContain('/index.html');
+    expect(cached.filter((u) => u.startsWith('/models'))).toEqual([]);
     await shot(page, 'offline-teach');
     await trainNow(page);
     await page.click('nav a[href="#predict"]');
