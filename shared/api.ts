@@ -160,3 +160,6 @@ export interface PublishedHeadSummary {
 export interface PublishedHeadsResponse {
   heads: PublishedHeadSummary[];
 }
+
+/** Shortest operator token (Worker secret `OPERATOR_TOKEN`) the Worker accepts; shorter keeps the operator API off. */
+export const MIN_OPERATOR_TOKEN_LENGTH = 32;

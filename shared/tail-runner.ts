@@ -139,18 +139,21 @@ export async function loadTailedHead(doc: HeadDocument, backbone: TailBackbone):
   const { height, width } = manifest.normalization;
 
   const embedPreprocessed = async (input: Float32Array): Promise<Float32Array> => {
-    const outs = tf.tidy(() => {
-      const [cut, ...frozen] = view.model.predict(tf.tensor4d(input, [1, height, width, 3])) as tf.Tensor[];
-      const personal = tailModel.predict(cut as tf.Tensor);
-      return [...frozen, ...(Array.isArray(personal) ? personal : [personal])];
-    });
+    // Two tidies: the frozen pass's intermediate activations are freed before the tail runs, so
+    // the tail's do not add to the frozen pass's peak.
+    const frozenOuts = tf.tidy(() => view.model.predict(tf.tensor4d(input, [1, height, width, 3])) as tf.Tensor[]);
+    let personal: tf.Tensor[] = [];
     try {
-      const data = await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+      personal = tf.tidy(() => {
+        const y = tailModel.predict(frozenOuts[0] as tf.Tensor);
+        return Array.isArray(y) ? y : [y];
+      });
+      const data = await Promise.all([...frozenOuts.slice(1), ...personal].map((t) => t.data() as Promise<Float32Array>));
       const embedding = new Float32Array(manifest.embedding.size);
       [...view.parts, ...tail.parts].forEach((name, k) => embedding.set(data[k] as Float32Array, embeddingPart(manifest, name).offset));
       return embedding;
     } finally {
-      tf.dispose(outs);
+      tf.dispose([...frozenOuts, ...personal]);
     }
   };
   return {

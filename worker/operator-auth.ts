@@ -5,14 +5,13 @@
  * is compared with the secret in constant time (their SHA-256 digests, so lengths leak nothing).
  */
 import type { MiddlewareHandler } from 'hono';
+import { MIN_OPERATOR_TOKEN_LENGTH } from '../shared/api.ts';
 import { TannerinError } from '../shared/errors.ts';
 import { sha256Hex } from '../shared/hash.ts';
 import { unauthorized } from './auth.ts';
 import { digestsEqual } from './credentials.ts';
 import type { AppEnv } from './env.ts';
 
-/** Shortest operator token accepted: a guessable secret keeps the API off. */
-export const MIN_OPERATOR_TOKEN_LENGTH = 32;
 
 /** Middleware: lets the request through only with `Authorization: Bearer <OPERATOR_TOKEN>`. */
 export function operatorOnly(): MiddlewareHandler<AppEnv> {

@@ -77,13 +77,18 @@ describe('a fine-tuned personal model at the edge', () => {
     expect((await diag()).numTensors).toBe(before);
   });
 
-  it('a 1024x1024 JPEG (the largest image accepted) stays within the isolate’s memory', async () => {
+  it('after many predictions, a 1024x1024 JPEG (the largest image accepted) stays within the isolate’s memory', async () => {
+    // Steady state first: the tail's weights sit in the WASM heap next to the backbone's, and the
+    // heap (which never shrinks) grows by one emscripten step (+20%) over the plain path's.
+    const c = fineTuned.cases[2] as (typeof fineTuned.cases)[number];
+    for (let i = 0; i < 30; i++) expect((await predict(new Uint8Array(c.bytes), c.type)).status).toBe(200);
     const res = await predict(new Uint8Array(fineTuned.largeJpeg), 'image/jpeg');
     expect(res.status, await res.clone().text()).toBe(200);
     const d = await diag();
     const mib = (n: number) => n / 1048576;
-    console.log(`fine-tuned predict, 1 MP JPEG: peak WASM heap ${mib(d.peakWasmHeapBytes).toFixed(1)} MiB, ${d.numTensors} tensors, head cache ${mib(d.headCache?.bytes ?? 0).toFixed(1)} MiB`);
-    // The TF.js heap must leave room for the JS baseline (~15 MiB) and the decoder (~31 MiB worst case).
-    expect(mib(d.peakWasmHeapBytes)).toBeLessThan(128 - 15 - 31);
-  });
+    console.log(`fine-tuned predict, 1 MP JPEG after 30 warm runs: peak WASM heap ${mib(d.peakWasmHeapBytes).toFixed(1)} MiB, ${d.numTensors} tensors, head cache ${mib(d.headCache?.bytes ?? 0).toFixed(1)} MiB`);
+    // 128 MiB isolate = TF.js heap + ~15 MiB JS baseline + the decode of a 1 MP JPEG (<= 16 MiB
+    // of RSS growth measured through this path: bench/finetuned-edge.ts) + the body.
+    expect(mib(d.peakWasmHeapBytes)).toBeLessThan(128 - 15 - 16 - 1);
+  }, 120_000);
 });

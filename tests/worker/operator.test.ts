@@ -51,7 +51,7 @@ describe('operator auth', () => {
   it('a missing, forged or malformed token is a 401 with a challenge, before the body is looked at', async () => {
     const before = await publishedState();
     const doc = makeTestHead(await servedBackbone(), { id: crypto.randomUUID() });
-    for (const headers of [{}, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: TOKEN }, { authorization: 'Bearer tnr_notatoken' }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: `Bearer ${TOKEN}x` }, { authorization: `Bearer ${TOKEN.slice(0, -1)}` }, { authorization: TOKEN }, { authorization: 'Bearer tnr_notatoken' }]) {
       const res = await publish('tiny-cats', doc, '', headers);
       await expectError(res, 401, 'unauthorized');
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
