@@ -1,7 +1,7 @@
 /**
  * `tannerin publish` against a real `wrangler dev` (local D1/R2 in a fresh state folder, an
  * operator token given as a variable): publishes a head written by `writeHeadDir`, which then
- * predicts at `/v1/predict?head=<name>` and is listed in `/v1/models`; a taken name needs
+ * predicts at `/v1/predict?head=<name>` and is listed in `/v1/models`, also after a restart; a taken name needs
  * --replace; bad input (no token, wrong token, bad name, bad folder, fine-tuned model, no server)
  * gets a clear message and a non-zero exit, never a stack trace.
  */
@@ -94,7 +94,13 @@ describe('tannerin publish', () => {
     const after = await fetch(`${server.url}/v1/predict?head=birds`, { method: 'POST', body: embeddingBody(models.backbone.embedding.size), headers: { 'content-type': 'application/octet-stream' } });
     expect(((await after.json()) as PredictResponse).predictions.map((p) => p.label).sort()).toEqual(['cod', 'eel', 'ray']);
     for (const r of [taken, shipped]) expectNoStack(r);
-  }, 60_000);
+
+    // A restart (a redeploy, locally) keeps it: it lives in D1 + R2, not in the deployed files.
+    await server.stop();
+    server = await startDevServer(['--var', `OPERATOR_TOKEN:${TOKEN}`], '/models.json', join(dir, 'state'));
+    const restarted = (await (await fetch(`${server.url}/v1/models`)).json()) as ModelsResponse;
+    expect(restarted.heads.find((h) => h.id === 'birds')?.classes).toEqual(['cod', 'eel', 'ray']);
+  }, 120_000);
 
   it('bad input: clear messages, non-zero exits, nothing published', async () => {
     const [noToken, wrongToken, badName, badDir, tuned, noServer, badUrl] = await Promise.all([
