@@ -217,6 +217,43 @@ describe('the app at phone size', () => {
     expect(browser.errors).toEqual([]);
   });
 
+  it('exports a model as two TF.js files, imports them back, renames and deletes', async () => {
+    await page.click('nav a[href="#models"]');
+    await page.waitForSelector('[data-testid="model-list"] .model');
+    const downloads: Array<{ name: string; path: string }> = [];
+    const saving = new Promise<void>((resolve) => {
+      page.on('download', (d) => {
+        void d.path().then((path) => {
+          downloads.push({ name: d.suggestedFilename(), path });
+          if (downloads.length === 2) resolve();
+        });
+      });
+    });
+    await page.locator('[data-testid="model-list"] .model').first().locator('button:has-text("Export")').click();
+    await saving;
+    const names = downloads.map((d) => d.name).sort();
+    expect(names[0]).toMatch(/\.json$/);
+    expect(names[1]).toMatch(/\.weights\.bin$/);
+    const modelJson = JSON.parse(readFileSync((downloads.find((d) => d.name.endsWith('.json')) as { path: string }).path, 'utf8')) as { weightsManifest: unknown[] };
+    expect(modelJson.weightsManifest).toHaveLength(1);
+
+    await page.setInputFiles('#import-files', downloads.map((d) => ({ name: d.name, mimeType: 'application/octet-stream', buffer: readFileSync(d.path) })));
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="model-list"] .model').length === 2);
+    expect(await page.locator('.status:has-text("Imported")').count()).toBe(1);
+    // One file alone is refused with what to do.
+    await page.setInputFiles('#import-files', downloads.filter((d) => d.name.endsWith('.json')).map((d) => ({ name: d.name, mimeType: 'application/json', buffer: readFileSync(d.path) })));
+    await page.waitForSelector('.status.error:has-text("Pick both files")');
+
+    const second = page.locator('[data-testid="model-list"] .model').nth(1);
+    page.once('dialog', (d) => void d.accept('imported copy'));
+    await second.locator('button:has-text("Rename")').click();
+    await page.waitForSelector('[data-testid="model-list"] .model strong:has-text("imported copy")');
+    page.once('dialog', (d) => void d.accept());
+    await page.locator('[data-testid="model-list"] .model:has(strong:has-text("imported copy")) button:has-text("Delete")').click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="model-list"] .model').length === 1);
+    expect(browser.errors).toEqual([]);
+  });
+
   it('says what to do when there is no camera', async () => {
     await page.click('nav a[href="#teach"]');
     await page.locator('article[data-class="heart"] button:has-text("Camera")').click();
