@@ -184,6 +184,21 @@ describe('publishing', () => {
     expect((await models()).heads.map((h) => h.id)).not.toContain('short-lived');
   });
 
+  it('a database without the published_heads table (migration not applied) still serves the shipped heads', async () => {
+    const missing = () => Promise.reject(new Error('D1_ERROR: no such table: published_heads: SQLITE_ERROR'));
+    const statement = { bind: () => statement, first: missing, all: missing, run: missing };
+    const db = new Proxy(bindings.DB, {
+      get: (target, key) => (key === 'prepare' ? (sql: string) => (sql.includes('published_heads') ? statement : target.prepare(sql)) : Reflect.get(target, key)),
+    });
+    const app = createApp();
+    const env2 = { ...bindings, DB: db };
+    const listed = await app.fetch(new Request('https://tannerin.test/v1/models'), env2);
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as ModelsResponse).heads.map((h) => h.id)).toEqual(['content-safety']);
+    const predicted = await app.fetch(new Request('https://tannerin.test/v1/predict', { method: 'POST', body: float32Body(reference.cases[0]?.embedding ?? []), headers: { 'content-type': 'application/octet-stream' } }), env2);
+    expect(predicted.status, await predicted.clone().text()).toBe(200);
+  });
+
   it('wrong methods are 405; a published file that does not exist is 404', async () => {
     await expectError(await call('/v1/operator/heads/pets', { method: 'POST', headers: operator }), 405, 'method_not_allowed');
     await expectError(await call(`/v1/published-heads/pets/${crypto.randomUUID()}/head.json`), 404, 'not_found');

@@ -61,15 +61,29 @@ export function publishedManifestEntry(row: PublishedRow): HeadManifest {
   };
 }
 
+/**
+ * Reads of the published heads must not take the shipped heads down with them: on a database the
+ * 0002 migration has not reached yet (`wrangler d1 migrations apply` forgotten on deploy) they
+ * answer "none published" and log why, so `/v1/models` and default predictions keep working.
+ */
+async function unlessMissingTable<T>(read: () => Promise<T>, none: T): Promise<T> {
+  try {
+    return await read();
+  } catch (err) {
+    if (!/no such table/i.test(String(err))) throw err;
+    console.error('tannerin: D1 has no published_heads table; apply the migrations (npx wrangler d1 migrations apply DB --remote):', err);
+    return none;
+  }
+}
+
 /** The published head of this name, or null. */
 export function findPublished(db: D1Database, name: string): Promise<PublishedRow | null> {
-  return db.prepare('SELECT * FROM published_heads WHERE name = ?1').bind(name).first<PublishedRow>();
+  return unlessMissingTable(() => db.prepare('SELECT * FROM published_heads WHERE name = ?1').bind(name).first<PublishedRow>(), null);
 }
 
 /** Every published head, by name. */
 export async function listPublished(db: D1Database): Promise<PublishedRow[]> {
-  const { results } = await db.prepare('SELECT * FROM published_heads ORDER BY name').all<PublishedRow>();
-  return results;
+  return unlessMissingTable(async () => (await db.prepare('SELECT * FROM published_heads ORDER BY name').all<PublishedRow>()).results, []);
 }
 
 /** The three files of a version: the document served under the published name, and its TF.js files. */
