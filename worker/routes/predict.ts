@@ -2,12 +2,16 @@
  * `POST /v1/predict`: an image or an embedding in, ranked labels out. `?head=` names a default head
  * (lowercase words, e.g. `content-safety`) or one of the caller's own heads by its UUID; the two
  * kinds of name never collide (shared/head-validate.ts). A personal head needs its owner's token:
- * 401 without a token, 404 for a head the token's account does not have.
+ * 401 without a token, 404 for a head the token's account does not have. A default head name is
+ * first looked up among the heads the operator published (routes/operator.ts), which may shadow a
+ * shipped head of the same name, then among the shipped ones.
  */
 import type { Context } from 'hono';
 import type { PredictResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { isHeadId } from '../../shared/head-validate.ts';
+import type { HeadDocument } from '../../shared/head-document.ts';
+import { isDefaultHeadName, isHeadId } from '../../shared/head-validate.ts';
+import { backboneRef } from '../../shared/manifest.ts';
 import { unauthorized } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
 import { embeddingFromRequest } from '../embedding-input.ts';
@@ -16,8 +20,6 @@ import { getManifest, getRuntime } from '../model-runtime.ts';
 import { findRunnableHead, personalHeadCache, withPersonalHead } from '../personal-heads.ts';
 import { loadedBytes, loadRunnableHead, predictInput, runHead } from '../runnable-head.ts';
 import { findPublished, publishedKey, type PublishedRow } from '../store/published.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { backboneRef } from '../../shared/manifest.ts';
 
 export const DEFAULT_HEAD = 'content-safety';
 
@@ -35,7 +37,7 @@ export function predictRoute() {
     const top = parseTop(c.req.query('top'));
     const headId = c.req.query('head') || DEFAULT_HEAD;
     if (isHeadId(headId)) return predictPersonal(c, headId, top);
-    const published = await findPublished(c.env.DB, headId);
+    const published = isDefaultHeadName(headId) ? await findPublished(c.env.DB, headId) : null;
     if (published) return predictPublished(c, published, top);
     const runtime = await getRuntime(c.env);
     const head = await runtime.head(headId); // unknown head: 404 before the body is read
