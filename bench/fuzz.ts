@@ -44,11 +44,13 @@ export function localSnapshot(persistTo: string): () => Promise<string> {
 /** Runs `count` fuzz requests against a fresh `wrangler dev`. */
 export async function benchFuzz(count = 2000, seed = 20261129): Promise<Results> {
   rmSync(FUZZ_STATE, { recursive: true, force: true });
-  const server = await startDevServer([], '/models.json', FUZZ_STATE);
+  // The operator API on (a fixed local secret), so its cases get past the token check too.
+  const operatorToken = 'fuzz-operator-token-0123456789abcdef';
+  const server = await startDevServer(['--var', `OPERATOR_TOKEN:${operatorToken}`], '/models.json', FUZZ_STATE);
   try {
     const fetcher = (path: string, init?: RequestInit) => fetch(`${server.url}${path}`, init);
     const images = (await fixtures()).map((f) => ({ type: f.type, bytes: f.bytes }));
-    const ctx = await setupFuzz(fetcher, images);
+    const ctx = await setupFuzz(fetcher, images, operatorToken);
     // Warm (model loaded, the stored personal head in the isolate's head cache, as the run's own
     // predictions with it would leave it), then count tensors before and after.
     await (await fetcher('/v1/predict', { method: 'POST', body: images[0]?.bytes, headers: { 'content-type': 'image/png' } })).arrayBuffer();

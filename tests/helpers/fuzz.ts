@@ -43,6 +43,8 @@ export interface FuzzContext {
   /** A head stored for account A, and its ETag. */
   headId: string;
   headEtag: string;
+  /** The server's `OPERATOR_TOKEN`, when the operator API is on (more of its cases get past auth). */
+  operatorToken?: string;
   /** Extra case makers (e.g. for routes added later), picked like the built-in ones. */
   extraCases?: CaseMaker[];
 }
@@ -478,9 +480,44 @@ const tokenCases: CaseMaker[] = [
   },
 ];
 
+/** Published (operator) head names that are odd, taken, or not names at all. */
+function oddPublishedName(r: Random): string {
+  return pick(r, [
+    'content-safety', 'CONTENT-SAFETY', 'a', '-', 'a--b', '-lead', 'trail-', 'emoji kinds', 'emoji_kinds', '..', '%2e%2e', '%2e%2e%2fheads', 'x'.repeat(int(r, 60, 3000)),
+    encodeURIComponent('ëmoji'), encodeURIComponent('😀'), '%00', '%E0%A4%A', 'null', '__proto__', 'constructor', uuid(r), 'fuzz-no-such-head',
+  ]);
+}
+
+const operatorCases: CaseMaker[] = [
+  (r, ctx) => {
+    // The operator API without the operator's token: user tokens, forged, truncated, none.
+    const method = pick(r, ['PUT', 'DELETE', 'GET']);
+    const path = method === 'GET' ? '/v1/operator/heads' : `/v1/operator/heads/${pick(r, ['fuzz-head', oddPublishedName(r)])}`;
+    const op = ctx.operatorToken ?? 'no-operator-token-configured-000000000';
+    const headers: Record<string, string> = pick(r, [{}, auth(ctx.token), auth(op.slice(0, -1)), auth(op + 'x'), auth(op.toUpperCase()), { authorization: `Basic ${btoa(op)}` }, badAuth(r, ctx)]);
+    if (method === 'PUT') headers['content-type'] = 'application/json';
+    return { kind: 'operator without its token', method, path, headers, body: method === 'PUT' ? headBytes(validHead(r, ctx)) : null };
+  },
+  (r, ctx) => {
+    // With the operator's token: broken documents, odd names, odd query values; deletes of
+    // names that are not published (never of one that is).
+    const headers: Record<string, string> = { ...auth(ctx.operatorToken ?? 'none'), 'content-type': pick(r, ['application/json', 'application/json', 'text/plain']) };
+    const mode = int(r, 0, 3);
+    if (mode === 0) return { kind: 'operator: broken document', method: 'PUT', path: `/v1/operator/heads/fuzz-head${r() < 0.3 ? `?replace=${pick(r, ['1', '0', '2', '', 'yes', '%00'])}` : ''}`, headers, body: breakHead(r, ctx, validHead(r, ctx)).bytes };
+    if (mode === 1) return { kind: 'operator: odd name', method: 'PUT', path: `/v1/operator/heads/${oddPublishedName(r)}`, headers, body: headBytes(validHead(r, ctx)) };
+    if (mode === 2) return { kind: 'operator: odd replace', method: 'PUT', path: `/v1/operator/heads/content-safety?replace=${pick(r, ['2', 'true', '', '%00', '-1', 'on'])}`, headers, body: headBytes(validHead(r, ctx)) };
+    return { kind: 'operator: delete unpublished', method: 'DELETE', path: `/v1/operator/heads/${oddPublishedName(r)}`, headers: auth(ctx.operatorToken ?? 'none') };
+  },
+  (r) => {
+    // The public files of published heads: odd names, write ids and file names.
+    const seg = () => pick(r, ['content-safety', '..', '%2e%2e', '%00', 'head.json', 'model.json', 'weights.bin', '%E0%A4%A', 'x'.repeat(500), uuid(r)]);
+    return { kind: 'published file', method: 'GET', path: `/v1/published-heads/${seg()}/${seg()}/${seg()}`, headers: {} };
+  },
+];
+
 /** The families and their weights. */
 export function caseMakers(ctx: FuzzContext): CaseMaker[] {
-  return [...imageCases, ...imageCases, ...queryCases, ...headCases, ...headCases, ...tokenCases, ...(ctx.extraCases ?? [])];
+  return [...imageCases, ...imageCases, ...queryCases, ...headCases, ...headCases, ...tokenCases, ...operatorCases, ...(ctx.extraCases ?? [])];
 }
 
 /** The `count` requests of a seed. */
@@ -504,7 +541,7 @@ async function expectStatus<T>(res: Response, status: number, what: string): Pro
  * Makes the state the cases target, through the API: account A with a stored head and a token
  * rotated away (revoked), and account B. `address` goes in `CF-Connecting-IP`.
  */
-export async function setupFuzz(fetcher: Fetcher, images: FuzzImage[], address = '2001:db8:f022::1'): Promise<FuzzContext> {
+export async function setupFuzz(fetcher: Fetcher, images: FuzzImage[], operatorToken?: string, address = '2001:db8:f022::1'): Promise<FuzzContext> {
   const backbone = ((await expectStatus<{ backbone: BackboneManifest }>(await fetcher('/v1/models'), 200, 'GET /v1/models')).backbone);
   const signUp = async () => expectStatus<{ accountId: string; token: string }>(await fetcher('/v1/accounts', { method: 'POST', headers: { 'cf-connecting-ip': address } }), 201, 'POST /v1/accounts');
   const a = await signUp();
@@ -515,7 +552,7 @@ export async function setupFuzz(fetcher: Fetcher, images: FuzzImage[], address =
   const put = await fetcher(`/v1/heads/${headId}`, { method: 'PUT', body: headBytes(doc), headers: { 'content-type': 'application/json', 'if-none-match': '*', ...auth(rotated.token) } });
   const headEtag = put.headers.get('etag') ?? '';
   await expectStatus(put, 201, 'PUT head');
-  return { backbone, images, token: rotated.token, accountId: a.accountId, revokedToken: a.token, otherToken: b.token, headId, headEtag };
+  return { backbone, images, token: rotated.token, accountId: a.accountId, revokedToken: a.token, otherToken: b.token, headId, headEtag, ...(operatorToken ? { operatorToken } : {}) };
 }
 
 const isWrite = (method: string): boolean => method === 'PUT' || method === 'POST' || method === 'DELETE' || method === 'PATCH';
@@ -636,6 +673,7 @@ export const SNAPSHOT_QUERIES = [
   'SELECT id, hash, account_id, label, created_at FROM tokens ORDER BY id',
   'SELECT lookup, hash, account_id, attempts, created_at, expires_at FROM pairing_codes ORDER BY lookup',
   'SELECT * FROM heads ORDER BY account_id, id',
+  'SELECT * FROM published_heads ORDER BY name',
 ] as const;
 
 /** One line per finding kind, for failure messages and the bench log. */

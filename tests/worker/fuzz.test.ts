@@ -34,12 +34,12 @@ const images: FuzzImage[] = inject('reference').cases.map((c) => ({ type: c.type
 describe('fuzzing the API', () => {
   it('the snapshot sees a write (so an unchanged snapshot means something)', async () => {
     const before = await snapshot();
-    await setupFuzz(call, images);
+    await setupFuzz(call, images, testEnv(env).OPERATOR_TOKEN);
     expect(await snapshot()).not.toBe(before);
   });
 
   it('the checker itself: a 5xx, a refused write that changed storage and a dead health check are all reported', async () => {
-    const ctx = await setupFuzz(call, images);
+    const ctx = await setupFuzz(call, images, testEnv(env).OPERATOR_TOKEN);
     let n = 0;
     const broken = async (path: string, init?: RequestInit): Promise<Response> => {
       n++;
@@ -63,7 +63,7 @@ describe('fuzzing the API', () => {
 
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: 100 hostile requests, no 5xx, refused writes change nothing, the Worker keeps answering`, { timeout: 120_000 }, async () => {
-      const ctx = await setupFuzz(call, images);
+      const ctx = await setupFuzz(call, images, testEnv(env).OPERATOR_TOKEN);
       const report = await runFuzz({ fetch: call, ctx, count: 100, seed, snapshot, healthEvery: 25 });
       expect(summarizeFindings(report)).toBe('');
       expect(report.requests).toBe(100);
