@@ -36,10 +36,7 @@ export function replace(parent: Element, ...children: Child[]): void {
   append(parent, ...children);
 }
 
-/** Percent with no decimals ("94%"). */
-export function pct(x: number): string {
-  return `${Math.round(100 * x)}%`;
-}
+export { pct } from './words.ts';
 
 /** Bytes in the unit a person reads ("2.4 MB"). */
 export function formatBytes(bytes: number): string {
@@ -88,4 +85,22 @@ export function progressBar(label: string): { el: HTMLElement; set(fraction: num
       text.textContent = message ?? '';
     },
   };
+}
+
+/**
+ * A "Rename" button: asks for the new name (prefilled), and calls `rename` when it changed;
+ * failures go to `onError`.
+ */
+export function renameButton(current: string, rename: (name: string) => Promise<unknown>, onError: (message: string) => void): HTMLButtonElement {
+  return h(
+    'button',
+    {
+      type: 'button',
+      onclick: () => {
+        const name = prompt(`New name for “${current}”`, current)?.trim();
+        if (name && name !== current) rename(name).catch((err: unknown) => onError(errorText(err)));
+      },
+    },
+    'Rename',
+  );
 }

@@ -6,6 +6,11 @@
 import type { GuardResult, CandidateName } from '../../shared/guard.ts';
 import type { HeadMetrics } from '../../shared/head-document.ts';
 
+/** Percent with no decimals ("94%"). */
+export function pct(x: number): string {
+  return `${Math.round(100 * x)}%`;
+}
+
 /** Below this per-class held-out accuracy a class "needs more examples". */
 export const WEAK_CLASS_ACCURACY = 0.8;
 /** Fewer photos than this in a class earns a "add more photos" hint. */
@@ -27,7 +32,6 @@ export interface Sentence {
   text: string;
 }
 
-const pct = (x: number): string => `${Math.round(100 * x)}%`;
 
 const CANDIDATE_WORDS: Record<CandidateName, string> = {
   head: 'the model just trained',

@@ -96,18 +96,24 @@ async function predictPhoto(page: Page, image: EmojiImage): Promise<string> {
   return (await page.locator('[data-testid="prediction-bars"] li .label').first().textContent()) ?? '';
 }
 
-describe('the app at phone size', () => {
-  let browser: Browser;
-  let page: Page;
+/** One phone-sized Chromium for a describe block: launched before its tests, disposed after. */
+function phoneSession(): { browser: Browser; page: Page } {
+  const session = {} as { browser: Browser; page: Page };
   beforeAll(async () => {
-    browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    session.browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
+    session.page = session.browser.context.pages()[0] ?? (await session.browser.context.newPage());
   });
   afterAll(async () => {
-    await browser?.dispose();
+    await session.browser?.dispose();
   });
+  return session;
+}
+
+describe('the app at phone size', () => {
+  const phone = phoneSession();
 
   it('shows the first-run download, then teaches three classes from uploaded images', async () => {
+    const { browser, page } = phone;
     await page.goto(`${baseUrl}/`);
     // The first-run screen (a progress bar while the model downloads) shows before the app is ready.
     await page.waitForSelector('.first-run progress, body[data-ready="true"]');
@@ -135,6 +141,7 @@ describe('the app at phone size', () => {
   });
 
   it('trains with a live chart and shows the confusion matrix and the comparison in words', async () => {
+    const { browser, page } = phone;
     await page.click('nav a[href="#train"]');
     await page.waitForSelector('[data-testid="train-button"]:not([disabled])');
     await page.click('[data-testid="train-button"]');
@@ -157,6 +164,7 @@ describe('the app at phone size', () => {
   });
 
   it('predicts held-out images with the personal model, and the default model on the device', async () => {
+    const { browser, page } = phone;
     await page.click('nav a[href="#predict"]');
     await page.waitForSelector('#model-mine:checked');
     let right = 0;
@@ -192,6 +200,7 @@ describe('the app at phone size', () => {
   });
 
   it('lists the model with its size and storage used', async () => {
+    const { browser, page } = phone;
     await page.click('nav a[href="#models"]');
     await page.waitForSelector('[data-testid="model-list"] .model');
     const text = await page.locator('[data-testid="model-list"]').textContent();
@@ -207,6 +216,7 @@ describe('the app at phone size', () => {
   });
 
   it('shows the sync status: off, then synced once turned on', async () => {
+    const { browser, page } = phone;
     expect(await page.locator('#sync-chip').textContent()).toBe('Sync off');
     await page.click('button:has-text("Turn on sync")');
     await expect.poll(() => page.locator('#sync-chip').textContent(), { timeout: 30_000 }).toBe('Synced');
@@ -218,6 +228,7 @@ describe('the app at phone size', () => {
   });
 
   it('exports a model as two TF.js files, imports them back, renames and deletes', async () => {
+    const { browser, page } = phone;
     await page.click('nav a[href="#models"]');
     await page.waitForSelector('[data-testid="model-list"] .model');
     const downloads: Array<{ name: string; path: string }> = [];
@@ -255,6 +266,7 @@ describe('the app at phone size', () => {
   });
 
   it('says what to do when there is no camera', async () => {
+    const { browser, page } = phone;
     await page.click('nav a[href="#teach"]');
     await page.locator('article[data-class="heart"] button:has-text("Camera")').click();
     await page.waitForSelector('.camera-dialog .status.error');
@@ -267,6 +279,7 @@ describe('the app at phone size', () => {
   });
 
   it('improves further: fine-tunes, compares every method on the same photos, keeps the best', { timeout: 600_000 }, async () => {
+    const { browser, page } = phone;
     await page.click('nav a[href="#train"]');
     await page.waitForSelector('[data-testid="improve-button"]:not([disabled])');
     expect(await page.locator('[data-testid="improve-estimate"]').textContent()).toMatch(/about \d+(\.\d)? MB/);
@@ -376,17 +389,10 @@ describe('storage full', () => {
 });
 
 describe('offline', () => {
-  let browser: Browser;
-  let page: Page;
-  beforeAll(async () => {
-    browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
-    page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  });
-  afterAll(async () => {
-    await browser?.dispose();
-  });
+  const phone = phoneSession();
 
   it('opens, trains and predicts with the network off after one visit', async () => {
+    const { browser, page } = phone;
     await openApp(page);
     // The service worker has precached the shell and controls the page after a reload.
     await page.evaluate(async () => {
@@ -430,6 +436,7 @@ describe('offline', () => {
   });
 
   it('offers a new version when one is deployed, and reloads into it', async () => {
+    const { browser, page } = phone;
     const original = readFileSync(SERVICE_WORKER, 'utf8');
     try {
       // A deployment changes the service worker (its precache list names the new files).

@@ -26,7 +26,7 @@ import {
   type SyncStatus,
 } from '../../lib/index.ts';
 import type { AppContext, Screen } from '../context.ts';
-import { errorText, formatBytes, h, pct, replace } from '../dom.ts';
+import { errorText, formatBytes, h, pct, renameButton, replace } from '../dom.ts';
 
 /** Stored size of a head document (weights dominate; base64 is 4/3 of the bytes). */
 async function headBytes(id: string): Promise<number> {
@@ -91,17 +91,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
       h(
         'div',
         { class: 'row' },
-        h(
-          'button',
-          {
-            type: 'button',
-            onclick: () => {
-              const name = prompt(`New name for “${head.name}”`, head.name)?.trim();
-              if (name && name !== head.name) renameHead(head.id, name).catch((err: unknown) => ctx.notify(errorText(err), 'error'));
-            },
-          },
-          'Rename',
-        ),
+        renameButton(head.name, (name) => renameHead(head.id, name), (message) => ctx.notify(message, 'error')),
         h(
           'button',
           {

@@ -19,7 +19,7 @@ import {
 } from '../../lib/index.ts';
 import { Camera, CameraError } from '../camera.ts';
 import type { AppContext, Screen } from '../context.ts';
-import { errorText, h, replace, UrlPool } from '../dom.ts';
+import { errorText, h, renameButton, replace, UrlPool } from '../dom.ts';
 
 /** Burst rate while the shutter is held. */
 const BURST_INTERVAL_MS = 300;
@@ -266,17 +266,7 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
         h('button', { type: 'button', class: 'primary', onclick: () => void openCamera(cls) }, 'Camera'),
         h('label', { class: 'button', for: `files-${cls.id}` }, 'Files'),
         fileInput,
-        h(
-          'button',
-          {
-            type: 'button',
-            onclick: () => {
-              const name = prompt(`New name for “${cls.name}”`, cls.name)?.trim();
-              if (name && name !== cls.name) renameClass(cls.id, name).catch((err: unknown) => ctx.notify(errorText(err), 'error'));
-            },
-          },
-          'Rename',
-        ),
+        renameButton(cls.name, (name) => renameClass(cls.id, name), (message) => ctx.notify(message, 'error')),
         h(
           'button',
           {
