@@ -77,6 +77,24 @@ describe('a fine-tuned personal model at the edge', () => {
     expect((await diag()).numTensors).toBe(before);
   });
 
+  it('two fine-tuned models do not fit the cache together: the older one is evicted and its tensors freed', async () => {
+    const c = fineTuned.cases[0] as (typeof fineTuned.cases)[number];
+    expect((await predict(new Uint8Array(c.bytes), c.type)).status).toBe(200);
+    const one = await diag();
+    const otherId = crypto.randomUUID();
+    const other = JSON.stringify({ ...doc, id: otherId });
+    expect((await putHead(owner.token, otherId, new TextEncoder().encode(other), { 'if-none-match': '*' })).status).toBe(201);
+    const res = await post(`/v1/predict?head=${otherId}`, new Uint8Array(c.bytes), c.type, bearer(owner.token));
+    expect(res.status).toBe(200);
+    // Same scores: the same model under another id.
+    expect(((await res.json()) as PredictResponse).predictions).toEqual(fineTuned.predictions[0]);
+    const two = await diag();
+    expect(one.headCache?.bytes).toBeGreaterThan(HEAD_CACHE_BYTES / 2);
+    expect(personalHeadCache.has(`${owner.accountId}/${doc.id}@${etag.slice(1, -1)}`)).toBe(false);
+    expect(two.headCache?.entries).toBe(one.headCache?.entries);
+    expect(two.numTensors).toBe(one.numTensors);
+  });
+
   it('after many predictions, a 1024x1024 JPEG (the largest image accepted) stays within the isolate’s memory', async () => {
     // Steady state first: the tail's weights sit in the WASM heap next to the backbone's, and the
     // heap (which never shrinks) grows by one emscripten step (+20%) over the plain path's.
