@@ -113,6 +113,11 @@ export interface ImproveOptions {
   augment?: boolean;
   /** Fine-tuning epochs (default 10, the evaluated schedule). */
   epochs?: number;
+  /**
+   * Keep this recipe whatever the comparison says (a person who chose it on the comparison
+   * screen); the comparison is still run and reported. It must be `head`, `knn` or a recipe run.
+   */
+  keep?: ImproveCandidate['recipe'];
 }
 
 /** Each class needs this many fresh photos: two to train on and one to hold out. */
@@ -262,6 +267,9 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
     wanted.delete('selftrain');
   }
 
+  if (options.keep && options.keep !== 'head' && options.keep !== 'knn' && !wanted.has(options.keep)) {
+    throw new RangeError(`cannot keep ${options.keep}: it is not among the recipes to run${skipped.length ? ` (${skipped[0]?.reason})` : ''}`);
+  }
   // Rough shares of the run's time, for one progress fraction.
   const weights = { preparing: 0.2, candidates: 0.4, final: 0.4 };
   const progress = (p: ImproveProgress): void => onProgress?.(p);
@@ -363,7 +371,12 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
   }
 
   // 3. The guard.
-  const comparison: RecipeComparison = compareRecipes({ labels, outcomes });
+  const compared = compareRecipes({ labels, outcomes });
+  let comparison: RecipeComparison = compared;
+  if (options.keep !== undefined && options.keep !== compared.kept) {
+    if (!outcomes.some((o) => o.recipe === options.keep)) throw new RangeError(`cannot keep ${options.keep}: it did not run`);
+    comparison = { ...compared, kept: options.keep, verdict: `${compared.verdict} You chose to keep ${options.keep} instead.` };
+  }
   const kept = comparison.kept;
   const keptOutcome = outcomes.find((o) => o.recipe === kept) as RecipeOutcome;
   const metrics = computeMetrics(classes, labels, [...keptOutcome.predicted]);

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import type { ImproveProgress, ImproveReport } from '../../client/lib/index.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
+import { report } from './util.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -31,14 +32,23 @@ type RunResult =
   | { ok: false; error: { name: string; message: string }; progress: ImproveProgress[]; before: number; after: number };
 
 /** Runs improve() in the page; aborts at the first progress event of `abortAt` (stage and step). */
-function runImprove(page: Page, abortAt?: { stage: ImproveProgress['stage']; step: 'candidate' | 'final' }): Promise<RunResult> {
-  return page.evaluate(async (abortAt) => {
+function runImprove(
+  page: Page,
+  abortAt?: { stage: ImproveProgress['stage']; step: 'candidate' | 'final' },
+  extra: { recipes?: ('finetune' | 'selftrain')[]; keep?: ImproveReport['kept'] } = {},
+): Promise<RunResult> {
+  return page.evaluate(async ({ abortAt, extra }) => {
     const t = window.tannerin;
     const progress: ImproveProgress[] = [];
     const controller = new AbortController();
+    // Heads cached by earlier predictions are dropped when a head is saved: drop them first, so
+    // the count compares what improve() itself leaves behind.
+    t.clearPredictCache();
+    await new Promise((resolve) => setTimeout(resolve, 0));
     const before = t.memory().numTensors;
     try {
       const { doc, ...report } = await t.improve({
+        ...extra,
         signal: controller.signal,
         onProgress: (p) => {
           progress.push(p);
@@ -50,7 +60,7 @@ function runImprove(page: Page, abortAt?: { stage: ImproveProgress['stage']; ste
       const e = err as Error;
       return { ok: false as const, error: { name: e.name, message: e.message }, progress, before, after: t.memory().numTensors };
     }
-  }, abortAt);
+  }, { abortAt, extra });
 }
 
 describe('improve further', () => {
@@ -170,6 +180,15 @@ describe('improve further', () => {
     expect(stored.predictWith).toBe(r.kept === 'knn' ? 'knn' : 'head');
     expect(stored.improvement?.kept).toBe(r.kept);
     expect(stored.improvement?.candidates.map((c) => c.accuracy)).toEqual(r.candidates.map((c) => c.accuracy));
+
+    // The stored model predicts photos through the library (a fine-tuned one through its own top block).
+    const predicted = await page.evaluate((imgs) => window.tannerin.predictImages(imgs), unlabeledImages.slice(0, 3));
+    for (const p of predicted) {
+      expect(p.head.id).toBe(r.headId);
+      expect(p.predictions.map((x) => x.label).sort()).toEqual([...CLASSES].sort());
+    }
+    for (const c of r.candidates) report(`browser.improve.heldout_${c.recipe}`, c.accuracy, '', `${c.correct}/${c.n} held-out emoji${c.recipe === r.kept ? ', kept' : ''}`);
+    report('browser.improve.ms', r.ms, 'ms', `${r.photos.labeled} photos x 4 views, ${r.photos.unlabeled} unlabeled, fine-tune 10 epochs twice (candidate, final)`);
   }, 600_000);
 
   it('an aborted run keeps the previous head exactly, and the tensor count stays flat', async () => {
@@ -190,6 +209,36 @@ describe('improve further', () => {
     // Every tensor made by fine-tuning, self-training and the candidates was freed, aborted or not.
     expect(aborted.after).toBe(aborted.before);
     expect(first?.after).toBe(first?.before);
+  }, 600_000);
+
+  it('a kept fine-tuned model is stored with its top block, under the size limit, and predicts', async () => {
+    const run = await runImprove(page, undefined, { recipes: ['finetune'], keep: 'finetune' });
+    if (!run.ok) throw new Error(`improve failed: ${run.error.name}: ${run.error.message}`);
+    const r = run.report;
+    expect(r.candidates.map((c) => c.recipe)).toEqual(['head', 'knn', 'finetune']);
+    expect(r.kept).toBe('finetune');
+    expect(r.summary).toContain('You chose to keep finetune');
+    expect(r.hasTail).toBe(true);
+    expect(r.sizeBytes).toBeGreaterThan(3_000_000);
+    expect(r.sizeBytes).toBeLessThan(MAX_DOCUMENT_BYTES);
+    const stored = await page.evaluate(async (id) => {
+      const doc = await window.tannerin.getHead(id);
+      return { tail: doc?.backboneTail ? { cut: doc.backboneTail.cut, parts: doc.backboneTail.parts } : null, active: await window.tannerin.activeHeadId() };
+    }, r.headId);
+    expect(stored.active).toBe(r.headId);
+    expect(stored.tail?.parts.length).toBeGreaterThan(0);
+    const predicted = await page.evaluate((imgs) => window.tannerin.predictImages(imgs), unlabeledImages);
+    for (const p of predicted) {
+      expect(p.head.id).toBe(r.headId);
+      expect(p.predictions.map((x) => x.label).sort()).toEqual([...CLASSES].sort());
+    }
+    const right = predicted.filter((p, i) => p.predictions[0]?.label === CLASSES[Math.floor(i / UNLABELED_PER_CLASS)]).length;
+    report('browser.improve.finetuned_unseen_accuracy', right / predicted.length, '', `${right}/${predicted.length} unseen emoji (the unlabeled ones), fine-tuned model kept by request`);
+    expect(run.after).toBe(run.before);
+    // A recipe that was not run cannot be kept.
+    const refused = await runImprove(page, undefined, { recipes: [], keep: 'finetune' });
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.error.message).toContain('cannot keep finetune');
   }, 600_000);
 });
 
