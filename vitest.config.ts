@@ -53,6 +53,9 @@ export default defineConfig({
           include: ['tests/worker/**/*.test.ts'],
           globalSetup: ['./tests/worker/global-setup.ts', './tests/worker/fine-tuned-setup.ts'],
           setupFiles: ['./tests/worker/apply-migrations.ts'],
+          // Many tests run dozens of forward passes (~70 ms each); on a loaded 2-core machine the
+          // default 5 s cut them off. A safety limit, not a timing assertion.
+          testTimeout: 60_000,
         },
       },
       {
