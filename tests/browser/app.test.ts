@@ -401,6 +401,14 @@ describe('offline', () => {
     await page.reload();
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+    // Installable to a home screen: Chromium finds nothing missing (manifest, icons, service worker).
+    const cdp = await browser.context.newCDPSession(page);
+    const { installabilityErrors } = (await cdp.send('Page.getInstallabilityErrors')) as { installabilityErrors: Array<{ errorId: string }> };
+    expect(installabilityErrors.map((e) => e.errorId)).toEqual([]);
+    const manifest = (await cdp.send('Page.getAppManifest')) as { url: string; errors: unknown[] };
+    expect(manifest.url).toMatch(/\/manifest\.webmanifest$/);
+    expect(manifest.errors).toEqual([]);
+    await cdp.detach();
     for (const name of CLASSES) {
       await addClass(page, name);
       await upload(page, name, train(name));
