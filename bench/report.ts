@@ -1,0 +1,211 @@
+/**
+ * Writes BENCHMARKS.md at the repository root from a run's results (bench/results.json's metrics),
+ * the machine it ran on, and the accuracy evaluation in bench/eval.json (written by `npm run eval`;
+ * read only; when the file is missing from the working tree, e.g. while an evaluation rewrites it,
+ * the committed version is read).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, release, totalmem, type } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, type Metric, type Results } from './lib.ts';
+
+export const BENCHMARKS_FILE = join(ROOT, 'BENCHMARKS.md');
+
+interface EvalMetric extends Metric {
+  std?: number;
+  n?: number;
+}
+
+export interface RunInfo {
+  startedAt: Date;
+  /** Wall time of the whole run, and of each section, in seconds. */
+  seconds: number;
+  sections: [string, number][];
+  /** Load averages (1 min) sampled before and after the run. */
+  loadBefore: number;
+  loadAfter: number;
+}
+
+const fmt = (v: number | undefined, digits = 1): string => {
+  if (v === undefined || !Number.isFinite(v)) return 'n/a';
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return Number.isInteger(v) ? String(v) : v.toFixed(digits);
+};
+
+/** The machine, as this process sees it. */
+export function machine(): string[] {
+  const cpu = cpus();
+  let os = `${type()} ${release()}`;
+  try {
+    const osRelease = readFileSync('/etc/os-release', 'utf8');
+    os = `${/PRETTY_NAME="([^"]+)"/.exec(osRelease)?.[1] ?? type()} (kernel ${release()})`;
+  } catch {
+    /* not Linux */
+  }
+  return [
+    `CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} logical cores`,
+    `Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at the end)`,
+    `OS: ${os}`,
+    `Node: ${process.version}; browser: Debian Chromium (headless) through playwright-core; Worker runtime: workerd through wrangler dev`,
+  ];
+}
+
+/** bench/eval.json, or its committed version. */
+function readEval(): Record<string, EvalMetric> | null {
+  const file = join(ROOT, 'bench', 'eval.json');
+  try {
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Record<string, EvalMetric>;
+    return JSON.parse(execFileSync('git', ['show', 'HEAD:bench/eval.json'], { cwd: ROOT, encoding: 'utf8' })) as Record<string, EvalMetric>;
+  } catch {
+    return null;
+  }
+}
+
+/** The accuracy table: a row per dataset and recipe, a column per k (mean ± std over seeds). */
+function evalTable(evaluation: Record<string, EvalMetric>): string[] {
+  const cells = new Map<string, Map<string, EvalMetric>>();
+  const ks = new Set<string>();
+  for (const [key, m] of Object.entries(evaluation)) {
+    const match = /^eval\.([^.]+)\.(.+)\.(k\d+)$/.exec(key);
+    if (!match) continue;
+    const [, dataset, recipe, k] = match as unknown as [string, string, string, string];
+    const row = `${dataset}|${recipe}`;
+    if (!cells.has(row)) cells.set(row, new Map());
+    cells.get(row)?.set(k, m);
+    ks.add(k);
+  }
+  const kList = [...ks].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
+  const lines = [`| dataset | recipe | ${kList.map((k) => `k = ${k.slice(1)}`).join(' | ')} |`, `|---|---|${kList.map(() => '---|').join('')}`];
+  for (const [row, byK] of [...cells].sort(([a], [b]) => a.localeCompare(b))) {
+    const [dataset, recipe] = row.split('|');
+    const cell = (m: EvalMetric | undefined) => (m ? `${(m.value * 100).toFixed(1)} ± ${((m.std ?? 0) * 100).toFixed(1)} (n=${m.n ?? '?'})` : '');
+    lines.push(`| ${dataset} | ${recipe} | ${kList.map((k) => cell(byK.get(k))).join(' | ')} |`);
+  }
+  return lines;
+}
+
+/** Renders the tables. `r` is the merged results of the run. */
+export function writeBenchmarks(r: Results, run: RunInfo): string {
+  const v = (k: string) => r[k]?.value;
+  const row = (what: string, key: string, unit = r[key]?.unit ?? '', digits = 1) => `| ${what} | ${fmt(v(key), digits)} ${unit} | ${r[key]?.note ?? 'not measured in this run'} |`;
+  const ratio = (a: string, b: string) => (v(a) !== undefined && v(b) !== undefined ? (v(a) as number) / (v(b) as number) : undefined);
+  const loaded = Math.max(run.loadBefore, run.loadAfter) > cpus().length * 0.75;
+  const evaluation = readEval();
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench\` (bench/run.ts, bench/report.ts) on ${run.startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; the run took ${fmt(run.seconds / 60, 1)} minutes. Raw figures with their notes: [bench/results.json](bench/results.json).`,
+    '',
+    '## Machine',
+    '',
+    ...machine().map((m) => `- ${m}`),
+    '',
+    '## Method',
+    '',
+    '- Every figure is from one run of `npm run bench`; a ratio divides two figures measured in that same run, side by side, so a loaded machine slows both sides.',
+    '- Times are medians of repeated runs after warm-up (percentiles where stated); the repetitions are in each row\'s note.',
+    '- The edge is measured over HTTP from outside, against `wrangler dev` on 127.0.0.1 (local workerd), serving a frozen copy of the Worker bundle and static assets (bench/lib.ts `freezeWorker`), so edits elsewhere in the tree cannot restart the isolate mid-run. Production timers stand still during CPU work, so no figure is taken inside the Worker except the forward pass on local workerd.',
+    '- The browser figures drive Debian Chromium (headless, no GPU) on the test harness page.',
+    `- Machine load: 1-minute load average ${run.loadBefore.toFixed(1)} before and ${run.loadAfter.toFixed(1)} after the run on ${cpus().length} cores.${loaded ? ' **Other jobs were running on this machine during the run** (other engineers\' builds and tests), so absolute times are high and noisy; ratios from the same run are the more reliable figures.' : ''}`,
+    `- Sections (seconds): ${run.sections.map(([n, s]) => `${n} ${s.toFixed(0)}`).join(', ')}.`,
+    '',
+    '## Edge overhead (Worker, 640x480 JPEG)',
+    '',
+    '| metric | value | how |',
+    '|---|---|---|',
+    row('forward pass inside the isolate, p50', 'edge.forward_p50_ms'),
+    row('`/v1/predict` warm, p50', 'edge.predict_warm_p50_ms'),
+    row('`/v1/predict` warm, p95', 'edge.predict_warm_p95_ms'),
+    row('warm p50 / bare forward', 'edge.warm_over_forward', 'x', 2),
+    row('HTTP round trip (`/healthz`), p50', 'edge.http_roundtrip_p50_ms'),
+    row('`/v1/predict` from a client embedding (HTTP + head), p50', 'edge.predict_embedding_p50_ms'),
+    row('JPEG decode 640x480 (Node, same decoder)', 'node.decode_jpeg_640x480_ms'),
+    row('PNG decode 640x480', 'node.decode_png_640x480_ms'),
+    row('preprocessing', 'node.preprocess_ms'),
+    row('cold start (fresh isolate, first predict)', 'edge.cold_start_ms', 'ms', 0),
+    row('WASM heap after warm requests', 'edge.peak_wasm_heap_mb'),
+    row('peak request memory (heap + largest image)', 'edge.peak_request_memory_mb'),
+    row('fine-tuned model, warm p50', 'edge.finetuned.predict_warm_p50_ms'),
+    row('default head after it, warm p50', 'edge.finetuned.plain_warm_p50_ms'),
+    row('fine-tuned model, peak request memory', 'edge.finetuned.peak_request_memory_mb'),
+    '',
+    '## WASM vs cpu backend (MobileNetV2 forward, batch 1)',
+    '',
+    '| runtime | WASM SIMD | `cpu` | cpu / WASM |',
+    '|---|---|---|---|',
+    `| Node | ${fmt(v('node.forward_wasm_ms'))} ms | ${fmt(v('node.forward_cpu_ms'))} ms | ${fmt(v('node.cpu_over_wasm'))}x |`,
+    `| Chromium | ${fmt(v('browser.forward_wasm_ms'))} ms | ${fmt(v('browser.forward_cpu_ms'))} ms | ${fmt(v('browser.forward_cpu_over_wasm'))}x |`,
+    '',
+    '## In the browser: photo to example, train to ready',
+    '',
+    '| metric | value | how |',
+    '|---|---|---|',
+    row('photo to stored example (photo + 3 augmented views)', 'browser.photo_to_example_ms', 'ms', 0),
+    row('train to ready (50 examples, 5 classes)', 'browser.train_to_ready_ms', 'ms', 0),
+    row('backbone bytes, first visit', 'browser.backbone_bytes_first', 'bytes', 0),
+    row('backbone bytes, repeat visit', 'browser.backbone_bytes_repeat', 'bytes', 0),
+    '',
+    '## Fine-tuning speed-up (one batch-8 step through the top block, WASM)',
+    '',
+    '| kernels | step | speed-up |',
+    '|---|---|---|',
+    `| shared/wasm-grad-kernels.ts | ${fmt(v('finetune.step_ms'))} ms | ${fmt(ratio('finetune.step_ms_cpu_fallback', 'finetune.step_ms') ?? v('finetune.speedup'))}x |`,
+    `| TF.js cpu reference kernels behind the WASM names | ${fmt(v('finetune.step_ms_cpu_fallback'))} ms | 1x |`,
+    '',
+    '## Load (`/v1/predict`, 640x480 JPEG, one local isolate)',
+    '',
+    '| metric | value | how |',
+    '|---|---|---|',
+    row('throughput', 'load.rps', 'req/s', 2),
+    row('requests', 'load.requests', '', 0),
+    row('latency p50', 'load.p50_ms', 'ms', 0),
+    row('latency p95', 'load.p95_ms', 'ms', 0),
+    row('latency p99', 'load.p99_ms', 'ms', 0),
+    row('errors', 'load.errors', '', 0),
+    row('peak WASM heap', 'load.peak_wasm_heap_mb', 'MiB', 1),
+    row('WASM heap growth over the load', 'load.wasm_heap_growth_mb', 'MiB', 1),
+    row('tensor growth over the load', 'load.tensor_growth', '', 0),
+    '',
+    'One isolate runs one request\'s CPU work at a time, so latency under concurrency is mostly queueing: p50 is roughly the number of clients times the single-request time. Production spreads load over many isolates.',
+    '',
+    '## Fuzz (hostile requests against `wrangler dev`)',
+    '',
+    '| metric | value | how |',
+    '|---|---|---|',
+    row('requests', 'fuzz.requests', '', 0),
+    row('5xx answers', 'fuzz.status_5xx', '', 0),
+    row('findings', 'fuzz.findings', '', 0),
+    row('refused writes checked against D1/R2', 'fuzz.rejected_writes_checked', '', 0),
+    row('health checks', 'fuzz.health_checks', '', 0),
+    row('tensor growth', 'fuzz.tensor_growth', '', 0),
+    '',
+    'The generator is tests/helpers/fuzz.ts (seeded; the same seed gives the same requests): random bytes as images, truncated and corrupted real JPEG/PNG files, tiny files declaring huge dimensions, wrong or missing content types, bodies over 8 MiB, NaN/Inf and wrong-length embeddings, malformed, oversized and huge-class-count head documents, odd head ids (path traversal, unicode, very long, bad percent-encoding), missing, forged, malformed and revoked tokens, another account\'s token, the operator API without and with its token, odd methods, paths, queries and conditional headers. `npm test` runs 300 of them inside workerd with the same checks (tests/worker/fuzz.test.ts).',
+    '',
+    '## Browser faults (tests/browser/faults.test.ts, Chromium against the Worker)',
+    '',
+    'Pass/fail checks, not timings; run with `npm run test:browser`.',
+    '',
+    '| fault | required |',
+    '|---|---|',
+    '| the page closed in the middle of retraining a head | on reopening: the same active head, byte-identical document, identical predictions, examples unchanged; it retrains and saves normally |',
+    '| the storage quota running out while a retrained head (256 hidden units) is saved | a quota error saying the head stored before is unchanged; examples, the earlier head and its predictions unchanged |',
+    '| two tabs training at once (the same head, then a new head in each) | both finish or one reports why; every stored head loads and predicts in a third tab, and all tabs agree |',
+    '| the threaded WASM binary stalling on the network | the SIMD build after the timeout, still in use (same embeddings, equal to the Worker\'s within 1e-4) after the stalled download arrives |',
+    '',
+    '## Accuracy (few-shot, `npm run eval`)',
+    '',
+    evaluation
+      ? 'Test accuracy in %, mean ± standard deviation over seeds (n seeds), k labelled photos per class; from bench/eval.json (see the README for the datasets and recipes).'
+      : 'bench/eval.json was not found: run `npm run eval`.',
+    '',
+    ...(evaluation ? evalTable(evaluation) : []),
+    '',
+  ];
+  const text = lines.join('\n');
+  writeFileSync(BENCHMARKS_FILE, text);
+  return text;
+}
+
+/** The 1-minute load average. */
+export const load1 = (): number => loadavg()[0] ?? 0;
