@@ -81,11 +81,15 @@ export function advice(facts: TrainingFacts): Sentence[] {
   const out: Sentence[] = [];
   const { classes } = facts;
   const weak = classes
-    .map((name) => ({ name, acc: facts.metrics.perClass[name] ?? 0 }))
-    .filter((c) => c.acc < WEAK_CLASS_ACCURACY)
+    .map((name, i) => {
+      const row = facts.metrics.confusion[i] ?? [];
+      return { name, acc: facts.metrics.perClass[name] ?? 0, right: row[i] ?? 0, n: row.reduce((a, b) => a + b, 0) };
+    })
+    .filter((c) => c.n > 0 && c.acc < WEAK_CLASS_ACCURACY)
     .sort((a, b) => a.acc - b.acc);
   for (const c of weak) {
-    out.push({ tone: 'advice', text: `Needs more examples of “${c.name}”: right on only ${pct(c.acc)} of its practice photos.` });
+    // The counts say how much to trust it: one practice photo is a hint, not a verdict.
+    out.push({ tone: 'advice', text: `Needs more examples of “${c.name}”: right on ${c.right} of its ${c.n} practice photo${c.n === 1 ? '' : 's'}.` });
   }
   for (const [name, count] of Object.entries(facts.photos)) {
     if (count < FEW_PHOTOS && !weak.some((w) => w.name === name)) {

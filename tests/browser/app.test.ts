@@ -265,6 +265,20 @@ describe('the app at phone size', () => {
     expect(browser.errors).toEqual([]);
   });
 
+  it('fits a desktop window as well as a phone', async () => {
+    const { browser, page } = phone;
+    for (const size of [{ width: 1280, height: 800 }, PHONE]) {
+      await page.setViewportSize(size);
+      for (const screen of ['teach', 'train', 'predict', 'models']) {
+        await page.click(`nav a[href="#${screen}"]`);
+        await page.waitForSelector(`main[data-screen="${screen}"] h1`);
+        expect(await page.evaluate(() => document.documentElement.scrollWidth), `${screen} at ${size.width}px`).toBeLessThanOrEqual(size.width);
+        if (size.width > PHONE.width && screen === 'train') await shot(page, 'desktop-train');
+      }
+    }
+    expect(browser.errors).toEqual([]);
+  });
+
   it('says what to do when there is no camera', async () => {
     const { browser, page } = phone;
     await page.click('nav a[href="#teach"]');

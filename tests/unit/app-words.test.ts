@@ -48,8 +48,8 @@ describe('training in words', () => {
   it('advises more examples for weak classes, more photos for small ones, and names the worst mix-up', () => {
     const lines = advice({ classes, metrics, guard: guard('head', []), photos: { ripe: 3, unripe: 8, rotten: 8 } }).map((s) => s.text);
     // Weakest first.
-    expect(lines[0]).toBe('Needs more examples of “unripe”: right on only 50% of its practice photos.');
-    expect(lines[1]).toBe('Needs more examples of “rotten”: right on only 75% of its practice photos.');
+    expect(lines[0]).toBe('Needs more examples of “unripe”: right on 2 of its 4 practice photos.');
+    expect(lines[1]).toBe('Needs more examples of “rotten”: right on 2 of its 3 practice photos.');
     expect(lines[2]).toMatch(/^“ripe” has only 3 photos/);
     expect(lines[3]).toBe('It mixed up “unripe” as “ripe” 2 times: add photos that show how they differ.');
     expect(mostConfused(metrics, classes)).toEqual({ actual: 'unripe', predicted: 'ripe', count: 2 });
