@@ -76,7 +76,7 @@ export async function benchFuzz(count = 2000, seed = 20261129): Promise<Results>
       'fuzz.tensor_growth': {
         value: after.numTensors - before.numTensors,
         unit: 'tensors',
-        note: `tensors after the run minus before (${before.numTensors}); personal heads cached ${before.headCache?.entries ?? '?'} before, ${after.headCache?.entries ?? '?'} after (an accepted update replaces the cached version)`,
+        note: `tensors after the run minus before (${before.numTensors}); personal heads cached ${before.headCache?.entries ?? '?'} before, ${after.headCache?.entries ?? '?'} after: heads that accepted writes stored (a valid random mutation, an operator publish) and predictions then loaded stay cached; the load test checks flatness`,
       },
     };
   } finally {

@@ -505,7 +505,7 @@ const operatorCases: CaseMaker[] = [
     const mode = int(r, 0, 3);
     if (mode === 0) return { kind: 'operator: broken document', method: 'PUT', path: `/v1/operator/heads/fuzz-head${r() < 0.3 ? `?replace=${pick(r, ['1', '0', '2', '', 'yes', '%00'])}` : ''}`, headers, body: breakHead(r, ctx, validHead(r, ctx)).bytes };
     if (mode === 1) return { kind: 'operator: odd name', method: 'PUT', path: `/v1/operator/heads/${oddPublishedName(r)}`, headers, body: headBytes(validHead(r, ctx)) };
-    if (mode === 2) return { kind: 'operator: odd replace', method: 'PUT', path: `/v1/operator/heads/content-safety?replace=${pick(r, ['2', 'true', '', '%00', '-1', 'on'])}`, headers, body: headBytes(validHead(r, ctx)) };
+    if (mode === 2) return { kind: 'operator: odd replace', method: 'PUT', path: `/v1/operator/heads/content-safety?replace=${pick(r, ['2', 'yes', '', '%00', '-1', 'on'])}`, headers, body: headBytes(validHead(r, ctx)) };
     return { kind: 'operator: delete unpublished', method: 'DELETE', path: `/v1/operator/heads/${oddPublishedName(r)}`, headers: auth(ctx.operatorToken ?? 'none') };
   },
   (r) => {
