@@ -117,8 +117,8 @@ function quantizeUint8(values: Float32Array): { bytes: Uint8Array; quantization:
 }
 
 /** The document as the bytes a client uploads. */
-export function headBytes(doc: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(doc));
+export function headBytes(doc: unknown): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new TextEncoder().encode(JSON.stringify(doc)));
 }
 
 /** Base64 of float32 values (for tests that patch weights). */
