@@ -567,7 +567,7 @@ async function healthy(fetcher: Fetcher, ctx: FuzzContext): Promise<string | nul
     const hb = (await h.json()) as { ok?: boolean };
     if (h.status !== 200 || hb.ok !== true) return `/healthz answered ${h.status}`;
     const img = ctx.images[0] as FuzzImage;
-    const p = await fetcher('/v1/predict', { method: 'POST', body: img.bytes, headers: { 'content-type': img.type } });
+    const p = await fetcher('/v1/predict', { method: 'POST', body: new Uint8Array(img.bytes), headers: { 'content-type': img.type } });
     const pb = (await p.json()) as { predictions?: unknown[] };
     if (p.status !== 200 || !pb.predictions?.length) return `a real prediction answered ${p.status}`;
     return null;
@@ -587,7 +587,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
 
   const sendOne = async (req: FuzzRequest): Promise<void> => {
     const init: RequestInit = { method: req.method, headers: req.headers };
-    if (req.body && req.method !== 'GET' && req.method !== 'HEAD') init.body = req.body;
+    if (req.body && req.method !== 'GET' && req.method !== 'HEAD') init.body = new Uint8Array(req.body);
     const finding = (status: number, problem: string, detail?: string) => report.findings.push({ kind: req.kind, method: req.method, path: req.path.slice(0, 200), status, problem, detail: detail?.slice(0, 500) });
     let res: Response;
     try {
