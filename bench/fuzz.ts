@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import type { DiagnosticsResponse } from '../shared/api.ts';
+import { startNodeWasmBackend } from '../scripts/node-backend.ts';
+import { loadLocalModels } from '../scripts/node-models.ts';
+import { makeFineTunedDoc } from '../tests/helpers/fine-tuned.ts';
 import { fixtures } from '../tests/helpers/fixtures.ts';
 import { runFuzz, setupFuzz, SNAPSHOT_QUERIES, summarizeFindings, type FuzzReport } from '../tests/helpers/fuzz.ts';
 import { freezeWorker, printTable, ROOT, startDevServer, type Results } from './lib.ts';
@@ -41,21 +44,36 @@ export function localSnapshot(persistTo: string): () => Promise<string> {
   };
 }
 
+/** A fine-tuned model (the backbone's top block, perturbed) as the fuzz account stores it. */
+async function fineTunedJson(): Promise<string> {
+  await startNodeWasmBackend();
+  const models = await loadLocalModels();
+  const doc = await makeFineTunedDoc(models.backbone.model, models.manifest.backbone, { id: crypto.randomUUID(), seed: 5 });
+  models.backbone.dispose();
+  return JSON.stringify(doc);
+}
+
 /** Runs `count` fuzz requests against a fresh `wrangler dev`. */
 export async function benchFuzz(count = 2000, seed = 20261129): Promise<Results> {
   rmSync(FUZZ_STATE, { recursive: true, force: true });
+  const tuned = await fineTunedJson();
   // The operator API on (a fixed local secret), so its cases get past the token check too.
   const operatorToken = 'fuzz-operator-token-0123456789abcdef';
   const server = await startDevServer(['--var', `OPERATOR_TOKEN:${operatorToken}`], '/models.json', FUZZ_STATE);
   try {
     const fetcher = (path: string, init?: RequestInit) => fetch(`${server.url}${path}`, init);
     const images = (await fixtures()).map((f) => ({ type: f.type, bytes: f.bytes }));
-    const ctx = await setupFuzz(fetcher, images, operatorToken);
-    // Warm (model loaded, the stored personal head in the isolate's head cache, as the run's own
-    // predictions with it would leave it), then count tensors before and after.
+    const ctx = await setupFuzz(fetcher, images, operatorToken, tuned);
+    // Warm (model loaded, the stored personal head and fine-tuned model in the isolate's head
+    // cache, as the run's own predictions with them would leave it), then count tensors before
+    // and after.
     await (await fetcher('/v1/predict', { method: 'POST', body: images[0]?.bytes, headers: { 'content-type': 'image/png' } })).arrayBuffer();
     const warmHead = await fetcher(`/v1/predict?head=${ctx.headId}`, { method: 'POST', body: images[0]?.bytes, headers: { 'content-type': 'image/png', authorization: `Bearer ${ctx.token}` } });
     if (warmHead.status !== 200) throw new Error(`personal-head prediction answered ${warmHead.status}: ${await warmHead.text()}`);
+    if (ctx.fineTuned) {
+      const warmTuned = await fetcher(`/v1/predict?head=${ctx.fineTuned.id}`, { method: 'POST', body: images[0]?.bytes, headers: { 'content-type': 'image/png', authorization: `Bearer ${ctx.token}` } });
+      if (warmTuned.status !== 200) throw new Error(`fine-tuned prediction answered ${warmTuned.status}: ${await warmTuned.text()}`);
+    }
     const diag = async () => (await (await fetcher('/_diag/memory')).json()) as DiagnosticsResponse;
     const before = await diag();
     const t0 = performance.now();

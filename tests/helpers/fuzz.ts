@@ -43,6 +43,8 @@ export interface FuzzContext {
   /** A head stored for account A, and its ETag. */
   headId: string;
   headEtag: string;
+  /** A fine-tuned model (head document with a `backboneTail`) stored for account A, if set up. */
+  fineTuned?: { id: string; doc: Record<string, unknown> };
   /** The server's `OPERATOR_TOKEN`, when the operator API is on (more of its cases get past auth). */
   operatorToken?: string;
   /** Extra case makers (e.g. for routes added later), picked like the built-in ones. */
@@ -515,9 +517,63 @@ const operatorCases: CaseMaker[] = [
   },
 ];
 
+/** Breaks a fine-tuned model's `backboneTail` in one of several ways (each invalid). */
+function breakTail(r: Random, doc: Record<string, unknown>): { what: string; bytes: Uint8Array } {
+  const d = JSON.parse(JSON.stringify(doc)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const tail = d['backboneTail'] as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const choice = int(r, 0, 7);
+  if (choice === 0) {
+    const k = pick(r, Object.keys(tail));
+    delete tail[k];
+    return { what: `tail without ${k}`, bytes: headBytes(d) };
+  }
+  if (choice === 1) tail['cut'] = pick(r, ['no_such_layer', 'block_1_expand', 'input_1', '', 'dense_3']);
+  else if (choice === 2) tail['cutShape'] = pick(r, [[], [1, 1, 1], [7, 7, 160, 1], [-7, 7, 160], [1e9, 1e9, 1e9]]);
+  else if (choice === 3) tail['parts'] = pick(r, [[], ['nope'], ['flatten_1', 'flatten_1'], [42]]);
+  else if (choice === 4) {
+    const w = tail['weightData'] as string;
+    tail['weightData'] = pick(r, ['', w.slice(0, Math.floor(w.length / 2)), w.slice(0, -8) + 'AADAfw==', 'A'.repeat(64)]);
+  } else if (choice === 5) {
+    const spec = (tail['weightSpecs'] as { shape: number[] }[])[int(r, 0, (tail['weightSpecs'] as unknown[]).length - 1)];
+    if (spec) spec.shape = pick(r, [[1], [...spec.shape, 1], spec.shape.map((n) => n + 1)]);
+  } else if (choice === 6) {
+    // A layer of the tail that is not the backbone's: another type or another configuration.
+    const text = JSON.stringify(d)
+      .replace(/"class_name":"Conv2D"/, `"class_name":"${pick(r, ['Dense', 'Lambda', 'Conv3D'])}"`)
+      .replace(/"kernel_size":\[1,1\]/, `"kernel_size":[${pick(r, ['3,3', '0,0', '1e9,1'])}]`);
+    return { what: 'tail layer changed', bytes: utf8(text) };
+  } else {
+    d['classes'] = ['only-one'];
+  }
+  return { what: `tail field ${choice}`, bytes: headBytes(d) };
+}
+
+const fineTunedCases: CaseMaker[] = [
+  (r, ctx) => {
+    // Predictions with the fine-tuned model: an embedding body (it needs photos), hostile or real
+    // images, the owner's, another account's or no token.
+    const ft = ctx.fineTuned;
+    if (!ft) return { kind: 'fine-tuned (not set up)', method: 'GET', path: '/healthz', headers: {} };
+    const img = pick(r, ctx.images);
+    const body = pick(r, [new Uint8Array(ctx.backbone.embedding.size * 4), img.bytes, mangleImage(r, img).bytes, randomBytes(r, 3000)]);
+    const type = body.length === ctx.backbone.embedding.size * 4 ? 'application/octet-stream' : img.type;
+    const headers: Record<string, string> = { 'content-type': type, ...(r() < 0.8 ? auth(ctx.token) : pick(r, [auth(ctx.otherToken), {}, auth(ctx.revokedToken)])) };
+    return { kind: 'fine-tuned predict', method: 'POST', path: `/v1/predict?head=${ft.id}${r() < 0.3 ? `&top=${pick(r, ['1', '0', 'x', '99'])}` : ''}`, headers, body };
+  },
+  (r, ctx) => {
+    // Broken fine-tuned models uploaded as new heads, or as an update of the stored one.
+    const ft = ctx.fineTuned;
+    if (!ft) return { kind: 'fine-tuned (not set up)', method: 'GET', path: '/healthz', headers: {} };
+    const update = r() < 0.3;
+    const id = update ? ft.id : uuid(r);
+    const { bytes } = breakTail(r, { ...ft.doc, id });
+    return { kind: 'broken fine-tuned upload', method: 'PUT', path: `/v1/heads/${id}`, headers: { 'content-type': 'application/json', ...auth(ctx.token), ...(update ? { 'if-match': '"0000"' } : { 'if-none-match': '*' }) }, body: bytes };
+  },
+];
+
 /** The families and their weights. */
 export function caseMakers(ctx: FuzzContext): CaseMaker[] {
-  return [...imageCases, ...imageCases, ...queryCases, ...headCases, ...headCases, ...tokenCases, ...operatorCases, ...(ctx.extraCases ?? [])];
+  return [...imageCases, ...imageCases, ...queryCases, ...headCases, ...headCases, ...tokenCases, ...operatorCases, ...(ctx.fineTuned ? fineTunedCases : []), ...(ctx.extraCases ?? [])];
 }
 
 /** The `count` requests of a seed. */
@@ -541,7 +597,7 @@ async function expectStatus<T>(res: Response, status: number, what: string): Pro
  * Makes the state the cases target, through the API: account A with a stored head and a token
  * rotated away (revoked), and account B. `address` goes in `CF-Connecting-IP`.
  */
-export async function setupFuzz(fetcher: Fetcher, images: FuzzImage[], operatorToken?: string, address = '2001:db8:f022::1'): Promise<FuzzContext> {
+export async function setupFuzz(fetcher: Fetcher, images: FuzzImage[], operatorToken?: string, fineTunedJson?: string, address = '2001:db8:f022::1'): Promise<FuzzContext> {
   const backbone = ((await expectStatus<{ backbone: BackboneManifest }>(await fetcher('/v1/models'), 200, 'GET /v1/models')).backbone);
   const signUp = async () => expectStatus<{ accountId: string; token: string }>(await fetcher('/v1/accounts', { method: 'POST', headers: { 'cf-connecting-ip': address } }), 201, 'POST /v1/accounts');
   const a = await signUp();
@@ -552,7 +608,19 @@ export async function setupFuzz(fetcher: Fetcher, images: FuzzImage[], operatorT
   const put = await fetcher(`/v1/heads/${headId}`, { method: 'PUT', body: headBytes(doc), headers: { 'content-type': 'application/json', 'if-none-match': '*', ...auth(rotated.token) } });
   const headEtag = put.headers.get('etag') ?? '';
   await expectStatus(put, 201, 'PUT head');
-  return { backbone, images, token: rotated.token, accountId: a.accountId, revokedToken: a.token, otherToken: b.token, headId, headEtag, ...(operatorToken ? { operatorToken } : {}) };
+  let fineTuned: FuzzContext['fineTuned'];
+  if (fineTunedJson) {
+    const doc = JSON.parse(fineTunedJson) as Record<string, unknown>;
+    const id = String(doc['id']);
+    const ft = await fetcher(`/v1/heads/${id}`, { method: 'PUT', body: utf8(fineTunedJson), headers: { 'content-type': 'application/json', 'if-none-match': '*', ...auth(rotated.token) } });
+    await expectStatus(ft, 201, 'PUT fine-tuned model');
+    fineTuned = { id, doc };
+  }
+  return {
+    backbone, images, token: rotated.token, accountId: a.accountId, revokedToken: a.token, otherToken: b.token, headId, headEtag,
+    ...(operatorToken ? { operatorToken } : {}),
+    ...(fineTuned ? { fineTuned } : {}),
+  };
 }
 
 const isWrite = (method: string): boolean => method === 'PUT' || method === 'POST' || method === 'DELETE' || method === 'PATCH';

@@ -28,6 +28,9 @@ async function snapshot(): Promise<string> {
   return JSON.stringify(parts);
 }
 
+/** A fine-tuned model (top block + head) made by the global setup (tests/worker/fine-tuned-setup.ts). */
+const fineTunedJson = inject('fineTuned').document;
+
 /** The real fixture images (emoji PNGs, a photo-like JPEG) the global setup made. */
 const images: FuzzImage[] = inject('reference').cases.map((c) => ({ type: c.type, bytes: Uint8Array.from(c.bytes) }));
 
@@ -63,7 +66,7 @@ describe('fuzzing the API', () => {
 
   for (const seed of [1, 2, 3]) {
     it(`seed ${seed}: 100 hostile requests, no 5xx, refused writes change nothing, the Worker keeps answering`, { timeout: 120_000 }, async () => {
-      const ctx = await setupFuzz(call, images, testEnv(env).OPERATOR_TOKEN);
+      const ctx = await setupFuzz(call, images, testEnv(env).OPERATOR_TOKEN, fineTunedJson);
       const report = await runFuzz({ fetch: call, ctx, count: 100, seed, snapshot, healthEvery: 25 });
       expect(summarizeFindings(report)).toBe('');
       expect(report.requests).toBe(100);
