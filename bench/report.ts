@@ -180,7 +180,7 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
     row('health checks', 'fuzz.health_checks', '', 0),
     row('tensor growth', 'fuzz.tensor_growth', '', 0),
     '',
-    'The generator is tests/helpers/fuzz.ts (seeded; the same seed gives the same requests): random bytes as images, truncated and corrupted real JPEG/PNG files, tiny files declaring huge dimensions, wrong or missing content types, bodies over 8 MiB, NaN/Inf and wrong-length embeddings, malformed, oversized and huge-class-count head documents, odd head ids (path traversal, unicode, very long, bad percent-encoding), missing, forged, malformed and revoked tokens, another account\'s token, the operator API without and with its token, odd methods, paths, queries and conditional headers. `npm test` runs 300 of them inside workerd with the same checks (tests/worker/fuzz.test.ts).',
+    'The generator is tests/helpers/fuzz.ts (seeded; the same seed gives the same requests): random bytes as images, truncated and corrupted real JPEG/PNG files, tiny files declaring huge dimensions, wrong or missing content types, bodies over 8 MiB, NaN/Inf and wrong-length embeddings, malformed, oversized and huge-class-count head documents, odd head ids (path traversal, unicode, very long, bad percent-encoding), missing, forged, malformed and revoked tokens, another account\'s token, predictions with a fine-tuned model and broken `backboneTail` uploads, the operator API without and with its token, odd methods, paths, queries and conditional headers. `npm test` runs 300 of them inside workerd with the same checks (tests/worker/fuzz.test.ts).',
     '',
     '## Browser faults (tests/browser/faults.test.ts, Chromium against the Worker)',
     '',
