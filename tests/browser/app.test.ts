@@ -296,7 +296,7 @@ describe('the app at phone size', () => {
     const { browser, page } = phone;
     await page.click('nav a[href="#train"]');
     await page.waitForSelector('[data-testid="improve-button"]:not([disabled])');
-    expect(await page.locator('[data-testid="improve-estimate"]').textContent()).toMatch(/about \d+(\.\d)? MB/);
+    await expect.poll(() => page.locator('[data-testid="improve-estimate"]').textContent()).toMatch(/about \d+(\.\d)? MB/);
     await page.click('[data-testid="improve-button"]');
     await page.waitForSelector('[data-testid="improve-result"]', { timeout: 540_000 });
     const recipes = await page.locator('[data-testid="improve-result"] tr[data-recipe]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-recipe')));

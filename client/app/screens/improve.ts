@@ -79,7 +79,8 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
   const estimate = h('p', { 'data-testid': 'improve-estimate' });
   const finetune = h('input', { type: 'checkbox', id: 'recipe-finetune', checked: true });
   const selftrain = h('input', { type: 'checkbox', id: 'recipe-selftrain' });
-  const start = h('button', { type: 'button', class: 'primary', 'data-testid': 'improve-button' }, 'Improve further');
+  // Disabled until the estimate says there are enough photos.
+  const start = h('button', { type: 'button', class: 'primary', 'data-testid': 'improve-button', disabled: true }, 'Improve further');
   const cancel = h('button', { type: 'button', hidden: true }, 'Cancel');
   const bar = progressBar('Improve progress');
   bar.el.hidden = true;
