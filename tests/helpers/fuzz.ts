@@ -125,7 +125,7 @@ function base64url(bytes: Uint8Array): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
-const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
+const utf8 = (s: string): Uint8Array<ArrayBuffer> => new Uint8Array(new TextEncoder().encode(s));
 
 let oversized: Uint8Array | null = null;
 /** One body just over the 8 MiB request limit (made once; starts with a real JPEG header). */
