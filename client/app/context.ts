@@ -24,8 +24,8 @@ export interface AppContext {
   notify(message: string, tone?: Tone): void;
   /** Marks long work as running until the returned function is called. */
   busy(what: string): () => void;
-  /** Whether long work runs (training, adding photos). */
-  isBusy(): boolean;
+  /** Whether long work runs (training, improving, adding photos); with `what`, that work only. */
+  isBusy(what?: string): boolean;
   /** Navigates to a screen. */
   go(screen: Screen['id']): void;
 }

@@ -167,7 +167,7 @@ async function boot(): Promise<void> {
         if (!busyWork.size && pendingUpdate) showUpdate();
       };
     },
-    isBusy: () => busyWork.size > 0,
+    isBusy: (what) => (what === undefined ? busyWork.size > 0 : [...busyWork].some((t) => t.startsWith(`${what}#`))),
     go: (id) => {
       location.hash = `#${id}`;
     },

@@ -191,6 +191,10 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
 
   start.addEventListener('click', () => {
     if (running) return;
+    if (ctx.isBusy('training')) {
+      status.textContent = 'A training is still running: improve when it has finished.';
+      return;
+    }
     const recipes = [...(finetune.checked ? (['finetune'] as const) : []), ...(selftrain.checked ? (['selftrain'] as const) : [])];
     if (recipes.length === 0) {
       status.textContent = 'Choose at least one way to improve.';

@@ -260,6 +260,11 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
 
   trainButton.addEventListener('click', () => {
     if (session) return;
+    // Both store the model: one at a time.
+    if (ctx.isBusy('improving')) {
+      status.textContent = 'Improving is still running: train again when it has finished.';
+      return;
+    }
     follow(startTraining(ctx, activeId && !asNew.checked ? activeId : undefined));
   });
   cancelButton.addEventListener('click', () => session?.controller.abort());
