@@ -117,6 +117,7 @@ describe('the app at phone size', () => {
     await page.goto(`${baseUrl}/`);
     // The first-run screen (a progress bar while the model downloads) shows before the app is ready.
     await page.waitForSelector('.first-run progress, body[data-ready="true"]');
+    if (await page.$('.first-run')) await shot(page, 'first-run');
     await openApp(page);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(PHONE.width);
     for (const name of CLASSES) {
