@@ -16,7 +16,7 @@ import { gunzipSync } from 'node:zlib';
 import { decodeImage } from '../../shared/image-decode.ts';
 import type { RgbaPixels } from '../../shared/preprocess.ts';
 import { mulberry32, shuffle } from '../../shared/random.ts';
-import { packageFile } from '../node-backend.ts';
+import { emojiFiles, emojiPng } from '../emoji.ts';
 
 /** One image of a dataset; pixels are produced on demand (embedded once, then only the cache is used). */
 export interface EvalImage {
@@ -56,28 +56,15 @@ export const EMOJI_CLASSES = [
 const EMOJI_TEST = 10;
 const EMOJI_POOL = 10;
 
-interface EmojiEntry {
-  image: string;
-  subcategory: string;
-  sort_order: number;
-  has_img_google: boolean;
-}
-
 /** The emoji dataset (always available: a dev dependency). */
 export function emojiDataset(): Dataset {
-  const root = packageFile('emoji-datasource-google', '');
-  const dir = join(root, 'img', 'google', '64');
-  const entries = JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[];
   const byClass = new Map<string, EvalImage[]>();
   for (const label of EMOJI_CLASSES) {
-    const images = entries
-      .filter((e) => e.subcategory === label && e.has_img_google && existsSync(join(dir, e.image)))
-      .sort((a, b) => a.sort_order - b.sort_order)
-      .map((e) => ({
-        id: `emoji:${e.image}`,
-        label,
-        pixels: () => decodeImage(new Uint8Array(readFileSync(join(dir, e.image)))),
-      }));
+    const images = emojiFiles(label).map((file) => ({
+      id: `emoji:${file}`,
+      label,
+      pixels: () => decodeImage(emojiPng(file)),
+    }));
     if (images.length < EMOJI_TEST + EMOJI_POOL) throw new Error(`emoji subcategory ${label} has ${images.length} images, needs ${EMOJI_TEST + EMOJI_POOL}`);
     byClass.set(label, images);
   }

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageFile } from '../../scripts/node-backend.ts';
 import type { HeadDocument } from '../../shared/head-document.ts';
 import { mulberry32, shuffle } from '../../shared/random.ts';
+import { EMOJI_DIR, emojiFiles } from '../../scripts/emoji.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const LAUNCHER = join(ROOT, 'scripts', 'tannerin.mjs');
@@ -19,12 +19,6 @@ const CLASSES = ['food-fruit', 'transport-ground', 'animal-mammal'];
 const TRAIN_PER_CLASS = 6;
 const TEST_PER_CLASS = 3;
 
-interface EmojiEntry {
-  image: string;
-  subcategory: string;
-  has_img_google: boolean;
-  sort_order: number;
-}
 
 interface Run {
   code: number | null;
@@ -67,19 +61,14 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tannerin-cli-'));
   train = join(dir, 'train');
   test = join(dir, 'test');
-  const root = packageFile('emoji-datasource-google', '');
-  const entries = JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[];
   const random = mulberry32(7);
   for (const label of CLASSES) {
-    const files = entries
-      .filter((e) => e.subcategory === label && e.has_img_google && existsSync(join(root, 'img/google/64', e.image)))
-      .sort((a, b) => a.sort_order - b.sort_order)
-      .map((e) => e.image);
+    const files = emojiFiles(label);
     const picked = shuffle(files, random).slice(0, TRAIN_PER_CLASS + TEST_PER_CLASS);
     for (const [k, file] of picked.entries()) {
       const to = join(k < TRAIN_PER_CLASS ? train : test, label);
       mkdirSync(to, { recursive: true });
-      copyFileSync(join(root, 'img/google/64', file), join(to, file));
+      copyFileSync(join(EMOJI_DIR, file), join(to, file));
     }
   }
 });

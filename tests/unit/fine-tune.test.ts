@@ -4,13 +4,11 @@
  * round-trips through its head document (JSON and standard files) with identical predictions,
  * stays under the head size limit, and leaks no tensors.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openBackboneModel } from '../../scripts/cli/runtime.ts';
-import { packageFile, startNodeWasmBackend } from '../../scripts/node-backend.ts';
+import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { bytesToBase64 } from '../../shared/base64.ts';
 import {
@@ -30,17 +28,12 @@ import { preprocess } from '../../shared/preprocess.ts';
 import { mulberry32, shuffle } from '../../shared/random.ts';
 import { trainHead } from '../../shared/train-head.ts';
 import { registerWasmGradientKernels } from '../../shared/wasm-grad-kernels.ts';
+import { emojiFiles, emojiPng } from '../../scripts/emoji.ts';
 
 const CLASSES = ['food-fruit', 'heart', 'transport-ground'];
 const TRAIN_PER_CLASS = 4;
 const TEST_PER_CLASS = 2;
 
-interface EmojiEntry {
-  image: string;
-  subcategory: string;
-  sort_order: number;
-  has_img_google: boolean;
-}
 
 let manifest: BackboneManifest;
 let model: LayersModel;
@@ -55,19 +48,14 @@ beforeAll(async () => {
   registerWasmGradientKernels();
   ({ model, manifest: { backbone: manifest } } = await openBackboneModel());
   split = splitBackbone(model, manifest, { unfreeze: 1 });
-  const root = packageFile('emoji-datasource-google', '');
-  const entries = JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[];
   const random = mulberry32(5);
   train = [];
   test = [];
   let firstPixels: Awaited<ReturnType<typeof decodeImage>> | null = null;
   for (const label of CLASSES) {
-    const files = entries
-      .filter((e) => e.subcategory === label && e.has_img_google && existsSync(join(root, 'img/google/64', e.image)))
-      .sort((a, b) => a.sort_order - b.sort_order)
-      .map((e) => e.image);
+    const files = emojiFiles(label);
     for (const [k, file] of shuffle(files, random).slice(0, TRAIN_PER_CLASS + TEST_PER_CLASS).entries()) {
-      const pixels = await decodeImage(new Uint8Array(readFileSync(join(root, 'img/google/64', file))));
+      const pixels = await decodeImage(emojiPng(file));
       firstPixels ??= pixels;
       const frozen = await split.forward(preprocess(pixels, manifest.normalization));
       if (k < TRAIN_PER_CLASS) train.push({ photoId: file, label, embedding: frozen.embedding, cut: frozen.cut, augmented: false });

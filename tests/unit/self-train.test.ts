@@ -2,28 +2,21 @@
  * Self-training on REAL embeddings: emoji of five visually distinct subcategories, embedded once by
  * the real backbone. The hidden labels of the unlabeled emoji check the pseudo-labels.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { packageFile, startNodeWasmBackend } from '../../scripts/node-backend.ts';
+import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import type { Example } from '../../shared/examples.ts';
 import { decodeImage } from '../../shared/image-decode.ts';
 import type { BackboneManifest } from '../../shared/manifest.ts';
 import { mulberry32, shuffle } from '../../shared/random.ts';
 import { predictProbabilities, selfTrain, type SelfTrainResult, type UnlabeledExample } from '../../shared/self-train.ts';
+import { emojiFiles, emojiPng } from '../../scripts/emoji.ts';
 
 const CLASSES = ['animal-mammal', 'country-flag', 'food-fruit', 'heart', 'transport-ground'];
 const LABELED_PER_CLASS = 5;
 const UNLABELED_PER_CLASS = 6;
 
-interface EmojiEntry {
-  image: string;
-  subcategory: string;
-  sort_order: number;
-  has_img_google: boolean;
-}
 
 let backbone: BackboneManifest;
 let labeled: Example[];
@@ -35,18 +28,13 @@ beforeAll(async () => {
   await startNodeWasmBackend();
   const models = await loadLocalModels();
   backbone = models.manifest.backbone;
-  const root = packageFile('emoji-datasource-google', '');
-  const entries = JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[];
   const random = mulberry32(11);
   labeled = [];
   unlabeled = [];
   for (const label of CLASSES) {
-    const files = entries
-      .filter((e) => e.subcategory === label && e.has_img_google && existsSync(join(root, 'img/google/64', e.image)))
-      .sort((a, b) => a.sort_order - b.sort_order)
-      .map((e) => e.image);
+    const files = emojiFiles(label);
     for (const [k, file] of shuffle(files, random).slice(0, LABELED_PER_CLASS + UNLABELED_PER_CLASS).entries()) {
-      const embedding = await models.backbone.embed(await decodeImage(new Uint8Array(readFileSync(join(root, 'img/google/64', file)))));
+      const embedding = await models.backbone.embed(await decodeImage(emojiPng(file)));
       if (k < LABELED_PER_CLASS) labeled.push({ photoId: file, label, embedding, augmented: false });
       else {
         unlabeled.push({ photoId: `u:${file}`, embedding, augmented: false });

@@ -4,11 +4,9 @@
  * distinct subcategories, a fixed seeded pick of 8 training emoji (each with a mirrored view as
  * its augmentation) and 4 unseen test emoji per class.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { packageFile, startNodeWasmBackend } from '../../scripts/node-backend.ts';
+import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import type { Example } from '../../shared/examples.ts';
 import { compareOnHeldOut } from '../../shared/guard.ts';
@@ -19,6 +17,7 @@ import type { BackboneManifest } from '../../shared/manifest.ts';
 import { computeMetrics } from '../../shared/metrics.ts';
 import { mulberry32, shuffle } from '../../shared/random.ts';
 import { classBalancedWeights, trainHead, type EpochProgress, type TrainResult } from '../../shared/train-head.ts';
+import { emojiFiles, emojiPng } from '../../scripts/emoji.ts';
 
 const CLASSES = ['animal-mammal', 'country-flag', 'food-fruit', 'heart', 'transport-ground'];
 const TRAIN_PER_CLASS = 8;
@@ -31,12 +30,6 @@ const TEST_PER_CLASS = 4;
  */
 const MIN_TEST_ACCURACY = 0.75;
 
-interface EmojiEntry {
-  image: string;
-  subcategory: string;
-  sort_order: number;
-  has_img_google: boolean;
-}
 
 let backbone: BackboneManifest;
 /** Originals and mirrored views of the training emoji. */
@@ -59,19 +52,14 @@ beforeAll(async () => {
   await startNodeWasmBackend();
   const models = await loadLocalModels();
   backbone = models.manifest.backbone;
-  const root = packageFile('emoji-datasource-google', '');
-  const entries = JSON.parse(readFileSync(join(root, 'emoji.json'), 'utf8')) as EmojiEntry[];
   const random = mulberry32(2024);
   train = [];
   test = [];
   for (const label of CLASSES) {
-    const files = entries
-      .filter((e) => e.subcategory === label && e.has_img_google && existsSync(join(root, 'img/google/64', e.image)))
-      .sort((a, b) => a.sort_order - b.sort_order)
-      .map((e) => e.image);
+    const files = emojiFiles(label);
     const picked = shuffle(files, random).slice(0, TRAIN_PER_CLASS + TEST_PER_CLASS);
     for (const [k, file] of picked.entries()) {
-      const img = await decodeImage(new Uint8Array(readFileSync(join(root, 'img/google/64', file))));
+      const img = await decodeImage(emojiPng(file));
       const original = { photoId: file, label, embedding: await models.backbone.embed(img), augmented: false };
       if (k >= TRAIN_PER_CLASS) {
         test.push(original);
