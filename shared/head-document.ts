@@ -90,24 +90,24 @@ export interface HeadArtifacts {
   weightData: ArrayBuffer;
 }
 
-/** Decodes the weights of a head document into TF.js model artifacts. */
-export function headArtifacts(doc: HeadDocument): HeadArtifacts {
-  const bytes = base64ToBytes(doc.weightData);
+/** Topology + base64 weights (a head document, or a fine-tuned model's tail) as TF.js model artifacts. */
+function toArtifacts(part: Pick<HeadDocument, 'modelTopology' | 'weightSpecs' | 'weightData'>): HeadArtifacts {
+  const bytes = base64ToBytes(part.weightData);
   return {
-    modelTopology: doc.modelTopology,
-    weightSpecs: doc.weightSpecs,
+    modelTopology: part.modelTopology,
+    weightSpecs: part.weightSpecs,
     weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
   };
 }
 
+/** Decodes the weights of a head document into TF.js model artifacts. */
+export function headArtifacts(doc: HeadDocument): HeadArtifacts {
+  return toArtifacts(doc);
+}
+
 /** Decodes the weights of a fine-tuned model's backbone tail into TF.js model artifacts. */
 export function backboneTailArtifacts(tail: BackboneTail): HeadArtifacts {
-  const bytes = base64ToBytes(tail.weightData);
-  return {
-    modelTopology: tail.modelTopology,
-    weightSpecs: tail.weightSpecs,
-    weightData: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-  };
+  return toArtifacts(tail);
 }
 
 /** Builds a head document from TF.js artifacts and tannerin metadata. */

@@ -5,42 +5,22 @@
  * --replace; bad input (no token, wrong token, bad name, bad folder, fine-tuned model, no server)
  * gets a clear message and a non-zero exit, never a stack trace.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer, type DevServer } from '../../bench/lib.ts';
 import type { ModelsResponse, PredictResponse } from '../../shared/api.ts';
 import { writeHeadDir } from '../../scripts/cli/head-dir.ts';
 import { readManifest } from '../../scripts/node-models.ts';
+import { expectNoStack, runCli, type CliRun } from '../helpers/cli.ts';
 import { makeTestHead } from '../helpers/heads.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const LAUNCHER = join(ROOT, 'scripts', 'tannerin.mjs');
 const TOKEN = `op_${'k'.repeat(40)}`;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TANNERIN_OPERATOR_TOKEN: TOKEN, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function expectNoStack(run: Run): void {
-  expect(run.stderr + run.stdout).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+/** Runs the CLI with the operator token in its environment (overridable per run). */
+function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return runCli(args, { env: { TANNERIN_OPERATOR_TOKEN: TOKEN, ...env } });
 }
 
 let server: DevServer;

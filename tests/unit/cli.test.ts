@@ -3,49 +3,23 @@
  * tannerin` runs it) on small ImageFolders made at test time from emoji PNGs of
  * emoji-datasource-google, labelled with the package's `subcategory`.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HeadDocument } from '../../shared/head-document.ts';
 import { mulberry32, shuffle } from '../../shared/random.ts';
 import { EMOJI_DIR, emojiFiles } from '../../scripts/emoji.ts';
+import { expectNoStack, runCli, type CliRun } from '../helpers/cli.ts';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const LAUNCHER = join(ROOT, 'scripts', 'tannerin.mjs');
 const CLASSES = ['food-fruit', 'transport-ground', 'animal-mammal'];
 const TRAIN_PER_CLASS = 6;
 const TEST_PER_CLASS = 3;
 
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI through its launcher with this test's Node (stdio piped: not a TTY). */
-function cli(...args: string[]): Promise<Run> {
-  return launch(process.execPath, ROOT, args);
-}
-
-function launch(node: string, cwd: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(node, [LAUNCHER, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** No JavaScript stack frame in the output: errors are for people. */
-function expectNoStack(run: Run): void {
-  expect(run.stderr + run.stdout).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+/** Runs the CLI with this test's Node in the repository. */
+function cli(...args: string[]): Promise<CliRun> {
+  return runCli(args);
 }
 
 function lastLineJson(stdout: string): Record<string, unknown> {
@@ -171,7 +145,7 @@ describe('tannerin CLI', () => {
   it('the bin launcher runs the CLI under the project’s Node 22, even when started by an older Node', async () => {
     // The machine's Node (20 here) when there is one outside node_modules, else this test's.
     const machineNode = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p)) ?? process.execPath;
-    const run = await launch(machineNode, tmpdir(), ['--version']);
+    const run = await runCli(['--version'], { node: machineNode, cwd: tmpdir() });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^tannerin \d+\.\d+\.\d+ \(Node v22\./);
   });
