@@ -296,24 +296,53 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
     return el;
   };
 
-  // Each render makes its own object URLs; the previous render's are revoked once replaced.
-  let shown = new UrlPool();
+  // Each card owns the object URLs of its thumbnails; they are revoked when the card is replaced.
+  const pools = new Map<string, UrlPool>();
+  const swapPool = (classId: string, pool: UrlPool | undefined): void => {
+    pools.get(classId)?.revokeAll();
+    if (pool) pools.set(classId, pool);
+    else pools.delete(classId);
+  };
   let renderSeq = 0;
+  /** Re-renders every card (classes added, renamed, deleted or reordered). */
   const render = async (): Promise<void> => {
     const seq = ++renderSeq;
-    const pool = new UrlPool();
     const classes = await listClasses();
-    const cards = await Promise.all(classes.map((cls) => card(cls, pool)));
+    const built = await Promise.all(
+      classes.map(async (cls) => {
+        const pool = new UrlPool();
+        return { cls, pool, el: await card(cls, pool) };
+      }),
+    );
     if (seq !== renderSeq) {
-      pool.revokeAll();
+      for (const b of built) b.pool.revokeAll();
       return;
     }
     replace(
       list,
-      ...(classes.length ? cards : [h('p', { class: 'card muted' }, 'Start with a class: a name for one kind of thing you want recognised, e.g. “ripe”. Then add another.')]),
+      ...(classes.length ? built.map((b) => b.el) : [h('p', { class: 'card muted' }, 'Start with a class: a name for one kind of thing you want recognised, e.g. “ripe”. Then add another.')]),
     );
-    shown.revokeAll();
-    shown = pool;
+    for (const id of [...pools.keys()]) swapPool(id, undefined);
+    for (const b of built) pools.set(b.cls.id, b.pool);
+  };
+  /**
+   * Re-renders one class's card (its photos changed): only that class's examples are read again,
+   * so adding a burst of photos does not re-read every class's photos and embeddings each time.
+   */
+  const renderClass = async (classId: string): Promise<void> => {
+    const seq = renderSeq;
+    const cls = (await listClasses()).find((c) => c.id === classId);
+    const old = list.querySelector(`[data-class-id="${classId}"]`);
+    if (!cls || !old) return render();
+    const pool = new UrlPool();
+    const el = await card(cls, pool);
+    // A full render started meanwhile has (or will have) the fresh card.
+    if (seq !== renderSeq || !old.isConnected) {
+      pool.revokeAll();
+      return;
+    }
+    old.replaceWith(el);
+    swapPool(classId, pool);
   };
 
   replace(
@@ -325,19 +354,29 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
     dialog,
   );
   void render();
+  // Changes arriving together are rendered once: every card, or only the cards whose photos changed.
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let all = false;
+  const changed = new Set<string>();
   const off = onChange((msg) => {
-    if (msg.type === 'classes-changed' || msg.type === 'examples-changed') {
-      clearTimeout(timer);
-      timer = setTimeout(() => void render(), 50);
-    }
+    if (msg.type === 'classes-changed' || (msg.type === 'examples-changed' && msg.classId === null)) all = true;
+    else if (msg.type === 'examples-changed' && msg.classId !== null) changed.add(msg.classId);
+    else return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      const ids = [...changed];
+      changed.clear();
+      if (all) void render();
+      else for (const id of ids) void renderClass(id);
+      all = false;
+    }, 50);
   });
   return () => {
     off();
     clearTimeout(timer);
     release();
     camera.stop();
-    shown.revokeAll();
+    for (const id of [...pools.keys()]) swapPool(id, undefined);
   };
 }
 
