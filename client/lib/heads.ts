@@ -44,6 +44,13 @@ export interface HeadSummary {
   fineTuned: boolean;
   /** Number of weights (head, plus the backbone layers of a fine-tuned model). */
   parameters: number;
+  /** Bytes of the head document as stored, exported or synced (JSON, UTF-8). */
+  sizeBytes: number;
+}
+
+/** Bytes of a head document as JSON (what storage, export and sync carry). */
+export function headDocumentBytes(doc: HeadDocument): number {
+  return new TextEncoder().encode(JSON.stringify(doc)).length;
 }
 
 /** The stored heads, oldest first. */
@@ -72,6 +79,7 @@ export async function listHeads(): Promise<HeadSummary[]> {
       imported: !state?.training,
       fineTuned: doc.backboneTail !== undefined,
       parameters: documentWeightCount(doc),
+      sizeBytes: headDocumentBytes(doc),
     };
   });
 }

@@ -46,7 +46,7 @@ import { currentBackbone } from './current-backbone.ts';
 import { notifyChange, openTannerinDb, type ClassRecord, type ExampleRecord, type HeadStateRecord, type UnlabeledRecord } from './db.ts';
 import { pixelsOf } from './embed.ts';
 import { photoCopy, trainingSet } from './examples.ts';
-import { activeHeadId, storeHead } from './heads.ts';
+import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
 import { toStorageError } from './storage.ts';
 import { queueHeadPush } from './sync.ts';
 import { yieldToEventLoop } from './yield.ts';
@@ -237,7 +237,6 @@ function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
   return classes[best] as string;
 }
 
-const docBytes = (doc: HeadDocument): number => new TextEncoder().encode(JSON.stringify(doc)).length;
 
 /**
  * Runs the recipes, compares them on held-out photos, and stores the best (module comment).
@@ -327,7 +326,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
 
   const headRun = await trainHead(train, { backbone: manifest, classes, seed, ...(signal ? { signal } : {}), refitAll: true });
   const headP = await predictProbabilities(headRun.doc, manifest, heldOut.map((e) => e.embedding));
-  outcomes.push({ recipe: 'head', predicted: headP.map((p) => argMaxLabel(classes, p)), sizeBytes: docBytes(headRun.doc) });
+  outcomes.push({ recipe: 'head', predicted: headP.map((p) => argMaxLabel(classes, p)), sizeBytes: headDocumentBytes(headRun.doc) });
   const knn = fitKnn(train, manifest, { k: 3, classes });
   outcomes.push({ recipe: 'knn', predicted: heldOut.map((e) => knn.predict(e.embedding, 1)[0]?.label as string) });
   done++;
@@ -348,7 +347,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
         progress({ stage: 'selftrain', fraction: at(r.round / (maxRounds + 1)), epoch: r.round, epochs: maxRounds, ...(r.heldOutAccuracy === null ? {} : { accuracy: r.heldOutAccuracy }), step: 'candidate' }),
     });
     const p = await predictProbabilities(run.doc, manifest, heldOut.map((e) => e.embedding));
-    outcomes.push({ recipe: 'selftrain', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: docBytes(run.doc) });
+    outcomes.push({ recipe: 'selftrain', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: headDocumentBytes(run.doc) });
     done++;
     check();
   }
@@ -444,7 +443,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
     kept,
     candidates,
     headId,
-    sizeBytes: docBytes(doc),
+    sizeBytes: headDocumentBytes(doc),
     summary: comparison.verdict,
     doc,
     metrics,

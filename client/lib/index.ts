@@ -51,6 +51,7 @@ export {
   deleteHead,
   exportHead,
   exportHeadBlobs,
+  headDocumentBytes,
   importHead,
   storeHead,
   checkHead,

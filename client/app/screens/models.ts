@@ -9,7 +9,6 @@ import {
   disableSync,
   enableSync,
   exportHeadBlobs,
-  getHead,
   getSyncStatus,
   importHead,
   listHeads,
@@ -27,12 +26,6 @@ import {
 } from '../../lib/index.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, formatBytes, h, pct, renameButton, replace } from '../dom.ts';
-
-/** Stored size of a head document (weights dominate; base64 is 4/3 of the bytes). */
-async function headBytes(id: string): Promise<number> {
-  const doc = await getHead(id);
-  return doc ? new Blob([JSON.stringify(doc)]).size : 0;
-}
 
 function download(file: File): void {
   const url = URL.createObjectURL(file);
@@ -71,8 +64,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
     );
   });
 
-  const modelRow = async (head: HeadSummary): Promise<HTMLElement> => {
-    const bytes = await headBytes(head.id);
+  const modelRow = (head: HeadSummary): HTMLElement => {
     const radio = h('input', { type: 'radio', name: 'active-model', id: `use-${head.id}`, checked: head.active, disabled: !head.usable });
     radio.addEventListener('change', () => void setActiveHead(head.id));
     return h(
@@ -85,7 +77,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
         `${head.classes.length} classes: ${head.classes.join(', ')}. `,
         head.metrics ? `Right on ${pct(head.metrics.accuracy)} of ${head.metrics.n} practice photos. ` : head.imported ? 'Imported. ' : '',
         head.predictWith === 'knn' ? 'Uses most-similar-photo matching. ' : '',
-        `${formatBytes(bytes)} · ${new Date(head.created).toLocaleDateString()}`,
+        `${formatBytes(head.sizeBytes)} · ${new Date(head.created).toLocaleDateString()}`,
         head.usable ? '' : ' · made for another model version: retrain it',
       ),
       h(
@@ -126,7 +118,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
 
   const renderList = async (): Promise<void> => {
     const heads = await listHeads();
-    const rows = await Promise.all(heads.map(modelRow));
+    const rows = heads.map(modelRow);
     replace(list, ...(rows.length ? rows : [h('p', { class: 'muted' }, 'No models yet. Train one on the Train screen, or import one.')]));
   };
 
