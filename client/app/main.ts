@@ -123,8 +123,6 @@ async function boot(): Promise<void> {
     backend = await startBackend();
     stage.textContent = 'Loading the image model (it is stored on this device after the first time)…';
     models = await loadModels(location.origin, {
-      // Offline, the stored manifest is used at once (no request doomed to fail).
-      fetch: (input, init) => (navigator.onLine ? fetch(input, init) : Promise.reject(new TypeError('offline'))),
       onProgress: (done, total) => bar.set(total ? done / total : null, total ? `${formatBytes(done)} of ${formatBytes(total)}` : ''),
     });
   } catch (err) {

@@ -146,6 +146,12 @@ async function getManifest(
   doFetch: typeof fetch,
   signal: AbortSignal | undefined,
 ): Promise<{ manifest: ModelsResponse; source: 'network' | 'stored'; error?: string }> {
+  // Known offline with a manifest stored: use it at once (no request doomed to fail, and no
+  // failed-request error in the console).
+  if (typeof navigator !== 'undefined' && navigator.onLine === false) {
+    const stored = await db.get('manifests', base);
+    if (stored) return { manifest: stored.manifest, source: 'stored', error: 'offline' };
+  }
   let error: string;
   try {
     const res = await doFetch(`${base}/v1/models`, { cache: 'no-cache', ...(signal ? { signal } : {}) });
