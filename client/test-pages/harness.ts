@@ -152,12 +152,12 @@ const harness = {
     });
   },
   /**
-   * Creates the database at version 1 with plain IndexedDB (the stores version 1 had) and one
-   * example in the version 1 shape, as an older release left it.
+   * Creates database `name` at an older `version` with plain IndexedDB and the stores that
+   * release had (as it left them); `fill` writes records in the same upgrade transaction.
    */
-  createVersion1(): Promise<void> {
+  createLegacyDb(name: string, version: 1 | 3, fill: (tx: IDBTransaction) => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      const req = indexedDB.open(lib.DB_NAME, 1);
+      const req = indexedDB.open(name, version);
       req.onupgradeneeded = () => {
         const db = req.result;
         db.createObjectStore('modelFiles', { keyPath: 'sha256' }).createIndex('by-backbone', 'backbone');
@@ -168,21 +168,32 @@ const harness = {
         examples.createIndex('by-backbone', 'backbone');
         db.createObjectStore('heads', { keyPath: 'id' }).createIndex('by-created', 'created');
         db.createObjectStore('settings', { keyPath: 'key' });
-        examples.put({
-          id: 'e1',
-          classId: 'c1',
-          photo: new Blob([new Uint8Array([0xff, 0xd8])], { type: 'image/jpeg' }),
-          backbone: 'mobilenet_v2@old',
-          embeddings: [new Float32Array([1, 2]), new Float32Array([3, 4]), new Float32Array([5, 6])],
-          views: ['original', 'flip', 'crop+brightness'],
-          created: '2024-01-01T00:00:00.000Z',
-        });
+        if (version >= 3) {
+          db.createObjectStore('headStates', { keyPath: 'id' });
+          db.createObjectStore('syncAccount', { keyPath: 'key' });
+          db.createObjectStore('syncStates', { keyPath: 'id' });
+        }
+        fill(req.transaction as IDBTransaction);
       };
       req.onsuccess = () => {
         req.result.close();
         resolve();
       };
       req.onerror = () => reject(req.error ?? new Error('open failed'));
+    });
+  },
+  /** The tannerin database at version 1 with one example in the version 1 shape, as an older release left it. */
+  createVersion1(): Promise<void> {
+    return this.createLegacyDb(lib.DB_NAME, 1, (tx) => {
+      tx.objectStore('examples').put({
+        id: 'e1',
+        classId: 'c1',
+        photo: new Blob([new Uint8Array([0xff, 0xd8])], { type: 'image/jpeg' }),
+        backbone: 'mobilenet_v2@old',
+        embeddings: [new Float32Array([1, 2]), new Float32Array([3, 4]), new Float32Array([5, 6])],
+        views: ['original', 'flip', 'crop+brightness'],
+        created: '2024-01-01T00:00:00.000Z',
+      });
     });
   },
   /** The raw stored examples, without the embeddings' and photo's bytes. */

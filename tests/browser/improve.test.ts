@@ -250,31 +250,10 @@ describe('database version 4', () => {
       const result = await page.evaluate(async () => {
         const name = 'tannerin-v3-upgrade';
         // Version 3's stores, as that release created them, with one class, example and head.
-        await new Promise<void>((resolve, reject) => {
-          const req = indexedDB.open(name, 3);
-          req.onupgradeneeded = () => {
-            const db = req.result;
-            db.createObjectStore('modelFiles', { keyPath: 'sha256' }).createIndex('by-backbone', 'backbone');
-            db.createObjectStore('manifests', { keyPath: 'apiBase' });
-            db.createObjectStore('classes', { keyPath: 'id' }).createIndex('by-order', 'order');
-            const examples = db.createObjectStore('examples', { keyPath: 'id' });
-            examples.createIndex('by-class', 'classId');
-            examples.createIndex('by-backbone', 'backbone');
-            db.createObjectStore('heads', { keyPath: 'id' }).createIndex('by-created', 'created');
-            db.createObjectStore('settings', { keyPath: 'key' });
-            db.createObjectStore('headStates', { keyPath: 'id' });
-            db.createObjectStore('syncAccount', { keyPath: 'key' });
-            db.createObjectStore('syncStates', { keyPath: 'id' });
-            const tx = req.transaction as IDBTransaction;
-            tx.objectStore('classes').put({ id: 'c1', name: 'cats', order: 0, created: 'x', updated: 'x' });
-            tx.objectStore('examples').put({ id: 'e1', classId: 'c1', backbone: 'b@1', embeddings: [new Float32Array([1, 2])], views: [{ augmented: false, ops: [] }], augmentSeed: 5, width: 1, height: 1, created: 'x', updated: 'x', photo: new Blob(['p']) });
-            tx.objectStore('settings').put({ key: 'activeHead', headId: 'h1' });
-          };
-          req.onsuccess = () => {
-            req.result.close();
-            resolve();
-          };
-          req.onerror = () => reject(req.error ?? new Error('open failed'));
+        await window.tannerin.createLegacyDb(name, 3, (tx) => {
+          tx.objectStore('classes').put({ id: 'c1', name: 'cats', order: 0, created: 'x', updated: 'x' });
+          tx.objectStore('examples').put({ id: 'e1', classId: 'c1', backbone: 'b@1', embeddings: [new Float32Array([1, 2])], views: [{ augmented: false, ops: [] }], augmentSeed: 5, width: 1, height: 1, created: 'x', updated: 'x', photo: new Blob(['p']) });
+          tx.objectStore('settings').put({ key: 'activeHead', headId: 'h1' });
         });
         const t = window.tannerin;
         const db = await t.openTannerinDb({ name });
