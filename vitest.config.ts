@@ -27,6 +27,10 @@ export default defineConfig({
           name: 'unit',
           environment: 'node',
           include: ['tests/unit/**/*.test.ts'],
+          // Several unit tests run real forward passes, training or fine-tuning steps; on a loaded
+          // 2-core machine vitest's default 5 s cut one off. A safety limit, not a timing assertion.
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
       {

@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { build } from './build.ts';
 import { applyLocalMigrations } from './local-d1.ts';
 import { ensureOperatorToken } from './dev-vars.ts';
+import { requireProjectNode } from './node-version.ts';
+
+requireProjectNode();
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where wrangler keeps local D1 and R2 data; the migrations must go to the same place. */
