@@ -9,8 +9,9 @@
  *   migrations are read here and applied by tests/worker/apply-migrations.ts; the
  *   rate limits are raised so that only the tests that mean to hit them do.
  * - `browser`: Node-side tests (`tests/browser/**`) driving Debian's Chromium through
- *   playwright-core against `wrangler dev` serving the built pages; one file at a time, so timings
- *   are not skewed by parallel browsers.
+ *   playwright-core, and (the `cross-engine-*` files, through tests/browser/engine.ts) also
+ *   Firefox ESR (puppeteer-core, WebDriver BiDi) and WebKitGTK (WebDriver), against `wrangler dev`
+ *   serving the built pages; one file at a time, so timings are not skewed by parallel browsers.
  *
  * Run through npx/npm scripts so that the project's Node 22 is used.
  */
