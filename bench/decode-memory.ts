@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { decodeImage, imageDecoderInfo } from '../shared/image-decode.ts';
+import { EDGE_DECODE_LIMITS, decodeImage, imageDecoderInfo } from '../shared/image-decode.ts';
 import { LIMITS } from '../shared/limits.ts';
 import { initNodeImageDecoder, packageFile } from '../scripts/node-backend.ts';
 import { scenePixels } from '../tests/helpers/fixtures.ts';
@@ -171,7 +171,7 @@ async function childMain(format: 'jpeg' | 'png', file: string, maxPixels: number
   const before = process.memoryUsage();
   peak[0] = before.rss;
   const t0 = performance.now();
-  const image = await decodeImage(bytes, { maxPixels });
+  const image = await decodeImage(bytes, { ...EDGE_DECODE_LIMITS, maxPixels });
   const ms = performance.now() - t0;
   const after = process.memoryUsage();
   const heapAfter = imageDecoderInfo().jpegHeapBytes;

@@ -6,6 +6,8 @@ export type ErrorCode =
   | 'unsupported_media_type'
   | 'payload_too_large'
   | 'image_too_large'
+  | 'image_too_complex'
+  | 'json_too_complex'
   | 'invalid_image'
   | 'invalid_embedding'
   | 'invalid_request'
@@ -29,6 +31,10 @@ export const ERROR_STATUS: Record<ErrorCode, 400 | 401 | 403 | 404 | 405 | 409 |
   unsupported_media_type: 415,
   payload_too_large: 413,
   image_too_large: 413,
+  /** An image whose decoding work is out of proportion to its size (e.g. a JPEG of thousands of scans). */
+  image_too_complex: 413,
+  /** A JSON body nested too deep, with too many values, or too large once parsed (shared/json-guard.ts). */
+  json_too_complex: 413,
   invalid_image: 422,
   invalid_embedding: 422,
   invalid_request: 400,

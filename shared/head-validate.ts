@@ -18,6 +18,8 @@
  */
 import { base64ToBytes } from './base64.ts';
 import { TannerinError } from './errors.ts';
+import { parseBoundedJson } from './json-guard.ts';
+import { HEAD_JSON_LIMITS } from './limits.ts';
 import type { HeadDocument, HeadWeightSpec } from './head-document.ts';
 import { backboneRef, type BackboneManifest } from './manifest.ts';
 
@@ -138,8 +140,9 @@ const camel = (s: string): string => s.replace(/_([a-z0-9])/g, (_, c: string) =>
 const field = (config: Json, key: string): unknown => (key in config ? config[key] : config[camel(key)]);
 
 /**
- * Parses a head document from the bytes of a request body. Throws `invalid_head` (422) for bytes
- * that are not UTF-8 JSON.
+ * Parses a head document from the bytes of a request body. Throws `json_too_complex` (413) for a
+ * text over shared/limits.ts's HEAD_JSON_LIMITS (checked before parsing), `invalid_head` (422) for
+ * bytes that are not UTF-8 JSON.
  */
 export function parseHeadDocument(bytes: Uint8Array): unknown {
   let text: string;
@@ -148,11 +151,7 @@ export function parseHeadDocument(bytes: Uint8Array): unknown {
   } catch {
     throw invalid('the body is not UTF-8 text.');
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw invalid(`the body is not JSON (${err instanceof Error ? err.message : String(err)}).`);
-  }
+  return parseBoundedJson(text, HEAD_JSON_LIMITS, 'json_too_complex', 'The head document', (detail) => invalid(`the body is not JSON (${detail}).`));
 }
 
 /**

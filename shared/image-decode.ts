@@ -7,6 +7,8 @@
  * Untrusted input rules:
  * - Dimensions are read from the header and checked against the pixel limit before anything
  *   is decoded or allocated (`image_too_large`).
+ * - A JPEG's scans are counted (a linear marker walk) and checked, alone and times the pixels,
+ *   before decoding: each scan is a pass over the whole image (`image_too_complex`).
  * - PNG image data is inflated under a byte budget; other zlib streams are never inflated.
  * - JPEG variants MozJPEG cannot decode are refused from the frame header with a clear reason.
  *   Working memory is bounded by the pixel limit and the input size (shared/limits.ts).
@@ -16,18 +18,34 @@
 import { TannerinError } from './errors.ts';
 import { describeError, invalid, parseHeader, type RgbaImage } from './image-header.ts';
 import { JpegDecoderNotReady, decodeJpegRgba } from './jpeg-decode.ts';
+import { LIMITS } from './limits.ts';
 import { decodePngRgba } from './png-decode.ts';
 
-export { readImageInfo, sniffImageFormat, type ImageFormat, type ImageInfo, type RgbaImage } from './image-header.ts';
+export { countJpegScans, readImageInfo, sniffImageFormat, type ImageFormat, type ImageInfo, type RgbaImage } from './image-header.ts';
 export { imageDecoderInfo, initImageDecoder, type ImageDecoderInfo } from './jpeg-decode.ts';
 
 export interface DecodeLimits {
   /** Largest width*height accepted; checked against the header before decoding. */
   maxPixels: number;
+  /** Most scans (SOS segments) a JPEG may have; counted before decoding. */
+  maxJpegScans: number;
+  /** Most width*height*scans a JPEG may have: the decoder's passes over the image. */
+  maxJpegScanPixels: number;
 }
 
-/** 16 MP covers 4:3 phone photos up to 4618×3464. */
-export const DEFAULT_DECODE_LIMITS: DecodeLimits = Object.freeze({ maxPixels: 16_000_000 });
+/** The edge's limits (shared/limits.ts): what one Worker request may cost. */
+export const EDGE_DECODE_LIMITS: DecodeLimits = Object.freeze({
+  maxPixels: LIMITS.maxPixels,
+  maxJpegScans: LIMITS.maxJpegScans,
+  maxJpegScanPixels: LIMITS.maxJpegScanPixels,
+});
+
+/** On the device: 16 MP covers 4:3 phone photos up to 4618×3464, with the edge's scan rules. */
+export const DEFAULT_DECODE_LIMITS: DecodeLimits = Object.freeze({
+  maxPixels: 16_000_000,
+  maxJpegScans: LIMITS.maxJpegScans,
+  maxJpegScanPixels: 32 * 16_000_000,
+});
 
 
 /**
@@ -51,12 +69,33 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFA
         `the limit is ${limits.maxPixels} pixels (${megapixels(limits.maxPixels)} MP).`,
     );
   }
+  if (header.format === 'jpeg') checkJpegWork(header.width, header.height, header.scans, limits);
   try {
     if (header.format === 'png') return decodePngRgba(bytes, header);
     return applyOrientation(await decodeJpegRgba(bytes, header), header.orientation);
   } catch (error) {
     if (error instanceof TannerinError || error instanceof JpegDecoderNotReady) throw error;
     throw invalid(`Could not decode the ${header.format === 'png' ? 'PNG' : 'JPEG'}: ${describeError(error)}`);
+  }
+}
+
+/**
+ * Refuses a JPEG whose decoding work (a pass over the image per scan) is out of proportion to
+ * its size, before the decoder starts: `image_too_complex`.
+ */
+function checkJpegWork(width: number, height: number, scans: number, limits: DecodeLimits): void {
+  if (scans > limits.maxJpegScans) {
+    throw new TannerinError(
+      'image_too_complex',
+      `The JPEG has ${scans} scans; the limit is ${limits.maxJpegScans}. Re-save it (any encoder's progressive or baseline output is far below this).`,
+    );
+  }
+  if (width * height * scans > limits.maxJpegScanPixels) {
+    throw new TannerinError(
+      'image_too_complex',
+      `The JPEG has ${scans} scans over ${width}x${height} pixels (${megapixels(width * height * scans)} M pixel-passes); ` +
+        `the limit is ${megapixels(limits.maxJpegScanPixels)} M. Re-save it as a baseline JPEG, or with fewer progressive scans.`,
+    );
   }
 }
 

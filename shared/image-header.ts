@@ -220,6 +220,11 @@ export interface JpegHeader {
   orientation: number;
   /** [start, end) byte ranges of the APP1 segments (EXIF, XMP) before SOS, marker included. */
   app1: [number, number][];
+  /**
+   * Scans (SOS segments) before EOI. A progressive decoder passes over every block of the image
+   * once per scan, so its work is pixels x scans, whatever the bytes: a scan can be ~12 bytes.
+   */
+  scans: number;
 }
 
 /** SOFn markers: C0..CF except C4 (DHT), C8 (JPG, reserved) and CC (DAC). */
@@ -229,11 +234,11 @@ function isSof(marker: number): boolean {
 
 /**
  * Walks the marker segments from SOI to SOS: takes the first SOF's frame header and the first
- * EXIF APP1's orientation. Stops at SOS, so entropy-coded data is never scanned.
+ * EXIF APP1's orientation. From the first SOS on, only counts the scans ({@link countJpegScans}).
  */
 function parseJpegHeader(bytes: Uint8Array): JpegHeader {
   let offset = 2; // past SOI
-  let frame: Omit<JpegHeader, 'orientation' | 'app1'> | null = null;
+  let frame: Omit<JpegHeader, 'orientation' | 'app1' | 'scans'> | null = null;
   let orientation: number | null = null;
   const app1: [number, number][] = [];
   for (;;) {
@@ -261,13 +266,56 @@ function parseJpegHeader(bytes: Uint8Array): JpegHeader {
       }
     } else if (marker === 0xda) {
       if (frame === null) throw invalid('Corrupt JPEG: image data starts before the frame header.');
-      return { ...frame, orientation: orientation ?? 1, app1 };
+      return { ...frame, orientation: orientation ?? 1, app1, scans: countJpegScans(bytes, start) };
     }
     offset = end;
   }
 }
 
-function parseSof(bytes: Uint8Array, sof: number, at: number, end: number): Omit<JpegHeader, 'orientation' | 'app1'> {
+/**
+ * Counts the SOS markers from `from` (the first SOS's 0xFF) to EOI or the end of the bytes, the way
+ * libjpeg finds markers: entropy-coded data is skipped up to the next 0xFF that is not a stuffed
+ * 0xFF00, a restart marker or fill; garbage between segments is skipped the same way (libjpeg
+ * warns and goes on). Linear in the input (native `indexOf`), no pixel is decoded. A segment
+ * whose length runs past the end stops the count: the decoder refuses that file anyway.
+ */
+export function countJpegScans(bytes: Uint8Array, from: number): number {
+  let scans = 0;
+  let at = from;
+  for (;;) {
+    // `at` is at a 0xFF; fill bytes (0xFF 0xFF ...) may precede the marker byte.
+    let m = at + 1;
+    while (bytes[m] === 0xff) m++;
+    const marker = bytes[m];
+    if (marker === undefined || marker === 0xd9) return scans; // end of data, EOI
+    let next = m + 1;
+    // Standalone markers (TEM, RSTn, a stray SOI; 0x00 cannot start a marker) carry no length.
+    if (marker !== 0x01 && !(marker >= 0xd0 && marker <= 0xd8) && marker !== 0x00) {
+      if (m + 2 >= bytes.length) return scans;
+      const length = ((bytes[m + 1] as number) << 8) | (bytes[m + 2] as number);
+      if (length < 2 || m + 1 + length > bytes.length) return scans;
+      next = m + 1 + length;
+      if (marker === 0xda) scans++;
+    }
+    // To the next real marker: skip entropy-coded data (after SOS) or garbage.
+    for (;;) {
+      const ff = bytes.indexOf(0xff, next);
+      if (ff < 0) return scans;
+      let after = ff + 1;
+      while (bytes[after] === 0xff) after++;
+      const byte = bytes[after];
+      if (byte === undefined) return scans;
+      if (byte === 0x00 || (byte >= 0xd0 && byte <= 0xd7)) {
+        next = after + 1; // a stuffed 0xFF or a restart marker: still inside the scan's data
+        continue;
+      }
+      at = after - 1;
+      break;
+    }
+  }
+}
+
+function parseSof(bytes: Uint8Array, sof: number, at: number, end: number): Omit<JpegHeader, 'orientation' | 'app1' | 'scans'> {
   const precision = readU8(bytes, at, 'JPEG frame header');
   const height = readU16(bytes, at + 1, 'JPEG frame header');
   const width = readU16(bytes, at + 3, 'JPEG frame header');

@@ -1,3 +1,5 @@
+import type { JsonLimits } from './json-guard.ts';
+
 /**
  * Input limits of the edge API. Chosen so one request's peak memory — request bytes, decoder
  * memory, decoded RGBA, plus the ~69 MiB WASM heap of a batch-1 forward pass — stays under the
@@ -31,7 +33,35 @@ export const LIMITS = {
    * shrinks: after such a JPEG it stays at ~28 MiB (16 MiB initially) for the isolate's life.
    */
   maxPixels: 1_048_576,
+  /**
+   * Most scans (SOS segments) a JPEG may have. A progressive decoder passes over every block once
+   * per scan, and a scan can be ~12 bytes: 10,000 empty scans over 1024x1024 (122 KB) took 1.7 s
+   * to decode, and an 8 MiB body holds ~690,000 of them. Encoders write far fewer: libjpeg's
+   * standard progression has 10 scans for colour (6 for greyscale), MozJPEG's optimised scans a
+   * few more, Photoshop 3-5. libjpeg-turbo advises refusing more than a few hundred.
+   */
+  maxJpegScans: 100,
+  /**
+   * Most pixels x scans a JPEG may ask of the decoder: 32 passes over the largest image, more
+   * passes over smaller ones up to `maxJpegScans`. An empty scan over 1 MP costs ~0.4-0.5 ms of
+   * decoding here (1,000 of them: 0.37-0.65 s on a loaded 2-core machine), so the worst JPEG
+   * allowed costs ~15 ms more than a baseline one: the order of the forward pass, not minutes.
+   */
+  maxJpegScanPixels: 32 * 1_048_576,
 } as const;
+
+/**
+ * Structure of a head document's JSON (PUT /v1/heads/:id, the operator API), checked in one linear
+ * pass before `JSON.parse` (shared/json-guard.ts). A real document is far below: the whole
+ * backbone's topology is 13,060 tokens at depth 10; a head with metrics has ~k^2 tokens for k
+ * classes (its confusion matrix), so 300,000 allows ~500 classes with metrics. At the limits a
+ * parsed document takes at most ~24 MiB (the 8 MiB body's strings as two-byte strings plus 64
+ * bytes per token), against ~171 MiB for 8 MiB of `[{},{},...]` unchecked.
+ */
+export const HEAD_JSON_LIMITS: JsonLimits = Object.freeze({ maxDepth: 32, maxTokens: 300_000, maxParsedBytes: 24 * 1024 * 1024 });
+
+/** Structure of the small JSON bodies (account creation, pairing: a few fields). */
+export const SMALL_JSON_LIMITS: JsonLimits = Object.freeze({ maxDepth: 4, maxTokens: 64, maxParsedBytes: 64 * 1024 });
 
 /** Longest side clients resize photos to before sending them to the edge. */
 export const UPLOAD_MAX_SIDE = 1024;

@@ -4,7 +4,7 @@
  */
 import { EMBEDDING_TYPE, IMAGE_TYPES } from '../shared/api.ts';
 import { TannerinError } from '../shared/errors.ts';
-import { decodeImage } from '../shared/image-decode.ts';
+import { EDGE_DECODE_LIMITS, decodeImage } from '../shared/image-decode.ts';
 import { preprocess } from '../shared/preprocess.ts';
 import { LIMITS } from '../shared/limits.ts';
 import { readBody } from './read-body.ts';
@@ -45,7 +45,7 @@ export async function embeddingFromRequest(req: Request, runtime: ModelRuntime, 
   }
   const bytes = await readBody(req, LIMITS.maxBodyBytes);
   if (type === EMBEDDING_TYPE) return parseEmbedding(bytes, runtime.manifest.backbone.embedding.size);
-  const image = await decodeImage(bytes, { maxPixels: LIMITS.maxPixels });
+  const image = await decodeImage(bytes, EDGE_DECODE_LIMITS);
   const embedding = await runtime.backbone.embed(image);
   recordHeap();
   return embedding;
@@ -71,6 +71,6 @@ export async function preprocessedFromRequest(req: Request, runtime: ModelRuntim
     );
   }
   const bytes = await readBody(req, LIMITS.maxBodyBytes);
-  const image = await decodeImage(bytes, { maxPixels: LIMITS.maxPixels });
+  const image = await decodeImage(bytes, EDGE_DECODE_LIMITS);
   return preprocess(image, runtime.manifest.backbone.normalization);
 }

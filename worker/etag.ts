@@ -4,18 +4,56 @@
  * document it uploaded.
  */
 
+import { TannerinError } from '../shared/errors.ts';
+
 /** The header form of a digest. */
 export const quoteEtag = (hex: string): string => `"${hex}"`;
 
 /** `*`, or the entity tags listed in an `If-Match` / `If-None-Match` header; null if absent. */
 export type EtagCondition = '*' | string[];
 
-/** Parses a conditional header (a comma-separated list of entity tags, or `*`). */
-export function parseEtagCondition(header: string | null): EtagCondition | null {
+/** etagc (RFC 9110 §8.8.3): %x21 / %x23-7E / obs-text (%x80-FF, a Latin-1 character in a header string). */
+const isEtagc = (code: number): boolean => code === 0x21 || (code >= 0x23 && code <= 0x7e) || (code >= 0x80 && code <= 0xff);
+const isOws = (code: number): boolean => code === 0x20 || code === 0x09;
+
+/**
+ * Parses a conditional header as RFC 9110 §13.1.1-2 says: `*`, or a comma-separated list of
+ * entity tags (`"..."` or `W/"..."`, with optional whitespace and empty elements between them).
+ * Anything else, such as `"<etag>"x`, `junk"<etag>"`, an unquoted tag or `*` inside a list, is
+ * refused as a 400 `invalid_request` naming the header, so a malformed condition never matches.
+ */
+export function parseEtagCondition(header: string | null, name = 'If-Match'): EtagCondition | null {
   if (header === null) return null;
-  const value = header.trim();
-  if (value === '*') return '*';
-  return value.match(/(W\/)?"[^"]*"/g) ?? [];
+  const malformed = () =>
+    new TannerinError('invalid_request', `${name} is malformed: send * or entity tags in double quotes, e.g. ${name}: "9f86d08...", separated by commas.`);
+  let i = 0;
+  const n = header.length;
+  const skipOws = () => {
+    while (i < n && isOws(header.charCodeAt(i))) i++;
+  };
+  skipOws();
+  if (header.slice(i).replace(/[ \t]+$/, '') === '*') return '*';
+  const tags: string[] = [];
+  for (;;) {
+    skipOws();
+    if (i >= n) break;
+    if (header[i] === ',') {
+      i++; // an empty list element
+      continue;
+    }
+    const start = i;
+    if (header.startsWith('W/', i)) i += 2;
+    if (header[i] !== '"') throw malformed();
+    i++;
+    while (i < n && isEtagc(header.charCodeAt(i))) i++;
+    if (header[i] !== '"') throw malformed();
+    i++;
+    tags.push(header.slice(start, i));
+    skipOws();
+    if (i < n && header[i] !== ',') throw malformed();
+    i++;
+  }
+  return tags;
 }
 
 /**

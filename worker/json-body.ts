@@ -3,6 +3,8 @@
  * capped in size, and an object at the top.
  */
 import { TannerinError } from '../shared/errors.ts';
+import { parseBoundedJson } from '../shared/json-guard.ts';
+import { SMALL_JSON_LIMITS } from '../shared/limits.ts';
 import { mediaType } from './embedding-input.ts';
 import { readBody } from './read-body.ts';
 
@@ -16,12 +18,9 @@ export async function readJsonObject(req: Request): Promise<Record<string, unkno
   if (mediaType(req) !== 'application/json') {
     throw new TannerinError('unsupported_media_type', 'Send the body as application/json.');
   }
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder().decode(bytes));
-  } catch {
-    throw new TannerinError('invalid_request', 'The body is not valid JSON.');
-  }
+  const value = parseBoundedJson(new TextDecoder().decode(bytes), SMALL_JSON_LIMITS, 'json_too_complex', 'The body', () =>
+    new TannerinError('invalid_request', 'The body is not valid JSON.'),
+  );
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TannerinError('invalid_request', 'The body must be a JSON object.');
   return value as Record<string, unknown>;
 }

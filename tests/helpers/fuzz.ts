@@ -18,7 +18,7 @@
 import type { BackboneManifest } from '../../shared/manifest.ts';
 import { mulberry32, type Random } from '../../shared/random.ts';
 import { headBytes, makeTestHead } from './heads.ts';
-import { makePngWithHeader, patchJpegSof } from './images.ts';
+import { makePngWithHeader, patchJpegSof, progressiveJpeg, withExtraScans } from './images.ts';
 
 /** Sends one request to the Worker: `path` includes the query. */
 export type Fetcher = (path: string, init?: RequestInit) => Promise<Response>;
@@ -58,6 +58,8 @@ export interface FuzzRequest {
   path: string;
   headers: Record<string, string>;
   body?: Uint8Array | null;
+  /** Statuses this case must get (besides the general checks), e.g. 413 for an amplification. */
+  expect?: number[];
 }
 
 /** Makes one request from the seeded random source. */
@@ -571,9 +573,48 @@ const fineTunedCases: CaseMaker[] = [
   },
 ];
 
+/**
+ * Requests whose cost would be out of proportion to their size: JPEGs of many tiny scans, and JSON
+ * bodies that are wide, deep or value-heavy. Each must get a 4xx (`image_too_complex`,
+ * `json_too_complex`) before the expensive step.
+ */
+const amplificationCases: CaseMaker[] = [
+  (r) => {
+    const scans = pick(r, [101, 500, int(r, 101, 5_000), int(r, 5_000, 50_000)]);
+    let bytes = withExtraScans(progressiveJpeg(), scans);
+    if (r() < 0.6) bytes = patchJpegSof(bytes, { width: int(r, 256, 1024), height: int(r, 256, 1024) });
+    return { kind: 'many-scan JPEG', method: 'POST', path: pick(r, IMAGE_ROUTES), headers: { 'content-type': 'image/jpeg' }, body: bytes, expect: [413, 429] };
+  },
+  (r, ctx) => {
+    const shape = int(r, 0, 3);
+    let text: string;
+    if (shape === 0) text = `[${'{},'.repeat(int(r, 100_001, 700_000))}{}]`; // wide: many values
+    else if (shape === 1) {
+      const levels = pick(r, [33, 1_000, int(r, 33, 400_000)]); // deep
+      text = `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    } else if (shape === 2) {
+      const doc = validHead(r, ctx, ctx.headId);
+      text = `${'{"a":'.repeat(40)}${new TextDecoder().decode(headBytes(doc))}${'}'.repeat(40)}`; // a head, wrapped deep
+    } else {
+      // A valid head whose free-form metrics carry 400,000 values.
+      const doc = { ...validHead(r, ctx, ctx.headId), metrics: { accuracy: 1, perClass: {}, confusion: [new Array(400_000).fill(0)], n: 1 } };
+      text = JSON.stringify(doc);
+    }
+    const target = int(r, 0, 2);
+    const body = utf8(text);
+    if (target === 0) return { kind: 'JSON bomb: head', method: 'PUT', path: `/v1/heads/${ctx.headId}`, headers: { 'content-type': 'application/json', ...auth(ctx.token), 'if-match': ctx.headEtag }, body, expect: [413, 429] };
+    if (target === 1) {
+      const headers = { 'content-type': 'application/json', ...auth(ctx.operatorToken ?? 'none') };
+      return { kind: 'JSON bomb: operator', method: 'PUT', path: '/v1/operator/heads/fuzz-head', headers, body, ...(ctx.operatorToken ? { expect: [413, 429] } : {}) };
+    }
+    // Cut to the small bodies' 4 KiB: still too wide or too deep, or (a cut head) not JSON.
+    return { kind: 'JSON bomb: small body', method: 'POST', path: pick(r, ['/v1/accounts', '/v1/pairing-codes/redeem']), headers: { 'content-type': 'application/json' }, body: utf8(text.slice(0, 4000)), expect: shape === 3 ? [400, 413, 429] : [413, 429] };
+  },
+];
+
 /** The families and their weights. */
 export function caseMakers(ctx: FuzzContext): CaseMaker[] {
-  return [...imageCases, ...imageCases, ...queryCases, ...headCases, ...headCases, ...tokenCases, ...operatorCases, ...(ctx.fineTuned ? fineTunedCases : []), ...(ctx.extraCases ?? [])];
+  return [...imageCases, ...imageCases, ...queryCases, ...headCases, ...headCases, ...tokenCases, ...operatorCases, ...amplificationCases, ...(ctx.fineTuned ? fineTunedCases : []), ...(ctx.extraCases ?? [])];
 }
 
 /** The `count` requests of a seed. */
@@ -673,6 +714,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       report.status5xx++;
       finding(res.status, '5xx', text);
     }
+    if (req.expect && !req.expect.includes(res.status)) finding(res.status, `expected ${req.expect.join(' or ')}`, text);
     // The path as the server sees it (clients resolve dot segments: `/v1/heads/../..` is `/`).
     const served = new URL(req.path, 'http://fuzz.invalid').pathname;
     const api = served.startsWith('/v1/') || served === '/healthz';

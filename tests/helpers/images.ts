@@ -498,3 +498,44 @@ function toPlain(bytes: Uint8Array): Uint8Array {
 function fromBase64(text: string): Uint8Array {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
+
+/**
+ * `jpeg` with `count` more scans before EOI: copies of its last SOS header, each followed by no
+ * entropy-coded data (12 bytes for a one-component scan). This is the amplification shape: a
+ * progressive decoder still passes over every block of the image for each of them.
+ */
+export function withExtraScans(jpeg: Uint8Array, count: number): Uint8Array {
+  const segments = jpegSegmentsToEnd(jpeg);
+  const lastSos = segments.filter((s) => s.marker === 0xda).pop();
+  const eoi = segments.find((s) => s.marker === 0xd9);
+  if (!lastSos || !eoi) throw new Error('fixture: no SOS or EOI');
+  const sos = jpeg.subarray(lastSos.offset, lastSos.end);
+  const extra = new Uint8Array(sos.length * count);
+  for (let i = 0; i < count; i++) extra.set(sos, i * sos.length);
+  return concatBytes(jpeg.subarray(0, eoi.offset), extra, jpeg.subarray(eoi.offset));
+}
+
+/** Every marker of a JPEG to EOI, skipping entropy-coded data (for building fixtures). */
+export function jpegSegmentsToEnd(bytes: Uint8Array): JpegSegment[] {
+  const segments: JpegSegment[] = [{ offset: 0, marker: 0xd8, end: 2 }];
+  let offset = 2;
+  while (offset + 1 < bytes.length) {
+    if (byteAt(bytes, offset) !== 0xff) {
+      offset++;
+      continue;
+    }
+    const marker = byteAt(bytes, offset + 1);
+    if (marker === 0xff || marker === 0x00 || (marker >= 0xd0 && marker <= 0xd7)) {
+      offset += marker === 0xff ? 1 : 2;
+      continue;
+    }
+    if (marker === 0xd9) {
+      segments.push({ offset, marker, end: offset + 2 });
+      break;
+    }
+    const end = offset + 2 + ((byteAt(bytes, offset + 2) << 8) | byteAt(bytes, offset + 3));
+    segments.push({ offset, marker, end });
+    offset = end;
+  }
+  return segments;
+}

@@ -271,11 +271,11 @@ describe('trainHead behaviour', () => {
     // From outside, while training runs (as a Cancel button would): training yields to timers.
     const fromTimer = new AbortController();
     let epochs = 0;
-    const started = performance.now();
     setTimeout(() => fromTimer.abort(), 50);
     await expectAbortError(trainHead(train, { backbone, epochs: 100_000, patience: 100_000, signal: fromTimer.signal, onProgress: () => epochs++ }), before);
     expect(epochs).toBeGreaterThan(0);
-    expect(performance.now() - started).toBeLessThan(5_000);
+    // Stopped by the abort, not by running out of epochs (no clock involved: the machine may be loaded).
+    expect(epochs).toBeLessThan(100_000);
   }, 60_000);
 
   it('refuses bad input', async () => {

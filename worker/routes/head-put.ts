@@ -31,8 +31,8 @@ export function headQuota(env: Pick<Env, 'MAX_HEADS_PER_ACCOUNT'>): number {
 type WriteMode = { create: true } | { create: false; ifMatch: string[] };
 
 function writeMode(c: Context<AppEnv>): WriteMode {
-  const ifMatch = parseEtagCondition(c.req.header('if-match') ?? null);
-  const ifNoneMatch = parseEtagCondition(c.req.header('if-none-match') ?? null);
+  const ifMatch = parseEtagCondition(c.req.header('if-match') ?? null, 'If-Match');
+  const ifNoneMatch = parseEtagCondition(c.req.header('if-none-match') ?? null, 'If-None-Match');
   if (ifMatch && ifNoneMatch) throw new TannerinError('invalid_request', 'Send either If-None-Match: * (create) or If-Match (update), not both.');
   if (ifNoneMatch) {
     if (ifNoneMatch !== '*') throw new TannerinError('invalid_request', 'On PUT, If-None-Match must be * (create only if the head does not exist).');

@@ -36,7 +36,7 @@ export function getHeadRoute() {
   return async (c: Context<AppEnv>) => {
     const id = headIdParam(c);
     const accountId = callerOfContext(c).accountId;
-    const ifNoneMatch = parseEtagCondition(c.req.header('if-none-match') ?? null);
+    const ifNoneMatch = parseEtagCondition(c.req.header('if-none-match') ?? null, 'If-None-Match');
     const headers = { 'cache-control': 'private, no-cache' };
     if (ifNoneMatch) {
       const row = await findHead(c.env.DB, accountId, id);
@@ -63,7 +63,7 @@ export function deleteHeadRoute() {
     const id = headIdParam(c);
     const current = await findHead(c.env.DB, callerOfContext(c).accountId, id);
     if (!current) throw unknownHead(id);
-    const ifMatch = parseEtagCondition(c.req.header('if-match') ?? null);
+    const ifMatch = parseEtagCondition(c.req.header('if-match') ?? null, 'If-Match');
     if (Array.isArray(ifMatch) && !matchesStrong(ifMatch, current.etag)) {
       throw preconditionFailed(current, `If-Match does not match head ${id}.`);
     }
