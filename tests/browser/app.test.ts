@@ -351,10 +351,13 @@ describe('the camera path (fake capture device)', () => {
     if (!box) throw new Error('no shutter');
     await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
     await page.mouse.down();
-    await page.waitForTimeout(2000);
+    // Hold until the burst has taken 6 (about 2 s on a quiet machine): counted, not timed, so a
+    // loaded machine that fires the burst's timer late still gets its photos.
+    await page.waitForFunction(() => Number.parseInt(document.querySelector('.camera-dialog .status')?.textContent ?? '', 10) >= 6, undefined, { timeout: 60_000 });
     await page.mouse.up();
-    await page.click('dialog button:has-text("Done")');
+    // The grabbed frames become photos while the camera is still open; then close it.
     await page.waitForFunction(() => document.querySelectorAll('article[data-class="heart"] .thumb').length >= 4, undefined, { timeout: 60_000 });
+    await page.click('dialog button:has-text("Done")');
     const taken = await page.locator('article[data-class="heart"] .thumb').count();
     expect(taken).toBeGreaterThanOrEqual(4);
     for (const name of ['animal-mammal', 'transport-ground']) {

@@ -35,7 +35,7 @@ beforeAll(async () => {
   writeHeadDir(join(dir, 'fish'), makeTestHead(backbone, { id: crypto.randomUUID(), seed: 6, classes: ['cod', 'eel', 'ray'], name: 'fish' }));
   const fineTuned = { ...makeTestHead(backbone, { id: crypto.randomUUID(), seed: 7 }), backboneTail: { cut: 'x', cutShape: [1], parts: ['flatten_1'], modelTopology: {}, weightSpecs: [], weightData: '' } };
   writeHeadDir(join(dir, 'tuned'), fineTuned);
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await server?.stop();
@@ -80,7 +80,7 @@ describe('tannerin publish', () => {
     server = await startDevServer(['--var', `OPERATOR_TOKEN:${TOKEN}`], '/models.json', join(dir, 'state'));
     const restarted = (await (await fetch(`${server.url}/v1/models`)).json()) as ModelsResponse;
     expect(restarted.heads.find((h) => h.id === 'birds')?.classes).toEqual(['cod', 'eel', 'ray']);
-  }, 120_000);
+  }, 300_000);
 
   it('bad input: clear messages, non-zero exits, nothing published', async () => {
     const [noToken, wrongToken, badName, badDir, tuned, noServer, badUrl] = await Promise.all([
@@ -109,5 +109,5 @@ describe('tannerin publish', () => {
     for (const r of [noToken, wrongToken, badName, badDir, tuned, noServer, badUrl]) expectNoStack(r);
     const models = (await (await fetch(`${server.url}/v1/models`)).json()) as ModelsResponse;
     expect(models.heads.map((h) => h.id)).not.toContain('fish');
-  }, 60_000);
+  }, 300_000);
 });

@@ -63,7 +63,7 @@ describe('tannerin CLI', () => {
       expect(line.embedding).toHaveLength(2816);
       expect(line.embedding.every(Number.isFinite)).toBe(true);
     }
-  }, 30_000);
+  }, 300_000);
 
   it('train writes a head (standard files + document); eval --json ends with the metrics object', async () => {
     const head = join(dir, 'head');
@@ -89,7 +89,7 @@ describe('tannerin CLI', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^accuracy \d+\.\d% \(\d+\/9; 95% CI/m);
     expect(human.stdout).toContain('confusion (rows: actual, columns: predicted)');
-  }, 45_000);
+  }, 300_000);
 
   it('train --recipe finetune writes a personal model (head + backbone tail) that eval runs, from head.json or the standard files', async () => {
     const head = join(dir, 'finetuned');
@@ -110,7 +110,7 @@ describe('tannerin CLI', () => {
     const a = lastLineJson(fromDocument.stdout);
     expect(a.n).toBe(CLASSES.length * TEST_PER_CLASS);
     expect(lastLineJson(fromFiles.stdout)).toEqual(a);
-  }, 60_000);
+  }, 300_000);
 
   it('bad data: clear message, exit 1, no stack trace', async () => {
     const one = join(dir, 'one-class');
@@ -137,10 +137,11 @@ describe('tannerin CLI', () => {
     runs.forEach((run, i) => {
       expect(run.code, run.stderr).toBe(1);
       expect(run.stderr).toMatch((cases[i] as [string[], RegExp])[1]);
-      expect(run.stderr).toMatch(/^tannerin: error: /);
+      // Progress lines may come first on a slow machine; the error is a line of its own.
+      expect(run.stderr).toMatch(/^tannerin: error: /m);
       expectNoStack(run);
     });
-  }, 30_000);
+  }, 300_000);
 
   it('the bin launcher runs the CLI under the project’s Node 22, even when started by an older Node', async () => {
     // The machine's Node (20 here) when there is one outside node_modules, else this test's.
@@ -169,5 +170,5 @@ describe('tannerin CLI', () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/Usage: tannerin <command>/);
     for (const run of [unknown, missing, recipe, publish]) expectNoStack(run);
-  }, 30_000);
+  }, 300_000);
 });

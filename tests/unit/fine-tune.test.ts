@@ -65,7 +65,7 @@ beforeAll(async () => {
   const models = await loadLocalModels();
   reference = await models.backbone.embed(firstPixels as NonNullable<typeof firstPixels>);
   models.backbone.dispose();
-}, 60_000);
+}, 300_000);
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, x, i) => Math.max(m, Math.abs(x - (b[i] as number))), 0);
 
@@ -99,7 +99,7 @@ describe('BackboneSplit', () => {
     for (const f of test.slice(0, 2)) expect(maxAbsDiff(await personal.embed(f), f.embedding)).toBeLessThanOrEqual(1e-6);
     personal.dispose();
     expect(tf.memory().numTensors).toBe(before);
-  }, 30_000);
+  }, 300_000);
 });
 
 describe('fineTune', () => {
@@ -109,7 +109,7 @@ describe('fineTune', () => {
     tensorsBefore = tf.memory().numTensors;
     // No held-out photos: a fixed 2-epoch schedule always yields a tail to round-trip.
     result = await fineTune(split, train, { backbone: manifest, seed: 2, epochs: 2, validation: 'none', learningRate: 1e-3 });
-  }, 60_000);
+  }, 300_000);
 
   it('trains the tail and the head without leaking tensors, under the size limit', async () => {
     expect(tf.memory().numTensors).toBe(tensorsBefore);
@@ -166,7 +166,7 @@ describe('fineTune', () => {
     m.dispose();
     const row = original[0] as Float32Array;
     expect(top?.label).toBe(result.doc.classes[row.indexOf(Math.max(...row))]);
-  }, 30_000);
+  }, 300_000);
 
   it('measures on held-out photos (epoch 0, the plain head, competing under early stopping), then refits on all', async () => {
     const before = tf.memory().numTensors;
@@ -183,9 +183,9 @@ describe('fineTune', () => {
     expect(r.improved).toBe(r.bestEpoch > 0);
     expect(r.doc.backboneTail !== undefined).toBe(r.improved);
     expect(r.metrics.accuracy).toBeGreaterThanOrEqual(r.baseline.accuracy);
-  }, 30_000);
+  }, 300_000);
 
   it('refuses a document over the size limit', async () => {
     await expect(fineTune(split, train, { backbone: manifest, seed: 2, epochs: 1, validation: 'none', maxDocumentBytes: 1e6 })).rejects.toThrow(/over the 1\.0 MB limit/);
-  }, 30_000);
+  }, 300_000);
 });

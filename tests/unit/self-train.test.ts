@@ -43,7 +43,7 @@ beforeAll(async () => {
     }
   }
   models.backbone.dispose();
-}, 60_000);
+}, 300_000);
 
 async function selfTrainChecked(l: readonly Example[], u: readonly UnlabeledExample[], options: Partial<Parameters<typeof selfTrain>[2]> = {}): Promise<SelfTrainResult> {
   const before = tf.memory().numTensors;
@@ -56,7 +56,7 @@ describe('selfTrain', () => {
   let result: SelfTrainResult;
   beforeAll(async () => {
     result = await selfTrainChecked(labeled, unlabeled, { threshold: 0.5, rounds: 2 });
-  }, 60_000);
+  }, 300_000);
 
   it('judges rounds on labeled held-out photos and stops when they stop improving', () => {
     expect(result.validation).toBe('holdout');
@@ -102,7 +102,7 @@ describe('selfTrain', () => {
     const p = await predictProbabilities(r.doc, backbone, labeled.map((e) => e.embedding));
     const right = p.filter((row, i) => r.doc.classes[row.indexOf(Math.max(...row))] === (labeled[i] as Example).label).length;
     expect(right / labeled.length).toBeGreaterThan(0.5);
-  }, 30_000);
+  }, 300_000);
 
   it('refuses an unlabeled photo that is also labeled, and bad settings', async () => {
     const first = labeled[0] as Example;

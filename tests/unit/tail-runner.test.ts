@@ -34,7 +34,7 @@ beforeAll(async () => {
   doc = await makeFineTunedDoc(models.backbone.model, manifest, { id: crypto.randomUUID(), seed: 3 });
   inputs = [];
   for (const f of (await fixtures()).slice(0, 3)) inputs.push(preprocess(await decodeImage(f.bytes), manifest.normalization));
-}, 60_000);
+}, 300_000);
 
 afterAll(() => models.backbone.dispose());
 

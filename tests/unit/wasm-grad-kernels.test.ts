@@ -350,7 +350,7 @@ describe('WASM gradient kernels (shared/wasm-grad-kernels.ts) against the cpu ba
       (name) => tf.getKernel(name, 'wasm') === undefined,
     );
     registerWasmGradientKernels();
-  }, 60_000);
+  }, 300_000);
 
   afterAll(async () => {
     // Leave the process on wasm with the default kernels, for whatever runs next in this worker.
