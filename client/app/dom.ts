@@ -2,6 +2,7 @@
  * The few DOM helpers the app needs instead of a framework: `h` builds elements, `replace` swaps
  * a container's children. Screens re-render their own parts on data changes.
  */
+import type { PhotoBytes } from '../lib/index.ts';
 
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;
@@ -57,12 +58,15 @@ export function isAbort(err: unknown): boolean {
   return err instanceof DOMException && err.name === 'AbortError';
 }
 
-/** Object URLs for blobs, revoked together when a view is re-rendered. */
+/** Object URLs for stored photos, revoked together when a view is re-rendered. */
 export class UrlPool {
   private urls: string[] = [];
-  /** An object URL for `blob`, kept until {@link UrlPool.revokeAll}. */
-  url(blob: Blob): string {
-    const url = URL.createObjectURL(blob);
+  /**
+   * An object URL showing a stored photo (bytes, client/lib/db.ts `PhotoBytes`), kept until
+   * {@link UrlPool.revokeAll}. The Blob behind it is made here and lives only as long as the URL.
+   */
+  url(photo: PhotoBytes): string {
+    const url = URL.createObjectURL(new Blob([photo.bytes], { type: photo.type }));
     this.urls.push(url);
     return url;
   }

@@ -5,6 +5,12 @@
  *
  * Nothing stored here leaves the device unless the user exports or syncs a head.
  *
+ * Nothing stored here is a Blob or File: WebKit refuses them in IndexedDB in ephemeral sessions
+ * (private Safari windows; WebKit bug 156347, "Error preparing Blob/File data to be stored in
+ * object store"). Photos are kept as bytes plus their media type ({@link PhotoBytes}); records
+ * written before version 5 may still hold a Blob until {@link photoConversion} has rewritten them,
+ * so every reader of a photo goes through {@link readPhotoBytes}.
+ *
  * Tabs: when another tab opens a newer schema version, this tab's connection is `blocking` it.
  * The connection is then closed at once (so the other tab can upgrade) and the app is told through
  * `onVersionChange`; it should ask the user to reload. When this tab wants the newer version but
@@ -27,8 +33,13 @@ export const DB_NAME = 'tannerin';
  *    synced ETag, pending push, status).
  * 4: `unlabeled` (photos without a class, for self-training in "improve further"; nothing else
  *    changes, so every earlier record is kept as it is).
+ * 5: photos are bytes plus a media type ({@link PhotoBytes}), no longer Blobs; `pendingMigrations`.
+ *    A Blob cannot be read inside the upgrade transaction (it commits while the read is awaited),
+ *    so the upgrade only records the pending `photo-bytes` migration; after opening,
+ *    {@link photoConversion} rewrites each old record in its own ordinary transaction. Until then
+ *    readers accept both shapes ({@link readPhotoBytes}).
  */
-export const DB_VERSION = 4;
+export const DB_VERSION = 5;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -68,6 +79,22 @@ export interface ClassRecord {
   updated: string;
 }
 
+/**
+ * A stored photo copy: its encoded bytes (JPEG as the library makes them) and their media type.
+ * Bytes, never a Blob (module comment); build a Blob only where a URL is needed, and revoke it.
+ */
+export interface PhotoBytes {
+  bytes: Uint8Array<ArrayBuffer>;
+  /** Media type of `bytes`, e.g. `image/jpeg` (empty when unknown). */
+  type: string;
+}
+
+/**
+ * A photo as a stored record may hold it: {@link PhotoBytes}, or a Blob in a record an earlier
+ * release (before database version 5) wrote and {@link photoConversion} has not rewritten yet.
+ */
+export type StoredPhoto = PhotoBytes | Blob;
+
 /** What one embedding of an example was computed from. */
 export interface ExampleView {
   /** False for the photo as is; true for a view derived from it. */
@@ -88,9 +115,9 @@ export interface ExampleRecord {
   /**
    * A JPEG copy of the photo, its shorter side 224 px (never enlarged): every row and column the
    * backbone's 224x224 input takes, so a re-embed after a backbone upgrade needs no full-size
-   * photo (which is never kept).
+   * photo (which is never kept). Never changes for an example's id.
    */
-  photo: Blob;
+  photo: PhotoBytes;
   /** Size of the copy. */
   width: number;
   height: number;
@@ -114,12 +141,39 @@ export interface ExampleRecord {
 export interface UnlabeledRecord {
   /** UUID made on the device. */
   id: string;
-  /** JPEG copy, shorter side 224 px (never enlarged), as the examples' copies. */
-  photo: Blob;
+  /** JPEG copy, shorter side 224 px (never enlarged), as the examples' copies. Never changes. */
+  photo: PhotoBytes;
   width: number;
   height: number;
   /** Milliseconds since the epoch (`Date.now()`), when it was added; indexed for listing in order. */
   createdAt: number;
+}
+
+/** An example as releases before database version 5 stored it (photo as a Blob), until converted. */
+export type ExampleRecordWithBlobPhoto = Omit<ExampleRecord, 'photo'> & { photo: Blob };
+
+/** An unlabeled photo as releases before database version 5 stored it, until converted. */
+export type UnlabeledRecordWithBlobPhoto = Omit<UnlabeledRecord, 'photo'> & { photo: Blob };
+
+/** An example as read from the store: either shape (read its photo with {@link readPhotoBytes}). */
+export type StoredExampleRecord = ExampleRecord | ExampleRecordWithBlobPhoto;
+
+/** An unlabeled photo as read from the store: either shape. */
+export type StoredUnlabeledRecord = UnlabeledRecord | UnlabeledRecordWithBlobPhoto;
+
+/** The id of the migration that rewrites Blob photos as bytes (database version 5). */
+export const PHOTO_BYTES_MIGRATION = 'photo-bytes';
+
+/**
+ * A data migration that an upgrade scheduled and that runs after opening, in ordinary
+ * transactions; the record is deleted when the migration has finished, so an interrupted one
+ * resumes at the next open.
+ */
+export interface PendingMigrationRecord {
+  /** Which migration: the key. */
+  id: typeof PHOTO_BYTES_MIGRATION;
+  /** ISO 8601, when the upgrade scheduled it. */
+  since: string;
 }
 
 /** Small app-wide settings, one record per key. */
@@ -223,7 +277,8 @@ export interface TannerinSchema extends DBSchema {
   };
   examples: {
     key: string;
-    value: ExampleRecord;
+    /** New records are always {@link ExampleRecord}s; Blob photos only in records from before version 5. */
+    value: StoredExampleRecord;
     indexes: { 'by-class': string; 'by-backbone': string };
   };
   heads: {
@@ -250,8 +305,13 @@ export interface TannerinSchema extends DBSchema {
   };
   unlabeled: {
     key: string;
-    value: UnlabeledRecord;
+    /** New records are always {@link UnlabeledRecord}s; Blob photos only in records from before version 5. */
+    value: StoredUnlabeledRecord;
     indexes: { 'by-created': number };
+  };
+  pendingMigrations: {
+    key: PendingMigrationRecord['id'];
+    value: PendingMigrationRecord;
   };
 }
 
@@ -281,7 +341,7 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
   const forget = (): void => {
     if (current?.name === name) current = null;
   };
-  const db = openDB<TannerinSchema>(name, DB_VERSION, {
+  const opening = openDB<TannerinSchema>(name, DB_VERSION, {
     upgrade(database, oldVersion, _newVersion, transaction) {
       // One step per version, applied in order, so any old version upgrades.
       if (oldVersion < 1) {
@@ -312,6 +372,14 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
       if (oldVersion < 4) {
         database.createObjectStore('unlabeled', { keyPath: 'id' }).createIndex('by-created', 'createdAt');
       }
+      if (oldVersion < 5) {
+        // Photos become bytes. Earlier records keep their Blobs here (a Blob cannot be read in
+        // this transaction); `photoConversion` rewrites them after opening (see DB_VERSION).
+        database.createObjectStore('pendingMigrations', { keyPath: 'id' });
+        if (oldVersion > 0) {
+          void transaction.objectStore('pendingMigrations').put({ id: PHOTO_BYTES_MIGRATION, since: new Date().toISOString() });
+        }
+      }
     },
     blocked() {
       options.onBlocked?.();
@@ -327,9 +395,104 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
       options.onTerminated?.();
     },
   });
+  // The conversion of Blob photos starts as soon as the database is open, in the background.
+  const db = opening.then((opened) => {
+    const conversion = convertBlobPhotos(opened);
+    conversion.catch(() => undefined);
+    conversions.set(opened, conversion);
+    return opened;
+  });
   db.catch(forget);
   current = { name, db };
   return db;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Photos as bytes (version 5)
+
+/** How many old records one run of the photo conversion rewrote. */
+export interface PhotoConversionReport {
+  examples: number;
+  unlabeled: number;
+}
+
+const conversions = new WeakMap<TannerinDb, Promise<PhotoConversionReport>>();
+
+/**
+ * The run of the photo conversion that started when `db` was opened: resolves once every photo
+ * an earlier release stored as a Blob is kept as bytes (zero counts when there was nothing to
+ * do), or rejects if it was cut short (the connection closed, storage failed); it then resumes at
+ * the next open, and nothing is lost meanwhile, since readers accept both shapes.
+ */
+export function photoConversion(db: TannerinDb): Promise<PhotoConversionReport> {
+  return conversions.get(db) ?? Promise.resolve({ examples: 0, unlabeled: 0 });
+}
+
+/**
+ * The photo as bytes: a Blob (a record written before version 5, not converted yet) is read;
+ * bytes are returned as they are.
+ */
+export async function readPhotoBytes(photo: StoredPhoto): Promise<PhotoBytes> {
+  if (!(photo instanceof Blob)) return photo;
+  return { bytes: new Uint8Array(await photo.arrayBuffer()), type: photo.type };
+}
+
+/** Scans of the stores before giving up on finishing in this run (each scan follows a round of conversions). */
+const MAX_CONVERSION_ROUNDS = 3;
+
+/**
+ * The `photo-bytes` migration: rewrites every example and unlabeled photo still holding a Blob
+ * with the Blob's bytes and type, each record in its own ordinary transactions (the Blob is read
+ * between them). Idempotent: a record already holding bytes (converted by another tab, or by an
+ * interrupted earlier run) is left alone, and a photo never changes for a record's id, so writing
+ * the bytes into the record as it is at that moment (moved or re-embedded meanwhile) loses
+ * nothing. The pending record is deleted in the same transaction as a scan that finds no Blob
+ * left; none can appear after it (new records hold bytes, and a rewrite such as `moveExample`
+ * keeps the photo it read in the same transaction).
+ */
+async function convertBlobPhotos(db: TannerinDb): Promise<PhotoConversionReport> {
+  const report: PhotoConversionReport = { examples: 0, unlabeled: 0 };
+  if (!(await db.get('pendingMigrations', PHOTO_BYTES_MIGRATION))) return report;
+  for (let round = 0; round < MAX_CONVERSION_ROUNDS; round++) {
+    const tx = db.transaction(['examples', 'unlabeled', 'pendingMigrations'], 'readwrite');
+    const exampleIds = await blobPhotoIds(tx.objectStore('examples'));
+    const unlabeledIds = await blobPhotoIds(tx.objectStore('unlabeled'));
+    const done = exampleIds.length === 0 && unlabeledIds.length === 0;
+    if (done) await tx.objectStore('pendingMigrations').delete(PHOTO_BYTES_MIGRATION);
+    await tx.done;
+    if (done) return report;
+    for (const id of exampleIds) if (await convertPhoto(db, 'examples', id)) report.examples++;
+    for (const id of unlabeledIds) if (await convertPhoto(db, 'unlabeled', id)) report.unlabeled++;
+  }
+  return report;
+}
+
+/** A store whose records carry a photo. */
+type PhotoStoreName = 'examples' | 'unlabeled';
+
+/** Ids of the records in `store` whose photo is still a Blob. */
+async function blobPhotoIds<Name extends PhotoStoreName>(
+  store: IDBPObjectStore<TannerinSchema, (PhotoStoreName | 'pendingMigrations')[], Name, 'readwrite'>,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (let cursor = await store.openCursor(); cursor; cursor = await cursor.continue()) {
+    if (cursor.value.photo instanceof Blob) ids.push(cursor.primaryKey);
+  }
+  return ids;
+}
+
+/** Rewrites one record's Blob photo as bytes; false if it is gone or already holds bytes. */
+async function convertPhoto(db: TannerinDb, storeName: PhotoStoreName, id: string): Promise<boolean> {
+  const before = await db.get(storeName, id);
+  if (!before || !(before.photo instanceof Blob)) return false;
+  // Read outside any transaction: awaiting a Blob would let a transaction commit.
+  const photo = await readPhotoBytes(before.photo);
+  const tx = db.transaction(storeName, 'readwrite');
+  const now = await tx.store.get(id);
+  const convert = now !== undefined && now.photo instanceof Blob;
+  if (convert) await tx.store.put({ ...now, photo });
+  await tx.done;
+  return convert;
 }
 
 /** A version 1 example as it was stored. */

@@ -79,7 +79,22 @@ export async function pixelsOf(source: EmbedSource, limits: DecodeLimits = DEFAU
 
 /** Decodes a PNG or JPEG with the shared decoder; other formats with the browser's decoder. */
 async function decodeBlob(blob: Blob, limits: DecodeLimits): Promise<RgbaPixels> {
-  const bytes = new Uint8Array(await blob.arrayBuffer());
+  return decodeBytes(new Uint8Array(await blob.arrayBuffer()), () => blob, limits);
+}
+
+/**
+ * RGBA pixels of an encoded image held as bytes (a stored photo copy, client/lib/db.ts
+ * `PhotoBytes`), decoded exactly as a Blob of the same bytes and `type` would be.
+ */
+export function pixelsOfBytes(bytes: Uint8Array<ArrayBuffer>, type: string, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<RgbaPixels> {
+  return decodeBytes(bytes, () => new Blob([bytes], { type }), limits);
+}
+
+/**
+ * PNG and JPEG bytes through the shared decoder; anything else through the browser's decoder,
+ * given `asBlob` (a Blob of the same bytes, made only for that path).
+ */
+async function decodeBytes(bytes: Uint8Array<ArrayBuffer>, asBlob: () => Blob, limits: DecodeLimits): Promise<RgbaPixels> {
   const format = sniffImageFormat(bytes);
   if (format === 'png' || format === 'jpeg') {
     await initDecoder();
@@ -87,7 +102,7 @@ async function decodeBlob(blob: Blob, limits: DecodeLimits): Promise<RgbaPixels>
   }
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image' });
+    bitmap = await createImageBitmap(asBlob(), { imageOrientation: 'from-image' });
   } catch {
     // Not decodable here either: let the shared decoder phrase the error (unsupported format).
     return decodeImage(bytes, limits);

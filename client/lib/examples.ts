@@ -18,8 +18,18 @@ import { augmentedViews } from '../../shared/augment.ts';
 import type { Example } from '../../shared/examples.ts';
 import type { RgbaPixels } from '../../shared/preprocess.ts';
 import { currentBackbone } from './current-backbone.ts';
-import { notifyChange, openTannerinDb, type ClassRecord, type ExampleRecord, type ExampleView } from './db.ts';
-import { encodeJpeg, pixelsOf, type EmbedSource } from './embed.ts';
+import {
+  notifyChange,
+  openTannerinDb,
+  readPhotoBytes,
+  type ClassRecord,
+  type ExampleRecord,
+  type ExampleView,
+  type PhotoBytes,
+  type StoredExampleRecord,
+  type StoredPhoto,
+} from './db.ts';
+import { encodeJpeg, pixelsOf, pixelsOfBytes, type EmbedSource } from './embed.ts';
 import { toStorageError } from './storage.ts';
 import { yieldToEventLoop } from './yield.ts';
 
@@ -147,7 +157,7 @@ export async function addExample(classId: string, source: EmbedSource, options: 
   const record: ExampleRecord = {
     id: crypto.randomUUID(),
     classId,
-    photo: copy.blob,
+    photo: copy.photo,
     width: copy.width,
     height: copy.height,
     backbone: backbone.ref,
@@ -177,16 +187,18 @@ export async function addExample(classId: string, source: EmbedSource, options: 
   return record;
 }
 
-/** The stored examples, of one class or all, oldest first. */
+/** The stored examples, of one class or all, oldest first; each photo as bytes. */
 export async function listExamples(classId?: string): Promise<ExampleRecord[]> {
   const db = await openTannerinDb();
   const records = classId === undefined ? await db.getAll('examples') : await db.getAllFromIndex('examples', 'by-class', classId);
-  return records.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  const sorted = records.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  return Promise.all(sorted.map(withPhotoBytes));
 }
 
-/** One stored example, or undefined. */
+/** One stored example (its photo as bytes), or undefined. */
 export async function getExample(id: string): Promise<ExampleRecord | undefined> {
-  return (await openTannerinDb()).get('examples', id);
+  const record = await (await openTannerinDb()).get('examples', id);
+  return record && withPhotoBytes(record);
 }
 
 /** Deletes an example; false if there was none. */
@@ -210,7 +222,8 @@ export async function moveExample(id: string, classId: string): Promise<ExampleR
     await tx.done.catch(() => undefined);
     throw new RangeError(record ? `no class ${classId}` : `no example ${id}`);
   }
-  const moved: ExampleRecord = { ...record, classId, updated: new Date().toISOString() };
+  // Written back in the shape it was read (a Blob photo is converted by `photoConversion`, not here).
+  const moved: StoredExampleRecord = { ...record, classId, updated: new Date().toISOString() };
   try {
     await Promise.all([tx.objectStore('examples').put(moved), tx.done]);
   } catch (err) {
@@ -218,7 +231,7 @@ export async function moveExample(id: string, classId: string): Promise<ExampleR
   }
   notifyChange({ type: 'examples-changed', classId: record.classId });
   notifyChange({ type: 'examples-changed', classId });
-  return moved;
+  return withPhotoBytes(moved);
 }
 
 /** How many examples (photos) there are, and how many are stale (another backbone). */
@@ -313,7 +326,7 @@ export async function reembedAll(options: ReembedOptions = {}): Promise<{ reembe
     options.signal?.throwIfAborted();
     const record = await db.get('examples', id);
     if (record) {
-      const pixels = await pixelsOf(record.photo);
+      const pixels = await photoPixels(record.photo);
       const embedded = { ...(await embedViews(pixels, record.views.length - 1, record.augmentSeed, options.signal)), width: pixels.width, height: pixels.height };
       const tx = db.transaction('examples', 'readwrite');
       // Written only if the example is still there and unchanged (not moved or deleted meanwhile).
@@ -342,14 +355,29 @@ export async function reembedAll(options: ReembedOptions = {}): Promise<{ reembe
 // ---------------------------------------------------------------------------------------------
 // Internals
 
-/** The stored copy: JPEG, shorter side {@link PHOTO_COPY_SIDE} (never enlarged). Also used for unlabeled photos. */
-export async function photoCopy(pixels: RgbaPixels): Promise<{ blob: Blob; width: number; height: number }> {
+/**
+ * The stored copy: JPEG, shorter side {@link PHOTO_COPY_SIDE} (never enlarged), as bytes (the
+ * encoder's Blob is only read). Also used for unlabeled photos.
+ */
+export async function photoCopy(pixels: RgbaPixels): Promise<{ photo: PhotoBytes; width: number; height: number }> {
   const { bitmap, width, height } = await scaledBitmap(pixels, PHOTO_COPY_SIDE);
   try {
-    return { blob: await encodeJpeg(bitmap, width, height, PHOTO_COPY_QUALITY), width, height };
+    const encoded = await encodeJpeg(bitmap, width, height, PHOTO_COPY_QUALITY);
+    return { photo: await readPhotoBytes(encoded), width, height };
   } finally {
     bitmap.close();
   }
+}
+
+/** RGBA pixels of a stored photo copy, in either stored shape (client/lib/db.ts `StoredPhoto`). */
+export async function photoPixels(photo: StoredPhoto): Promise<RgbaPixels> {
+  const { bytes, type } = await readPhotoBytes(photo);
+  return pixelsOfBytes(bytes, type);
+}
+
+/** The example with its photo as bytes (a Blob photo from before database version 5 is read). */
+async function withPhotoBytes(record: StoredExampleRecord): Promise<ExampleRecord> {
+  return { ...record, photo: await readPhotoBytes(record.photo) };
 }
 
 /** The photo with its shorter side at most {@link WORKING_SIDE}, as RGBA pixels. */

@@ -43,9 +43,9 @@ import { trainHead } from '../../shared/train-head.ts';
 import { registerWasmGradientKernels } from '../../shared/wasm-grad-kernels.ts';
 import type { Backbone } from '../../shared/backbone.ts';
 import { currentBackbone } from './current-backbone.ts';
-import { notifyChange, openTannerinDb, type ClassRecord, type ExampleRecord, type HeadStateRecord, type UnlabeledRecord } from './db.ts';
+import { notifyChange, openTannerinDb, readPhotoBytes, type ClassRecord, type HeadStateRecord, type PhotoBytes, type StoredExampleRecord, type UnlabeledRecord } from './db.ts';
 import { pixelsOf } from './embed.ts';
-import { photoCopy, trainingSet } from './examples.ts';
+import { photoCopy, photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
 import { toStorageError } from './storage.ts';
 import { queueHeadPush } from './sync.ts';
@@ -140,7 +140,7 @@ const HELD_OUT_FRACTION = 0.25;
 /** Stores a photo without a class (a 224-px JPEG copy, as for examples) for self-training. */
 export async function addUnlabeled(photo: Blob | ImageBitmap | HTMLCanvasElement): Promise<{ id: string }> {
   const copy = await photoCopy(await pixelsOf(photo));
-  const record: UnlabeledRecord = { id: crypto.randomUUID(), photo: copy.blob, width: copy.width, height: copy.height, createdAt: Date.now() };
+  const record: UnlabeledRecord = { id: crypto.randomUUID(), photo: copy.photo, width: copy.width, height: copy.height, createdAt: Date.now() };
   const db = await openTannerinDb();
   try {
     await db.add('unlabeled', record);
@@ -151,11 +151,11 @@ export async function addUnlabeled(photo: Blob | ImageBitmap | HTMLCanvasElement
   return { id: record.id };
 }
 
-/** The unlabeled photos, oldest first; `thumbnail` is the stored copy. */
-export async function listUnlabeled(): Promise<Array<{ id: string; thumbnail: Blob; createdAt: number }>> {
+/** The unlabeled photos, oldest first; `photo` is the stored copy, as bytes. */
+export async function listUnlabeled(): Promise<Array<{ id: string; photo: PhotoBytes; createdAt: number }>> {
   const db = await openTannerinDb();
   const records = await db.getAllFromIndex('unlabeled', 'by-created');
-  return records.map((r) => ({ id: r.id, thumbnail: r.photo, createdAt: r.createdAt }));
+  return Promise.all(records.map(async (r) => ({ id: r.id, photo: await readPhotoBytes(r.photo), createdAt: r.createdAt })));
 }
 
 /** Deletes an unlabeled photo (nothing happens for an unknown id). */
@@ -182,12 +182,12 @@ function backboneSplit(backbone: Backbone): BackboneSplit {
 }
 
 /** Fresh examples per class, in display order. */
-async function freshExamples(): Promise<{ classes: ClassRecord[]; records: Map<string, ExampleRecord[]> }> {
+async function freshExamples(): Promise<{ classes: ClassRecord[]; records: Map<string, StoredExampleRecord[]> }> {
   const ref = currentBackbone().ref;
   const db = await openTannerinDb();
   const tx = db.transaction(['classes', 'examples']);
   const [classes, examples] = await Promise.all([tx.objectStore('classes').index('by-order').getAll(), tx.objectStore('examples').getAll()]);
-  const records = new Map<string, ExampleRecord[]>();
+  const records = new Map<string, StoredExampleRecord[]>();
   for (const r of examples) {
     if (r.backbone !== ref) continue;
     const list = records.get(r.classId) ?? [];
@@ -297,7 +297,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
   };
   const copies: FineTuneExample[] = [];
   for (const r of photoRecords) {
-    const pixels = await pixelsOf(r.photo);
+    const pixels = await photoPixels(r.photo);
     const label = labelOf.get(r.classId) as string;
     const views = augment ? [pixels, ...augmentedViews(pixels, { count: r.views.length - 1, seed: r.augmentSeed })] : [pixels];
     for (const [i, view] of views.entries()) {
@@ -307,7 +307,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
   }
   const unlabeled: (UnlabeledExample & { cut: Float32Array })[] = [];
   for (const r of unlabeledRecords) {
-    const out = await forward(await pixelsOf(r.photo));
+    const out = await forward(await photoPixels(r.photo));
     unlabeled.push({ photoId: `unlabeled:${r.id}`, embedding: out.embedding, augmented: false, cut: out.cut });
   }
 

@@ -18,7 +18,7 @@
  */
 export { startBackend, activeBackend, type BackendInfo, type BackendOptions, type BackendBuild } from './backend.ts';
 export { loadModels, type LoadModelsOptions, type LoadedModels } from './model-store.ts';
-export { embed, pixelsOf, initDecoder, downscaleForUpload, encodeJpeg, type EmbedSource, type EmbedOptions } from './embed.ts';
+export { embed, pixelsOf, pixelsOfBytes, initDecoder, downscaleForUpload, encodeJpeg, type EmbedSource, type EmbedOptions } from './embed.ts';
 export { currentBackbone, setCurrentBackbone, defaultHeads } from './current-backbone.ts';
 export {
   listClasses,
@@ -93,6 +93,8 @@ export {
 export {
   openTannerinDb,
   closeTannerinDb,
+  photoConversion,
+  readPhotoBytes,
   broadcast,
   onBroadcast,
   notifyChange,
@@ -108,6 +110,15 @@ export {
   type ManifestRecord,
   type ClassRecord,
   type ExampleRecord,
+  type ExampleRecordWithBlobPhoto,
+  type StoredExampleRecord,
+  type UnlabeledRecord,
+  type UnlabeledRecordWithBlobPhoto,
+  type StoredUnlabeledRecord,
+  type PhotoBytes,
+  type StoredPhoto,
+  type PhotoConversionReport,
+  type PendingMigrationRecord,
   type ExampleView,
   type HeadStateRecord,
   type TrainingSummary,

@@ -111,20 +111,46 @@ const errorData = (err: unknown): { name: string; message: string; quota: boolea
   quota: lib.isQuotaError(err),
 });
 
-/** Summary of a stored example (no embeddings, no photo bytes). */
-const exampleSummary = (r: lib.ExampleRecord) => ({
+/** Summary of a stored example, in either stored shape (no embeddings, no photo bytes). */
+const exampleSummary = (r: lib.StoredExampleRecord) => ({
   id: r.id,
   classId: r.classId,
   backbone: r.backbone,
   views: r.views,
   embeddings: r.embeddings.length,
   dims: r.embeddings.map((e) => e.length),
+  photoStoredAs: r.photo instanceof Blob ? ('blob' as const) : ('bytes' as const),
   photoType: r.photo.type,
-  photoBytes: r.photo.size,
+  photoBytes: r.photo instanceof Blob ? r.photo.size : r.photo.bytes.byteLength,
   width: r.width,
   height: r.height,
   augmentSeed: r.augmentSeed,
 });
+
+/** A photo as plain data: how the record holds it, its media type and its bytes (base64). */
+interface PhotoData {
+  id: string;
+  storedAs: 'blob' | 'bytes';
+  type: string;
+  base64: string;
+}
+
+/** {@link PhotoData} of one record's photo (a Blob is read, outside any transaction). */
+async function photoData(id: string, photo: lib.StoredPhoto, storedAs: PhotoData['storedAs'] = photo instanceof Blob ? 'blob' : 'bytes'): Promise<PhotoData> {
+  const { bytes, type } = await lib.readPhotoBytes(photo);
+  return { id, storedAs, type, base64: bytesToBase64(bytes) };
+}
+
+/** Where in `value` a Blob (or File) sits, as paths under `path`; typed arrays are not walked. */
+function blobPaths(value: unknown, path: string, out: string[]): string[] {
+  if (value instanceof Blob) out.push(path);
+  else if (value instanceof Map) for (const [k, v] of value) blobPaths(v, `${path}.${String(k)}`, out);
+  else if (value instanceof Set) [...value].forEach((v, i) => blobPaths(v, `${path}[${i}]`, out));
+  else if (typeof value === 'object' && value !== null && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer)) {
+    for (const [k, v] of Object.entries(value)) blobPaths(v, `${path}.${k}`, out);
+  }
+  return out;
+}
 
 const harness = {
   ...lib,
@@ -155,7 +181,7 @@ const harness = {
    * Creates database `name` at an older `version` with plain IndexedDB and the stores that
    * release had (as it left them); `fill` writes records in the same upgrade transaction.
    */
-  createLegacyDb(name: string, version: 1 | 3, fill: (tx: IDBTransaction) => void): Promise<void> {
+  createLegacyDb(name: string, version: 1 | 3 | 4, fill: (tx: IDBTransaction) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const req = indexedDB.open(name, version);
       req.onupgradeneeded = () => {
@@ -173,6 +199,7 @@ const harness = {
           db.createObjectStore('syncAccount', { keyPath: 'key' });
           db.createObjectStore('syncStates', { keyPath: 'id' });
         }
+        if (version >= 4) db.createObjectStore('unlabeled', { keyPath: 'id' }).createIndex('by-created', 'createdAt');
         fill(req.transaction as IDBTransaction);
       };
       req.onsuccess = () => {
@@ -200,6 +227,49 @@ const harness = {
   async rawExamples() {
     const db = await lib.openTannerinDb();
     return { version: db.version, stores: [...db.objectStoreNames].sort(), examples: (await db.getAll('examples')).map(exampleSummary) };
+  },
+  /**
+   * Every photo as the stores hold it (no conversion on read), by store in key order, and the
+   * pending migrations' ids; of database `name` (default: the library's).
+   */
+  async storedPhotos(name?: string): Promise<{ examples: PhotoData[]; unlabeled: PhotoData[]; pending: string[] }> {
+    const db = await lib.openTannerinDb(name === undefined ? {} : { name });
+    const [examples, unlabeled, pending] = await Promise.all([db.getAll('examples'), db.getAll('unlabeled'), db.getAllKeys('pendingMigrations')]);
+    return {
+      examples: await Promise.all(examples.map((r) => photoData(r.id, r.photo))),
+      unlabeled: await Promise.all(unlabeled.map((r) => photoData(r.id, r.photo))),
+      pending,
+    };
+  },
+  /** Every photo as the library's readers give it (`listExamples`, `getExample`, `listUnlabeled`), by id. */
+  async listedPhotos(): Promise<{ examples: PhotoData[]; byGet: PhotoData[]; unlabeled: PhotoData[] }> {
+    const examples = (await lib.listExamples()).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const byGet = await Promise.all(examples.map(async (r) => (await lib.getExample(r.id)) as lib.ExampleRecord));
+    const unlabeled = (await lib.listUnlabeled()).sort((a, b) => (a.id < b.id ? -1 : 1));
+    return {
+      examples: await Promise.all(examples.map((r) => photoData(r.id, r.photo, r.photo instanceof Blob ? 'blob' : 'bytes'))),
+      byGet: await Promise.all(byGet.map((r) => photoData(r.id, r.photo, r.photo instanceof Blob ? 'blob' : 'bytes'))),
+      unlabeled: await Promise.all(unlabeled.map((r) => photoData(r.id, r.photo, r.photo instanceof Blob ? 'blob' : 'bytes'))),
+    };
+  },
+  /**
+   * Walks every record of every store: how many records each store holds, and the path
+   * (`<store>/<key>.<field>...`) of every Blob or File found anywhere in them.
+   */
+  async blobsInStores(): Promise<{ records: Record<string, number>; blobs: string[] }> {
+    const db = await lib.openTannerinDb();
+    const records: Record<string, number> = {};
+    const blobs: string[] = [];
+    for (const name of [...db.objectStoreNames].sort()) {
+      const tx = db.transaction(name);
+      let count = 0;
+      for (let cursor = await tx.store.openCursor(); cursor; cursor = await cursor.continue()) {
+        count++;
+        blobPaths(cursor.value, `${name}/${String(cursor.primaryKey)}`, blobs);
+      }
+      records[name] = count;
+    }
+    return { records, blobs };
   },
   /** Starts recording broadcast messages from other tabs. */
   listen(): void {

@@ -108,7 +108,7 @@ describe('improve further', () => {
     }, unlabeledImages[0] as EmojiImage['image']);
 
     const listed = await page.evaluate(async () =>
-      (await window.tannerin.listUnlabeled()).map((u) => ({ id: u.id, type: u.thumbnail.type, bytes: u.thumbnail.size, createdAt: u.createdAt })),
+      (await window.tannerin.listUnlabeled()).map((u) => ({ id: u.id, type: u.photo.type, bytes: u.photo.bytes.byteLength, createdAt: u.createdAt })),
     );
     expect(listed.map((u) => u.id)).toEqual([...added, extra]);
     for (const u of listed) {
@@ -242,7 +242,7 @@ describe('improve further', () => {
   }, 600_000);
 });
 
-describe('database version 4', () => {
+describe('database version 4 (and on)', () => {
   it('upgrades a version 3 database, keeping its records and adding the unlabeled store', async () => {
     const b = await launchChromium();
     try {
@@ -268,8 +268,8 @@ describe('database version 4', () => {
         await t.closeTannerinDb();
         return { ...out, example: out.example ? { id: out.example.id, seed: out.example.augmentSeed, values: Array.from(out.example.embeddings[0] ?? []) } : null };
       });
-      expect(result.version).toBe(4);
-      expect(result.stores).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
+      expect(result.version).toBe(5);
+      expect(result.stores).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
       expect(result.example).toEqual({ id: 'e1', seed: 5, values: [1, 2] });
       expect(result.classes).toEqual(['cats']);
       expect(result.active).toEqual({ key: 'activeHead', headId: 'h1' });

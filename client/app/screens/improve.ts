@@ -101,7 +101,7 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
         h(
           'div',
           { class: 'thumb' },
-          h('img', { src: next.url(item.thumbnail), alt: `Unlabeled photo ${i + 1}` }),
+          h('img', { src: next.url(item.photo), alt: `Unlabeled photo ${i + 1}` }),
           h('button', { type: 'button', 'aria-label': `Delete unlabeled photo ${i + 1}`, onclick: () => void deleteUnlabeled(item.id).then(refresh) }, '×'),
         ),
       ),
