@@ -28,14 +28,24 @@ function cameraError(err: unknown): CameraError {
   return new CameraError('other', `The camera could not start: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-/** A running camera bound to a <video> element. */
+/**
+ * A running camera bound to a <video> element. iOS rules: the element is `playsinline` (else
+ * Safari plays it full screen) and `muted` (attribute and property: only muted video plays
+ * without a further tap); the rear camera is asked for (`facingMode: environment`); and
+ * {@link Camera.start} is called from a tap, asking for the camera before its first `await`, so
+ * the request is inside the user gesture.
+ */
 export class Camera {
   private stream: MediaStream | null = null;
 
   constructor(readonly video: HTMLVideoElement) {
     video.muted = true;
+    video.defaultMuted = true;
+    video.setAttribute('muted', '');
     video.playsInline = true;
     video.setAttribute('playsinline', '');
+    // Older iOS WebViews only know the prefixed attribute.
+    video.setAttribute('webkit-playsinline', '');
   }
 
   /** Whether this browser can use a camera at all (secure context and the API). */
@@ -43,7 +53,10 @@ export class Camera {
     return typeof navigator !== 'undefined' && !!navigator.mediaDevices?.getUserMedia;
   }
 
-  /** Starts the preview (rear camera preferred). Throws a {@link CameraError}. */
+  /**
+   * Starts the preview (rear camera preferred). Call it from a user gesture (a click handler):
+   * `getUserMedia` runs synchronously in it. Throws a {@link CameraError}.
+   */
   async start(): Promise<void> {
     if (this.stream) return;
     if (!Camera.supported()) {

@@ -17,6 +17,8 @@ import {
 } from '../lib/index.ts';
 import type { AppContext, Screen, Tone } from './context.ts';
 import { errorText, formatBytes, h, progressBar, replace } from './dom.ts';
+import { homeScreenNotice, homeScreenNoticeDismissed } from './home-screen.ts';
+import { browserNeedsHomeScreen } from './platform.ts';
 import { registerServiceWorker } from './pwa.ts';
 import { modelsScreen } from './screens/models.ts';
 import { predictScreen } from './screens/predict.ts';
@@ -95,6 +97,26 @@ function unsupportedReason(): string | null {
 function fatal(title: string, message: string): void {
   replace(main, h('section', { class: 'panel fatal', role: 'alert' }, h('h1', {}, title), h('p', {}, message)));
   nav.hidden = true;
+}
+
+/**
+ * Scrolls to the element with id `id` (a link such as `#models/sync`), and again while the
+ * screen fills in (its parts render after reading storage, growing the page) for up to a second,
+ * unless the person scrolls first.
+ */
+function scrollToPart(id: string): void {
+  const go = (): void => document.getElementById(id)?.scrollIntoView({ block: 'start' });
+  go();
+  const observer = new ResizeObserver(go);
+  observer.observe(main);
+  const stop = (): void => {
+    observer.disconnect();
+    removeEventListener('touchstart', stop);
+    removeEventListener('wheel', stop);
+  };
+  setTimeout(stop, 1000);
+  addEventListener('touchstart', stop, { passive: true });
+  addEventListener('wheel', stop, { passive: true });
 }
 
 async function boot(): Promise<void> {
@@ -176,8 +198,10 @@ async function boot(): Promise<void> {
   startSync().catch((err: unknown) => banner('sync', `Sync could not start: ${errorText(err)}`, 'warn'));
 
   let unmount: (() => void) | null = null;
+  // `#models/sync` opens the Models screen at its element with id `sync`.
   const route = (): void => {
-    const id = location.hash.replace(/^#\/?/, '').split('/')[0] || 'teach';
+    const [first, part] = location.hash.replace(/^#\/?/, '').split('/');
+    const id = first || 'teach';
     const screen = SCREENS.find((s) => s.id === id) ?? (SCREENS[0] as Screen);
     unmount?.();
     for (const link of nav.querySelectorAll('a')) {
@@ -188,10 +212,13 @@ async function boot(): Promise<void> {
     main.replaceChildren();
     main.dataset.screen = screen.id;
     unmount = screen.mount(main, ctx);
+    if (part) scrollToPart(part);
   };
   nav.hidden = false;
   addEventListener('hashchange', route);
   route();
+  // iPhone/iPad in a Safari tab: storage is deleted after 7 days without a visit; said once.
+  if (browserNeedsHomeScreen() && !homeScreenNoticeDismissed()) banners.prepend(homeScreenNotice(navigator.userAgent));
   document.body.dataset.ready = 'true';
 }
 

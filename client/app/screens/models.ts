@@ -26,6 +26,7 @@ import {
 } from '../../lib/index.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, formatBytes, h, pct, renameButton, replace } from '../dom.ts';
+import { appleDeviceName, browserNeedsHomeScreen } from '../platform.ts';
 
 function download(file: File): void {
   const url = URL.createObjectURL(file);
@@ -149,6 +150,13 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
               'Keep permanently',
             ),
           ),
+      browserNeedsHomeScreen()
+        ? h(
+            'p',
+            { 'data-testid': 'home-screen-storage' },
+            `On this ${appleDeviceName(navigator.userAgent)}, Safari deletes all of it if tannerin is not opened for 7 days, unless tannerin is added to the Home Screen (Share, then Add to Home Screen). Export your models or turn on sync to keep a copy.`,
+          )
+        : null,
     );
   };
 
@@ -245,7 +253,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
     h('h1', {}, 'Models'),
     h(
       'section',
-      { class: 'card' },
+      { class: 'card', id: 'my-models' },
       h('h2', {}, 'My models'),
       list,
       h('div', { class: 'row' }, h('label', { class: 'button', for: 'import-files' }, 'Import model files'), importInput),
@@ -262,7 +270,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
         { class: 'muted', 'data-testid': 'engine' },
         `Image model: ${ctx.models.backbone.ref}. Engine: TF.js ${b.backend === 'wasm' ? `WebAssembly (${b.build}, ${b.threads} thread${b.threads === 1 ? '' : 's'})` : 'plain JavaScript (slow)'}${b.fallbackReason ? ` — ${b.fallbackReason}` : ''}.`,
       ),
-      h('p', {}, h('a', { href: '/api.html' }, 'The edge API'), ' — default predictions for developers.'),
+      h('p', {}, h('a', { class: 'button', href: '/api.html' }, 'The edge API'), ' — default predictions for developers.'),
     ),
   );
   void renderList();

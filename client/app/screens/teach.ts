@@ -13,13 +13,13 @@ import {
   listExamples,
   onChange,
   renameClass,
-  requestPersistence,
   type ClassRecord,
   type EmbedSource,
 } from '../../lib/index.ts';
 import { Camera, CameraError } from '../camera.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, h, renameButton, replace, UrlPool } from '../dom.ts';
+import { askPersistenceOnce } from '../persistence.ts';
 
 /** Burst rate while the shutter is held. */
 const BURST_INTERVAL_MS = 300;
@@ -47,6 +47,8 @@ class AddQueue {
         this.onState(classId, `Adding photo ${done + 1} of ${total}…`);
         try {
           await addExample(classId, await item.source);
+          // The first photo stored in this visit: something to lose, so ask the browser to keep it.
+          void askPersistenceOnce((text, tone) => this.ctx.notify(text, tone));
         } catch (err) {
           if (isQuotaError(err) || (err instanceof Error && err.name === 'StorageError')) {
             errors.push(errorText(err));
@@ -68,7 +70,6 @@ class AddQueue {
         errors.length ? `Added ${added} of ${total}. Not added — ${errors.join('; ')}` : `Added ${added} photo${added === 1 ? '' : 's'}.`,
         errors.length > 0,
       );
-      if (added > 0) void requestPersistence();
     };
     this.chain = this.chain.then(run, run).finally(done_);
     return this.chain;
