@@ -39,6 +39,7 @@ const edge = await section('edge', () => benchEdge());
 const finetunedEdge = await section('finetuned-edge', () => benchFineTunedEdge(15));
 const finetune = await section('finetune', () => benchFinetuneStep());
 const browser = await section('browser', () => import('./browser.ts').then((m) => m.benchBrowser()));
+const phone = await section('phone', () => import('./phone.ts').then((m) => m.benchPhone()));
 const fuzz = await section('fuzz', () => benchFuzz(2000));
 const load = await section('load', async () => {
   const server = await startDevServer();
@@ -56,6 +57,7 @@ const results: Results = {
   ...finetunedEdge,
   ...finetune,
   ...browser,
+  ...phone,
   ...fuzz,
   ...load,
   'edge.warm_over_forward': { value: (edge['edge.predict_warm_p50_ms']?.value ?? NaN) / forward, unit: 'x', note: 'edge warm p50 / bare forward p50 (goal <= 1.15)' },
