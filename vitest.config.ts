@@ -7,7 +7,8 @@
  *   R2 `HEADS`, both in local storage) and the same module rules (`.wasm` imports
  *   become precompiled `WebAssembly.Module`s) as the deployed Worker. The D1
  *   migrations are read here and applied by tests/worker/apply-migrations.ts; the
- *   rate limits are raised so that only the tests that mean to hit them do.
+ *   rate limits (D1 rules and rate limiting bindings) are raised so that only the tests that mean
+ *   to hit them do, and those get low-limit bindings of their own.
  * - `browser`: Node-side tests (`tests/browser/**`) driving Debian's Chromium through
  *   playwright-core, and (the `cross-engine-*` files, through tests/browser/engine.ts) also
  *   Firefox ESR (puppeteer-core, WebDriver BiDi) and WebKitGTK (WebDriver), against `wrangler dev`
@@ -49,6 +50,16 @@ export default defineConfig({
                 RATE_LIMITS: uniformRateLimits(100_000),
                 // The operator API's secret (tests read it from env; tests/worker/operator.test.ts).
                 OPERATOR_TOKEN: 'test-operator-token-0123456789abcdef',
+              },
+              // The rate limiting bindings of wrangler.toml, raised like RATE_LIMITS (they are
+              // real miniflare limiters, keyed by address, whose counts persist for their period).
+              // TEST_RATE_LIMITER_2 is for the tests of the 429 itself: they pass it to an app of
+              // their own in place of one of the above.
+              ratelimits: {
+                INFERENCE_RATE_LIMITER: { namespace_id: '4101', simple: { limit: 1_000_000, period: 60 } },
+                READ_RATE_LIMITER: { namespace_id: '4102', simple: { limit: 1_000_000, period: 60 } },
+                WRITE_RATE_LIMITER: { namespace_id: '4103', simple: { limit: 1_000_000, period: 60 } },
+                TEST_RATE_LIMITER_2: { namespace_id: '4199', simple: { limit: 2, period: 60 } },
               },
             },
           })),

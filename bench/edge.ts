@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import type { DiagnosticsResponse } from '../shared/api.ts';
 import { LIMITS } from '../shared/limits.ts';
 import { makeJpeg, makePng } from '../tests/helpers/images.ts';
+import { benchEdgeStorage } from './edge-storage.ts';
 import { benchJpeg } from './node-forward.ts';
 import { median, quantile, startDevServer, type Results } from './lib.ts';
 
@@ -62,6 +63,8 @@ export async function benchEdge(coldRuns = 3, warmRuns = 60): Promise<Results> {
     const embeddingBody = new Uint8Array(await (await fetch(`${server.url}/v1/embed`, { method: 'POST', body: jpeg, headers: { 'content-type': 'image/jpeg' } })).arrayBuffer());
     const fromEmbedding: number[] = [];
     for (let i = 0; i < 30; i++) fromEmbedding.push(await predict(server.url, embeddingBody, 'application/octet-stream'));
+    // Storage per anonymous prediction once warm (goal: none).
+    const storage = await benchEdgeStorage(server.url);
     const diag = (await (await fetch(`${server.url}/_diag/memory`)).json()) as DiagnosticsResponse;
     // Forward pass alone, timed inside the isolate, between the warm HTTP runs.
     const inside = ((await (await fetch(`${server.url}/_diag/forward?n=30`)).json()) as { ms: number[] }).ms;
@@ -82,6 +85,7 @@ export async function benchEdge(coldRuns = 3, warmRuns = 60): Promise<Results> {
     const heapMb = diag.peakWasmHeapBytes / 1048576;
     const imageMb = (peak - baseline) / 1048576;
     return {
+      ...storage,
       'edge.cold_start_ms': { value: median(cold), unit: 'ms', note: `median of ${coldRuns} fresh wrangler dev isolates, first /v1/predict incl. model load` },
       'edge.predict_warm_p50_ms': { value: median(warm), unit: 'ms', note: `${warmRuns} sequential 640x480 JPEG predictions over HTTP` },
       'edge.predict_warm_p95_ms': { value: quantile(warm, 0.95), unit: 'ms', note: 'same requests' },

@@ -3,7 +3,7 @@
  * started on a free loopback port.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -102,6 +102,30 @@ export function freezeWorker(): string {
   return frozenScript;
 }
 
+/**
+ * wrangler.toml with its rate limiting bindings raised to `limit`, for `wrangler dev` under load
+ * from one address: unlike RATE_LIMITS (a variable, set with --var) a binding's limit is only in
+ * the configuration. Written to .wrangler/bench-config/wrangler.toml with its paths made absolute;
+ * everything else, the limiter calls included, is the deployed configuration.
+ */
+export function raisedLimitsConfig(limit = 1_000_000): string {
+  const text = readFileSync(join(ROOT, 'wrangler.toml'), 'utf8');
+  let raised = 0;
+  const out = text
+    .replace(/^(simple\s*=\s*\{\s*limit\s*=\s*)\d+/gm, (_match, head: string) => {
+      raised++;
+      return `${head}${limit}`;
+    })
+    .replace(/^(main|directory|migrations_dir)(\s*=\s*)"([^"]+)"/gm, (_match, key: string, eq: string, value: string) => `${key}${eq}${JSON.stringify(join(ROOT, value))}`);
+  const tables = (text.match(/^\[\[ratelimits\]\]/gm) ?? []).length;
+  if (raised !== tables) throw new Error(`wrangler.toml: raised ${raised} of ${tables} [[ratelimits]] limits; write them as simple = { limit = N, period = P }`);
+  const dir = join(ROOT, '.wrangler', 'bench-config');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'wrangler.toml');
+  writeFileSync(path, out);
+  return path;
+}
+
 export interface DevServer {
   url: string;
   process: ChildProcess;
@@ -118,7 +142,9 @@ export interface DevServer {
  * a true cold start (script evaluation + model load).
  */
 export async function startDevServer(extraArgs: string[] = [], readyPath = '/models.json', persistTo = join(ROOT, '.wrangler', 'bench-state')): Promise<DevServer> {
-  const script = frozenScript ? [frozenScript, '--config', join(ROOT, 'wrangler.toml'), '--no-bundle', '--assets', join(dirname(frozenScript), 'public')] : [];
+  // Load from one address: the rate limiting bindings are raised too (see raisedLimitsConfig).
+  const config = ['--config', raisedLimitsConfig()];
+  const script = frozenScript ? [frozenScript, ...config, '--no-bundle', '--assets', join(dirname(frozenScript), 'public')] : config;
   // The schema the accounts and heads API needs; before t0, so it is not counted as start-up.
   applyLocalMigrations(persistTo);
   const port = await freePort();
@@ -127,7 +153,7 @@ export async function startDevServer(extraArgs: string[] = [], readyPath = '/mod
     process.execPath,
     [
       join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js'), 'dev', ...script, '--ip', '127.0.0.1', '--port', String(port), '--var', 'TANNERIN_DIAGNOSTICS:1',
-      // Load from one address into state that persists between runs: raise every rate limit.
+      // Load from one address into state that persists between runs: raise every D1 rate limit.
       '--var', `RATE_LIMITS:${JSON.stringify(uniformRateLimits(1_000_000))}`,
       '--persist-to', persistTo, ...extraArgs,
     ],

@@ -48,6 +48,14 @@ export interface DiagnosticsResponse {
   headCache?: { entries: number; bytes: number; maxBytes: number };
 }
 
+/** `GET /_diag/storage` answer (local development only): the isolate's storage calls so far. */
+export interface StorageCounts {
+  /** D1 statements executed (`first`, `run`, `all`, `raw`; each statement of a `batch`; `exec`). */
+  d1Queries: number;
+  /** R2 calls (`get`, `head`, `put`, `delete`, `list`, multipart). */
+  r2Operations: number;
+}
+
 /**
  * A token as issued by `POST /v1/accounts`, `POST /v1/pairing-codes/redeem` and
  * `POST /v1/accounts/me/token`. The token is shown this once; the server keeps only its hash.

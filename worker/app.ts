@@ -7,10 +7,12 @@ import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { authenticate } from './auth.ts';
 import type { AppEnv } from './env.ts';
+import { edgeRateLimit } from './edge-rate-limit.ts';
 import { errorResponse, onError, onNotFound } from './http-error.ts';
+import { PublishedIndex } from './published-index.ts';
 import { rateLimit } from './rate-limit.ts';
 import { accountRoute, createAccountRoute, deleteAccountRoute, rotateTokenRoute } from './routes/accounts.ts';
-import { diagnosticsRoute, forwardTimingRoute } from './routes/diagnostics.ts';
+import { diagnosticsRoute, forwardTimingRoute, storageCountsRoute } from './routes/diagnostics.ts';
 import { embedRoute } from './routes/embed.ts';
 import { putHeadRoute } from './routes/head-put.ts';
 import { deleteHeadRoute, getHeadRoute, listHeadsRoute } from './routes/heads.ts';
@@ -26,6 +28,9 @@ export interface AppOptions {
   /** The clock, in ms since the epoch; tests pass their own to control expiry and rate windows. */
   now?: () => number;
 }
+
+/** Paths whose every request meets the per-address limit of the rate limiting binding first. */
+const EDGE_LIMITED = ['/v1/*', '/healthz'];
 
 /** Known paths and the methods they allow, for 405 answers. */
 const ROUTE_METHODS: [string, string][] = [
@@ -47,9 +52,13 @@ const ROUTE_METHODS: [string, string][] = [
   ['/v1/published-heads/:name/:write/:file', 'GET'],
 ];
 
-/** Builds the app. */
+/**
+ * Builds the app. One app per isolate (worker/index.ts), so what it holds, such as the
+ * published-head index, is the isolate's.
+ */
 export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   const now = options.now ?? Date.now;
+  const published = new PublishedIndex(now);
   const app = new Hono<AppEnv>();
   app.use('*', async (c, next) => {
     c.set('now', now);
@@ -66,12 +75,15 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
       maxAge: 86400,
     }),
   );
+  // Before authentication, body reads and any storage access: an unknown token or a wrong
+  // operator token is counted too (CORS preflights are answered above without counting).
+  for (const path of EDGE_LIMITED) app.use(path, edgeRateLimit());
   const signedIn = authenticate(true);
   const optionalSignIn = authenticate(false);
 
   app.get('/healthz', healthRoute());
-  app.get('/v1/models', modelsRoute());
-  app.post('/v1/predict', optionalSignIn, rateLimit('inference'), predictRoute());
+  app.get('/v1/models', modelsRoute(published));
+  app.post('/v1/predict', optionalSignIn, rateLimit('inference'), predictRoute(published));
   app.post('/v1/embed', optionalSignIn, rateLimit('inference'), embedRoute());
 
   app.post('/v1/accounts', rateLimit('accountCreate'), createAccountRoute());
@@ -91,12 +103,13 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   // The operator API: one secret (OPERATOR_TOKEN), off without it.
   const operator = operatorOnly();
   app.get('/v1/operator/heads', operator, listPublishedRoute());
-  app.put('/v1/operator/heads/:name', operator, rateLimit('writes'), publishRoute());
-  app.delete('/v1/operator/heads/:name', operator, rateLimit('writes'), unpublishRoute());
+  app.put('/v1/operator/heads/:name', operator, publishRoute(published));
+  app.delete('/v1/operator/heads/:name', operator, unpublishRoute(published));
   app.get('/v1/published-heads/:name/:write/:file', publishedFileRoute());
 
   app.get('/_diag/memory', diagnosticsRoute());
   app.get('/_diag/forward', forwardTimingRoute());
+  app.get('/_diag/storage', storageCountsRoute());
   // A known path with the wrong method is a 405, not a 404.
   for (const [path, allow] of ROUTE_METHODS) {
     app.all(path, (c) => errorResponse('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allow}.`, 405, { allow }));

@@ -7,8 +7,16 @@ export interface Env {
   /** Head documents, one object per stored version (`heads/<account>/<head>/<write id>`). */
   HEADS: R2Bucket;
   /**
-   * Rate limits (worker/rate-limit.ts): a JSON object, or its text, with any of the rules to
-   * override. wrangler.toml sets the deployed values; the tests raise them.
+   * Per-address rate limits counted before anything else (`[[ratelimits]]` in wrangler.toml;
+   * worker/edge-rate-limit.ts): predictions and embeddings, reads, and every other request.
+   */
+  INFERENCE_RATE_LIMITER: RateLimit;
+  READ_RATE_LIMITER: RateLimit;
+  WRITE_RATE_LIMITER: RateLimit;
+  /**
+   * The D1 rate limits (worker/rate-limit.ts: account creation, pairing, per token): a JSON
+   * object, or its text, with any of the rules to override. wrangler.toml sets the deployed
+   * values; the tests raise them.
    */
   RATE_LIMITS?: unknown;
   /** Most heads one account may store (default 100), as a number or its text. */

@@ -2,12 +2,22 @@
 import { createApp } from './app.ts';
 import { drainUnreadBody } from './drain-body.ts';
 import type { Env } from './env.ts';
+import { countedEnv, isolateStorageCounts } from './storage-counts.ts';
 
 const app = createApp();
 
+/** With diagnostics on, the bindings that count D1 queries and R2 operations (`/_diag/storage`). */
+const counted = new WeakMap<Env, Env>();
+function withCounts(env: Env): Env {
+  if (env.TANNERIN_DIAGNOSTICS !== '1') return env;
+  let wrapped = counted.get(env);
+  if (!wrapped) counted.set(env, (wrapped = countedEnv(env, isolateStorageCounts)));
+  return wrapped;
+}
+
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-    const response = await app.fetch(request, env, ctx);
+    const response = await app.fetch(request, withCounts(env), ctx);
     // An early answer (413 from the declared size, 405, 401, ...) reaches a client still uploading
     // only if the body is read to its end first.
     await drainUnreadBody(request);

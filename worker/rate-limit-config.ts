@@ -1,5 +1,5 @@
 /**
- * The rate-limit rules and their configuration: the `RATE_LIMITS` variable (wrangler.toml), an
+ * The D1 rate-limit rules (worker/rate-limit.ts) and their configuration: the `RATE_LIMITS` variable (wrangler.toml), an
  * object (or its JSON text) with any subset of the rules below; the rest keep their defaults.
  * No Worker types here, so the test and bench configuration can import it in Node.
  */
@@ -16,12 +16,14 @@ export const DEFAULT_RATE_LIMITS = {
   accountCreatePerIp: { limit: 10, windowSeconds: 3600 },
   /** `POST /v1/pairing-codes/redeem`, right or wrong. Each code also allows only a few wrong tries. */
   pairingRedeemPerIp: { limit: 10, windowSeconds: 900 },
-  /** Head writes and deletes, pairing-code creation, token rotation and revocation, account deletion. */
+  /**
+   * Head writes and deletes, pairing-code creation, token rotation and revocation, account
+   * deletion, per token (one token from many addresses). Per address, the rate limiting binding
+   * counts them (worker/edge-rate-limit.ts).
+   */
   writesPerToken: { limit: 60, windowSeconds: 60 },
-  writesPerIp: { limit: 120, windowSeconds: 60 },
-  /** `POST /v1/predict` and `POST /v1/embed`: a forward pass each. */
+  /** `POST /v1/predict` and `POST /v1/embed` by a signed-in caller, per token. */
   inferencePerToken: { limit: 120, windowSeconds: 60 },
-  inferencePerIp: { limit: 300, windowSeconds: 60 },
 } as const satisfies Record<string, RateRule>;
 
 export type RateLimitName = keyof typeof DEFAULT_RATE_LIMITS;

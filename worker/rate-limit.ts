@@ -1,10 +1,13 @@
 /**
- * Rate limits: fixed-window counters in D1, per client address and, for signed-in calls, per
- * token. One `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` per counter is atomic, so
- * concurrent requests never lose a count; all counters of a request go in one batch (one round
- * trip). Chosen over the Workers rate-limiting binding because that one's windows are fixed at
- * 10 or 60 s and its counts are per location and approximate; over a Durable Object because D1 is
- * already bound and a few ms per costly request is small next to a 60-100 ms forward pass.
+ * The rate limits kept in D1: fixed-window counters for the long windows (account creation,
+ * pairing-code redemption, per client address) and the per-token counts of signed-in calls. One
+ * `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` per counter is atomic, so concurrent requests
+ * never lose a count; all counters of a request go in one batch (one round trip), and a request
+ * with no counter (an anonymous prediction) makes no query at all.
+ *
+ * They run after the per-address limit of the rate limiting binding (worker/edge-rate-limit.ts),
+ * which every API request meets first: that one is free of storage but approximate and limited to
+ * 10 or 60 s windows; these are exact, and hours long where that matters.
  *
  * Configured by the `RATE_LIMITS` variable (wrangler.toml; worker/rate-limit-config.ts).
  */
@@ -16,11 +19,12 @@ import { rateLimitConfig, type RateLimitName, type RateRule } from './rate-limit
 
 /** What a limited endpoint is counted as, and which rules count it. */
 export type RateBucket = 'accountCreate' | 'pairingRedeem' | 'writes' | 'inference';
-const BUCKET_RULES: Record<RateBucket, { ip: RateLimitName; token?: RateLimitName; what: string }> = {
+const BUCKET_RULES: Record<RateBucket, { ip?: RateLimitName; token?: RateLimitName; what: string }> = {
   accountCreate: { ip: 'accountCreatePerIp', what: 'account creations' },
   pairingRedeem: { ip: 'pairingRedeemPerIp', what: 'pairing-code attempts' },
-  writes: { ip: 'writesPerIp', token: 'writesPerToken', what: 'writes' },
-  inference: { ip: 'inferencePerIp', token: 'inferencePerToken', what: 'predictions and embeddings' },
+  // Per address, writes and inference are counted by the binding (worker/edge-rate-limit.ts).
+  writes: { token: 'writesPerToken', what: 'writes' },
+  inference: { token: 'inferencePerToken', what: 'predictions and embeddings' },
 };
 
 /** One counter to bump. */
@@ -36,6 +40,7 @@ interface Counter {
  * until the latest of the exceeded windows ends) if any is over its limit.
  */
 export async function countRequest(db: D1Database, counters: Counter[], what: string, now: number): Promise<void> {
+  if (!counters.length) return;
   const windows = counters.map((c) => {
     const ms = c.rule.windowSeconds * 1000;
     const start = Math.floor(now / ms) * ms;
@@ -62,14 +67,16 @@ export async function countRequest(db: D1Database, counters: Counter[], what: st
 }
 
 /**
- * Middleware factory: counts the request in `bucket`, per client address and, when the caller is
- * signed in, per token. Runs after the auth middleware on signed-in routes.
+ * Middleware factory: counts the request in `bucket`, per client address (the buckets that have
+ * an address rule) and, when the caller is signed in, per token. Runs after the auth middleware
+ * on signed-in routes.
  */
 export function rateLimit(bucket: RateBucket): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const config = rateLimitConfig(c.env);
     const rules = BUCKET_RULES[bucket];
-    const counters: Counter[] = [{ key: `${bucket}:ip:${clientAddress(c.req.raw)}`, rule: config[rules.ip], scope: 'from this address' }];
+    const counters: Counter[] = [];
+    if (rules.ip) counters.push({ key: `${bucket}:ip:${clientAddress(c.req.raw)}`, rule: config[rules.ip], scope: 'from this address' });
     const caller = c.get('caller');
     if (rules.token && caller) counters.push({ key: `${bucket}:token:${caller.tokenId}`, rule: config[rules.token], scope: 'for this token' });
     await countRequest(c.env.DB, counters, rules.what, c.get('now')());

@@ -79,16 +79,28 @@ describe('pairing codes', () => {
     expect(ok.status).toBe(201);
   });
 
-  it(`allows ${PAIRING.maxAttempts} wrong tries per code, then refuses even the right code (429)`, async () => {
+  it(`allows ${PAIRING.maxAttempts} tries per code; a burnt code then answers exactly as an unknown one, even to the right code`, async () => {
     const owner = await signUp();
     const { code } = await newCode(owner.token);
+    const unknownMessage = await expectError(await redeem('ZZZZ-ZZZZ'), 400, 'invalid_pairing_code');
     for (let i = 0; i < PAIRING.maxAttempts; i++) {
       // From different addresses: the per-code limit holds whoever guesses.
-      await expectError(await redeem(wrongSecret(code)), 400, 'invalid_pairing_code');
+      expect(await expectError(await redeem(wrongSecret(code)), 400, 'invalid_pairing_code')).toBe(unknownMessage);
     }
     const res = await redeem(code);
-    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
-    await expectError(res, 429, 'rate_limited');
+    expect(res.headers.get('retry-after')).toBeNull();
+    expect(await expectError(res, 400, 'invalid_pairing_code')).toBe(unknownMessage);
+  });
+
+  it(`concurrent wrong guesses get at most ${PAIRING.maxAttempts} tries between them`, async () => {
+    const owner = await signUp();
+    const { code } = await newCode(owner.token);
+    const guesses = await Promise.all(Array.from({ length: 3 * PAIRING.maxAttempts }, () => redeem(wrongSecret(code))));
+    for (const res of guesses) await expectError(res, 400, 'invalid_pairing_code');
+    // Every try is counted in one atomic update before the code is compared: never past the limit.
+    const attempts = (await testEnv(env).DB.prepare('SELECT attempts FROM pairing_codes WHERE account_id = ?1').bind(owner.accountId).first<{ attempts: number }>())?.attempts;
+    expect(attempts).toBe(PAIRING.maxAttempts);
+    await expectError(await redeem(code), 400, 'invalid_pairing_code');
   });
 
   it('refuses malformed codes and bodies', async () => {

@@ -1,6 +1,8 @@
 /**
  * `GET /_diag/memory`: tensor count and WASM heap; `GET /_diag/forward?n=N`: the forward pass alone,
- * timed inside the isolate (local workerd's clock advances during CPU work; production's does not).
+ * timed inside the isolate (local workerd's clock advances during CPU work; production's does not);
+ * `GET /_diag/storage`: D1 queries and R2 operations the isolate's requests made so far
+ * (worker/storage-counts.ts).
  * For tests and the bench. Answer only when `TANNERIN_DIAGNOSTICS` is "1", which local development
  * sets and a deploy never does.
  */
@@ -10,6 +12,7 @@ import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../http-error.ts';
 import { diagnostics, getRuntime } from '../model-runtime.ts';
 import { personalHeadCache } from '../personal-heads.ts';
+import { isolateStorageCounts } from '../storage-counts.ts';
 
 /** True when diagnostics are switched on for this environment. */
 export const diagnosticsEnabled = (env: AppEnv['Bindings']): boolean => env.TANNERIN_DIAGNOSTICS === '1';
@@ -40,5 +43,14 @@ export function forwardTimingRoute() {
     }
     c.header('cache-control', 'no-store');
     return c.json({ ms });
+  };
+}
+
+/** Handler factory for the storage-counts route: `{d1Queries, r2Operations}` since the isolate started. */
+export function storageCountsRoute() {
+  return (c: Context<AppEnv>) => {
+    if (!diagnosticsEnabled(c.env)) return errorResponse('not_found', `No route for GET ${c.req.path}.`, 404);
+    c.header('cache-control', 'no-store');
+    return c.json({ ...isolateStorageCounts });
   };
 }

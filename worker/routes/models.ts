@@ -5,10 +5,14 @@ import type { ManifestFile } from '../../shared/manifest.ts';
 import type { AppEnv } from '../env.ts';
 import { getManifest } from '../model-runtime.ts';
 import { backboneRef } from '../../shared/manifest.ts';
-import { listPublished, publishedManifestEntry } from '../store/published.ts';
+import type { PublishedIndex } from '../published-index.ts';
+import { publishedManifestEntry } from '../store/published.ts';
 
-/** Handler factory for the models route. */
-export function modelsRoute() {
+/**
+ * Handler factory for the models route; `published` is the isolate's published-head index, so the
+ * route reads D1 at most once per isolate per TTL (worker/published-index.ts).
+ */
+export function modelsRoute(published: PublishedIndex) {
   return async (c: Context<AppEnv>) => {
     const manifest = await getManifest(c.env);
     const origin = new URL(c.req.url).origin;
@@ -16,9 +20,9 @@ export function modelsRoute() {
     // Heads the operator published (for this backbone) join the shipped ones; one published with
     // replace=1 under a shipped head's name takes its place.
     const ref = backboneRef(manifest.backbone);
-    const published = (await listPublished(c.env.DB)).filter((r) => r.backbone === ref).map(publishedManifestEntry);
-    const names = new Set(published.map((h) => h.id));
-    const heads = [...manifest.heads.filter((h) => !names.has(h.id)), ...published];
+    const entries = (await published.list(c.env.DB)).filter((r) => r.backbone === ref).map(publishedManifestEntry);
+    const names = new Set(entries.map((h) => h.id));
+    const heads = [...manifest.heads.filter((h) => !names.has(h.id)), ...entries];
     const body: ModelsResponse = {
       backbone: { ...manifest.backbone, files: manifest.backbone.files.map(served) },
       heads: heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, document: served(h.document), files: h.files.map(served) })),

@@ -22,6 +22,7 @@ import { mediaType } from '../embedding-input.ts';
 import type { AppEnv } from '../env.ts';
 import { quoteEtag } from '../etag.ts';
 import { getManifest } from '../model-runtime.ts';
+import type { PublishedIndex } from '../published-index.ts';
 import { readBody } from '../read-body.ts';
 import { findPublished, listPublished, PUBLISHED_FILES, publishedKey, publishHead, unpublishHead, type PublishedRow } from '../store/published.ts';
 
@@ -63,8 +64,11 @@ function parseReplace(raw: string | undefined): boolean {
   throw new TannerinError('invalid_request', `Query "replace" must be 1 or 0; got "${raw.slice(0, 20)}".`);
 }
 
-/** Handler factory for `PUT /v1/operator/heads/:name`. */
-export function publishRoute() {
+/**
+ * Handler factory for `PUT /v1/operator/heads/:name`. The row it replaces is read from D1, never
+ * from `published`, the isolate's cached index, which it drops once the write is done.
+ */
+export function publishRoute(published: PublishedIndex) {
   return async (c: Context<AppEnv>) => {
     const name = nameParam(c);
     const replace = parseReplace(c.req.query('replace'));
@@ -92,7 +96,13 @@ export function publishRoute() {
           : `"${name}" is a head shipped with this deploy; pass replace=1 (tannerin publish --replace) to serve the published one instead (deleting it brings the shipped one back).`,
       );
     }
-    const row = await publishHead(c.env.DB, c.env.HEADS, name, doc, current, c.get('now')());
+    let row: PublishedRow;
+    try {
+      row = await publishHead(c.env.DB, c.env.HEADS, name, doc, current, c.get('now')());
+    } finally {
+      // Written or lost to another write: either way this isolate's copy may be stale now.
+      published.invalidate();
+    }
     c.header('etag', quoteEtag(row.etag));
     c.header('cache-control', 'no-store');
     if (!current) c.header('location', `/v1/operator/heads/${name}`);
@@ -100,8 +110,8 @@ export function publishRoute() {
   };
 }
 
-/** Handler factory for `DELETE /v1/operator/heads/:name`. */
-export function unpublishRoute() {
+/** Handler factory for `DELETE /v1/operator/heads/:name`; drops the isolate's cached index (`published`). */
+export function unpublishRoute(published: PublishedIndex) {
   return async (c: Context<AppEnv>) => {
     const name = nameParam(c);
     const manifest = await getManifest(c.env);
@@ -110,7 +120,11 @@ export function unpublishRoute() {
       if (isShipped(manifest, name)) throw new TannerinError('conflict', `"${name}" is shipped with the deploy, not published: it cannot be deleted here.`);
       throw new TannerinError('not_found', `No head named "${name}" is published.`);
     }
-    await unpublishHead(c.env.DB, c.env.HEADS, current);
+    try {
+      await unpublishHead(c.env.DB, c.env.HEADS, current);
+    } finally {
+      published.invalidate();
+    }
     return c.body(null, 204);
   };
 }

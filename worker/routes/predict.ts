@@ -4,7 +4,9 @@
  * kinds of name never collide (shared/head-validate.ts). A personal head needs its owner's token:
  * 401 without a token, 404 for a head the token's account does not have. A default head name is
  * first looked up among the heads the operator published (routes/operator.ts), which may shadow a
- * shipped head of the same name, then among the shipped ones.
+ * shipped head of the same name, then among the shipped ones. That lookup reads the isolate's
+ * copy of the published-head index (worker/published-index.ts), so an anonymous prediction with
+ * a shipped head makes no D1 query and no R2 read once the isolate is warm.
  */
 import type { Context } from 'hono';
 import type { PredictResponse } from '../../shared/api.ts';
@@ -19,7 +21,8 @@ import { quoteEtag } from '../etag.ts';
 import { getManifest, getRuntime } from '../model-runtime.ts';
 import { findRunnableHead, personalHeadCache, withPersonalHead } from '../personal-heads.ts';
 import { loadedBytes, loadRunnableHead, predictInput, runHead } from '../runnable-head.ts';
-import { findPublished, publishedKey, type PublishedRow } from '../store/published.ts';
+import type { PublishedIndex } from '../published-index.ts';
+import { publishedKey, type PublishedRow } from '../store/published.ts';
 
 export const DEFAULT_HEAD = 'content-safety';
 
@@ -31,14 +34,14 @@ function parseTop(raw: string | undefined): number | undefined {
   return n;
 }
 
-/** Handler factory for the predict route. */
-export function predictRoute() {
+/** Handler factory for the predict route; `published` is the isolate's published-head index. */
+export function predictRoute(published: PublishedIndex) {
   return async (c: Context<AppEnv>) => {
     const top = parseTop(c.req.query('top'));
     const headId = c.req.query('head') || DEFAULT_HEAD;
     if (isHeadId(headId)) return predictPersonal(c, headId, top);
-    const published = isDefaultHeadName(headId) ? await findPublished(c.env.DB, headId) : null;
-    if (published) return predictPublished(c, published, top);
+    const row = isDefaultHeadName(headId) ? await published.find(c.env.DB, headId) : null;
+    if (row) return predictPublished(c, published, row, top);
     const runtime = await getRuntime(c.env);
     const head = await runtime.head(headId); // unknown head: 404 before the body is read
     const embedding = await embeddingFromRequest(c.req.raw, runtime, true);
@@ -72,7 +75,7 @@ async function predictPersonal(c: Context<AppEnv>, headId: string, top: number |
  * Loaded from R2 into the isolate's head cache under its name and ETag, so a replacement is a new
  * entry and the old one ages out.
  */
-async function predictPublished(c: Context<AppEnv>, row: PublishedRow, top: number | undefined): Promise<Response> {
+async function predictPublished(c: Context<AppEnv>, index: PublishedIndex, row: PublishedRow, top: number | undefined): Promise<Response> {
   const manifest = await getManifest(c.env);
   const served = backboneRef(manifest.backbone);
   if (row.backbone !== served) {
@@ -84,8 +87,12 @@ async function predictPublished(c: Context<AppEnv>, row: PublishedRow, top: numb
     `published/${row.name}@${row.etag}`,
     async () => {
       const object = await c.env.HEADS.get(publishedKey(row.name, row.write_id, 'head.json'));
-      // Replaced or deleted since the row was read: as if it were never there.
-      if (!object) throw new TannerinError('not_found', `Head "${row.name}" was just replaced or deleted; try again.`);
+      // Replaced or deleted since the row was read (perhaps a stale cached row): as if it were
+      // never there, and the index is read afresh for the next request.
+      if (!object) {
+        index.invalidate();
+        throw new TannerinError('not_found', `Head "${row.name}" was just replaced or deleted; try again.`);
+      }
       const doc = await object.json<HeadDocument>();
       return { value: await loadRunnableHead(doc, runtime.backbone), bytes: loadedBytes(doc, row.bytes) };
     },

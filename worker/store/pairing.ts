@@ -1,8 +1,10 @@
 /**
  * Pairing codes in D1: a signed-in device asks for a code, the new device types it and gets its
  * own token for the same account. A code expires after `PAIRING.ttlMs`, works once, and is burnt
- * after `PAIRING.maxAttempts` wrong tries (its lookup half found, the rest wrong). Every redemption
- * also counts against the client address's rate limit (worker/rate-limit.ts).
+ * after `PAIRING.maxAttempts` tries (each redemption whose lookup half finds it counts, counted in
+ * one atomic update before the rest is compared, so concurrent guesses cannot exceed it). A burnt,
+ * expired, used or unknown code all get the same answer. Every redemption also counts against the
+ * client address's rate limits (worker/edge-rate-limit.ts, worker/rate-limit.ts).
  */
 import { TannerinError } from '../../shared/errors.ts';
 import { digestsEqual, newPairingCode, newToken, parsePairingCode } from '../credentials.ts';
@@ -11,7 +13,7 @@ import type { IssuedToken } from './accounts.ts';
 export const PAIRING = {
   /** Minutes, not hours: the code is typed right after it is shown. */
   ttlMs: 10 * 60_000,
-  /** Wrong tries a code survives. */
+  /** Tries a code allows (the right one included; the code is gone once it works). */
   maxAttempts: 5,
 } as const;
 
@@ -41,30 +43,25 @@ export async function createPairingCode(db: D1Database, accountId: string, now: 
 }
 
 /**
- * Redeems a code for a new token (with `label`) on the code's account. The token is created and
- * the code deleted in one transaction whose insert re-checks the code, so of two concurrent
+ * Redeems a code for a new token (with `label`) on the code's account. The try is counted first,
+ * by one `UPDATE ... WHERE attempts < max ... RETURNING` (atomic: of concurrent guesses at most
+ * `maxAttempts` get past it), and only then is the code compared. The token is created and the
+ * code deleted in one transaction whose insert re-checks the code, so of two concurrent
  * redemptions exactly one gets a token.
  */
 export async function redeemPairingCode(db: D1Database, input: string, label: string | null, now: number): Promise<IssuedToken> {
   const parsed = await parsePairingCode(input);
   if (!parsed) throw invalidCode();
   const row = await db
-    .prepare('SELECT hash, account_id, attempts, expires_at FROM pairing_codes WHERE lookup = ?1')
-    .bind(parsed.lookup)
-    .first<{ hash: string; account_id: string; attempts: number; expires_at: number }>();
-  if (!row || row.expires_at <= now) throw invalidCode();
-  if (row.attempts >= PAIRING.maxAttempts) {
-    const retryAfter = Math.max(1, Math.ceil((row.expires_at - now) / 1000));
-    throw new TannerinError(
-      'rate_limited',
-      `Too many wrong attempts for this pairing code (limit ${PAIRING.maxAttempts}); it no longer works. Ask the signed-in device for a new code.`,
-      { headers: { 'retry-after': String(retryAfter) } },
-    );
-  }
-  if (!digestsEqual(row.hash, parsed.hash)) {
-    await db.prepare('UPDATE pairing_codes SET attempts = attempts + 1 WHERE lookup = ?1').bind(parsed.lookup).run();
-    throw invalidCode();
-  }
+    .prepare(
+      `UPDATE pairing_codes SET attempts = attempts + 1
+       WHERE lookup = ?1 AND expires_at > ?2 AND attempts < ?3
+       RETURNING hash, account_id`,
+    )
+    .bind(parsed.lookup, now, PAIRING.maxAttempts)
+    .first<{ hash: string; account_id: string }>();
+  // Unknown, expired, burnt (no tries left) or wrong: one answer, so a guesser learns nothing.
+  if (!row || !digestsEqual(row.hash, parsed.hash)) throw invalidCode();
   const tokenId = crypto.randomUUID();
   const { token, hash } = await newToken();
   const [inserted] = await db.batch([
@@ -72,7 +69,7 @@ export async function redeemPairingCode(db: D1Database, input: string, label: st
       .prepare(
         `INSERT INTO tokens (id, hash, account_id, label, created_at)
          SELECT ?1, ?2, account_id, ?3, ?4 FROM pairing_codes
-         WHERE lookup = ?5 AND hash = ?6 AND expires_at > ?4 AND attempts < ?7`,
+         WHERE lookup = ?5 AND hash = ?6 AND expires_at > ?4 AND attempts <= ?7`,
       )
       .bind(tokenId, hash, label, now, parsed.lookup, parsed.hash, PAIRING.maxAttempts),
     db.prepare('DELETE FROM pairing_codes WHERE lookup = ?1 AND hash = ?2').bind(parsed.lookup, parsed.hash),
