@@ -44,8 +44,11 @@ export interface DiagnosticsResponse {
   wasmHeapBytes: number;
   peakWasmHeapBytes: number;
   modelLoads: number;
-  /** The isolate's cache of loaded personal heads. */
-  headCache?: { entries: number; bytes: number; maxBytes: number };
+  /**
+   * The isolate's cache of loaded personal and published heads: bytes counted now (cached, loading
+   * and evicted-but-in-use), the budget, the highest count so far and loads refused with a 503.
+   */
+  headCache?: { entries: number; bytes: number; maxBytes: number; peakBytes: number; refused: number };
 }
 
 /** `GET /_diag/storage` answer (local development only): the isolate's storage calls so far. */

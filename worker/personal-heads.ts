@@ -6,11 +6,10 @@
  */
 import type { Backbone } from '../shared/backbone.ts';
 import { TannerinError } from '../shared/errors.ts';
-import type { HeadDocument } from '../shared/head-document.ts';
 import { backboneRef, type BackboneManifest } from '../shared/manifest.ts';
 import type { Caller, Env } from './env.ts';
 import { LruCache } from './head-cache.ts';
-import { loadedBytes, loadRunnableHead, type RunnableHead } from './runnable-head.ts';
+import { estimatedLoadedBytes, loadedBytes, loadRunnableHead, readHeadDocument, type RunnableHead } from './runnable-head.ts';
 import { findHead, readHead, type HeadRow } from './store/heads.ts';
 
 /**
@@ -21,7 +20,11 @@ import { findHead, readHead, type HeadRow } from './store/heads.ts';
  */
 export const HEAD_CACHE_BYTES = 16 * 1024 * 1024;
 
-/** The isolate's cache of loaded personal heads (plain and fine-tuned). */
+/**
+ * The isolate's cache of loaded personal heads (plain and fine-tuned). Its budget holds under
+ * concurrency (worker/head-cache.ts): a request that finds it full of heads in use waits up to 2 s,
+ * then gets 503 `model_unavailable` with `Retry-After: 1`.
+ */
 export const personalHeadCache = new LruCache<RunnableHead>(HEAD_CACHE_BYTES);
 
 /** The caller's head `id` as indexed, or 404 / 409 (another backbone) before anything is loaded. */
@@ -48,9 +51,10 @@ export function withPersonalHead<R>(env: Env, row: HeadRow, backbone: Backbone, 
       const stored = await readHead(env.DB, env.HEADS, row.account_id, row.id);
       if (!stored) throw new TannerinError('not_found', `Unknown head "${row.id}".`);
       // Stored documents were validated on upload against this backbone (checked again above).
-      const doc = await stored.body.json<HeadDocument>();
-      return { value: await loadRunnableHead(doc, backbone), bytes: loadedBytes(doc, stored.row.bytes) };
+      const { doc, documentBytes } = await readHeadDocument(stored.body);
+      return { value: await loadRunnableHead(doc, backbone), bytes: loadedBytes(doc, documentBytes) };
     },
     fn,
+    { estimatedBytes: estimatedLoadedBytes(row.bytes) },
   );
 }

@@ -9,6 +9,9 @@ import type { Prediction } from '../shared/api.ts';
 import type { Backbone } from '../shared/backbone.ts';
 import type { HeadDocument } from '../shared/head-document.ts';
 import { loadHead, type Head } from '../shared/head-runner.ts';
+import { HEAD_LIMITS } from '../shared/head-validate.ts';
+import { measureJson, parseBoundedJson } from '../shared/json-guard.ts';
+import { HEAD_JSON_LIMITS } from '../shared/limits.ts';
 import { documentWeightCount, loadTailedHead, type TailedHead } from '../shared/tail-runner.ts';
 import { embeddingFromRequest, preprocessedFromRequest } from './embedding-input.ts';
 import { recordHeap, type ModelRuntime } from './model-runtime.ts';
@@ -28,10 +31,31 @@ export async function loadRunnableHead(doc: HeadDocument, backbone: Backbone): P
 
 /**
  * Memory a loaded head holds, for the cache budget: every weight (head and tail) as float32 in the
- * WASM heap, plus the stored document (its parsed form and base64 text are of that order).
+ * WASM heap, plus the parsed document it keeps (`documentBytes`: see {@link readHeadDocument}).
  */
-export function loadedBytes(doc: HeadDocument, storedBytes: number): number {
-  return documentWeightCount(doc) * 4 + storedBytes;
+export function loadedBytes(doc: HeadDocument, documentBytes: number): number {
+  return documentWeightCount(doc) * 4 + documentBytes;
+}
+
+/**
+ * An upper bound of {@link loadedBytes} known before the document is read, from its stored size:
+ * weights at most 3 per stored byte (uint8-quantized base64) and never more than the validator's
+ * parameter limit, plus the document itself. Reserved in the head cache while the head loads.
+ */
+export function estimatedLoadedBytes(storedBytes: number): number {
+  return Math.min(3 * storedBytes, HEAD_LIMITS.maxParameters * 4) + storedBytes;
+}
+
+/**
+ * Reads a stored (validated) head document, bounded like an upload (shared/json-guard.ts), with
+ * the bytes its parsed form holds: its strings (one byte a character: base64 and JSON keys are
+ * ASCII) and ~64 bytes per value and member.
+ */
+export async function readHeadDocument(body: { text(): Promise<string> }): Promise<{ doc: HeadDocument; documentBytes: number }> {
+  const text = await body.text();
+  const shape = measureJson(text, HEAD_JSON_LIMITS);
+  const doc = parseBoundedJson(text, HEAD_JSON_LIMITS, 'json_too_complex', 'The stored head document') as HeadDocument;
+  return { doc, documentBytes: shape.tokens * 64 + shape.stringChars };
 }
 
 /**

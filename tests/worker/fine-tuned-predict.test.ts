@@ -95,6 +95,40 @@ describe('a fine-tuned personal model at the edge', () => {
     expect(two.numTensors).toBe(one.numTensors);
   });
 
+  it('concurrent predictions on distinct fine-tuned models: the head cache budget holds (200 or 503 + Retry-After), the WASM heap stays in budget', async () => {
+    const c = fineTuned.cases[1] as (typeof fineTuned.cases)[number];
+    const ids = Array.from({ length: 4 }, () => crypto.randomUUID());
+    for (const id of ids) {
+      expect((await putHead(owner.token, id, new TextEncoder().encode(JSON.stringify({ ...doc, id })), { 'if-none-match': '*' })).status).toBe(201);
+    }
+    const before = await diag();
+    const heapBefore = before.peakWasmHeapBytes;
+    const send = (id: string) => post(`/v1/predict?head=${id}`, new Uint8Array(c.bytes), c.type, bearer(owner.token));
+    const answers = await Promise.all(ids.map(send));
+    const statuses = answers.map((r) => r.status);
+    for (const r of answers) {
+      if (r.status === 503) {
+        await expectError(r, 503, 'model_unavailable');
+        expect(r.headers.get('retry-after')).toBe('1');
+      } else {
+        expect(r.status, await r.clone().text()).toBe(200);
+        expect(((await r.json()) as PredictResponse).predictions.map((p) => p.label)).toEqual(fineTuned.predictions[1]?.map((p) => p.label));
+      }
+    }
+    expect(statuses).toContain(200);
+    const after = await diag();
+    // Everything counted (cached, loading, evicted but in use) never passed the budget: without
+    // admission control, four ~13 MiB models would have been counted at once.
+    expect(after.headCache?.peakBytes).toBeLessThanOrEqual(HEAD_CACHE_BYTES);
+    expect(after.headCache?.bytes).toBeLessThanOrEqual(HEAD_CACHE_BYTES);
+    // The WASM heap grew by at most the budget (tails' weights live there), not by 4 models.
+    expect(after.peakWasmHeapBytes - heapBefore).toBeLessThanOrEqual(HEAD_CACHE_BYTES);
+    console.log(`concurrent fine-tuned: statuses ${statuses.join(',')}; head cache peak ${(after.headCache?.peakBytes ?? 0) / 1048576} MiB of ${HEAD_CACHE_BYTES / 1048576}; WASM heap ${heapBefore / 1048576} -> ${after.peakWasmHeapBytes / 1048576} MiB`);
+    // A refused request succeeds when retried.
+    for (const [i, id] of ids.entries()) if (statuses[i] === 503) expect((await send(id)).status).toBe(200);
+    expect((await diag()).numTensors).toBe(after.numTensors);
+  }, 120_000);
+
   it('after many predictions, a 1024x1024 JPEG (the largest image accepted) stays within the isolate’s memory', async () => {
     // Steady state first: the tail's weights sit in the WASM heap next to the backbone's, and the
     // heap (which never shrinks) grows by one emscripten step (+20%) over the plain path's.
