@@ -74,22 +74,23 @@ export interface EngineSession {
 }
 
 /**
- * Clicks the first element matching `selector` whose text contains `text`: the element is marked
- * in the page and clicked through the engine (real pointer events), since WebDriver selectors
- * cannot match text.
+ * Clicks the first element matching `selector` whose text contains `text`, waiting up to
+ * `timeoutMs` for one: the element is marked in the page and clicked through the engine (real
+ * pointer events), since WebDriver selectors cannot match text.
  */
-export async function clickText(page: EnginePage, selector: string, text: string): Promise<void> {
+export async function clickText(page: EnginePage, selector: string, text: string, timeoutMs = 30_000): Promise<void> {
   const mark = `t${Math.random().toString(36).slice(2)}`;
-  const found = await page.evaluate(
-    ([sel, txt, m]) => {
-      const el = [...document.querySelectorAll(sel)].find((e) => (e.textContent ?? '').includes(txt));
-      if (!el) return false;
-      el.setAttribute('data-engine-target', m);
-      return true;
-    },
-    [selector, text, mark] as const,
-  );
-  if (!found) throw new Error(`no ${selector} with the text "${text}"`);
+  const find = ([sel, txt, m]: readonly [string, string, string]): boolean => {
+    const el = [...document.querySelectorAll(sel)].find((e) => (e.textContent ?? '').includes(txt));
+    if (!el) return false;
+    el.setAttribute('data-engine-target', m);
+    return true;
+  };
+  try {
+    await pollFunction(page, find, [selector, text, mark] as const, timeoutMs);
+  } catch (err) {
+    throw new Error(`no ${selector} with the text "${text}" within ${timeoutMs} ms`, { cause: err });
+  }
   await page.click(`[data-engine-target="${mark}"]`);
 }
 

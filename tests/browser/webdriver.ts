@@ -6,7 +6,7 @@
  */
 
 /** The key under which WebDriver returns an element reference. */
-const ELEMENT_KEY = 'element-6066-11e4-a52e-4a4e8f3d2d6e';
+const ELEMENT_KEY = 'element-6066-11e4-a52e-4f735466cecf';
 
 /** A web element reference as WebDriver sends it. */
 export type ElementRef = Record<typeof ELEMENT_KEY, string>;
