@@ -95,6 +95,17 @@ describe('a fine-tuned personal model at the edge', () => {
     expect(two.numTensors).toBe(one.numTensors);
   });
 
+  it('concurrent predictions on one model not yet loaded share its load', async () => {
+    const c = fineTuned.cases[0] as (typeof fineTuned.cases)[number];
+    const id = crypto.randomUUID();
+    expect((await putHead(owner.token, id, new TextEncoder().encode(JSON.stringify({ ...doc, id })), { 'if-none-match': '*' })).status).toBe(201);
+    const answers = await Promise.all([0, 1, 2].map(() => post(`/v1/predict?head=${id}`, new Uint8Array(c.bytes), c.type, bearer(owner.token))));
+    for (const r of answers) {
+      expect(r.status, await r.clone().text()).toBe(200);
+      expect(((await r.json()) as PredictResponse).predictions).toEqual(fineTuned.predictions[0]);
+    }
+  });
+
   it('concurrent predictions on distinct fine-tuned models: the head cache budget holds (200 or 503 + Retry-After), the WASM heap stays in budget', async () => {
     const c = fineTuned.cases[1] as (typeof fineTuned.cases)[number];
     const ids = Array.from({ length: 4 }, () => crypto.randomUUID());

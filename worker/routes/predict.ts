@@ -11,7 +11,6 @@
 import type { Context } from 'hono';
 import type { PredictResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
 import { isDefaultHeadName, isHeadId } from '../../shared/head-validate.ts';
 import { backboneRef } from '../../shared/manifest.ts';
 import { unauthorized } from '../auth.ts';
@@ -20,7 +19,7 @@ import { embeddingFromRequest } from '../embedding-input.ts';
 import { quoteEtag } from '../etag.ts';
 import { getManifest, getRuntime } from '../model-runtime.ts';
 import { findRunnableHead, personalHeadCache, withPersonalHead } from '../personal-heads.ts';
-import { loadedBytes, loadRunnableHead, predictInput, runHead } from '../runnable-head.ts';
+import { estimatedLoadedBytes, loadedBytes, loadRunnableHead, predictInput, readHeadDocument, runHead } from '../runnable-head.ts';
 import type { PublishedIndex } from '../published-index.ts';
 import { publishedKey, type PublishedRow } from '../store/published.ts';
 
@@ -93,10 +92,11 @@ async function predictPublished(c: Context<AppEnv>, index: PublishedIndex, row: 
         index.invalidate();
         throw new TannerinError('not_found', `Head "${row.name}" was just replaced or deleted; try again.`);
       }
-      const doc = await object.json<HeadDocument>();
-      return { value: await loadRunnableHead(doc, runtime.backbone), bytes: loadedBytes(doc, row.bytes) };
+      const { doc, documentBytes } = await readHeadDocument(object);
+      return { value: await loadRunnableHead(doc, runtime.backbone), bytes: loadedBytes(doc, documentBytes) };
     },
     (head) => runHead(head, input, top),
+    { estimatedBytes: estimatedLoadedBytes(row.bytes) },
   );
   const body: PredictResponse = { backbone: runtime.backbone.ref, head: row.name, predictions };
   c.header('x-tannerin-head-etag', quoteEtag(row.etag));
