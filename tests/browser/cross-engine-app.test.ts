@@ -3,18 +3,18 @@
  * at a 360x740 phone size: teach three classes from files, train, predict held-out photos; a photo
  * from the fake camera and live predictions; export a model (the download captured in the page) and
  * import it back; and offline: after one visit the app opens from its service worker, trains and
- * predicts with its server stopped (WebDriver cannot cut the network; stopping the server is the
- * same from the page's side, except that `navigator.onLine` stays true). The full Chromium-only
- * app test (tests/browser/app.test.ts) covers the rest (accessibility, sync, improve, updates).
+ * predicts with its server gone. WebDriver cannot cut the network, so the app is opened through a
+ * proxy on an origin of its own (tests/browser/proxy.ts) that is then closed: from the page's side,
+ * a server that refuses connections, with `navigator.onLine` still true. The full Chromium-only app
+ * test (tests/browser/app.test.ts) covers the rest (accessibility, sync, improve, updates).
  * Screenshots go to tests/artifacts/engines/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startDevServer, type DevServer } from '../../bench/lib.ts';
 import { clickText, ENGINES, type EngineFile, type EngineName, type EnginePage, type EngineSession } from './engine.ts';
 import { launchEngine } from './engines.ts';
+import { startProxy, type Proxy } from './proxy.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { report } from './util.ts';
 
@@ -183,24 +183,21 @@ describe.each(ENGINES)('the app in %s', (engine: EngineName) => {
 });
 
 describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
-  let server: DevServer | undefined;
-  let state: string;
+  let proxy: Proxy | undefined;
   let session: EngineSession;
   beforeAll(async () => {
-    // A server of its own (own port, own state), so stopping it leaves the other tests theirs.
-    state = mkdtempSync(join(tmpdir(), 'tannerin-offline-state-'));
-    server = await startDevServer([], '/models.json', state);
+    // An origin of its own in front of the shared server; closing it leaves the other tests theirs.
+    proxy = await startProxy(baseUrl);
     session = await launchEngine(engine, { viewport: PHONE });
   });
   afterAll(async () => {
     await session?.dispose();
-    await server?.stop();
-    rmSync(state, { recursive: true, force: true });
+    await proxy?.close();
   });
 
-  it('opens from the service worker, trains and predicts with the server stopped', { timeout: 240_000 }, async () => {
+  it('opens from the service worker, trains and predicts with its server gone', { timeout: 240_000 }, async () => {
     const { page } = session;
-    const origin = (server as DevServer).url;
+    const origin = (proxy as Proxy).url;
     await openApp(page, origin);
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
@@ -210,7 +207,7 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null, undefined)).toBe(true);
     for (const name of CLASSES) await teachClass(page, name, train(name));
 
-    await (server as DevServer).stop();
+    await (proxy as Proxy).close();
     await expect(fetch(`${origin}/`)).rejects.toThrow();
     await page.reload();
     await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, 90_000);
@@ -221,7 +218,7 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
     const { right, tried } = await predictHeldOut(page, 1);
     expect(right, tried.join('\n')).toBeGreaterThanOrEqual(2);
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-predict.png`));
-    // Requests to the stopped server fail (the manifest check); nothing else may.
+    // Requests to the closed origin fail (the manifest check); nothing else may.
     expect(session.errors.filter((e) => !/NetworkError|Failed to load resource|ERR_CONNECTION_REFUSED|fetch/i.test(e))).toEqual([]);
   });
 });
