@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
+import { SYNC_ACTIONS, WORKERS_AI_PRICES, WORKERS_PRICES } from './capacity.ts';
 import { ROOT, type Metric, type Results } from './lib.ts';
 
 export const BENCHMARKS_FILE = join(ROOT, 'BENCHMARKS.md');
@@ -181,6 +182,8 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
     '',
     'One isolate runs one request\'s CPU work at a time, so latency under concurrency is mostly queueing: p50 is roughly the number of clients times the single-request time. Production spreads load over many isolates.',
     '',
+    ...capacitySection(r),
+    '',
     '## Fuzz (hostile requests against `wrangler dev`)',
     '',
     '| metric | value | how |',
@@ -221,3 +224,64 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
 
 /** The 1-minute load average. */
 export const load1 = (): number => loadavg()[0] ?? 0;
+
+const CAPACITY_HEADING = '## Capacity and cost (bench/capacity.ts)';
+
+/**
+ * The "Capacity and cost" section: CPU per prediction from the workerd process's CPU time,
+ * throughput of one isolate, dollars per million predictions, and D1/R2 operations per sync action.
+ * `measuredAt` is said when the section was measured apart from the rest of the run.
+ */
+export function capacitySection(r: Results, measuredAt?: Date): string[] {
+  const v = (k: string) => r[k]?.value;
+  const row = (what: string, key: string, digits = 1) => `| ${what} | ${fmt(v(key), digits)} ${r[key]?.unit ?? ''} | ${r[key]?.note ?? 'not measured in this run'} |`;
+  const cpu = v('edge.cpu_ms_per_predict');
+  const cost = v('cost.usd_per_million_predictions');
+  const ai = v('cost.workers_ai_usd_per_million');
+  const rps = v('edge.rps_sequential');
+  const n = (k: string) => fmt(v(k), 2).replace(/\.00$/, '');
+  return [
+    CAPACITY_HEADING,
+    '',
+    `${measuredAt ? `Measured by \`npx tsx bench/capacity.ts\` alone on ${measuredAt.toISOString().slice(0, 16).replace('T', ' ')} UTC (the rest of this file is from the run above). ` : ''}One \`wrangler dev\` (local workerd, frozen bundle, fresh local D1/R2, rate limits raised) on this 2-core machine. CPU time is that of the workerd process running the Worker (utime + stime in /proc/<pid>/stat; \`wrangler dev\` starts a second workerd that proxies the public port, reported apart in the note), read before and after the requests, minus what the same process used idle over the same wall time: production timers do not advance during CPU work, so no timer inside the Worker could measure it. The image is the 640x480 scene JPEG of the other edge figures; the 1024x1024 JPEG is the largest image allowed.`,
+    '',
+    '| metric | value | how |',
+    '|---|---|---|',
+    row('CPU per default-head prediction, 640x480 JPEG', 'edge.cpu_ms_per_predict'),
+    row('of which the backbone forward pass', 'edge.cpu_ms_per_forward'),
+    row('CPU per default-head prediction, 1024x1024 JPEG', 'edge.cpu_ms_per_predict_1024'),
+    row('requests per second, one isolate, sequential', 'edge.rps_sequential', 2),
+    row('requests per second, one isolate, 4 clients', 'edge.rps_concurrent4', 2),
+    row('USD per million predictions (640x480)', 'cost.usd_per_million_predictions', 2),
+    row('USD per million predictions (1024x1024)', 'cost.usd_per_million_predictions_1024', 2),
+    row(`Workers AI \`${WORKERS_AI_PRICES.model}\`, USD per million`, 'cost.workers_ai_usd_per_million', 2),
+    '',
+    `**Cost formula** (Workers Standard usage model, Workers Paid): USD per million predictions = $${WORKERS_PRICES.requestsUsdPerMillion.toFixed(2)} (a million requests) + $${WORKERS_PRICES.cpuUsdPerMillionMs.toFixed(2)} x CPU-ms per prediction (a million predictions of c ms are c million CPU-ms)${cpu !== undefined && cost !== undefined ? ` = $${WORKERS_PRICES.requestsUsdPerMillion.toFixed(2)} + $${WORKERS_PRICES.cpuUsdPerMillionMs.toFixed(2)} x ${cpu.toFixed(1)} = **$${cost.toFixed(2)}** (goal <= $1.00: ${cost <= 1 ? 'met' : `**not met**: it needs at most ${fmt((1 - WORKERS_PRICES.requestsUsdPerMillion) / WORKERS_PRICES.cpuUsdPerMillionMs, 0)} ms of CPU per prediction${v('edge.cpu_ms_per_forward') !== undefined ? `, and the backbone forward pass alone takes ${fmt(v('edge.cpu_ms_per_forward'))} ms of the ${cpu.toFixed(1)}` : ''}`})` : ''}. Beyond it: the plan's $5 a month, which includes 10 million requests and 30 million CPU-ms (${cpu !== undefined ? `about ${fmt(30e6 / cpu / 1e6, 2)} million predictions' CPU` : 'n/a'}); static assets (the app, the model files) are free; D1 and R2 are billed apart (table below; an anonymous prediction uses neither). Prices: ${WORKERS_PRICES.source}.`,
+    '',
+    `**Workers AI for comparison**: image classification there is \`${WORKERS_AI_PRICES.model}\` (ImageNet labels, not personal heads), ${WORKERS_AI_PRICES.neuronsPerMillionImages.toLocaleString('en-US')} Neurons per million images x $${WORKERS_AI_PRICES.usdPer1000Neurons} per 1,000 Neurons = $${ai !== undefined ? ai.toFixed(2) : 'n/a'} per million, plus the Worker request that calls it ($${WORKERS_PRICES.requestsUsdPerMillion.toFixed(2)} per million) and that Worker's decode CPU, if any; 10,000 Neurons a day are free. ${cost !== undefined && ai !== undefined ? `Running the backbone in the Worker is ${fmt((ai + WORKERS_PRICES.requestsUsdPerMillion) / cost, 1)}x cheaper per prediction at these prices, and it serves the personal heads Workers AI cannot.` : ''} Prices: ${WORKERS_AI_PRICES.source}.`,
+    '',
+    `**Capacity**: one isolate runs one request's CPU work at a time, so it serves at most about 1000 / CPU-ms predictions a second${cpu !== undefined ? ` (${fmt(1000 / cpu, 1)} at ${cpu.toFixed(1)} ms)` : ''}${rps !== undefined ? `; measured over HTTP: ${fmt(rps, 1)} sequentially` : ''}, and a little concurrency only overlaps the HTTP and I/O gaps. Cloudflare adds isolates with load, so capacity grows with traffic; what one isolate serves sets latency under bursts, not the ceiling.`,
+    '',
+    '**D1 and R2 operations per action** (counted by the isolate, `GET /_diag/storage` with diagnostics on, worker/storage-counts.ts; one action after another on a fresh account, a 5-class head with 64 hidden units):',
+    '',
+    '| action | D1 queries | R2 operations |',
+    '|---|---|---|',
+    ...SYNC_ACTIONS.map(([action, what]) => `| ${what} | ${n(`storage.${action}.d1_queries`)} | ${n(`storage.${action}.r2_operations`)} |`),
+    '',
+    'D1 bills rows read and written, not queries, and R2 bills class A (put, list) and class B (get, head) operations apart (deletes are free); these counts are the calls, the input to those prices. Rate-limit counters kept in D1 (per token for signed-in calls) are included.',
+    '',
+    '**Caveats**: local workerd is not Cloudflare\'s production runtime on its hardware; this machine has 2 cores shared with other engineers\' builds and tests, so CPU time and throughput are noisy (the rounds are in the notes; the median is reported). The Worker\'s workerd process also runs miniflare\'s local entry and asset routing and the local D1, R2 and rate-limiter simulations, counted here and not billed in production, so the CPU figure errs high (the anonymous prediction touches no D1 or R2). /proc CPU time has a 10 ms tick, averaged over the rounds\' requests. Pricing pages change: check them before relying on the dollars.',
+  ];
+}
+
+/** `text` (BENCHMARKS.md) with its capacity section replaced, or inserted before the fuzz section. */
+export function replaceCapacitySection(text: string, r: Results, measuredAt: Date): string {
+  const section = capacitySection(r, measuredAt).join('\n') + '\n\n';
+  const start = text.indexOf(CAPACITY_HEADING);
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + CAPACITY_HEADING.length);
+    return text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
+  }
+  const fuzz = text.indexOf('## Fuzz');
+  return fuzz >= 0 ? text.slice(0, fuzz) + section + text.slice(fuzz) : `${text.trimEnd()}\n\n${section}`;
+}

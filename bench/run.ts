@@ -5,6 +5,7 @@
  * bundled once and served frozen (bench/lib.ts `freezeWorker`).
  */
 import { build } from '../scripts/build.ts';
+import { benchCapacity } from './capacity.ts';
 import { benchDecode } from './decode-memory.ts';
 import { benchEdge } from './edge.ts';
 import { benchFineTunedEdge } from './finetuned-edge.ts';
@@ -49,6 +50,7 @@ const load = await section('load', async () => {
     await server.stop();
   }
 });
+const capacity = await section('capacity', () => benchCapacity());
 const forward = edge['edge.forward_p50_ms']?.value ?? NaN;
 const results: Results = {
   ...node,
@@ -60,6 +62,7 @@ const results: Results = {
   ...phone,
   ...fuzz,
   ...load,
+  ...capacity,
   'edge.warm_over_forward': { value: (edge['edge.predict_warm_p50_ms']?.value ?? NaN) / forward, unit: 'x', note: 'edge warm p50 / bare forward p50 (goal <= 1.15)' },
 };
 const seconds = (performance.now() - t0) / 1000;
