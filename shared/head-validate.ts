@@ -19,6 +19,7 @@
 import { base64ToBytes } from './base64.ts';
 import { TannerinError } from './errors.ts';
 import { parseBoundedJson } from './json-guard.ts';
+import { inferLayerShapes, type Shape } from './layer-shapes.ts';
 import { HEAD_JSON_LIMITS } from './limits.ts';
 import type { HeadDocument, HeadWeightSpec } from './head-document.ts';
 import { backboneRef, type BackboneManifest } from './manifest.ts';
@@ -233,6 +234,17 @@ function comparableConfig(className: string, config: Json): Json {
   return out;
 }
 
+/** Layer output shapes of each backbone config, inferred once (the Worker validates against one). */
+const shapeCache = new WeakMap<Json, Map<string, Shape>>();
+function backboneLayerShapes(config: Json): Map<string, Shape> {
+  let shapes = shapeCache.get(config);
+  if (!shapes) {
+    shapes = inferLayerShapes(config);
+    shapeCache.set(config, shapes);
+  }
+  return shapes;
+}
+
 /** Checks a fine-tuned model's backbone tail against the backbone's model.json; returns its weight specs. */
 function checkTail(tail: unknown, backbone: BackboneManifest, model: BackboneModelJson): HeadWeightSpec[] {
   if (!isObject(tail)) throw invalid('backboneTail must be an object.');
@@ -250,6 +262,12 @@ function checkTail(tail: unknown, backbone: BackboneManifest, model: BackboneMod
   if (typeof cut !== 'string' || !bbLayers.has(cut)) throw invalid(`backboneTail.cut ${JSON.stringify(cut)} is not a layer of ${backboneRef(backbone)}.`);
   if (!Array.isArray(cutShape) || cutShape.length === 0 || !cutShape.every(isPositiveInt)) throw invalid('backboneTail.cutShape must be positive whole numbers.');
   if (!Array.isArray(parts) || parts.length === 0 || new Set(parts).size !== parts.length) throw invalid('backboneTail.parts must name distinct embedding parts.');
+  // The real shape at the cut: a tail fed anything else fails every prediction.
+  const realCutShape = backboneLayerShapes(bbConfig).get(cut);
+  if (!realCutShape) throw invalid(`backboneTail.cut ${cut}: the shape of its output cannot be checked; cut the backbone at a convolutional block.`);
+  if (canonical(cutShape) !== canonical(realCutShape)) {
+    throw invalid(`backboneTail.cutShape [${cutShape.join(', ')}] is not the shape of ${cut}'s output, [${realCutShape.join(', ')}].`);
+  }
 
   // Which backbone layer produces each embedding part: the inputs of the output Concatenate, in order.
   const outputName = (bbConfig.output_layers as unknown[][] | undefined)?.[0]?.[0];
@@ -276,6 +294,11 @@ function checkTail(tail: unknown, backbone: BackboneManifest, model: BackboneMod
   });
   if (!input || input.className !== 'InputLayer' || canonical(field(input.config, 'batch_input_shape')) !== canonical([null, ...cutShape])) {
     throw invalid(`backboneTail must start with an InputLayer of shape [null, ${cutShape.join(', ')}] (the cut's output).`);
+  }
+  // The backbone hands the tail float32 activations; another dtype (or a sparse input) cannot run.
+  const dtype = field(input.config, 'dtype');
+  if ((dtype !== undefined && dtype !== null && dtype !== 'float32') || field(input.config, 'sparse') === true || field(input.config, 'ragged') === true) {
+    throw invalid(`backboneTail's InputLayer must take dense float32 activations, not ${JSON.stringify(dtype)}${field(input.config, 'sparse') === true ? ' (sparse)' : ''}.`);
   }
   if (canonical(tailModel.config.input_layers) !== canonical([[input.name, 0, 0]])) throw invalid('backboneTail input_layers must be its InputLayer.');
   if (canonical(tailModel.config.output_layers) !== canonical(outputs)) {

@@ -157,6 +157,66 @@ function validHead(r: Random, ctx: FuzzContext, id = uuid(r)): Record<string, un
   return makeTestHead(ctx.backbone, { id, seed: int(r, 1, 1000), hidden: 0, parts: ['flatten_1'], classes: ['yes', 'no'] }) as unknown as Record<string, unknown>;
 }
 
+/**
+ * A head document that may or may not be valid: a real one (plain, or the fine-tuned model when set
+ * up) with seeded changes the validator has to judge: odd but legal labels, input parts and
+ * transforms, hidden layers, quantization, activations, extreme finite weights, `trainable` flags,
+ * tail cuts and shapes, metrics. Whatever the validator accepts, the runtime must run (200).
+ */
+export function validishHead(r: Random, ctx: FuzzContext): { what: string; id: string; fineTuned: boolean; bytes: Uint8Array } {
+  const id = uuid(r);
+  const changes: string[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let d: Record<string, any>;
+  const fineTuned = ctx.fineTuned !== undefined && r() < 0.35;
+  if (fineTuned && ctx.fineTuned) {
+    d = JSON.parse(JSON.stringify(ctx.fineTuned.doc)) as Record<string, unknown>;
+    d['id'] = id;
+    const tail = d['backboneTail'];
+    const layers = tail.modelTopology.config?.layers ?? tail.modelTopology.model_config?.config?.layers ?? [];
+    if (r() < 0.4) {
+      for (const l of layers) if (l.config && r() < 0.5) l.config.trainable = r() < 0.5;
+      changes.push('trainable flags');
+    }
+    if (r() < 0.3) {
+      const shape = pick(r, [[7, 7, 160], [14, 14, 160], [7, 7, 161], [7, 7, 960]]);
+      tail.cutShape = shape;
+      if (r() < 0.7 && layers[0]?.config) layers[0].config.batch_input_shape = [null, ...shape];
+      changes.push(`cutShape ${shape.join('x')}`);
+    }
+    if (r() < 0.2 && layers[0]?.config) {
+      layers[0].config.dtype = pick(r, ['int32', 'float32', 'bool', 'float16']);
+      changes.push(`input dtype ${String(layers[0].config.dtype)}`);
+    }
+  } else {
+    const parts = ctx.backbone.embedding.parts.map((p) => p.name).filter(() => r() < 0.6);
+    const classes = Array.from({ length: int(r, 2, 12) }, (_, i) => pick(r, [`c${i}`, `ü${i} ☃`, `${'x'.repeat(int(r, 1, 100))}${i}`, ` label ${i} `, `\u200b${i}`]));
+    d = makeTestHead(ctx.backbone, { id, seed: int(r, 1, 1000), hidden: pick(r, [0, 0, 4, 16]), parts: parts.length ? parts : ['flatten_1'], classes, quantize: r() < 0.3, mean: r() < 0.5 }) as unknown as Record<string, unknown>;
+    changes.push(`${classes.length} classes`);
+  }
+  const topLayers = d['modelTopology']?.config?.layers ?? d['modelTopology']?.model_config?.config?.layers ?? [];
+  const last = topLayers[topLayers.length - 1];
+  if (last?.config && r() < 0.3) {
+    last.config.activation = pick(r, ['linear', 'relu', 'sigmoid', 'softmax', 'tanh', 'swish', 'mish', 'elu', 'selu', 'softplus', 'hardSigmoid']);
+    changes.push(`activation ${String(last.config.activation)}`);
+  }
+  if (r() < 0.2) {
+    // Extreme but finite weights: scores may overflow, and must still be answered.
+    const length = atob(d['weightData'] as string).length;
+    const floats = new Float32Array(Math.ceil(length / 4)).map((_, i) => (i % 2 ? 3.4e38 : -3.4e38));
+    const bytes = new Uint8Array(floats.buffer, 0, length);
+    let text = '';
+    for (let i = 0; i < bytes.length; i += 8192) text += String.fromCharCode(...bytes.subarray(i, i + 8192));
+    d['weightData'] = btoa(text);
+    changes.push('extreme weights');
+  }
+  if (r() < 0.3) {
+    d['metrics'] = pick(r, [null, { accuracy: 0.5, perClass: {}, confusion: [], n: 0 }, { anything: [1, { deep: [2] }] }]);
+    changes.push('metrics');
+  }
+  return { what: changes.join(', ') || 'unchanged', id, fineTuned, bytes: utf8(JSON.stringify(d)) };
+}
+
 /** Breaks a head document in one of many ways (each one invalid by construction). */
 function breakHead(r: Random, ctx: FuzzContext, doc: Record<string, unknown>): { what: string; bytes: Uint8Array } {
   const d = JSON.parse(JSON.stringify(doc)) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -186,7 +186,17 @@ describe('fine-tuned models: the backbone tail is checked against the backbone i
       [withTail((t) => t.modelTopology.config.layers.push({ ...layer(t, 'Conv_1'), name: 'my_layer', config: { ...layer(t, 'Conv_1').config, name: 'my_layer' } })), /my_layer is not a \(single\) layer/],
       [withTail((t) => (t.cut = 'nowhere')), /cut "nowhere" is not a layer/],
       [withTail((t) => (t.parts = ['block_16_expand_relu'])), /output_layers must be the layers of its parts/],
-      [withTail((t) => (t.cutShape = [7, 7, 161])), /InputLayer of shape \[null, 7, 7, 161\]/],
+      [withTail((t) => (t.cutShape = [7, 7, 161])), /cutShape \[7, 7, 161\] is not the shape of block_15_add's output, \[7, 7, 160\]/],
+      // Claimed consistently in the InputLayer too (the runtime would fail every prediction).
+      [
+        withTail((t) => {
+          t.cutShape = [14, 14, 160];
+          (layer(t, t.modelTopology.config.layers[0]?.name ?? '').config as Record<string, unknown>).batch_input_shape = [null, 14, 14, 160];
+        }),
+        /cutShape \[14, 14, 160\] is not the shape of block_15_add's output/,
+      ],
+      [withTail((t) => ((layer(t, t.modelTopology.config.layers[0]?.name ?? '').config as Record<string, unknown>).dtype = 'int32')), /InputLayer must take dense float32 activations, not "int32"/],
+      [withTail((t) => ((layer(t, t.modelTopology.config.layers[0]?.name ?? '').config as Record<string, unknown>).sparse = true)), /dense float32/],
       [withTail((t) => t.weightSpecs.pop()), /lacks/],
       [withTail((t) => ((t.weightSpecs[0] as HeadWeightSpec).shape = [1, 1, 160, 961])), /has shape \[1, 1, 160, 961\]/],
       [withTail((t) => (t.weightData = float32Base64([NaN]) + t.weightData.slice(8))), /backboneTail.weightData|is NaN/],

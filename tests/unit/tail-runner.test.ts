@@ -12,6 +12,7 @@ import { loadPersonalModel, splitBackbone } from '../../shared/fine-tune.ts';
 import type { HeadDocument } from '../../shared/head-document.ts';
 import { decodeImage } from '../../shared/image-decode.ts';
 import { validateHeadDocument, type BackboneModelJson } from '../../shared/head-validate.ts';
+import { inferLayerShapes } from '../../shared/layer-shapes.ts';
 import { embeddingPart } from '../../shared/manifest.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -50,6 +51,21 @@ describe('a tail as TF.js writes it (shared/fine-tune.ts)', () => {
     if (!relu) throw new Error('no ReLU in the tail');
     relu.config.negative_slope = 0.1;
     expect(() => validateHeadDocument(JSON.parse(JSON.stringify({ ...doc, backboneTail: tail })), manifest, { backboneModel })).toThrow(/differs from the backbone/);
+  });
+});
+
+describe('inferLayerShapes (shared/layer-shapes.ts), which the validator checks cutShape with', () => {
+  it('gives every layer of the shipped backbone the output shape TF.js gives it', () => {
+    const manifest = models.manifest.backbone;
+    const backboneModel = JSON.parse(readFileSync(join(PUBLIC_DIR, (manifest.files[0] as { path: string }).path), 'utf8')) as BackboneModelJson;
+    const topology = backboneModel.modelTopology as { model_config?: { config: Record<string, unknown> }; config?: Record<string, unknown> };
+    const shapes = inferLayerShapes(topology.model_config?.config ?? topology.config ?? {});
+    const layers = models.backbone.model.layers;
+    expect(layers.length).toBeGreaterThan(150);
+    for (const layer of layers) {
+      const real = (layer.outputShape as (number | null)[]).slice(1);
+      expect(shapes.get(layer.name), layer.name).toEqual(real);
+    }
   });
 });
 

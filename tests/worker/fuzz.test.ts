@@ -7,7 +7,8 @@
  */
 import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import { runFuzz, setupFuzz, SNAPSHOT_QUERIES, summarizeFindings, type FuzzImage } from '../helpers/fuzz.ts';
+import { runFuzz, setupFuzz, SNAPSHOT_QUERIES, summarizeFindings, validishHead, type FuzzImage } from '../helpers/fuzz.ts';
+import { mulberry32 } from '../../shared/random.ts';
 import worker from '../../worker/index.ts';
 import { LIMITS } from '../../shared/limits.ts';
 import { call, testEnv } from './helpers.ts';
@@ -133,4 +134,38 @@ describe('an early refusal reads the rest of the upload, so the client gets the 
       expect(seen.pulled).toBe(1 << 20);
     });
   }
+});
+
+describe('what the validator accepts, the runtime runs', () => {
+  it('seeded head documents near the edge of validity: each one stored is then predicted with a 200', async () => {
+    const ctx = await setupFuzz(call, images, testEnv(env).OPERATOR_TOKEN, fineTunedJson, '2001:db8:f023::1');
+    const r = mulberry32(4242);
+    const image = images[0] as FuzzImage;
+    let accepted = 0;
+    let refused = 0;
+    const failures: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const { what, id, fineTuned, bytes } = validishHead(r, ctx);
+      const put = await call(`/v1/heads/${id}`, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/json', 'if-none-match': '*', authorization: `Bearer ${ctx.token}` } });
+      const text = await put.text();
+      expect(put.status, `${what}: ${text}`).toBeLessThan(500);
+      if (put.status !== 201) {
+        expect([409, 413, 422], `${what}: ${text}`).toContain(put.status);
+        refused++;
+        continue;
+      }
+      accepted++;
+      const res = await call(`/v1/predict?head=${id}`, { method: 'POST', body: new Uint8Array(image.bytes), headers: { 'content-type': image.type, authorization: `Bearer ${ctx.token}` } });
+      const body = await res.text();
+      if (res.status !== 200) failures.push(`${fineTuned ? 'fine-tuned' : 'plain'} (${what}): ${res.status} ${body.slice(0, 200)}`);
+      // Keep the account under its byte quota (fine-tuned documents are ~5 MB).
+      const etag = put.headers.get('etag') ?? '';
+      const del = await call(`/v1/heads/${id}`, { method: 'DELETE', headers: { 'if-match': etag, authorization: `Bearer ${ctx.token}` } });
+      expect(del.status, await del.text()).toBeLessThan(300);
+    }
+    console.log(`validator vs runtime: ${accepted} accepted (each predicted), ${refused} refused`);
+    expect(failures).toEqual([]);
+    expect(accepted).toBeGreaterThan(10);
+    expect(refused).toBeGreaterThan(0);
+  }, 300_000);
 });
