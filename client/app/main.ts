@@ -1,7 +1,7 @@
 /**
- * The app's entry: checks the browser, registers the service worker, starts the TF.js backend,
- * loads the models (first visit: a download with a progress bar; later: from IndexedDB, also
- * offline), then shows the screens (Teach, Train, Predict, Models) behind a hash router.
+ * The app's entry: checks the browser, registers the service worker, starts the TF.js backend
+ * while it loads the models (first visit: a download with a progress bar; later: from IndexedDB,
+ * also offline), then shows the screens (Teach, Train, Predict, Models) behind a hash router.
  */
 import './style.css';
 import {
@@ -136,17 +136,20 @@ async function boot(): Promise<void> {
   });
 
   const bar = progressBar('Model download');
-  const stage = h('p', { class: 'muted' }, 'Starting the engine…');
+  const stage = h('p', { class: 'muted' }, 'Starting…');
   replace(main, h('section', { class: 'panel first-run', 'aria-busy': 'true' }, h('h1', {}, 'Getting the model ready'), stage, bar.el));
   bar.set(null);
   let backend: BackendInfo;
   let models: LoadedModels;
   try {
-    backend = await startBackend();
-    stage.textContent = 'Loading the image model (it is stored on this device after the first time)…';
+    // The engine starts while the model downloads (loadModels waits for it only to build the model).
+    const starting = startBackend();
+    starting.catch(() => undefined);
+    stage.textContent = 'Starting the engine and loading the image model (it is stored on this device after the first time)…';
     models = await loadModels(location.origin, {
       onProgress: (done, total) => bar.set(total ? done / total : null, total ? `${formatBytes(done)} of ${formatBytes(total)}` : ''),
     });
+    backend = await starting;
   } catch (err) {
     if (isQuotaError(err)) {
       fatal('This device is out of storage', 'There is not enough free space to keep the model. Free some space (or leave private browsing) and reload.');

@@ -58,10 +58,14 @@ interface Wanted {
  * Loads the backbone (and the default heads' files) the API at `apiBase` serves: from IndexedDB
  * when stored, else downloaded with byte-level progress, verified, and stored. The backbone becomes
  * the one `embed` uses (a previously loaded one is disposed). Starts the TF.js backend with default
- * options if `startBackend` has not been called.
+ * options if `startBackend` has not been called, while the files are fetched and stored (it is
+ * needed only to build the model).
  */
 export async function loadModels(apiBase: string, options: LoadModelsOptions = {}): Promise<LoadedModels> {
-  if (!activeBackend()) await startBackend();
+  // The backend starts (compiling WebAssembly) while the manifest and files are fetched, verified
+  // and stored; only building the model below needs it. Its failure is reported there.
+  const backendReady = activeBackend() ? undefined : startBackend();
+  backendReady?.catch(() => undefined);
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
   const db = options.db ?? (await openTannerinDb());
   const base = apiBase.replace(/\/+$/, '');
@@ -117,6 +121,7 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
     if (!bytes) throw new Error(`model file ${file.path} is not loaded`);
     return bytes;
   };
+  await backendReady;
   const backbone = await loadBackbone(manifest.backbone, fetchFile);
   setCurrentBackbone(backbone);
   const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have));
