@@ -80,6 +80,7 @@ export {
   type HeadSyncInfo,
   type EnableSyncOptions,
 } from './sync.ts';
+export { defaultDeviceLabel, cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH, type DeviceLabelFacts } from './device-label.ts';
 export { predict, predictEmbedding, clearPredictCache, type PredictOptions, type PredictResult, type PredictingHead } from './predict.ts';
 export {
   requestPersistence,

@@ -4,7 +4,9 @@
  * weights leave the device), and what runs the model.
  */
 import {
+  cleanDeviceLabel,
   createPairingCode,
+  defaultDeviceLabel,
   deleteHead,
   disableSync,
   enableSync,
@@ -12,6 +14,7 @@ import {
   getSyncStatus,
   importHead,
   listHeads,
+  MAX_DEVICE_LABEL_LENGTH,
   onChange,
   onSyncStatus,
   renameHead,
@@ -41,6 +44,16 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
   const list = h('div', { 'data-testid': 'model-list' });
   const storage = h('div', { 'data-testid': 'storage' });
   const sync = h('div', { 'data-testid': 'sync' });
+  // The name this device's token gets on the server (never the full user agent); made once, so an
+  // edit survives the sync section's re-renders.
+  const deviceLabelInput = h('input', {
+    type: 'text',
+    id: 'device-label',
+    autocomplete: 'off',
+    maxlength: MAX_DEVICE_LABEL_LENGTH,
+    value: defaultDeviceLabel(navigator.userAgent, navigator),
+  });
+  const deviceLabel = (): string => cleanDeviceLabel(deviceLabelInput.value) ?? defaultDeviceLabel(navigator.userAgent, navigator);
   const importStatus = h('p', { class: 'status', 'aria-live': 'polite' });
   const importInput = h('input', { type: 'file', multiple: true, accept: '.json,.bin,application/json,application/octet-stream', id: 'import-files', class: 'visually-hidden' });
 
@@ -178,13 +191,15 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
       replace(
         sync,
         h('p', {}, 'Sync is off. Turned on, your trained model weights (never photos) are copied to the tannerin server so your other devices get them.'),
-        h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', disabled: !ctx.online(), onclick: () => void syncBusy(() => enableSync({ label: navigator.userAgent.slice(0, 100) }), 'Sync is on.') }, 'Turn on sync')),
+        h('label', { for: 'device-label' }, 'This device’s name (how your other devices list it)'),
+        h('div', { class: 'row' }, deviceLabelInput),
+        h('div', { class: 'row' }, h('button', { type: 'button', class: 'primary', disabled: !ctx.online(), onclick: () => void syncBusy(() => enableSync({ label: deviceLabel() }), 'Sync is on.') }, 'Turn on sync')),
         h('label', { for: 'pair-code' }, 'Or join another device with its pairing code'),
         h(
           'div',
           { class: 'row' },
           codeInput,
-          h('button', { type: 'button', disabled: !ctx.online(), onclick: () => void syncBusy(() => restoreWithPairingCode(codeInput.value), 'Joined: models from your other device are arriving.') }, 'Join'),
+          h('button', { type: 'button', disabled: !ctx.online(), onclick: () => void syncBusy(() => restoreWithPairingCode(codeInput.value, { label: deviceLabel() }), 'Joined: models from your other device are arriving.') }, 'Join'),
         ),
         ctx.online() ? null : h('p', { class: 'muted' }, 'Connect to the network to turn sync on.'),
       );
