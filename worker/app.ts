@@ -78,8 +78,8 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   // Before authentication, body reads and any storage access: an unknown token or a wrong
   // operator token is counted too (CORS preflights are answered above without counting).
   for (const path of EDGE_LIMITED) app.use(path, edgeRateLimit());
-  const signedIn = authenticate(true);
-  const optionalSignIn = authenticate(false);
+  const signedIn = authenticate({ required: true });
+  const optionalSignIn = authenticate({ required: false });
 
   app.get('/healthz', healthRoute());
   app.get('/v1/models', modelsRoute(published));
@@ -88,7 +88,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
 
   app.post('/v1/accounts', rateLimit('accountCreate'), createAccountRoute());
   app.get('/v1/accounts/me', signedIn, accountRoute());
-  app.delete('/v1/accounts/me', signedIn, rateLimit('writes'), deleteAccountRoute());
+  app.delete('/v1/accounts/me', authenticate({ required: true, allowDeleting: true }), rateLimit('writes'), deleteAccountRoute());
   app.post('/v1/accounts/me/token', signedIn, rateLimit('writes'), rotateTokenRoute());
   app.get('/v1/tokens', signedIn, listTokensRoute());
   app.delete('/v1/tokens/:id', signedIn, rateLimit('writes'), revokeTokenRoute());

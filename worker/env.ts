@@ -21,6 +21,16 @@ export interface Env {
   RATE_LIMITS?: unknown;
   /** Most heads one account may store (default 100), as a number or its text. */
   MAX_HEADS_PER_ACCOUNT?: unknown;
+  /** Most bytes of head documents one account may store (default 64 MiB; worker/quotas.ts). */
+  MAX_ACCOUNT_BYTES?: unknown;
+  /** Most heads the operator may publish (default 20). */
+  MAX_PUBLISHED_HEADS?: unknown;
+  /** Largest published head document, in bytes (default 8 MiB). */
+  MAX_PUBLISHED_HEAD_BYTES?: unknown;
+  /** Months of no use after which the scheduled sweep removes an account (default 13). */
+  IDLE_ACCOUNT_MONTHS?: unknown;
+  /** Age before an unreferenced R2 object may be swept, in seconds (default 86400). */
+  ORPHAN_GRACE_SECONDS?: unknown;
   /**
    * `"1"` turns on `/_diag/*` (tensor count, WASM heap). Set only by `npm start`, the tests and
    * the bench; a deploy never sets it.

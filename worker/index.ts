@@ -2,9 +2,11 @@
 import { createApp } from './app.ts';
 import { drainUnreadBody } from './drain-body.ts';
 import type { Env } from './env.ts';
+import { createScheduledHandler } from './scheduled.ts';
 import { countedEnv, isolateStorageCounts } from './storage-counts.ts';
 
 const app = createApp();
+const sweep = createScheduledHandler();
 
 /** With diagnostics on, the bindings that count D1 queries and R2 operations (`/_diag/storage`). */
 const counted = new WeakMap<Env, Env>();
@@ -22,5 +24,9 @@ export default {
     // only if the body is read to its end first.
     await drainUnreadBody(request);
     return response;
+  },
+  /** The daily sweep (`[triggers] crons` in wrangler.toml): idle accounts, deletions, orphaned objects. */
+  async scheduled(controller: ScheduledController, env: Env): Promise<void> {
+    await sweep(controller, env);
   },
 } satisfies ExportedHandler<Env>;

@@ -14,7 +14,10 @@
  *   head named "... (from other device)", both are marked `conflict`, and
  *   {@link resolveConflict} lets the user pick;
  * - a 409 (the head is for another backbone) marks the head `error` with the server's message;
- * - a 429 is retried after its `Retry-After`.
+ * - a 429 is retried after its `Retry-After`;
+ * - a 401 (the token is unknown: this device was signed out, or the account was deleted, by
+ *   another device or by the server's sweep after 13 months unused) turns sync off on this device,
+ *   with a message in the status ({@link SYNC_ENDED_MESSAGE}); the heads stored here stay.
  *
  * Only head documents are sent: never photos, examples or embeddings.
  */
@@ -32,6 +35,12 @@ export type { HeadSyncStatus, SyncStateRecord, SyncAccountRecord } from './db.ts
 
 /** Suffix of the name of a head saved from another device's conflicting version. */
 export const CONFLICT_SUFFIX = ' (from other device)';
+/**
+ * The status message after the server stopped knowing this device's token (a 401): sync is off,
+ * the models on this device are untouched.
+ */
+export const SYNC_ENDED_MESSAGE =
+  'Sync was turned off: the server no longer knows this device (the account was deleted, or this device was signed out). The models on this device are untouched; turn sync on again to back them up.';
 /** How many times a rate-limited (429) request is retried. */
 const MAX_RATE_LIMIT_RETRIES = 5;
 /** Longest wait honoured from one `Retry-After`, in seconds. */
@@ -56,7 +65,10 @@ export interface SyncStatus {
   /** Account id while sync is on. */
   accountId: string | null;
   apiBase: string | null;
-  /** Last problem not tied to one head (offline, revoked token, server error), or null. */
+  /**
+   * Last problem not tied to one head (offline, server error), or null. While `off`: why sync was
+   * turned off, when the server ended it ({@link SYNC_ENDED_MESSAGE}), until it is turned on again.
+   */
   message: string | null;
   heads: HeadSyncInfo[];
 }
@@ -79,7 +91,7 @@ let lastMessage: string | null = null;
 export async function getSyncStatus(): Promise<SyncStatus> {
   const db = await openTannerinDb();
   const [account, states] = await Promise.all([db.get('syncAccount', 'account'), db.getAll('syncStates')]);
-  if (!account) return { status: 'off', accountId: null, apiBase: null, message: null, heads: [] };
+  if (!account) return { status: 'off', accountId: null, apiBase: null, message: lastMessage, heads: [] };
   const heads = states.map((s) => ({ id: s.id, status: s.status, message: s.message, conflictWith: s.conflictWith }));
   const has = (st: HeadSyncStatus): boolean => heads.some((h) => h.status === st);
   const status: OverallSyncStatus = has('error') ? 'error' : has('conflict') ? 'conflict' : has('pending') ? 'pending' : 'synced';
@@ -125,7 +137,7 @@ async function request(apiBase: string, path: string, init: { method?: string; t
 
 /** The API's error for a non-OK response (`{"error": {code, message}}`), with its ETag header. */
 async function apiError(res: Response): Promise<TannerinError> {
-  let code: ErrorCode = 'internal_error';
+  let code: ErrorCode = res.status === 401 ? 'unauthorized' : 'internal_error';
   let message = `HTTP ${res.status}`;
   try {
     const body = (await res.json()) as { error?: { code?: ErrorCode; message?: string } };
@@ -161,6 +173,7 @@ function defaultApiBase(): string {
 
 /** Stores the token, queues every local head never synced, listens for `online`, and syncs. */
 async function signIn(apiBase: string, token: TokenResponse): Promise<SyncAccountRecord> {
+  lastMessage = null;
   const db = await openTannerinDb();
   const account: SyncAccountRecord = { key: 'account', apiBase, accountId: token.accountId, tokenId: token.tokenId, token: token.token, since: new Date().toISOString() };
   const tx = db.transaction(['syncAccount', 'syncStates', 'heads'], 'readwrite');
@@ -222,25 +235,42 @@ export async function createPairingCode(): Promise<PairingCodeResponse> {
   return json<PairingCodeResponse>(await request(account.apiBase, '/v1/pairing-codes', { method: 'POST', token: account.token }));
 }
 
+/** Forgets the token and every head's sync state on this device (the heads stay); `message` is the status's. */
+async function forgetAccount(message: string | null): Promise<void> {
+  const db = await openTannerinDb();
+  const tx = db.transaction(['syncAccount', 'syncStates'], 'readwrite');
+  await Promise.all([tx.objectStore('syncAccount').clear(), tx.objectStore('syncStates').clear(), tx.done]);
+  lastMessage = message;
+  await emit();
+}
+
+/**
+ * Whether a failed `DELETE /v1/accounts/me` means the account is already gone: 401 (the token is
+ * unknown: the deletion finished, from another device or an earlier try whose answer was lost)
+ * or 404. Any other failure (5xx: the server resumes the deletion on the next try) is thrown.
+ */
+export function accountAlreadyDeleted(status: number): boolean {
+  return status === 401 || status === 404;
+}
+
 /**
  * Turns sync off on this device: forgets the token and every head's sync state (the heads stay).
- * With `deleteAccount`, first deletes the account and all its heads on the server.
+ * With `deleteAccount`, first deletes the account and all its heads on the server; if that fails
+ * half-way, calling this again resumes it, and an account the server already deleted counts as
+ * done.
  */
 export async function disableSync(options: { deleteAccount?: boolean } = {}): Promise<void> {
   const account = await getAccount();
   if (!account) return;
   if (options.deleteAccount) {
     const res = await request(account.apiBase, '/v1/accounts/me', { method: 'DELETE', token: account.token });
-    if (!res.ok) throw await apiError(res);
+    if (!res.ok && !accountAlreadyDeleted(res.status)) throw await apiError(res);
+    await res.body?.cancel();
   } else {
     // Sign this device out; the account's last token cannot be revoked (409), which is fine.
     await request(account.apiBase, '/v1/tokens/current', { method: 'DELETE', token: account.token }).catch(() => undefined);
   }
-  const db = await openTannerinDb();
-  const tx = db.transaction(['syncAccount', 'syncStates'], 'readwrite');
-  await Promise.all([tx.objectStore('syncAccount').clear(), tx.objectStore('syncStates').clear(), tx.done]);
-  lastMessage = null;
-  await emit();
+  await forgetAccount(null);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,6 +342,11 @@ async function syncOnce(): Promise<void> {
     await pushAll(account);
     lastMessage = null;
   } catch (err) {
+    if (isUnauthorized(err)) {
+      // The server no longer knows the token: sync ends here; the local models stay.
+      await forgetAccount(SYNC_ENDED_MESSAGE);
+      return;
+    }
     lastMessage = err instanceof TypeError ? `offline: ${err.message}` : err instanceof Error ? err.message : String(err);
   }
   await emit();
@@ -346,6 +381,11 @@ function pulledState(doc: HeadDocument, existing: HeadStateRecord | undefined): 
   return { id: doc.id, predictWith: 'head', classIds: same ? existing.classIds : null, trainedOn: null, training: null, updated: new Date().toISOString() };
 }
 
+/** A 401 from the API: the server does not know this device's token (any more). */
+function isUnauthorized(err: unknown): boolean {
+  return err instanceof TannerinError && err.code === 'unauthorized';
+}
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -369,7 +409,7 @@ async function pullOne(account: SyncAccountRecord, remote: ServerHead, state: Sy
   try {
     fetched = await fetchHead(account, remote.id);
   } catch (err) {
-    if (err instanceof TypeError) throw err;
+    if (err instanceof TypeError || isUnauthorized(err)) throw err;
     await setState(remote.id, { etag: remote.etag, pending: false, status: 'error', message: errorMessage(err) });
     return;
   }
@@ -450,7 +490,7 @@ async function pushOne(account: SyncAccountRecord, id: string, options: { ifMatc
       const remote = await fetchHead(account, id);
       await keepBoth(id, remote.doc, remote.etag, base);
     } catch (fetchErr) {
-      if (fetchErr instanceof TypeError) throw fetchErr;
+      if (fetchErr instanceof TypeError || isUnauthorized(fetchErr)) throw fetchErr;
       await setState(id, { pending: false, status: 'conflict', message: `another device changed this head, and its version cannot be used here: ${errorMessage(fetchErr)}`, remoteEtag: current });
     }
     return;
@@ -461,7 +501,7 @@ async function pushOne(account: SyncAccountRecord, id: string, options: { ifMatc
     await pushOne(account, id, {});
     return;
   }
-  if (res.status === 401) throw new Error(`the server refused this device's token (${err.message}): turn sync off and on again`);
+  if (res.status === 401) throw err;
   if (res.status >= 500) throw new Error(`the server failed: ${err.message}`);
   const message = err.code === 'backbone_mismatch' ? `${err.message} (re-embed the photos and retrain, then it syncs)` : err.message;
   await setState(id, { pending: false, status: 'error', message });

@@ -139,7 +139,7 @@ describe('PUT /v1/heads/:id', () => {
     const mine = smallHead(3, doc.id);
     const bytes = headBytes(mine);
     const upload = { head: validateHeadDocument(mine, backbone), bytes, etag: await sha256Hex(bytes) };
-    const error = await updateHead(bindings.DB, bindings.HEADS, stale as NonNullable<typeof stale>, upload, Date.now()).catch((e: unknown) => e);
+    const error = await updateHead(bindings.DB, bindings.HEADS, stale as NonNullable<typeof stale>, upload, { maxHeads: 100, maxBytes: 64 * 1024 * 1024 }, Date.now()).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'precondition_failed', headers: { etag: winner.headers.get('etag') } });
     const state = await storedState(bindings, accountId);
     expect(state.objects).toEqual([expect.objectContaining({ etag: (winner.headers.get('etag') as string).slice(1, -1) })]);

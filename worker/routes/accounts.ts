@@ -9,7 +9,8 @@ import { TannerinError } from '../../shared/errors.ts';
 import { callerOfContext } from '../auth.ts';
 import type { AppEnv } from '../env.ts';
 import { optionalLabel, readJsonObject } from '../json-body.ts';
-import { accountInfo, createAccount, deleteAccount, rotateToken, type IssuedToken } from '../store/accounts.ts';
+import { deleteAccount } from '../store/account-deletion.ts';
+import { accountInfo, createAccount, rotateToken, type IssuedToken } from '../store/accounts.ts';
 
 /** A response carrying a fresh token: never cached anywhere. */
 export function tokenResponse(c: Context<AppEnv>, issued: IssuedToken, status: 200 | 201): Response {
@@ -38,10 +39,14 @@ export function accountRoute() {
   };
 }
 
-/** Handler factory for `DELETE /v1/accounts/me`: 204; every token of the account stops working. */
+/**
+ * Handler factory for `DELETE /v1/accounts/me`: 204; every token of the account stops working.
+ * The account is marked `deleting` first (worker/store/account-deletion.ts): if the deletion fails
+ * half-way, the same request again (the token still works for it) resumes it.
+ */
 export function deleteAccountRoute() {
   return async (c: Context<AppEnv>) => {
-    await deleteAccount(c.env.DB, c.env.HEADS, callerOfContext(c).accountId);
+    await deleteAccount(c.env.DB, c.env.HEADS, callerOfContext(c).accountId, c.get('now')());
     return c.body(null, 204);
   };
 }

@@ -11,20 +11,17 @@ import { sha256Hex } from '../../shared/hash.ts';
 import { HEAD_LIMITS, isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head-validate.ts';
 import { callerOfContext } from '../auth.ts';
 import { mediaType } from '../embedding-input.ts';
-import type { AppEnv, Env } from '../env.ts';
+import type { AppEnv } from '../env.ts';
 import { matchesStrong, parseEtagCondition, quoteEtag } from '../etag.ts';
 import { getBackboneModelJson, getManifest } from '../model-runtime.ts';
+import { quotas, type QuotaVars } from '../quotas.ts';
 import { readBody } from '../read-body.ts';
-import { createHead, findHead, headSummary, preconditionFailed, updateHead, type HeadRow, type HeadUpload } from '../store/heads.ts';
+import { createHead, findHead, headSummary, preconditionFailed, updateHead, type AccountQuota, type HeadRow, type HeadUpload } from '../store/heads.ts';
 
-/** Heads one account may hold unless `MAX_HEADS_PER_ACCOUNT` says otherwise. */
-export const DEFAULT_MAX_HEADS = 100;
-
-/** The configured head quota per account. */
-export function headQuota(env: Pick<Env, 'MAX_HEADS_PER_ACCOUNT'>): number {
-  const n = Number(env.MAX_HEADS_PER_ACCOUNT ?? DEFAULT_MAX_HEADS);
-  if (!Number.isInteger(n) || n < 0) throw new Error('MAX_HEADS_PER_ACCOUNT must be a whole number');
-  return n;
+/** The configured per-account quotas (head count, stored bytes). */
+export function accountQuota(env: QuotaVars): AccountQuota {
+  const q = quotas(env);
+  return { maxHeads: q.maxHeadsPerAccount, maxBytes: q.maxAccountBytes };
 }
 
 /** What the request's conditional headers ask for. */
@@ -72,13 +69,13 @@ export function putHeadRoute() {
     let row: HeadRow;
     if (mode.create) {
       if (current) throw preconditionFailed(current, `Head ${id} already exists (If-None-Match: * failed).`);
-      row = await createHead(c.env.DB, c.env.HEADS, caller.accountId, upload, headQuota(c.env), now);
+      row = await createHead(c.env.DB, c.env.HEADS, caller.accountId, upload, accountQuota(c.env), now);
     } else {
       // Another account's head of this id is not seen: updating it is a 404 like any unknown head.
       if (!current) throw new TannerinError('not_found', `Unknown head "${id}"; create it with If-None-Match: *.`);
       if (!matchesStrong(mode.ifMatch, current.etag)) throw preconditionFailed(current, `If-Match does not match head ${id}.`);
       // Same bytes as stored (e.g. a retried PUT): nothing to write.
-      row = current.etag === upload.etag ? current : await updateHead(c.env.DB, c.env.HEADS, current, upload, now);
+      row = current.etag === upload.etag ? current : await updateHead(c.env.DB, c.env.HEADS, current, upload, accountQuota(c.env), now);
     }
     c.header('etag', quoteEtag(row.etag));
     c.header('cache-control', 'no-store');

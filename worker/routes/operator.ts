@@ -12,6 +12,9 @@
  * - `GET /v1/operator/heads`: the published heads.
  * - `GET /v1/published-heads/<name>/<write id>/<file>` (public, like model files): a published
  *   version's files, immutable.
+ *
+ * At most `MAX_PUBLISHED_HEADS` (20) heads are published, each document at most
+ * `MAX_PUBLISHED_HEAD_BYTES` (8 MiB); both are refused before anything is stored (worker/quotas.ts).
  */
 import type { Context } from 'hono';
 import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api.ts';
@@ -23,8 +26,19 @@ import type { AppEnv } from '../env.ts';
 import { quoteEtag } from '../etag.ts';
 import { getManifest } from '../model-runtime.ts';
 import type { PublishedIndex } from '../published-index.ts';
+import { quotas } from '../quotas.ts';
 import { readBody } from '../read-body.ts';
-import { findPublished, listPublished, PUBLISHED_FILES, publishedKey, publishHead, unpublishHead, type PublishedRow } from '../store/published.ts';
+import {
+  countPublished,
+  findPublished,
+  listPublished,
+  PUBLISHED_FILES,
+  publishedKey,
+  publishedQuotaExceeded,
+  publishHead,
+  unpublishHead,
+  type PublishedRow,
+} from '../store/published.ts';
 
 /** Longest published name. */
 export const MAX_PUBLISHED_NAME = 64;
@@ -73,7 +87,9 @@ export function publishRoute(published: PublishedIndex) {
     const name = nameParam(c);
     const replace = parseReplace(c.req.query('replace'));
     if (mediaType(c.req.raw) !== HEAD_TYPE) throw new TannerinError('unsupported_media_type', `Send the head document as ${HEAD_TYPE}.`);
-    const bytes = await readBody(c.req.raw, HEAD_LIMITS.maxDocumentBytes);
+    const limits = quotas(c.env);
+    // At most MAX_PUBLISHED_HEAD_BYTES (8 MiB by default), refused (413) before it is read in full.
+    const bytes = await readBody(c.req.raw, Math.min(HEAD_LIMITS.maxDocumentBytes, limits.maxPublishedHeadBytes));
     const manifest = await getManifest(c.env);
     const parsed = parseHeadDocument(bytes);
     if (typeof parsed === 'object' && parsed !== null && 'backboneTail' in parsed) {
@@ -96,9 +112,15 @@ export function publishRoute(published: PublishedIndex) {
           : `"${name}" is a head shipped with this deploy; pass replace=1 (tannerin publish --replace) to serve the published one instead (deleting it brings the shipped one back).`,
       );
     }
+    if (!current) {
+      // A new name: refused before anything is stored when the limit is reached (and checked again
+      // in the insert, so concurrent publishes cannot pass it together).
+      const count = await countPublished(c.env.DB);
+      if (count >= limits.maxPublishedHeads) throw publishedQuotaExceeded(count, limits.maxPublishedHeads);
+    }
     let row: PublishedRow;
     try {
-      row = await publishHead(c.env.DB, c.env.HEADS, name, doc, current, c.get('now')());
+      row = await publishHead(c.env.DB, c.env.HEADS, name, doc, current, limits.maxPublishedHeads, c.get('now')());
     } finally {
       // Written or lost to another write: either way this isolate's copy may be stale now.
       published.invalidate();

@@ -88,29 +88,6 @@ export async function revokeToken(db: D1Database, accountId: string, tokenId: st
   );
 }
 
-/**
- * Deletes the account: its index rows, codes and tokens go in one D1 transaction first (so the
- * account is gone and no index row can point at a deleted blob), then every R2 object under its
- * prefix, including any left over from interrupted writes.
- */
-export async function deleteAccount(db: D1Database, bucket: R2Bucket, accountId: string): Promise<void> {
-  await db.batch(
-    ['heads', 'pairing_codes', 'tokens'].map((table) => db.prepare(`DELETE FROM ${table} WHERE account_id = ?1`).bind(accountId)).concat(
-      db.prepare('DELETE FROM accounts WHERE id = ?1').bind(accountId),
-    ),
-  );
-  await deletePrefix(bucket, headPrefix(accountId));
-}
-
 /** The R2 prefix of an account's head documents. */
 export const headPrefix = (accountId: string): string => `heads/${accountId}/`;
 
-/** Deletes every object under `prefix`, a page (up to 1000 keys) at a time. */
-async function deletePrefix(bucket: R2Bucket, prefix: string): Promise<void> {
-  let cursor: string | undefined;
-  do {
-    const page = await bucket.list({ prefix, ...(cursor ? { cursor } : {}) });
-    if (page.objects.length) await bucket.delete(page.objects.map((o) => o.key));
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
-}

@@ -4,13 +4,19 @@
  * switched by a compare-and-swap on `version`; the object it replaced is deleted only after the
  * switch. So the index never points at a missing or half-written object, a writer that loses a
  * race deletes only its own object, and an interrupted write leaves at worst an unreferenced
- * object (never served; swept with the account).
+ * object (never served; swept by the scheduled handler, worker/maintenance.ts, or with the
+ * account).
+ *
+ * Quotas (head count and stored bytes per account) and the account's status are checked in the
+ * very statement that writes the index row: D1 runs statements one at a time, so two concurrent
+ * writes cannot both pass a quota that only one of them fits in.
  */
 import type { HeadSummary } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { ValidatedHead } from '../../shared/head-validate.ts';
 import { headPrefix } from './accounts.ts';
 import { quoteEtag } from '../etag.ts';
+import { formatBytes } from '../quotas.ts';
 
 /** A row of the `heads` table. */
 export interface HeadRow {
@@ -93,11 +99,35 @@ async function dropBlob(bucket: R2Bucket, key: string): Promise<void> {
 const indexValues = (upload: HeadUpload) =>
   [upload.head.doc.name, upload.head.doc.backbone, JSON.stringify(upload.head.doc.classes), upload.bytes.byteLength, upload.head.doc.backboneTail ? 1 : 0] as const;
 
+/** The per-account quotas a write is checked against (worker/quotas.ts). */
+export interface AccountQuota {
+  maxHeads: number;
+  maxBytes: number;
+}
+
+/** The account's status and usage, read after a refused write to say why. */
+async function usage(db: D1Database, accountId: string): Promise<{ status: string; heads: number; bytes: number } | null> {
+  return db
+    .prepare('SELECT status, (SELECT COUNT(*) FROM heads WHERE account_id = ?1) AS heads, (SELECT COALESCE(SUM(bytes), 0) FROM heads WHERE account_id = ?1) AS bytes FROM accounts WHERE id = ?1')
+    .bind(accountId)
+    .first<{ status: string; heads: number; bytes: number }>();
+}
+
+const accountGone = () => new TannerinError('unauthorized', 'The account no longer exists, or is being deleted.');
+
+/** The 403 for a write of `adding` bytes that would take the account over its byte quota. */
+function bytesExceeded(used: number, adding: number, limit: number): TannerinError {
+  return new TannerinError(
+    'quota_exceeded',
+    `The account stores ${formatBytes(used)} of head documents; its limit is ${formatBytes(limit)}, and this write would add ${formatBytes(adding)}. Delete heads first.`,
+  );
+}
+
 /**
  * Creates the head (the caller sent `If-None-Match: *`). The insert checks in one statement that
- * the id is free and that the account is under its head quota.
+ * the id is free, that the account is active, and that it stays within its head and byte quotas.
  */
-export async function createHead(db: D1Database, bucket: R2Bucket, accountId: string, upload: HeadUpload, maxHeads: number, now: number): Promise<HeadRow> {
+export async function createHead(db: D1Database, bucket: R2Bucket, accountId: string, upload: HeadUpload, quota: AccountQuota, now: number): Promise<HeadRow> {
   const id = upload.head.doc.id;
   const key = await putBlob(bucket, accountId, upload);
   let row: HeadRow | null;
@@ -106,39 +136,47 @@ export async function createHead(db: D1Database, bucket: R2Bucket, accountId: st
       .prepare(
         `INSERT INTO heads (account_id, id, version, etag, blob_key, name, backbone, classes, bytes, fine_tuned, created_at, updated_at)
          SELECT ?1, ?2, 1, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10
-         WHERE (SELECT COUNT(*) FROM heads WHERE account_id = ?1) < ?11
+         WHERE (SELECT status FROM accounts WHERE id = ?1) = 'active'
+           AND (SELECT COUNT(*) FROM heads WHERE account_id = ?1) < ?11
+           AND (SELECT COALESCE(SUM(bytes), 0) FROM heads WHERE account_id = ?1) + ?8 <= ?12
          ON CONFLICT (account_id, id) DO NOTHING
          RETURNING *`,
       )
-      .bind(accountId, id, upload.etag, key, ...indexValues(upload), now, maxHeads)
+      .bind(accountId, id, upload.etag, key, ...indexValues(upload), now, quota.maxHeads, quota.maxBytes)
       .first<HeadRow>();
   } catch (err) {
     await dropBlob(bucket, key);
     // The account was deleted while this write was under way (foreign key).
-    if (String(err).includes('FOREIGN KEY')) throw new TannerinError('unauthorized', 'The account no longer exists.');
+    if (String(err).includes('FOREIGN KEY')) throw accountGone();
     throw err;
   }
   if (row) return row;
   await dropBlob(bucket, key);
   const current = await findHead(db, accountId, id);
   if (current) throw preconditionFailed(current, `Head ${id} already exists (If-None-Match: * failed).`);
-  throw new TannerinError('quota_exceeded', `The account already holds ${maxHeads} heads, the most it may; delete one first.`);
+  const used = await usage(db, accountId);
+  if (used?.status !== 'active') throw accountGone();
+  if (used.heads >= quota.maxHeads) throw new TannerinError('quota_exceeded', `The account already holds ${used.heads} heads; its limit is ${quota.maxHeads}. Delete one first.`);
+  throw bytesExceeded(used.bytes, upload.bytes.byteLength, quota.maxBytes);
 }
 
 /**
  * Replaces the document of `current` (whose ETag the caller's `If-Match` named). Succeeds only if
  * nobody wrote the head since `current` was read: of two concurrent updates from the same
- * version, exactly one wins and the other gets a 412.
+ * version, exactly one wins and the other gets a 412. The byte quota counts the new document in
+ * place of the one it replaces.
  */
-export async function updateHead(db: D1Database, bucket: R2Bucket, current: HeadRow, upload: HeadUpload, now: number): Promise<HeadRow> {
+export async function updateHead(db: D1Database, bucket: R2Bucket, current: HeadRow, upload: HeadUpload, quota: AccountQuota, now: number): Promise<HeadRow> {
   const key = await putBlob(bucket, current.account_id, upload);
   const row = await db
     .prepare(
       `UPDATE heads SET version = version + 1, etag = ?1, blob_key = ?2, name = ?3, backbone = ?4, classes = ?5, bytes = ?6, fine_tuned = ?7, updated_at = ?8
        WHERE account_id = ?9 AND id = ?10 AND version = ?11
+         AND (SELECT status FROM accounts WHERE id = ?9) = 'active'
+         AND (SELECT COALESCE(SUM(bytes), 0) FROM heads WHERE account_id = ?9 AND id != ?10) + ?6 <= ?12
        RETURNING *`,
     )
-    .bind(upload.etag, key, ...indexValues(upload), now, current.account_id, current.id, current.version)
+    .bind(upload.etag, key, ...indexValues(upload), now, current.account_id, current.id, current.version, quota.maxBytes)
     .first<HeadRow>()
     .catch(async (err: unknown) => {
       await dropBlob(bucket, key);
@@ -151,7 +189,10 @@ export async function updateHead(db: D1Database, bucket: R2Bucket, current: Head
   await dropBlob(bucket, key);
   const now412 = await findHead(db, current.account_id, current.id);
   if (!now412) throw new TannerinError('not_found', `Head ${current.id} was deleted while this update was under way.`);
-  throw preconditionFailed(now412, `Head ${current.id} was changed by another write while this one was under way.`);
+  if (now412.version !== current.version) throw preconditionFailed(now412, `Head ${current.id} was changed by another write while this one was under way.`);
+  const used = await usage(db, current.account_id);
+  if (used?.status !== 'active') throw accountGone();
+  throw bytesExceeded(used.bytes - now412.bytes, upload.bytes.byteLength, quota.maxBytes);
 }
 
 /** Deletes `current` if it is still the version read; the object goes after the index row. */

@@ -109,11 +109,31 @@ async function dropFiles(bucket: R2Bucket, name: string, writeId: string): Promi
 
 const conflict = (message: string) => new TannerinError('conflict', message);
 
+/** How many heads are published. */
+export async function countPublished(db: D1Database): Promise<number> {
+  return unlessMissingTable(async () => (await db.prepare('SELECT COUNT(*) AS n FROM published_heads').first<number>('n')) ?? 0, 0);
+}
+
+/** The 403 for a new published head over the limit. */
+export function publishedQuotaExceeded(count: number, max: number): TannerinError {
+  return new TannerinError('quota_exceeded', `${count} heads are published; the limit is ${max} (MAX_PUBLISHED_HEADS). Delete one first, or replace one (replace=1).`);
+}
+
 /**
  * Publishes a validated plain head document under `name`. `current` is the row read before (null:
- * create; a row: replace exactly that version). 409 if another write came first.
+ * create; a row: replace exactly that version). 409 if another write came first. A new name is
+ * inserted only while fewer than `maxPublished` heads are published, checked in the insert itself
+ * (403 otherwise; the files it wrote are deleted).
  */
-export async function publishHead(db: D1Database, bucket: R2Bucket, name: string, doc: HeadDocument, current: PublishedRow | null, now: number): Promise<PublishedRow> {
+export async function publishHead(
+  db: D1Database,
+  bucket: R2Bucket,
+  name: string,
+  doc: HeadDocument,
+  current: PublishedRow | null,
+  maxPublished: number,
+  now: number,
+): Promise<PublishedRow> {
   const writeId = crypto.randomUUID();
   const files = await publishedFiles(doc, name);
   try {
@@ -154,10 +174,11 @@ export async function publishHead(db: D1Database, bucket: R2Bucket, name: string
       : await db
           .prepare(
             `INSERT INTO published_heads (name, version, write_id, etag, source_id, display_name, backbone, classes, input, files, bytes, created_at, updated_at)
-             VALUES (?11, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)
+             SELECT ?11, 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10
+             WHERE (SELECT COUNT(*) FROM published_heads) < ?12
              ON CONFLICT (name) DO NOTHING RETURNING *`,
           )
-          .bind(...values, name)
+          .bind(...values, name, maxPublished)
           .first<PublishedRow>();
   } catch (err) {
     await dropFiles(bucket, name, writeId);
@@ -165,6 +186,10 @@ export async function publishHead(db: D1Database, bucket: R2Bucket, name: string
   }
   if (!row) {
     await dropFiles(bucket, name, writeId);
+    if (!current && !(await findPublished(db, name))) {
+      const count = await countPublished(db);
+      if (count >= maxPublished) throw publishedQuotaExceeded(count, maxPublished);
+    }
     throw conflict(`Published head "${name}" was changed by another write while this one was under way; run it again.`);
   }
   if (current) await dropFiles(bucket, name, current.write_id);
