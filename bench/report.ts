@@ -48,7 +48,7 @@ export function machine(): string[] {
     `CPU: ${cpu[0]?.model.trim() ?? 'unknown'}, ${cpu.length} logical cores`,
     `Memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at the end)`,
     `OS: ${os}`,
-    `Node: ${process.version}; browser: Debian Chromium (headless) through playwright-core; Worker runtime: workerd through wrangler dev`,
+    `Node: ${process.version}; browsers: Debian Chromium (headless) through playwright-core, Firefox ESR (headless) through puppeteer-core over WebDriver BiDi, WebKitGTK MiniBrowser through WebKitWebDriver on Xvfb; Worker runtime: workerd through wrangler dev`,
   ];
 }
 
@@ -107,7 +107,7 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
     '- Every figure is from one run of `npm run bench`; a ratio divides two figures measured in that same run, side by side, so a loaded machine slows both sides.',
     '- Times are medians of repeated runs after warm-up (percentiles where stated); the repetitions are in each row\'s note.',
     '- The edge is measured over HTTP from outside, against `wrangler dev` on 127.0.0.1 (local workerd), serving a frozen copy of the Worker bundle and static assets (bench/lib.ts `freezeWorker`), so edits elsewhere in the tree cannot restart the isolate mid-run. Production timers stand still during CPU work, so no figure is taken inside the Worker except the forward pass on local workerd.',
-    '- The browser figures drive Debian Chromium (headless, no GPU) on the test harness page.',
+    '- The browser figures drive Debian Chromium (headless, no GPU) on the test harness page; the "Browser engines" section drives Firefox ESR and WebKitGTK on the same page.',
     `- Machine load: 1-minute load average ${run.loadBefore.toFixed(1)} before and ${run.loadAfter.toFixed(1)} after the run on ${cpus().length} cores.${loaded ? ' **Other jobs were running on this machine during the run** (other engineers\' builds and tests), so absolute times are high and noisy; ratios from the same run are the more reliable figures.' : ''}`,
     `- Sections (seconds): ${run.sections.map(([n, s]) => `${n} ${s.toFixed(0)}`).join(', ')}.`,
     '',
@@ -158,6 +158,8 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
     row('forward pass, batch 1', 'browser.phone4x.forward_ms', 'ms', 0),
     row('photo to stored example (photo + 3 augmented views)', 'browser.phone4x.photo_to_example_ms', 'ms', 0),
     row('train to ready (50 examples, 5 classes)', 'browser.phone4x.train_to_ready_ms', 'ms', 0),
+    '',
+    ...enginesSection(r),
     '',
     '## Fine-tuning speed-up (one batch-8 step through the top block, WASM)',
     '',
@@ -284,4 +286,51 @@ export function replaceCapacitySection(text: string, r: Results, measuredAt: Dat
   }
   const fuzz = text.indexOf('## Fuzz');
   return fuzz >= 0 ? text.slice(0, fuzz) + section + text.slice(fuzz) : `${text.trimEnd()}\n\n${section}`;
+}
+
+const ENGINES_HEADING = '## Browser engines: Firefox ESR and WebKitGTK (bench/engines.ts)';
+
+/**
+ * The "Browser engines" section: forward pass and photo to example in Firefox ESR and WebKitGTK
+ * (bench/engines.ts) next to Chromium's (bench/browser.ts), which build each ran, and what each
+ * engine lacks. `measuredAt` is said when the section was measured apart from the rest of the run.
+ */
+export function enginesSection(r: Results, measuredAt?: Date): string[] {
+  const v = (k: string) => r[k]?.value;
+  const ms = (k: string) => (v(k) !== undefined ? `${fmt(v(k), 1)} ms` : 'n/a');
+  const build = (k: string) => /, (simd|threaded-simd), (\d+) thread/.exec(r[k]?.note ?? '')?.slice(1, 3).join(', ') ?? 'n/a';
+  const engines: [string, string, string, string][] = [
+    ['Chromium (bench/browser.ts)', 'browser.forward_wasm_ms', 'browser.photo_to_example_ms', '640x480 JPEG'],
+    ['Firefox ESR', 'browser.firefox.forward_ms', 'browser.firefox.photo_to_example_ms', '64-px emoji PNG'],
+    ['WebKitGTK (MiniBrowser)', 'browser.webkit.forward_ms', 'browser.webkit.photo_to_example_ms', '64-px emoji PNG'],
+  ];
+  return [
+    ENGINES_HEADING,
+    '',
+    `${measuredAt ? `Measured by \`npx tsx bench/engines.ts\` alone on ${measuredAt.toISOString().slice(0, 16).replace('T', ' ')} UTC (the rest of this file is from the run above, Chromium's row included). ` : ''}Unthrottled, through the cross-engine drivers of the browser tests (tests/browser/engine.ts), on the plain (not cross-origin isolated) harness page against \`wrangler dev\`: the forward pass is the backbone, batch 1, median of 20 after 3 warm-up passes (goal <= 100 ms in every engine); photo to example is the library's \`addExample\` (decode, the photo and 3 augmented views embedded, 224-px copy, stored in IndexedDB), median of 7 after a warm-up photo. Chromium's photo figure is of a 640x480 JPEG, the other engines' of a 64-px emoji PNG (a smaller decode; the 4 forward passes dominate either way), so compare those across engines with that in mind.`,
+    '',
+    '| engine | build, threads | forward pass | photo to example | photo |',
+    '|---|---|---|---|---|',
+    ...engines.map(([name, fwd, photo, what]) => `| ${name} | ${build(fwd)} | ${ms(fwd)} | ${ms(photo)} | ${what} |`),
+    '',
+    'Notes per row are in bench/results.json. What each engine lacks here:',
+    '',
+    "- **WebKitGTK**: no `SharedArrayBuffer`, even on a cross-origin-isolated page, so no threaded build: the app falls back to the SIMD build (1 thread) and says why (tests/browser/cross-engine-library.test.ts). Its WebDriver automation sessions are ephemeral (like a private window), so there is no repeat-visit (stored model) figure, and WebDriver classic reports no console errors. No CPU throttling, so no phone-class figure. MiniBrowser on Linux is the closest to Safari we can run; Safari on iOS has other memory and storage limits.",
+    '- **Firefox ESR**: runs the threaded build on a cross-origin-isolated page (the app\'s case; the cross-engine test checks it), but these figures are the SIMD build on the plain page, like Chromium\'s `browser.forward_wasm_ms`. WebDriver BiDi has no CPU throttling (DevTools\' `Emulation.setCPUThrottlingRate` is Chromium\'s protocol), so no phone-class figure either; `navigator.storage.persist()` shows a prompt instead of answering silently.',
+    '- **Both**: headless or on Xvfb with no GPU, like Chromium here; WebGL/WebGPU are not used (the backend is WASM).',
+    '',
+    "**Machine load**: this 2-core machine is shared with other engineers' builds and test runs; the 1-minute load average at each engine's end is in its notes. Loaded runs make every figure here slower and noisier than on an idle machine or a phone's dedicated cores.",
+  ];
+}
+
+/** `text` (BENCHMARKS.md) with its "Browser engines" section replaced, or inserted before the fine-tuning section. */
+export function replaceEnginesSection(text: string, r: Results, measuredAt: Date): string {
+  const section = enginesSection(r, measuredAt).join('\n') + '\n\n';
+  const start = text.indexOf(ENGINES_HEADING);
+  if (start >= 0) {
+    const next = text.indexOf('\n## ', start + ENGINES_HEADING.length);
+    return text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
+  }
+  const before = text.indexOf('## Fine-tuning speed-up');
+  return before >= 0 ? text.slice(0, before) + section + text.slice(before) : `${text.trimEnd()}\n\n${section}`;
 }

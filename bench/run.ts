@@ -41,6 +41,7 @@ const finetunedEdge = await section('finetuned-edge', () => benchFineTunedEdge(1
 const finetune = await section('finetune', () => benchFinetuneStep());
 const browser = await section('browser', () => import('./browser.ts').then((m) => m.benchBrowser()));
 const phone = await section('phone', () => import('./phone.ts').then((m) => m.benchPhone()));
+const engines = await section('engines', () => import('./engines.ts').then((m) => m.benchEngines()));
 const fuzz = await section('fuzz', () => benchFuzz(2000));
 const load = await section('load', async () => {
   const server = await startDevServer();
@@ -60,6 +61,7 @@ const results: Results = {
   ...finetune,
   ...browser,
   ...phone,
+  ...engines,
   ...fuzz,
   ...load,
   ...capacity,

@@ -81,7 +81,9 @@ export interface EngineSession {
 export async function clickText(page: EnginePage, selector: string, text: string, timeoutMs = 30_000): Promise<void> {
   const mark = `t${Math.random().toString(36).slice(2)}`;
   const find = ([sel, txt, m]: readonly [string, string, string]): boolean => {
-    const el = [...document.querySelectorAll(sel)].find((e) => (e.textContent ?? '').includes(txt));
+    // Typed structurally: bench/engines.ts compiles this file without DOM types.
+    const doc = (globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ textContent: string | null; setAttribute(n: string, v: string): void }> } }).document;
+    const el = [...doc.querySelectorAll(sel)].find((e) => (e.textContent ?? '').includes(txt));
     if (!el) return false;
     el.setAttribute('data-engine-target', m);
     return true;
