@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
+import { emojiFile, openApp as openAppAt, uploadToClass } from './app-steps.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { ANDROID, axeProblems, countTargets, fakeNavigator, IPAD_AS_MAC, IPHONE, smallTargets } from './phone-checks.ts';
 
@@ -28,7 +29,7 @@ const DISMISSED_KEY = 'tannerin.home-screen-notice.dismissed';
 
 const CLASSES = ['heart', 'animal-mammal'];
 const split = emojiSplit(CLASSES, 5, 0, 7);
-const file = (e: EmojiImage): { name: string; mimeType: string; buffer: Buffer } => ({ name: e.file, mimeType: e.image.type, buffer: Buffer.from(e.image.base64, 'base64') });
+const file = emojiFile;
 
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -37,9 +38,8 @@ async function shot(page: Page, name: string, fullPage = false): Promise<void> {
 }
 
 /** Opens the app and waits until the models are loaded and the screens are shown. */
-async function openApp(page: Page, hash = ''): Promise<void> {
-  await page.goto(`${baseUrl}/${hash}`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+function openApp(page: Page, hash = ''): Promise<void> {
+  return openAppAt(page, baseUrl, hash);
 }
 
 async function addClass(page: Page, name: string): Promise<void> {
@@ -49,16 +49,7 @@ async function addClass(page: Page, name: string): Promise<void> {
   await page.waitForSelector(`article[data-class="${name}"]`);
 }
 
-async function upload(page: Page, name: string, images: EmojiImage[]): Promise<void> {
-  const card = page.locator(`article[data-class="${name}"]`);
-  const before = await card.locator('.thumb').count();
-  await card.locator('input[type="file"]').setInputFiles(images.map(file));
-  await page.waitForFunction(
-    ([n, count]) => document.querySelectorAll(`article[data-class="${n}"] .thumb`).length >= count,
-    [name, before + images.length] as const,
-    { timeout: 60_000 },
-  );
-}
+const upload = uploadToClass;
 
 async function newPage(browser: Browser): Promise<Page> {
   return browser.context.newPage();

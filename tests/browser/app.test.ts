@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
+import { emojiFile, openApp as openAppAt, uploadToClass } from './app-steps.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { writeY4m } from './video.ts';
 
@@ -27,7 +28,7 @@ const CLASSES = ['heart', 'animal-mammal', 'transport-ground'];
 const split = emojiSplit(CLASSES, 6, 2, 3);
 const train = (label: string): EmojiImage[] => split.train[label] as EmojiImage[];
 const test = (label: string): EmojiImage[] => split.test[label] as EmojiImage[];
-const file = (e: EmojiImage): { name: string; mimeType: string; buffer: Buffer } => ({ name: e.file, mimeType: e.image.type, buffer: Buffer.from(e.image.base64, 'base64') });
+const file = emojiFile;
 
 mkdirSync(ARTIFACTS, { recursive: true });
 
@@ -58,9 +59,8 @@ async function expectAccessible(page: Page, screen: string): Promise<void> {
 }
 
 /** Opens the app and waits until the models are loaded and the screens are shown. */
-async function openApp(page: Page, hash = ''): Promise<void> {
-  await page.goto(`${baseUrl}/${hash}`);
-  await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+function openApp(page: Page, hash = ''): Promise<void> {
+  return openAppAt(page, baseUrl, hash);
 }
 
 async function addClass(page: Page, name: string): Promise<void> {
@@ -70,16 +70,7 @@ async function addClass(page: Page, name: string): Promise<void> {
   await page.waitForSelector(`article[data-class="${name}"]`);
 }
 
-async function upload(page: Page, name: string, images: EmojiImage[]): Promise<void> {
-  const card = page.locator(`article[data-class="${name}"]`);
-  const before = await card.locator('.thumb').count();
-  await card.locator('input[type="file"]').setInputFiles(images.map(file));
-  await page.waitForFunction(
-    ([n, count]) => document.querySelectorAll(`article[data-class="${n}"] .thumb`).length >= count,
-    [name, before + images.length] as const,
-    { timeout: 60_000 },
-  );
-}
+const upload = uploadToClass;
 
 async function trainNow(page: Page): Promise<void> {
   await page.click('nav a[href="#train"]');

@@ -4,11 +4,11 @@
  * profile is a directory puppeteer fills with its prefs; a relaunch on it keeps IndexedDB. The fake
  * camera: prefs `media.navigator.streams.fake` and `media.navigator.permission.disabled`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launch, type Page } from 'puppeteer-core';
-import type { EngineLaunchOptions, EnginePage, EngineSession } from './engine.ts';
+import { writeUploadFiles, type EngineLaunchOptions, type EnginePage, type EngineSession } from './engine.ts';
 
 /** Debian's Firefox ESR. */
 export const DEFAULT_FIREFOX_PATH = '/usr/bin/firefox-esr';
@@ -52,14 +52,7 @@ function puppeteerPage(page: Page, files: string): EnginePage {
     click: (selector) => page.click(selector),
     type: (selector, text) => page.type(selector, text),
     async setFiles(selector, list) {
-      // Each upload in its own directory, so files keep their names (the import reads them).
-      const dir = join(files, String(upload++));
-      mkdirSync(dir);
-      const paths = list.map((f) => {
-        const path = join(dir, f.name);
-        writeFileSync(path, f.buffer);
-        return path;
-      });
+      const paths = writeUploadFiles(files, upload++, list);
       const input = await page.$(selector as 'input');
       if (!input) throw new Error(`no element ${selector}`);
       await input.uploadFile(...paths);

@@ -8,11 +8,11 @@
  * {@link EngineSession.errors} stays empty here.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pollFunction, type EngineLaunchOptions, type EnginePage, type EngineSession } from './engine.ts';
+import { pollFunction, writeUploadFiles, type EngineLaunchOptions, type EnginePage, type EngineSession } from './engine.ts';
 import { WebDriverSession, webDriverCommand } from './webdriver.ts';
 
 /** Debian's WebDriver for WebKitGTK. */
@@ -114,14 +114,7 @@ function webDriverPage(session: WebDriverSession, files: string): EnginePage {
       await session.sendKeys(await session.find(selector), text);
     },
     async setFiles(selector, list) {
-      // Each upload in its own directory, so files keep their names (the import reads them).
-      const dir = join(files, String(upload++));
-      mkdirSync(dir);
-      const paths = list.map((f) => {
-        const path = join(dir, f.name);
-        writeFileSync(path, f.buffer);
-        return path;
-      });
+      const paths = writeUploadFiles(files, upload++, list);
       await session.sendKeys(await session.find(selector), paths.join('\n'));
     },
     async screenshot(path) {

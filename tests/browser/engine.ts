@@ -6,6 +6,8 @@
  * engine. Selectors are CSS only (WebDriver has no text selectors); {@link clickText} finds an
  * element by its text.
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** The engines the browser tests run in. */
 export type EngineName = 'chromium' | 'firefox' | 'webkit';
@@ -110,4 +112,19 @@ export async function pollFunction<A>(
     if (Date.now() > deadline) throw new Error(`waitForFunction timed out after ${timeoutMs} ms: ${fn.toString().slice(0, 200)}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Writes files for one upload into a directory of their own under `scratch` (numbered by
+ * `upload`), so they keep their names (the import reads them); returns their paths. For drivers
+ * that upload by path (puppeteer, WebDriver).
+ */
+export function writeUploadFiles(scratch: string, upload: number, list: EngineFile[]): string[] {
+  const dir = join(scratch, String(upload));
+  mkdirSync(dir);
+  return list.map((f) => {
+    const path = join(dir, f.name);
+    writeFileSync(path, f.buffer);
+    return path;
+  });
 }
