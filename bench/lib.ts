@@ -2,6 +2,7 @@
  * Bench plumbing: medians and percentiles, the results file, the printed table, and a `wrangler dev`
  * started on a free loopback port.
  */
+import { createHash } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -105,7 +106,7 @@ export function freezeWorker(): string {
 /**
  * wrangler.toml with its rate limiting bindings raised to `limit`, for `wrangler dev` under load
  * from one address: unlike RATE_LIMITS (a variable, set with --var) a binding's limit is only in
- * the configuration. Written to .wrangler/bench-config/wrangler.toml with its paths made absolute;
+ * the configuration. Written to .wrangler/bench-config/wrangler-<content hash>.toml with its paths made absolute;
  * everything else, the limiter calls included, is the deployed configuration.
  */
 export function raisedLimitsConfig(limit = 1_000_000): string {
@@ -119,10 +120,13 @@ export function raisedLimitsConfig(limit = 1_000_000): string {
     .replace(/^(main|directory|migrations_dir)(\s*=\s*)"([^"]+)"/gm, (_match, key: string, eq: string, value: string) => `${key}${eq}${JSON.stringify(join(ROOT, value))}`);
   const tables = (text.match(/^\[\[ratelimits\]\]/gm) ?? []).length;
   if (raised !== tables) throw new Error(`wrangler.toml: raised ${raised} of ${tables} [[ratelimits]] limits; write them as simple = { limit = N, period = P }`);
+  // One file per content, written once: `wrangler dev` watches its configuration, so rewriting a
+  // file another running server uses (the browser tests' server, while a unit test starts its own)
+  // restarts that server mid-test.
   const dir = join(ROOT, '.wrangler', 'bench-config');
   mkdirSync(dir, { recursive: true });
-  const path = join(dir, 'wrangler.toml');
-  writeFileSync(path, out);
+  const path = join(dir, `wrangler-${createHash('sha256').update(out).digest('hex').slice(0, 16)}.toml`);
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== out) writeFileSync(path, out);
   return path;
 }
 
