@@ -195,7 +195,7 @@ describe('persistent storage', () => {
     await upload(page, 'heart', (split.train['heart'] as EmojiImage[]).slice(1, 3));
     expect(await persistCalls(page)).toBe(1);
     await page.click('nav a[href="#models"]');
-    expect(await page.locator('[data-testid="storage"]').textContent()).toMatch(/may clear this data/);
+    await expect.poll(() => page.locator('[data-testid="storage"]').textContent(), { timeout: 30_000 }).toMatch(/may clear this data/);
     await page.close();
     expect(browser.errors).toEqual([]);
   });
