@@ -122,7 +122,7 @@ describe('iPhone and iPad: the Home Screen notice', () => {
       )
       .toBe(true);
     expect(await page.locator('#sync button:has-text("Turn on sync")').count()).toBe(1);
-    expect(await page.locator('[data-testid="home-screen-storage"]').textContent()).toMatch(/7 days.*Home Screen/);
+    await expect.poll(() => page.locator('[data-testid="home-screen-storage"]').textContent(), { timeout: 30_000 }).toMatch(/7 days.*Home Screen/);
     await shot(page, 'notice-models-sync');
     await notice.locator('a:has-text("Export a model")').click();
     await page.waitForFunction(() => location.hash === '#models/my-models');
