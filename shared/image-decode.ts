@@ -40,11 +40,14 @@ export const EDGE_DECODE_LIMITS: DecodeLimits = Object.freeze({
   maxJpegScanPixels: LIMITS.maxJpegScanPixels,
 });
 
-/** On the device: 16 MP covers 4:3 phone photos up to 4618×3464, with the edge's scan rules. */
+/** Photos a device decodes: 16 MP covers 4:3 phone photos up to 4618×3464. */
+const DEVICE_MAX_PIXELS = 16_000_000;
+
+/** On the device: the edge's scan rules (as many passes over the image), over larger photos. */
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = Object.freeze({
-  maxPixels: 16_000_000,
+  maxPixels: DEVICE_MAX_PIXELS,
   maxJpegScans: LIMITS.maxJpegScans,
-  maxJpegScanPixels: 32 * 16_000_000,
+  maxJpegScanPixels: (LIMITS.maxJpegScanPixels / LIMITS.maxPixels) * DEVICE_MAX_PIXELS,
 });
 
 

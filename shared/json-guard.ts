@@ -92,8 +92,19 @@ export function parseBoundedJson(
   limits: JsonLimits,
   code: ErrorCode,
   what: string,
-  notJson: (detail: string) => TannerinError = (detail) => new TannerinError(code, `${what} is not JSON (${detail}).`),
+  notJson?: (detail: string) => TannerinError,
 ): unknown {
+  return parseBoundedJsonShape(text, limits, code, what, notJson).value;
+}
+
+/** {@link parseBoundedJson}, also returning the shape it measured (for callers that size the value). */
+export function parseBoundedJsonShape(
+  text: string,
+  limits: JsonLimits,
+  code: ErrorCode,
+  what: string,
+  notJson: (detail: string) => TannerinError = (detail) => new TannerinError(code, `${what} is not JSON (${detail}).`),
+): { value: unknown; shape: JsonShape } {
   const shape = measureJson(text, limits);
   if (shape.depth > limits.maxDepth) {
     throw new TannerinError(code, `${what} is nested more than ${limits.maxDepth} levels deep; the limit is ${limits.maxDepth}.`);
@@ -106,7 +117,7 @@ export function parseBoundedJson(
     throw new TannerinError(code, `${what} would take about ${mib(parsed)} MiB once parsed; the limit is ${mib(limits.maxParsedBytes)} MiB.`);
   }
   try {
-    return JSON.parse(text) as unknown;
+    return { value: JSON.parse(text) as unknown, shape };
   } catch (err) {
     throw notJson(err instanceof Error ? err.message : String(err));
   }

@@ -10,7 +10,7 @@ import type { Backbone } from '../shared/backbone.ts';
 import type { HeadDocument } from '../shared/head-document.ts';
 import { loadHead, type Head } from '../shared/head-runner.ts';
 import { HEAD_LIMITS } from '../shared/head-validate.ts';
-import { measureJson, parseBoundedJson } from '../shared/json-guard.ts';
+import { parseBoundedJsonShape } from '../shared/json-guard.ts';
 import { HEAD_JSON_LIMITS } from '../shared/limits.ts';
 import { documentWeightCount, loadTailedHead, type TailedHead } from '../shared/tail-runner.ts';
 import { embeddingFromRequest, preprocessedFromRequest } from './embedding-input.ts';
@@ -53,9 +53,8 @@ export function estimatedLoadedBytes(storedBytes: number): number {
  */
 export async function readHeadDocument(body: { text(): Promise<string> }): Promise<{ doc: HeadDocument; documentBytes: number }> {
   const text = await body.text();
-  const shape = measureJson(text, HEAD_JSON_LIMITS);
-  const doc = parseBoundedJson(text, HEAD_JSON_LIMITS, 'json_too_complex', 'The stored head document') as HeadDocument;
-  return { doc, documentBytes: shape.tokens * 64 + shape.stringChars };
+  const { value, shape } = parseBoundedJsonShape(text, HEAD_JSON_LIMITS, 'json_too_complex', 'The stored head document');
+  return { doc: value as HeadDocument, documentBytes: shape.tokens * 64 + shape.stringChars };
 }
 
 /**

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { TannerinError } from '../../shared/errors.ts';
 import { parseHeadDocument } from '../../shared/head-validate.ts';
-import { estimateParsedBytes, measureJson, parseBoundedJson, type JsonLimits } from '../../shared/json-guard.ts';
+import { estimateParsedBytes, measureJson, parseBoundedJson, parseBoundedJsonShape, type JsonLimits } from '../../shared/json-guard.ts';
 import { HEAD_JSON_LIMITS, SMALL_JSON_LIMITS } from '../../shared/limits.ts';
 
 const LIMITS: JsonLimits = { maxDepth: 4, maxTokens: 10, maxParsedBytes: 1_000 };
@@ -43,6 +43,8 @@ describe('measureJson', () => {
 describe('parseBoundedJson', () => {
   it('parses what is within the limits', () => {
     expect(parseBoundedJson('{"a":[1,{"b":2}]}', LIMITS, 'json_too_complex', 'The body')).toEqual({ a: [1, { b: 2 }] });
+    // The shape it measured on the way, for callers that size the value (one pass, not two).
+    expect(parseBoundedJsonShape('{"a":[1,{"b":2}]}', LIMITS, 'json_too_complex', 'The body').shape).toEqual(measureJson('{"a":[1,{"b":2}]}'));
   });
 
   it('refuses depth, tokens and parsed size over the limits with json_too_complex (413), naming the limit', () => {
