@@ -16,7 +16,7 @@
  * BENCHMARKS.md (bench/report.ts `capacitySection`).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -403,15 +403,9 @@ export async function benchCapacity(options: CapacityOptions = {}): Promise<Resu
 
 /** Run alone: measure, merge into bench/results.json, rewrite the section of BENCHMARKS.md. */
 async function main(): Promise<void> {
-  const { freezeWorker, printTable, saveResults } = await import('./lib.ts');
+  const { runSectionAlone } = await import('./lib.ts');
   // report.ts imports this module: imported once this module has finished evaluating (no top-level await here).
-  const { BENCHMARKS_FILE, replaceCapacitySection } = await import('./report.ts');
-  // Served frozen, as in `npm run bench`: edits others make to the tree cannot restart the isolate.
-  freezeWorker();
-  const results = await benchCapacity();
-  const merged = saveResults(results);
-  if (existsSync(BENCHMARKS_FILE)) writeFileSync(BENCHMARKS_FILE, replaceCapacitySection(readFileSync(BENCHMARKS_FILE, 'utf8'), merged, new Date()));
-  printTable(results);
+  await runSectionAlone(benchCapacity, async () => (await import('./report.ts')).replaceCapacitySection);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -18,14 +18,12 @@
  * BENCHMARKS.md (bench/report.ts `enginesSection`); `npm run bench` runs it as its `engines`
  * section.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { cpus, loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import type { EngineName, EngineSession } from '../tests/browser/engine.ts';
 import { launchEngine } from '../tests/browser/engines.ts';
 import { emojiSplit } from '../tests/browser/emoji.ts';
-import { median, printTable, ROOT, saveResults, startDevServer, type Results } from './lib.ts';
+import { median, runSectionAlone, startDevServer, type Results } from './lib.ts';
 
 interface ImageArg {
   base64: string;
@@ -106,17 +104,6 @@ export async function benchEngines(): Promise<Results> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (!existsSync(join(ROOT, 'dist', 'public', 'index.html'))) {
-    const { build } = await import('../scripts/build.ts');
-    build();
-  }
-  const { freezeWorker } = await import('./lib.ts');
-  freezeWorker();
-  const results = await benchEngines();
-  const merged = saveResults(results);
-  const { BENCHMARKS_FILE, replaceEnginesSection } = await import('./report.ts');
-  const { readFileSync, writeFileSync } = await import('node:fs');
-  if (existsSync(BENCHMARKS_FILE)) writeFileSync(BENCHMARKS_FILE, replaceEnginesSection(readFileSync(BENCHMARKS_FILE, 'utf8'), merged, new Date()));
-  printTable(results);
+  await runSectionAlone(benchEngines, async () => (await import('./report.ts')).replaceEnginesSection);
   process.exit(0);
 }

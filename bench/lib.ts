@@ -192,3 +192,28 @@ export async function startDevServer(extraArgs: string[] = [], readyPath = '/mod
   await stop();
   throw new Error(`wrangler dev did not become ready in 60 s:\n${log}`);
 }
+
+/**
+ * Runs one bench section on its own (`npx tsx bench/<section>.ts`) as `npm run bench` runs it:
+ * builds dist/public if missing, serves the Worker frozen (edits to the tree cannot restart it),
+ * merges the figures into bench/results.json, rewrites the section's part of BENCHMARKS.md when
+ * `section` gives its replacer, and prints the table.
+ */
+export async function runSectionAlone(
+  bench: () => Promise<Results>,
+  section?: () => Promise<(text: string, merged: Results, measuredAt: Date) => string>,
+): Promise<void> {
+  if (!existsSync(join(ROOT, 'dist', 'public', 'index.html'))) {
+    const { build } = await import('../scripts/build.ts');
+    build();
+  }
+  freezeWorker();
+  const results = await bench();
+  const merged = saveResults(results);
+  if (section) {
+    // report.ts imports the section modules: loaded only now, once they have finished evaluating.
+    const [replace, { BENCHMARKS_FILE }] = await Promise.all([section(), import('./report.ts')]);
+    if (existsSync(BENCHMARKS_FILE)) writeFileSync(BENCHMARKS_FILE, replace(readFileSync(BENCHMARKS_FILE, 'utf8'), merged, new Date()));
+  }
+  printTable(results);
+}

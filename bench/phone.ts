@@ -20,15 +20,13 @@
  * `npx tsx bench/phone.ts` runs this part alone (building dist/ first when it is missing) and
  * merges the figures into bench/results.json; `npm run bench` runs it as its `phone` section.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CDPSession, Page } from 'playwright-core';
 import { fixtures } from '../tests/helpers/fixtures.ts';
 import { launchChromium, openHarness, type Browser } from '../tests/browser/chrome.ts';
 import { emojiSplit } from '../tests/browser/emoji.ts';
 import { imageArg } from '../tests/browser/util.ts';
-import { median, printTable, ROOT, saveResults, startDevServer, type Results } from './lib.ts';
+import { median, runSectionAlone, startDevServer, type Results } from './lib.ts';
 
 interface ImageArg {
   base64: string;
@@ -159,14 +157,6 @@ export async function benchPhone(): Promise<Results> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (!existsSync(join(ROOT, 'dist', 'public', 'index.html'))) {
-    const { build } = await import('../scripts/build.ts');
-    build();
-  }
-  const { freezeWorker } = await import('./lib.ts');
-  freezeWorker();
-  const results = await benchPhone();
-  saveResults(results);
-  printTable(results);
+  await runSectionAlone(benchPhone);
   process.exit(0);
 }

@@ -276,16 +276,24 @@ export function capacitySection(r: Results, measuredAt?: Date): string[] {
   ];
 }
 
-/** `text` (BENCHMARKS.md) with its capacity section replaced, or inserted before the fuzz section. */
-export function replaceCapacitySection(text: string, r: Results, measuredAt: Date): string {
-  const section = capacitySection(r, measuredAt).join('\n') + '\n\n';
-  const start = text.indexOf(CAPACITY_HEADING);
+/**
+ * `text` (BENCHMARKS.md) with the section that starts at `heading` replaced by `lines`, or, when it
+ * has none, inserted before the section starting `before` (else appended).
+ */
+function replaceSection(text: string, heading: string, lines: string[], before: string): string {
+  const section = lines.join('\n') + '\n\n';
+  const start = text.indexOf(heading);
   if (start >= 0) {
-    const next = text.indexOf('\n## ', start + CAPACITY_HEADING.length);
+    const next = text.indexOf('\n## ', start + heading.length);
     return text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
   }
-  const fuzz = text.indexOf('## Fuzz');
-  return fuzz >= 0 ? text.slice(0, fuzz) + section + text.slice(fuzz) : `${text.trimEnd()}\n\n${section}`;
+  const at = text.indexOf(before);
+  return at >= 0 ? text.slice(0, at) + section + text.slice(at) : `${text.trimEnd()}\n\n${section}`;
+}
+
+/** `text` (BENCHMARKS.md) with its capacity section replaced, or inserted before the fuzz section. */
+export function replaceCapacitySection(text: string, r: Results, measuredAt: Date): string {
+  return replaceSection(text, CAPACITY_HEADING, capacitySection(r, measuredAt), '## Fuzz');
 }
 
 const ENGINES_HEADING = '## Browser engines: Firefox ESR and WebKitGTK (bench/engines.ts)';
@@ -325,12 +333,5 @@ export function enginesSection(r: Results, measuredAt?: Date): string[] {
 
 /** `text` (BENCHMARKS.md) with its "Browser engines" section replaced, or inserted before the fine-tuning section. */
 export function replaceEnginesSection(text: string, r: Results, measuredAt: Date): string {
-  const section = enginesSection(r, measuredAt).join('\n') + '\n\n';
-  const start = text.indexOf(ENGINES_HEADING);
-  if (start >= 0) {
-    const next = text.indexOf('\n## ', start + ENGINES_HEADING.length);
-    return text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
-  }
-  const before = text.indexOf('## Fine-tuning speed-up');
-  return before >= 0 ? text.slice(0, before) + section + text.slice(before) : `${text.trimEnd()}\n\n${section}`;
+  return replaceSection(text, ENGINES_HEADING, enginesSection(r, measuredAt), '## Fine-tuning speed-up');
 }
