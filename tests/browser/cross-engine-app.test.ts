@@ -55,13 +55,38 @@ async function teachClass(page: EnginePage, name: string, images: EmojiImage[]):
   await page.waitForFunction(([n, count]) => document.querySelectorAll(`article[data-class="${n}"] .thumb`).length >= count, [name, images.length] as const, 90_000);
 }
 
-/** Trains from the Train screen and waits for the result. */
-async function trainNow(page: EnginePage): Promise<void> {
+/** What the Train screen shows: its status line and progress bar (for a failure's message). */
+const trainScreenText = (page: EnginePage): Promise<string> =>
+  page.evaluate(() => {
+    const status = document.querySelector('[data-testid="train-status"]')?.textContent ?? '(no status)';
+    const bar = document.querySelector('main[data-screen="train"] .progress');
+    const value = bar?.querySelector('progress')?.value ?? 0;
+    return `status: ${status}; progress: ${Math.round(value * 100)}% ${bar?.textContent ?? ''}; visibility: ${document.visibilityState}`;
+  }, undefined);
+
+/**
+ * Trains from the Train screen and waits for the result. A training error ends the wait at once;
+ * either way a failure says what the screen showed and keeps a screenshot.
+ */
+async function trainNow(page: EnginePage, shot: (name: string) => Promise<void>): Promise<void> {
   await tab(page, 'train');
   await page.waitForFunction(() => document.querySelector('[data-testid="train-button"]:not([disabled])') !== null, undefined);
   await page.click('[data-testid="train-button"]');
-  // Generous: WebKit's SIMD build on a loaded 2-core machine took over 2 minutes once (a safety limit, not a timing).
-  await page.waitForFunction(() => document.querySelector('[data-testid="train-result"]') !== null, undefined, 300_000);
+  try {
+    // Generous: WebKit's SIMD build on a loaded 2-core machine took over 2 minutes once (a safety limit, not a timing).
+    await page.waitForFunction(
+      () => document.querySelector('[data-testid="train-result"]') !== null || document.querySelector('[data-testid="train-status"].error') !== null,
+      undefined,
+      300_000,
+    );
+  } catch (err) {
+    await shot('train-timeout').catch(() => undefined);
+    throw new Error(`training did not finish (${await trainScreenText(page)})`, { cause: err });
+  }
+  if (await page.evaluate(() => document.querySelector('[data-testid="train-result"]') === null, undefined)) {
+    await shot('train-failed').catch(() => undefined);
+    throw new Error(`training failed (${await trainScreenText(page)})`);
+  }
 }
 
 /** The top label of the prediction bars shown after `action` (the bars shown before are marked stale). */
@@ -104,7 +129,7 @@ describe.each(ENGINES)('the app in %s', (engine: EngineName) => {
     await openApp(page, baseUrl);
     for (const name of CLASSES) await teachClass(page, name, train(name));
     await shot('teach');
-    await trainNow(page);
+    await trainNow(page, shot);
     const cells = await page.evaluate(() => [...document.querySelectorAll('[data-testid="confusion-matrix"] tbody td')].map((td) => Number(td.textContent)), undefined);
     expect(cells).toHaveLength(9);
     await shot('train');
@@ -215,7 +240,7 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
     // Served by the service worker with its headers: still cross-origin isolated.
     expect(await page.evaluate(() => crossOriginIsolated, undefined)).toBe(true);
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-teach.png`));
-    await trainNow(page);
+    await trainNow(page, shot);
     const { right, tried } = await predictHeldOut(page, 1);
     expect(right, tried.join('\n')).toBeGreaterThanOrEqual(2);
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-predict.png`));
