@@ -240,7 +240,7 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
     // Served by the service worker with its headers: still cross-origin isolated.
     expect(await page.evaluate(() => crossOriginIsolated, undefined)).toBe(true);
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-teach.png`));
-    await trainNow(page, shot);
+    await trainNow(page, (name) => page.screenshot(join(ARTIFACTS, `${engine}-offline-${name}.png`)));
     const { right, tried } = await predictHeldOut(page, 1);
     expect(right, tried.join('\n')).toBeGreaterThanOrEqual(2);
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-predict.png`));
