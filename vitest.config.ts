@@ -18,7 +18,7 @@
  */
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
-import { uniformRateLimits } from './worker/rate-limit-config.ts';
+import { uniformRateLimits } from './worker/rate-limit/d1-config.ts';
 
 export default defineConfig({
   test: {

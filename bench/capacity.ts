@@ -10,7 +10,7 @@
  * - Dollars per million predictions at Workers Standard (paid) pricing, next to Workers AI image
  *   classification.
  * - D1 queries and R2 operations per sync action (`GET /_diag/storage`, diagnostics on;
- *   worker/storage-counts.ts).
+ *   worker/store/storage-counts.ts).
  *
  * Merges its figures into bench/results.json and rewrites the "Capacity and cost" section of
  * BENCHMARKS.md (bench/report.ts `capacitySection`).

@@ -1,5 +1,5 @@
 /**
- * Image decoding in Node through `shared/image-decode.ts` (the decoder the Worker runs): speed on
+ * Image decoding in Node through `shared/image/decode.ts` (the decoder the Worker runs): speed on
  * the edge benchmark's 640x480 inputs, and the memory one decode of the largest image the limits
  * allow costs. Run on its own with `npx tsx bench/decode-memory.ts [maxPixels]`.
  *
@@ -36,7 +36,7 @@ import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { EDGE_DECODE_LIMITS, decodeImage, imageDecoderInfo } from '../shared/image-decode.ts';
+import { EDGE_DECODE_LIMITS, decodeImage, imageDecoderInfo } from '../shared/image/decode.ts';
 import { LIMITS } from '../shared/limits.ts';
 import { initNodeImageDecoder, packageFile } from '../scripts/node-backend.ts';
 import { scenePixels } from '../tests/helpers/fixtures.ts';

@@ -1,7 +1,7 @@
 /**
  * Storage on the anonymous hot path, measured through `wrangler dev`: D1 queries and R2 operations
  * per anonymous default-head prediction once the isolate is warm, read from the isolate's own
- * counters (`GET /_diag/storage`, diagnostics on; worker/storage-counts.ts). Part of the edge
+ * counters (`GET /_diag/storage`, diagnostics on; worker/store/storage-counts.ts). Part of the edge
  * section of `npm run bench`; `npx tsx bench/edge-storage.ts` runs it alone (a dev server of its
  * own) and merges its figures into bench/results.json.
  */

@@ -1,7 +1,7 @@
 /**
  * Fine-tuning cost on the WASM SIMD backend: one training step at batch 8 through MobileNetV2's
  * last inverted-residual block (`block_16_*`), `Conv_1`/`Conv_1_bn`/`out_relu`, the pooling and a
- * softmax head, with the real backbone weights, using shared/wasm-grad-kernels.ts; then the same
+ * softmax head, with the real backbone weights, using shared/model/wasm-grad-kernels.ts; then the same
  * step with the 'cpu-reference' gradient kernels (TF.js's cpu kernels behind the wasm kernel
  * names, the naive way to fill tfjs#8474's gap), and the ratio.
  *
@@ -18,8 +18,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // Registers the cpu backend and its kernels, which the 'cpu-reference' gradient kernels call.
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { layersModelFromFiles } from '../shared/backbone.ts';
-import { registerWasmGradientKernels } from '../shared/wasm-grad-kernels.ts';
+import { layersModelFromFiles } from '../shared/model/backbone.ts';
+import { registerWasmGradientKernels } from '../shared/model/wasm-grad-kernels.ts';
 import { startNodeWasmBackend } from '../scripts/node-backend.ts';
 import { readManifest } from '../scripts/node-models.ts';
 import { PUBLIC_DIR } from '../scripts/prepare-models.ts';

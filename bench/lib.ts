@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { applyLocalMigrations } from '../scripts/local-d1.ts';
-import { uniformRateLimits } from '../worker/rate-limit-config.ts';
+import { uniformRateLimits } from '../worker/rate-limit/d1-config.ts';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const RESULTS_FILE = join(ROOT, 'bench', 'results.json');

@@ -4,8 +4,8 @@
  * (preprocessing; decoding is measured in bench/decode-memory.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeImage } from '../shared/image-decode.ts';
-import { preprocess } from '../shared/preprocess.ts';
+import { decodeImage } from '../shared/image/decode.ts';
+import { preprocess } from '../shared/image/preprocess.ts';
 import { initNodeImageDecoder, startNodeCpuBackend, startNodeWasmBackend } from '../scripts/node-backend.ts';
 import { loadLocalModels } from '../scripts/node-models.ts';
 import { makeJpeg } from '../tests/helpers/images.ts';

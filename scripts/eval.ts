@@ -19,10 +19,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../shared/fine-tune.ts';
-import { augmentedViews } from '../shared/augment.ts';
-import { preprocess, type RgbaPixels } from '../shared/preprocess.ts';
-import { registerWasmGradientKernels } from '../shared/wasm-grad-kernels.ts';
+import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../shared/learn/fine-tune.ts';
+import { augmentedViews } from '../shared/image/augment.ts';
+import { preprocess, type RgbaPixels } from '../shared/image/preprocess.ts';
+import { registerWasmGradientKernels } from '../shared/model/wasm-grad-kernels.ts';
 import { createProgress } from './cli/progress.ts';
 import { openBackboneModel, startRuntime } from './cli/runtime.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './eval/datasets.ts';
@@ -145,7 +145,7 @@ function examples(images: readonly EvalImage[]): EvalExample[] {
   });
 }
 
-/** Augmented views per shot, as the product's examples have (shared/augment.ts). */
+/** Augmented views per shot, as the product's examples have (shared/image/augment.ts). */
 const AUGMENTED_VIEWS = 3;
 
 /** A fixed seed per image id (FNV-1a), so an image's views are the same in every run. */

@@ -9,7 +9,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve } from 'node:path';
 import { TannerinError } from '../shared/errors.ts';
-import { decodeImage, type RgbaImage } from '../shared/image-decode.ts';
+import { decodeImage, type RgbaImage } from '../shared/image/decode.ts';
 
 /** Bad input data (missing folder, empty class, unreadable image...): the message is for people. */
 export class DataError extends Error {

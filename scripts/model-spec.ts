@@ -3,7 +3,7 @@
  * prepared, which layers make up the embedding, and which of its layers form the default head.
  * Another TF.js layers backbone is configured by writing another spec like this one.
  */
-import type { InputSpec, InputTransform, Pooling } from '../shared/manifest.ts';
+import type { InputSpec, InputTransform, Pooling } from '../shared/model/manifest.ts';
 
 export interface PartSpec {
   name: string;

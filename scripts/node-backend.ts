@@ -10,8 +10,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { initImageDecoder } from '../shared/image-decode.ts';
-import { startWasmBackend } from '../shared/wasm-backend.ts';
+import { initImageDecoder } from '../shared/image/decode.ts';
+import { startWasmBackend } from '../shared/model/wasm-backend.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBackbone, type Backbone } from '../shared/backbone.ts';
-import type { HeadDocument } from '../shared/head-document.ts';
-import { loadHead, type Head } from '../shared/head-runner.ts';
-import type { Manifest, ManifestFile } from '../shared/manifest.ts';
+import { loadBackbone, type Backbone } from '../shared/model/backbone.ts';
+import type { HeadDocument } from '../shared/head/document.ts';
+import { loadHead, type Head } from '../shared/predict/head-runner.ts';
+import type { Manifest, ManifestFile } from '../shared/model/manifest.ts';
 import { MANIFEST_FILE, PUBLIC_DIR } from './prepare-models.ts';
 
 export interface LocalModels {

@@ -14,8 +14,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exportHeadFiles, makeHeadDocument, type HeadWeightSpec } from '../shared/head-document.ts';
-import type { EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/manifest.ts';
+import { exportHeadFiles, makeHeadDocument, type HeadWeightSpec } from '../shared/head/document.ts';
+import type { EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/model/manifest.ts';
 import { MOBILENET_V2, type BackboneSpec } from './model-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');

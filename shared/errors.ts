@@ -33,7 +33,7 @@ export const ERROR_STATUS: Record<ErrorCode, 400 | 401 | 403 | 404 | 405 | 409 |
   image_too_large: 413,
   /** An image whose decoding work is out of proportion to its size (e.g. a JPEG of thousands of scans). */
   image_too_complex: 413,
-  /** A JSON body nested too deep, with too many values, or too large once parsed (shared/json-guard.ts). */
+  /** A JSON body nested too deep, with too many values, or too large once parsed (shared/util/json-guard.ts). */
   json_too_complex: 413,
   invalid_image: 422,
   invalid_embedding: 422,

@@ -1,4 +1,4 @@
-import type { JsonLimits } from './json-guard.ts';
+import type { JsonLimits } from './util/json-guard.ts';
 
 /**
  * Input limits of the edge API. Chosen so one request's peak memory — request bytes, decoder
@@ -52,7 +52,7 @@ export const LIMITS = {
 
 /**
  * Structure of a head document's JSON (PUT /v1/heads/:id, the operator API), checked in one linear
- * pass before `JSON.parse` (shared/json-guard.ts). A real document is far below: the whole
+ * pass before `JSON.parse` (shared/util/json-guard.ts). A real document is far below: the whole
  * backbone's topology is 13,060 tokens at depth 10; a head with metrics has ~k^2 tokens for k
  * classes (its confusion matrix), so 300,000 allows ~500 classes with metrics. At the limits a
  * parsed document takes at most ~24 MiB (the 8 MiB body's strings as two-byte strings plus 64

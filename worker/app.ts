@@ -5,12 +5,12 @@
  */
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
-import { authenticate } from './auth.ts';
+import { authenticate } from './http/auth.ts';
 import type { AppEnv } from './env.ts';
-import { edgeRateLimit } from './edge-rate-limit.ts';
-import { errorResponse, onError, onNotFound } from './http-error.ts';
-import { PublishedIndex } from './published-index.ts';
-import { rateLimit } from './rate-limit.ts';
+import { edgeRateLimit } from './rate-limit/edge.ts';
+import { errorResponse, onError, onNotFound } from './http/error.ts';
+import { PublishedIndex } from './inference/published-index.ts';
+import { rateLimit } from './rate-limit/d1.ts';
 import { accountRoute, createAccountRoute, deleteAccountRoute, rotateTokenRoute } from './routes/accounts.ts';
 import { diagnosticsRoute, forwardTimingRoute, storageCountsRoute } from './routes/diagnostics.ts';
 import { embedRoute } from './routes/embed.ts';
@@ -19,7 +19,7 @@ import { deleteHeadRoute, getHeadRoute, listHeadsRoute } from './routes/heads.ts
 import { healthRoute } from './routes/health.ts';
 import { modelsRoute } from './routes/models.ts';
 import { listPublishedRoute, publishedFileRoute, publishRoute, unpublishRoute } from './routes/operator.ts';
-import { operatorOnly } from './operator-auth.ts';
+import { operatorOnly } from './http/operator-auth.ts';
 import { createPairingCodeRoute, redeemPairingCodeRoute } from './routes/pairing.ts';
 import { predictRoute } from './routes/predict.ts';
 import { listTokensRoute, revokeTokenRoute } from './routes/tokens.ts';

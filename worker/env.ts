@@ -8,20 +8,20 @@ export interface Env {
   HEADS: R2Bucket;
   /**
    * Per-address rate limits counted before anything else (`[[ratelimits]]` in wrangler.toml;
-   * worker/edge-rate-limit.ts): predictions and embeddings, reads, and every other request.
+   * worker/rate-limit/edge.ts): predictions and embeddings, reads, and every other request.
    */
   INFERENCE_RATE_LIMITER: RateLimit;
   READ_RATE_LIMITER: RateLimit;
   WRITE_RATE_LIMITER: RateLimit;
   /**
-   * The D1 rate limits (worker/rate-limit.ts: account creation, pairing, per token): a JSON
+   * The D1 rate limits (worker/rate-limit/d1.ts: account creation, pairing, per token): a JSON
    * object, or its text, with any of the rules to override. wrangler.toml sets the deployed
    * values; the tests raise them.
    */
   RATE_LIMITS?: unknown;
   /** Most heads one account may store (default 100), as a number or its text. */
   MAX_HEADS_PER_ACCOUNT?: unknown;
-  /** Most bytes of head documents one account may store (default 64 MiB; worker/quotas.ts). */
+  /** Most bytes of head documents one account may store (default 64 MiB; worker/store/quotas.ts). */
   MAX_ACCOUNT_BYTES?: unknown;
   /** Most heads the operator may publish (default 20). */
   MAX_PUBLISHED_HEADS?: unknown;
@@ -37,7 +37,7 @@ export interface Env {
    */
   TANNERIN_DIAGNOSTICS?: string;
   /**
-   * The operator's secret for `/v1/operator/*` (worker/operator-auth.ts): a Worker secret in
+   * The operator's secret for `/v1/operator/*` (worker/http/operator-auth.ts): a Worker secret in
    * production, `.dev.vars` locally. Unset: the operator API is off (404).
    */
   OPERATOR_TOKEN?: string;

@@ -1,9 +1,9 @@
 /** Worker entry point. */
 import { createApp } from './app.ts';
-import { drainUnreadBody } from './drain-body.ts';
+import { drainUnreadBody } from './http/drain-body.ts';
 import type { Env } from './env.ts';
-import { createScheduledHandler } from './scheduled.ts';
-import { countedEnv, isolateStorageCounts } from './storage-counts.ts';
+import { createScheduledHandler } from './lifecycle/scheduled.ts';
+import { countedEnv, isolateStorageCounts } from './store/storage-counts.ts';
 
 const app = createApp();
 const sweep = createScheduledHandler();

@@ -3,8 +3,8 @@
  * had not seen, what the negative-transfer guard decided and why, and what to do next ("needs
  * more examples of X"). Pure functions of plain data, so they are unit-tested in Node.
  */
-import type { GuardResult, CandidateName } from '../../shared/guard.ts';
-import type { HeadMetrics } from '../../shared/head-document.ts';
+import type { GuardResult, CandidateName } from '../../shared/learn/guard.ts';
+import type { HeadMetrics } from '../../shared/head/document.ts';
 
 /** Percent with no decimals ("94%"). */
 export function pct(x: number): string {

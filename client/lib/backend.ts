@@ -7,7 +7,7 @@
  *    Blob URL). A broken threaded build hangs silently instead of failing (FIELD-NOTES), so its
  *    start is raced against a timeout;
  * 2. **SIMD, one thread** — the same start the Worker and Node use (`startWasmBackend` in
- *    shared/wasm-backend.ts), with the module compiled here by `WebAssembly.compileStreaming`;
+ *    shared/model/wasm-backend.ts), with the module compiled here by `WebAssembly.compileStreaming`;
  * 3. **plain WASM** (no SIMD) through the same start, for engines without WASM SIMD;
  * 4. **cpu** — TF.js's JavaScript reference backend, ~25x slower: last resort only.
  *
@@ -19,7 +19,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs
 import plainWasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import simdWasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import threadedSimdWasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { startWasmBackend } from '../../shared/wasm-backend.ts';
+import { startWasmBackend } from '../../shared/model/wasm-backend.ts';
 import { compileWasm } from './wasm.ts';
 
 /** Which binary runs. */

@@ -3,8 +3,8 @@
  * so the usual call is `embed(photo)` with no backbone to pass around) and the manifest's default
  * heads (read by `predict` when there is no personal head).
  */
-import type { Backbone } from '../../shared/backbone.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
 
 let current: Backbone | null = null;
 

@@ -19,9 +19,9 @@
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
 import type { ModelsResponse } from '../../shared/api.ts';
-import type { AugmentOp } from '../../shared/augment.ts';
-import type { GuardResult, RecipeComparison } from '../../shared/guard.ts';
-import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
+import type { AugmentOp } from '../../shared/image/augment.ts';
+import type { GuardResult, RecipeComparison } from '../../shared/learn/guard.ts';
+import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 
 export const DB_NAME = 'tannerin';
 /**
@@ -99,7 +99,7 @@ export type StoredPhoto = PhotoBytes | Blob;
 export interface ExampleView {
   /** False for the photo as is; true for a view derived from it. */
   augmented: boolean;
-  /** How the view was made (shared/augment.ts), `[]` for the photo itself. */
+  /** How the view was made (shared/image/augment.ts), `[]` for the photo itself. */
   ops: AugmentOp[];
 }
 
@@ -127,7 +127,7 @@ export interface ExampleRecord {
   embeddings: Float32Array[];
   /** One entry per embedding, same order. */
   views: ExampleView[];
-  /** Seeds the augmented views (shared/augment.ts), so a re-embed recreates the same views. */
+  /** Seeds the augmented views (shared/image/augment.ts), so a re-embed recreates the same views. */
   augmentSeed: number;
   /** ISO 8601. */
   created: string;
@@ -283,7 +283,7 @@ export interface TannerinSchema extends DBSchema {
   };
   heads: {
     key: string;
-    /** Head documents (shared/head-document.ts) keyed by their UUID `id`. */
+    /** Head documents (shared/head/document.ts) keyed by their UUID `id`. */
     value: HeadDocument;
     indexes: { 'by-created': string };
   };

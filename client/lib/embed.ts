@@ -1,9 +1,9 @@
 /**
  * Embeddings in the browser, through the one shared pipeline: pixels -> `preprocess`
- * (shared/preprocess.ts, inside `Backbone.embed`) -> backbone.
+ * (shared/image/preprocess.ts, inside `Backbone.embed`) -> backbone.
  *
  * Where the pixels come from:
- * - **Blob / File** (PNG, JPEG): the same decoder the Worker uses (shared/image-decode.ts, JPEG
+ * - **Blob / File** (PNG, JPEG): the same decoder the Worker uses (shared/image/decode.ts, JPEG
  *   through MozJPEG compiled here from the package's `.wasm`), EXIF orientation applied the same
  *   way, so a file gives the same embedding here as at the edge's `/v1/embed`. Other formats the
  *   browser can decode (WebP, GIF, AVIF, HEIC on Safari) go through `createImageBitmap`, which
@@ -14,7 +14,7 @@
  *   `getImageData`. Semi-transparent pixels may differ by a rounding step from the decoder path
  *   (canvases store premultiplied alpha).
  */
-import type { RgbaPixels } from '../../shared/preprocess.ts';
+import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import {
   DEFAULT_DECODE_LIMITS,
   decodeImage,
@@ -22,10 +22,10 @@ import {
   readImageInfo,
   sniffImageFormat,
   type DecodeLimits,
-} from '../../shared/image-decode.ts';
+} from '../../shared/image/decode.ts';
 import { UPLOAD_MAX_SIDE } from '../../shared/limits.ts';
 import mozjpegWasmUrl from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm?url';
-import type { Backbone } from '../../shared/backbone.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { compileWasm } from './wasm.ts';
 

@@ -3,7 +3,7 @@
  * sent anywhere.
  *
  * An example is one photo: a small JPEG copy (shorter side 224 px) plus the embeddings of the photo
- * and of a few augmented views of it (shared/augment.ts: mirrored, cropped, lighter or darker), all
+ * and of a few augmented views of it (shared/image/augment.ts: mirrored, cropped, lighter or darker), all
  * tagged with the backbone `id@version` that computed them. The embeddings come from the photo's
  * own pixels (at most 448 px on the shorter side), as `predict` sees photos; the copy is what a
  * re-embed uses after a backbone upgrade ({@link reembedAll}), and what the app shows. (Embedding
@@ -14,9 +14,9 @@
  * Every change is one IndexedDB transaction and is announced to the other tabs
  * (`classes-changed`, `examples-changed`).
  */
-import { augmentedViews } from '../../shared/augment.ts';
-import type { Example } from '../../shared/examples.ts';
-import type { RgbaPixels } from '../../shared/preprocess.ts';
+import { augmentedViews } from '../../shared/image/augment.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import { currentBackbone } from './current-backbone.ts';
 import {
   notifyChange,
@@ -259,7 +259,7 @@ export async function exampleCounts(): Promise<ExampleCounts> {
   return counts;
 }
 
-/** The examples as training data (shared/examples.ts), with what was left out. */
+/** The examples as training data (shared/learn/examples.ts), with what was left out. */
 export interface TrainingSet {
   /** One `Example` per stored embedding of every fresh example; label = class name. */
   examples: Example[];

@@ -1,5 +1,5 @@
 /**
- * Personal heads on the device: several named heads, each a head document (shared/head-document.ts,
+ * Personal heads on the device: several named heads, each a head document (shared/head/document.ts,
  * the one format used everywhere) under a UUID made on the device, plus how this device uses it
  * (`headStates`: head or kNN, which classes and photos it was trained on). One of them is active:
  * `predict` uses it by default.
@@ -17,10 +17,10 @@
  * loaded backbone's own layers.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument, type HeadMetrics } from '../../shared/head-document.ts';
+import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { isHeadId, validateHeadDocument, type BackboneModelJson } from '../../shared/head-validate.ts';
-import { documentWeightCount } from '../../shared/tail-runner.ts';
+import { isHeadId, validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
+import { documentWeightCount } from '../../shared/predict/tail-runner.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { notifyChange, onChange, openTannerinDb, type ChangeOrigin, type HeadStateRecord } from './db.ts';
 import { toStorageError } from './storage.ts';
@@ -181,7 +181,7 @@ export async function storeHead(doc: HeadDocument, state: HeadStateRecord, optio
 // ---------------------------------------------------------------------------------------------
 // Export and import
 
-/** A head as standard TF.js files (see `exportHeadFiles` in shared/head-document.ts). */
+/** A head as standard TF.js files (see `exportHeadFiles` in shared/head/document.ts). */
 export interface ExportedHead {
   /** `model.json` content; its weights manifest names `weightsFile`. */
   modelJson: Record<string, unknown>;
@@ -307,7 +307,7 @@ export async function importHead(
 
 /**
  * Throws, saying what is wrong, unless `doc` can run here: the shared validator
- * (shared/head-validate.ts, the same checks the Worker applies to uploads) against the loaded
+ * (shared/head/validate.ts, the same checks the Worker applies to uploads) against the loaded
  * backbone, and for a fine-tuned model against the backbone's own layers.
  */
 export function checkHead(doc: unknown, options: { requireHeadId?: boolean } = {}): HeadDocument {

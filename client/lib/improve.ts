@@ -5,13 +5,13 @@
  * 1. Preparing: every fresh example's stored copy (client/lib/examples.ts keeps a 224-px JPEG of
  *    each photo) and its augmented views (same seed and count as when it was taught; the head,
  *    kNN and self-training use them, fine-tuning by default not) go through the frozen backbone
- *    once, split at the cut of the top block (shared/fine-tune.ts): the cut activation and the
+ *    once, split at the cut of the top block (shared/learn/fine-tune.ts): the cut activation and the
  *    embedding. The user's unlabeled photos (their stored copies) too.
  * 2. One held-out split by photo (a quarter of each class's photos, at least one). On the other
- *    photos every recipe trains: the retrained head (shared/train-head.ts), kNN (k = 3, cosine),
- *    self-training with the unlabeled photos (shared/self-train.ts) and fine-tuning of the top
- *    block + head (shared/fine-tune.ts, with the project's WASM gradient kernels).
- * 3. Comparing: all recipes predict the same held-out photos; the guard (shared/guard.ts
+ *    photos every recipe trains: the retrained head (shared/learn/train-head.ts), kNN (k = 3, cosine),
+ *    self-training with the unlabeled photos (shared/learn/self-train.ts) and fine-tuning of the top
+ *    block + head (shared/learn/fine-tune.ts, with the project's WASM gradient kernels).
+ * 3. Comparing: all recipes predict the same held-out photos; the guard (shared/learn/guard.ts
  *    `compareRecipes`) keeps the most accurate, ties going to the simpler recipe, and says in plain
  *    words whether the lead could be chance.
  * 4. The kept recipe is trained again on ALL photos (few-shot photos are too precious to leave one
@@ -30,18 +30,18 @@
  * across calls).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { augmentedViews } from '../../shared/augment.ts';
-import { fineTune, loadPersonalModel, splitBackbone, type BackboneSplit, type FineTuneExample } from '../../shared/fine-tune.ts';
-import { compareRecipes, type GuardResult, type RecipeCandidate, type RecipeComparison, type RecipeName, type RecipeOutcome } from '../../shared/guard.ts';
-import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
-import { fitKnn } from '../../shared/knn.ts';
-import { computeMetrics } from '../../shared/metrics.ts';
-import { preprocess } from '../../shared/preprocess.ts';
-import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/self-train.ts';
-import { foldExamples, splitByPhoto } from '../../shared/split.ts';
-import { trainHead } from '../../shared/train-head.ts';
-import { registerWasmGradientKernels } from '../../shared/wasm-grad-kernels.ts';
-import type { Backbone } from '../../shared/backbone.ts';
+import { augmentedViews } from '../../shared/image/augment.ts';
+import { fineTune, loadPersonalModel, splitBackbone, type BackboneSplit, type FineTuneExample } from '../../shared/learn/fine-tune.ts';
+import { compareRecipes, type GuardResult, type RecipeCandidate, type RecipeComparison, type RecipeName, type RecipeOutcome } from '../../shared/learn/guard.ts';
+import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
+import { fitKnn } from '../../shared/learn/knn.ts';
+import { computeMetrics } from '../../shared/learn/metrics.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
+import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';
+import { foldExamples, splitByPhoto } from '../../shared/learn/split.ts';
+import { trainHead } from '../../shared/learn/train-head.ts';
+import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { notifyChange, openTannerinDb, readPhotoBytes, type ClassRecord, type HeadStateRecord, type PhotoBytes, type StoredExampleRecord, type UnlabeledRecord } from './db.ts';
 import { pixelsOf } from './embed.ts';

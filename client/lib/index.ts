@@ -129,10 +129,10 @@ export {
   type HeadSyncStatus,
   type OpenOptions,
 } from './db.ts';
-export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/augment.ts';
-export type { EpochProgress } from '../../shared/train-head.ts';
-export type { GuardResult, CandidateResult, Comparison } from '../../shared/guard.ts';
-export type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
+export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/image/augment.ts';
+export type { EpochProgress } from '../../shared/learn/train-head.ts';
+export type { GuardResult, CandidateResult, Comparison } from '../../shared/learn/guard.ts';
+export type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 export type { Prediction } from '../../shared/api.ts';
 export {
   improve,
@@ -147,4 +147,4 @@ export {
   type ImproveReport,
   type ImproveOptions,
 } from './improve.ts';
-export type { RecipeComparison, RecipeCandidate, RecipeName } from '../../shared/guard.ts';
+export type { RecipeComparison, RecipeCandidate, RecipeName } from '../../shared/learn/guard.ts';

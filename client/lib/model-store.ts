@@ -7,10 +7,10 @@
  * references any more are deleted. Offline, the last manifest stored is used.
  */
 import type { ModelsResponse, ServedFile } from '../../shared/api.ts';
-import { loadBackbone, type Backbone } from '../../shared/backbone.ts';
-import { sha256Hex } from '../../shared/hash.ts';
-import { importHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
-import { backboneRef, type ManifestFile } from '../../shared/manifest.ts';
+import { loadBackbone, type Backbone } from '../../shared/model/backbone.ts';
+import { sha256Hex } from '../../shared/util/hash.ts';
+import { importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
+import { backboneRef, type ManifestFile } from '../../shared/model/manifest.ts';
 import { activeBackend, startBackend } from './backend.ts';
 import { setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
 import { broadcast, openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';

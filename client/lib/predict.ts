@@ -6,20 +6,20 @@
  * Loaded heads are cached per page and dropped when a head is saved or deleted, here or in another
  * tab (the next prediction loads the stored version); kNN classifiers are dropped when examples
  * change. A head being used by a prediction in flight is disposed only once that prediction is
- * done. Tensors: embedding and head run inside `tf.tidy` (shared/backbone.ts,
- * shared/head-runner.ts) and kNN is plain JavaScript, so the tensor count stays flat.
+ * done. Tensors: embedding and head run inside `tf.tidy` (shared/model/backbone.ts,
+ * shared/predict/head-runner.ts) and kNN is plain JavaScript, so the tensor count stays flat.
  *
- * A fine-tuned model (a head with a `backboneTail`) runs through shared/tail-runner.ts, the same
+ * A fine-tuned model (a head with a `backboneTail`) runs through shared/predict/tail-runner.ts, the same
  * runtime as the Worker's: the frozen backbone to the cut, its own top layers, its head. It needs
  * the photo (`predict`); `predictEmbedding` cannot use it and says so.
  */
 import type { Prediction } from '../../shared/api.ts';
-import type { Example } from '../../shared/examples.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { loadHead } from '../../shared/head-runner.ts';
-import { fitKnn } from '../../shared/knn.ts';
-import { preprocess, type RgbaPixels } from '../../shared/preprocess.ts';
-import { loadTailedHead } from '../../shared/tail-runner.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { loadHead } from '../../shared/predict/head-runner.ts';
+import { fitKnn } from '../../shared/learn/knn.ts';
+import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
+import { loadTailedHead } from '../../shared/predict/tail-runner.ts';
 import { currentBackbone, defaultHeads } from './current-backbone.ts';
 import { onChange, openTannerinDb, type HeadStateRecord } from './db.ts';
 import { embed, pixelsOf, type EmbedSource } from './embed.ts';
@@ -233,7 +233,7 @@ async function headRunner(doc: HeadDocument, kind: PredictingHead['kind'], ref: 
   };
 }
 
-/** A fine-tuned model, on the loaded backbone (shared/tail-runner.ts, as at the edge). */
+/** A fine-tuned model, on the loaded backbone (shared/predict/tail-runner.ts, as at the edge). */
 async function fineTunedRunner(doc: HeadDocument): Promise<Runner> {
   const backbone = currentBackbone();
   const model = await loadTailedHead(doc, backbone);

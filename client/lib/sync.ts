@@ -8,7 +8,7 @@
  *   survives reloads) and pushed: `PUT` with `If-None-Match: *` for a new head, `If-Match` with the
  *   last synced ETag for an update;
  * - {@link startSync} (app start) and {@link syncNow} pull: `GET /v1/heads`, then each head that is
- *   new or changed, validated (shared/head-validate.ts) before it is stored;
+ *   new or changed, validated (shared/head/validate.ts) before it is stored;
  * - offline, pushes wait; the `online` event syncs again;
  * - a 412 (another device changed the head) keeps BOTH versions: the server's is saved as a second
  *   head named "... (from other device)", both are marked `conflict`, and
@@ -24,9 +24,9 @@
 import type { HeadsResponse, HeadSummary as ServerHead, PairingCodeResponse, TokenResponse, AccountResponse } from '../../shared/api.ts';
 import { HEAD_TYPE } from '../../shared/api.ts';
 import { TannerinError, type ErrorCode } from '../../shared/errors.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { parseHeadDocument, validateHeadDocument } from '../../shared/head-validate.ts';
-import { sha256Hex } from '../../shared/hash.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
+import { sha256Hex } from '../../shared/util/hash.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type HeadSyncStatus, type HeadStateRecord, type SyncAccountRecord, type SyncStateRecord } from './db.ts';
 import { backboneModelJson, deleteHead, storeHead } from './heads.ts';

@@ -1,7 +1,7 @@
 /**
  * Training a personal head in the page: the stored examples (client/lib/examples.ts) go through
- * the shared trainer (shared/train-head.ts: softmax head, class-balanced, held-out split by photo,
- * early stopping, progress, abort), then the negative-transfer guard (shared/guard.ts) compares
+ * the shared trainer (shared/learn/train-head.ts: softmax head, class-balanced, held-out split by photo,
+ * early stopping, progress, abort), then the negative-transfer guard (shared/learn/guard.ts) compares
  * the new head on the same held-out photos with kNN (k = 3, cosine) on the same embeddings and
  * with the head it would replace, and the head is saved only after all of that succeeded, in one
  * IndexedDB transaction: an aborted or failed training leaves the stored head exactly as it was.
@@ -16,16 +16,16 @@
  *   examples, which never leave the device), and this device predicts with kNN;
  * - `previous`: nothing is stored; the previous head stays.
  */
-import type { EpochProgress } from '../../shared/train-head.ts';
-import { trainHead } from '../../shared/train-head.ts';
-import { compareOnHeldOut, type CandidateResult, type Classifier, type GuardResult } from '../../shared/guard.ts';
-import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
-import { loadHead, type Head } from '../../shared/head-runner.ts';
-import { fitKnn } from '../../shared/knn.ts';
-import { wilsonInterval } from '../../shared/metrics.ts';
-import type { Split } from '../../shared/split.ts';
-import { foldExamples } from '../../shared/split.ts';
-import type { Example } from '../../shared/examples.ts';
+import type { EpochProgress } from '../../shared/learn/train-head.ts';
+import { trainHead } from '../../shared/learn/train-head.ts';
+import { compareOnHeldOut, type CandidateResult, type Classifier, type GuardResult } from '../../shared/learn/guard.ts';
+import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
+import { loadHead, type Head } from '../../shared/predict/head-runner.ts';
+import { fitKnn } from '../../shared/learn/knn.ts';
+import { wilsonInterval } from '../../shared/learn/metrics.ts';
+import type { Split } from '../../shared/learn/split.ts';
+import { foldExamples } from '../../shared/learn/split.ts';
+import type { Example } from '../../shared/learn/examples.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';

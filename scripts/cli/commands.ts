@@ -4,14 +4,14 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import type { Example } from '../../shared/examples.ts';
-import type { HeadDocument, HeadMetrics } from '../../shared/head-document.ts';
-import { fitKnn } from '../../shared/knn.ts';
-import { backboneRef, type BackboneManifest } from '../../shared/manifest.ts';
-import { computeMetrics } from '../../shared/metrics.ts';
-import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/self-train.ts';
-import { foldExamples, type Split } from '../../shared/split.ts';
-import { trainHead, type EpochProgress } from '../../shared/train-head.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
+import { fitKnn } from '../../shared/learn/knn.ts';
+import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
+import { computeMetrics } from '../../shared/learn/metrics.ts';
+import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';
+import { foldExamples, type Split } from '../../shared/learn/split.ts';
+import { trainHead, type EpochProgress } from '../../shared/learn/train-head.ts';
 import { DataError, scanImageFolder, type ImageFolder } from '../image-folder.ts';
 import { readHeadDir, writeHeadDir } from './head-dir.ts';
 import { createProgress, type Progress } from './progress.ts';

@@ -1,11 +1,11 @@
 /**
  * `tannerin train --recipe finetune` and `tannerin eval` of fine-tuned models: both run the
- * backbone split at the cut (shared/fine-tune.ts), the frozen part once per image.
+ * backbone split at the cut (shared/learn/fine-tune.ts), the frozen part once per image.
  */
-import { fineTune, loadPersonalModel, splitBackbone, type FineTuneEpoch, type FrozenOutput } from '../../shared/fine-tune.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { backboneRef } from '../../shared/manifest.ts';
-import { registerWasmGradientKernels } from '../../shared/wasm-grad-kernels.ts';
+import { fineTune, loadPersonalModel, splitBackbone, type FineTuneEpoch, type FrozenOutput } from '../../shared/learn/fine-tune.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { backboneRef } from '../../shared/model/manifest.ts';
+import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { DataError, type ImageFolder } from '../image-folder.ts';
 import type { Output, TrainArgs } from './commands.ts';
 import { writeHeadDir } from './head-dir.ts';

@@ -1,6 +1,6 @@
 /** Human-readable accuracy, per-class accuracy and confusion matrix for the CLI. */
-import type { HeadMetrics } from '../../shared/head-document.ts';
-import { wilsonInterval } from '../../shared/metrics.ts';
+import type { HeadMetrics } from '../../shared/head/document.ts';
+import { wilsonInterval } from '../../shared/learn/metrics.ts';
 
 export const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 

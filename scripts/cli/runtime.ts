@@ -6,10 +6,10 @@
 import { join } from 'node:path';
 import { existsSync, readFileSync } from 'node:fs';
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { fetchVerified, layersModelFromFiles, type Backbone } from '../../shared/backbone.ts';
-import type { Example } from '../../shared/examples.ts';
-import type { InputSpec, Manifest } from '../../shared/manifest.ts';
-import { preprocess } from '../../shared/preprocess.ts';
+import { fetchVerified, layersModelFromFiles, type Backbone } from '../../shared/model/backbone.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import type { InputSpec, Manifest } from '../../shared/model/manifest.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
 import { DataError, readFolderImage, type FolderImage } from '../image-folder.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../node-backend.ts';
 import { loadLocalModels, readManifest } from '../node-models.ts';
@@ -32,7 +32,7 @@ export function installedManifest(): Manifest {
 
 /**
  * The backbone as a TF.js layers model (files verified against the manifest), for splitting it
- * for fine-tuning (shared/fine-tune.ts). A separate copy from `openBackbone`'s: load one or the other.
+ * for fine-tuning (shared/learn/fine-tune.ts). A separate copy from `openBackbone`'s: load one or the other.
  */
 export async function openBackboneModel(): Promise<{ manifest: Manifest; model: LayersModel }> {
   const manifest = installedManifest();

@@ -13,9 +13,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { decodeImage } from '../../shared/image-decode.ts';
-import type { RgbaPixels } from '../../shared/preprocess.ts';
-import { mulberry32, shuffle } from '../../shared/random.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
+import type { RgbaPixels } from '../../shared/image/preprocess.ts';
+import { mulberry32, shuffle } from '../../shared/util/random.ts';
 import { emojiFiles, emojiPng } from '../emoji.ts';
 
 /** One image of a dataset; pixels are produced on demand (embedded once, then only the cache is used). */

@@ -4,7 +4,7 @@
  * embedding: the 2,816 floats of gmp(block_13_expand_relu) + gmp(block_16_expand_relu) +
  * flatten_1 that `Backbone.embed` returns.
  *
- * - knn: shared/knn.ts as the guard uses it: cosine, k=3, majority vote, on the embedding after
+ * - knn: shared/learn/knn.ts as the guard uses it: cosine, k=3, majority vote, on the embedding after
  *   the default input transform (training mean removed, each part L2-normalised). tfjs-models'
  *   knn-classifier is the same algorithm on whatever activation it is given.
  * - tm: the Teachable Machine recipe on the raw embedding (no normalisation, as Teachable Machine
@@ -29,21 +29,21 @@
  *   chosen by cross-validation, final head on every shot.
  * - ensemble: mean of the head's probabilities and kNN's vote shares.
  * - head-aug, finetune-aug: head and finetune on the shots plus 3 augmented views of each
- *   (shared/augment.ts, as the product's examples; views seeded by image id).
+ *   (shared/image/augment.ts, as the product's examples; views seeded by image id).
  * - finetune-pseudo: self-training's chosen pseudo-labels join the shots for fine-tuning.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
-import type { Example } from '../../shared/examples.ts';
-import { fineTune, loadPersonalModel, type BackboneSplit, type FineTuneExample, type FineTuneResult, type FrozenOutput } from '../../shared/fine-tune.ts';
-import { fitKnn } from '../../shared/knn.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
-import { mulberry32, randomSeed, shuffle } from '../../shared/random.ts';
-import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/self-train.ts';
-import { trainHead } from '../../shared/train-head.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import { fineTune, loadPersonalModel, type BackboneSplit, type FineTuneExample, type FineTuneResult, type FrozenOutput } from '../../shared/learn/fine-tune.ts';
+import { fitKnn } from '../../shared/learn/knn.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
+import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
+import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
+import { trainHead } from '../../shared/learn/train-head.ts';
 
 export const RECIPES = ['knn', 'tm', 'head', 'selftrain', 'finetune', 'head-holdout', 'head-all', 'ensemble', 'head-aug', 'finetune-aug', 'finetune-pseudo'] as const;
-/** Recipes that train on 3 augmented views of every shot too (shared/augment.ts, as the product's examples). */
+/** Recipes that train on 3 augmented views of every shot too (shared/image/augment.ts, as the product's examples). */
 export const AUGMENTED_RECIPES: readonly Recipe[] = ['head-aug', 'finetune-aug'];
 /** Recipes that need the cut activations. */
 export const FINE_TUNING_RECIPES: readonly Recipe[] = ['finetune', 'finetune-pseudo', 'finetune-aug'];

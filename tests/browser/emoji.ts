@@ -4,7 +4,7 @@
  * Small, fixed, seeded subsets; training and test emoji are disjoint.
  */
 import { emojiFiles, emojiPng } from '../../scripts/emoji.ts';
-import { mulberry32, shuffle } from '../../shared/random.ts';
+import { mulberry32, shuffle } from '../../shared/util/random.ts';
 import { imageArg } from './util.ts';
 
 /** One emoji image as the harness takes it, with its label. */

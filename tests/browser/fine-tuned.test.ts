@@ -2,7 +2,7 @@
  * A fine-tuned model (a head document with a `backboneTail`, made on the Node side from the real
  * backbone's top block with perturbed weights: tests/helpers/fine-tuned.ts) round-trips through
  * the browser library against the real Worker: stored, listed as fine-tuned, predicts in Chromium
- * as the Node path does (shared/tail-runner.ts, within 1e-4) with a flat tensor count, refuses an
+ * as the Node path does (shared/predict/tail-runner.ts, within 1e-4) with a flat tensor count, refuses an
  * embedding-only prediction, exports to four standard TF.js files and imports back identical
  * (refused without its tail files), syncs up from one profile, predicts at the edge with
  * `?head=<id>` as in the browser (1e-4), and is pulled by a second profile that predicts the same.
@@ -10,10 +10,10 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { PredictResponse, Prediction } from '../../shared/api.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { decodeImage } from '../../shared/image-decode.ts';
-import { preprocess } from '../../shared/preprocess.ts';
-import { loadTailedHead } from '../../shared/tail-runner.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
+import { loadTailedHead } from '../../shared/predict/tail-runner.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';

@@ -22,7 +22,7 @@ const UNLABELED_PER_CLASS = 3;
 const split = emojiSplit(CLASSES, TRAIN_PER_CLASS, UNLABELED_PER_CLASS, 11);
 const taught = CLASSES.map((name) => ({ name, images: (split.train[name] as EmojiImage[]).map((e) => e.image) }));
 const unlabeledImages = CLASSES.flatMap((name) => (split.test[name] as EmojiImage[]).map((e) => e.image));
-/** The guard's order of simplicity (shared/guard.ts RECIPE_ORDER): ties go to the earlier. */
+/** The guard's order of simplicity (shared/learn/guard.ts RECIPE_ORDER): ties go to the earlier. */
 const SIMPLEST_FIRST = ['head', 'knn', 'selftrain', 'finetune'];
 /** Head documents must stay under the 8 MB head limit of storage and sync. */
 const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;

@@ -21,7 +21,7 @@ const split = emojiSplit(CLASSES, 4, 2, 11);
 const taught = CLASSES.map((name) => ({ name, images: (split.train[name] as EmojiImage[]).map((e) => e.image) }));
 const testImages = CLASSES.flatMap((name) => (split.test[name] as EmojiImage[]).map((e) => e.image));
 
-/** Keys a head document may have (shared/head-document.ts). */
+/** Keys a head document may have (shared/head/document.ts). */
 const HEAD_KEYS = new Set(['format', 'formatVersion', 'id', 'name', 'classes', 'backbone', 'input', 'metrics', 'created', 'modelTopology', 'weightSpecs', 'weightData', 'backboneTail']);
 
 interface Captured {

@@ -1,15 +1,15 @@
 /**
  * A fine-tuned model for tests, without training: the backbone's own top block (cut where
- * shared/fine-tune.ts cuts for `unfreeze: 1`) with its weights perturbed by a seeded few per cent,
+ * shared/learn/fine-tune.ts cuts for `unfreeze: 1`) with its weights perturbed by a seeded few per cent,
  * so the personal embedding really differs from the frozen one, plus a seeded test head. Needs
  * TF.js on the active backend (Node side of the tests).
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { splitBackbone } from '../../shared/fine-tune.ts';
-import { bytesToBase64 } from '../../shared/base64.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
-import { mulberry32 } from '../../shared/random.ts';
+import { splitBackbone } from '../../shared/learn/fine-tune.ts';
+import { bytesToBase64 } from '../../shared/util/base64.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
+import { mulberry32 } from '../../shared/util/random.ts';
 import { makeTestHead, type TestHeadOptions } from './heads.ts';
 
 /** A fine-tuned head document on `model` (the loaded backbone) with tail weights perturbed by up to `jitter`. */

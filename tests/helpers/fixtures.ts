@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeImage } from '../../shared/image-decode.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
 import { makeJpeg, withExifOrientation } from './images.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -15,8 +15,8 @@
  * `snapshot` reads D1 and R2 before and after); and every `healthEvery` requests, and at the end,
  * `/healthz` and a real prediction still answer (no crashed isolate).
  */
-import type { BackboneManifest } from '../../shared/manifest.ts';
-import { mulberry32, type Random } from '../../shared/random.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
+import { mulberry32, type Random } from '../../shared/util/random.ts';
 import { headBytes, makeTestHead } from './heads.ts';
 import { makePngWithHeader, patchJpegSof, progressiveJpeg, withExtraScans } from './images.ts';
 

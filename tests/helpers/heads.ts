@@ -3,11 +3,11 @@
  * saves (a `Sequential` of Dense layers). Pure, so the Node global setup, the unit tests and the
  * tests inside workerd build byte-identical documents from the same options.
  */
-import { bytesToBase64 } from '../../shared/base64.ts';
-import { makeHeadDocument, type HeadDocument, type HeadWeightSpec } from '../../shared/head-document.ts';
-import type { BackboneModelJson } from '../../shared/head-validate.ts';
-import { backboneRef, embeddingPart, type BackboneManifest } from '../../shared/manifest.ts';
-import { mulberry32 } from '../../shared/random.ts';
+import { bytesToBase64 } from '../../shared/util/base64.ts';
+import { makeHeadDocument, type HeadDocument, type HeadWeightSpec } from '../../shared/head/document.ts';
+import type { BackboneModelJson } from '../../shared/head/validate.ts';
+import { backboneRef, embeddingPart, type BackboneManifest } from '../../shared/model/manifest.ts';
+import { mulberry32 } from '../../shared/util/random.ts';
 
 export interface TestHeadOptions {
   id?: string;
@@ -148,7 +148,7 @@ export interface TestTail {
 }
 
 /**
- * A fine-tuned model's tail as shared/fine-tune.ts builds it: the backbone's layers from the cut
+ * A fine-tuned model's tail as shared/learn/fine-tune.ts builds it: the backbone's layers from the cut
  * (MobileNetV2's `block_15_add`, output 7x7x160) to the embedding parts it recomputes, fed by a
  * new input layer, with float32 weights (all 0.01).
  */

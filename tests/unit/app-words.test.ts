@@ -1,7 +1,7 @@
 /** The app's plain-words training summary (client/app/words.ts). */
 import { describe, expect, it } from 'vitest';
-import type { CandidateResult, GuardResult } from '../../shared/guard.ts';
-import type { HeadMetrics } from '../../shared/head-document.ts';
+import type { CandidateResult, GuardResult } from '../../shared/learn/guard.ts';
+import type { HeadMetrics } from '../../shared/head/document.ts';
 import { advice, explainTraining, guardSentence, headline, mostConfused } from '../../client/app/words.ts';
 
 const classes = ['ripe', 'unripe', 'rotten'];

@@ -1,5 +1,5 @@
 /**
- * Capture-time augmentation (shared/augment.ts): exact flips and crops, jitter that keeps alpha and
+ * Capture-time augmentation (shared/image/augment.ts): exact flips and crops, jitter that keeps alpha and
  * stays in range, seeded determinism (same seed, same bytes; view i independent of the count), and
  * the views of a real emoji PNG staying close to it in embedding space is left to the browser
  * tests (they train on them).
@@ -11,10 +11,10 @@ import {
   flipHorizontal,
   jitterBrightnessContrast,
   randomCrop,
-} from '../../shared/augment.ts';
-import { decodeImage } from '../../shared/image-decode.ts';
-import type { RgbaPixels } from '../../shared/preprocess.ts';
-import { mulberry32 } from '../../shared/random.ts';
+} from '../../shared/image/augment.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
+import type { RgbaPixels } from '../../shared/image/preprocess.ts';
+import { mulberry32 } from '../../shared/util/random.ts';
 import { emojiPng } from '../helpers/fixtures.ts';
 
 /** A w x h image whose pixel (x, y) is (x, y, x + y, 200 + (x % 50)). */

@@ -7,8 +7,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { mulberry32, shuffle } from '../../shared/random.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { mulberry32, shuffle } from '../../shared/util/random.ts';
 import { EMOJI_DIR, emojiFiles } from '../../scripts/emoji.ts';
 import { expectNoStack, runCli, type CliRun } from '../helpers/cli.ts';
 

@@ -1,11 +1,11 @@
 /**
  * The rate limiting bindings: wrangler.toml's `[[ratelimits]]` entries and the rules the Worker
- * states in its 429 answers (worker/edge-rate-limit.ts) must agree, one binding per bucket, with a
+ * states in its 429 answers (worker/rate-limit/edge.ts) must agree, one binding per bucket, with a
  * period the binding accepts (10 or 60 s) and namespace ids that do not collide.
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { EDGE_RATE_RULES } from '../../worker/edge-rate-limit-config.ts';
+import { EDGE_RATE_RULES } from '../../worker/rate-limit/edge-config.ts';
 
 interface TomlLimiter {
   name: string;

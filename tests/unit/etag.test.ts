@@ -1,7 +1,7 @@
 /** Conditional headers parsed as RFC 9110 says: a malformed one is refused, never loosely matched. */
 import { describe, expect, it } from 'vitest';
 import { TannerinError } from '../../shared/errors.ts';
-import { matchesStrong, matchesWeak, parseEtagCondition } from '../../worker/etag.ts';
+import { matchesStrong, matchesWeak, parseEtagCondition } from '../../worker/http/etag.ts';
 
 const TAG = 'a'.repeat(64);
 

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openBackboneModel } from '../../scripts/cli/runtime.ts';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
-import { bytesToBase64 } from '../../shared/base64.ts';
+import { bytesToBase64 } from '../../shared/util/base64.ts';
 import {
   fineTune,
   loadPersonalModel,
@@ -20,14 +20,14 @@ import {
   type FineTuneExample,
   type FineTuneResult,
   type FrozenOutput,
-} from '../../shared/fine-tune.ts';
-import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
-import { decodeImage } from '../../shared/image-decode.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
-import { preprocess } from '../../shared/preprocess.ts';
-import { mulberry32, shuffle } from '../../shared/random.ts';
-import { trainHead } from '../../shared/train-head.ts';
-import { registerWasmGradientKernels } from '../../shared/wasm-grad-kernels.ts';
+} from '../../shared/learn/fine-tune.ts';
+import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
+import { mulberry32, shuffle } from '../../shared/util/random.ts';
+import { trainHead } from '../../shared/learn/train-head.ts';
+import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { emojiFiles, emojiPng } from '../../scripts/emoji.ts';
 
 const CLASSES = ['food-fruit', 'heart', 'transport-ground'];

@@ -1,10 +1,10 @@
 /**
- * The guard over recipes (shared/guard.ts `compareRecipes`): keeps the most accurate recipe on the
+ * The guard over recipes (shared/learn/guard.ts `compareRecipes`): keeps the most accurate recipe on the
  * shared held-out photos, ties to the simpler one, reports each recipe's interval and its paired
  * test against the kept one, and says in words whether the lead could be chance.
  */
 import { describe, expect, it } from 'vitest';
-import { compareRecipes, type RecipeOutcome } from '../../shared/guard.ts';
+import { compareRecipes, type RecipeOutcome } from '../../shared/learn/guard.ts';
 
 const labels = ['a', 'a', 'a', 'a', 'a', 'b', 'b', 'b', 'b', 'b', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'c', 'c'];
 /** Predictions right on the first `right` photos and wrong ('x') after. */

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
+import { exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { readManifest } from '../../scripts/node-models.ts';
 import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';
 

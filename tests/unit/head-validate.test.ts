@@ -1,5 +1,5 @@
 /**
- * shared/head-validate.ts: every head the project makes passes (the shipped default head, heads
+ * shared/head/validate.ts: every head the project makes passes (the shipped default head, heads
  * from `trainHead`, a fine-tuned model's backbone tail), every head it accepts loads in TF.js, and
  * each kind of inconsistency is refused with a message that names it.
  */
@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { bytesToBase64 } from '../../shared/base64.ts';
+import { bytesToBase64 } from '../../shared/util/base64.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
-import { backboneTailArtifacts, type HeadDocument, type HeadWeightSpec } from '../../shared/head-document.ts';
-import { loadHead } from '../../shared/head-runner.ts';
-import { HEAD_LIMITS, isDefaultHeadName, isHeadId, parseHeadDocument, validateHeadDocument, type BackboneModelJson } from '../../shared/head-validate.ts';
-import type { Manifest } from '../../shared/manifest.ts';
-import { trainHead } from '../../shared/train-head.ts';
+import { backboneTailArtifacts, type HeadDocument, type HeadWeightSpec } from '../../shared/head/document.ts';
+import { loadHead } from '../../shared/predict/head-runner.ts';
+import { HEAD_LIMITS, isDefaultHeadName, isHeadId, parseHeadDocument, validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
+import type { Manifest } from '../../shared/model/manifest.ts';
+import { trainHead } from '../../shared/learn/train-head.ts';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { readManifest } from '../../scripts/node-models.ts';
 import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';

@@ -10,7 +10,7 @@ import {
   readImageInfo,
   sniffImageFormat,
   type RgbaImage,
-} from '../../shared/image-decode.ts';
+} from '../../shared/image/decode.ts';
 import {
   QUADRANT_COLORS,
   concatBytes,

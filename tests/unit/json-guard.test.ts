@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TannerinError } from '../../shared/errors.ts';
-import { parseHeadDocument } from '../../shared/head-validate.ts';
-import { estimateParsedBytes, measureJson, parseBoundedJson, parseBoundedJsonShape, type JsonLimits } from '../../shared/json-guard.ts';
+import { parseHeadDocument } from '../../shared/head/validate.ts';
+import { estimateParsedBytes, measureJson, parseBoundedJson, parseBoundedJsonShape, type JsonLimits } from '../../shared/util/json-guard.ts';
 import { HEAD_JSON_LIMITS, SMALL_JSON_LIMITS } from '../../shared/limits.ts';
 
 const LIMITS: JsonLimits = { maxDepth: 4, maxTokens: 10, maxParsedBytes: 1_000 };

@@ -4,13 +4,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Prediction } from '../../shared/api.ts';
-import type { Example } from '../../shared/examples.ts';
-import { compareOnHeldOut, type Classifier } from '../../shared/guard.ts';
-import { transformInput } from '../../shared/head-runner.ts';
-import { fitInputTransform } from '../../shared/input-transform.ts';
-import { fitKnn } from '../../shared/knn.ts';
-import type { BackboneManifest, InputTransform } from '../../shared/manifest.ts';
-import { computeMetrics, mcnemarExact, wilsonInterval } from '../../shared/metrics.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import { compareOnHeldOut, type Classifier } from '../../shared/learn/guard.ts';
+import { transformInput } from '../../shared/predict/head-runner.ts';
+import { fitInputTransform } from '../../shared/head/input-transform.ts';
+import { fitKnn } from '../../shared/learn/knn.ts';
+import type { BackboneManifest, InputTransform } from '../../shared/model/manifest.ts';
+import { computeMetrics, mcnemarExact, wilsonInterval } from '../../shared/learn/metrics.ts';
 
 /** A backbone whose embedding is two parts: `a` (3 floats) then `b` (2 floats). */
 const backbone: BackboneManifest = {

@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, model as functionalModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../../shared/manifest.ts';
+import type { Manifest } from '../../shared/model/manifest.ts';
 import { MOBILENET_V2 } from '../../scripts/model-spec.ts';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels, readManifest, type LocalModels } from '../../scripts/node-models.ts';

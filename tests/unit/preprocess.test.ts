@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { preprocess } from '../../shared/preprocess.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
 import { MOBILENET_V2 } from '../../scripts/model-spec.ts';
 
 const spec = MOBILENET_V2.input;

@@ -3,9 +3,9 @@
  * on synthetic examples: the split only looks at photo ids, labels and the augmented flag.
  */
 import { describe, expect, it } from 'vitest';
-import { classCounts, classList, photoLabels, type Example } from '../../shared/examples.ts';
-import { mulberry32, randomSeed, shuffle } from '../../shared/random.ts';
-import { foldExamples, splitByPhoto, type Split } from '../../shared/split.ts';
+import { classCounts, classList, photoLabels, type Example } from '../../shared/learn/examples.ts';
+import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
+import { foldExamples, splitByPhoto, type Split } from '../../shared/learn/split.ts';
 
 /** `photos[label]` photos per class, each with `views - 1` augmented views besides the original. */
 function makeExamples(photos: Record<string, number>, views = 3): Example[] {

@@ -6,11 +6,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
-import type { Example } from '../../shared/examples.ts';
-import { decodeImage } from '../../shared/image-decode.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
-import { mulberry32, shuffle } from '../../shared/random.ts';
-import { predictProbabilities, selfTrain, type SelfTrainResult, type UnlabeledExample } from '../../shared/self-train.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
+import { mulberry32, shuffle } from '../../shared/util/random.ts';
+import { predictProbabilities, selfTrain, type SelfTrainResult, type UnlabeledExample } from '../../shared/learn/self-train.ts';
 import { emojiFiles, emojiPng } from '../../scripts/emoji.ts';
 
 const CLASSES = ['animal-mammal', 'country-flag', 'food-fruit', 'heart', 'transport-ground'];

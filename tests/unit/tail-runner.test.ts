@@ -1,5 +1,5 @@
 /**
- * The shared runtime for fine-tuned models (shared/tail-runner.ts) on the real MobileNetV2 and
+ * The shared runtime for fine-tuned models (shared/predict/tail-runner.ts) on the real MobileNetV2 and
  * WASM backend: it gives the scores fine-tune.ts's own prediction path gives, the embedding parts
  * above the cut really change while the others stay the frozen ones, it refuses documents it cannot
  * run, and it leaks no tensors.
@@ -8,17 +8,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend, initNodeImageDecoder } from '../../scripts/node-backend.ts';
 import { loadLocalModels, type LocalModels } from '../../scripts/node-models.ts';
-import { loadPersonalModel, splitBackbone } from '../../shared/fine-tune.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { decodeImage } from '../../shared/image-decode.ts';
-import { validateHeadDocument, type BackboneModelJson } from '../../shared/head-validate.ts';
-import { inferLayerShapes } from '../../shared/layer-shapes.ts';
-import { embeddingPart } from '../../shared/manifest.ts';
+import { loadPersonalModel, splitBackbone } from '../../shared/learn/fine-tune.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
+import { validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
+import { inferLayerShapes } from '../../shared/model/layer-shapes.ts';
+import { embeddingPart } from '../../shared/model/manifest.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';
-import { preprocess } from '../../shared/preprocess.ts';
-import { documentWeightCount, loadTailedHead } from '../../shared/tail-runner.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
+import { documentWeightCount, loadTailedHead } from '../../shared/predict/tail-runner.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';
 import { makeTestHead } from '../helpers/heads.ts';
@@ -39,7 +39,7 @@ beforeAll(async () => {
 
 afterAll(() => models.backbone.dispose());
 
-describe('a tail as TF.js writes it (shared/fine-tune.ts)', () => {
+describe('a tail as TF.js writes it (shared/learn/fine-tune.ts)', () => {
   it('passes validation against the backbone’s converted model.json (TF.js drops ReLU defaults it does not implement)', () => {
     const manifest = models.manifest.backbone;
     const backboneModel = JSON.parse(readFileSync(join(PUBLIC_DIR, (manifest.files[0] as { path: string }).path), 'utf8')) as BackboneModelJson;
@@ -54,7 +54,7 @@ describe('a tail as TF.js writes it (shared/fine-tune.ts)', () => {
   });
 });
 
-describe('inferLayerShapes (shared/layer-shapes.ts), which the validator checks cutShape with', () => {
+describe('inferLayerShapes (shared/model/layer-shapes.ts), which the validator checks cutShape with', () => {
   it('gives every layer of the shipped backbone the output shape TF.js gives it', () => {
     const manifest = models.manifest.backbone;
     const backboneModel = JSON.parse(readFileSync(join(PUBLIC_DIR, (manifest.files[0] as { path: string }).path), 'utf8')) as BackboneModelJson;

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeCpuBackend, startNodeWasmBackend } from '../../scripts/node-backend.ts';
-import { wasmBackendInfo } from '../../shared/wasm-backend.ts';
+import { wasmBackendInfo } from '../../shared/model/wasm-backend.ts';
 
 /** Small deterministic PRNG (mulberry32) so the "random" inputs are fixed. */
 function seededValues(length: number, seed: number): Float32Array {

@@ -1,15 +1,15 @@
 /**
- * The convolution gradient kernels of shared/wasm-grad-kernels.ts on the WASM SIMD backend,
+ * The convolution gradient kernels of shared/model/wasm-grad-kernels.ts on the WASM SIMD backend,
  * checked against TF.js's pure-JS `cpu` backend: every reference is computed on cpu first
  * (beforeAll), then the same computation runs on wasm and is compared by relative error,
  * max|wasm - cpu| / max(1e-6, max|cpu|), which must stay <= 1e-4.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// Importing tfjs-layers also registers tfjs-core's gradient functions (see shared/train-head.ts).
+// Importing tfjs-layers also registers tfjs-core's gradient functions (see shared/learn/train-head.ts).
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeCpuBackend, startNodeWasmBackend } from '../../scripts/node-backend.ts';
-import { registerWasmGradientKernels, wasmGradientKernelsImplementation } from '../../shared/wasm-grad-kernels.ts';
+import { registerWasmGradientKernels, wasmGradientKernelsImplementation } from '../../shared/model/wasm-grad-kernels.ts';
 
 const TOLERANCE = 1e-4;
 
@@ -316,7 +316,7 @@ function train(model: tfl.LayersModel): TrainResult {
 
 // ---------------------------------------------------------------------------
 
-describe('WASM gradient kernels (shared/wasm-grad-kernels.ts) against the cpu backend', () => {
+describe('WASM gradient kernels (shared/model/wasm-grad-kernels.ts) against the cpu backend', () => {
   const gradRefs = new Map<string, Float32Array[]>();
   const kernelRefs = new Map<string, Float32Array>();
   let stockRefs: Float32Array[] = [];

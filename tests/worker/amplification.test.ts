@@ -9,7 +9,7 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HEAD_JSON_LIMITS, LIMITS } from '../../shared/limits.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { headBytes, makeTestHead } from '../helpers/heads.ts';
 import { makeJpeg, patchJpegSof, progressiveJpeg, withExtraScans } from '../helpers/images.ts';
 import { bearer, call, expectError, freshAddress, post, putHead, servedBackbone, signUp, storedState, testEnv } from './helpers.ts';

@@ -5,7 +5,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { Env } from '../../worker/env.ts';
-import { getRuntime, stats } from '../../worker/model-runtime.ts';
+import { getRuntime, stats } from '../../worker/inference/model-runtime.ts';
 
 describe('cold start', () => {
   it('two concurrent cold requests load the backbone once', async () => {

@@ -1,14 +1,14 @@
 /**
  * Fine-tuned models at the edge: `POST /v1/predict?head=<uuid>` with a head document carrying a
  * `backboneTail` runs the frozen backbone to the cut, the model's own top layers and its head in
- * the Worker, and scores as the Node path does (shared/tail-runner.ts, global setup). An embedding
+ * the Worker, and scores as the Node path does (shared/predict/tail-runner.ts, global setup). An embedding
  * cannot be used with such a model (422); the head cache counts its tail; memory stays in budget.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiagnosticsResponse, HeadSummary, PredictResponse } from '../../shared/api.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { documentWeightCount } from '../../shared/tail-runner.ts';
-import { HEAD_CACHE_BYTES, personalHeadCache } from '../../worker/personal-heads.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { documentWeightCount } from '../../shared/predict/tail-runner.ts';
+import { HEAD_CACHE_BYTES, personalHeadCache } from '../../worker/inference/personal-heads.ts';
 import { bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp } from './helpers.ts';
 
 const fineTuned = inject('fineTuned');

@@ -1,15 +1,15 @@
 /**
  * Global setup (Node) for the Worker tests of fine-tuned models: builds a fine-tuned model (the
  * backbone's top block, weights perturbed; tests/helpers/fine-tuned.ts) and its scores on the
- * reference images through the Node path (shared/tail-runner.ts on the same model files and WASM
+ * reference images through the Node path (shared/predict/tail-runner.ts on the same model files and WASM
  * backend), plus a 1024x1024 JPEG (the largest image the edge accepts) for the memory check.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TestProject } from 'vitest/node';
 import type { Prediction } from '../../shared/api.ts';
-import { decodeImage } from '../../shared/image-decode.ts';
-import { preprocess } from '../../shared/preprocess.ts';
-import { loadTailedHead } from '../../shared/tail-runner.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
+import { loadTailedHead } from '../../shared/predict/tail-runner.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { fixtures, scenePixels } from '../helpers/fixtures.ts';

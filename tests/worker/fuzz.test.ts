@@ -8,7 +8,7 @@
 import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { runFuzz, setupFuzz, SNAPSHOT_QUERIES, summarizeFindings, validishHead, type FuzzImage } from '../helpers/fuzz.ts';
-import { mulberry32 } from '../../shared/random.ts';
+import { mulberry32 } from '../../shared/util/random.ts';
 import worker from '../../worker/index.ts';
 import { LIMITS } from '../../shared/limits.ts';
 import { call, testEnv } from './helpers.ts';
@@ -84,7 +84,7 @@ describe('fuzzing the API', () => {
  * Found by the fuzzer through `wrangler dev`: refusing a large upload early (413 from the declared
  * size, 405, 401) without reading the body reset the client's connection (ECONNRESET, or the dev
  * proxy's 500 "Network connection lost") before it read the answer. The Worker now reads such a
- * body to its end first (worker/drain-body.ts, worker/read-body.ts).
+ * body to its end first (worker/http/drain-body.ts, worker/http/read-body.ts).
  */
 describe('an early refusal reads the rest of the upload, so the client gets the answer', () => {
   /** A body of `total` bytes in 64 KiB chunks that records how much of it was read. */

@@ -7,13 +7,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { TestProject } from 'vitest/node';
 import type { Prediction } from '../../shared/api.ts';
-import { decodeImage } from '../../shared/image-decode.ts';
+import { decodeImage } from '../../shared/image/decode.ts';
 import { build } from '../../scripts/build.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeTestHead } from '../helpers/heads.ts';
-import { loadHead } from '../../shared/head-runner.ts';
+import { loadHead } from '../../shared/predict/head-runner.ts';
 
 export interface ReferenceCase {
   name: string;

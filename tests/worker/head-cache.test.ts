@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TannerinError } from '../../shared/errors.ts';
-import { LruCache } from '../../worker/head-cache.ts';
-import { HEAD_CACHE_BYTES } from '../../worker/personal-heads.ts';
+import { LruCache } from '../../worker/inference/head-cache.ts';
+import { HEAD_CACHE_BYTES } from '../../worker/inference/personal-heads.ts';
 
 class Fake {
   disposed = 0;

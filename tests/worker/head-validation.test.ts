@@ -5,10 +5,10 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../shared/errors.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { HEAD_LIMITS } from '../../shared/head-validate.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { HEAD_LIMITS } from '../../shared/head/validate.ts';
 import { LIMITS } from '../../shared/limits.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { float32Base64, headBytes, makeTestHead } from '../helpers/heads.ts';
 import { bearer, call, expectError, putHead, servedBackbone, signUp, storedState, testEnv } from './helpers.ts';
 

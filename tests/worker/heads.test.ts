@@ -5,9 +5,9 @@
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { HeadSummary, HeadsResponse } from '../../shared/api.ts';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import type { BackboneModelJson } from '../../shared/head-validate.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import type { BackboneModelJson } from '../../shared/head/validate.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { headBytes, makeTestHead, makeTestTail } from '../helpers/heads.ts';
 import { bearer, call, etagOf, expectError, putHead, servedBackbone, signUp, storedState, testEnv } from './helpers.ts';
 
@@ -129,8 +129,8 @@ describe('PUT /v1/heads/:id', () => {
     const doc = smallHead(1);
     const etag = (await putHead(token, doc.id, doc, { 'if-none-match': '*' })).headers.get('etag') as string;
     const { findHead, updateHead } = await import('../../worker/store/heads.ts');
-    const { validateHeadDocument } = await import('../../shared/head-validate.ts');
-    const { sha256Hex } = await import('../../shared/hash.ts');
+    const { validateHeadDocument } = await import('../../shared/head/validate.ts');
+    const { sha256Hex } = await import('../../shared/util/hash.ts');
     const bindings = testEnv(env);
     const stale = await findHead(bindings.DB, accountId, doc.id);
     // Another device's update lands between this writer's read and its write.

@@ -2,7 +2,7 @@
 import { SELF, type D1Migration } from 'cloudflare:test';
 import { expect } from 'vitest';
 import type { ModelsResponse, TokenResponse } from '../../shared/api.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import type { ErrorBody, ErrorCode } from '../../shared/errors.ts';
 import type { Env } from '../../worker/env.ts';
 

@@ -9,14 +9,14 @@
  */
 import { createScheduledController, env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HeadDocument } from '../../shared/head-document.ts';
-import { validateHeadDocument } from '../../shared/head-validate.ts';
-import type { BackboneManifest } from '../../shared/manifest.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import { validateHeadDocument } from '../../shared/head/validate.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { createApp } from '../../worker/app.ts';
 import type { Env } from '../../worker/env.ts';
-import { runMaintenance } from '../../worker/maintenance.ts';
+import { runMaintenance } from '../../worker/lifecycle/maintenance.ts';
 import worker from '../../worker/index.ts';
-import { createScheduledHandler } from '../../worker/scheduled.ts';
+import { createScheduledHandler } from '../../worker/lifecycle/scheduled.ts';
 import { publishHead } from '../../worker/store/published.ts';
 import { headBytes, makeTestHead } from '../helpers/heads.ts';
 import { BASE, bearer, expectError, servedBackbone, signUp, storedState, testEnv } from './helpers.ts';

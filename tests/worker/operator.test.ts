@@ -8,8 +8,8 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import type { ModelsResponse, PredictResponse, PublishedHeadSummary, PublishedHeadsResponse } from '../../shared/api.ts';
-import { sha256Hex } from '../../shared/hash.ts';
-import { importHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
+import { sha256Hex } from '../../shared/util/hash.ts';
+import { importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { createApp } from '../../worker/app.ts';
 import { makeTestHead } from '../helpers/heads.ts';
 import { call, expectError, float32Body, maxAbsDiff, post, servedBackbone, testEnv } from './helpers.ts';

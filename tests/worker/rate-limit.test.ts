@@ -8,10 +8,10 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../worker/app.ts';
-import { clientAddress } from '../../worker/client-address.ts';
-import { EDGE_RATE_RULES, edgeBucket, type EdgeLimiterName } from '../../worker/edge-rate-limit-config.ts';
-import { DEFAULT_RATE_LIMITS, rateLimitConfig } from '../../worker/rate-limit-config.ts';
-import { countedD1, newStorageCounts } from '../../worker/storage-counts.ts';
+import { clientAddress } from '../../worker/http/client-address.ts';
+import { EDGE_RATE_RULES, edgeBucket, type EdgeLimiterName } from '../../worker/rate-limit/edge-config.ts';
+import { DEFAULT_RATE_LIMITS, rateLimitConfig } from '../../worker/rate-limit/d1-config.ts';
+import { countedD1, newStorageCounts } from '../../worker/store/storage-counts.ts';
 import { BASE, bearer, expectError, float32Body, freshAddress, signUp, testEnv } from './helpers.ts';
 
 /** The low-limit binding of the test configuration (vitest.config.ts): 2 per 60 s. */

@@ -1,16 +1,16 @@
 /**
  * The anonymous hot path costs no storage: once an isolate is warm, a default-head prediction and
  * `GET /v1/models` make zero D1 queries and zero R2 reads (the rate limits per address are the
- * binding's; the published-head index is cached per isolate, worker/published-index.ts). Counted
- * by wrapping the D1 and R2 bindings given to apps of the test's own (worker/storage-counts.ts);
+ * binding's; the published-head index is cached per isolate, worker/inference/published-index.ts). Counted
+ * by wrapping the D1 and R2 bindings given to apps of the test's own (worker/store/storage-counts.ts);
  * the apps' clock is injected to cross the index's TTL. Two apps stand for two isolates.
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import type { ModelsResponse } from '../../shared/api.ts';
 import { createApp } from '../../worker/app.ts';
-import { PUBLISHED_INDEX_TTL_MS } from '../../worker/published-index.ts';
-import { countedD1, countedR2, newStorageCounts, type StorageCounts } from '../../worker/storage-counts.ts';
+import { PUBLISHED_INDEX_TTL_MS } from '../../worker/inference/published-index.ts';
+import { countedD1, countedR2, newStorageCounts, type StorageCounts } from '../../worker/store/storage-counts.ts';
 import { makeTestHead } from '../helpers/heads.ts';
 import { BASE, expectError, float32Body, servedBackbone, testEnv } from './helpers.ts';
 

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import simd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
-import { startWasmBackend, wasmBackendInfo } from '../../shared/wasm-backend.ts';
+import { startWasmBackend, wasmBackendInfo } from '../../shared/model/wasm-backend.ts';
 
 /** Direct NHWC/HWIO 'same'-padded, stride-1 convolution, as a reference. */
 function referenceConv2dSame(

@@ -6,10 +6,10 @@
 import type { Context } from 'hono';
 import type { AccountResponse, TokenResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { callerOfContext } from '../auth.ts';
+import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
-import { optionalLabel, readJsonObject } from '../json-body.ts';
-import { deleteAccount } from '../store/account-deletion.ts';
+import { optionalLabel, readJsonObject } from '../http/json-body.ts';
+import { deleteAccount } from '../lifecycle/account-deletion.ts';
 import { accountInfo, createAccount, rotateToken, type IssuedToken } from '../store/accounts.ts';
 
 /** A response carrying a fresh token: never cached anywhere. */
@@ -41,7 +41,7 @@ export function accountRoute() {
 
 /**
  * Handler factory for `DELETE /v1/accounts/me`: 204; every token of the account stops working.
- * The account is marked `deleting` first (worker/store/account-deletion.ts): if the deletion fails
+ * The account is marked `deleting` first (worker/lifecycle/account-deletion.ts): if the deletion fails
  * half-way, the same request again (the token still works for it) resumes it.
  */
 export function deleteAccountRoute() {

@@ -2,17 +2,17 @@
  * `GET /_diag/memory`: tensor count and WASM heap; `GET /_diag/forward?n=N`: the forward pass alone,
  * timed inside the isolate (local workerd's clock advances during CPU work; production's does not);
  * `GET /_diag/storage`: D1 queries and R2 operations the isolate's requests made so far
- * (worker/storage-counts.ts).
+ * (worker/store/storage-counts.ts).
  * For tests and the bench. Answer only when `TANNERIN_DIAGNOSTICS` is "1", which local development
  * sets and a deploy never does.
  */
 import type { Context } from 'hono';
 import type { DiagnosticsResponse } from '../../shared/api.ts';
 import type { AppEnv } from '../env.ts';
-import { errorResponse } from '../http-error.ts';
-import { diagnostics, getRuntime } from '../model-runtime.ts';
-import { personalHeadCache } from '../personal-heads.ts';
-import { isolateStorageCounts } from '../storage-counts.ts';
+import { errorResponse } from '../http/error.ts';
+import { diagnostics, getRuntime } from '../inference/model-runtime.ts';
+import { personalHeadCache } from '../inference/personal-heads.ts';
+import { isolateStorageCounts } from '../store/storage-counts.ts';
 
 /** True when diagnostics are switched on for this environment. */
 export const diagnosticsEnabled = (env: AppEnv['Bindings']): boolean => env.TANNERIN_DIAGNOSTICS === '1';

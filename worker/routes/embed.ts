@@ -1,8 +1,8 @@
 /** `POST /v1/embed`: an image in, the backbone's embedding out as little-endian float32. */
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
-import { embeddingFromRequest } from '../embedding-input.ts';
-import { getRuntime } from '../model-runtime.ts';
+import { embeddingFromRequest } from '../inference/embedding-input.ts';
+import { getRuntime } from '../inference/model-runtime.ts';
 
 /** Little-endian bytes of a Float32Array, whatever the platform's byte order. */
 function float32LE(values: Float32Array): Uint8Array {

@@ -2,20 +2,20 @@
  * `PUT /v1/heads/:id`: creates a head (`If-None-Match: *`) or replaces it (`If-Match: "<etag>"`).
  * A write without either is refused (428), and so is `If-Match: *`, so no update can silently
  * overwrite one the client has not seen. The body is validated completely
- * (shared/head-validate.ts) before anything is stored; a rejected write changes nothing.
+ * (shared/head/validate.ts) before anything is stored; a rejected write changes nothing.
  */
 import type { Context } from 'hono';
 import { HEAD_TYPE } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { sha256Hex } from '../../shared/hash.ts';
-import { HEAD_LIMITS, isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head-validate.ts';
-import { callerOfContext } from '../auth.ts';
-import { mediaType } from '../embedding-input.ts';
+import { sha256Hex } from '../../shared/util/hash.ts';
+import { HEAD_LIMITS, isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
+import { callerOfContext } from '../http/auth.ts';
+import { mediaType } from '../inference/embedding-input.ts';
 import type { AppEnv } from '../env.ts';
-import { matchesStrong, parseEtagCondition, quoteEtag } from '../etag.ts';
-import { getBackboneModelJson, getManifest } from '../model-runtime.ts';
-import { quotas, type QuotaVars } from '../quotas.ts';
-import { readBody } from '../read-body.ts';
+import { matchesStrong, parseEtagCondition, quoteEtag } from '../http/etag.ts';
+import { getBackboneModelJson, getManifest } from '../inference/model-runtime.ts';
+import { quotas, type QuotaVars } from '../store/quotas.ts';
+import { readBody } from '../http/read-body.ts';
 import { createHead, findHead, headSummary, preconditionFailed, updateHead, type AccountQuota, type HeadRow, type HeadUpload } from '../store/heads.ts';
 
 /** The configured per-account quotas (head count, stored bytes). */

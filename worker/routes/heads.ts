@@ -6,10 +6,10 @@
 import type { Context } from 'hono';
 import { HEAD_TYPE, type HeadsResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { isHeadId } from '../../shared/head-validate.ts';
-import { callerOfContext } from '../auth.ts';
+import { isHeadId } from '../../shared/head/validate.ts';
+import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
-import { matchesStrong, matchesWeak, parseEtagCondition, quoteEtag } from '../etag.ts';
+import { matchesStrong, matchesWeak, parseEtagCondition, quoteEtag } from '../http/etag.ts';
 import { deleteHead, findHead, headSummary, listHeads, preconditionFailed, readHead } from '../store/heads.ts';
 
 /** The `:id` of a head route; anything but a head id is a head that does not exist. */

@@ -1,9 +1,9 @@
 /** `GET /healthz`: the Worker is up and its manifest is readable. */
 import type { Context } from 'hono';
 import type { HealthResponse } from '../../shared/api.ts';
-import { backboneRef } from '../../shared/manifest.ts';
+import { backboneRef } from '../../shared/model/manifest.ts';
 import type { AppEnv } from '../env.ts';
-import { getManifest } from '../model-runtime.ts';
+import { getManifest } from '../inference/model-runtime.ts';
 
 /** Handler factory for the health route. */
 export function healthRoute() {

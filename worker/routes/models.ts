@@ -1,16 +1,16 @@
 /** `GET /v1/models`: the manifest, with absolute URLs of the model files. */
 import type { Context } from 'hono';
 import type { ModelsResponse } from '../../shared/api.ts';
-import type { ManifestFile } from '../../shared/manifest.ts';
+import type { ManifestFile } from '../../shared/model/manifest.ts';
 import type { AppEnv } from '../env.ts';
-import { getManifest } from '../model-runtime.ts';
-import { backboneRef } from '../../shared/manifest.ts';
-import type { PublishedIndex } from '../published-index.ts';
+import { getManifest } from '../inference/model-runtime.ts';
+import { backboneRef } from '../../shared/model/manifest.ts';
+import type { PublishedIndex } from '../inference/published-index.ts';
 import { publishedManifestEntry } from '../store/published.ts';
 
 /**
  * Handler factory for the models route; `published` is the isolate's published-head index, so the
- * route reads D1 at most once per isolate per TTL (worker/published-index.ts).
+ * route reads D1 at most once per isolate per TTL (worker/inference/published-index.ts).
  */
 export function modelsRoute(published: PublishedIndex) {
   return async (c: Context<AppEnv>) => {

@@ -1,10 +1,10 @@
 /**
- * The operator API (behind worker/operator-auth.ts): publishing default heads that survive
+ * The operator API (behind worker/http/operator-auth.ts): publishing default heads that survive
  * redeploys, stored in R2 + D1 (worker/store/published.ts) and listed in `/v1/models` next to
  * the heads shipped with the deploy.
  *
  * - `PUT /v1/operator/heads/<name>[?replace=1]`: a head document (JSON) published as default head
- *   `<name>` (lowercase words). Validated completely first (shared/head-validate.ts); nothing is
+ *   `<name>` (lowercase words). Validated completely first (shared/head/validate.ts); nothing is
  *   written when it fails. A name that is already published, or shipped with the deploy
  *   (dist/public/models.json), is a 409 unless `replace=1`: then the new head replaces the
  *   published one, or shadows the shipped one until it is deleted. 201 created, 200 replaced.
@@ -14,20 +14,20 @@
  *   version's files, immutable.
  *
  * At most `MAX_PUBLISHED_HEADS` (20) heads are published, each document at most
- * `MAX_PUBLISHED_HEAD_BYTES` (8 MiB); both are refused before anything is stored (worker/quotas.ts).
+ * `MAX_PUBLISHED_HEAD_BYTES` (8 MiB); both are refused before anything is stored (worker/store/quotas.ts).
  */
 import type { Context } from 'hono';
 import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { HEAD_LIMITS, isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head-validate.ts';
-import type { Manifest } from '../../shared/manifest.ts';
-import { mediaType } from '../embedding-input.ts';
+import { HEAD_LIMITS, isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
+import type { Manifest } from '../../shared/model/manifest.ts';
+import { mediaType } from '../inference/embedding-input.ts';
 import type { AppEnv } from '../env.ts';
-import { quoteEtag } from '../etag.ts';
-import { getManifest } from '../model-runtime.ts';
-import type { PublishedIndex } from '../published-index.ts';
-import { quotas } from '../quotas.ts';
-import { readBody } from '../read-body.ts';
+import { quoteEtag } from '../http/etag.ts';
+import { getManifest } from '../inference/model-runtime.ts';
+import type { PublishedIndex } from '../inference/published-index.ts';
+import { quotas } from '../store/quotas.ts';
+import { readBody } from '../http/read-body.ts';
 import {
   countPublished,
   findPublished,

@@ -6,9 +6,9 @@
 import type { Context } from 'hono';
 import type { PairingCodeResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { callerOfContext } from '../auth.ts';
+import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
-import { optionalLabel, readJsonObject } from '../json-body.ts';
+import { optionalLabel, readJsonObject } from '../http/json-body.ts';
 import { createPairingCode, redeemPairingCode } from '../store/pairing.ts';
 import { tokenResponse } from './accounts.ts';
 

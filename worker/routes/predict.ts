@@ -1,26 +1,26 @@
 /**
  * `POST /v1/predict`: an image or an embedding in, ranked labels out. `?head=` names a default head
  * (lowercase words, e.g. `content-safety`) or one of the caller's own heads by its UUID; the two
- * kinds of name never collide (shared/head-validate.ts). A personal head needs its owner's token:
+ * kinds of name never collide (shared/head/validate.ts). A personal head needs its owner's token:
  * 401 without a token, 404 for a head the token's account does not have. A default head name is
  * first looked up among the heads the operator published (routes/operator.ts), which may shadow a
  * shipped head of the same name, then among the shipped ones. That lookup reads the isolate's
- * copy of the published-head index (worker/published-index.ts), so an anonymous prediction with
+ * copy of the published-head index (worker/inference/published-index.ts), so an anonymous prediction with
  * a shipped head makes no D1 query and no R2 read once the isolate is warm.
  */
 import type { Context } from 'hono';
 import type { PredictResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { isDefaultHeadName, isHeadId } from '../../shared/head-validate.ts';
-import { backboneRef } from '../../shared/manifest.ts';
-import { unauthorized } from '../auth.ts';
+import { isDefaultHeadName, isHeadId } from '../../shared/head/validate.ts';
+import { backboneRef } from '../../shared/model/manifest.ts';
+import { unauthorized } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
-import { embeddingFromRequest } from '../embedding-input.ts';
-import { quoteEtag } from '../etag.ts';
-import { getManifest, getRuntime } from '../model-runtime.ts';
-import { findRunnableHead, personalHeadCache, withPersonalHead } from '../personal-heads.ts';
-import { estimatedLoadedBytes, loadedBytes, loadRunnableHead, predictInput, readHeadDocument, runHead } from '../runnable-head.ts';
-import type { PublishedIndex } from '../published-index.ts';
+import { embeddingFromRequest } from '../inference/embedding-input.ts';
+import { quoteEtag } from '../http/etag.ts';
+import { getManifest, getRuntime } from '../inference/model-runtime.ts';
+import { findRunnableHead, personalHeadCache, withPersonalHead } from '../inference/personal-heads.ts';
+import { estimatedLoadedBytes, loadedBytes, loadRunnableHead, predictInput, readHeadDocument, runHead } from '../inference/runnable-head.ts';
+import type { PublishedIndex } from '../inference/published-index.ts';
 import { publishedKey, type PublishedRow } from '../store/published.ts';
 
 export const DEFAULT_HEAD = 'content-safety';

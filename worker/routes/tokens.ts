@@ -5,7 +5,7 @@
  */
 import type { Context } from 'hono';
 import type { TokenInfo, TokensResponse } from '../../shared/api.ts';
-import { callerOfContext } from '../auth.ts';
+import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
 import { listTokens, revokeToken } from '../store/accounts.ts';
 

@@ -5,7 +5,7 @@
  * delete the account instead).
  */
 import { TannerinError } from '../../shared/errors.ts';
-import { newToken } from '../credentials.ts';
+import { newToken } from '../http/credentials.ts';
 import type { Caller } from '../env.ts';
 
 /** A token as issued: the secret is in `token`, shown once. */

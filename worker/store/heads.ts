@@ -4,7 +4,7 @@
  * switched by a compare-and-swap on `version`; the object it replaced is deleted only after the
  * switch. So the index never points at a missing or half-written object, a writer that loses a
  * race deletes only its own object, and an interrupted write leaves at worst an unreferenced
- * object (never served; swept by the scheduled handler, worker/maintenance.ts, or with the
+ * object (never served; swept by the scheduled handler, worker/lifecycle/maintenance.ts, or with the
  * account).
  *
  * Quotas (head count and stored bytes per account) and the account's status are checked in the
@@ -13,10 +13,10 @@
  */
 import type { HeadSummary } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import type { ValidatedHead } from '../../shared/head-validate.ts';
+import type { ValidatedHead } from '../../shared/head/validate.ts';
 import { headPrefix } from './accounts.ts';
-import { quoteEtag } from '../etag.ts';
-import { formatBytes } from '../quotas.ts';
+import { quoteEtag } from '../http/etag.ts';
+import { formatBytes } from './quotas.ts';
 
 /** A row of the `heads` table. */
 export interface HeadRow {
@@ -99,7 +99,7 @@ async function dropBlob(bucket: R2Bucket, key: string): Promise<void> {
 const indexValues = (upload: HeadUpload) =>
   [upload.head.doc.name, upload.head.doc.backbone, JSON.stringify(upload.head.doc.classes), upload.bytes.byteLength, upload.head.doc.backboneTail ? 1 : 0] as const;
 
-/** The per-account quotas a write is checked against (worker/quotas.ts). */
+/** The per-account quotas a write is checked against (worker/store/quotas.ts). */
 export interface AccountQuota {
   maxHeads: number;
   maxBytes: number;

@@ -4,10 +4,10 @@
  * after `PAIRING.maxAttempts` tries (each redemption whose lookup half finds it counts, counted in
  * one atomic update before the rest is compared, so concurrent guesses cannot exceed it). A burnt,
  * expired, used or unknown code all get the same answer. Every redemption also counts against the
- * client address's rate limits (worker/edge-rate-limit.ts, worker/rate-limit.ts).
+ * client address's rate limits (worker/rate-limit/edge.ts, worker/rate-limit/d1.ts).
  */
 import { TannerinError } from '../../shared/errors.ts';
-import { digestsEqual, newPairingCode, newToken, parsePairingCode } from '../credentials.ts';
+import { digestsEqual, newPairingCode, newToken, parsePairingCode } from '../http/credentials.ts';
 import type { IssuedToken } from './accounts.ts';
 
 export const PAIRING = {

@@ -6,9 +6,9 @@
  * rejected or lost write deletes only its own files.
  */
 import { TannerinError } from '../../shared/errors.ts';
-import { sha256Hex } from '../../shared/hash.ts';
-import { exportHeadFiles, type HeadDocument } from '../../shared/head-document.ts';
-import type { HeadManifest, InputTransform } from '../../shared/manifest.ts';
+import { sha256Hex } from '../../shared/util/hash.ts';
+import { exportHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
+import type { HeadManifest, InputTransform } from '../../shared/model/manifest.ts';
 
 /** A row of `published_heads`. */
 export interface PublishedRow {

@@ -1,0 +1,107 @@
+/**
+ * The model manifest: what backbone the server runs, how its input is prepared, what its embedding
+ * is made of, and which heads it serves. Written once at install time (scripts/prepare-models.ts),
+ * served by `GET /v1/models`, read by the Worker, the browser and the CLI.
+ */
+
+/** How a part of the embedding is reduced from a feature map to a vector. */
+export type Pooling = 'none' | 'global-max' | 'global-average';
+
+/** One slice of the embedding vector, taken from one backbone layer. */
+export interface EmbeddingPart {
+  /** Stable name heads refer to, e.g. `flatten_1`. */
+  name: string;
+  /** The backbone layer it is read from. */
+  layer: string;
+  pooling: Pooling;
+  /** Number of floats. */
+  size: number;
+  /** Where the part starts in the embedding vector. */
+  offset: number;
+}
+
+/** The input the backbone was trained on: `x = pixel * scale + offset` after resizing. */
+export interface InputSpec {
+  width: number;
+  height: number;
+  channels: 3;
+  /** Transparent pixels are composited onto this RGB colour first. */
+  background: [number, number, number];
+  resize: 'bilinear';
+  alignCorners: boolean;
+  scale: number;
+  offset: number;
+}
+
+/** A file served as a static asset under a content-hashed path. */
+export interface ManifestFile {
+  /** Path relative to the site root, e.g. `models/mobilenet_v2-1a2b.../model.json`. */
+  path: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BackboneManifest {
+  id: string;
+  /** Content hash (hex prefix of SHA-256 over the model files). */
+  version: string;
+  inputSize: [number, number];
+  normalization: InputSpec;
+  embedding: { size: number; parts: EmbeddingPart[] };
+  /** The TF.js layers artifacts: `model.json` first, then weight files. */
+  files: ManifestFile[];
+}
+
+/**
+ * How a head's input is derived from the embedding, applied by the one shared head runner so that
+ * exported `model.json` files stay standard TF.js.
+ */
+export interface InputTransform {
+  /** Embedding part names, concatenated in this order. */
+  parts: string[];
+  /**
+   * Optional per-dimension mean (over all training examples, never per-photo data), subtracted
+   * from the concatenated parts before normalisation. Length = sum of the parts' sizes.
+   */
+  mean: number[] | null;
+  /** Per-part normalisation after the mean is removed. */
+  normalize: 'none' | 'l2';
+  /** Multiplier applied after normalisation. */
+  scale: number;
+}
+
+export interface HeadManifest {
+  id: string;
+  /** Human-readable name. */
+  name: string;
+  classes: string[];
+  /** `<backbone id>@<backbone version>` the head was trained on. */
+  backbone: string;
+  input: InputTransform;
+  /** Path of the head document (shared/head/document.ts); the same as `document.path`. */
+  url: string;
+  /** The head document, with its size and hash, so clients can verify and cache it. */
+  document: ManifestFile;
+  /** The head as standard TF.js layers artifacts. */
+  files: ManifestFile[];
+}
+
+export interface Manifest {
+  backbone: BackboneManifest;
+  heads: HeadManifest[];
+}
+
+/** `<id>@<version>`, the way heads and API answers name a backbone. */
+export function backboneRef(backbone: Pick<BackboneManifest, 'id' | 'version'>): string {
+  return `${backbone.id}@${backbone.version}`;
+}
+
+/** Finds a part by name or throws with the names that exist. */
+export function embeddingPart(backbone: BackboneManifest, name: string): EmbeddingPart {
+  const part = backbone.embedding.parts.find((p) => p.name === name);
+  if (!part) {
+    const known = backbone.embedding.parts.map((p) => p.name).join(', ');
+    throw new Error(`embedding part "${name}" is not in backbone ${backbone.id} (parts: ${known})`);
+  }
+  return part;
+}

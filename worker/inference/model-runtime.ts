@@ -1,0 +1,136 @@
+/**
+ * Everything the Worker keeps per isolate: the manifest, the WASM backend, the JPEG decoder, the
+ * backbone and the heads it has loaded. Each loads once: concurrent cold requests await the same
+ * promise, and a failed load is forgotten so the next request retries instead of caching the
+ * failure.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
+import mozjpegWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
+import { loadBackbone, type Backbone } from '../../shared/model/backbone.ts';
+import { TannerinError } from '../../shared/errors.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
+import type { BackboneModelJson } from '../../shared/head/validate.ts';
+import { initImageDecoder } from '../../shared/image/decode.ts';
+import { loadHead, type Head } from '../../shared/predict/head-runner.ts';
+import type { Manifest, ManifestFile } from '../../shared/model/manifest.ts';
+import { startWasmBackend, wasmBackendInfo } from '../../shared/model/wasm-backend.ts';
+import type { Env } from '../env.ts';
+
+/** Where the manifest sits among the static assets. */
+export const MANIFEST_PATH = 'models.json';
+
+export interface ModelRuntime {
+  manifest: Manifest;
+  backbone: Backbone;
+  /** The head with this id, loaded on first use; 404 for an unknown id. */
+  head(id: string): Promise<Head>;
+}
+
+/** Counters for `/_diag/memory`. */
+export const stats = { modelLoads: 0, peakWasmHeapBytes: 0 };
+
+let manifestPromise: Promise<Manifest> | null = null;
+let backboneModelPromise: Promise<BackboneModelJson> | null = null;
+let runtimePromise: Promise<ModelRuntime> | null = null;
+
+async function fetchAsset(env: Env, path: string): Promise<Response> {
+  // The host is never contacted: the ASSETS binding serves from the deployed asset bundle.
+  const res = await env.ASSETS.fetch(new Request(`https://assets.local/${path}`));
+  if (!res.ok) throw new Error(`static asset ${path} answered ${res.status}`);
+  return res;
+}
+
+const fetchFile = (env: Env) => async (file: ManifestFile) =>
+  new Uint8Array(await (await fetchAsset(env, file.path)).arrayBuffer());
+
+/** The manifest of the deployed model files. */
+export function getManifest(env: Env): Promise<Manifest> {
+  manifestPromise ??= fetchAsset(env, MANIFEST_PATH)
+    .then((r) => r.json() as Promise<Manifest>)
+    .catch((err: unknown) => {
+      manifestPromise = null;
+      throw err;
+    });
+  return manifestPromise;
+}
+
+/**
+ * The backbone's `model.json` (topology and weights manifest, ~120 KB), which fine-tuned head
+ * documents are checked against. Read without loading the model.
+ */
+export function getBackboneModelJson(env: Env): Promise<BackboneModelJson> {
+  backboneModelPromise ??= getManifest(env)
+    .then((m) => {
+      const file = m.backbone.files[0];
+      if (!file) throw new Error('the manifest lists no backbone files');
+      return fetchAsset(env, file.path);
+    })
+    .then((r) => r.json() as Promise<BackboneModelJson>)
+    .catch((err: unknown) => {
+      backboneModelPromise = null;
+      throw err;
+    });
+  return backboneModelPromise;
+}
+
+async function load(env: Env): Promise<ModelRuntime> {
+  const manifest = await getManifest(env);
+  // Both from precompiled modules (wrangler's CompiledWasm rule); the routes load this runtime
+  // before decoding any image, so JPEG decoding is ready whenever an image is decoded.
+  await Promise.all([startWasmBackend(simdWasm), initImageDecoder(mozjpegWasm)]);
+  const backbone = await loadBackbone(manifest.backbone, fetchFile(env));
+  stats.modelLoads++;
+  const heads = new Map<string, Promise<Head>>();
+  return {
+    manifest,
+    backbone,
+    head(id) {
+      const entry = manifest.heads.find((h) => h.id === id);
+      if (!entry) {
+        const known = manifest.heads.map((h) => h.id).join(', ');
+        return Promise.reject(new TannerinError('not_found', `Unknown head "${id}". Available heads: ${known}.`));
+      }
+      let head = heads.get(id);
+      if (!head) {
+        head = fetchAsset(env, entry.url)
+          .then((r) => r.json() as Promise<HeadDocument>)
+          .then((doc) => loadHead(doc, manifest.backbone));
+        head.catch(() => heads.delete(id));
+        heads.set(id, head);
+      }
+      return head;
+    },
+  };
+}
+
+/** The isolate's model runtime, loading it on first use. */
+export function getRuntime(env: Env): Promise<ModelRuntime> {
+  runtimePromise ??= load(env).catch((err: unknown) => {
+    runtimePromise = null;
+    console.error('tannerin: model load failed:', err);
+    throw new TannerinError('model_unavailable', 'The model could not be loaded; try again shortly.');
+  });
+  return runtimePromise;
+}
+
+/** Records the WASM heap after a forward pass (it only grows, so the last value is the peak). */
+export function recordHeap(): void {
+  stats.peakWasmHeapBytes = Math.max(stats.peakWasmHeapBytes, wasmBackendInfo().heapBytes);
+}
+
+/** Live diagnostics for `/_diag/memory`. */
+export function diagnostics() {
+  const info = wasmBackendInfo();
+  // Before the model is loaded no backend is set, and tf.memory() would start the stock one (it
+  // cannot start in workerd, and the request failed with a 500): nothing is allocated yet.
+  const mem = info.backend === 'none' ? { numTensors: 0, numBytes: 0 } : tf.memory();
+  return {
+    backend: info.backend,
+    numTensors: mem.numTensors,
+    numBytes: mem.numBytes,
+    wasmHeapBytes: info.heapBytes,
+    peakWasmHeapBytes: Math.max(stats.peakWasmHeapBytes, info.heapBytes),
+    modelLoads: stats.modelLoads,
+  };
+}
