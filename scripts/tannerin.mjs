@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npx tannerin`: the package's bin. Whatever Node runs this launcher (the machine's may be 20),
-// it starts scripts/cli.ts under the project's own Node 22 (the `node` dev dependency at
+// it starts scripts/cli/main.ts under the project's own Node 22 (the `node` dev dependency at
 // node_modules/.bin/node, which the rest of the project runs on) with tsx's loader, passing the
 // arguments, the working directory and stdio (a TTY stays a TTY) through, and exits with its code.
 import { spawnSync } from 'node:child_process';
@@ -16,7 +16,7 @@ if (!existsSync(tsxLoader)) {
   process.exit(1);
 }
 const node = existsSync(node22) ? node22 : process.execPath;
-const result = spawnSync(node, ['--import', pathToFileURL(tsxLoader).href, join(root, 'scripts', 'cli.ts'), ...process.argv.slice(2)], {
+const result = spawnSync(node, ['--import', pathToFileURL(tsxLoader).href, join(root, 'scripts', 'cli', 'main.ts'), ...process.argv.slice(2)], {
   stdio: 'inherit',
 });
 if (result.error) {

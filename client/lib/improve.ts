@@ -114,7 +114,7 @@ export interface ImproveOptions {
   augment?: boolean;
   /**
    * Fine-tune on the augmented views too. Default false: at k=10 (`finetune-aug` in
-   * scripts/eval.ts, 3 seeds) it gained 2.0 points on Fashion-MNIST but lost 1.3 on emoji, for
+   * scripts/eval/main.ts, 3 seeds) it gained 2.0 points on Fashion-MNIST but lost 1.3 on emoji, for
    * 4x the steps (the page would wait 2-4x longer).
    */
   fineTuneViews?: boolean;

@@ -7,7 +7,7 @@
  * IndexedDB transaction: an aborted or failed training leaves the stored head exactly as it was.
  * The guard judges the head trained without the held-out photos; the head stored is then trained
  * again on every photo for the epoch count they chose (`refitAll`, +1 to +3 accuracy points at
- * 5-10 photos a class in scripts/eval.ts), and the judged twin is kept in the head's state so the
+ * 5-10 photos a class in scripts/eval/main.ts), and the judged twin is kept in the head's state so the
  * next training can still compare against it fairly.
  *
  * What the guard's choice does:
@@ -114,7 +114,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
     seed: options.seed ?? 0,
     // The returned head trains on every photo once the held-out ones chose the epoch count
-    // (measured: +1 to +3 points at 5-10 photos a class, scripts/eval.ts); the guard below judges
+    // (measured: +1 to +3 points at 5-10 photos a class, scripts/eval/main.ts); the guard below judges
     // the head trained without the held-out photos (`heldOutDoc`).
     refitAll: options.refitAll ?? true,
     ...(signal ? { signal } : {}),

@@ -1,6 +1,6 @@
 /**
  * The CLI's commands: `embed`, `train`, `eval`. Each takes parsed options and an {@link Output};
- * argument parsing and error-to-exit-code mapping live in scripts/cli.ts.
+ * argument parsing and error-to-exit-code mapping live in scripts/cli/main.ts.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

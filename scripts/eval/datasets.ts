@@ -1,5 +1,5 @@
 /**
- * The evaluation's datasets and few-shot splits (see scripts/eval.ts):
+ * The evaluation's datasets and few-shot splits (see scripts/eval/main.ts):
  *
  * - emoji: emoji-datasource-google's 64 px PNGs of ten subcategories (FIELD-NOTES), labels from
  *   `emoji.json`'s `subcategory`. Per seed and class: 10 test emoji and a disjoint pool of 10

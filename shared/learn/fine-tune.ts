@@ -14,7 +14,7 @@
  * tail produces replaced by its outputs, the head's input transform and the head as usual.
  *
  * Training choices, and why (figures: few-shot emoji and Fashion-MNIST, dev seeds, see
- * scripts/eval.ts):
+ * scripts/eval/main.ts):
  * - Warm start: the head is first trained on the frozen embeddings (`trainHead`); a random head
  *   would send large, meaningless gradients into pretrained layers.
  * - Batch norm in inference mode (moving statistics kept: batches of 8 give useless statistics;

@@ -61,7 +61,7 @@ export interface TrainOptions {
    * again on ALL photos for that many epochs (its metrics stay the held-out ones, measured on the
    * head trained without them). Default false: the returned head is the one the held-out photos
    * judged. At a few photos a class, leaving 20% of them out of the returned head costs more than
-   * the small optimism of the estimate (measured: scripts/eval.ts, recipe `head`).
+   * the small optimism of the estimate (measured: scripts/eval/main.ts, recipe `head`).
    */
   refitAll?: boolean;
 }

@@ -19,16 +19,16 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../shared/learn/fine-tune.ts';
-import { augmentedViews } from '../shared/image/augment.ts';
-import { preprocess, type RgbaPixels } from '../shared/image/preprocess.ts';
-import { registerWasmGradientKernels } from '../shared/model/wasm-grad-kernels.ts';
-import { createProgress } from './cli/progress.ts';
-import { openBackboneModel, startRuntime } from './cli/runtime.ts';
-import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './eval/datasets.ts';
-import { AUGMENTED_RECIPES, DEFAULT_RECIPES, FINE_TUNING_RECIPES, RECIPES, UNLABELED_RECIPES, runRecipe, type EvalExample, type Recipe } from './eval/recipes.ts';
+import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../../shared/learn/fine-tune.ts';
+import { augmentedViews } from '../../shared/image/augment.ts';
+import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
+import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
+import { createProgress } from '../cli/progress.ts';
+import { openBackboneModel, startRuntime } from '../cli/runtime.ts';
+import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
+import { AUGMENTED_RECIPES, DEFAULT_RECIPES, FINE_TUNING_RECIPES, RECIPES, UNLABELED_RECIPES, runRecipe, type EvalExample, type Recipe } from './recipes.ts';
 
-const ROOT = join(fileURLToPath(import.meta.url), '..', '..');
+const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
 interface Plan {
   seeds: number;

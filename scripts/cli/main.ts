@@ -4,16 +4,16 @@
  * pipeline and WASM SIMD backend as the Worker and the browser.
  *
  * Run it as `npx tannerin ...` in the checkout (scripts/tannerin.mjs starts this file under the
- * project's Node 22 with tsx) or `npx tsx scripts/cli.ts ...`.
+ * project's Node 22 with tsx) or `npx tsx scripts/cli/main.ts ...`.
  *
  * Exit codes: 0 success; 1 bad data or a failure (message on stderr, no stack trace); 2 bad usage
  * (a missing or malformed option).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { evalCommand, embedCommand, Output, trainCommand } from './cli/commands.ts';
-import { DataError } from './image-folder.ts';
-import { DEFAULT_URL, publishCommand } from './cli/publish-command.ts';
+import { evalCommand, embedCommand, Output, trainCommand } from './commands.ts';
+import { DataError } from '../image-folder.ts';
+import { DEFAULT_URL, publishCommand } from './publish-command.ts';
 
 const USAGE = `Usage: tannerin <command> [options]
 
@@ -102,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
     return name === undefined ? 2 : 0;
   }
   if (name === '--version') {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`tannerin ${pkg.version} (Node ${process.version})\n`);
     return 0;
   }
