@@ -31,7 +31,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { augmentedViews } from '../../shared/image/augment.ts';
-import { fineTune, loadPersonalModel, splitBackbone, type BackboneSplit, type FineTuneExample } from '../../shared/learn/fine-tune.ts';
+import { fineTune, splitBackbone, type BackboneSplit, type FineTuneExample } from '../../shared/learn/fine-tune.ts';
+import { loadPersonalModel } from '../../shared/predict/predictor.ts';
 import { compareRecipes, type GuardResult, type RecipeCandidate, type RecipeComparison, type RecipeName, type RecipeOutcome } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
@@ -49,7 +50,7 @@ import { photoCopy, photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
 import { toStorageError } from './storage.ts';
 import { queueHeadPush } from './sync.ts';
-import { yieldToEventLoop } from './yield.ts';
+import { yieldToEventLoop } from '../../shared/util/yield.ts';
 
 export type ImproveRecipe = 'finetune' | 'selftrain';
 

@@ -2,7 +2,8 @@
  * `tannerin train --recipe finetune` and `tannerin eval` of fine-tuned models: both run the
  * backbone split at the cut (shared/learn/fine-tune.ts), the frozen part once per image.
  */
-import { fineTune, loadPersonalModel, splitBackbone, type FineTuneEpoch, type FrozenOutput } from '../../shared/learn/fine-tune.ts';
+import { fineTune, splitBackbone, type FineTuneEpoch } from '../../shared/learn/fine-tune.ts';
+import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';

@@ -35,7 +35,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
 import type { Example } from '../../shared/learn/examples.ts';
-import { fineTune, loadPersonalModel, type BackboneSplit, type FineTuneExample, type FineTuneResult, type FrozenOutput } from '../../shared/learn/fine-tune.ts';
+import { fineTune, type BackboneSplit, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
+import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';

@@ -13,14 +13,13 @@ import { loadLocalModels } from '../../scripts/node-models.ts';
 import { bytesToBase64 } from '../../shared/util/base64.ts';
 import {
   fineTune,
-  loadPersonalModel,
   MAX_DOCUMENT_BYTES,
   splitBackbone,
   type BackboneSplit,
   type FineTuneExample,
   type FineTuneResult,
-  type FrozenOutput,
 } from '../../shared/learn/fine-tune.ts';
+import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
