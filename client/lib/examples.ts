@@ -31,7 +31,7 @@ import {
 } from './db.ts';
 import { encodeJpeg, pixelsOf, pixelsOfBytes, type EmbedSource } from './embed.ts';
 import { toStorageError } from './storage.ts';
-import { yieldToEventLoop } from './yield.ts';
+import { yieldToEventLoop } from '../../shared/util/yield.ts';
 
 /** The shorter side of the stored photo copy: the backbone's input side. */
 export const PHOTO_COPY_SIDE = 224;

@@ -22,6 +22,7 @@ import { backboneRef, embeddingPart, type BackboneManifest, type InputTransform 
 import { computeMetrics } from './metrics.ts';
 import { mulberry32, randomSeed, shuffle, type Random } from '../util/random.ts';
 import { foldExamples, splitByPhoto, type Split } from './split.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface TrainOptions {
   backbone: BackboneManifest;
@@ -248,8 +249,8 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Gives the event loop a turn (a timer, so that clicks and abort events get through, not just
- * microtasks) at most every 25 ms: a timer per epoch would cost up to 4 ms each in browsers.
+ * Gives the event loop a turn (a task, so that clicks and abort events get through, not just
+ * microtasks) at most every 25 ms: a turn per epoch would cost more than the epoch.
  * (In workerd the clock stands still during CPU work, so it never yields there; nothing waits.)
  */
 class Yielder {
@@ -257,7 +258,7 @@ class Yielder {
 
   async maybeYield(): Promise<void> {
     if (performance.now() - this.last < 25) return;
-    await new Promise((resolve) => setTimeout(resolve, 0));
+    await yieldToEventLoop();
     this.last = performance.now();
   }
 }
