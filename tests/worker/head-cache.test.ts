@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TannerinError } from '../../shared/errors.ts';
-import { LruCache } from '../../worker/inference/head-cache.ts';
+import { LruCache } from '../../shared/predict/cache.ts';
 import { HEAD_CACHE_BYTES } from '../../worker/inference/personal-heads.ts';
 
 class Fake {

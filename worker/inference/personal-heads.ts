@@ -8,7 +8,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
 import type { Caller, Env } from '../env.ts';
-import { LruCache } from './head-cache.ts';
+import { LruCache } from '../../shared/predict/cache.ts';
 import { estimatedLoadedBytes, loadedBytes, loadRunnableHead, readHeadDocument, type RunnableHead } from './runnable-head.ts';
 import { findHead, readHead, type HeadRow } from '../store/heads.ts';
 

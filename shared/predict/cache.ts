@@ -9,7 +9,7 @@
  * - when in-use and loading entries fill the budget, a new load waits briefly for room, then fails
  *   with 503 `model_unavailable` and `Retry-After` instead of going over.
  */
-import { TannerinError } from '../../shared/errors.ts';
+import { TannerinError } from '../errors.ts';
 
 /** How often a load waiting for room checks again (ms). */
 const POLL_MS = 25;
