@@ -60,6 +60,25 @@ export const LIMITS = {
  */
 export const HEAD_JSON_LIMITS: JsonLimits = Object.freeze({ maxDepth: 32, maxTokens: 300_000, maxParsedBytes: 24 * 1024 * 1024 });
 
+/** Limits on a head document. */
+export const HEAD_LIMITS = {
+  /** Largest document, in bytes (a fine-tuned top block is ~3.5 MB of float32). */
+  maxDocumentBytes: 8 * 1024 * 1024,
+  maxClasses: 1000,
+  /** Per label, in characters (code points). */
+  maxLabelLength: 100,
+  /** The head's display name, in characters. */
+  maxNameLength: 1000,
+  maxLayers: 32,
+  /**
+   * Weights after dequantization. Every weight becomes a float32 tensor in the Worker's WASM heap
+   * when a head is loaded; 2M floats = 8 MB, within the isolate's memory budget (shared/limits.ts).
+   */
+  maxParameters: 2_000_000,
+} as const;
+
+export type HeadLimits = { [K in keyof typeof HEAD_LIMITS]: number };
+
 /** Structure of the small JSON bodies (account creation, pairing: a few fields). */
 export const SMALL_JSON_LIMITS: JsonLimits = Object.freeze({ maxDepth: 4, maxTokens: 64, maxParsedBytes: 64 * 1024 });
 

@@ -20,28 +20,9 @@ import { base64ToBytes } from '../util/base64.ts';
 import { TannerinError } from '../errors.ts';
 import { parseBoundedJson } from '../util/json-guard.ts';
 import { inferLayerShapes, type Shape } from '../model/layer-shapes.ts';
-import { HEAD_JSON_LIMITS } from '../limits.ts';
+import { HEAD_JSON_LIMITS, HEAD_LIMITS, type HeadLimits } from '../limits.ts';
 import type { HeadDocument, HeadWeightSpec } from './document.ts';
 import { backboneRef, type BackboneManifest } from '../model/manifest.ts';
-
-/** Limits on a head document. */
-export const HEAD_LIMITS = {
-  /** Largest document, in bytes (a fine-tuned top block is ~3.5 MB of float32). */
-  maxDocumentBytes: 8 * 1024 * 1024,
-  maxClasses: 1000,
-  /** Per label, in characters (code points). */
-  maxLabelLength: 100,
-  /** The head's display name, in characters. */
-  maxNameLength: 1000,
-  maxLayers: 32,
-  /**
-   * Weights after dequantization. Every weight becomes a float32 tensor in the Worker's WASM heap
-   * when a head is loaded; 2M floats = 8 MB, within the isolate's memory budget (shared/limits.ts).
-   */
-  maxParameters: 2_000_000,
-} as const;
-
-export type HeadLimits = { [K in keyof typeof HEAD_LIMITS]: number };
 
 /**
  * Personal head ids: a UUID in canonical lowercase form, as `crypto.randomUUID()` makes them. One

@@ -19,7 +19,8 @@
 import type { Context } from 'hono';
 import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { HEAD_LIMITS, isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
+import { isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
+import { HEAD_LIMITS } from '../../shared/limits.ts';
 import type { Manifest } from '../../shared/model/manifest.ts';
 import { mediaType } from '../inference/embedding-input.ts';
 import type { AppEnv } from '../env.ts';
