@@ -31,7 +31,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { augmentedViews } from '../../shared/image/augment.ts';
-import { fineTune, splitBackbone, type BackboneSplit, type FineTuneExample } from '../../shared/learn/fine-tune.ts';
+import { fineTune, type FineTuneExample } from '../../shared/learn/fine-tune.ts';
+import { splitBackbone, type BackboneSplit } from '../../shared/model/backbone-split.ts';
 import { loadPersonalModel } from '../../shared/predict/predictor.ts';
 import { compareRecipes, type GuardResult, type RecipeCandidate, type RecipeComparison, type RecipeName, type RecipeOutcome } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';

@@ -2,7 +2,8 @@
  * `tannerin train --recipe finetune` and `tannerin eval` of fine-tuned models: both run the
  * backbone split at the cut (shared/learn/fine-tune.ts), the frozen part once per image.
  */
-import { fineTune, splitBackbone, type FineTuneEpoch } from '../../shared/learn/fine-tune.ts';
+import { fineTune, type FineTuneEpoch } from '../../shared/learn/fine-tune.ts';
+import { splitBackbone } from '../../shared/model/backbone-split.ts';
 import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';

@@ -19,7 +19,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { splitBackbone, type BackboneSplit } from '../../shared/learn/fine-tune.ts';
+import { splitBackbone, type BackboneSplit } from '../../shared/model/backbone-split.ts';
 import type { FrozenOutput } from '../../shared/predict/predictor.ts';
 import { augmentedViews } from '../../shared/image/augment.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';

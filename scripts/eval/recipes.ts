@@ -35,7 +35,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
 import type { Example } from '../../shared/learn/examples.ts';
-import { fineTune, type BackboneSplit, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
+import { fineTune, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
+import type { BackboneSplit } from '../../shared/model/backbone-split.ts';
 import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';

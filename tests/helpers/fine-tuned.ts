@@ -5,7 +5,7 @@
  * TF.js on the active backend (Node side of the tests).
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { splitBackbone } from '../../shared/learn/fine-tune.ts';
+import { splitBackbone } from '../../shared/model/backbone-split.ts';
 import { bytesToBase64 } from '../../shared/util/base64.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';

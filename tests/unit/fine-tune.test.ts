@@ -11,14 +11,8 @@ import { openBackboneModel } from '../../scripts/cli/runtime.ts';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { bytesToBase64 } from '../../shared/util/base64.ts';
-import {
-  fineTune,
-  MAX_DOCUMENT_BYTES,
-  splitBackbone,
-  type BackboneSplit,
-  type FineTuneExample,
-  type FineTuneResult,
-} from '../../shared/learn/fine-tune.ts';
+import { fineTune, MAX_DOCUMENT_BYTES, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
+import { splitBackbone, type BackboneSplit } from '../../shared/model/backbone-split.ts';
 import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { decodeImage } from '../../shared/image/decode.ts';

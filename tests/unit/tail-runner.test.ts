@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend, initNodeImageDecoder } from '../../scripts/node-backend.ts';
 import { loadLocalModels, type LocalModels } from '../../scripts/node-models.ts';
-import { splitBackbone } from '../../shared/learn/fine-tune.ts';
+import { splitBackbone } from '../../shared/model/backbone-split.ts';
 import { loadPersonalModel } from '../../shared/predict/predictor.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { decodeImage } from '../../shared/image/decode.ts';

@@ -1,0 +1,211 @@
+/**
+ * The backbone split at a CUT layer for fine-tuning (shared/learn/fine-tune.ts), read from the
+ * backbone's Keras config: the frozen part (input to the cut) runs once per photo and gives the
+ * cut activation with the photo's ordinary embedding ({@link BackboneSplit.forward}); the TAIL
+ * (the layers after the cut that lead to embedding parts, e.g. MobileNetV2's `block_16_*` and
+ * `Conv_1`) becomes a personal copy built from the backbone's own layer configs and weights
+ * ({@link BackboneSplit.initialTail}), so the shared frozen backbone never changes.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { HeadWeightSpec } from '../head/document.ts';
+import type { FrozenOutput } from '../predict/predictor.ts';
+import type { BackboneManifest } from './manifest.ts';
+
+/** A layer as it appears in a Keras functional model config. */
+interface KerasLayer {
+  name: string;
+  class_name: string;
+  config: Record<string, unknown>;
+  inbound_nodes: [string, number, number, Record<string, unknown>][][];
+}
+
+interface KerasModel {
+  class_name: string;
+  config: { name: string; layers: KerasLayer[]; input_layers: unknown[]; output_layers: [string, number, number][] };
+  keras_version?: string;
+  backend?: string;
+}
+
+const TAIL_INPUT = 'tail_input';
+
+/** Names of the layers feeding `layer` (first node: every layer of an embedding model is called once). */
+function inbound(layer: KerasLayer): string[] {
+  return (layer.inbound_nodes[0] ?? []).map(([name]) => name);
+}
+
+export interface BackboneSplitOptions {
+  /**
+   * How many of the backbone's top blocks to unfreeze, for backbones that name their blocks
+   * `block_<i>_...` (MobileNetV2): the cut is the input of `block_<last - unfreeze + 1>_expand`.
+   * 1: `block_16` + `Conv_1` (~0.9M weights); 2: also `block_15` (~1.2M). Default 1.
+   */
+  unfreeze?: 1 | 2;
+  /** The cut layer by name (overrides `unfreeze`): any layer every path to the unfrozen parts goes through. */
+  cut?: string;
+}
+
+/**
+ * The backbone split at a cut layer: the frozen part (shares the backbone model's layers, never
+ * trained) and the recipe for the tail (topology and initial weights from the backbone). Holds no
+ * weights of its own; the backbone model must outlive it. Not disposable: the frozen view must
+ * NOT be disposed (it would dispose the backbone's layers), dropping it is enough.
+ */
+export class BackboneSplit {
+  readonly cut: string;
+  readonly cutShape: number[];
+  /** Embedding parts the tail recomputes, in manifest order (= the tail's outputs). */
+  readonly tailParts: string[];
+  /** Tail layers in topological order (as in the backbone config). */
+  readonly tailLayers: string[];
+  private readonly frozen: tfl.LayersModel;
+  private readonly topology: KerasModel;
+  private readonly partLayers: string[];
+
+  constructor(
+    readonly model: tfl.LayersModel,
+    readonly manifest: BackboneManifest,
+    options: BackboneSplitOptions = {},
+  ) {
+    const topology = model.toJSON(null, false) as unknown as KerasModel;
+    const layers = topology.config.layers;
+    const byName = new Map(layers.map((l) => [l.name, l]));
+    const cut = options.cut ?? topBlockCut(layers, options.unfreeze ?? 1);
+    if (!byName.has(cut)) throw new Error(`cut layer ${cut} is not in backbone ${manifest.id}`);
+
+    // The embedding parts' output layers: the inputs of the final Concatenate, or the one output.
+    const output = topology.config.output_layers[0]?.[0];
+    const outputLayer = output === undefined ? undefined : byName.get(output);
+    if (!outputLayer || topology.config.output_layers.length !== 1) throw new Error('backbone model must have exactly one output');
+    const partLayers = outputLayer.class_name === 'Concatenate' ? inbound(outputLayer) : [outputLayer.name];
+    if (partLayers.length !== manifest.embedding.parts.length) {
+      throw new Error(`backbone model has ${partLayers.length} embedding parts, manifest ${manifest.embedding.parts.length}`);
+    }
+
+    // Tail = below a part output AND above the cut.
+    const consumers = new Map<string, string[]>();
+    for (const l of layers) for (const from of inbound(l)) consumers.set(from, [...(consumers.get(from) ?? []), l.name]);
+    const below = new Set<string>();
+    const stack = [...(consumers.get(cut) ?? [])];
+    while (stack.length) {
+      const name = stack.pop() as string;
+      if (below.has(name)) continue;
+      below.add(name);
+      stack.push(...(consumers.get(name) ?? []));
+    }
+    const needed = new Set<string>();
+    const up = partLayers.filter((p) => below.has(p));
+    while (up.length) {
+      const name = up.pop() as string;
+      if (needed.has(name) || !below.has(name)) continue;
+      needed.add(name);
+      up.push(...inbound(byName.get(name) as KerasLayer));
+    }
+    const tailLayers = layers.filter((l) => needed.has(l.name)).map((l) => l.name);
+    for (const name of tailLayers) {
+      const stray = inbound(byName.get(name) as KerasLayer).filter((from) => from !== cut && !needed.has(from));
+      if (stray.length) throw new Error(`cannot cut at ${cut}: tail layer ${name} also reads ${stray.join(', ')} from the frozen part`);
+    }
+    const tailParts = manifest.embedding.parts.filter((_, i) => needed.has(partLayers[i] as string)).map((p) => p.name);
+    if (tailParts.length === 0) throw new Error(`cut layer ${cut} is above every embedding part: nothing would be fine-tuned`);
+
+    const cutLayer = model.getLayer(cut);
+    const cutOutput = cutLayer.output;
+    if (Array.isArray(cutOutput)) throw new Error(`cut layer ${cut} has several outputs`);
+    this.cut = cut;
+    this.cutShape = cutOutput.shape.slice(1) as number[];
+    this.tailParts = tailParts;
+    this.tailLayers = tailLayers;
+    this.partLayers = partLayers;
+    this.topology = topology;
+    this.frozen = tfl.model({
+      inputs: model.inputs,
+      outputs: [cutOutput, ...partLayers.map((name) => model.getLayer(name).output as tfl.SymbolicTensor)],
+    });
+  }
+
+  /** Number of floats of one cut activation. */
+  get cutSize(): number {
+    return this.cutShape.reduce((a, b) => a * b, 1);
+  }
+
+  /**
+   * Runs the whole backbone once on one preprocessed image (`preprocess()` output) and returns the
+   * cut activation and the ordinary embedding (the frozen tail's parts included).
+   */
+  async forward(input: Float32Array): Promise<FrozenOutput> {
+    const { height, width } = this.manifest.normalization;
+    const outputs = tf.tidy(() => this.frozen.predict(tf.tensor4d(input, [1, height, width, 3])) as tf.Tensor[]);
+    try {
+      const [cut, ...parts] = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
+      const embedding = new Float32Array(this.manifest.embedding.size);
+      this.manifest.embedding.parts.forEach((p, i) => embedding.set(parts[i] as Float32Array, p.offset));
+      return { cut: cut as Float32Array, embedding };
+    } finally {
+      tf.dispose(outputs);
+    }
+  }
+
+  /**
+   * The tail as TF.js model artifacts: a functional model from an input of the cut's shape through
+   * the tail layers (configs copied from the backbone, all trainable) to one output per tail part,
+   * with the backbone's current weights. Loading it gives a personal copy.
+   */
+  async initialTail(): Promise<{ modelTopology: Record<string, unknown>; weightSpecs: HeadWeightSpec[]; weightData: Uint8Array }> {
+    const byName = new Map(this.topology.config.layers.map((l) => [l.name, l]));
+    const layers: KerasLayer[] = [
+      {
+        name: TAIL_INPUT,
+        class_name: 'InputLayer',
+        config: { batch_input_shape: [null, ...this.cutShape], dtype: 'float32', sparse: false, name: TAIL_INPUT },
+        inbound_nodes: [],
+      },
+      ...this.tailLayers.map((name) => {
+        const layer = byName.get(name) as KerasLayer;
+        return {
+          ...layer,
+          config: { ...layer.config, trainable: true },
+          inbound_nodes: layer.inbound_nodes.map((node) => node.map(([from, n, t, kw]): [string, number, number, Record<string, unknown>] => [from === this.cut ? TAIL_INPUT : from, n, t, kw])),
+        };
+      }),
+    ];
+    const outputs = this.tailParts.map((part) => {
+      const i = this.manifest.embedding.parts.findIndex((p) => p.name === part);
+      return [this.partLayers[i] as string, 0, 0];
+    });
+    const modelTopology = {
+      class_name: 'Model',
+      config: { name: 'backbone_tail', layers, input_layers: [[TAIL_INPUT, 0, 0]], output_layers: outputs },
+      keras_version: this.topology.keras_version,
+      backend: this.topology.backend,
+    };
+    const named = this.tailLayers.flatMap((name) => this.model.getLayer(name).weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
+    const { data, specs } = await tf.io.encodeWeights(named);
+    return {
+      modelTopology,
+      weightSpecs: specs.map((s) => ({ name: s.name, shape: s.shape, dtype: 'float32' as const })),
+      weightData: new Uint8Array(tf.io.CompositeArrayBuffer.join(data)),
+    };
+  }
+}
+
+/**
+ * The cut for unfreezing the top `unfreeze` blocks of a backbone whose blocks are named
+ * `block_<i>_...` with an `_expand` layer first (MobileNetV2): the input of that layer.
+ */
+function topBlockCut(layers: KerasLayer[], unfreeze: number): string {
+  let last = -1;
+  for (const l of layers) {
+    const m = /^block_(\d+)_/.exec(l.name);
+    if (m) last = Math.max(last, Number(m[1]));
+  }
+  const first = layers.find((l) => l.name === `block_${last - unfreeze + 1}_expand`);
+  const cut = first ? inbound(first)[0] : undefined;
+  if (last < 0 || !cut) throw new Error('the backbone does not name its blocks block_<i>_*: give the cut layer by name');
+  return cut;
+}
+
+/** Splits a backbone model (the embedding model `loadBackbone` loads) for fine-tuning. */
+export function splitBackbone(model: tfl.LayersModel, manifest: BackboneManifest, options: BackboneSplitOptions = {}): BackboneSplit {
+  return new BackboneSplit(model, manifest, options);
+}
