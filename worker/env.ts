@@ -1,5 +1,25 @@
-/** Bindings and variables the Worker is given (wrangler.toml, `.dev.vars`, or the test config). */
-export interface Env {
+/**
+ * The `[vars]` of wrangler.toml. The Worker reads them as `unknown` and checks them itself (tests
+ * and `wrangler dev --var` give text where the deployed value is a number or an object).
+ */
+type WranglerVar =
+  | 'RATE_LIMITS'
+  | 'MAX_HEADS_PER_ACCOUNT'
+  | 'MAX_ACCOUNT_BYTES'
+  | 'MAX_PUBLISHED_HEADS'
+  | 'MAX_PUBLISHED_HEAD_BYTES'
+  | 'IDLE_ACCOUNT_MONTHS'
+  | 'ORPHAN_GRACE_SECONDS';
+
+/** Names wrangler.toml does not declare: a secret and a switch set only by local runs. */
+type NotInWranglerToml = 'TANNERIN_DIAGNOSTICS' | 'OPERATOR_TOKEN';
+
+/**
+ * Bindings and variables the Worker is given (wrangler.toml, `.dev.vars`, or the test config).
+ * The bindings' types come from `Cloudflare.Env`, which `wrangler types` generates from
+ * wrangler.toml into worker/worker-configuration.d.ts (`npm test` checks that file is current).
+ */
+export interface Env extends Omit<Cloudflare.Env, WranglerVar> {
   /** Static assets: the app and the model files under `models/`. */
   ASSETS: Fetcher;
   /** Accounts, token hashes, pairing codes, rate-limit counters and the head index (migrations/). */
@@ -42,6 +62,17 @@ export interface Env {
    */
   OPERATOR_TOKEN?: string;
 }
+
+/** Names that one of two types has and the other lacks. */
+type KeysNotShared<A, B> = Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>;
+/** Compiles only for `never`; an error names the offending keys. */
+type NoKeys<K extends never> = K;
+/**
+ * `Env` lists exactly what wrangler.toml declares, plus {@link NotInWranglerToml}: a binding or
+ * variable added to or dropped from wrangler.toml (then `npm run types:worker`) without a change
+ * here fails the typecheck.
+ */
+type _EnvMatchesWranglerToml = NoKeys<KeysNotShared<Omit<Env, NotInWranglerToml>, Cloudflare.Env>>;
 
 /** Who is calling: set by the auth middleware for a valid bearer token. */
 export interface Caller {
