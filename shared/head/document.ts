@@ -90,6 +90,16 @@ export interface HeadArtifacts {
   weightData: ArrayBuffer;
 }
 
+/**
+ * A model as it saves itself (`LayersModel.save`): Keras topology, float32 weight specs and the raw
+ * weight bytes. A head document, or a fine-tuned model's tail, is made from this.
+ */
+export interface SavedArtifacts {
+  modelTopology: Record<string, unknown>;
+  weightSpecs: HeadWeightSpec[];
+  weightData: Uint8Array;
+}
+
 /** Topology + base64 weights (a head document, or a fine-tuned model's tail) as TF.js model artifacts. */
 function toArtifacts(part: Pick<HeadDocument, 'modelTopology' | 'weightSpecs' | 'weightData'>): HeadArtifacts {
   const bytes = base64ToBytes(part.weightData);
@@ -113,7 +123,7 @@ export function backboneTailArtifacts(tail: BackboneTail): HeadArtifacts {
 /** Builds a head document from TF.js artifacts and tannerin metadata. */
 export function makeHeadDocument(
   meta: Omit<HeadDocument, 'format' | 'formatVersion' | 'modelTopology' | 'weightSpecs' | 'weightData'>,
-  artifacts: { modelTopology: Record<string, unknown>; weightSpecs: HeadWeightSpec[]; weightData: Uint8Array },
+  artifacts: SavedArtifacts,
 ): HeadDocument {
   return {
     format: 'tannerin-head',

@@ -40,13 +40,24 @@ import {
   type BackboneTail,
   type HeadDocument,
   type HeadMetrics,
-  type HeadWeightSpec,
+  type SavedArtifacts,
 } from '../head/document.ts';
 import type { BackboneSplit } from '../model/backbone-split.ts';
 import { embeddingPart, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
 import { computeMetrics } from './metrics.ts';
 import { mulberry32, shuffle } from '../util/random.ts';
 import { foldExamples, splitByPhoto, type Split } from './split.ts';
+import {
+  classIndices,
+  judgeInBatches,
+  layerVariables,
+  oneHot,
+  requirePositiveInteger,
+  saveModelArtifacts,
+  throwIfAborted,
+  WeightSnapshot,
+  type Judgement,
+} from './kit.ts';
 import { classBalancedWeights, trainHead, type TrainOptions } from './train-head.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 
@@ -139,26 +150,8 @@ export interface FineTuneResult {
   documentBytes: number;
 }
 
-/** The held-out judgement of one epoch. */
-interface Judgement {
-  correct: number;
-  loss: number;
-  predictions: Int32Array;
-}
-
 function tooLarge(bytes: number, maxBytes: number): RangeError {
   return new RangeError(`the fine-tuned model's document would be ${(bytes / 1e6).toFixed(1)} MB, over the ${(maxBytes / 1e6).toFixed(1)} MB limit: unfreeze fewer layers`);
-}
-
-function abortError(): DOMException {
-  return new DOMException('Fine-tuning was cancelled.', 'AbortError');
-}
-
-/** The held-out judgement of one epoch. */
-interface Judgement {
-  correct: number;
-  loss: number;
-  predictions: Int32Array;
 }
 
 /**
@@ -179,14 +172,9 @@ class TrainableModel {
     private readonly tailParts: readonly string[],
     private readonly transform: InputTransform,
   ) {
-    const variable = (w: tfl.LayerVariable): tf.Variable => {
-      const v = w.read();
-      if (!(v instanceof tf.Variable)) throw new Error('tfjs-layers weight is not a tfjs-core Variable');
-      return v;
-    };
-    this.tailVariables = tail.trainableWeights.map(variable);
-    this.headVariables = head.trainableWeights.map(variable);
-    this.headKernels = head.trainableWeights.filter((w) => w.originalName.endsWith('/kernel')).map(variable);
+    this.tailVariables = layerVariables(tail.trainableWeights);
+    this.headVariables = layerVariables(head.trainableWeights);
+    this.headKernels = layerVariables(head.trainableWeights.filter((w) => w.originalName.endsWith('/kernel')));
     this.variables = [...this.tailVariables, ...this.headVariables];
     if (transform.mean) {
       let o = 0;
@@ -252,26 +240,6 @@ function stackRows(examples: readonly FineTuneExample[], rows: readonly number[]
   return { cut, frozen };
 }
 
-/** The model's artifacts (topology + float32 weights) through a save handler. */
-async function saveArtifacts(model: tfl.LayersModel): Promise<{ modelTopology: Record<string, unknown>; weightSpecs: HeadWeightSpec[]; weightData: Uint8Array }> {
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(
-    tf.io.withSaveHandler(async (artifacts) => {
-      saved = artifacts;
-      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-    }),
-  );
-  if (!saved?.modelTopology || !saved.weightSpecs || !saved.weightData) throw new Error('the model saved no weights');
-  return {
-    modelTopology: saved.modelTopology as Record<string, unknown>,
-    weightSpecs: saved.weightSpecs.map((s) => {
-      if (s.dtype !== 'float32') throw new Error(`unexpected weight dtype ${String(s.dtype)} for ${s.name}`);
-      return { name: s.name, shape: s.shape, dtype: 'float32' as const };
-    }),
-    weightData: new Uint8Array(tf.io.CompositeArrayBuffer.join(saved.weightData)),
-  };
-}
-
 /** One training run's outcome. */
 interface Run {
   /** Chosen epoch (0: the warm head) and its held-out judgement (null without held-out photos). */
@@ -280,8 +248,8 @@ interface Run {
   /** Epoch 0's judgement. */
   baseline: Judgement | null;
   /** Artifacts of the chosen epoch's tail and head; null when epoch 0 was chosen. */
-  tail: Awaited<ReturnType<typeof saveArtifacts>> | null;
-  head: Awaited<ReturnType<typeof saveArtifacts>> | null;
+  tail: SavedArtifacts | null;
+  head: SavedArtifacts | null;
   /** The warm-start head of this run. */
   warm: HeadDocument;
   warmMetrics: HeadMetrics;
@@ -314,9 +282,8 @@ async function trainRun(
   const { split, classes, options } = s;
   const { backbone, signal } = options;
   const warm = await trainHead(train, { ...options.head, backbone, classes, seed: s.seed, ...(signal ? { signal } : {}) });
-  const classIndex = new Map(classes.map((c, i) => [c, i]));
-  const trainLabels = train.map((e) => classIndex.get(e.label) as number);
-  const valLabels = validation.map((e) => classIndex.get(e.label) as number);
+  const trainLabels = classIndices(train, classes);
+  const valLabels = classIndices(validation, classes);
   const weights = classBalancedWeights(train);
   const random = mulberry32(s.seed ^ 0xf17e);
 
@@ -335,40 +302,19 @@ async function trainRun(
   const model = new TrainableModel(tailModel, headModel, backbone, split.tailParts, warm.doc.input);
   const tailOptimizer = tf.train.adam(options.learningRate ?? 3e-4);
   const headOptimizer = tf.train.adam(options.headLearningRate ?? 3e-4);
-  let snapshot: tf.Tensor[] | null = null;
-  const dropSnapshot = (): void => {
-    if (snapshot) tf.dispose(snapshot);
-    snapshot = null;
-  };
+  const snapshot = new WeightSnapshot(model.variables);
   const cutSize = split.cutSize;
   const embeddingSize = backbone.embedding.size;
 
   /** Held-out accuracy, mean loss and predictions of the current weights. */
   const judge = async (): Promise<Judgement | null> => {
     if (!validation.length) return null;
-    const predictions = new Int32Array(validation.length);
-    let loss = 0;
-    let correct = 0;
-    for (let start = 0; start < validation.length; start += 32) {
-      const rows = Array.from({ length: Math.min(32, validation.length - start) }, (_, i) => start + i);
+    return judgeInBatches(valLabels, (rows) => {
       const { cut, frozen } = stackRows(validation, rows, cutSize, embeddingSize);
-      const [lossT, predT] = tf.tidy(() => {
-        const p = model.probabilities(tf.tensor(cut, [rows.length, ...split.cutShape]), tf.tensor2d(frozen, [rows.length, embeddingSize]));
-        const y = tf.cast(tf.oneHot(tf.tensor1d(rows.map((r) => valLabels[r] as number), 'int32'), classes.length), 'float32') as tf.Tensor2D;
-        return [tf.sum(TrainableModel.crossEntropy(p, y)), tf.argMax(p, 1)];
-      });
-      try {
-        loss += ((await lossT.data()) as Float32Array)[0] as number;
-        const pred = (await predT.data()) as Int32Array;
-        rows.forEach((r, i) => {
-          predictions[r] = pred[i] as number;
-          if (pred[i] === valLabels[r]) correct++;
-        });
-      } finally {
-        tf.dispose([lossT, predT]);
-      }
-    }
-    return { correct, loss: loss / validation.length, predictions };
+      const p = model.probabilities(tf.tensor(cut, [rows.length, ...split.cutShape]), tf.tensor2d(frozen, [rows.length, embeddingSize]));
+      const y = oneHot(rows.map((r) => valLabels[r] as number), classes.length);
+      return [tf.sum(TrainableModel.crossEntropy(p, y)) as tf.Scalar, tf.argMax(p, 1) as tf.Tensor1D];
+    });
   };
 
   try {
@@ -390,13 +336,13 @@ async function trainRun(
       let lossSum = 0;
       let batches = 0;
       for (let start = 0; start < order.length; start += s.batchSize) {
-        if (signal?.aborted) throw abortError();
+        throwIfAborted(signal);
         const rows = order.slice(start, start + s.batchSize);
         const { cut, frozen } = stackRows(train, rows, cutSize, embeddingSize);
         const lossT = tf.tidy(() => {
           const x = tf.tensor(cut, [rows.length, ...split.cutShape]);
           const f = tf.tensor2d(frozen, [rows.length, embeddingSize]);
-          const y = tf.cast(tf.oneHot(tf.tensor1d(rows.map((r) => trainLabels[r] as number), 'int32'), classes.length), 'float32') as tf.Tensor2D;
+          const y = oneHot(rows.map((r) => trainLabels[r] as number), classes.length);
           const w = tf.tensor1d(rows.map((r) => weights[r] as number));
           const { value, grads } = tf.variableGrads(() => {
             const ce = TrainableModel.crossEntropy(model.probabilities(x, f), y);
@@ -420,18 +366,17 @@ async function trainRun(
       const b = best.judgement as Judgement;
       if (judgement.correct > b.correct || (judgement.correct === b.correct && judgement.loss < b.loss)) {
         best = { epoch, judgement };
-        dropSnapshot();
-        snapshot = model.variables.map((v) => tf.clone(v));
+        snapshot.take();
         stale = 0;
       } else if (++stale >= patience) break;
     }
-    if (signal?.aborted) throw abortError();
+    throwIfAborted(signal);
     const chosen = Number.isFinite(patience) && validation.length ? best : last;
-    if (chosen !== last && chosen.epoch > 0) (snapshot as tf.Tensor[] | null)?.forEach((t, i) => (model.variables[i] as tf.Variable).assign(t));
-    const saved = chosen.epoch > 0 ? { tail: await saveArtifacts(model.tail), head: await saveArtifacts(model.head) } : { tail: null, head: null };
+    if (chosen !== last && chosen.epoch > 0) snapshot.restore();
+    const saved = chosen.epoch > 0 ? { tail: await saveModelArtifacts(model.tail), head: await saveModelArtifacts(model.head) } : { tail: null, head: null };
     return { epoch: chosen.epoch, judgement: chosen.judgement, baseline, ...saved, warm: warm.doc, warmMetrics: warm.metrics };
   } finally {
-    dropSnapshot();
+    snapshot.dispose();
     tailOptimizer.dispose();
     headOptimizer.dispose();
     model.dispose();
@@ -456,11 +401,11 @@ export async function fineTune(split: BackboneSplit, examples: readonly FineTune
   const epochs = options.epochs ?? 10;
   const patience = options.patience ?? Infinity;
   const batchSize = options.batchSize ?? 8;
-  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new RangeError(`epochs must be a positive integer, got ${epochs}`);
-  if (!(Number.isInteger(batchSize) && batchSize >= 1)) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  requirePositiveInteger('epochs', epochs);
+  requirePositiveInteger('batchSize', batchSize);
   if (!(patience >= 1)) throw new RangeError(`patience must be at least 1, got ${patience}`);
   if (split.manifest.id !== backbone.id || split.manifest.version !== backbone.version) throw new Error('the split is of another backbone');
-  if (signal?.aborted) throw abortError();
+  throwIfAborted(signal);
   const classes = options.classes ?? classList(examples);
   const history: FineTuneEpoch[] = [];
   const settings: RunSettings = {

@@ -15,13 +15,24 @@ import * as tf from '@tensorflow/tfjs-core';
 // Node bundle does not, and its `dist/register_all_gradients` module cannot be imported from Node.
 import { initializers, layers, sequential, type Sequential } from '@tensorflow/tfjs-layers';
 import { classList, photoLabels, type Example } from './examples.ts';
-import { makeHeadDocument, type HeadDocument, type HeadMetrics, type HeadWeightSpec } from '../head/document.ts';
+import { makeHeadDocument, type HeadDocument, type HeadMetrics, type SavedArtifacts } from '../head/document.ts';
 import { transformInput } from '../predict/head-runner.ts';
 import { fitInputTransform, type InputTransformOptions } from '../head/input-transform.ts';
 import { backboneRef, embeddingPart, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
 import { computeMetrics } from './metrics.ts';
 import { mulberry32, randomSeed, shuffle, type Random } from '../util/random.ts';
 import { foldExamples, splitByPhoto, type Split } from './split.ts';
+import {
+  classIndices,
+  judgeInBatches,
+  layerVariables,
+  oneHot,
+  requirePositiveInteger,
+  saveModelArtifacts,
+  throwIfAborted,
+  WeightSnapshot,
+  type Judgement,
+} from './kit.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
 
 export interface TrainOptions {
@@ -146,8 +157,8 @@ export async function trainHead(examples: readonly Example[], options: TrainOpti
   };
   const epochs = options.epochs ?? 50;
   const patience = options.patience ?? 10;
-  if (!(Number.isInteger(epochs) && epochs >= 1)) throw new RangeError(`epochs must be a positive integer, got ${epochs}`);
-  if (!(Number.isInteger(settings.batchSize) && settings.batchSize >= 1)) throw new RangeError(`batchSize must be a positive integer, got ${settings.batchSize}`);
+  requirePositiveInteger('epochs', epochs);
+  requirePositiveInteger('batchSize', settings.batchSize);
   if (!(Number.isInteger(settings.hidden) && settings.hidden >= 0)) throw new RangeError(`hidden must be a non-negative integer, got ${settings.hidden}`);
 
   const seed = options.seed ?? 0;
@@ -235,19 +246,6 @@ function checkClasses(examples: readonly Example[], classes: readonly string[]):
   if (unknown.length) throw new RangeError(`examples labelled ${unknown.join(', ')}, which is not in classes`);
 }
 
-/** One-hot float rows for class indices. */
-function oneHot(labels: number[], classes: number): tf.Tensor2D {
-  return tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(labels, 'int32'), classes), 'float32') as tf.Tensor2D);
-}
-
-function abortError(): DOMException {
-  return new DOMException('Training was cancelled.', 'AbortError');
-}
-
-function throwIfAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw abortError();
-}
-
 /**
  * Gives the event loop a turn (a task, so that clicks and abort events get through, not just
  * microtasks) at most every 25 ms: a turn per epoch would cost more than the epoch.
@@ -261,14 +259,6 @@ class Yielder {
     await yieldToEventLoop();
     this.last = performance.now();
   }
-}
-
-/** What an evaluation pass over a set of vectors gives. */
-interface Evaluation {
-  /** Training: the objective (weighted cross-entropy + L2). Validation: mean cross-entropy. */
-  loss: number;
-  correct: number;
-  predictions: Int32Array;
 }
 
 /**
@@ -295,7 +285,7 @@ class Trainer {
   private model: Sequential | null = null;
   private variables: tf.Variable[] = [];
   private optimizer: tf.Optimizer | null = null;
-  private snapshot: tf.Tensor[] | null = null;
+  private snapshot: WeightSnapshot | null = null;
 
   constructor(
     train: readonly Example[],
@@ -306,8 +296,6 @@ class Trainer {
     const { backbone, classes } = settings;
     this.transform = fitInputTransform(train.map((e) => e.embedding), backbone, settings.transform);
     const dim = this.transform.parts.reduce((a, name) => a + embeddingPart(backbone, name).size, 0);
-    const index = new Map(classes.map((c, i) => [c, i]));
-    const labels = (set: readonly Example[]): number[] => set.map((e) => index.get(e.label) as number);
     const rows = (set: readonly Example[]): Float32Array => {
       const out = new Float32Array(set.length * dim);
       set.forEach((e, i) => out.set(transformInput(e.embedding, backbone, this.transform), i * dim));
@@ -317,9 +305,9 @@ class Trainer {
     this.trainCount = train.length;
     this.random = mulberry32(seed);
     this.trainRows = rows(train);
-    this.trainLabels = labels(train);
+    this.trainLabels = classIndices(train, classes);
     this.trainWeights = settings.balanceClasses ? classBalancedWeights(train) : new Float32Array(train.length).fill(1);
-    this.validationLabels = labels(validation);
+    this.validationLabels = classIndices(validation, classes);
     const validationRows = rows(validation);
 
     try {
@@ -329,12 +317,8 @@ class Trainer {
       this.xVal = validation.length ? this.keep(tf.tensor2d(validationRows, [validation.length, dim])) : null;
       this.yVal = validation.length ? this.keep(oneHot(this.validationLabels, classes.length)) : null;
       this.model = buildModel(dim, settings.hidden, classes.length, this.random);
-      this.variables = this.model.trainableWeights.map((w) => {
-        const v = w.read();
-        // Also catches two copies of tfjs-core in a bundle, which would silently train nothing.
-        if (!(v instanceof tf.Variable)) throw new Error('tfjs-layers weight is not a tfjs-core Variable');
-        return v;
-      });
+      this.variables = layerVariables(this.model.trainableWeights);
+      this.snapshot = new WeightSnapshot(this.variables);
       this.optimizer = tf.train.adam(settings.learningRate);
     } catch (error) {
       this.dispose();
@@ -403,76 +387,53 @@ class Trainer {
     }
   }
 
-  /** Objective and predictions on the training data; loss and predictions on the validation data. */
-  async evaluate(): Promise<{ train: Evaluation; validation: Evaluation | null }> {
-    const outputs = tf.tidy(() => {
+  /**
+   * The objective (weighted cross-entropy + L2) and predictions on the training data; mean
+   * cross-entropy and predictions on the validation data, judged in batches.
+   */
+  async evaluate(): Promise<{ train: Judgement; validation: Judgement | null }> {
+    const [lossT, predT] = tf.tidy(() => {
       const logits = this.logits(this.xTrain);
-      const out = [this.objective(logits, this.yTrain, this.wTrain), tf.argMax(logits, 1)];
-      if (this.xVal && this.yVal) {
-        const val = this.logits(this.xVal);
-        out.push(tf.mean(this.crossEntropy(val, this.yVal)), tf.argMax(val, 1));
-      }
-      return out;
+      return [this.objective(logits, this.yTrain, this.wTrain), tf.argMax(logits, 1)];
     });
+    let train: Judgement;
     try {
-      const values = await Promise.all(outputs.map((t) => t.data()));
-      const result = (loss: number, predictions: Int32Array, labels: number[]): Evaluation => ({
-        loss,
-        correct: labels.filter((l, i) => predictions[i] === l).length,
+      const predictions = (await predT.data()) as Int32Array;
+      train = {
+        loss: ((await lossT.data()) as Float32Array)[0] as number,
+        correct: this.trainLabels.filter((l, i) => predictions[i] === l).length,
         predictions,
-      });
-      const [trainLoss, trainPredictions, valLoss, valPredictions] = values;
-      return {
-        train: result((trainLoss as Float32Array)[0] as number, trainPredictions as Int32Array, this.trainLabels),
-        validation:
-          valLoss && valPredictions
-            ? result((valLoss as Float32Array)[0] as number, valPredictions as Int32Array, this.validationLabels)
-            : null,
       };
     } finally {
-      for (const t of outputs) t.dispose();
+      tf.dispose([lossT, predT]);
     }
+    const { xVal, yVal } = this;
+    if (!xVal || !yVal) return { train, validation: null };
+    const validation = await judgeInBatches(this.validationLabels, (rows) => {
+      const slice = <T extends tf.Tensor2D>(t: T): T => tf.slice(t, [rows[0] as number, 0], [rows.length, -1]) as T;
+      const logits = this.logits(slice(xVal));
+      return [tf.sum(this.crossEntropy(logits, slice(yVal))) as tf.Scalar, tf.argMax(logits, 1) as tf.Tensor1D];
+    });
+    return { train, validation };
   }
 
   /** Remembers the current weights (replacing the last snapshot). */
   keepWeights(): void {
-    this.dropSnapshot();
-    this.snapshot = this.variables.map((v) => tf.clone(v));
+    this.snapshot?.take();
   }
 
   /** Puts the remembered weights back. */
   restoreWeights(): void {
-    this.snapshot?.forEach((s, i) => (this.variables[i] as tf.Variable).assign(s));
-  }
-
-  private dropSnapshot(): void {
-    this.snapshot?.forEach((t) => t.dispose());
-    this.snapshot = null;
+    this.snapshot?.restore();
   }
 
   /** The model as TF.js artifacts: its Keras topology and its weights. */
-  async artifacts(): Promise<{ modelTopology: Record<string, unknown>; weightSpecs: HeadWeightSpec[]; weightData: Uint8Array }> {
-    let saved: tf.io.ModelArtifacts | undefined;
-    await (this.model as Sequential).save(
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    if (!saved?.modelTopology || !saved.weightSpecs || !saved.weightData) throw new Error('the head model saved no weights');
-    const weightSpecs = saved.weightSpecs.map((s) => {
-      if (s.dtype !== 'float32') throw new Error(`unexpected weight dtype ${String(s.dtype)} for ${s.name}`);
-      return { name: s.name, shape: s.shape, dtype: s.dtype };
-    });
-    return {
-      modelTopology: saved.modelTopology as Record<string, unknown>,
-      weightSpecs,
-      weightData: new Uint8Array(tf.io.CompositeArrayBuffer.join(saved.weightData)),
-    };
+  async artifacts(): Promise<SavedArtifacts> {
+    return saveModelArtifacts(this.model as Sequential);
   }
 
   dispose(): void {
-    this.dropSnapshot();
+    this.snapshot?.dispose();
     this.optimizer?.dispose();
     this.model?.dispose();
     for (const t of this.tensors) t.dispose();
@@ -538,7 +499,7 @@ async function trainInStep(
     throwIfAborted(run.signal);
 
     const trainCount = trainers.reduce((a, t) => a + t.trainCount, 0);
-    const validations = results.map((r) => r.validation).filter((v): v is Evaluation => v !== null);
+    const validations = results.map((r) => r.validation).filter((v): v is Judgement => v !== null);
     const valCount = validations.reduce((a, v) => a + v.predictions.length, 0);
     const valCorrect = validations.reduce((a, v) => a + v.correct, 0);
     run.report({
