@@ -17,31 +17,8 @@ import { readHeadDir, writeHeadDir } from './head-dir.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { formatMetrics, pct } from './report.ts';
 import { embedImages, mapImages, openBackbone, startRuntime } from './runtime.ts';
-
-/**
- * Where a command's results go. Human-readable lines go to stdout, or to stderr with `--json`, so
- * that stdout's last line is then exactly one JSON object.
- */
-export class Output {
-  constructor(
-    readonly json: boolean,
-    readonly quiet: boolean,
-  ) {}
-
-  info(line = ''): void {
-    if (this.json) {
-      if (!this.quiet) process.stderr.write(`${line}\n`);
-    } else process.stdout.write(`${line}\n`);
-  }
-
-  warn(line: string): void {
-    process.stderr.write(`tannerin: warning: ${line}\n`);
-  }
-
-  result(value: unknown): void {
-    if (this.json) process.stdout.write(`${JSON.stringify(value)}\n`);
-  }
-}
+import type { EmbedArgs, EvalArgs, TrainArgs } from './command-args.ts';
+import type { Output } from './output.ts';
 
 function describeFolder(folder: ImageFolder, out: Output): void {
   const counts = new Map<string, number>();
@@ -55,11 +32,6 @@ function describeFolder(folder: ImageFolder, out: Output): void {
 /** JSON for one float32 value: 9 significant digits, enough to read back the same float32. */
 function float32Json(x: number): string {
   return Number.isFinite(x) ? String(Number(x.toPrecision(9))) : 'null';
-}
-
-export interface EmbedArgs {
-  data: string;
-  out: string;
 }
 
 /** `tannerin embed`: one JSON line per image, `{"path", "label", "embedding"}`. */
@@ -94,19 +66,6 @@ export async function embedCommand(args: EmbedArgs, out: Output): Promise<void> 
   }
   out.info(`wrote ${folder.images.length} embeddings (${backbone.manifest.embedding.size} floats each, backbone ${backbone.ref}) to ${args.out}`);
   out.result({ out: args.out, n: folder.images.length, size: backbone.manifest.embedding.size, backbone: backbone.ref });
-}
-
-export interface TrainArgs {
-  data: string;
-  out: string;
-  recipe: 'head' | 'finetune';
-  unlabeled?: string;
-  epochs?: number;
-  seed: number;
-  name?: string;
-  threshold?: number;
-  rounds?: number;
-  unfreeze: 1 | 2;
 }
 
 /** Reports trainHead's epochs as one progress bar per phase. */
@@ -227,11 +186,6 @@ export async function trainCommand(args: TrainArgs, out: Output): Promise<void> 
   for (const line of formatMetrics(doc.classes, metrics)) out.info(line);
   out.info(`wrote ${files.map((f) => `${f.path} (${(f.bytes / 1024).toFixed(0)} KiB)`).join(', ')}`);
   out.result({ ...metrics, classes: doc.classes, out: args.out, id: doc.id, backbone: backboneRef(manifest), ...summary });
-}
-
-export interface EvalArgs {
-  head: string;
-  data: string;
 }
 
 /** `tannerin eval`: accuracy, per-class accuracy and confusion of a head on a labeled ImageFolder. */

@@ -11,7 +11,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { evalCommand, embedCommand, Output, trainCommand } from './commands.ts';
+import { evalCommand, embedCommand, trainCommand } from './commands.ts';
+import { Output } from './output.ts';
 import { DataError } from '../image-folder.ts';
 import { DEFAULT_URL, publishCommand } from './publish-command.ts';
 

@@ -9,7 +9,7 @@ import type { ErrorBody } from '../../shared/errors.ts';
 import type { PublishedHeadSummary } from '../../shared/api.ts';
 import { isDefaultHeadName } from '../../shared/head/validate.ts';
 import { DataError } from '../image-folder.ts';
-import type { Output } from './commands.ts';
+import type { Output } from './output.ts';
 import { readHeadDir } from './head-dir.ts';
 
 /** Where `npm start` serves the API. */
