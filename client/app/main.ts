@@ -20,6 +20,7 @@ import { errorText, formatBytes, h, progressBar, replace } from './dom.ts';
 import { homeScreenNotice, homeScreenNoticeDismissed } from './home-screen.ts';
 import { browserNeedsHomeScreen } from './platform.ts';
 import { registerServiceWorker } from './pwa.ts';
+import { SYNC_ENDED_SHORT } from './sync-ended.ts';
 import { modelsScreen } from './screens/models.ts';
 import { predictScreen } from './screens/predict.ts';
 import { teachScreen } from './screens/teach.ts';
@@ -74,7 +75,16 @@ function renderNet(): void {
   netChip.title = online ? 'Connected' : 'No network: everything on this device still works; the edge API and sync wait.';
 }
 
+let syncEndedShown = false;
+
 function renderSync(status: SyncStatus): void {
+  // Sync ended by the server: a banner (on every screen, until dismissed) says so once.
+  if (status.ended && !syncEndedShown) {
+    banner('sync-ended', SYNC_ENDED_SHORT, 'warn', { label: 'Sync settings', run: () => (location.hash = '#models/sync') });
+  }
+  if (!status.ended) banners.querySelector('[data-key="sync-ended"]')?.remove();
+  syncEndedShown = status.ended;
+
   const words: Record<SyncStatus['status'], string> = {
     off: 'Sync off',
     synced: 'Synced',

@@ -70,6 +70,12 @@ export interface SyncStatus {
    * turned off, when the server ended it ({@link SYNC_ENDED_MESSAGE}), until it is turned on again.
    */
   message: string | null;
+  /**
+   * True while sync is `off` because the server stopped knowing this device (its account was
+   * deleted, or this device was signed out elsewhere), until sync is turned on again on this page;
+   * the models on this device are untouched. The app tells the person and offers to pair again.
+   */
+  ended: boolean;
   heads: HeadSyncInfo[];
 }
 
@@ -91,11 +97,11 @@ let lastMessage: string | null = null;
 export async function getSyncStatus(): Promise<SyncStatus> {
   const db = await openTannerinDb();
   const [account, states] = await Promise.all([db.get('syncAccount', 'account'), db.getAll('syncStates')]);
-  if (!account) return { status: 'off', accountId: null, apiBase: null, message: lastMessage, heads: [] };
+  if (!account) return { status: 'off', accountId: null, apiBase: null, message: lastMessage, ended: lastMessage === SYNC_ENDED_MESSAGE, heads: [] };
   const heads = states.map((s) => ({ id: s.id, status: s.status, message: s.message, conflictWith: s.conflictWith }));
   const has = (st: HeadSyncStatus): boolean => heads.some((h) => h.status === st);
   const status: OverallSyncStatus = has('error') ? 'error' : has('conflict') ? 'conflict' : has('pending') ? 'pending' : 'synced';
-  return { status, accountId: account.accountId, apiBase: account.apiBase, message: lastMessage, heads };
+  return { status, accountId: account.accountId, apiBase: account.apiBase, message: lastMessage, ended: false, heads };
 }
 
 /** Calls `handler` with the new status after every sync state change; returns the unsubscribe function. */

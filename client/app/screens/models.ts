@@ -30,6 +30,7 @@ import {
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, formatBytes, h, pct, renameButton, replace } from '../dom.ts';
 import { appleDeviceName, browserNeedsHomeScreen } from '../platform.ts';
+import { SYNC_ENDED_SHORT, SYNC_ENDED_WORDS } from '../sync-ended.ts';
 
 function download(file: File): void {
   const url = URL.createObjectURL(file);
@@ -176,7 +177,9 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
   const syncBusy = async (what: () => Promise<unknown>, ok: string): Promise<void> => {
     try {
       await what();
-      ctx.notify(ok, 'good');
+      // A sync that found the account gone turned sync off: say that, not `ok`.
+      if ((await getSyncStatus()).ended) ctx.notify(SYNC_ENDED_SHORT, 'warn');
+      else ctx.notify(ok, 'good');
     } catch (err) {
       ctx.notify(errorText(err), 'error');
     }
@@ -190,6 +193,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
       const codeInput = h('input', { type: 'text', id: 'pair-code', autocomplete: 'one-time-code', placeholder: 'XXXX-XXXX', maxlength: 12 });
       replace(
         sync,
+        status.ended ? h('p', { class: 'sync-ended', role: 'status', 'data-testid': 'sync-ended' }, SYNC_ENDED_WORDS) : null,
         h('p', {}, 'Sync is off. Turned on, your trained model weights (never photos) are copied to the tannerin server so your other devices get them.'),
         h('label', { for: 'device-label' }, 'This device’s name (how your other devices list it)'),
         h('div', { class: 'row' }, deviceLabelInput),
