@@ -17,9 +17,9 @@
 import { augmentedViews } from '../../shared/image/augment.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
+import { notifyChange } from './changes.ts';
 import { currentBackbone } from './current-backbone.ts';
 import {
-  notifyChange,
   openTannerinDb,
   readPhotoBytes,
   type ClassRecord,

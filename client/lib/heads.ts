@@ -22,7 +22,8 @@ import { TannerinError } from '../../shared/errors.ts';
 import { isHeadId, validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
 import { documentWeightCount } from '../../shared/predict/tail-runner.ts';
 import { currentBackbone } from './current-backbone.ts';
-import { notifyChange, onChange, openTannerinDb, type ChangeOrigin, type HeadStateRecord } from './db.ts';
+import { notifyChange, onChange, type ChangeOrigin } from './changes.ts';
+import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { toStorageError } from './storage.ts';
 
 /** A stored head as lists show it. */

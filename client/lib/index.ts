@@ -96,17 +96,10 @@ export {
   closeTannerinDb,
   photoConversion,
   readPhotoBytes,
-  broadcast,
-  onBroadcast,
-  notifyChange,
-  onChange,
   DB_NAME,
   DB_VERSION,
-  CHANNEL_NAME,
   type TannerinDb,
   type TannerinSchema,
-  type TannerinMessage,
-  type ChangeOrigin,
   type ModelFileRecord,
   type ManifestRecord,
   type ClassRecord,
@@ -129,6 +122,7 @@ export {
   type HeadSyncStatus,
   type OpenOptions,
 } from './db.ts';
+export { broadcast, onBroadcast, notifyChange, onChange, CHANNEL_NAME, type TannerinMessage, type ChangeOrigin } from './changes.ts';
 export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/image/augment.ts';
 export type { EpochProgress } from '../../shared/learn/train-head.ts';
 export type { GuardResult, CandidateResult, Comparison } from '../../shared/learn/guard.ts';

@@ -13,7 +13,8 @@ import { importHeadFiles, type HeadDocument } from '../../shared/head/document.t
 import { backboneRef, type ManifestFile } from '../../shared/model/manifest.ts';
 import { activeBackend, startBackend } from './backend.ts';
 import { setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
-import { broadcast, openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
+import { broadcast } from './changes.ts';
+import { openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
 import { formatMegabytes, storageErrorMessage } from './storage.ts';
 
 /** Options for {@link loadModels}. */

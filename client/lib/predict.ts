@@ -21,7 +21,8 @@ import { fitKnn } from '../../shared/learn/knn.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { loadTailedHead } from '../../shared/predict/tail-runner.ts';
 import { currentBackbone, defaultHeads } from './current-backbone.ts';
-import { onChange, openTannerinDb, type HeadStateRecord } from './db.ts';
+import { onChange } from './changes.ts';
+import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { embed, pixelsOf, type EmbedSource } from './embed.ts';
 
 /** Options for {@link predict}. */
