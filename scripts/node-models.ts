@@ -6,14 +6,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBackbone, type Backbone } from '../shared/model/backbone.ts';
 import type { HeadDocument } from '../shared/head/document.ts';
-import { loadHead, type Head } from '../shared/predict/head-runner.ts';
+import { loadPredictor, type Predictor } from '../shared/predict/predictor.ts';
 import type { Manifest, ManifestFile } from '../shared/model/manifest.ts';
 import { MANIFEST_FILE, PUBLIC_DIR } from './prepare-models.ts';
 
 export interface LocalModels {
   manifest: Manifest;
   backbone: Backbone;
-  head(id: string): Promise<Head>;
+  /** The shipped head `id` as a predictor on the backbone (loaded once). */
+  head(id: string): Promise<Predictor>;
 }
 
 /** Reads the manifest the install step wrote. */
@@ -26,7 +27,7 @@ export async function loadLocalModels(dir = PUBLIC_DIR): Promise<LocalModels> {
   const manifest = readManifest(dir);
   const fetchFile = async (f: ManifestFile) => new Uint8Array(readFileSync(join(dir, f.path)));
   const backbone = await loadBackbone(manifest.backbone, fetchFile);
-  const heads = new Map<string, Promise<Head>>();
+  const heads = new Map<string, Promise<Predictor>>();
   return {
     manifest,
     backbone,
@@ -36,7 +37,7 @@ export async function loadLocalModels(dir = PUBLIC_DIR): Promise<LocalModels> {
       let head = heads.get(id);
       if (!head) {
         const doc = JSON.parse(readFileSync(join(dir, entry.url), 'utf8')) as HeadDocument;
-        head = loadHead(doc, manifest.backbone);
+        head = loadPredictor(doc, backbone);
         heads.set(id, head);
       }
       return head;

@@ -20,7 +20,7 @@ import type { EpochProgress } from '../../shared/learn/train-head.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { compareOnHeldOut, type CandidateResult, type Classifier, type GuardResult } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
-import { loadHead, type Head } from '../../shared/predict/head-runner.ts';
+import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import { wilsonInterval } from '../../shared/learn/metrics.ts';
 import type { Split } from '../../shared/learn/split.ts';
@@ -208,9 +208,10 @@ async function holdoutGuard(
   if (!fold) throw new Error('holdout split without a fold');
   const { train, validation } = foldExamples(examples, fold);
   const notes: string[] = [];
-  const heads: Head[] = [];
+  const heads: Predictor[] = [];
+  const asClassifier = (p: Predictor): Classifier => ({ predict: (embedding) => p.predictFrozen({ embedding }) });
   try {
-    const head = await loadHead(doc, backbone);
+    const head = await loadPredictor(doc, { manifest: backbone });
     heads.push(head);
     const knn = fitKnn(train, backbone, { k: 3, classes });
     let previousHead: Classifier | undefined;
@@ -227,12 +228,12 @@ async function holdoutGuard(
       } else if (seen > 0) {
         notes.push(`The previous head trained on ${seen} of the ${held.size} held-out photos, so it cannot be compared fairly: not compared.`);
       } else {
-        const p = await loadHead(previousDoc, backbone);
+        const p = await loadPredictor(previousDoc, { manifest: backbone });
         heads.push(p);
-        previousHead = p;
+        previousHead = asClassifier(p);
       }
     }
-    const result = await compareOnHeldOut({ heldOut: validation, head, knn, ...(previousHead ? { previousHead } : {}) });
+    const result = await compareOnHeldOut({ heldOut: validation, head: asClassifier(head), knn, ...(previousHead ? { previousHead } : {}) });
     return { ...result, reasons: [...notes, ...result.reasons] };
   } finally {
     for (const h of heads) h.dispose();

@@ -4,7 +4,7 @@
  */
 import { fineTune, type FineTuneEpoch } from '../../shared/learn/fine-tune.ts';
 import { splitBackbone } from '../../shared/model/backbone-split.ts';
-import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
+import { loadPredictor, type FrozenActivations } from '../../shared/predict/predictor.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
@@ -92,14 +92,14 @@ export async function predictWithPersonalModel(doc: HeadDocument, data: ImageFol
     if (doc.backbone !== backboneRef(manifest.backbone)) {
       throw new DataError(`the model was trained on backbone ${doc.backbone}, but this install has ${backboneRef(manifest.backbone)}: retrain it`);
     }
-    const split = splitBackbone(model, manifest.backbone, { cut: tail.cut });
-    const frozen = await mapImages<FrozenOutput>(data.images, manifest.backbone.normalization, 'backbone', (input) => split.forward(input), out.quiet);
-    const personal = await loadPersonalModel(doc, split);
+    const predictor = await loadPredictor(doc, { manifest: manifest.backbone, model });
     try {
-      const probabilities = await personal.probabilities(frozen);
+      // The frozen pass per image, then the model's own layers and head over all of them, batched.
+      const frozen = await mapImages<FrozenActivations>(data.images, manifest.backbone.normalization, 'backbone', (input) => predictor.frozenPass(input), out.quiet);
+      const probabilities = await predictor.probabilities(frozen);
       return probabilities.map((p) => doc.classes[p.indexOf(Math.max(...p))] as string);
     } finally {
-      personal.dispose();
+      predictor.dispose();
     }
   } finally {
     model.dispose();

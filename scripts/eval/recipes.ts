@@ -37,7 +37,7 @@ import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
 import type { Example } from '../../shared/learn/examples.ts';
 import { fineTune, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
 import type { BackboneSplit } from '../../shared/model/backbone-split.ts';
-import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
+import { loadPredictor, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
@@ -187,7 +187,7 @@ async function finetune(
     validation: 'none',
     ...(variant.refitAll ? { head: { refitAll: true } } : {}),
   });
-  const model = await loadPersonalModel(result.doc, split);
+  const model = await loadPredictor(result.doc, split);
   try {
     const p = await model.probabilities(test.map((e) => e.frozen));
     const curve = result.history.map((h) => (h.loss === null ? '-' : h.loss.toFixed(2))).join(' ');

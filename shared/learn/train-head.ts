@@ -2,13 +2,13 @@
  * Trains a personal head on embeddings, the same way in the browser, the Worker and Node: a softmax
  * layer (optionally above one relu layer) on the transformed embedding, class-balanced, with a
  * held-out split by photo (cross-validation when there are very few photos), early stopping and
- * cancellation. The result is a standard head document that shared/predict/head-runner.ts loads.
+ * cancellation. The result is a standard head document that shared/predict/predictor.ts loads.
  *
  * Why a hand-written loop rather than tfjs-layers `fit`: at these sizes (tens to hundreds of
  * vectors) `fit`'s per-epoch and per-batch bookkeeping dominates; on WASM in Node, 50 epochs on 40
  * vectors took ~560 ms with `fit` and ~155 ms with this loop. Each step here is
  * `optimizer.minimize` over a handful of ops on the model's own variables; the tfjs-layers model
- * exists to give the weights a standard Keras topology that `loadHead` reads back.
+ * exists to give the weights a standard Keras topology that `loadPredictor` reads back.
  */
 import * as tf from '@tensorflow/tfjs-core';
 // Importing tfjs-layers also registers tfjs-core's gradients, which training needs: tfjs-core's

@@ -22,7 +22,7 @@ export interface Backbone {
   readonly ref: string;
   /**
    * The loaded TF.js layers model (output: the embedding). For building views of it, e.g. up to a
-   * fine-tuned model's cut (shared/predict/tail-runner.ts); never dispose it directly, use `dispose()`.
+   * fine-tuned model's cut (shared/predict/predictor.ts); never dispose it directly, use `dispose()`.
    */
   readonly model: LayersModel;
   /** Embedding of already-preprocessed input (`preprocess()` output). */

@@ -1,6 +1,7 @@
 /**
- * A least-recently-used cache of loaded heads, bounded by bytes, whose budget holds under
- * concurrency. Loaded heads hold TF.js tensors in the WASM heap, which the isolate shares with the
+ * A least-recently-used cache of loaded heads (predictors, shared/predict/predictor.ts), bounded by
+ * bytes, whose budget holds under concurrency; the Worker, the browser library and Node use it.
+ * Loaded heads hold TF.js tensors in the WASM heap, which a Worker isolate shares with the
  * backbone's forward pass (and which never shrinks), so the budget counts everything a head holds
  * from the moment its load starts until it is disposed:
  * - a load reserves its estimated bytes before it starts (a load in flight cannot be evicted);
@@ -107,6 +108,11 @@ export class LruCache<T extends Disposable> {
   /** Drops everything not in use and disposes it (values in use are disposed after their use). */
   clear(): void {
     for (const key of [...this.entries.keys()]) this.drop(key);
+  }
+
+  /** Drops the entries whose key `select` picks, as {@link clear} does (a load in flight is disposed when done). */
+  evictWhere(select: (key: string) => boolean): void {
+    for (const key of [...this.entries.keys()]) if (select(key)) this.drop(key);
   }
 
   /** Waits for room for `estimatedBytes`, then starts the load (or joins one started meanwhile). */

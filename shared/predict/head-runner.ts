@@ -1,20 +1,14 @@
 /**
- * The one head runner: applies a head's input transform to the embedding and runs the head.
- * Every runtime predicts through here, so a head gives the same scores wherever it runs.
+ * The head step of every prediction: applies a head's input transform to the embedding and runs
+ * the head model. Predictors (shared/predict/predictor.ts) and training's judging run heads
+ * through here, so a head gives the same scores wherever it runs.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
+import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { BackboneManifest, InputTransform } from '../model/manifest.ts';
 import { embeddingPart } from '../model/manifest.ts';
-import { headArtifacts, type HeadDocument } from '../head/document.ts';
+import type { HeadDocument } from '../head/document.ts';
 import type { Prediction } from '../api.ts';
-
-export interface Head {
-  readonly doc: HeadDocument;
-  /** Class scores for one embedding (the backbone's full output), descending. */
-  predict(embedding: Float32Array, top?: number): Promise<Prediction[]>;
-  dispose(): void;
-}
 
 /**
  * Derives a head's input from the full embedding: selects the parts, removes the recorded mean,
@@ -48,26 +42,6 @@ export function rankPredictions(classes: string[], scores: ArrayLike<number>, to
   const ranked = classes.map((label, i) => ({ label, score: scores[i] as number }));
   ranked.sort((a, b) => b.score - a.score);
   return top === undefined ? ranked : ranked.slice(0, top);
-}
-
-/** Loads a head document into a runnable head for the given backbone. */
-export async function loadHead(doc: HeadDocument, backbone: BackboneManifest): Promise<Head> {
-  const art = headArtifacts(doc);
-  const model: LayersModel = await loadLayersModel(tf.io.fromMemory(art));
-  const inputSize = doc.input.parts.reduce((a, name) => a + embeddingPart(backbone, name).size, 0);
-  return {
-    doc,
-    async predict(embedding, top) {
-      const input = transformInput(embedding, backbone, doc.input);
-      const out = tf.tidy(() => model.predict(tf.tensor2d(input, [1, inputSize])) as tf.Tensor);
-      try {
-        return rankPredictions(doc.classes, await out.data(), top);
-      } finally {
-        out.dispose();
-      }
-    },
-    dispose: () => model.dispose(),
-  };
 }
 
 /**

@@ -1,11 +1,30 @@
 /**
- * Prediction from frozen passes (moved from shared/learn/fine-tune.ts): a head document, plain or
- * fine-tuned, run on cached cut activations and embeddings of a backbone split at its cut.
+ * The one prediction layer: a head document, plain or fine-tuned, loaded for a backbone as a
+ * {@link Predictor}. Every runtime (Worker, browser library, CLI, evaluation, `improve()`) predicts
+ * through it, so a head gives the same scores wherever it runs.
+ *
+ * Two ways in, one way through:
+ *
+ *   preprocessed pixels --frozenPass--> frozen activations --embed--> embedding --head--> scores
+ *                                       ^ cached ones enter here (training, improve, eval)
+ *
+ * - The frozen pass runs the frozen backbone: for a plain head the whole of it (the embedding);
+ *   for a fine-tuned model (a document with a `backboneTail`, shared/head/document.ts) a view of it
+ *   that stops at the cut and also gives the embedding parts the tail does not recompute.
+ * - `embed` runs a fine-tuned model's own top layers (the tail) from the cut activation and puts
+ *   their outputs in place of the frozen parts; a plain head reads the frozen embedding as it is.
+ * - The head step (input transform and head model) is shared/predict/head-runner.ts.
+ *
+ * The frozen view (a multi-output model over the backbone's own layers: no weights of its own) is
+ * built once per backbone model and cut, and cached in a WeakMap keyed by the model, so it goes
+ * with the backbone. It must never be disposed (that would dispose the backbone's layers). Every
+ * forward pass runs inside `tf.tidy`, its outputs are disposed in `finally`, and `dispose()` frees
+ * the tail and head weights, so the tensor count is flat across predictions.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Prediction } from '../api.ts';
-import { backboneTailArtifacts, headArtifacts, type HeadDocument } from '../head/document.ts';
+import { backboneTailArtifacts, headArtifacts, type BackboneTail, type HeadDocument } from '../head/document.ts';
 import { embeddingPart, type BackboneManifest } from '../model/manifest.ts';
 import { headModelProbabilities, rankPredictions } from './head-runner.ts';
 
@@ -17,35 +36,143 @@ export interface FrozenOutput {
   embedding: Float32Array;
 }
 
-/** Where a backbone was split: the frozen passes a {@link PersonalModel} reads come from this cut. */
-export interface FrozenCut {
-  readonly cut: string;
-  readonly cutShape: readonly number[];
-  readonly manifest: BackboneManifest;
+/**
+ * A frozen pass as a {@link Predictor} reads it: the embedding, and for a fine-tuned model the
+ * activation of its cut layer (`Predictor.cut`). A fine-tuned model recomputes its tail's parts of
+ * the embedding, so those may be left zero.
+ */
+export interface FrozenActivations {
+  embedding: Float32Array;
+  cut?: Float32Array;
 }
 
-/** A head document, fine-tuned or not, ready to predict from a frozen pass. */
-export interface PersonalModel {
+/**
+ * The backbone a predictor runs on: its manifest and its layers model (output: the embedding). A
+ * plain head loaded without the model predicts from frozen passes only (training's judging of
+ * cached embeddings); a fine-tuned model always needs it (its cut is checked against it).
+ */
+export interface PredictorBackbone {
+  readonly manifest: BackboneManifest;
+  readonly model?: tfl.LayersModel;
+}
+
+/** A loaded head document, plain or fine-tuned, ready to predict (module comment). */
+export interface Predictor {
   readonly doc: HeadDocument;
-  /** The embedding the head reads: the frozen one with the tail's parts recomputed by the personal layers. */
-  embed(frozen: FrozenOutput): Promise<Float32Array>;
-  /** Class scores, descending. */
-  predict(frozen: FrozenOutput, top?: number): Promise<Prediction[]>;
-  /** Class probabilities (in `doc.classes` order) for many frozen passes, batched. */
-  probabilities(frozen: readonly FrozenOutput[]): Promise<Float32Array[]>;
+  /** The layer a fine-tuned model's own layers start from (its frozen passes come from there); null for a plain head. */
+  readonly cut: string | null;
+  /** Bytes of the weights it holds (head and tail, as float32), for cache budgets. */
+  readonly weightBytes: number;
+  /** Entry point 1: class scores, descending, for one preprocessed image (`preprocess()` output). */
+  predictPreprocessed(input: Float32Array, top?: number): Promise<Prediction[]>;
+  /** Entry point 2: class scores, descending, for one cached frozen pass. */
+  predictFrozen(frozen: FrozenActivations, top?: number): Promise<Prediction[]>;
+  /** Entry point 2, batched: class probabilities (in `doc.classes` order) for many frozen passes. */
+  probabilities(frozen: readonly FrozenActivations[]): Promise<Float32Array[]>;
+  /** The frozen backbone's pass over one preprocessed image, as this predictor reads it. */
+  frozenPass(input: Float32Array): Promise<FrozenActivations>;
+  /** The embedding the head reads: the frozen one, with a fine-tuned model's tail parts recomputed. */
+  embed(frozen: FrozenActivations): Promise<Float32Array>;
+  /** Frees the head's and the tail's weights (never the backbone's). */
   dispose(): void;
 }
 
-/** Copies the tail's part outputs into a copy of the frozen embedding, row by row. */
-function personalEmbeddings(manifest: BackboneManifest, parts: readonly string[], frozen: readonly FrozenOutput[], outputs: Float32Array[]): Float32Array[] {
-  return frozen.map((f, row) => {
-    const embedding = f.embedding.slice();
-    parts.forEach((name, k) => {
-      const part = embeddingPart(manifest, name);
-      embedding.set((outputs[k] as Float32Array).subarray(row * part.size, (row + 1) * part.size), part.offset);
-    });
-    return embedding;
+/** Number of weight values of a document's head and tail. */
+export function documentWeightCount(doc: Pick<HeadDocument, 'weightSpecs' | 'backboneTail'>): number {
+  const count = (specs: HeadDocument['weightSpecs']) => specs.reduce((a, s) => a + s.shape.reduce((p, d) => p * d, 1), 0);
+  return count(doc.weightSpecs) + (doc.backboneTail ? count(doc.backboneTail.weightSpecs) : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The frozen view of a fine-tuned model's backbone
+
+/** A view of the backbone that outputs the cut activation and the frozen embedding parts. */
+interface FrozenView {
+  model: tfl.LayersModel;
+  cutShape: number[];
+  /** Manifest part names of outputs 1..n, in order (output 0 is the cut). */
+  parts: string[];
+}
+
+const views = new WeakMap<tfl.LayersModel, Map<string, FrozenView>>();
+
+/** The symbolic outputs of the backbone's embedding parts, in manifest order. */
+function partOutputs(model: tfl.LayersModel, manifest: BackboneManifest): tfl.SymbolicTensor[] {
+  const [output] = model.outputs;
+  if (!output || model.outputs.length !== 1) throw new Error('the backbone model must have exactly one output (the embedding)');
+  const layer = output.sourceLayer;
+  const node = layer.inboundNodes[0];
+  const parts = layer.getClassName() === 'Concatenate' && node ? node.inputTensors : [output];
+  if (parts.length !== manifest.embedding.parts.length) {
+    throw new Error(`backbone model has ${parts.length} embedding parts, manifest ${manifest.embedding.parts.length}`);
+  }
+  return parts;
+}
+
+/** The frozen view for `cut`, computing the parts not in `tailParts` (built on first use, then cached per backbone model). */
+function frozenView(backbone: Required<PredictorBackbone>, cut: string, tailParts: readonly string[]): FrozenView {
+  let byCut = views.get(backbone.model);
+  if (!byCut) {
+    byCut = new Map();
+    views.set(backbone.model, byCut);
+  }
+  const key = `${cut}|${tailParts.join(',')}`;
+  const cached = byCut.get(key);
+  if (cached) return cached;
+  let cutOutput: tfl.SymbolicTensor | tfl.SymbolicTensor[];
+  try {
+    cutOutput = backbone.model.getLayer(cut).output;
+  } catch {
+    throw new Error(`the cut layer ${cut} is not in backbone ${backbone.manifest.id}`);
+  }
+  if (Array.isArray(cutOutput)) throw new Error(`cut layer ${cut} has several outputs`);
+  const all = partOutputs(backbone.model, backbone.manifest);
+  const parts: string[] = [];
+  const outputs: tfl.SymbolicTensor[] = [cutOutput];
+  backbone.manifest.embedding.parts.forEach((p, i) => {
+    if (tailParts.includes(p.name)) return;
+    parts.push(p.name);
+    outputs.push(all[i] as tfl.SymbolicTensor);
   });
+  const view: FrozenView = {
+    model: tfl.model({ inputs: backbone.model.inputs, outputs }),
+    cutShape: cutOutput.shape.slice(1) as number[],
+    parts,
+  };
+  byCut.set(key, view);
+  return view;
+}
+
+/** The one cut-shape check: the tail must start from what the backbone's cut layer gives and end in the parts it names. */
+function checkTail(tail: BackboneTail, view: FrozenView, tailModel: tfl.LayersModel, manifest: BackboneManifest): void {
+  if (tail.cutShape.join() !== view.cutShape.join()) {
+    throw new Error(`the model was fine-tuned above ${tail.cut} ${JSON.stringify(tail.cutShape)}, but the backbone's ${tail.cut} gives ${JSON.stringify(view.cutShape)}`);
+  }
+  if (tailModel.outputs.length !== tail.parts.length) {
+    throw new Error(`the backbone tail has ${tailModel.outputs.length} outputs for ${tail.parts.length} parts`);
+  }
+  tail.parts.forEach((name, k) => {
+    const size = embeddingPart(manifest, name).size;
+    const shape = (tailModel.outputs[k] as tfl.SymbolicTensor).shape;
+    if (shape.length !== 2 || shape[1] !== size) throw new Error(`the backbone tail's output ${k} has shape ${JSON.stringify(shape)}, part ${name} has ${size} floats`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward passes
+
+/** Runs `model` on one preprocessed image; returns each output's data. */
+async function runOnImage(model: tfl.LayersModel, manifest: BackboneManifest, input: Float32Array): Promise<Float32Array[]> {
+  const { height, width } = manifest.normalization;
+  const outs = tf.tidy(() => {
+    const y = model.predict(tf.tensor4d(input, [1, height, width, 3]));
+    return Array.isArray(y) ? y : [y];
+  });
+  try {
+    return await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+  } finally {
+    tf.dispose(outs);
+  }
 }
 
 /** Runs a tail model on cut activations, batched; returns one flat array per tail output. */
@@ -79,43 +206,98 @@ async function runTail(tail: tfl.LayersModel, cutShape: readonly number[], cuts:
   });
 }
 
-/**
- * Loads a head document for prediction from frozen passes of `split`'s backbone. A fine-tuned
- * document's tail must have been cut where `split` cuts; a plain head works too (its embedding is
- * the frozen one).
- */
-export async function loadPersonalModel(doc: HeadDocument, split: FrozenCut): Promise<PersonalModel> {
-  const tailDoc = doc.backboneTail;
-  if (tailDoc && (tailDoc.cut !== split.cut || tailDoc.cutShape.join() !== split.cutShape.join())) {
-    throw new Error(`the model was fine-tuned above ${tailDoc.cut} ${JSON.stringify(tailDoc.cutShape)}, the backbone is split at ${split.cut} ${JSON.stringify(split.cutShape)}`);
-  }
-  const manifest = split.manifest;
-  const head = await tfl.loadLayersModel(tf.io.fromMemory(headArtifacts(doc)));
-  let tail: tfl.LayersModel | null = null;
-  try {
-    if (tailDoc) tail = await tfl.loadLayersModel(tf.io.fromMemory(backboneTailArtifacts(tailDoc)));
-  } catch (error) {
-    head.dispose();
-    throw error;
-  }
+/** The one embedding assembly: a copy of each frozen embedding with the tail's part outputs in place, row by row. */
+function personalEmbeddings(manifest: BackboneManifest, parts: readonly string[], frozen: readonly FrozenActivations[], outputs: Float32Array[]): Float32Array[] {
+  return frozen.map((f, row) => {
+    const embedding = f.embedding.slice();
+    parts.forEach((name, k) => {
+      const part = embeddingPart(manifest, name);
+      embedding.set((outputs[k] as Float32Array).subarray(row * part.size, (row + 1) * part.size), part.offset);
+    });
+    return embedding;
+  });
+}
 
-  const embedAll = async (frozen: readonly FrozenOutput[]): Promise<Float32Array[]> => {
-    if (!tail || !tailDoc) return frozen.map((f) => f.embedding);
-    const outputs = await runTail(tail, tailDoc.cutShape, frozen.map((f) => f.cut));
-    return personalEmbeddings(manifest, tailDoc.parts, frozen, outputs);
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+/** A fine-tuned model's tail, loaded and checked against the backbone. */
+interface LoadedTail {
+  doc: BackboneTail;
+  model: tfl.LayersModel;
+  view: FrozenView;
+}
+
+async function loadTail(tail: BackboneTail, backbone: PredictorBackbone): Promise<LoadedTail> {
+  const { model: backboneModel, manifest } = backbone;
+  if (!backboneModel) throw new Error(`a fine-tuned model runs on the backbone model: load it with the ${manifest.id} model, not its manifest alone`);
+  const view = frozenView({ model: backboneModel, manifest }, tail.cut, tail.parts);
+  const model = await tfl.loadLayersModel(tf.io.fromMemory(backboneTailArtifacts(tail)));
+  try {
+    checkTail(tail, view, model, backbone.manifest);
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+  return { doc: tail, model, view };
+}
+
+/**
+ * Loads a head document (validated: shared/head/validate.ts) as a predictor on `backbone` (a
+ * loaded `Backbone`, or a `BackboneSplit` of one). A fine-tuned model's cut is checked against the
+ * backbone's real layer here, before any prediction.
+ */
+export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbone): Promise<Predictor> {
+  const { manifest } = backbone;
+  const tail = doc.backboneTail ? await loadTail(doc.backboneTail, backbone) : null;
+  let head: tfl.LayersModel;
+  try {
+    head = await tfl.loadLayersModel(tf.io.fromMemory(headArtifacts(doc)));
+  } catch (err) {
+    tail?.model.dispose();
+    throw err;
+  }
+  const cutSize = tail ? tail.doc.cutShape.reduce((a, b) => a * b, 1) : 0;
+
+  const frozenPass = async (input: Float32Array): Promise<FrozenActivations> => {
+    if (!backbone.model) throw new Error(`head ${doc.id} was loaded without the backbone model: it predicts from frozen passes only`);
+    if (!tail) {
+      const [embedding] = await runOnImage(backbone.model, manifest, input);
+      return { embedding: embedding as Float32Array };
+    }
+    const [cut, ...parts] = await runOnImage(tail.view.model, manifest, input);
+    const embedding = new Float32Array(manifest.embedding.size);
+    tail.view.parts.forEach((name, k) => embedding.set(parts[k] as Float32Array, embeddingPart(manifest, name).offset));
+    return { cut: cut as Float32Array, embedding };
   };
-  const probabilities = async (frozen: readonly FrozenOutput[]): Promise<Float32Array[]> => {
+  const embedAll = async (frozen: readonly FrozenActivations[]): Promise<Float32Array[]> => {
+    if (!tail) return frozen.map((f) => f.embedding);
+    const cuts = frozen.map((f, i) => {
+      if (!f.cut || f.cut.length !== cutSize) {
+        throw new RangeError(`frozen pass ${i}: the fine-tuned model reads ${cutSize} floats of ${tail.doc.cut}'s activation, got ${f.cut ? f.cut.length : 'none'}`);
+      }
+      return f.cut;
+    });
+    return personalEmbeddings(manifest, tail.doc.parts, frozen, await runTail(tail.model, tail.doc.cutShape, cuts));
+  };
+  const probabilities = async (frozen: readonly FrozenActivations[]): Promise<Float32Array[]> => {
     if (frozen.length === 0) return [];
     return headModelProbabilities(head, doc, manifest, await embedAll(frozen));
   };
+  const predictFrozen = async (frozen: FrozenActivations, top?: number): Promise<Prediction[]> =>
+    rankPredictions(doc.classes, (await probabilities([frozen]))[0] as Float32Array, top);
   return {
     doc,
-    embed: async (frozen) => (await embedAll([frozen]))[0] as Float32Array,
-    predict: async (frozen, top) => rankPredictions(doc.classes, (await probabilities([frozen]))[0] as Float32Array, top),
+    cut: tail ? tail.doc.cut : null,
+    weightBytes: documentWeightCount(doc) * 4,
+    predictPreprocessed: async (input, top) => predictFrozen(await frozenPass(input), top),
+    predictFrozen,
     probabilities,
+    frozenPass,
+    embed: async (frozen) => (await embedAll([frozen]))[0] as Float32Array,
     dispose() {
       head.dispose();
-      tail?.dispose();
+      tail?.model.dispose();
     },
   };
 }

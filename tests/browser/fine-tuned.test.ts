@@ -2,7 +2,7 @@
  * A fine-tuned model (a head document with a `backboneTail`, made on the Node side from the real
  * backbone's top block with perturbed weights: tests/helpers/fine-tuned.ts) round-trips through
  * the browser library against the real Worker: stored, listed as fine-tuned, predicts in Chromium
- * as the Node path does (shared/predict/tail-runner.ts, within 1e-4) with a flat tensor count, refuses an
+ * as the Node path does (shared/predict/predictor.ts, within 1e-4) with a flat tensor count, refuses an
  * embedding-only prediction, exports to four standard TF.js files and imports back identical
  * (refused without its tail files), syncs up from one profile, predicts at the edge with
  * `?head=<id>` as in the browser (1e-4), and is pulled by a second profile that predicts the same.
@@ -13,7 +13,7 @@ import type { PredictResponse, Prediction } from '../../shared/api.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
-import { loadTailedHead } from '../../shared/predict/tail-runner.ts';
+import { loadPredictor } from '../../shared/predict/predictor.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';
@@ -53,7 +53,7 @@ beforeAll(async () => {
   const models = await loadLocalModels();
   doc = await makeFineTunedDoc(models.backbone.model, models.manifest.backbone, { id: crypto.randomUUID(), seed: 17, classes: CLASSES, name: 'emoji fine-tuned' });
   docJson = JSON.stringify(doc);
-  const model = await loadTailedHead(doc, models.backbone);
+  const model = await loadPredictor(doc, models.backbone);
   expected = [];
   for (const img of images) {
     const pixels = await decodeImage(new Uint8Array(Buffer.from(img.base64, 'base64')));

@@ -13,7 +13,7 @@ import { loadLocalModels } from '../../scripts/node-models.ts';
 import { bytesToBase64 } from '../../shared/util/base64.ts';
 import { fineTune, MAX_DOCUMENT_BYTES, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
 import { splitBackbone, type BackboneSplit } from '../../shared/model/backbone-split.ts';
-import { loadPersonalModel, type FrozenOutput } from '../../shared/predict/predictor.ts';
+import { loadPredictor, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
@@ -88,7 +88,7 @@ describe('BackboneSplit', () => {
       backboneTail: { cut: split.cut, cutShape: split.cutShape, parts: split.tailParts, ...tail, weightData: bytesToBase64(tail.weightData) },
     };
     const before = tf.memory().numTensors;
-    const personal = await loadPersonalModel(doc, split);
+    const personal = await loadPredictor(doc, split);
     for (const f of test.slice(0, 2)) expect(maxAbsDiff(await personal.embed(f), f.embedding)).toBeLessThanOrEqual(1e-6);
     personal.dispose();
     expect(tf.memory().numTensors).toBe(before);
@@ -119,7 +119,7 @@ describe('fineTune', () => {
     expect(result.documentBytes).toBe(new TextEncoder().encode(JSON.stringify(result.doc)).length);
     expect(result.documentBytes).toBeLessThan(MAX_DOCUMENT_BYTES);
     // The personal layers moved: the recomputed parts differ from the frozen ones.
-    const personal = await loadPersonalModel(result.doc, split);
+    const personal = await loadPredictor(result.doc, split);
     const e = await personal.embed(test[0] as FrozenOutput);
     personal.dispose();
     const part = manifest.embedding.parts.find((p) => p.name === 'flatten_1') as { offset: number; size: number };
@@ -142,7 +142,7 @@ describe('fineTune', () => {
     expect(viaFiles).toEqual(result.doc);
     const before = tf.memory().numTensors;
     const scores = async (doc: HeadDocument): Promise<Float32Array[]> => {
-      const m = await loadPersonalModel(doc, split);
+      const m = await loadPredictor(doc, split);
       try {
         return await m.probabilities(test);
       } finally {
@@ -153,9 +153,9 @@ describe('fineTune', () => {
     expect(await scores(viaJson)).toEqual(original);
     expect(await scores(viaFiles)).toEqual(original);
     expect(tf.memory().numTensors).toBe(before);
-    // predict() agrees with the batched probabilities.
-    const m = await loadPersonalModel(viaJson, split);
-    const top = (await m.predict(test[0] as FrozenOutput))[0];
+    // predictFrozen() agrees with the batched probabilities.
+    const m = await loadPredictor(viaJson, split);
+    const top = (await m.predictFrozen(test[0] as FrozenOutput))[0];
     m.dispose();
     const row = original[0] as Float32Array;
     expect(top?.label).toBe(result.doc.classes[row.indexOf(Math.max(...row))]);

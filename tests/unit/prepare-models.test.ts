@@ -123,7 +123,7 @@ describe('the split model computes what the original computes', () => {
       // Not all zero: a broken slice would still "match" a broken original.
       expect(expected.filter((v) => v > 0).length).toBeGreaterThan(500);
 
-      const predictions = await head.predict(embedding);
+      const predictions = await head.predictFrozen({ embedding });
       const want = await scores!.data();
       for (const p of predictions) {
         const i = MOBILENET_V2.heads[0]!.classes.indexOf(p.label);

@@ -1,15 +1,14 @@
 /**
- * The shared runtime for fine-tuned models (shared/predict/tail-runner.ts) on the real MobileNetV2 and
- * WASM backend: it gives the scores fine-tune.ts's own prediction path gives, the embedding parts
- * above the cut really change while the others stay the frozen ones, it refuses documents it cannot
- * run, and it leaks no tensors.
+ * Fine-tuned models through the prediction layer (shared/predict/predictor.ts) on the real
+ * MobileNetV2 and WASM backend: its two entry points (pixels, and a cached frozen pass from
+ * fine-tune.ts's backbone split) agree, the embedding parts above the cut really change while the
+ * others stay the frozen ones, it refuses documents and inputs it cannot run, and it leaks no tensors.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend, initNodeImageDecoder } from '../../scripts/node-backend.ts';
 import { loadLocalModels, type LocalModels } from '../../scripts/node-models.ts';
 import { splitBackbone } from '../../shared/model/backbone-split.ts';
-import { loadPersonalModel } from '../../shared/predict/predictor.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
@@ -19,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
-import { documentWeightCount, loadTailedHead } from '../../shared/predict/tail-runner.ts';
+import { documentWeightCount, loadPredictor } from '../../shared/predict/predictor.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';
 import { makeTestHead } from '../helpers/heads.ts';
@@ -70,32 +69,33 @@ describe('inferLayerShapes (shared/model/layer-shapes.ts), which the validator c
   });
 });
 
-describe('loadTailedHead', () => {
-  it('scores as fine-tune.ts predicts (frozen pass + personal model), to 1e-6', async () => {
+describe('loadPredictor with a fine-tuned model', () => {
+  it('its two entry points agree: from pixels, and from the backbone split’s cached frozen pass, to 1e-6', async () => {
     const manifest = models.manifest.backbone;
-    const tailed = await loadTailedHead(doc, models.backbone);
-    const split = splitBackbone(models.backbone.model, manifest, { cut: doc.backboneTail?.cut as string });
-    const personal = await loadPersonalModel(doc, split);
+    const predictor = await loadPredictor(doc, models.backbone);
+    const split = splitBackbone(models.backbone.model, manifest, { cut: predictor.cut as string });
     try {
       for (const input of inputs) {
-        const ours = await tailed.predictPreprocessed(input);
-        const theirs = await personal.predict(await split.forward(input));
-        expect(ours.map((p) => p.label)).toEqual(theirs.map((p) => p.label));
-        ours.forEach((p, i) => expect(Math.abs(p.score - (theirs[i]?.score as number))).toBeLessThan(1e-6));
+        const fromPixels = await predictor.predictPreprocessed(input);
+        const fromFrozen = await predictor.predictFrozen(await split.forward(input));
+        expect(fromPixels.map((p) => p.label)).toEqual(fromFrozen.map((p) => p.label));
+        fromPixels.forEach((p, i) => expect(Math.abs(p.score - (fromFrozen[i]?.score as number))).toBeLessThan(1e-6));
+        // The batched form of the second entry point gives the same scores.
+        const [row] = await predictor.probabilities([await split.forward(input)]);
+        fromFrozen.forEach((p) => expect(Math.abs(p.score - ((row as Float32Array)[doc.classes.indexOf(p.label)] as number))).toBeLessThan(1e-6));
       }
     } finally {
-      personal.dispose();
-      tailed.dispose();
+      predictor.dispose();
     }
   });
 
   it('recomputes the tail’s parts and takes the others from the frozen backbone', async () => {
     const manifest = models.manifest.backbone;
-    const tailed = await loadTailedHead(doc, models.backbone);
+    const tailed = await loadPredictor(doc, models.backbone);
     try {
       const input = inputs[0] as Float32Array;
       const frozen = await models.backbone.embedPreprocessed(input);
-      const personal = await tailed.embedPreprocessed(input);
+      const personal = await tailed.embed(await tailed.frozenPass(input));
       const tailParts = doc.backboneTail?.parts ?? [];
       expect(tailParts.length).toBeGreaterThan(0);
       for (const p of manifest.embedding.parts) {
@@ -115,11 +115,11 @@ describe('loadTailedHead', () => {
   it('with the backbone’s own weights in the tail, the personal embedding is the frozen one', async () => {
     const manifest = models.manifest.backbone;
     const same = await makeFineTunedDoc(models.backbone.model, manifest, { id: crypto.randomUUID(), jitter: 0 });
-    const tailed = await loadTailedHead(same, models.backbone);
+    const tailed = await loadPredictor(same, models.backbone);
     try {
       const input = inputs[1] as Float32Array;
       const frozen = await models.backbone.embedPreprocessed(input);
-      const personal = await tailed.embedPreprocessed(input);
+      const personal = await tailed.embed(await tailed.frozenPass(input));
       let diff = 0;
       for (let i = 0; i < frozen.length; i++) diff = Math.max(diff, Math.abs((frozen[i] as number) - (personal[i] as number)));
       expect(diff).toBeLessThan(1e-4);
@@ -128,19 +128,41 @@ describe('loadTailedHead', () => {
     }
   });
 
-  it('refuses a plain head, an unknown cut and a wrong cut shape, leaking nothing', async () => {
+  it('refuses an unknown cut, a wrong cut shape, a missing backbone model and a frozen pass of another cut, leaking nothing', async () => {
     const manifest = models.manifest.backbone;
     const before = tf.memory().numTensors;
-    await expect(loadTailedHead(makeTestHead(manifest), models.backbone)).rejects.toThrow(/not fine-tuned/);
     const tail = doc.backboneTail as NonNullable<HeadDocument['backboneTail']>;
-    await expect(loadTailedHead({ ...doc, backboneTail: { ...tail, cut: 'no_such_layer' } }, models.backbone)).rejects.toThrow(/not in backbone/);
-    await expect(loadTailedHead({ ...doc, backboneTail: { ...tail, cutShape: [7, 7, 161] } }, models.backbone)).rejects.toThrow(/fine-tuned above/);
+    await expect(loadPredictor({ ...doc, backboneTail: { ...tail, cut: 'no_such_layer' } }, models.backbone)).rejects.toThrow(/not in backbone/);
+    await expect(loadPredictor({ ...doc, backboneTail: { ...tail, cutShape: [7, 7, 161] } }, models.backbone)).rejects.toThrow(/fine-tuned above/);
+    await expect(loadPredictor(doc, { manifest })).rejects.toThrow(/backbone model/);
     expect(tf.memory().numTensors).toBe(before);
+    const predictor = await loadPredictor(doc, models.backbone);
+    try {
+      const embedding = await models.backbone.embedPreprocessed(inputs[0] as Float32Array);
+      await expect(predictor.predictFrozen({ embedding })).rejects.toThrow(/reads 7840 floats/);
+      await expect(predictor.predictFrozen({ embedding, cut: new Float32Array(7 * 7 * 96) })).rejects.toThrow(/got 4704/);
+    } finally {
+      predictor.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('a plain head predicts the same from pixels as from the backbone’s embedding', async () => {
+    const manifest = models.manifest.backbone;
+    const predictor = await loadPredictor(makeTestHead(manifest), models.backbone);
+    try {
+      expect(predictor.cut).toBeNull();
+      const input = inputs[2] as Float32Array;
+      const embedding = await models.backbone.embedPreprocessed(input);
+      expect(await predictor.predictPreprocessed(input)).toEqual(await predictor.predictFrozen({ embedding }));
+    } finally {
+      predictor.dispose();
+    }
   });
 
   it('leaks no tensors across predictions and frees its weights on dispose', async () => {
     const before = tf.memory().numTensors;
-    const tailed = await loadTailedHead(doc, models.backbone);
+    const tailed = await loadPredictor(doc, models.backbone);
     const loaded = tf.memory().numTensors;
     expect(loaded).toBeGreaterThan(before);
     await tailed.predictPreprocessed(inputs[0] as Float32Array);
@@ -149,7 +171,7 @@ describe('loadTailedHead', () => {
     expect(tf.memory().numTensors).toBe(after1);
     tailed.dispose();
     expect(tf.memory().numTensors).toBe(before);
-    expect(tailed.weightCount).toBe(documentWeightCount(doc));
-    expect(tailed.weightCount).toBeGreaterThan(500_000);
+    expect(tailed.weightBytes).toBe(documentWeightCount(doc) * 4);
+    expect(tailed.weightBytes).toBeGreaterThan(500_000 * 4);
   });
 });

@@ -10,7 +10,7 @@ import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { compareOnHeldOut } from '../../shared/learn/guard.ts';
-import { loadHead, type Head } from '../../shared/predict/head-runner.ts';
+import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
@@ -71,9 +71,9 @@ beforeAll(async () => {
   models.backbone.dispose();
 }, 300_000);
 
-async function accuracyOf(head: Head, items: readonly Example[]): Promise<number> {
+async function accuracyOf(head: Predictor, items: readonly Example[]): Promise<number> {
   let right = 0;
-  for (const e of items) if ((await head.predict(e.embedding))[0]?.label === e.label) right++;
+  for (const e of items) if ((await head.predictFrozen({ embedding: e.embedding }))[0]?.label === e.label) right++;
   return right / items.length;
 }
 
@@ -98,11 +98,11 @@ async function expectAbortError(run: Promise<unknown>, tensorsBefore: number): P
 
 describe('trainHead on real emoji embeddings', () => {
   let result: TrainResult;
-  let head: Head;
+  let head: Predictor;
 
   beforeAll(async () => {
     result = await trainChecked(train);
-    head = await loadHead(result.doc, backbone);
+    head = await loadPredictor(result.doc, { manifest: backbone });
   }, 300_000);
 
   afterAll(() => head.dispose());
@@ -142,13 +142,13 @@ describe('trainHead on real emoji embeddings', () => {
     expect(metrics.confusion.flat().reduce((a, b) => a + b, 0)).toBe(metrics.n);
   });
 
-  it('loads with loadHead and predicts what the training-time model predicted', async () => {
+  it('loads with loadPredictor and predicts what the training-time model predicted', async () => {
     const held = new Set(result.split.folds[0]!.validation);
     const items = train.filter((e) => held.has(e.photoId) && !e.augmented);
     const predicted: string[] = [];
-    for (const e of items) predicted.push((await head.predict(e.embedding))[0]!.label);
+    for (const e of items) predicted.push((await head.predictFrozen({ embedding: e.embedding }))[0]!.label);
     expect(computeMetrics(CLASSES, items.map((e) => e.label), predicted)).toEqual(result.metrics);
-    const scores = await head.predict(test[0]!.embedding);
+    const scores = await head.predictFrozen({ embedding: test[0]!.embedding });
     expect(scores.reduce((a, p) => a + p.score, 0)).toBeCloseTo(1, 5);
   });
 
@@ -173,7 +173,7 @@ describe('trainHead on real emoji embeddings', () => {
 
   it('the guard compares it with kNN on the unseen emoji', async () => {
     const knn = fitKnn(train, backbone);
-    const guard = await compareOnHeldOut({ heldOut: test, head, knn });
+    const guard = await compareOnHeldOut({ heldOut: test, head: { predict: (embedding) => head.predictFrozen({ embedding }) }, knn });
     const [headResult, knnResult] = guard.candidates;
     expect(headResult!.accuracy).toBe(await accuracyOf(head, test));
     expect(knnResult!.accuracy).toBeGreaterThanOrEqual(MIN_TEST_ACCURACY);
@@ -201,7 +201,7 @@ describe('trainHead behaviour', () => {
       ['Dense', 'relu'],
       ['Dense', 'softmax'],
     ]);
-    const head = await loadHead(result.doc, backbone);
+    const head = await loadPredictor(result.doc, { manifest: backbone });
     expect(await accuracyOf(head, test)).toBeGreaterThanOrEqual(MIN_TEST_ACCURACY);
     head.dispose();
   }, 300_000);
@@ -221,7 +221,7 @@ describe('trainHead behaviour', () => {
     expect(events.filter((e) => e.phase === 'final').every((e) => e.valAccuracy === null)).toBe(true);
     expect(result.doc.metrics).toEqual(result.metrics);
     expect(result.metrics.accuracy).toBeGreaterThan(0.4); // measured 0.60; chance 0.2
-    const head = await loadHead(result.doc, backbone);
+    const head = await loadPredictor(result.doc, { manifest: backbone });
     expect(await accuracyOf(head, test)).toBeGreaterThanOrEqual(0.6); // measured 0.85
     head.dispose();
   }, 300_000);
@@ -243,7 +243,7 @@ describe('trainHead behaviour', () => {
     expect(phases.indexOf('final')).toBe(phases.lastIndexOf('holdout') + 1);
     // Its input transform's mean comes from every photo, the judged head's from the training photos only.
     expect(refit.doc.input.mean).not.toEqual(refit.heldOutDoc?.input.mean);
-    const head = await loadHead(refit.doc, backbone);
+    const head = await loadPredictor(refit.doc, { manifest: backbone });
     expect(await accuracyOf(head, test)).toBeGreaterThanOrEqual(MIN_TEST_ACCURACY);
     head.dispose();
   }, 300_000);
@@ -318,9 +318,9 @@ describe('class balancing', () => {
       let right = 0;
       let probability = 0;
       for (const seed of [1, 2]) {
-        const head = await loadHead((await trainChecked(examples, { seed, balanceClasses })).doc, backbone);
+        const head = await loadPredictor((await trainChecked(examples, { seed, balanceClasses })).doc, { manifest: backbone });
         for (const e of items) {
-          const ranked = await head.predict(e.embedding);
+          const ranked = await head.predictFrozen({ embedding: e.embedding });
           if (ranked[0]!.label === minority) right++;
           probability += ranked.find((p) => p.label === minority)!.score;
         }

@@ -1,14 +1,14 @@
 /**
  * Fine-tuned models at the edge: `POST /v1/predict?head=<uuid>` with a head document carrying a
  * `backboneTail` runs the frozen backbone to the cut, the model's own top layers and its head in
- * the Worker, and scores as the Node path does (shared/predict/tail-runner.ts, global setup). An embedding
+ * the Worker, and scores as the Node path does (shared/predict/predictor.ts, global setup). An embedding
  * cannot be used with such a model (422); the head cache counts its tail; memory stays in budget.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiagnosticsResponse, HeadSummary, PredictResponse } from '../../shared/api.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
-import { documentWeightCount } from '../../shared/predict/tail-runner.ts';
-import { HEAD_CACHE_BYTES, personalHeadCache } from '../../worker/inference/personal-heads.ts';
+import { documentWeightCount } from '../../shared/predict/predictor.ts';
+import { HEAD_CACHE_BYTES, headCache } from '../../worker/inference/predictors.ts';
 import { bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp } from './helpers.ts';
 
 const fineTuned = inject('fineTuned');
@@ -67,7 +67,7 @@ describe('a fine-tuned personal model at the edge', () => {
     const c = fineTuned.cases[2] as (typeof fineTuned.cases)[number];
     expect((await predict(new Uint8Array(c.bytes), c.type)).status).toBe(200);
     const key = `${owner.accountId}/${doc.id}@${etag.slice(1, -1)}`;
-    expect(personalHeadCache.has(key)).toBe(true);
+    expect(headCache.has(key)).toBe(true);
     const stats = (await diag()).headCache ?? { entries: 0, bytes: 0, maxBytes: 0 };
     expect(stats.maxBytes).toBe(HEAD_CACHE_BYTES);
     // Weights of the head AND the tail, as float32.
@@ -90,7 +90,7 @@ describe('a fine-tuned personal model at the edge', () => {
     expect(((await res.json()) as PredictResponse).predictions).toEqual(fineTuned.predictions[0]);
     const two = await diag();
     expect(one.headCache?.bytes).toBeGreaterThan(HEAD_CACHE_BYTES / 2);
-    expect(personalHeadCache.has(`${owner.accountId}/${doc.id}@${etag.slice(1, -1)}`)).toBe(false);
+    expect(headCache.has(`${owner.accountId}/${doc.id}@${etag.slice(1, -1)}`)).toBe(false);
     expect(two.headCache?.entries).toBe(one.headCache?.entries);
     expect(two.numTensors).toBe(one.numTensors);
   });

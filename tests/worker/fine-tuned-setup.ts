@@ -1,7 +1,7 @@
 /**
  * Global setup (Node) for the Worker tests of fine-tuned models: builds a fine-tuned model (the
  * backbone's top block, weights perturbed; tests/helpers/fine-tuned.ts) and its scores on the
- * reference images through the Node path (shared/predict/tail-runner.ts on the same model files and WASM
+ * reference images through the Node path (shared/predict/predictor.ts on the same model files and WASM
  * backend), plus a 1024x1024 JPEG (the largest image the edge accepts) for the memory check.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -9,7 +9,7 @@ import type { TestProject } from 'vitest/node';
 import type { Prediction } from '../../shared/api.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
-import { loadTailedHead } from '../../shared/predict/tail-runner.ts';
+import { loadPredictor } from '../../shared/predict/predictor.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { fixtures, scenePixels } from '../helpers/fixtures.ts';
@@ -40,7 +40,7 @@ export default async function setup(project: TestProject): Promise<void> {
   const models = await loadLocalModels();
   const manifest = models.manifest.backbone;
   const doc = await makeFineTunedDoc(models.backbone.model, manifest, { id: 'a1d3c0de-5e7f-4a2b-9c1d-0e2f3a4b5c6d', seed: 11 });
-  const model = await loadTailedHead(doc, models.backbone);
+  const model = await loadPredictor(doc, models.backbone);
   const cases: FineTunedReference['cases'] = [];
   const predictions: Prediction[][] = [];
   for (const f of await fixtures()) {

@@ -13,7 +13,7 @@ import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-b
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeTestHead } from '../helpers/heads.ts';
-import { loadHead } from '../../shared/predict/head-runner.ts';
+import { loadPredictor } from '../../shared/predict/predictor.ts';
 
 export interface ReferenceCase {
   name: string;
@@ -59,7 +59,7 @@ export default async function setup(project: TestProject): Promise<void> {
       width: image.width,
       height: image.height,
       embedding: Array.from(embedding),
-      predictions: await head.predict(embedding),
+      predictions: await head.predictFrozen({ embedding }),
     });
   }
   project.provide('reference', { backbone: models.backbone.ref, cases });
@@ -67,9 +67,9 @@ export default async function setup(project: TestProject): Promise<void> {
   const personalHeads: ReferenceHead[] = [];
   for (const options of [{ seed: 7 }, { seed: 8, quantize: true, parts: ['flatten_1'], hidden: 0, id: '0b7e2a44-9a51-4c3e-8f00-4d1c2b3a4e5f' }]) {
     const doc = makeTestHead(models.manifest.backbone, options);
-    const head = await loadHead(doc, models.manifest.backbone);
+    const head = await loadPredictor(doc, models.backbone);
     const predictions: Prediction[][] = [];
-    for (const c of cases) predictions.push(await head.predict(Float32Array.from(c.embedding)));
+    for (const c of cases) predictions.push(await head.predictFrozen({ embedding: Float32Array.from(c.embedding) }));
     head.dispose();
     personalHeads.push({ document: JSON.stringify(doc), predictions });
   }

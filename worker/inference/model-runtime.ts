@@ -1,6 +1,6 @@
 /**
- * Everything the Worker keeps per isolate: the manifest, the WASM backend, the JPEG decoder, the
- * backbone and the heads it has loaded. Each loads once: concurrent cold requests await the same
+ * Everything the Worker keeps per isolate: the manifest, the WASM backend, the JPEG decoder and the
+ * backbone (loaded heads live in worker/inference/predictors.ts). Each loads once: concurrent cold requests await the same
  * promise, and a failed load is forgotten so the next request retries instead of caching the
  * failure.
  */
@@ -12,7 +12,6 @@ import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import type { BackboneModelJson } from '../../shared/head/validate.ts';
 import { initImageDecoder } from '../../shared/image/decode.ts';
-import { loadHead, type Head } from '../../shared/predict/head-runner.ts';
 import type { Manifest, ManifestFile } from '../../shared/model/manifest.ts';
 import { startWasmBackend, wasmBackendInfo } from '../../shared/model/wasm-backend.ts';
 import type { Env } from '../env.ts';
@@ -23,8 +22,6 @@ export const MANIFEST_PATH = 'models.json';
 export interface ModelRuntime {
   manifest: Manifest;
   backbone: Backbone;
-  /** The head with this id, loaded on first use; 404 for an unknown id. */
-  head(id: string): Promise<Head>;
 }
 
 /** Counters for `/_diag/memory`. */
@@ -81,27 +78,12 @@ async function load(env: Env): Promise<ModelRuntime> {
   await Promise.all([startWasmBackend(simdWasm), initImageDecoder(mozjpegWasm)]);
   const backbone = await loadBackbone(manifest.backbone, fetchFile(env));
   stats.modelLoads++;
-  const heads = new Map<string, Promise<Head>>();
-  return {
-    manifest,
-    backbone,
-    head(id) {
-      const entry = manifest.heads.find((h) => h.id === id);
-      if (!entry) {
-        const known = manifest.heads.map((h) => h.id).join(', ');
-        return Promise.reject(new TannerinError('not_found', `Unknown head "${id}". Available heads: ${known}.`));
-      }
-      let head = heads.get(id);
-      if (!head) {
-        head = fetchAsset(env, entry.url)
-          .then((r) => r.json() as Promise<HeadDocument>)
-          .then((doc) => loadHead(doc, manifest.backbone));
-        head.catch(() => heads.delete(id));
-        heads.set(id, head);
-      }
-      return head;
-    },
-  };
+  return { manifest, backbone };
+}
+
+/** A shipped (default) head's document, from the static assets at its manifest `url`. */
+export async function fetchShippedHead(env: Env, url: string): Promise<HeadDocument> {
+  return (await fetchAsset(env, url)).json() as Promise<HeadDocument>;
 }
 
 /** The isolate's model runtime, loading it on first use. */

@@ -11,7 +11,7 @@ import type { DiagnosticsResponse } from '../../shared/api.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../http/error.ts';
 import { diagnostics, getRuntime } from '../inference/model-runtime.ts';
-import { personalHeadCache } from '../inference/personal-heads.ts';
+import { headCache } from '../inference/predictors.ts';
 import { isolateStorageCounts } from '../store/storage-counts.ts';
 
 /** True when diagnostics are switched on for this environment. */
@@ -21,7 +21,7 @@ export const diagnosticsEnabled = (env: AppEnv['Bindings']): boolean => env.TANN
 export function diagnosticsRoute() {
   return (c: Context<AppEnv>) => {
     if (!diagnosticsEnabled(c.env)) return errorResponse('not_found', `No route for GET ${c.req.path}.`, 404);
-    const body: DiagnosticsResponse = { ...diagnostics(), headCache: personalHeadCache.stats };
+    const body: DiagnosticsResponse = { ...diagnostics(), headCache: headCache.stats };
     c.header('cache-control', 'no-store');
     return c.json(body);
   };

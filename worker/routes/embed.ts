@@ -16,7 +16,7 @@ function float32LE(values: Float32Array): Uint8Array {
 export function embedRoute() {
   return async (c: Context<AppEnv>) => {
     const runtime = await getRuntime(c.env);
-    const embedding = await embeddingFromRequest(c.req.raw, runtime, false);
+    const embedding = await embeddingFromRequest(c.req.raw, runtime);
     return new Response(float32LE(embedding), {
       headers: {
         'content-type': 'application/octet-stream',
