@@ -20,7 +20,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { isHeadId, validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
-import { documentWeightCount } from '../../shared/predict/tail-runner.ts';
+import { documentWeightCount } from '../../shared/predict/predictor.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { notifyChange, onChange, type ChangeOrigin } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';

@@ -33,7 +33,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { augmentedViews } from '../../shared/image/augment.ts';
 import { fineTune, type FineTuneExample } from '../../shared/learn/fine-tune.ts';
 import { splitBackbone, type BackboneSplit } from '../../shared/model/backbone-split.ts';
-import { loadPersonalModel } from '../../shared/predict/predictor.ts';
+import { loadPredictor } from '../../shared/predict/predictor.ts';
 import { compareRecipes, type GuardResult, type RecipeCandidate, type RecipeComparison, type RecipeName, type RecipeOutcome } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
@@ -369,7 +369,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
   });
   if (wanted.has('finetune')) {
     const run = await fineTune(split, fineTuneSet(train), fineTuneOptions('candidate', at(0), candidateShare));
-    const model = await loadPersonalModel(run.doc, split);
+    const model = await loadPredictor(run.doc, split);
     try {
       const p = await model.probabilities(heldOut.map((e) => ({ cut: e.cut, embedding: e.embedding })));
       outcomes.push({ recipe: 'finetune', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: run.documentBytes });

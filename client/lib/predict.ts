@@ -3,23 +3,24 @@
  * the stored examples when the guard chose kNN for that head; with no personal head, the
  * manifest's default head (stored with the backbone by `loadModels`).
  *
- * Loaded heads are cached per page and dropped when a head is saved or deleted, here or in another
- * tab (the next prediction loads the stored version); kNN classifiers are dropped when examples
- * change. A head being used by a prediction in flight is disposed only once that prediction is
- * done. Tensors: embedding and head run inside `tf.tidy` (shared/model/backbone.ts,
- * shared/predict/head-runner.ts) and kNN is plain JavaScript, so the tensor count stays flat.
+ * Every head, plain or fine-tuned, predicts through the prediction layer the Worker uses
+ * (shared/predict/predictor.ts): a photo enters from its pixels, a stored embedding as a frozen
+ * pass. A fine-tuned model (a head with a `backboneTail`) needs the photo (`predict`);
+ * `predictEmbedding` cannot use it and says so.
  *
- * A fine-tuned model (a head with a `backboneTail`) runs through shared/predict/tail-runner.ts, the same
- * runtime as the Worker's: the frozen backbone to the cut, its own top layers, its head. It needs
- * the photo (`predict`); `predictEmbedding` cannot use it and says so.
+ * Loaded heads are kept in the page's LRU cache (shared/predict/cache.ts, the Worker's cache type)
+ * and dropped when a head is saved or deleted, here or in another tab (the next prediction loads
+ * the stored version); kNN classifiers are dropped when examples change. A head being used by a
+ * prediction in flight is disposed only once that prediction is done. Tensors: every forward pass
+ * runs inside `tf.tidy` and kNN is plain JavaScript, so the tensor count stays flat.
  */
 import type { Prediction } from '../../shared/api.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
-import { loadHead } from '../../shared/predict/head-runner.ts';
-import { fitKnn } from '../../shared/learn/knn.ts';
-import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
-import { loadTailedHead } from '../../shared/predict/tail-runner.ts';
+import { fitKnn, type KnnClassifier } from '../../shared/learn/knn.ts';
+import { preprocess } from '../../shared/image/preprocess.ts';
+import { LruCache } from '../../shared/predict/cache.ts';
+import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
 import { currentBackbone, defaultHeads } from './current-backbone.ts';
 import { onChange } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
@@ -55,9 +56,11 @@ export interface PredictResult {
 
 /** Labels and scores for a photo (see the module comment). Needs `loadModels` first. */
 export async function predict(source: EmbedSource, options: PredictOptions = {}): Promise<PredictResult> {
-  return withRunner(options, async (runner) =>
-    runner.predictPixels ? runner.predictPixels(await pixelsOf(source), options.top) : runner.predict(await embed(source), options.top),
-  );
+  return withHead(options, async (head) => {
+    if (head.knn) return head.knn.predict(await embed(source), options.top);
+    const spec = currentBackbone().manifest.normalization;
+    return head.predictor.predictPreprocessed(preprocess(await pixelsOf(source), spec), options.top);
+  });
 }
 
 /**
@@ -65,75 +68,58 @@ export async function predict(source: EmbedSource, options: PredictOptions = {})
  * model cannot use one (its own layers start below the embedding): that is an Error saying so.
  */
 export async function predictEmbedding(embedding: Float32Array, options: PredictOptions = {}): Promise<PredictResult> {
-  return withRunner(options, (runner) => {
-    if (runner.predictPixels) {
-      throw new Error(`head "${runner.info.name}" is a fine-tuned model: its own copies of the backbone's top layers need the photo, not an embedding; use predict(photo)`);
+  return withHead(options, async (head) => {
+    if (head.knn) return head.knn.predict(embedding, options.top);
+    if (head.info.fineTuned) {
+      throw new Error(`head "${head.info.name}" is a fine-tuned model: its own copies of the backbone's top layers need the photo, not an embedding; use predict(photo)`);
     }
-    return runner.predict(embedding, options.top);
+    return head.predictor.predictFrozen({ embedding }, options.top);
   });
-}
-
-/** Runs `fn` with the runner of the head `options` name (cached; see the module comment). */
-async function withRunner(options: PredictOptions, fn: (runner: Runner) => Promise<Prediction[]> | Prediction[]): Promise<PredictResult> {
-  watchChanges();
-  const ref = currentBackbone().ref;
-  const id = options.headId ?? (await activeId());
-  const key = id === null ? defaultKey(ref) : `${ref}|${id}`;
-  let entry = cache.get(key);
-  if (!entry) {
-    const created: Entry = { runner: buildRunner(id, options.headId === undefined, ref), users: 0, stale: false, predictWith: null };
-    created.runner.then(
-      (r) => (created.predictWith = r.info.predictWith),
-      () => {
-        if (cache.get(key) === created) cache.delete(key);
-      },
-    );
-    cache.set(key, created);
-    entry = created;
-  }
-  entry.users++;
-  try {
-    const runner = await entry.runner;
-    return { head: runner.info, predictions: await fn(runner) };
-  } finally {
-    entry.users--;
-    if (entry.stale && entry.users === 0) dispose(entry);
-  }
 }
 
 /** Drops every cached head and classifier (they reload on the next prediction). */
 export function clearPredictCache(): void {
-  for (const key of [...cache.keys()]) invalidate(key);
+  cache.clear();
   active = null;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Cache
 
-/** A loaded way of predicting. */
-interface Runner {
-  info: PredictingHead;
-  predict(embedding: Float32Array, top?: number): Promise<Prediction[]> | Prediction[];
-  /** Set for fine-tuned models, which predict from the photo's pixels only. */
-  predictPixels?: (pixels: RgbaPixels, top?: number) => Promise<Prediction[]>;
-  dispose(): void;
-}
+/** A head as the page predicts with it: its predictor, or kNN over the stored examples (the guard's choice). */
+type LoadedHead = { info: PredictingHead; /** Bytes it holds, for the cache budget. */ bytes: number; dispose(): void } & ({ predictor: Predictor; knn?: undefined } | { knn: KnnClassifier; predictor?: undefined });
 
-interface Entry {
-  runner: Promise<Runner>;
-  /** Predictions in flight using it. */
-  users: number;
-  /** Dropped from the cache; dispose once `users` is 0. */
-  stale: boolean;
-  /** Known once the runner is built. */
-  predictWith: PredictingHead['predictWith'] | null;
-}
+/**
+ * Budget of the page's loaded heads: a fine-tuned MobileNetV2 model holds ~4 MB of weights, a
+ * plain head tens of KB, so this keeps several of each.
+ */
+const PAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
-const cache = new Map<string, Entry>();
+const cache = new LruCache<LoadedHead>(PAGE_CACHE_BYTES);
+/** Keys of cached entries that predict with the head itself (the others are kNN, or still loading). */
+const headKeys = new Set<string>();
 let active: Promise<string | null> | null = null;
 let watching = false;
 
 const defaultKey = (ref: string): string => `${ref}|default:`;
+
+/** Runs `fn` with the head `options` name (cached; see the module comment). */
+async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promise<Prediction[]>): Promise<PredictResult> {
+  watchChanges();
+  const ref = currentBackbone().ref;
+  const id = options.headId ?? (await activeId());
+  const key = id === null ? defaultKey(ref) : `${ref}|${id}`;
+  return cache.use(
+    key,
+    async () => {
+      const head = await loadHead(id, options.headId === undefined, ref);
+      if (head.knn) headKeys.delete(key);
+      else headKeys.add(key);
+      return { value: head, bytes: head.bytes };
+    },
+    async (head) => ({ head: head.info, predictions: await fn(head) }),
+  );
+}
 
 function activeId(): Promise<string | null> {
   if (!active) {
@@ -146,21 +132,6 @@ function activeId(): Promise<string | null> {
   return active;
 }
 
-function dispose(entry: Entry): void {
-  entry.runner.then(
-    (r) => r.dispose(),
-    () => undefined,
-  );
-}
-
-function invalidate(key: string): void {
-  const entry = cache.get(key);
-  if (!entry) return;
-  cache.delete(key);
-  entry.stale = true;
-  if (entry.users === 0) dispose(entry);
-}
-
 /** Drops cached entries when heads, the active head or examples change, here or in another tab. */
 function watchChanges(): void {
   if (watching) return;
@@ -169,7 +140,7 @@ function watchChanges(): void {
     switch (message.type) {
       case 'head-saved':
       case 'head-deleted':
-        for (const key of [...cache.keys()]) if (key.endsWith(`|${message.id}`)) invalidate(key);
+        cache.evictWhere((key) => key.endsWith(`|${message.id}`));
         break;
       case 'active-head-changed':
         active = null;
@@ -178,7 +149,7 @@ function watchChanges(): void {
       case 'examples-changed':
       case 'classes-changed':
         // kNN classifiers are built from the examples (entries still loading may become one).
-        for (const [key, entry] of [...cache.entries()]) if (entry.predictWith !== 'head') invalidate(key);
+        cache.evictWhere((key) => !headKeys.has(key));
         break;
       case 'models-updated':
         clearPredictCache();
@@ -188,64 +159,50 @@ function watchChanges(): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Building runners
+// Loading heads
 
 /**
- * The runner for head `id`: a personal head, else a default head of that id; with no id, or an
- * active head that has just been deleted, the first default head.
+ * Head `id`: a personal head, else a default head of that id; with no id, or an active head that
+ * has just been deleted, the first default head.
  */
-async function buildRunner(id: string | null, isActive: boolean, ref: string): Promise<Runner> {
+async function loadHead(id: string | null, isActive: boolean, ref: string): Promise<LoadedHead> {
   if (id !== null) {
     const db = await openTannerinDb();
     const [doc, state] = await Promise.all([db.get('heads', id), db.get('headStates', id)]);
-    if (doc) return personalRunner(doc, state, ref);
+    if (doc) return personalHead(doc, state, ref);
   }
   const defaults = defaultHeads();
   const doc = id === null || isActive ? (defaults.find((d) => d.id === id) ?? defaults[0]) : defaults.find((d) => d.id === id);
   if (!doc) {
     throw new Error(id === null || isActive ? 'no head to predict with: call loadModels() first' : `no head ${id} on this device`);
   }
-  return headRunner(doc, 'default', ref);
+  return predictorHead(doc, 'default', ref);
 }
 
-async function personalRunner(doc: HeadDocument, state: HeadStateRecord | undefined, ref: string): Promise<Runner> {
+async function personalHead(doc: HeadDocument, state: HeadStateRecord | undefined, ref: string): Promise<LoadedHead> {
   if (doc.backbone !== ref) {
     throw new Error(
       `head "${doc.name}" was trained on backbone ${doc.backbone}, but ${ref} is loaded: re-embed the examples (reembedAll) and train it again`,
     );
   }
-  // Its head was trained on the fine-tuned embedding: never run it on the frozen one.
-  if (doc.backboneTail !== undefined) return fineTunedRunner(doc);
-  if (state?.predictWith === 'knn' && state.classIds) {
-    const knn = await knnRunner(doc, state.classIds, ref);
+  // A fine-tuned model's head was trained on the fine-tuned embedding: never kNN on the frozen one.
+  if (doc.backboneTail === undefined && state?.predictWith === 'knn' && state.classIds) {
+    const knn = await knnHead(doc, state.classIds, ref);
     if (knn) return knn;
   }
-  return headRunner(doc, 'personal', ref);
+  return predictorHead(doc, 'personal', ref);
 }
 
-async function headRunner(doc: HeadDocument, kind: PredictingHead['kind'], ref: string): Promise<Runner> {
-  const backbone = currentBackbone();
+/** A head document, plain or fine-tuned, as a predictor on the loaded backbone (as at the edge). */
+async function predictorHead(doc: HeadDocument, kind: PredictingHead['kind'], ref: string): Promise<LoadedHead> {
   if (doc.backbone !== ref) throw new Error(`head "${doc.name}" is for backbone ${doc.backbone}, but ${ref} is loaded`);
-  const head = await loadHead(doc, backbone.manifest);
+  const predictor = await loadPredictor(doc, currentBackbone());
+  const fineTuned = predictor.cut !== null;
   return {
-    info: { id: doc.id, name: doc.name, kind, predictWith: 'head', backbone: doc.backbone, fineTuned: false },
-    predict: (embedding, top) => head.predict(embedding, top),
-    dispose: () => head.dispose(),
-  };
-}
-
-/** A fine-tuned model, on the loaded backbone (shared/predict/tail-runner.ts, as at the edge). */
-async function fineTunedRunner(doc: HeadDocument): Promise<Runner> {
-  const backbone = currentBackbone();
-  const model = await loadTailedHead(doc, backbone);
-  const spec = backbone.manifest.normalization;
-  return {
-    info: { id: doc.id, name: doc.name, kind: 'personal', predictWith: 'head', backbone: doc.backbone, fineTuned: true },
-    predict: () => {
-      throw new Error(`head "${doc.name}" is a fine-tuned model: it predicts from photos, not embeddings`);
-    },
-    predictPixels: (pixels, top) => model.predictPreprocessed(preprocess(pixels, spec), top),
-    dispose: () => model.dispose(),
+    info: { id: doc.id, name: doc.name, kind, predictWith: 'head', backbone: doc.backbone, fineTuned },
+    predictor,
+    bytes: predictor.weightBytes,
+    dispose: () => predictor.dispose(),
   };
 }
 
@@ -254,7 +211,7 @@ async function fineTunedRunner(doc: HeadDocument): Promise<Runner> {
  * classes, labelled with the head's class names. Null when no such example is left (the caller
  * then predicts with the head itself).
  */
-async function knnRunner(doc: HeadDocument, classIds: string[], ref: string): Promise<Runner | null> {
+async function knnHead(doc: HeadDocument, classIds: string[], ref: string): Promise<LoadedHead | null> {
   const backbone = currentBackbone();
   const db = await openTannerinDb();
   const labelOf = new Map(classIds.map((id, i) => [id, doc.classes[i] as string]));
@@ -268,7 +225,9 @@ async function knnRunner(doc: HeadDocument, classIds: string[], ref: string): Pr
   const knn = fitKnn(examples, backbone.manifest, { k: 3, classes: doc.classes });
   return {
     info: { id: doc.id, name: doc.name, kind: 'personal', predictWith: 'knn', backbone: doc.backbone, fineTuned: false },
-    predict: (embedding, top) => knn.predict(embedding, top),
+    knn,
+    // It keeps a unit vector of every example's transformed embedding.
+    bytes: examples.length * backbone.manifest.embedding.size * 4,
     dispose: () => undefined,
   };
 }
