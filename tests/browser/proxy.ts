@@ -3,6 +3,12 @@
  * through it get an origin of their own (own storage and service worker), and closing it makes
  * that origin unreachable (connection refused), which is how the cross-engine offline test cuts
  * the network where WebDriver cannot, without stopping the shared `wrangler dev`.
+ *
+ * It is transparent: the request keeps its `Host` header (the proxy's own origin), as it would in
+ * front of a real deployment, so the Worker sees the origin the page is on. `GET /v1/models`
+ * answers absolute URLs built from the request's origin; a proxy that rewrote `Host` to the
+ * server's made the page fetch its model files from the server's origin, another origin than its
+ * own, which the app's Content-Security-Policy (`connect-src 'self'`) refuses.
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,7 +26,7 @@ export async function startProxy(target: string): Promise<Proxy> {
   const to = new URL(target);
   const forward = (req: IncomingMessage, res: ServerResponse): void => {
     const upstream = request(
-      { hostname: to.hostname, port: to.port, method: req.method, path: req.url, headers: { ...req.headers, host: to.host } },
+      { hostname: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
