@@ -25,6 +25,40 @@ const SERVICE_WORKER = 'sw.js';
 const WORKBOX_RUNTIME = /^workbox-[\w-]+\.js$/;
 
 /**
+ * The app page's Content-Security-Policy: no inline script or style, nothing from another origin,
+ * and only what the app uses. Each allowance beyond `'self'` and why:
+ * - `script-src 'wasm-unsafe-eval'`: compiling WebAssembly (the TF.js backend, the JPEG decoder);
+ *   it allows no JavaScript `eval`;
+ * - `script-src blob:`: the threaded build's pthread workers are Blob URLs (they inherit this
+ *   policy) that load the Emscripten glue with `importScripts(blob:…)`; without it those workers
+ *   fail and the app falls back to the slower single-thread build. Only script the page itself
+ *   made into a Blob can match, and that needs script running already;
+ * - `worker-src blob:`: those pthread workers (`'self'`: the service worker, /sw.js);
+ * - `img-src blob:`: photos and thumbnails are shown from Blob URLs.
+ * Everything the page fetches (model files, wasm binaries, the edge API, sync) is on its own
+ * origin: `GET /v1/models` answers URLs built from the origin it was asked on, so a proxy in front
+ * of the Worker must pass the `Host` it was asked for. The camera is a MediaStream (`srcObject`),
+ * which no fetch directive governs. Styles: the bundled stylesheet only; the app sizes elements
+ * through `element.style` (CSSOM, which a policy does not block), never `style` attributes.
+ * `object-src 'none'`, `base-uri 'self'`, `form-action 'self'`, `frame-ancestors 'none'`: no
+ * plugins, no `<base>` hijack, no form posts elsewhere, never framed.
+ * The service worker keeps the header with the page it caches, so the policy holds offline too.
+ * Tested in every engine (tests/browser/cross-engine-app.test.ts).
+ */
+export const APP_CSP = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval' blob:",
+  "worker-src 'self' blob:",
+  "connect-src 'self'",
+  "img-src 'self' blob:",
+  "style-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/**
  * Static asset headers:
  * - model files are content-addressed, so cached forever; CORP lets cross-origin-isolated pages
  *   (and other origins) load them;
@@ -33,7 +67,8 @@ const WORKBOX_RUNTIME = /^workbox-[\w-]+\.js$/;
  *   COEP), which lets TF.js use SharedArrayBuffer and the threaded WASM build; /test-pages/ itself
  *   is not, so the tests cover both;
  * - the app's HTML, service worker and web app manifest are revalidated on every load, so a new
- *   deployment is seen at once (the service worker then offers the update).
+ *   deployment is seen at once (the service worker then offers the update);
+ * - the app's HTML has a Content-Security-Policy ({@link APP_CSP}).
  */
 const HEADERS = `/models/*
   Cache-Control: public, max-age=31536000, immutable
@@ -53,10 +88,12 @@ const HEADERS = `/models/*
 /
   Cross-Origin-Opener-Policy: same-origin
   Cross-Origin-Embedder-Policy: require-corp
+  Content-Security-Policy: ${APP_CSP}
   Cache-Control: no-cache
 /index.html
   Cross-Origin-Opener-Policy: same-origin
   Cross-Origin-Embedder-Policy: require-corp
+  Content-Security-Policy: ${APP_CSP}
   Cache-Control: no-cache
 /sw.js
   Cache-Control: no-cache

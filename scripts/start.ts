@@ -1,7 +1,8 @@
 /**
  * `npm start`: builds dist/public, applies the D1 migrations to the local database, and runs
  * `wrangler dev` on 127.0.0.1:8787 with local bindings (D1, R2 and the rest persisted under
- * .wrangler/state) and diagnostics on. PORT overrides the port. The operator API's secret comes
+ * .wrangler/state) and diagnostics on. PORT overrides the port. The app is served from dist/public
+ * with the same `_headers` a deploy applies (cross-origin isolation, the Content-Security-Policy). The operator API's secret comes
  * from `.dev.vars` (gitignored), where a random OPERATOR_TOKEN is written on first start.
  */
 import { spawn } from 'node:child_process';
