@@ -7,11 +7,13 @@
  * proxy on an origin of its own (tests/browser/proxy.ts) that is then closed: from the page's side,
  * a server that refuses connections, with `navigator.onLine` still true. The full Chromium-only app
  * test (tests/browser/app.test.ts) covers the rest (accessibility, sync, improve, updates).
+ * Throughout, the app's Content-Security-Policy is in force and nothing may violate it.
  * Screenshots go to tests/artifacts/engines/.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { APP_CSP } from '../../scripts/build.ts';
 import { clickText, ENGINES, type EngineFile, type EngineName, type EnginePage, type EngineSession } from './engine.ts';
 import { launchEngine } from './engines.ts';
 import { startProxy, type Proxy } from './proxy.ts';
@@ -34,6 +36,75 @@ const file = (e: EmojiImage): EngineFile => ({ name: e.file, mimeType: e.image.t
 async function openApp(page: EnginePage, origin: string): Promise<void> {
   await page.goto(`${origin}/`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, 90_000);
+}
+
+/** Whether a console or page error is a Content-Security-Policy violation (Chromium's and Firefox's wording). */
+const isCspMessage = (e: string): boolean => /Content.Security.Policy/i.test(e);
+
+/**
+ * Shows that the app's Content-Security-Policy is enforced in the page as it is now, and records
+ * its violations from here on (`securitypolicyviolation` events; {@link cspViolations} reads them,
+ * {@link pageErrors} leaves the probe's console line out). An inline script added to the document
+ * must not run, and its violation must be reported. WebDriver classic has no init scripts, so the
+ * listener comes after the app's own start; violations before it show in Chromium's console and as
+ * Firefox's page errors (both in `session.errors` from launch), and in every engine a blocked
+ * worker or wasm compile as a slower backend build and a blocked fetch as an app that never
+ * becomes ready. A violation inside a worker fires in that worker, never in the document.
+ */
+async function watchCsp(page: EnginePage): Promise<void> {
+  const ran = await page.evaluate(async () => {
+    const w = window as unknown as { cspViolations?: string[]; cspProbe?: string };
+    const seen: string[] = [];
+    w.cspViolations = seen;
+    const probe = new Promise<void>((resolve) => {
+      document.addEventListener('securitypolicyviolation', (e) => {
+        const entry = `${e.effectiveDirective} ${e.blockedURI} (${e.sourceFile}:${e.lineNumber}) ${e.disposition}`;
+        // The probe's own violation (an inline script-src-elem) is kept apart from the app's.
+        if (w.cspProbe === undefined && /^script-src(-elem)? inline /.test(entry) && e.disposition === 'enforce') {
+          w.cspProbe = entry;
+          resolve();
+        } else seen.push(entry);
+      });
+    });
+    const script = document.createElement('script');
+    script.textContent = 'window.cspProbeRan = true';
+    document.head.append(script);
+    script.remove();
+    await probe;
+    return (window as unknown as { cspProbeRan?: boolean }).cspProbeRan === true;
+  }, undefined);
+  expect(ran, 'an inline script ran in the app page').toBe(false);
+}
+
+/** The Content-Security-Policy violations recorded since {@link watchCsp} (none is allowed). */
+const cspViolations = (page: EnginePage): Promise<string[]> => page.evaluate(() => (window as unknown as { cspViolations?: string[] }).cspViolations ?? ['(watchCsp was not called in this document)'], undefined);
+
+/**
+ * The session's console and page errors, without the one console line per {@link watchCsp} probe
+ * (Chromium and Firefox log the blocked inline script; WebKit's WebDriver reports no console).
+ */
+function pageErrors(session: EngineSession, probes: number): string[] {
+  const errors = [...session.errors];
+  for (let i = 0; i < probes; i++) {
+    const at = errors.findIndex((e) => isCspMessage(e) && /inline script|inline execution/i.test(e));
+    if (at >= 0) errors.splice(at, 1);
+  }
+  return errors;
+}
+
+/**
+ * Checks that the app's HTML is served with its policy (`/` and `/index.html`, the latter a
+ * redirect to `/`) and holds no inline script or `style` attribute (the policy allows neither).
+ */
+async function expectServedWithCsp(origin: string): Promise<void> {
+  for (const path of ['/', '/index.html']) {
+    const res = await fetch(`${origin}${path}`);
+    expect(res.status, path).toBe(200);
+    expect(res.headers.get('content-security-policy'), path).toBe(APP_CSP);
+    const html = await res.text();
+    expect(html.match(/<script\b(?![^>]*\bsrc=)[^>]*>/g), path).toBeNull();
+    expect(html.match(/<[^>]+\sstyle=/g), path).toBeNull();
+  }
 }
 
 /** Shows a screen through the tab bar. */
@@ -125,8 +196,24 @@ describe.each(ENGINES)('the app in %s', (engine: EngineName) => {
     await session?.dispose();
   });
 
-  it('teaches three classes from files, trains, and predicts held-out photos', { timeout: 480_000 }, async () => {
+  it('serves the app with its Content-Security-Policy, which the page enforces and nothing violates', { timeout: 240_000 }, async () => {
+    await expectServedWithCsp(baseUrl);
+    // Nothing in the policy lets inline script, eval or another origin in.
+    expect(APP_CSP).not.toMatch(/unsafe-inline|'unsafe-eval'|\*|https?:/);
     await openApp(page, baseUrl);
+    await watchCsp(page);
+    // 'wasm-unsafe-eval', script-src and worker-src blob: at work: the fastest build this engine has
+    // (threaded where the page is cross-origin isolated and has SharedArrayBuffer; not in WebKitGTK).
+    const threads = await page.evaluate(() => crossOriginIsolated && typeof SharedArrayBuffer === 'function', undefined);
+    await tab(page, 'models');
+    await page.waitForFunction(() => document.querySelector('[data-testid="engine"]') !== null, undefined);
+    const engineText = await page.evaluate(() => document.querySelector('[data-testid="engine"]')?.textContent ?? '', undefined);
+    expect(engineText).toContain(threads ? 'WebAssembly (threaded-simd' : 'WebAssembly (simd');
+    expect(await cspViolations(page)).toEqual([]);
+    expect(pageErrors(session, 1)).toEqual([]);
+  });
+
+  it('teaches three classes from files, trains, and predicts held-out photos', { timeout: 480_000 }, async () => {
     for (const name of CLASSES) await teachClass(page, name, train(name));
     await shot('teach');
     await trainNow(page, shot);
@@ -138,7 +225,8 @@ describe.each(ENGINES)('the app in %s', (engine: EngineName) => {
     // 6 unseen emoji, chance 1/3; Chromium's app test measured 6/6 on this split.
     expect(right, tried.join('\n')).toBeGreaterThanOrEqual(4);
     await shot('predict');
-    expect(session.errors).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
+    expect(pageErrors(session, 1)).toEqual([]);
   });
 
   it('takes a photo with the (fake) camera and predicts from the live camera', { timeout: 480_000 }, async () => {
@@ -163,23 +251,34 @@ describe.each(ENGINES)('the app in %s', (engine: EngineName) => {
     expect(CLASSES).toContain(top);
     await shot('predict-live');
     await page.click('[data-testid="live-camera"]');
-    expect(session.errors).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
+    expect(pageErrors(session, 1)).toEqual([]);
   });
 
   it('exports the model as two TF.js files and imports them back', { timeout: 480_000 }, async () => {
     await tab(page, 'models');
     await page.waitForFunction(() => document.querySelector('[data-testid="model-list"] .model') !== null, undefined);
-    // The app saves through an <a download> click; the page keeps what it would have saved.
+    // The app saves through an <a download> click; the page keeps what it would have saved: the
+    // Blob behind the link's URL (the policy's connect-src does not let the page fetch blob: URLs).
     await page.evaluate(() => {
       const saved: Array<{ name: string; base64?: string }> = [];
       (window as unknown as { savedFiles: typeof saved }).savedFiles = saved;
+      const blobs = new Map<string, Blob>();
+      const createObjectURL = URL.createObjectURL.bind(URL);
+      URL.createObjectURL = (object: Blob | MediaSource): string => {
+        const url = createObjectURL(object);
+        if (object instanceof Blob) blobs.set(url, object);
+        return url;
+      };
       const click = HTMLAnchorElement.prototype.click;
       HTMLAnchorElement.prototype.click = function (this: HTMLAnchorElement) {
         if (!this.download) return click.call(this);
         const entry: { name: string; base64?: string } = { name: this.download };
         saved.push(entry);
-        void fetch(this.href)
-          .then((r) => r.arrayBuffer())
+        const blob = blobs.get(this.href);
+        if (!blob) throw new Error(`no Blob behind ${this.href}`);
+        void blob
+          .arrayBuffer()
           .then((buf) => {
             const bytes = new Uint8Array(buf);
             let binary = '';
@@ -204,7 +303,8 @@ describe.each(ENGINES)('the app in %s', (engine: EngineName) => {
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="model-list"] .model').length === 2, undefined, 30_000);
     expect(await page.evaluate(() => [...document.querySelectorAll('.status')].some((s) => (s.textContent ?? '').includes('Imported')), undefined)).toBe(true);
     await shot('models');
-    expect(session.errors).toEqual([]);
+    expect(await cspViolations(page)).toEqual([]);
+    expect(pageErrors(session, 1)).toEqual([]);
   });
 });
 
@@ -224,6 +324,7 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
   it('opens from the service worker, trains and predicts with its server gone', { timeout: 480_000 }, async () => {
     const { page } = session;
     const origin = (proxy as Proxy).url;
+    await expectServedWithCsp(origin);
     await openApp(page, origin);
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
@@ -231,20 +332,30 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
     await page.reload();
     await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, 90_000);
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null, undefined)).toBe(true);
+    // The page the service worker served (its precached copy) carries the policy: it is enforced.
+    await watchCsp(page);
     for (const name of CLASSES) await teachClass(page, name, train(name));
 
     await (proxy as Proxy).close();
     await expect(fetch(`${origin}/`)).rejects.toThrow();
     await page.reload();
     await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, 90_000);
-    // Served by the service worker with its headers: still cross-origin isolated.
+    // Served by the service worker with its headers: still cross-origin isolated, and under the
+    // Content-Security-Policy (the cached responses keep the header, and the page enforces it).
     expect(await page.evaluate(() => crossOriginIsolated, undefined)).toBe(true);
+    const cached = await page.evaluate(
+      () => Promise.all(['/', '/index.html'].map(async (path) => (await fetch(path)).headers.get('content-security-policy'))),
+      undefined,
+    );
+    expect(cached).toEqual([APP_CSP, APP_CSP]);
+    await watchCsp(page);
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-teach.png`));
     await trainNow(page, (name) => page.screenshot(join(ARTIFACTS, `${engine}-offline-${name}.png`)));
     const { right, tried } = await predictHeldOut(page, 1);
     expect(right, tried.join('\n')).toBeGreaterThanOrEqual(2);
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-predict.png`));
+    expect(await cspViolations(page)).toEqual([]);
     // Requests to the closed origin fail (the manifest check); nothing else may.
-    expect(session.errors.filter((e) => !/NetworkError|Failed to load resource|ERR_CONNECTION_REFUSED|fetch/i.test(e))).toEqual([]);
+    expect(pageErrors(session, 2).filter((e) => !/NetworkError|Failed to load resource|ERR_CONNECTION_REFUSED|fetch/i.test(e))).toEqual([]);
   });
 });
