@@ -32,25 +32,21 @@ export interface AppOptions {
 /** Paths whose every request meets the per-address limit of the rate limiting binding first. */
 const EDGE_LIMITED = ['/v1/*', '/healthz'];
 
-/** Known paths and the methods they allow, for 405 answers. */
-const ROUTE_METHODS: [string, string][] = [
-  ['/v1/predict', 'POST'],
-  ['/v1/embed', 'POST'],
-  ['/v1/models', 'GET'],
-  ['/healthz', 'GET'],
-  ['/v1/accounts', 'POST'],
-  ['/v1/accounts/me', 'GET, DELETE'],
-  ['/v1/accounts/me/token', 'POST'],
-  ['/v1/tokens', 'GET'],
-  ['/v1/tokens/:id', 'DELETE'],
-  ['/v1/pairing-codes', 'POST'],
-  ['/v1/pairing-codes/redeem', 'POST'],
-  ['/v1/heads', 'GET'],
-  ['/v1/heads/:id', 'GET, PUT, DELETE'],
-  ['/v1/operator/heads', 'GET'],
-  ['/v1/operator/heads/:name', 'PUT, DELETE'],
-  ['/v1/published-heads/:name/:write/:file', 'GET'],
-];
+/**
+ * Each routed path of `app` (Hono's `:param` syntax) and its methods, in the order they were
+ * registered, read from Hono's own route table: middleware and catch-alls (`ALL`, `*`) left out.
+ * The 405 answers use it.
+ */
+export function routeMethods(app: Hono<AppEnv>): Map<string, string[]> {
+  const table = new Map<string, string[]>();
+  for (const { method, path } of app.routes) {
+    if (method === 'ALL' || path.includes('*')) continue;
+    const methods = table.get(path) ?? [];
+    if (!methods.includes(method)) methods.push(method);
+    table.set(path, methods);
+  }
+  return table;
+}
 
 /**
  * Builds the app. One app per isolate (worker/index.ts), so what it holds, such as the
@@ -110,8 +106,10 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
   app.get('/_diag/memory', diagnosticsRoute());
   app.get('/_diag/forward', forwardTimingRoute());
   app.get('/_diag/storage', storageCountsRoute());
-  // A known path with the wrong method is a 405, not a 404.
-  for (const [path, allow] of ROUTE_METHODS) {
+  // A known path with the wrong method is a 405, not a 404: registered after every route, so a
+  // request reaches it only when no route of its path took its method.
+  for (const [path, methods] of routeMethods(app)) {
+    const allow = methods.join(', ');
     app.all(path, (c) => errorResponse('method_not_allowed', `${c.req.method} is not allowed on ${c.req.path}; use ${allow}.`, 405, { allow }));
   }
   app.all('/v1/*', onNotFound);

@@ -1,8 +1,9 @@
-/** `GET /v1/models`: the manifest, with absolute URLs of the model files. */
+/** `GET /v1/models`: the manifest, with absolute URLs of the model files; ETag and 304 (worker/http/conditional.ts). */
 import type { Context } from 'hono';
 import type { ModelsResponse } from '../../shared/api.ts';
 import type { ManifestFile } from '../../shared/model/manifest.ts';
 import type { AppEnv } from '../env.ts';
+import { conditionalJson } from '../http/conditional.ts';
 import { getManifest } from '../inference/model-runtime.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import type { PublishedIndex } from '../inference/published-index.ts';
@@ -27,8 +28,8 @@ export function modelsRoute(published: PublishedIndex) {
       backbone: { ...manifest.backbone, files: manifest.backbone.files.map(served) },
       heads: heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, document: served(h.document), files: h.files.map(served) })),
     };
-    // The manifest changes with every model deploy: revalidate, never cache blindly.
-    c.header('cache-control', 'no-cache');
-    return c.json(body);
+    // The manifest changes with every model deploy: revalidate (a 304 on a matching ETag), never
+    // cache blindly.
+    return conditionalJson(c, body, { 'cache-control': 'no-cache' });
   };
 }
