@@ -51,6 +51,11 @@ export interface DiagnosticsResponse {
   headCache?: { entries: number; bytes: number; maxBytes: number; peakBytes: number; refused: number };
 }
 
+/** `GET /_diag/forward?n=N` answer (local development only): each forward pass alone, in ms. */
+export interface ForwardTimingResponse {
+  ms: number[];
+}
+
 /** `GET /_diag/storage` answer (local development only): the isolate's storage calls so far. */
 export interface StorageCounts {
   /** D1 statements executed (`first`, `run`, `all`, `raw`; each statement of a `batch`; `exec`). */
@@ -69,6 +74,12 @@ export interface TokenResponse {
   tokenId: string;
   /** `tnr_` + 43 characters; send as `Authorization: Bearer <token>`. */
   token: string;
+}
+
+/** `POST /v1/accounts` body (optional). */
+export interface CreateAccountRequest {
+  /** A name for the first token's device (at most 100 characters). */
+  label?: string | null;
 }
 
 /** `GET /v1/accounts/me` answer. */

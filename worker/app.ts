@@ -18,6 +18,7 @@ import { putHeadRoute } from './routes/head-put.ts';
 import { deleteHeadRoute, getHeadRoute, listHeadsRoute } from './routes/heads.ts';
 import { healthRoute } from './routes/health.ts';
 import { modelsRoute } from './routes/models.ts';
+import { openApiRoute } from './routes/openapi.ts';
 import { listPublishedRoute, publishedFileRoute, publishRoute, unpublishRoute } from './routes/operator.ts';
 import { operatorOnly } from './http/operator-auth.ts';
 import { createPairingCodeRoute, redeemPairingCodeRoute } from './routes/pairing.ts';
@@ -35,7 +36,7 @@ const EDGE_LIMITED = ['/v1/*', '/healthz'];
 /**
  * Each routed path of `app` (Hono's `:param` syntax) and its methods, in the order they were
  * registered, read from Hono's own route table: middleware and catch-alls (`ALL`, `*`) left out.
- * The 405 answers use it.
+ * The 405 answers and the OpenAPI test (tests/worker/openapi.test.ts) both use it.
  */
 export function routeMethods(app: Hono<AppEnv>): Map<string, string[]> {
   const table = new Map<string, string[]>();
@@ -79,6 +80,7 @@ export function createApp(options: AppOptions = {}): Hono<AppEnv> {
 
   app.get('/healthz', healthRoute());
   app.get('/v1/models', modelsRoute(published));
+  app.get('/v1/openapi.json', openApiRoute());
   app.post('/v1/predict', optionalSignIn, rateLimit('inference'), predictRoute(published));
   app.post('/v1/embed', optionalSignIn, rateLimit('inference'), embedRoute());
 

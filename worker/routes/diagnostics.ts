@@ -7,7 +7,7 @@
  * sets and a deploy never does.
  */
 import type { Context } from 'hono';
-import type { DiagnosticsResponse } from '../../shared/api.ts';
+import type { DiagnosticsResponse, ForwardTimingResponse } from '../../shared/api.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../http/error.ts';
 import { diagnostics, getRuntime } from '../inference/model-runtime.ts';
@@ -41,8 +41,9 @@ export function forwardTimingRoute() {
       await runtime.backbone.embedPreprocessed(input);
       ms.push(performance.now() - t0);
     }
+    const body: ForwardTimingResponse = { ms };
     c.header('cache-control', 'no-store');
-    return c.json({ ms });
+    return c.json(body);
   };
 }
 
