@@ -6,43 +6,106 @@
  * Run it as `npx tannerin ...` in the checkout (scripts/tannerin.mjs starts this file under the
  * project's Node 22 with tsx) or `npx tsx scripts/cli/main.ts ...`.
  *
+ * The arguments are read before anything heavy loads: this file imports only Node built-ins and
+ * the output helper, and each command imports its module (TF.js, the WASM backend, the model
+ * runtime) when it runs, so `--help` and bad usage answer at once.
+ *
  * Exit codes: 0 success; 1 bad data or a failure (message on stderr, no stack trace); 2 bad usage
- * (a missing or malformed option).
+ * (a missing or malformed option; the usage follows the message on stderr).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { evalCommand, embedCommand, trainCommand } from './commands.ts';
+import type { TrainArgs } from './command-args.ts';
 import { Output } from './output.ts';
-import { DataError } from '../image-folder.ts';
-import { DEFAULT_URL, publishCommand } from './publish-command.ts';
+
+const COMMON_HELP = `Options for every command:
+  --json    print results as one JSON object, the last line of stdout (other output goes to stderr)
+  --quiet   no progress output
+  --help    this command's help`;
 
 const USAGE = `Usage: tannerin <command> [options]
 
 Commands:
   embed    --data DIR --out FILE.jsonl
            One JSON line per image: {"path", "label", "embedding"}.
-  train    --data DIR --out HEAD_DIR [--recipe head|finetune] [--unlabeled DIR]
-           [--epochs N] [--seed S] [--name NAME]
-           [--threshold P] [--rounds R]     self-training with --unlabeled (defaults 0.8, 3)
-           [--unfreeze 1|2]                 backbone blocks fine-tuned with --recipe finetune (default 1)
+  train    --data DIR --out HEAD_DIR [--recipe head|finetune] [--unlabeled DIR] [--epochs N] ...
            Trains a head and writes HEAD_DIR/{model.json,weights.bin,head.json}.
   eval     --head HEAD_DIR --data DIR
            Accuracy, per-class accuracy and confusion matrix of a head on labeled images.
   publish  --head HEAD_DIR --as NAME [--url URL] [--replace]
-           Uploads a plain head as default head NAME of a deployment (operator API; token from
-           TANNERIN_OPERATOR_TOKEN; URL default http://127.0.0.1:8787). A shipped or already
-           published NAME needs --replace.
+           Uploads a head as a default head of a deployment (operator API).
+
+Run \`tannerin <command> --help\` (or \`tannerin help <command>\`) for a command's options.
 
 Options for every command:
   --json    print results as one JSON object, the last line of stdout (other output goes to stderr)
   --quiet   no progress output
-  --help    this text (tannerin --version: versions)
+  --help    the command's help (tannerin --help: this text; tannerin --version: versions)
 
 DIR is an ImageFolder: DIR/<class name>/*.png|jpg|jpeg (--unlabeled: images anywhere below DIR).
 Exit codes: 0 success, 1 bad data or failure, 2 bad usage.`;
 
-/** Bad command-line usage: printed with a pointer to --help, exit code 2. */
-class UsageError extends Error {}
+const EMBED_HELP = `Usage: tannerin embed --data DIR --out FILE.jsonl [--json] [--quiet]
+
+Embeds every image of an ImageFolder with the installed backbone and writes one JSON line per
+image: {"path", "label", "embedding"}.
+
+  --data DIR          an ImageFolder: DIR/<class name>/*.png|jpg|jpeg
+  --out FILE.jsonl    where the lines go (missing folders are made)
+
+${COMMON_HELP}`;
+
+const TRAIN_HELP = `Usage: tannerin train --data DIR --out HEAD_DIR [options]
+
+Trains a head on an ImageFolder and writes HEAD_DIR/{model.json,weights.bin,head.json}
+(a fine-tuned model adds HEAD_DIR/tail/).
+
+  --data DIR          an ImageFolder with at least 2 classes: DIR/<class name>/*.png|jpg|jpeg
+  --out HEAD_DIR      where the head goes
+  --recipe head|finetune
+                      head (default): a head on the frozen backbone's embedding;
+                      finetune: the backbone's top block(s) and the head
+  --unfreeze 1|2      backbone blocks fine-tuned with --recipe finetune (default 1)
+  --unlabeled DIR     self-training with the images anywhere below DIR (--recipe head)
+  --threshold P       self-training: confidence a pseudo-label needs, in (0, 1] (default 0.8)
+  --rounds R          self-training: most rounds (default 3)
+  --epochs N          most training epochs (default: the recipe's)
+  --seed S            random seed (default 0)
+  --name NAME         the head's name (default: its class names)
+
+${COMMON_HELP}`;
+
+const EVAL_HELP = `Usage: tannerin eval --head HEAD_DIR --data DIR [--json] [--quiet]
+
+Accuracy, per-class accuracy and confusion matrix of a head (plain or fine-tuned) on labeled
+images.
+
+  --head HEAD_DIR     a folder written by tannerin train (head.json, or model.json + weights)
+  --data DIR          an ImageFolder whose class names the head knows
+
+${COMMON_HELP}`;
+
+const PUBLISH_HELP = `Usage: tannerin publish --head HEAD_DIR --as NAME [--url URL] [--replace] [--json] [--quiet]
+
+Uploads a head as default head NAME of a deployment through the operator API. The token comes
+from TANNERIN_OPERATOR_TOKEN (never an option: shells keep command lines in their history).
+
+  --head HEAD_DIR     the head's folder
+  --as NAME           lowercase words joined by hyphens, at most 64 characters (e.g. emoji-kinds)
+  --url URL           the deployment (default http://127.0.0.1:8787, where \`npm start\` serves)
+  --replace           needed when NAME is shipped or already published
+
+${COMMON_HELP}`;
+
+/** Bad command-line usage: the message, then the usage (the command's, if known), on stderr; exit code 2. */
+class UsageError extends Error {
+  readonly usage: string;
+
+  constructor(message: string, usage: string = USAGE) {
+    super(message);
+    this.usage = usage;
+  }
+}
 
 const COMMON = {
   json: { type: 'boolean' },
@@ -50,128 +113,169 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies ParseArgsConfig['options'];
 
-const OPTIONS = {
-  embed: { ...COMMON, data: { type: 'string' }, out: { type: 'string' } },
+/** Each command's options (for node:util parseArgs) and help text. */
+const COMMANDS = {
+  embed: { help: EMBED_HELP, options: { ...COMMON, data: { type: 'string' }, out: { type: 'string' } } },
   train: {
-    ...COMMON,
-    data: { type: 'string' },
-    out: { type: 'string' },
-    recipe: { type: 'string' },
-    unlabeled: { type: 'string' },
-    epochs: { type: 'string' },
-    seed: { type: 'string' },
-    name: { type: 'string' },
-    threshold: { type: 'string' },
-    rounds: { type: 'string' },
-    unfreeze: { type: 'string' },
+    help: TRAIN_HELP,
+    options: {
+      ...COMMON,
+      data: { type: 'string' },
+      out: { type: 'string' },
+      recipe: { type: 'string' },
+      unlabeled: { type: 'string' },
+      epochs: { type: 'string' },
+      seed: { type: 'string' },
+      name: { type: 'string' },
+      threshold: { type: 'string' },
+      rounds: { type: 'string' },
+      unfreeze: { type: 'string' },
+    },
   },
-  eval: { ...COMMON, head: { type: 'string' }, data: { type: 'string' } },
-  publish: { ...COMMON, head: { type: 'string' }, as: { type: 'string' }, url: { type: 'string' }, replace: { type: 'boolean' } },
-} as const satisfies Record<string, ParseArgsConfig['options']>;
+  eval: { help: EVAL_HELP, options: { ...COMMON, head: { type: 'string' }, data: { type: 'string' } } },
+  publish: {
+    help: PUBLISH_HELP,
+    options: { ...COMMON, head: { type: 'string' }, as: { type: 'string' }, url: { type: 'string' }, replace: { type: 'boolean' } },
+  },
+} as const satisfies Record<string, { help: string; options: ParseArgsConfig['options'] }>;
 
-type Command = keyof typeof OPTIONS;
+type Command = keyof typeof COMMANDS;
 type Values = Record<string, string | boolean | undefined>;
 
-function required(values: Values, name: string, command: string): string {
+function isCommand(name: string): name is Command {
+  return Object.hasOwn(COMMANDS, name);
+}
+
+function required(values: Values, name: string, command: Command): string {
   const value = values[name];
-  if (typeof value !== 'string' || value === '') throw new UsageError(`${command} needs --${name}`);
+  if (typeof value !== 'string' || value === '') throw new UsageError(`${command} needs --${name}`, COMMANDS[command].help);
   return value;
 }
 
-function integer(values: Values, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+function integer(values: Values, name: string, command: Command, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
   if (!(typeof raw === 'string' && /^-?\d+$/.test(raw) && n >= min && n <= max)) {
-    throw new UsageError(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got "${String(raw)}"`);
+    throw new UsageError(`--${name} must be an integer from ${min}${max === Number.MAX_SAFE_INTEGER ? ' up' : ` to ${max}`}, got "${String(raw)}"`, COMMANDS[command].help);
   }
   return n;
 }
 
-function probability(values: Values, name: string): number | undefined {
+function probability(values: Values, name: string, command: Command): number | undefined {
   const raw = values[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!(typeof raw === 'string' && raw.trim() !== '' && n > 0 && n <= 1)) throw new UsageError(`--${name} must be a number in (0, 1], got "${String(raw)}"`);
+  if (!(typeof raw === 'string' && raw.trim() !== '' && n > 0 && n <= 1)) {
+    throw new UsageError(`--${name} must be a number in (0, 1], got "${String(raw)}"`, COMMANDS[command].help);
+  }
   return n;
 }
 
 async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${USAGE}\n`);
-    return name === undefined ? 2 : 0;
+  if (name === undefined) throw new UsageError('no command given');
+  if (name === '--help' || name === '-h' || name === 'help') {
+    const topic = rest[0];
+    if (topic === undefined) process.stdout.write(`${USAGE}\n`);
+    else if (isCommand(topic)) process.stdout.write(`${COMMANDS[topic].help}\n`);
+    else throw new UsageError(`unknown command "${topic}"`);
+    return 0;
   }
   if (name === '--version') {
     const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
     process.stdout.write(`tannerin ${pkg.version} (Node ${process.version})\n`);
     return 0;
   }
-  if (!(name in OPTIONS)) throw new UsageError(`unknown command "${name}"`);
-  const command = name as Command;
+  if (!isCommand(name)) throw new UsageError(`unknown command "${name}"`);
+  const command = name;
+  const usage = COMMANDS[command].help;
   let values: Values;
   try {
-    const options: ParseArgsConfig['options'] = OPTIONS[command];
+    const options: ParseArgsConfig['options'] = COMMANDS[command].options;
     values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Values;
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError((error as Error).message, usage);
   }
   if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
+    process.stdout.write(`${usage}\n`);
     return 0;
   }
   const out = new Output(values.json === true, values.quiet === true);
 
+  // Every check of the arguments comes before the command's module loads (TF.js takes seconds).
   switch (command) {
-    case 'embed':
-      await embedCommand({ data: required(values, 'data', 'embed'), out: required(values, 'out', 'embed') }, out);
-      return 0;
-    case 'train': {
-      const recipe = values.recipe ?? 'head';
-      if (recipe !== 'head' && recipe !== 'finetune') throw new UsageError(`--recipe must be head or finetune, got "${String(recipe)}"`);
-      const unfreeze = integer(values, 'unfreeze', 1, 2) ?? 1;
-      if (recipe === 'head' && values.unfreeze !== undefined) throw new UsageError('--unfreeze goes with --recipe finetune');
-      if (recipe === 'finetune' && values.unlabeled !== undefined) {
-        throw new UsageError('--unlabeled (self-training) goes with --recipe head; fine-tuning with unlabeled photos is not supported yet');
-      }
-      if (values.unlabeled === undefined && (values.threshold !== undefined || values.rounds !== undefined)) {
-        throw new UsageError('--threshold and --rounds go with --unlabeled (self-training)');
-      }
-      const epochs = integer(values, 'epochs', 1, 10_000);
-      const threshold = probability(values, 'threshold');
-      const rounds = integer(values, 'rounds', 0, 100);
-      await trainCommand(
-        {
-          data: required(values, 'data', 'train'),
-          out: required(values, 'out', 'train'),
-          recipe,
-          seed: integer(values, 'seed', 0, 0x7fffffff) ?? 0,
-          unfreeze: unfreeze as 1 | 2,
-          ...(typeof values.unlabeled === 'string' ? { unlabeled: values.unlabeled } : {}),
-          ...(epochs === undefined ? {} : { epochs }),
-          ...(typeof values.name === 'string' ? { name: values.name } : {}),
-          ...(threshold === undefined ? {} : { threshold }),
-          ...(rounds === undefined ? {} : { rounds }),
-        },
-        out,
-      );
+    case 'embed': {
+      const args = { data: required(values, 'data', command), out: required(values, 'out', command) };
+      await useFullTypeScript();
+      const { embedCommand } = await import('./commands.ts');
+      await embedCommand(args, out);
       return 0;
     }
-    case 'eval':
-      await evalCommand({ head: required(values, 'head', 'eval'), data: required(values, 'data', 'eval') }, out);
+    case 'train': {
+      const recipe = values.recipe ?? 'head';
+      if (recipe !== 'head' && recipe !== 'finetune') throw new UsageError(`--recipe must be head or finetune, got "${String(recipe)}"`, usage);
+      const unfreeze = integer(values, 'unfreeze', command, 1, 2) ?? 1;
+      if (recipe === 'head' && values.unfreeze !== undefined) throw new UsageError('--unfreeze goes with --recipe finetune', usage);
+      if (recipe === 'finetune' && values.unlabeled !== undefined) {
+        throw new UsageError('--unlabeled (self-training) goes with --recipe head; fine-tuning with unlabeled photos is not supported yet', usage);
+      }
+      if (values.unlabeled === undefined && (values.threshold !== undefined || values.rounds !== undefined)) {
+        throw new UsageError('--threshold and --rounds go with --unlabeled (self-training)', usage);
+      }
+      const epochs = integer(values, 'epochs', command, 1, 10_000);
+      const threshold = probability(values, 'threshold', command);
+      const rounds = integer(values, 'rounds', command, 0, 100);
+      const args: TrainArgs = {
+        data: required(values, 'data', command),
+        out: required(values, 'out', command),
+        recipe,
+        seed: integer(values, 'seed', command, 0, 0x7fffffff) ?? 0,
+        unfreeze: unfreeze as 1 | 2,
+        ...(typeof values.unlabeled === 'string' ? { unlabeled: values.unlabeled } : {}),
+        ...(epochs === undefined ? {} : { epochs }),
+        ...(typeof values.name === 'string' ? { name: values.name } : {}),
+        ...(threshold === undefined ? {} : { threshold }),
+        ...(rounds === undefined ? {} : { rounds }),
+      };
+      await useFullTypeScript();
+      const { trainCommand } = await import('./commands.ts');
+      await trainCommand(args, out);
       return 0;
-    case 'publish':
-      await publishCommand(
-        {
-          head: required(values, 'head', 'publish'),
-          as: required(values, 'as', 'publish'),
-          url: typeof values.url === 'string' ? values.url : DEFAULT_URL,
-          replace: values.replace === true,
-        },
-        out,
-      );
+    }
+    case 'eval': {
+      const args = { head: required(values, 'head', command), data: required(values, 'data', command) };
+      await useFullTypeScript();
+      const { evalCommand } = await import('./commands.ts');
+      await evalCommand(args, out);
       return 0;
+    }
+    case 'publish': {
+      const head = required(values, 'head', command);
+      const as = required(values, 'as', command);
+      await useFullTypeScript();
+      const { DEFAULT_URL, publishCommand } = await import('./publish-command.ts');
+      await publishCommand({ head, as, url: typeof values.url === 'string' ? values.url : DEFAULT_URL, replace: values.replace === true }, out);
+      return 0;
+    }
   }
+}
+
+let tsxRegistered = false;
+
+/** Registers tsx's loader (once) so that the commands' modules, full TypeScript, can load. */
+async function useFullTypeScript(): Promise<void> {
+  if (tsxRegistered) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  tsxRegistered = true;
+}
+
+/** Whether `error` is bad input data (a DataError): loaded only on this path, which has already loaded it. */
+async function isDataError(error: unknown): Promise<boolean> {
+  await useFullTypeScript();
+  const { DataError } = await import('../image-folder.ts');
+  return error instanceof DataError;
 }
 
 async function main(): Promise<void> {
@@ -180,11 +284,11 @@ async function main(): Promise<void> {
     code = await run(process.argv.slice(2));
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`tannerin: ${error.message}\nRun \`tannerin --help\` for usage.\n`);
+      process.stderr.write(`tannerin: ${error.message}\n\n${error.usage}\n`);
       code = 2;
-    } else if (error instanceof DataError || error instanceof RangeError) {
+    } else if (error instanceof RangeError || (await isDataError(error))) {
       // RangeErrors come from shared/ validating data (too few photos, bad labels): user-fixable.
-      process.stderr.write(`tannerin: error: ${error.message}\n`);
+      process.stderr.write(`tannerin: error: ${(error as Error).message}\n`);
       code = 1;
     } else {
       const message = error instanceof Error ? error.message : String(error);

@@ -8,10 +8,13 @@
  * that stdout's last line is then exactly one JSON object.
  */
 export class Output {
-  constructor(
-    readonly json: boolean,
-    readonly quiet: boolean,
-  ) {}
+  readonly json: boolean;
+  readonly quiet: boolean;
+
+  constructor(json: boolean, quiet: boolean) {
+    this.json = json;
+    this.quiet = quiet;
+  }
 
   info(line = ''): void {
     if (this.json) {
