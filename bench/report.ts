@@ -168,6 +168,8 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
     `| shared/model/wasm-grad-kernels.ts | ${fmt(v('finetune.step_ms'))} ms | ${fmt(ratio('finetune.step_ms_cpu_fallback', 'finetune.step_ms') ?? v('finetune.speedup'))}x |`,
     `| TF.js cpu reference kernels behind the WASM names | ${fmt(v('finetune.step_ms_cpu_fallback'))} ms | 1x |`,
     '',
+    ...cliSection(r),
+    '',
     '## Load (`/v1/predict`, 640x480 JPEG, one local isolate)',
     '',
     '| metric | value | how |',
@@ -334,4 +336,28 @@ export function enginesSection(r: Results, measuredAt?: Date): string[] {
 /** `text` (BENCHMARKS.md) with its "Browser engines" section replaced, or inserted before the fine-tuning section. */
 export function replaceEnginesSection(text: string, r: Results, measuredAt: Date): string {
   return replaceSection(text, ENGINES_HEADING, enginesSection(r, measuredAt), '## Fine-tuning speed-up');
+}
+
+const CLI_HEADING = '## CLI start-up (bench/cli.ts)';
+
+/**
+ * The "CLI start-up" section: `tannerin --help` from spawn to exit. `measuredAt` is said when the
+ * section was measured apart from the rest of the run.
+ */
+export function cliSection(r: Results, measuredAt?: Date): string[] {
+  const help = r['cli.help_ms'];
+  return [
+    CLI_HEADING,
+    '',
+    `${measuredAt ? `Measured by \`npx tsx bench/cli.ts\` alone on ${measuredAt.toISOString().slice(0, 16).replace('T', ' ')} UTC (the rest of this file is from the run above). ` : ''}The bin launcher starts the project's Node 22, which runs scripts/cli/main.ts by its own type stripping; the arguments are read before TF.js, the WASM backend or tsx load (each command loads its modules when it runs).`,
+    '',
+    '| metric | value | how |',
+    '|---|---|---|',
+    `| \`node scripts/tannerin.mjs --help\` | ${fmt(help?.value, 0)} ${help?.unit ?? ''} | ${help?.note ?? 'not measured in this run'} |`,
+  ];
+}
+
+/** `text` (BENCHMARKS.md) with its "CLI start-up" section replaced, or inserted before the load section. */
+export function replaceCliSection(text: string, r: Results, measuredAt: Date): string {
+  return replaceSection(text, CLI_HEADING, cliSection(r, measuredAt), '## Load');
 }

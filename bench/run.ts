@@ -6,6 +6,7 @@
  */
 import { build } from '../scripts/build.ts';
 import { benchCapacity } from './capacity.ts';
+import { benchCli } from './cli.ts';
 import { benchDecode } from './decode-memory.ts';
 import { benchEdge } from './edge.ts';
 import { benchFineTunedEdge } from './finetuned-edge.ts';
@@ -34,6 +35,7 @@ await section('build', () => {
   build();
   freezeWorker();
 });
+const cli = await section('cli', () => benchCli());
 const node = await section('node', () => benchNode());
 const decode = await section('decode', () => benchDecode());
 const edge = await section('edge', () => benchEdge());
@@ -54,6 +56,7 @@ const load = await section('load', async () => {
 const capacity = await section('capacity', () => benchCapacity());
 const forward = edge['edge.forward_p50_ms']?.value ?? NaN;
 const results: Results = {
+  ...cli,
   ...node,
   ...decode,
   ...edge,
