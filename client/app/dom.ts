@@ -2,7 +2,7 @@
  * The few DOM helpers the app needs instead of a framework: `h` builds elements, `replace` swaps
  * a container's children. Screens re-render their own parts on data changes.
  */
-import type { PhotoBytes } from '../lib/index.ts';
+import type { PhotoBytes } from '../lib/internal.ts';
 
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined | EventListener>;

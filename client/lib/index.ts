@@ -1,144 +1,187 @@
 /**
- * tannerin's browser library: start the TF.js backend, load (and keep) the models, embed images,
- * teach classes from photos, train personal heads on the device, predict offline, and move heads
- * in and out as standard TF.js files. Framework-free; the app builds on it and it never imports
- * the app. Nothing here sends photos or embeddings anywhere; head documents leave the device only
- * through an export or, once the user turns it on, sync (client/lib/sync.ts).
+ * tannerin's browser library, the part an app is built on: start the TF.js backend, load (and
+ * keep) the models, teach classes from photos, train a personal model on the device, predict
+ * offline, manage and move models, improve them further, and (opt-in) sync them between a
+ * person's devices. Framework-free; it never imports an app. Nothing here sends photos or
+ * embeddings anywhere; model weights leave the device only through an export or, once the user
+ * turns it on, sync.
+ *
+ * This file is the public API: each export is here on purpose and documented. The README's
+ * "Using the library" shows it at work (a test typechecks that example against this file).
+ * Everything else the library has (storage records, codecs, caches, test hooks) is in
+ * client/lib/internal.ts, for tannerin's own app and tests only.
  *
  * ```ts
  * await startBackend();
  * await loadModels('https://api.example', { onProgress: (done, total) => bar(done / total) });
  * const cats = await addClass('cats');
- * const dogs = await addClass('dogs');
- * await addExample(cats.id, photoFile);          // embeds the photo and 3 augmented views, stores it
- * // ... more examples ...
+ * await addExample(cats.id, photoFile);          // embeds the photo and augmented views, stores it
+ * // ... more classes and examples ...
  * const report = await train({ onProgress: (e) => chart(e), signal: abort.signal });
- * const { head, predictions } = await predict(cameraFrame);
+ * const { predictions } = await predict(cameraFrame);
  * ```
  */
-export { startBackend, activeBackend, type BackendInfo, type BackendOptions, type BackendBuild } from './backend.ts';
-export { loadModels, type LoadModelsOptions, type LoadedModels } from './model-store.ts';
-export { embed, pixelsOf, pixelsOfBytes, initDecoder, downscaleForUpload, encodeJpeg, type EmbedSource, type EmbedOptions } from './embed.ts';
-export { currentBackbone, setCurrentBackbone, defaultHeads } from './current-backbone.ts';
-export {
-  listClasses,
-  addClass,
-  renameClass,
-  deleteClass,
-  addExample,
-  listExamples,
-  getExample,
-  deleteExample,
-  moveExample,
-  exampleCounts,
-  trainingSet,
-  reembedAll,
-  PHOTO_COPY_SIDE,
-  DEFAULT_AUGMENTED_VIEWS,
-  type AddExampleOptions,
-  type ExampleCounts,
-  type TrainingSet,
-  type ReembedOptions,
-} from './examples.ts';
-export { train, type TrainOptions, type TrainReport } from './train.ts';
-export {
-  listHeads,
-  getHead,
-  getHeadState,
-  activeHeadId,
-  setActiveHead,
-  renameHead,
-  deleteHead,
-  exportHead,
-  exportHeadBlobs,
-  headDocumentBytes,
-  importHead,
-  storeHead,
-  checkHead,
-  onHeadsChanged,
-  type HeadSummary,
-  type ExportedHead,
-  type ImportHeadOptions,
-  type HeadChange,
-} from './heads.ts';
-export {
-  enableSync,
-  restoreWithToken,
-  restoreWithPairingCode,
-  createPairingCode,
-  disableSync,
-  isSyncEnabled,
-  startSync,
-  syncNow,
-  queueHeadPush,
-  resolveConflict,
-  getSyncStatus,
-  onSyncStatus,
-  CONFLICT_SUFFIX,
-  type SyncStatus,
-  type OverallSyncStatus,
-  type HeadSyncInfo,
-  type EnableSyncOptions,
-} from './sync.ts';
-export { defaultDeviceLabel, cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH, type DeviceLabelFacts } from './device-label.ts';
-export { predict, predictEmbedding, clearPredictCache, type PredictOptions, type PredictResult, type PredictingHead } from './predict.ts';
-export {
-  requestPersistence,
-  storageEstimate,
-  isQuotaError,
-  storageErrorMessage,
-  StorageError,
-  type PersistenceResult,
-  type StorageEstimate,
-} from './storage.ts';
-export {
-  openTannerinDb,
-  closeTannerinDb,
-  photoConversion,
-  readPhotoBytes,
-  DB_NAME,
-  DB_VERSION,
-  type TannerinDb,
-  type TannerinSchema,
-  type ModelFileRecord,
-  type ManifestRecord,
-  type ClassRecord,
-  type ExampleRecord,
-  type ExampleRecordWithBlobPhoto,
-  type StoredExampleRecord,
-  type UnlabeledRecord,
-  type UnlabeledRecordWithBlobPhoto,
-  type StoredUnlabeledRecord,
-  type PhotoBytes,
-  type StoredPhoto,
-  type PhotoConversionReport,
-  type PendingMigrationRecord,
-  type ExampleView,
-  type HeadStateRecord,
-  type TrainingSummary,
-  type SettingRecord,
-  type SyncAccountRecord,
-  type SyncStateRecord,
-  type HeadSyncStatus,
-  type OpenOptions,
-} from './db.ts';
-export { broadcast, onBroadcast, notifyChange, onChange, CHANNEL_NAME, type TannerinMessage, type ChangeOrigin } from './changes.ts';
-export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/image/augment.ts';
+
+// Start ----------------------------------------------------------------------------------------
+
+/** Starts TF.js on the fastest backend this browser offers (threaded WASM SIMD, SIMD, or CPU); call first. */
+export { startBackend } from './backend.ts';
+/** Which backend and build runs, and why a slower one was chosen. */
+export type { BackendInfo } from './backend.ts';
+/** Options of {@link startBackend}. */
+export type { BackendOptions } from './backend.ts';
+/** Loads the image model from IndexedDB, or downloads, verifies and stores it on the first visit. */
+export { loadModels } from './model-store.ts';
+/** Options of {@link loadModels} (download progress). */
+export type { LoadModelsOptions } from './model-store.ts';
+/** What {@link loadModels} loaded: the backbone, its manifest, the default heads, and where they came from. */
+export type { LoadedModels } from './model-store.ts';
+/** The embedding of one image (what every head classifies), computed on the device. */
+export { embed } from './embed.ts';
+/** Anything {@link embed}, {@link addExample} and {@link predict} take: a Blob or File, an image, a video frame, a canvas, pixels. */
+export type { EmbedSource } from './embed.ts';
+/** Options of {@link embed}: which backbone, decoder limits. */
+export type { EmbedOptions } from './embed.ts';
+
+// Teach ----------------------------------------------------------------------------------------
+
+/** The classes taught so far, oldest first. */
+export { listClasses } from './examples.ts';
+/** Adds a class (a name the personal model will learn to tell apart). */
+export { addClass } from './examples.ts';
+/** Renames a class. */
+export { renameClass } from './examples.ts';
+/** Deletes a class and its example photos. */
+export { deleteClass } from './examples.ts';
+/** A stored class. */
+export type { ClassRecord } from './db.ts';
+/** Adds a photo to a class: stores a small copy and the embeddings of it and of augmented views. */
+export { addExample } from './examples.ts';
+/** Options of {@link addExample}. */
+export type { AddExampleOptions } from './examples.ts';
+/** The example photos, of one class or of all. */
+export { listExamples } from './examples.ts';
+/** Deletes one example photo. */
+export { deleteExample } from './examples.ts';
+/** A stored example photo: its class, photo bytes and embeddings. */
+export type { ExampleRecord } from './db.ts';
+/** Example photos per class, and how many were embedded for another backbone version (stale). */
+export { exampleCounts } from './examples.ts';
+/** What {@link exampleCounts} returns. */
+export type { ExampleCounts } from './examples.ts';
+/** After a new backbone version: embeds the stored photos again, so training uses them all. */
+export { reembedAll } from './examples.ts';
+/** Options of {@link reembedAll} (progress, cancellation). */
+export type { ReembedOptions } from './examples.ts';
+
+// Train and predict ----------------------------------------------------------------------------
+
+/** Trains a personal model on the examples, on the device, keeping it only if it beats the alternatives on held-out photos. */
+export { train } from './train.ts';
+/** Options of {@link train}: progress, cancellation, a name. */
+export type { TrainOptions } from './train.ts';
+/** What {@link train} did: the model kept, held-out accuracy, and the guard's comparison. */
+export type { TrainReport } from './train.ts';
+/** One epoch's figures, as {@link train} reports them while it runs. */
 export type { EpochProgress } from '../../shared/learn/train-head.ts';
-export type { GuardResult, CandidateResult, Comparison } from '../../shared/learn/guard.ts';
-export type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
+/** Classifies an image with the personal model in use (or another head), offline. */
+export { predict } from './predict.ts';
+/** Options of {@link predict}: which head, how many classes. */
+export type { PredictOptions } from './predict.ts';
+/** What {@link predict} returns: the head used and the scores. */
+export type { PredictResult } from './predict.ts';
+/** Which head answered a {@link predict}: a personal model or a default head. */
+export type { PredictingHead } from './predict.ts';
+/** One class and its score. */
 export type { Prediction } from '../../shared/api.ts';
-export {
-  improve,
-  improveEstimate,
-  addUnlabeled,
-  listUnlabeled,
-  deleteUnlabeled,
-  MIN_PHOTOS_PER_CLASS,
-  type ImproveRecipe,
-  type ImproveProgress,
-  type ImproveCandidate,
-  type ImproveReport,
-  type ImproveOptions,
-} from './improve.ts';
-export type { RecipeComparison, RecipeCandidate, RecipeName } from '../../shared/learn/guard.ts';
+
+// Models ---------------------------------------------------------------------------------------
+
+/** The personal models stored on this device, with the one in use marked. */
+export { listHeads } from './heads.ts';
+/** One personal model as {@link listHeads} lists it. */
+export type { HeadSummary } from './heads.ts';
+/** The id of the personal model in use, or null. */
+export { activeHeadId } from './heads.ts';
+/** Chooses the personal model {@link predict} uses. */
+export { setActiveHead } from './heads.ts';
+/** Renames a personal model. */
+export { renameHead } from './heads.ts';
+/** Deletes a personal model (the photos stay). */
+export { deleteHead } from './heads.ts';
+/** A personal model as standard TF.js files (`model.json` and its weights), to save or share. */
+export { exportHeadBlobs } from './heads.ts';
+/** Stores a model from TF.js files made by {@link exportHeadBlobs}, after checking it fits this backbone. */
+export { importHead } from './heads.ts';
+/** Options of {@link importHead}. */
+export type { ImportHeadOptions } from './heads.ts';
+/** A personal model's document: classes, backbone version, metrics, weights. */
+export type { HeadDocument } from '../../shared/head/document.ts';
+
+// Improve further ------------------------------------------------------------------------------
+
+/** Fine-tunes the backbone's top layers and self-trains on unlabeled photos; keeps the best method on the same held-out photos. */
+export { improve } from './improve.ts';
+/** Options of {@link improve}: which methods, progress, cancellation. */
+export type { ImproveOptions } from './improve.ts';
+/** A step of {@link improve} as it runs. */
+export type { ImproveProgress } from './improve.ts';
+/** What {@link improve} compared and kept. */
+export type { ImproveReport } from './improve.ts';
+/** Whether {@link improve} can run now, and how large the model it makes would be. */
+export { improveEstimate } from './improve.ts';
+/** Stores an unlabeled photo for self-training. */
+export { addUnlabeled } from './improve.ts';
+/** The unlabeled photos stored for self-training. */
+export { listUnlabeled } from './improve.ts';
+/** Deletes an unlabeled photo. */
+export { deleteUnlabeled } from './improve.ts';
+
+// Changes --------------------------------------------------------------------------------------
+
+/** Calls a handler for every change to the stored classes, photos and models, made in this page or another tab. */
+export { onChange } from './changes.ts';
+/** What {@link onChange} reports. */
+export type { TannerinMessage } from './changes.ts';
+/** Whether a change came from this page or another tab. */
+export type { ChangeOrigin } from './changes.ts';
+
+// Sync (opt-in) --------------------------------------------------------------------------------
+
+/** Turns sync on with a new account, and pushes the models stored here. */
+export { enableSync } from './sync.ts';
+/** Options of {@link enableSync} and {@link restoreWithPairingCode}: the API's address, this device's name. */
+export type { EnableSyncOptions } from './sync.ts';
+/** Joins the account of another device with the pairing code it shows, and pulls its models. */
+export { restoreWithPairingCode } from './sync.ts';
+/** A one-time pairing code for adding another device. */
+export { createPairingCode } from './sync.ts';
+/** Turns sync off on this device, optionally deleting the account and its models on the server. */
+export { disableSync } from './sync.ts';
+/** Call on app start, after the models are loaded: resumes sync when it is on. */
+export { startSync } from './sync.ts';
+/** Pulls and pushes now. */
+export { syncNow } from './sync.ts';
+/** Ends a conflict (two devices changed one model) by keeping one version. */
+export { resolveConflict } from './sync.ts';
+/** The sync status, overall and per model. */
+export { getSyncStatus } from './sync.ts';
+/** Calls a handler after every sync status change. */
+export { onSyncStatus } from './sync.ts';
+/** What {@link getSyncStatus} and {@link onSyncStatus} report. */
+export type { SyncStatus } from './sync.ts';
+/** A short name for this device's sync token ("Chrome on Android"), from its user agent. */
+export { defaultDeviceLabel } from './device-label.ts';
+
+// Storage --------------------------------------------------------------------------------------
+
+/** Asks the browser to keep this origin's storage (photos, models) when space runs low. */
+export { requestPersistence } from './storage.ts';
+/** What {@link requestPersistence} got. */
+export type { PersistenceResult } from './storage.ts';
+/** Storage used and available. */
+export { storageEstimate } from './storage.ts';
+/** What {@link storageEstimate} returns. */
+export type { StorageEstimate } from './storage.ts';
+/** Whether an error means the device's storage is full. */
+export { isQuotaError } from './storage.ts';

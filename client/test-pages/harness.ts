@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import { base64ToBytes, bytesToBase64 } from '../../shared/util/base64.ts';
 import { transformInput } from '../../shared/predict/head-runner.ts';
-import * as lib from '../lib/index.ts';
+import * as lib from '../lib/internal.ts';
 
 /** How a test hands the page an image: the file's bytes, base64. */
 interface ImageArg {

@@ -4,7 +4,6 @@
  * weights leave the device), and what runs the model.
  */
 import {
-  cleanDeviceLabel,
   createPairingCode,
   defaultDeviceLabel,
   deleteHead,
@@ -14,7 +13,6 @@ import {
   getSyncStatus,
   importHead,
   listHeads,
-  MAX_DEVICE_LABEL_LENGTH,
   onChange,
   onSyncStatus,
   renameHead,
@@ -27,6 +25,7 @@ import {
   type HeadSummary,
   type SyncStatus,
 } from '../../lib/index.ts';
+import { cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH } from '../../lib/internal.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, formatBytes, h, pct, renameButton, replace } from '../dom.ts';
 import { appleDeviceName, browserNeedsHomeScreen } from '../platform.ts';

@@ -3,17 +3,8 @@
  * personal head, on the device) or the default model (on the device, or the edge API when online:
  * only then does a photo leave the device, and the screen says so).
  */
-import {
-  activeHeadId,
-  defaultHeads,
-  downscaleForUpload,
-  listHeads,
-  onChange,
-  predict,
-  type EmbedSource,
-  type HeadSummary,
-  type Prediction,
-} from '../../lib/index.ts';
+import { activeHeadId, listHeads, onChange, predict, type EmbedSource, type HeadSummary, type Prediction } from '../../lib/index.ts';
+import { defaultHeads, downscaleForUpload } from '../../lib/internal.ts';
 import type { PredictResponse } from '../../../shared/api.ts';
 import { Camera, CameraError } from '../camera.ts';
 import type { AppContext, Screen } from '../context.ts';

@@ -3,19 +3,8 @@
  * per-class accuracy, the confusion matrix, and the guard's comparison with kNN (and the previous
  * model) in words. The last result of the active model is shown again on later visits.
  */
-import {
-  activeHeadId,
-  exampleCounts,
-  getHead,
-  getHeadState,
-  listClasses,
-  onChange,
-  train,
-  type EpochProgress,
-  type GuardResult,
-  type HeadMetrics,
-  type TrainReport,
-} from '../../lib/index.ts';
+import { activeHeadId, exampleCounts, listClasses, onChange, train, type EpochProgress, type TrainReport } from '../../lib/index.ts';
+import { getHead, getHeadState, type GuardResult, type HeadMetrics } from '../../lib/internal.ts';
 import { TrainingChart } from '../chart.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, h, isAbort, pct, progressBar, replace } from '../dom.ts';

@@ -1,0 +1,75 @@
+/**
+ * The library's internals, for tannerin's own app (client/app/) and test harness
+ * (client/test-pages/, tests/browser/) only: the public API (client/lib/index.ts) plus storage
+ * records and the database, codecs, caches, sync internals and test hooks. An app built on the
+ * library uses client/lib/index.ts; nothing here is promised to stay.
+ */
+export * from './index.ts';
+export { activeBackend, type BackendBuild } from './backend.ts';
+export { pixelsOf, pixelsOfBytes, initDecoder, downscaleForUpload, encodeJpeg } from './embed.ts';
+export { currentBackbone, setCurrentBackbone, defaultHeads } from './current-backbone.ts';
+export {
+  getExample,
+  moveExample,
+  trainingSet,
+  PHOTO_COPY_SIDE,
+  DEFAULT_AUGMENTED_VIEWS,
+  type TrainingSet,
+} from './examples.ts';
+export {
+  getHead,
+  getHeadState,
+  exportHead,
+  headDocumentBytes,
+  storeHead,
+  checkHead,
+  onHeadsChanged,
+  type ExportedHead,
+  type HeadChange,
+} from './heads.ts';
+export {
+  restoreWithToken,
+  isSyncEnabled,
+  queueHeadPush,
+  CONFLICT_SUFFIX,
+  SYNC_ENDED_MESSAGE,
+  type OverallSyncStatus,
+  type HeadSyncInfo,
+} from './sync.ts';
+export { cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH, type DeviceLabelFacts } from './device-label.ts';
+export { predictEmbedding, clearPredictCache } from './predict.ts';
+export { storageErrorMessage, StorageError } from './storage.ts';
+export {
+  openTannerinDb,
+  closeTannerinDb,
+  photoConversion,
+  readPhotoBytes,
+  DB_NAME,
+  DB_VERSION,
+  type TannerinDb,
+  type TannerinSchema,
+  type ModelFileRecord,
+  type ManifestRecord,
+  type ExampleRecordWithBlobPhoto,
+  type StoredExampleRecord,
+  type UnlabeledRecord,
+  type UnlabeledRecordWithBlobPhoto,
+  type StoredUnlabeledRecord,
+  type PhotoBytes,
+  type StoredPhoto,
+  type PhotoConversionReport,
+  type PendingMigrationRecord,
+  type ExampleView,
+  type HeadStateRecord,
+  type TrainingSummary,
+  type SettingRecord,
+  type SyncAccountRecord,
+  type SyncStateRecord,
+  type HeadSyncStatus,
+  type OpenOptions,
+} from './db.ts';
+export { broadcast, onBroadcast, notifyChange, CHANNEL_NAME } from './changes.ts';
+export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/image/augment.ts';
+export type { GuardResult, CandidateResult, Comparison, RecipeComparison, RecipeCandidate, RecipeName } from '../../shared/learn/guard.ts';
+export type { HeadMetrics } from '../../shared/head/document.ts';
+export { MIN_PHOTOS_PER_CLASS, type ImproveRecipe, type ImproveCandidate } from './improve.ts';
