@@ -60,10 +60,13 @@ export const LIMITS = {
  */
 export const HEAD_JSON_LIMITS: JsonLimits = Object.freeze({ maxDepth: 32, maxTokens: 300_000, maxParsedBytes: 24 * 1024 * 1024 });
 
-/** Limits on a head document. */
+/** Limits on a head document (shared/head/validate.ts checks them; storage, sync and training keep to them). */
 export const HEAD_LIMITS = {
-  /** Largest document, in bytes (a fine-tuned top block is ~3.5 MB of float32). */
-  maxDocumentBytes: 8 * 1024 * 1024,
+  /**
+   * Largest document, in bytes: a document is sent whole in one request, so it is the body limit
+   * (a fine-tuned top block is ~3.5 MB of float32, ~4.8 MB as a document).
+   */
+  maxDocumentBytes: LIMITS.maxBodyBytes,
   maxClasses: 1000,
   /** Per label, in characters (code points). */
   maxLabelLength: 100,
@@ -72,11 +75,12 @@ export const HEAD_LIMITS = {
   maxLayers: 32,
   /**
    * Weights after dequantization. Every weight becomes a float32 tensor in the Worker's WASM heap
-   * when a head is loaded; 2M floats = 8 MB, within the isolate's memory budget (shared/limits.ts).
+   * when a head is loaded; 2M floats = 8 MB, within the isolate's memory budget (`LIMITS` above).
    */
   maxParameters: 2_000_000,
 } as const;
 
+/** Limits of the same shape as {@link HEAD_LIMITS}, e.g. lower ones for a test. */
 export type HeadLimits = { [K in keyof typeof HEAD_LIMITS]: number };
 
 /** Structure of the small JSON bodies (account creation, pairing: a few fields). */

@@ -17,7 +17,7 @@
  * loaded backbone's own layers.
  */
 import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
+import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, isFineTuned, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { isHeadId, validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
 import { documentWeightCount } from '../../shared/predict/predictor.ts';
@@ -313,9 +313,8 @@ export async function importHead(
  */
 export function checkHead(doc: unknown, options: { requireHeadId?: boolean } = {}): HeadDocument {
   const backbone = currentBackbone();
-  const withTail = typeof doc === 'object' && doc !== null && 'backboneTail' in doc;
   try {
-    return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(withTail ? { backboneModel: backboneModelJson(backbone.model) } : {}) }).doc;
+    return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(isFineTuned(doc) ? { backboneModel: backboneModelJson(backbone.model) } : {}) }).doc;
   } catch (err) {
     if (err instanceof TannerinError && err.code === 'backbone_mismatch') {
       throw new Error(`the head was made for backbone ${String((doc as { backbone?: unknown }).backbone)}, but this device runs ${backbone.ref}: retrain it here instead`, { cause: err });

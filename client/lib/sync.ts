@@ -24,7 +24,7 @@
 import type { HeadsResponse, HeadSummary as ServerHead, PairingCodeResponse, TokenResponse, AccountResponse } from '../../shared/api.ts';
 import { HEAD_TYPE } from '../../shared/api.ts';
 import { TannerinError, type ErrorCode } from '../../shared/errors.ts';
-import type { HeadDocument } from '../../shared/head/document.ts';
+import { isFineTuned, type HeadDocument } from '../../shared/head/document.ts';
 import { parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { currentBackbone } from './current-backbone.ts';
@@ -375,8 +375,7 @@ async function fetchHead(account: SyncAccountRecord, id: string): Promise<{ doc:
   const value = parseHeadDocument(bytes);
   // A fine-tuned model is checked against the loaded backbone's own layers, as the Worker did.
   const backbone = currentBackbone();
-  const withTail = typeof value === 'object' && value !== null && 'backboneTail' in value;
-  const { doc } = validateHeadDocument(value, backbone.manifest, withTail ? { backboneModel: backboneModelJson(backbone.model) } : {});
+  const { doc } = validateHeadDocument(value, backbone.manifest, isFineTuned(value) ? { backboneModel: backboneModelJson(backbone.model) } : {});
   if (doc.id !== id) throw new TannerinError('invalid_head', `the server answered head ${doc.id} for ${id}`);
   return { doc, etag };
 }

@@ -100,6 +100,14 @@ export interface SavedArtifacts {
   weightData: Uint8Array;
 }
 
+/**
+ * Whether a (not yet validated) head document says it is a fine-tuned model, i.e. has a
+ * `backboneTail` section: such a document must be checked against the backbone's own layers.
+ */
+export function isFineTuned(value: unknown): value is { backboneTail: unknown } {
+  return typeof value === 'object' && value !== null && 'backboneTail' in value;
+}
+
 /** Topology + base64 weights (a head document, or a fine-tuned model's tail) as TF.js model artifacts. */
 function toArtifacts(part: Pick<HeadDocument, 'modelTopology' | 'weightSpecs' | 'weightData'>): HeadArtifacts {
   const bytes = base64ToBytes(part.weightData);

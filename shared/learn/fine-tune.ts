@@ -60,9 +60,7 @@ import {
 } from './kit.ts';
 import { classBalancedWeights, trainHead, type TrainOptions } from './train-head.ts';
 import { yieldToEventLoop } from '../util/yield.ts';
-
-/** Head documents must stay under this (the head limit of storage and sync). */
-export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+import { HEAD_LIMITS } from '../limits.ts';
 
 /** A training example for {@link fineTune}: an example plus its cut activation. */
 export interface FineTuneExample extends Example {
@@ -110,7 +108,7 @@ export interface FineTuneOptions {
   /** Aborting rejects with an `AbortError` DOMException (checked between steps). */
   signal?: AbortSignal;
   onEpoch?: (event: FineTuneEpoch) => void;
-  /** Default `MAX_DOCUMENT_BYTES`; the result's JSON must fit. */
+  /** Default `HEAD_LIMITS.maxDocumentBytes` (the limit of storage and sync); the result's JSON must fit. */
   maxDocumentBytes?: number;
 }
 
@@ -415,7 +413,7 @@ export async function fineTune(split: BackboneSplit, examples: readonly FineTune
     seed,
     batchSize,
     l2: options.l2 ?? 0.001,
-    maxBytes: options.maxDocumentBytes ?? MAX_DOCUMENT_BYTES,
+    maxBytes: options.maxDocumentBytes ?? HEAD_LIMITS.maxDocumentBytes,
     report: (event) => {
       history.push(event);
       options.onEpoch?.(event);

@@ -8,7 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { HeadWeightSpec } from '../head/document.ts';
+import type { SavedArtifacts } from '../head/document.ts';
 import type { FrozenOutput } from '../predict/predictor.ts';
 import type { BackboneManifest } from './manifest.ts';
 
@@ -151,7 +151,7 @@ export class BackboneSplit {
    * the tail layers (configs copied from the backbone, all trainable) to one output per tail part,
    * with the backbone's current weights. Loading it gives a personal copy.
    */
-  async initialTail(): Promise<{ modelTopology: Record<string, unknown>; weightSpecs: HeadWeightSpec[]; weightData: Uint8Array }> {
+  async initialTail(): Promise<SavedArtifacts> {
     const byName = new Map(this.topology.config.layers.map((l) => [l.name, l]));
     const layers: KerasLayer[] = [
       {

@@ -11,7 +11,8 @@ import { openBackboneModel } from '../../scripts/cli/runtime.ts';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels } from '../../scripts/node-models.ts';
 import { bytesToBase64 } from '../../shared/util/base64.ts';
-import { fineTune, MAX_DOCUMENT_BYTES, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
+import { fineTune, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
+import { HEAD_LIMITS } from '../../shared/limits.ts';
 import { splitBackbone, type BackboneSplit } from '../../shared/model/backbone-split.ts';
 import { loadPredictor, type FrozenOutput } from '../../shared/predict/predictor.ts';
 import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
@@ -117,7 +118,7 @@ describe('fineTune', () => {
     const tail = result.doc.backboneTail;
     expect(tail).toMatchObject({ cut: 'block_15_add', cutShape: [7, 7, 160], parts: ['block_16_expand_relu', 'flatten_1'] });
     expect(result.documentBytes).toBe(new TextEncoder().encode(JSON.stringify(result.doc)).length);
-    expect(result.documentBytes).toBeLessThan(MAX_DOCUMENT_BYTES);
+    expect(result.documentBytes).toBeLessThan(HEAD_LIMITS.maxDocumentBytes);
     // The personal layers moved: the recomputed parts differ from the frozen ones.
     const personal = await loadPredictor(result.doc, split);
     const e = await personal.embed(test[0] as FrozenOutput);

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { HEAD_TYPE } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
+import { isFineTuned } from '../../shared/head/document.ts';
 import { isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
 import { callerOfContext } from '../http/auth.ts';
@@ -60,8 +61,7 @@ export function putHeadRoute() {
     const manifest = await getManifest(c.env);
     const parsed = parseHeadDocument(bytes);
     // Fine-tuned models are checked against the backbone's own layers; plain heads need no file.
-    const withTail = typeof parsed === 'object' && parsed !== null && 'backboneTail' in parsed;
-    const head = validateHeadDocument(parsed, manifest.backbone, withTail ? { backboneModel: await getBackboneModelJson(c.env) } : {});
+    const head = validateHeadDocument(parsed, manifest.backbone, isFineTuned(parsed) ? { backboneModel: await getBackboneModelJson(c.env) } : {});
     if (head.doc.id !== id) throw new TannerinError('invalid_head', `Invalid head document: its id ${head.doc.id} is not the id in the URL (${id}).`);
     const upload: HeadUpload = { head, bytes, etag: await sha256Hex(bytes) };
 

@@ -19,6 +19,7 @@
 import type { Context } from 'hono';
 import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api.ts';
 import { TannerinError } from '../../shared/errors.ts';
+import { isFineTuned } from '../../shared/head/document.ts';
 import { isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
 import type { Manifest } from '../../shared/model/manifest.ts';
@@ -93,7 +94,7 @@ export function publishRoute(published: PublishedIndex) {
     const bytes = await readBody(c.req.raw, Math.min(HEAD_LIMITS.maxDocumentBytes, limits.maxPublishedHeadBytes));
     const manifest = await getManifest(c.env);
     const parsed = parseHeadDocument(bytes);
-    if (typeof parsed === 'object' && parsed !== null && 'backboneTail' in parsed) {
+    if (isFineTuned(parsed)) {
       // Browsers load default heads as plain TF.js files (model.json + weights.bin), which would
       // drop the fine-tuned layers and score the frozen embedding: refuse rather than mislead.
       throw new TannerinError(

@@ -4,6 +4,7 @@
  * API", "Accounts and tokens"). Values may be numbers or their text; anything else is a
  * configuration error, thrown rather than guessed around.
  */
+import { HEAD_LIMITS } from '../../shared/limits.ts';
 import type { Env } from '../env.ts';
 
 /** Heads one account may hold (`MAX_HEADS_PER_ACCOUNT`). */
@@ -12,8 +13,8 @@ export const DEFAULT_MAX_HEADS = 100;
 export const DEFAULT_MAX_ACCOUNT_BYTES = 64 * 1024 * 1024;
 /** Heads the operator may publish (`MAX_PUBLISHED_HEADS`). */
 export const DEFAULT_MAX_PUBLISHED_HEADS = 20;
-/** Largest published head document, in bytes (`MAX_PUBLISHED_HEAD_BYTES`): 8 MiB. */
-export const DEFAULT_MAX_PUBLISHED_HEAD_BYTES = 8 * 1024 * 1024;
+/** Largest published head document, in bytes (`MAX_PUBLISHED_HEAD_BYTES`): any head document's limit, 8 MiB. */
+export const DEFAULT_MAX_PUBLISHED_HEAD_BYTES = HEAD_LIMITS.maxDocumentBytes;
 /** Months without any use of any of its tokens after which an account is removed (`IDLE_ACCOUNT_MONTHS`). */
 export const DEFAULT_IDLE_ACCOUNT_MONTHS = 13;
 /**
