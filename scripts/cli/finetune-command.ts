@@ -1,6 +1,6 @@
 /**
  * `tannerin train --recipe finetune` and `tannerin eval` of fine-tuned models: both run the
- * backbone split at the cut (shared/learn/fine-tune.ts), the frozen part once per image.
+ * backbone split at the cut (shared/model/backbone-split.ts), the frozen part once per image.
  */
 import { fineTune, type FineTuneEpoch } from '../../shared/learn/fine-tune.ts';
 import { splitBackbone } from '../../shared/model/backbone-split.ts';

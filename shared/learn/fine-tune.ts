@@ -1,10 +1,11 @@
 /**
- * Fine-tuning the backbone's top block(s) together with the head, and predicting with the result.
+ * Fine-tuning the backbone's top block(s) together with the head.
  *
- * The backbone is split at a CUT layer: the frozen part (input to the cut) runs once per photo and
- * its output, the cut activation, is cached with the photo's ordinary embedding
- * ({@link BackboneSplit.forward}); training then only runs the TAIL (the layers after the cut that
- * lead to embedding parts, e.g. MobileNetV2's `block_16_*` and `Conv_1`) and the head, many times.
+ * The backbone is split at a CUT layer (shared/model/backbone-split.ts): the frozen part (input
+ * to the cut) runs once per photo and its output, the cut activation, is cached with the photo's
+ * ordinary embedding ({@link BackboneSplit.forward}); training then only runs the TAIL (the layers
+ * after the cut that lead to embedding parts, e.g. MobileNetV2's `block_16_*` and `Conv_1`) and
+ * the head, many times.
  * The tail is a personal copy: a separate TF.js layers model built from the backbone's own layer
  * configs and weights, so the shared frozen backbone never changes.
  *

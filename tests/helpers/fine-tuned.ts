@@ -1,6 +1,6 @@
 /**
  * A fine-tuned model for tests, without training: the backbone's own top block (cut where
- * shared/learn/fine-tune.ts cuts for `unfreeze: 1`) with its weights perturbed by a seeded few per cent,
+ * shared/model/backbone-split.ts cuts for `unfreeze: 1`) with its weights perturbed by a seeded few per cent,
  * so the personal embedding really differs from the frozen one, plus a seeded test head. Needs
  * TF.js on the active backend (Node side of the tests).
  */
