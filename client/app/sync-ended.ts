@@ -1,6 +1,6 @@
 /**
  * What the app says when the server ended sync on this device (a 401: its account was deleted, or
- * this device was signed out elsewhere; client/lib/sync.ts `SyncStatus.ended`): what happened,
+ * this device was signed out elsewhere; client/lib/sync/status.ts `SyncStatus.ended`): what happened,
  * that the models here stay, and what to do. The short form is the banner (every screen, until
  * dismissed, with a link to the sync settings) and the toast; the full one is the notice in the
  * Models screen's Sync part, next to the buttons that turn sync on again.

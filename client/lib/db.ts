@@ -223,7 +223,7 @@ export interface HeadStateRecord {
   updated: string;
 }
 
-/** The sync account of this device (client/lib/sync.ts); absent while sync was never turned on. */
+/** The sync account of this device (client/lib/sync/); absent while sync was never turned on. */
 export interface SyncAccountRecord {
   /** Always `account`: one record. */
   key: 'account';

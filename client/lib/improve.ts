@@ -51,7 +51,7 @@ import { pixelsOf } from './embed.ts';
 import { photoCopy, photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
 import { toStorageError } from './storage.ts';
-import { queueHeadPush } from './sync.ts';
+import { queueHeadPush } from './sync/loop.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 
 export type ImproveRecipe = 'finetune' | 'selftrain';

@@ -149,27 +149,27 @@ export type { ChangeOrigin } from './changes.ts';
 // Sync (opt-in) --------------------------------------------------------------------------------
 
 /** Turns sync on with a new account, and pushes the models stored here. */
-export { enableSync } from './sync.ts';
+export { enableSync } from './sync/account.ts';
 /** Options of {@link enableSync} and {@link restoreWithPairingCode}: the API's address, this device's name. */
-export type { EnableSyncOptions } from './sync.ts';
+export type { EnableSyncOptions } from './sync/account.ts';
 /** Joins the account of another device with the pairing code it shows, and pulls its models. */
-export { restoreWithPairingCode } from './sync.ts';
+export { restoreWithPairingCode } from './sync/account.ts';
 /** A one-time pairing code for adding another device. */
-export { createPairingCode } from './sync.ts';
+export { createPairingCode } from './sync/account.ts';
 /** Turns sync off on this device, optionally deleting the account and its models on the server. */
-export { disableSync } from './sync.ts';
+export { disableSync } from './sync/account.ts';
 /** Call on app start, after the models are loaded: resumes sync when it is on. */
-export { startSync } from './sync.ts';
+export { startSync } from './sync/loop.ts';
 /** Pulls and pushes now. */
-export { syncNow } from './sync.ts';
+export { syncNow } from './sync/loop.ts';
 /** Ends a conflict (two devices changed one model) by keeping one version. */
-export { resolveConflict } from './sync.ts';
+export { resolveConflict } from './sync/conflicts.ts';
 /** The sync status, overall and per model. */
-export { getSyncStatus } from './sync.ts';
+export { getSyncStatus } from './sync/status.ts';
 /** Calls a handler after every sync status change. */
-export { onSyncStatus } from './sync.ts';
+export { onSyncStatus } from './sync/status.ts';
 /** What {@link getSyncStatus} and {@link onSyncStatus} report. */
-export type { SyncStatus } from './sync.ts';
+export type { SyncStatus } from './sync/status.ts';
 /** A short name for this device's sync token ("Chrome on Android"), from its user agent. */
 export { defaultDeviceLabel } from './device-label.ts';
 

@@ -27,15 +27,9 @@ export {
   type ExportedHead,
   type HeadChange,
 } from './heads.ts';
-export {
-  restoreWithToken,
-  isSyncEnabled,
-  queueHeadPush,
-  CONFLICT_SUFFIX,
-  SYNC_ENDED_MESSAGE,
-  type OverallSyncStatus,
-  type HeadSyncInfo,
-} from './sync.ts';
+export { restoreWithToken, isSyncEnabled } from './sync/account.ts';
+export { queueHeadPush } from './sync/loop.ts';
+export { CONFLICT_SUFFIX, SYNC_ENDED_MESSAGE, type OverallSyncStatus, type HeadSyncInfo } from './sync/status.ts';
 export { cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH, type DeviceLabelFacts } from './device-label.ts';
 export { predictEmbedding, clearPredictCache } from './predict.ts';
 export { storageErrorMessage, StorageError } from './storage.ts';

@@ -30,7 +30,7 @@ import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
 import { setActiveHead, storeHead } from './heads.ts';
-import { queueHeadPush } from './sync.ts';
+import { queueHeadPush } from './sync/loop.ts';
 
 /** Options for {@link train}. */
 export interface TrainOptions {

@@ -1,0 +1,84 @@
+/**
+ * The sync's HTTP client of the Worker's API (README "Accounts and tokens", "Heads"): requests
+ * that wait out 429s, the API's errors as `TannerinError`s, and fetching one head, validated
+ * before anything stores it.
+ */
+import { TannerinError, type ErrorCode } from '../../../shared/errors.ts';
+import { isFineTuned, type HeadDocument } from '../../../shared/head/document.ts';
+import { parseHeadDocument, validateHeadDocument } from '../../../shared/head/validate.ts';
+import { sha256Hex } from '../../../shared/util/hash.ts';
+import { currentBackbone } from '../current-backbone.ts';
+import type { SyncAccountRecord } from '../db.ts';
+import { backboneModelJson } from '../heads.ts';
+
+/** How many times a rate-limited (429) request is retried. */
+const MAX_RATE_LIMIT_RETRIES = 5;
+/** Longest wait honoured from one `Retry-After`, in seconds. */
+const MAX_RETRY_AFTER_SECONDS = 120;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Seconds to wait from a `Retry-After` header (seconds or an HTTP date); 1 when absent. */
+function retryAfterSeconds(value: string | null): number {
+  if (!value) return 1;
+  const n = Number(value);
+  const s = Number.isFinite(n) ? n : (Date.parse(value) - Date.now()) / 1000;
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, Number.isFinite(s) ? s : 1));
+}
+
+/** A fetch to the API that waits out 429s (per `Retry-After`). Network failures throw `TypeError`. */
+export async function request(apiBase: string, path: string, init: { method?: string; token?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(new URL(path, apiBase), { method: init.method ?? 'GET', headers, ...(init.body === undefined ? {} : { body: init.body }) });
+    if (res.status !== 429 || attempt >= MAX_RATE_LIMIT_RETRIES) return res;
+    await res.body?.cancel();
+    await sleep(retryAfterSeconds(res.headers.get('retry-after')) * 1000);
+  }
+}
+
+/** The API's error for a non-OK response (`{"error": {code, message}}`), with its ETag header. */
+export async function apiError(res: Response): Promise<TannerinError> {
+  let code: ErrorCode = res.status === 401 ? 'unauthorized' : 'internal_error';
+  let message = `HTTP ${res.status}`;
+  try {
+    const body = (await res.json()) as { error?: { code?: ErrorCode; message?: string } };
+    if (body.error?.code) code = body.error.code;
+    if (body.error?.message) message = body.error.message;
+  } catch {
+    // Not JSON: keep the status.
+  }
+  const etag = res.headers.get('etag');
+  return new TannerinError(code, message, etag ? { headers: { etag } } : {});
+}
+
+/** The JSON body of an OK response; otherwise throws the API's error. */
+export async function json<T>(res: Response): Promise<T> {
+  if (!res.ok) throw await apiError(res);
+  return (await res.json()) as T;
+}
+
+/** Fetches and validates a head; throws `TannerinError` (e.g. `backbone_mismatch`) if it cannot be used here. */
+export async function fetchHead(account: SyncAccountRecord, id: string): Promise<{ doc: HeadDocument; etag: string }> {
+  const res = await request(account.apiBase, `/v1/heads/${id}`, { token: account.token });
+  if (!res.ok) throw await apiError(res);
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const etag = res.headers.get('etag') ?? `"${await sha256Hex(bytes)}"`;
+  const value = parseHeadDocument(bytes);
+  // A fine-tuned model is checked against the loaded backbone's own layers, as the Worker did.
+  const backbone = currentBackbone();
+  const { doc } = validateHeadDocument(value, backbone.manifest, isFineTuned(value) ? { backboneModel: backboneModelJson(backbone.model) } : {});
+  if (doc.id !== id) throw new TannerinError('invalid_head', `the server answered head ${doc.id} for ${id}`);
+  return { doc, etag };
+}
+
+/** A 401 from the API: the server does not know this device's token (any more). */
+export function isUnauthorized(err: unknown): boolean {
+  return err instanceof TannerinError && err.code === 'unauthorized';
+}
+
+/** An error's message, whatever was thrown. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
