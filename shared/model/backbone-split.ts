@@ -9,8 +9,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SavedArtifacts } from '../head/document.ts';
-import type { FrozenOutput } from '../predict/predictor.ts';
 import type { BackboneManifest } from './manifest.ts';
+
+/** What the frozen part gives for one image: the cut activation and the ordinary embedding. */
+export interface FrozenOutput {
+  /** The cut layer's output, flattened (shape `cutShape`). */
+  cut: Float32Array;
+  /** The backbone's embedding, exactly as `Backbone.embed` computes it. */
+  embedding: Float32Array;
+}
 
 /** A layer as it appears in a Keras functional model config. */
 interface KerasLayer {

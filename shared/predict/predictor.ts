@@ -28,14 +28,6 @@ import { backboneTailArtifacts, headArtifacts, type BackboneTail, type HeadDocum
 import { embeddingPart, type BackboneManifest } from '../model/manifest.ts';
 import { headModelProbabilities, rankPredictions } from './head-runner.ts';
 
-/** What the frozen part gives for one image: the cut activation and the ordinary embedding. */
-export interface FrozenOutput {
-  /** The cut layer's output, flattened (shape `cutShape`). */
-  cut: Float32Array;
-  /** The backbone's embedding, exactly as `Backbone.embed` computes it. */
-  embedding: Float32Array;
-}
-
 /**
  * A frozen pass as a {@link Predictor} reads it: the embedding, and for a fine-tuned model the
  * activation of its cut layer (`Predictor.cut`). A fine-tuned model recomputes its tail's parts of
