@@ -2,8 +2,8 @@
  * Opt-in sync of personal heads between a person's devices, through the Worker's accounts and
  * heads API (README "Accounts and tokens", "Heads").
  *
- * Off until the user turns it on ({@link enableSync}, {@link restoreWithToken},
- * {@link restoreWithPairingCode}); nothing here touches the network while it is off. When on:
+ * Off until the user turns it on (account.ts `enableSync`, `restoreWithToken`,
+ * `restoreWithPairingCode`); nothing here touches the network while it is off. When on:
  * - after each successful training the head is queued (`syncStates`, in IndexedDB, so the queue
  *   survives reloads) and pushed: `PUT` with `If-None-Match: *` for a new head, `If-Match` with the
  *   last synced ETag for an update;
@@ -12,7 +12,7 @@
  * - offline, pushes wait; the `online` event syncs again;
  * - a 412 (another device changed the head) keeps BOTH versions: the server's is saved as a second
  *   head named "... (from other device)", both are marked `conflict`, and
- *   {@link resolveConflict} lets the user pick;
+ *   `resolveConflict` (conflicts.ts) lets the user pick;
  * - a 409 (the head is for another backbone) marks the head `error` with the server's message;
  * - a 429 is retried after its `Retry-After`;
  * - a 401 (the token is unknown: this device was signed out, or the account was deleted, by
@@ -20,6 +20,11 @@
  *   with a message in the status ({@link SYNC_ENDED_MESSAGE}); the heads stored here stay.
  *
  * Only head documents are sent: never photos, examples or embeddings.
+ *
+ * The parts, each its own module in client/lib/sync/: status.ts (what the app is told, and the
+ * stored account and per-head states), http.ts (the API client), account.ts (turning sync on and
+ * off, pairing codes), this file (when sync runs: one run at a time, the push queue, `online`),
+ * transfer.ts (pull and push, keeping both versions on a conflict) and conflicts.ts (ending one).
  */
 import { openTannerinDb } from '../db.ts';
 import { isUnauthorized } from './http.ts';
