@@ -44,9 +44,19 @@ import { foldExamples, splitByPhoto } from '../../shared/learn/split.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
+import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { notifyChange } from './changes.ts';
-import { openTannerinDb, readPhotoBytes, type ClassRecord, type HeadStateRecord, type PhotoBytes, type StoredExampleRecord, type UnlabeledRecord } from './db.ts';
+import {
+  openTannerinDb,
+  readPhotoBytes,
+  type ClassRecord,
+  type HeadStateRecord,
+  type PhotoBytes,
+  type StoredExampleRecord,
+  type StoredUnlabeledRecord,
+  type UnlabeledRecord,
+} from './db.ts';
 import { pixelsOf } from './embed.ts';
 import { photoCopy, photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
@@ -241,22 +251,94 @@ function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
 }
 
 
+/** Rough shares of a run's time, for one progress fraction. */
+const STAGE_SHARES = { preparing: 0.2, candidates: 0.4, final: 0.4 };
+/** Self-training rounds, for the candidate and the final model alike. */
+const SELF_TRAIN_ROUNDS = 3;
+
+/** What every step of one {@link improve} run shares. */
+interface Run {
+  options: ImproveOptions;
+  /** Throws an `AbortError` once `options.signal` is aborted. */
+  check(): void;
+  progress(p: ImproveProgress): void;
+  /** `{ signal }` when there is one, to spread into the trainers' options. */
+  abort: { signal?: AbortSignal };
+  manifest: BackboneManifest;
+  split: BackboneSplit;
+  seed: number;
+  classRecords: ClassRecord[];
+  /** Class names, in display order (the models' class order). */
+  classes: string[];
+  /** Fresh examples per class id. */
+  records: Map<string, StoredExampleRecord[]>;
+  unlabeledRecords: StoredUnlabeledRecord[];
+  /** The recipes that will run (besides `head` and `knn`). */
+  wanted: Set<ImproveRecipe>;
+  skipped: ImproveReport['skipped'];
+}
+
+/** The frozen backbone's outputs for the photos (step 1). */
+interface FrozenPasses {
+  /** The fresh examples, by id. */
+  photoRecords: StoredExampleRecord[];
+  /** Each copy and (with `augment`) its augmented views: cut activation and embedding. */
+  copies: FineTuneExample[];
+  unlabeled: (UnlabeledExample & { cut: Float32Array })[];
+}
+
+/** The held-out split (step 2): candidates train on `train` and are judged on `heldOut`. */
+interface HeldOut {
+  train: FineTuneExample[];
+  /** The held-out photos' copies (no augmented views). */
+  heldOut: FineTuneExample[];
+  labels: string[];
+}
+
 /**
  * Runs the recipes, compares them on held-out photos, and stores the best (module comment).
  * Needs `loadModels` first, and {@link improveEstimate}'s `ready`.
  */
 export async function improve(options: ImproveOptions = {}): Promise<ImproveReport> {
   const t0 = performance.now();
+  const run = await startRun(options);
+  const frozen = await frozenPasses(run);
+  const split = holdOut(run, frozen.copies);
+  const unlabeled = frozen.unlabeled.map(({ cut: _cut, ...u }) => u);
+  const outcomes = await candidateOutcomes(run, split, unlabeled);
+  const { comparison, metrics } = chooseRecipe(run, split.labels, outcomes);
+  const { headId, name } = await headToImprove(run);
+  const trained = await trainKept(run, comparison.kept, frozen.copies, unlabeled);
+  const doc: HeadDocument = { ...trained, id: headId, name, metrics };
+  // The last point where an abort still changes nothing.
+  run.check();
+  await storeImproved(run, doc, comparison, metrics, frozen.photoRecords);
+  return {
+    kept: comparison.kept,
+    candidates: comparison.candidates.map((c) => ({ ...c })),
+    headId,
+    sizeBytes: headDocumentBytes(doc),
+    summary: comparison.verdict,
+    doc,
+    metrics,
+    skipped: run.skipped,
+    photos: { labeled: frozen.photoRecords.length, heldOut: split.heldOut.length, unlabeled: frozen.unlabeled.length },
+    ms: performance.now() - t0,
+  };
+}
+
+/**
+ * Step 0: the run's settings and data. Refuses (RangeError) too few classes or photos and a `keep`
+ * that will not run; drops self-training (said in `skipped`) without unlabeled photos.
+ */
+async function startRun(options: ImproveOptions): Promise<Run> {
   const { signal, onProgress } = options;
   const check = (): void => {
     if (signal?.aborted) throw abortError();
   };
   check();
   const backbone = currentBackbone();
-  const manifest = backbone.manifest;
   const wanted = new Set<ImproveRecipe>(options.recipes ?? ['finetune', 'selftrain']);
-  const seed = options.seed ?? 0;
-  const augment = options.augment ?? true;
 
   const { classes: classRecords, records } = await freshExamples();
   const classes = classRecords.map((c) => c.name);
@@ -279,23 +361,37 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
   if (options.keep && options.keep !== 'head' && options.keep !== 'knn' && !wanted.has(options.keep)) {
     throw new RangeError(`cannot keep ${options.keep}: it is not among the recipes to run${skipped.length ? ` (${skipped[0]?.reason})` : ''}`);
   }
-  // Rough shares of the run's time, for one progress fraction.
-  const weights = { preparing: 0.2, candidates: 0.4, final: 0.4 };
-  const progress = (p: ImproveProgress): void => onProgress?.(p);
   if (wanted.has('finetune') && tf.getBackend() === 'wasm') registerWasmGradientKernels();
-  const split = backboneSplit(backbone);
+  return {
+    options,
+    check,
+    progress: (p) => onProgress?.(p),
+    abort: signal ? { signal } : {},
+    manifest: backbone.manifest,
+    split: backboneSplit(backbone),
+    seed: options.seed ?? 0,
+    classRecords,
+    classes,
+    records,
+    unlabeledRecords,
+    wanted,
+    skipped,
+  };
+}
 
-  // 1. Frozen passes of the copies (and their augmented views) and of the unlabeled photos.
-  const labelOf = new Map(classRecords.map((c) => [c.id, c.name]));
-  const photoRecords = [...records.values()].flat().sort((a, b) => (a.id < b.id ? -1 : 1));
-  const totalPasses = photoRecords.reduce((a, r) => a + (augment ? r.views.length : 1), 0) + unlabeledRecords.length;
+/** Step 1: frozen passes of the copies (and their augmented views) and of the unlabeled photos. */
+async function frozenPasses(run: Run): Promise<FrozenPasses> {
+  const augment = run.options.augment ?? true;
+  const labelOf = new Map(run.classRecords.map((c) => [c.id, c.name]));
+  const photoRecords = [...run.records.values()].flat().sort((a, b) => (a.id < b.id ? -1 : 1));
+  const totalPasses = photoRecords.reduce((a, r) => a + (augment ? r.views.length : 1), 0) + run.unlabeledRecords.length;
   let passes = 0;
   const forward = async (pixels: Parameters<typeof preprocess>[0]): Promise<Awaited<ReturnType<BackboneSplit['forward']>>> => {
     await yieldToEventLoop();
-    check();
-    const out = await split.forward(preprocess(pixels, manifest.normalization));
+    run.check();
+    const out = await run.split.forward(preprocess(pixels, run.manifest.normalization));
     passes++;
-    progress({ stage: 'preparing', fraction: (weights.preparing * passes) / totalPasses });
+    run.progress({ stage: 'preparing', fraction: (STAGE_SHARES.preparing * passes) / totalPasses });
     return out;
   };
   const copies: FineTuneExample[] = [];
@@ -308,115 +404,174 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
       copies.push({ photoId: r.id, label, embedding: out.embedding, augmented: i > 0, cut: out.cut });
     }
   }
-  const unlabeled: (UnlabeledExample & { cut: Float32Array })[] = [];
-  for (const r of unlabeledRecords) {
+  const unlabeled: FrozenPasses['unlabeled'] = [];
+  for (const r of run.unlabeledRecords) {
     const out = await forward(await photoPixels(r.photo));
     unlabeled.push({ photoId: `unlabeled:${r.id}`, embedding: out.embedding, augmented: false, cut: out.cut });
   }
+  return { photoRecords, copies, unlabeled };
+}
 
-  // 2. Held-out split and the candidates, trained on the other photos.
-  const photoSplit = splitByPhoto(copies, { seed, minPhotosForHoldout: 2, validationFraction: HELD_OUT_FRACTION });
+/** Step 2a: one held-out split by photo (a quarter of each class's photos, at least one). */
+function holdOut(run: Run, copies: FineTuneExample[]): HeldOut {
+  const photoSplit = splitByPhoto(copies, { seed: run.seed, minPhotosForHoldout: 2, validationFraction: HELD_OUT_FRACTION });
   const fold = photoSplit.folds[0];
   if (photoSplit.method !== 'holdout' || !fold) throw new Error('no held-out split: every class needs at least 2 photos');
   const { train, validation } = foldExamples(copies, fold) as { train: FineTuneExample[]; validation: FineTuneExample[] };
   const heldOut = validation.filter((e) => !e.augmented);
-  const labels = heldOut.map((e) => e.label);
-  const plan = ['head', ...[...wanted].sort()] as RecipeName[];
-  const candidateShare = weights.candidates / plan.length;
+  return { train, heldOut, labels: heldOut.map((e) => e.label) };
+}
+
+/**
+ * Step 2b: every candidate trained on the photos not held out, and its predictions for the
+ * held-out ones: the retrained head and kNN always, then self-training and fine-tuning when wanted.
+ */
+async function candidateOutcomes(run: Run, { train, heldOut }: HeldOut, unlabeled: UnlabeledExample[]): Promise<RecipeOutcome[]> {
+  const { manifest, classes, seed, abort } = run;
+  const plan = ['head', ...[...run.wanted].sort()] as RecipeName[];
+  const candidateShare = STAGE_SHARES.candidates / plan.length;
   let done = 0;
-  const at = (within: number): number => weights.preparing + candidateShare * (done + Math.min(1, within));
+  const at = (within: number): number => STAGE_SHARES.preparing + candidateShare * (done + Math.min(1, within));
   const outcomes: RecipeOutcome[] = [];
 
-  const headRun = await trainHead(train, { backbone: manifest, classes, seed, ...(signal ? { signal } : {}), refitAll: true });
+  const headRun = await trainHead(train, { backbone: manifest, classes, seed, ...abort, refitAll: true });
   const headP = await predictProbabilities(headRun.doc, manifest, heldOut.map((e) => e.embedding));
   outcomes.push({ recipe: 'head', predicted: headP.map((p) => argMaxLabel(classes, p)), sizeBytes: headDocumentBytes(headRun.doc) });
   const knn = fitKnn(train, manifest, { k: 3, classes });
   outcomes.push({ recipe: 'knn', predicted: heldOut.map((e) => knn.predict(e.embedding, 1)[0]?.label as string) });
   done++;
-  progress({ stage: 'comparing', fraction: at(0), step: 'candidate' });
-  check();
+  run.progress({ stage: 'comparing', fraction: at(0), step: 'candidate' });
+  run.check();
 
-  const maxRounds = 3;
-  const unlabeledPlain = unlabeled.map(({ cut: _cut, ...u }) => u);
-  if (wanted.has('selftrain')) {
-    const run = await selfTrain(train, unlabeledPlain, {
+  if (run.wanted.has('selftrain')) {
+    const selfTrained = await selfTrain(train, unlabeled, {
       backbone: manifest,
       classes,
       seed,
-      rounds: maxRounds,
+      rounds: SELF_TRAIN_ROUNDS,
       refitAll: true,
-      ...(signal ? { signal } : {}),
+      ...abort,
       onRound: (r) =>
-        progress({ stage: 'selftrain', fraction: at(r.round / (maxRounds + 1)), epoch: r.round, epochs: maxRounds, ...(r.heldOutAccuracy === null ? {} : { accuracy: r.heldOutAccuracy }), step: 'candidate' }),
+        run.progress({
+          stage: 'selftrain',
+          fraction: at(r.round / (SELF_TRAIN_ROUNDS + 1)),
+          epoch: r.round,
+          epochs: SELF_TRAIN_ROUNDS,
+          ...(r.heldOutAccuracy === null ? {} : { accuracy: r.heldOutAccuracy }),
+          step: 'candidate',
+        }),
     });
-    const p = await predictProbabilities(run.doc, manifest, heldOut.map((e) => e.embedding));
-    outcomes.push({ recipe: 'selftrain', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: headDocumentBytes(run.doc) });
+    const p = await predictProbabilities(selfTrained.doc, manifest, heldOut.map((e) => e.embedding));
+    outcomes.push({ recipe: 'selftrain', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: headDocumentBytes(selfTrained.doc) });
     done++;
-    check();
+    run.check();
   }
 
-  const epochs = options.epochs ?? 10;
-  const fineTuneSet = (set: FineTuneExample[]): FineTuneExample[] => (options.fineTuneViews ? set : set.filter((e) => !e.augmented));
-  const fineTuneOptions = (step: 'candidate' | 'final', base: number, span: number) => ({
-    backbone: manifest,
-    classes,
-    seed,
-    epochs,
-    validation: 'none' as const,
-    ...(signal ? { signal } : {}),
-    onEpoch: (e: { epoch: number; epochs: number; loss: number | null }) =>
-      progress({ stage: 'finetune', fraction: base + (span * e.epoch) / e.epochs, epoch: e.epoch, epochs: e.epochs, ...(e.loss === null ? {} : { loss: e.loss }), step }),
-  });
-  if (wanted.has('finetune')) {
-    const run = await fineTune(split, fineTuneSet(train), fineTuneOptions('candidate', at(0), candidateShare));
-    const model = await loadPredictor(run.doc, split);
+  if (run.wanted.has('finetune')) {
+    const fineTuned = await fineTune(run.split, fineTuneSet(run, train), fineTuneOptions(run, 'candidate', at(0), candidateShare));
+    const model = await loadPredictor(fineTuned.doc, run.split);
     try {
       const p = await model.probabilities(heldOut.map((e) => ({ cut: e.cut, embedding: e.embedding })));
-      outcomes.push({ recipe: 'finetune', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: run.documentBytes });
+      outcomes.push({ recipe: 'finetune', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: fineTuned.documentBytes });
     } finally {
       model.dispose();
     }
     done++;
-    check();
+    run.check();
   }
+  return outcomes;
+}
 
-  // 3. The guard.
+/** The examples fine-tuning trains on: the copies, with their augmented views only if `fineTuneViews`. */
+function fineTuneSet(run: Run, set: FineTuneExample[]): FineTuneExample[] {
+  return run.options.fineTuneViews ? set : set.filter((e) => !e.augmented);
+}
+
+/** Fine-tuning's options, its epochs reported as progress from `base` over `span` of the run. */
+function fineTuneOptions(run: Run, step: 'candidate' | 'final', base: number, span: number) {
+  return {
+    backbone: run.manifest,
+    classes: run.classes,
+    seed: run.seed,
+    epochs: run.options.epochs ?? 10,
+    validation: 'none' as const,
+    ...run.abort,
+    onEpoch: (e: { epoch: number; epochs: number; loss: number | null }) =>
+      run.progress({ stage: 'finetune', fraction: base + (span * e.epoch) / e.epochs, epoch: e.epoch, epochs: e.epochs, ...(e.loss === null ? {} : { loss: e.loss }), step }),
+  };
+}
+
+/**
+ * Step 3: the guard (shared/learn/guard.ts `compareRecipes`) keeps the most accurate recipe on the
+ * held-out photos, unless the person chose one (`keep`); the kept recipe's held-out metrics.
+ */
+function chooseRecipe(run: Run, labels: string[], outcomes: RecipeOutcome[]): { comparison: RecipeComparison; metrics: HeadMetrics } {
+  const { keep } = run.options;
   const compared = compareRecipes({ labels, outcomes });
   let comparison: RecipeComparison = compared;
-  if (options.keep !== undefined && options.keep !== compared.kept) {
-    if (!outcomes.some((o) => o.recipe === options.keep)) throw new RangeError(`cannot keep ${options.keep}: it did not run`);
-    comparison = { ...compared, kept: options.keep, verdict: `${compared.verdict} You chose to keep ${options.keep} instead.` };
+  if (keep !== undefined && keep !== compared.kept) {
+    if (!outcomes.some((o) => o.recipe === keep)) throw new RangeError(`cannot keep ${keep}: it did not run`);
+    comparison = { ...compared, kept: keep, verdict: `${compared.verdict} You chose to keep ${keep} instead.` };
   }
-  const kept = comparison.kept;
-  const keptOutcome = outcomes.find((o) => o.recipe === kept) as RecipeOutcome;
-  const metrics = computeMetrics(classes, labels, [...keptOutcome.predicted]);
-  progress({ stage: 'comparing', fraction: weights.preparing + weights.candidates, step: 'candidate' });
+  const keptOutcome = outcomes.find((o) => o.recipe === comparison.kept) as RecipeOutcome;
+  const metrics = computeMetrics(run.classes, labels, [...keptOutcome.predicted]);
+  run.progress({ stage: 'comparing', fraction: STAGE_SHARES.preparing + STAGE_SHARES.candidates, step: 'candidate' });
+  return { comparison, metrics };
+}
 
-  // 4. The kept recipe on all photos.
-  const headId = options.headId ?? (await activeHeadId()) ?? crypto.randomUUID();
+/** The head the result is stored as: `headId`, else the active head, else a new one; it keeps its name. */
+async function headToImprove(run: Run): Promise<{ headId: string; name: string }> {
+  const headId = run.options.headId ?? (await activeHeadId()) ?? crypto.randomUUID();
+  const db = await openTannerinDb();
   const previous = await db.get('heads', headId);
-  const name = previous?.name ?? classes.join(' / ');
-  const finalBase = weights.preparing + weights.candidates;
-  let trained: HeadDocument;
-  if (kept === 'finetune') {
-    trained = (await fineTune(split, fineTuneSet(copies), fineTuneOptions('final', finalBase, weights.final))).doc;
-  } else {
-    const stored = (await trainingSet()).examples;
-    if (kept === 'selftrain') {
-      trained = (await selfTrain(stored, unlabeledPlain, { backbone: manifest, classes, seed, rounds: maxRounds, refitAll: true, ...(signal ? { signal } : {}) })).doc;
-      progress({ stage: 'selftrain', fraction: 1, step: 'final' });
-    } else {
-      trained = (await trainHead(stored, { backbone: manifest, classes, seed, refitAll: true, ...(signal ? { signal } : {}) })).doc;
-      progress({ stage: 'comparing', fraction: 1, step: 'final' });
-    }
-  }
-  const doc: HeadDocument = { ...trained, id: headId, name, metrics };
-  // The last point where an abort still changes nothing.
-  check();
+  return { headId, name: previous?.name ?? run.classes.join(' / ') };
+}
 
+/**
+ * Step 4: the kept recipe trained again on ALL photos: fine-tuning on the copies' cut
+ * activations, the others on the examples' stored embeddings (as `predict` sees photos).
+ */
+async function trainKept(run: Run, kept: RecipeComparison['kept'], copies: FineTuneExample[], unlabeled: UnlabeledExample[]): Promise<HeadDocument> {
+  const { manifest, classes, seed, abort } = run;
+  const finalBase = STAGE_SHARES.preparing + STAGE_SHARES.candidates;
+  if (kept === 'finetune') {
+    return (await fineTune(run.split, fineTuneSet(run, copies), fineTuneOptions(run, 'final', finalBase, STAGE_SHARES.final))).doc;
+  }
+  const stored = (await trainingSet()).examples;
+  if (kept === 'selftrain') {
+    const trained = (await selfTrain(stored, unlabeled, { backbone: manifest, classes, seed, rounds: SELF_TRAIN_ROUNDS, refitAll: true, ...abort })).doc;
+    run.progress({ stage: 'selftrain', fraction: 1, step: 'final' });
+    return trained;
+  }
+  const trained = (await trainHead(stored, { backbone: manifest, classes, seed, refitAll: true, ...abort })).doc;
+  run.progress({ stage: 'comparing', fraction: 1, step: 'final' });
+  return trained;
+}
+
+/**
+ * Step 5: stores the head document with its training state (the comparison, and the guard's
+ * head-versus-kNN part as `train` records it), makes it the active head, and queues it for sync.
+ */
+async function storeImproved(run: Run, doc: HeadDocument, comparison: RecipeComparison, metrics: HeadMetrics, photoRecords: StoredExampleRecord[]): Promise<void> {
+  const kept = comparison.kept;
+  const now = new Date().toISOString();
+  const state: HeadStateRecord = {
+    id: doc.id,
+    predictWith: kept === 'knn' ? 'knn' : 'head',
+    classIds: run.classRecords.map((c) => c.id),
+    trainedOn: photoRecords.map((r) => r.id).sort(),
+    training: { finished: now, metrics, guard: guardOf(comparison), splitMethod: 'holdout', improvement: comparison },
+    updated: now,
+  };
+  await storeHead(doc, state, { activate: true });
+  void queueHeadPush(doc.id).catch(() => undefined);
+}
+
+/** The comparison's head and kNN results in the guard's shape (what the Train screen shows). */
+function guardOf(comparison: RecipeComparison): GuardResult {
   const head = comparison.candidates.find((c) => c.recipe === 'head') as RecipeCandidate;
   const knnResult = comparison.candidates.find((c) => c.recipe === 'knn') as RecipeCandidate;
-  const guard: GuardResult = {
+  return {
     candidates: [head, knnResult].map((c) => ({
       name: c.recipe as 'head' | 'knn',
       correct: c.correct,
@@ -426,32 +581,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
       unknownLabels: [],
     })),
     comparisons: [],
-    choice: kept === 'knn' ? 'knn' : 'head',
+    choice: comparison.kept === 'knn' ? 'knn' : 'head',
     reasons: [...comparison.candidates.map((c) => c.text), comparison.verdict],
-  };
-  const now = new Date().toISOString();
-  const state: HeadStateRecord = {
-    id: headId,
-    predictWith: kept === 'knn' ? 'knn' : 'head',
-    classIds: classRecords.map((c) => c.id),
-    trainedOn: photoRecords.map((r) => r.id).sort(),
-    training: { finished: now, metrics, guard, splitMethod: 'holdout', improvement: comparison },
-    updated: now,
-  };
-  await storeHead(doc, state, { activate: true });
-  void queueHeadPush(headId).catch(() => undefined);
-
-  const candidates: ImproveCandidate[] = comparison.candidates.map((c) => ({ ...c }));
-  return {
-    kept,
-    candidates,
-    headId,
-    sizeBytes: headDocumentBytes(doc),
-    summary: comparison.verdict,
-    doc,
-    metrics,
-    skipped,
-    photos: { labeled: photoRecords.length, heldOut: heldOut.length, unlabeled: unlabeled.length },
-    ms: performance.now() - t0,
   };
 }
