@@ -46,21 +46,9 @@ import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernel
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { currentBackbone } from './current-backbone.ts';
-import { notifyChange } from './changes.ts';
-import {
-  openTannerinDb,
-  readPhotoBytes,
-  type ClassRecord,
-  type HeadStateRecord,
-  type PhotoBytes,
-  type StoredExampleRecord,
-  type StoredUnlabeledRecord,
-  type UnlabeledRecord,
-} from './db.ts';
-import { pixelsOf } from './embed.ts';
-import { photoCopy, photoPixels, trainingSet } from './examples.ts';
+import { openTannerinDb, type ClassRecord, type HeadStateRecord, type StoredExampleRecord, type StoredUnlabeledRecord } from './db.ts';
+import { photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
-import { toStorageError } from './storage.ts';
 import { queueHeadPush } from './sync/loop.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 
@@ -146,37 +134,6 @@ export const MIN_PHOTOS_PER_CLASS = 3;
 export const MAX_UNLABELED = 500;
 /** Share of each class's photos held out for the comparison. */
 const HELD_OUT_FRACTION = 0.25;
-
-// ---------------------------------------------------------------------------------------------
-// Unlabeled photos
-
-/** Stores a photo without a class (a 224-px JPEG copy, as for examples) for self-training. */
-export async function addUnlabeled(photo: Blob | ImageBitmap | HTMLCanvasElement): Promise<{ id: string }> {
-  const copy = await photoCopy(await pixelsOf(photo));
-  const record: UnlabeledRecord = { id: crypto.randomUUID(), photo: copy.photo, width: copy.width, height: copy.height, createdAt: Date.now() };
-  const db = await openTannerinDb();
-  try {
-    await db.add('unlabeled', record);
-  } catch (err) {
-    throw toStorageError(err, 'the unlabeled photo');
-  }
-  notifyChange({ type: 'unlabeled-changed' });
-  return { id: record.id };
-}
-
-/** The unlabeled photos, oldest first; `photo` is the stored copy, as bytes. */
-export async function listUnlabeled(): Promise<Array<{ id: string; photo: PhotoBytes; createdAt: number }>> {
-  const db = await openTannerinDb();
-  const records = await db.getAllFromIndex('unlabeled', 'by-created');
-  return Promise.all(records.map(async (r) => ({ id: r.id, photo: await readPhotoBytes(r.photo), createdAt: r.createdAt })));
-}
-
-/** Deletes an unlabeled photo (nothing happens for an unknown id). */
-export async function deleteUnlabeled(id: string): Promise<void> {
-  const db = await openTannerinDb();
-  await db.delete('unlabeled', id);
-  notifyChange({ type: 'unlabeled-changed' });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Estimate

@@ -131,11 +131,11 @@ export type { ImproveReport } from './improve.ts';
 /** Whether {@link improve} can run now, and how large the model it makes would be. */
 export { improveEstimate } from './improve.ts';
 /** Stores an unlabeled photo for self-training. */
-export { addUnlabeled } from './improve.ts';
+export { addUnlabeled } from './unlabeled.ts';
 /** The unlabeled photos stored for self-training. */
-export { listUnlabeled } from './improve.ts';
+export { listUnlabeled } from './unlabeled.ts';
 /** Deletes an unlabeled photo. */
-export { deleteUnlabeled } from './improve.ts';
+export { deleteUnlabeled } from './unlabeled.ts';
 
 // Changes --------------------------------------------------------------------------------------
 
