@@ -12,6 +12,7 @@ import type { ImproveProgress, ImproveReport } from '../../client/lib/index.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { report } from './util.ts';
+import { HEAD_LIMITS } from '../../shared/limits.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -24,8 +25,8 @@ const taught = CLASSES.map((name) => ({ name, images: (split.train[name] as Emoj
 const unlabeledImages = CLASSES.flatMap((name) => (split.test[name] as EmojiImage[]).map((e) => e.image));
 /** The guard's order of simplicity (shared/learn/guard.ts RECIPE_ORDER): ties go to the earlier. */
 const SIMPLEST_FIRST = ['head', 'knn', 'selftrain', 'finetune'];
-/** Head documents must stay under the 8 MB head limit of storage and sync. */
-const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+/** Head documents must stay under the head limit of storage and sync. */
+const MAX_DOCUMENT_BYTES = HEAD_LIMITS.maxDocumentBytes;
 
 type RunResult =
   | { ok: true; report: Omit<ImproveReport, 'doc'> & { hasTail: boolean; docId: string }; progress: ImproveProgress[]; before: number; after: number }
