@@ -40,6 +40,7 @@ import { fitKnn } from '../../shared/learn/knn.ts';
 import { computeMetrics } from '../../shared/learn/metrics.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
 import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';
+import { throwIfAborted } from '../../shared/learn/kit.ts';
 import { foldExamples, splitByPhoto } from '../../shared/learn/split.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
@@ -197,10 +198,6 @@ export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boo
 // ---------------------------------------------------------------------------------------------
 // Improve
 
-function abortError(): DOMException {
-  return new DOMException('Improving was cancelled.', 'AbortError');
-}
-
 function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
   let best = 0;
   for (let i = 1; i < p.length; i++) if ((p[i] as number) > (p[best] as number)) best = i;
@@ -290,9 +287,7 @@ export async function improve(options: ImproveOptions = {}): Promise<ImproveRepo
  */
 async function startRun(options: ImproveOptions): Promise<Run> {
   const { signal, onProgress } = options;
-  const check = (): void => {
-    if (signal?.aborted) throw abortError();
-  };
+  const check = (): void => throwIfAborted(signal);
   check();
   const backbone = currentBackbone();
   const wanted = new Set<ImproveRecipe>(options.recipes ?? ['finetune', 'selftrain']);
