@@ -5,7 +5,7 @@
  * 1. Preparing: every fresh example's stored copy (client/lib/examples.ts keeps a 224-px JPEG of
  *    each photo) and its augmented views (same seed and count as when it was taught; the head,
  *    kNN and self-training use them, fine-tuning by default not) go through the frozen backbone
- *    once, split at the cut of the top block (shared/learn/fine-tune.ts): the cut activation and the
+ *    once, split at the cut of the top block (shared/model/backbone-split.ts): the cut activation and the
  *    embedding. The user's unlabeled photos (their stored copies) too.
  * 2. One held-out split by photo (a quarter of each class's photos, at least one). On the other
  *    photos every recipe trains: the retrained head (shared/learn/train-head.ts), kNN (k = 3, cosine),

@@ -1,7 +1,7 @@
 /**
  * Fine-tuned models through the prediction layer (shared/predict/predictor.ts) on the real
  * MobileNetV2 and WASM backend: its two entry points (pixels, and a cached frozen pass from
- * fine-tune.ts's backbone split) agree, the embedding parts above the cut really change while the
+ * shared/model/backbone-split.ts) agree, the embedding parts above the cut really change while the
  * others stay the frozen ones, it refuses documents and inputs it cannot run, and it leaks no tensors.
  */
 import * as tf from '@tensorflow/tfjs-core';
