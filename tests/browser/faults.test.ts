@@ -76,11 +76,10 @@ describe('browser faults', () => {
     // Retrain the same head, and a new one, and freeze the page in the middle of the epochs
     // (epoch 3 of many, long before anything is saved); then close it.
     await page.evaluate((headId) => {
-      const w = window as unknown as { __epochs: number };
-      w.__epochs = 0;
       const freezeAt = (e: { epoch: number }) => {
-        w.__epochs = e.epoch;
         if (e.epoch >= 3) {
+          // Said before the freeze: a poll from the test could not run during it.
+          console.log('tannerin-frozen-in-training');
           const until = performance.now() + 60_000;
           while (performance.now() < until) {
             /* the tab is busy training when it is closed */
@@ -89,9 +88,9 @@ describe('browser faults', () => {
       };
       void window.tannerin.train({ headId, epochs: 200, hidden: 64, onProgress: freezeAt }).catch(() => undefined);
     }, first.headId);
-    // Training has started (an epoch is done); closing now lands in the epochs either way: before
-    // epoch 3, or during the freeze at epoch 3. Nothing is saved before the last epoch.
-    await page.waitForFunction(() => (window as unknown as { __epochs: number }).__epochs >= 1, undefined, { timeout: 30_000 });
+    // The page is frozen at epoch 3 of 200 (told by a console message, since the frozen page cannot
+    // answer a poll: polling for an epoch count raced the freeze); nothing is saved before the last epoch.
+    await page.waitForEvent('console', { predicate: (m) => m.text() === 'tannerin-frozen-in-training', timeout: 60_000 });
     await page.close();
 
     const reopened = await ready(browser, await browser.context.newPage());
