@@ -19,7 +19,7 @@ import { fixtures } from '../tests/helpers/fixtures.ts';
 import { launchChromium, openHarness, watchModelTraffic, type Browser, type ModelTraffic } from '../tests/browser/chrome.ts';
 import { emojiSplit } from '../tests/browser/emoji.ts';
 import { imageArg } from '../tests/browser/util.ts';
-import type { ModelsResponse } from '../shared/api.ts';
+import type { ModelsResponse } from '../shared/api/types.ts';
 import { median, startDevServer, type Results } from './lib.ts';
 
 interface ImageArg {

@@ -20,7 +20,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { PairingCodeResponse, StorageCounts, TokenResponse } from '../shared/api.ts';
+import type { PairingCodeResponse, StorageCounts, TokenResponse } from '../shared/api/types.ts';
 import { median, type Results } from './lib.ts';
 
 /** Workers Standard usage model (Workers Paid), beyond the monthly inclusions. */

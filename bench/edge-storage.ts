@@ -6,7 +6,7 @@
  * own) and merges its figures into bench/results.json.
  */
 import { pathToFileURL } from 'node:url';
-import type { StorageCounts } from '../shared/api.ts';
+import type { StorageCounts } from '../shared/api/types.ts';
 import { benchJpeg } from './node-forward.ts';
 import { printTable, saveResults, startDevServer, type Results } from './lib.ts';
 

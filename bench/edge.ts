@@ -3,7 +3,7 @@
  * (timers do not advance during CPU work in production Workers, so time is taken from outside).
  */
 import { readFileSync } from 'node:fs';
-import type { DiagnosticsResponse } from '../shared/api.ts';
+import type { DiagnosticsResponse } from '../shared/api/types.ts';
 import { LIMITS } from '../shared/limits.ts';
 import { makeJpeg, makePng } from '../tests/helpers/images.ts';
 import { benchEdgeStorage } from './edge-storage.ts';

@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { DiagnosticsResponse, TokenResponse } from '../shared/api.ts';
+import type { DiagnosticsResponse, TokenResponse } from '../shared/api/types.ts';
 import { startNodeWasmBackend } from '../scripts/node-backend.ts';
 import { loadLocalModels } from '../scripts/node-models.ts';
 import { makeFineTunedDoc } from '../tests/helpers/fine-tuned.ts';

@@ -13,7 +13,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
-import type { DiagnosticsResponse } from '../shared/api.ts';
+import type { DiagnosticsResponse } from '../shared/api/types.ts';
 import { startNodeWasmBackend } from '../scripts/node-backend.ts';
 import { loadLocalModels } from '../scripts/node-models.ts';
 import { makeFineTunedDoc } from '../tests/helpers/fine-tuned.ts';

@@ -10,7 +10,7 @@
  */
 import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
-import type { DiagnosticsResponse } from '../shared/api.ts';
+import type { DiagnosticsResponse } from '../shared/api/types.ts';
 import { freezeWorker, median, printTable, quantile, startDevServer, type DevServer, type Results } from './lib.ts';
 import { benchJpeg } from './node-forward.ts';
 

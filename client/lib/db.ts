@@ -18,7 +18,7 @@
  * closes its connection.
  */
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
-import type { ModelsResponse } from '../../shared/api.ts';
+import type { ModelsResponse } from '../../shared/api/types.ts';
 import type { AugmentOp } from '../../shared/image/augment.ts';
 import type { GuardResult, RecipeComparison } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';

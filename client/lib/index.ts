@@ -93,7 +93,7 @@ export type { PredictResult } from './predict.ts';
 /** Which head answered a {@link predict}: a personal model or a default head. */
 export type { PredictingHead } from './predict.ts';
 /** One class and its score. */
-export type { Prediction } from '../../shared/api.ts';
+export type { Prediction } from '../../shared/api/types.ts';
 
 // Models ---------------------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@
  * model-file request; a new backbone version is downloaded once and the files no manifest
  * references any more are deleted. Offline, the last manifest stored is used.
  */
-import type { ModelsResponse, ServedFile } from '../../shared/api.ts';
+import type { ModelsResponse, ServedFile } from '../../shared/api/types.ts';
 import { loadBackbone, type Backbone } from '../../shared/model/backbone.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';

@@ -14,7 +14,7 @@
  * prediction in flight is disposed only once that prediction is done. Tensors: every forward pass
  * runs inside `tf.tidy` and kNN is plain JavaScript, so the tensor count stays flat.
  */
-import type { Prediction } from '../../shared/api.ts';
+import type { Prediction } from '../../shared/api/types.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { fitKnn, type KnnClassifier } from '../../shared/learn/knn.ts';

@@ -6,7 +6,7 @@
  * No TF.js here: the server does every check, this only reads the folder and reports.
  */
 import type { ErrorBody } from '../../shared/errors.ts';
-import type { PublishedHeadSummary } from '../../shared/api.ts';
+import type { PublishedHeadSummary } from '../../shared/api/types.ts';
 import { isDefaultHeadName } from '../../shared/head/validate.ts';
 import { DataError } from '../image-folder.ts';
 import type { Output } from './output.ts';

@@ -3,7 +3,7 @@
  * the same held-out photos with the kNN baseline and with the head it would replace, and it only
  * loses to one of them when the evidence is significant.
  */
-import type { Prediction } from '../api.ts';
+import type { Prediction } from '../api/types.ts';
 import type { Example } from './examples.ts';
 import { mcnemarExact, wilsonInterval } from './metrics.ts';
 

@@ -3,7 +3,7 @@
  * guard compares a trained head against. Plain JS on Float32Arrays; at personal-dataset sizes
  * (hundreds of examples) a brute-force scan is a few milliseconds.
  */
-import type { Prediction } from '../api.ts';
+import type { Prediction } from '../api/types.ts';
 import { classList, type Example } from './examples.ts';
 import { rankPredictions, transformInput } from '../predict/head-runner.ts';
 import { fitInputTransform } from '../head/input-transform.ts';

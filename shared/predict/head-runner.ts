@@ -8,7 +8,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { BackboneManifest, InputTransform } from '../model/manifest.ts';
 import { embeddingPart } from '../model/manifest.ts';
 import type { HeadDocument } from '../head/document.ts';
-import type { Prediction } from '../api.ts';
+import type { Prediction } from '../api/types.ts';
 
 /**
  * Derives a head's input from the full embedding: selects the parts, removes the recorded mean,

@@ -23,7 +23,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Prediction } from '../api.ts';
+import type { Prediction } from '../api/types.ts';
 import { backboneTailArtifacts, headArtifacts, type BackboneTail, type HeadDocument } from '../head/document.ts';
 import { embeddingPart, type BackboneManifest } from '../model/manifest.ts';
 import { headModelProbabilities, rankPredictions } from './head-runner.ts';

@@ -11,7 +11,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { ModelsResponse } from '../../shared/api.ts';
+import type { ModelsResponse } from '../../shared/api/types.ts';
 import { emojiPng } from '../helpers/fixtures.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';

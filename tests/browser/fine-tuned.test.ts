@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { PredictResponse, Prediction } from '../../shared/api.ts';
+import type { PredictResponse, Prediction } from '../../shared/api/types.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';

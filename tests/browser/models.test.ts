@@ -6,7 +6,7 @@
  * flat over 200 embeddings.
  */
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import type { ModelsResponse } from '../../shared/api.ts';
+import type { ModelsResponse } from '../../shared/api/types.ts';
 import { emojiPng } from '../helpers/fixtures.ts';
 import { launchChromium, openHarness, watchModelTraffic, type Browser } from './chrome.ts';
 import { imageArg, report } from './util.ts';

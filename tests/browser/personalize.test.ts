@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { HeadDocument, PredictResult, TrainReport } from '../../client/lib/index.ts';
-import type { ModelsResponse } from '../../shared/api.ts';
+import type { ModelsResponse } from '../../shared/api/types.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { report } from './util.ts';

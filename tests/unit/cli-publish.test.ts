@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startDevServer, type DevServer } from '../../bench/lib.ts';
-import type { ModelsResponse, PredictResponse } from '../../shared/api.ts';
+import type { ModelsResponse, PredictResponse } from '../../shared/api/types.ts';
 import { writeHeadDir } from '../../scripts/cli/head-dir.ts';
 import { readManifest } from '../../scripts/node-models.ts';
 import { expectNoStack, runCli, type CliRun } from '../helpers/cli.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureOperatorToken } from '../../scripts/dev-vars.ts';
-import { MIN_OPERATOR_TOKEN_LENGTH } from '../../shared/api.ts';
+import { MIN_OPERATOR_TOKEN_LENGTH } from '../../shared/api/types.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tannerin-devvars-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
  * input transform; the kNN classifier and the negative-transfer guard on constructed cases.
  */
 import { describe, expect, it } from 'vitest';
-import type { Prediction } from '../../shared/api.ts';
+import type { Prediction } from '../../shared/api/types.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { compareOnHeldOut, type Classifier } from '../../shared/learn/guard.ts';
 import { transformInput } from '../../shared/predict/head-runner.ts';

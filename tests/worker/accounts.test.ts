@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { AccountResponse, HeadsResponse, TokensResponse } from '../../shared/api.ts';
+import type { AccountResponse, HeadsResponse, TokensResponse } from '../../shared/api/types.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { makeTestHead } from '../helpers/heads.ts';
 import { bearer, call, expectError, putHead, servedBackbone, signUp, storedState, testEnv } from './helpers.ts';

@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import type { DiagnosticsResponse, HealthResponse, ModelsResponse, PredictResponse } from '../../shared/api.ts';
+import type { DiagnosticsResponse, HealthResponse, ModelsResponse, PredictResponse } from '../../shared/api/types.ts';
 import { createApp } from '../../worker/app.ts';
 import type { Env } from '../../worker/env.ts';
 import { BASE, call, expectError, float32Body, maxAbsDiff, post } from './helpers.ts';

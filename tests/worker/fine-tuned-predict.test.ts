@@ -5,7 +5,7 @@
  * cannot be used with such a model (422); the head cache counts its tail; memory stays in budget.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DiagnosticsResponse, HeadSummary, PredictResponse } from '../../shared/api.ts';
+import type { DiagnosticsResponse, HeadSummary, PredictResponse } from '../../shared/api/types.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { documentWeightCount } from '../../shared/predict/predictor.ts';
 import { HEAD_CACHE_BYTES, headCache } from '../../worker/inference/predictors.ts';

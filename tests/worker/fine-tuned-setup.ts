@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TestProject } from 'vitest/node';
-import type { Prediction } from '../../shared/api.ts';
+import type { Prediction } from '../../shared/api/types.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
 import { loadPredictor } from '../../shared/predict/predictor.ts';

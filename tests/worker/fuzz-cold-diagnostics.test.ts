@@ -6,7 +6,7 @@
  */
 import { createExecutionContext, env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { DiagnosticsResponse } from '../../shared/api.ts';
+import type { DiagnosticsResponse } from '../../shared/api/types.ts';
 import worker from '../../worker/index.ts';
 import { stats } from '../../worker/inference/model-runtime.ts';
 import { testEnv } from './helpers.ts';

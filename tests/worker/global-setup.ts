@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { TestProject } from 'vitest/node';
-import type { Prediction } from '../../shared/api.ts';
+import type { Prediction } from '../../shared/api/types.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { build } from '../../scripts/build.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../../scripts/node-backend.ts';

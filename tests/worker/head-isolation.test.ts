@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HeadsResponse } from '../../shared/api.ts';
+import type { HeadsResponse } from '../../shared/api/types.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { makeTestHead } from '../helpers/heads.ts';
 import { bearer, call, expectError, float32Body, post, putHead, servedBackbone, signUp, storedState, testEnv } from './helpers.ts';

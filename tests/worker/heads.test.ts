@@ -4,7 +4,7 @@
  */
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { HeadSummary, HeadsResponse } from '../../shared/api.ts';
+import type { HeadSummary, HeadsResponse } from '../../shared/api/types.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import type { BackboneModelJson } from '../../shared/head/validate.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';

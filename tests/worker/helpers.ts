@@ -1,7 +1,7 @@
 /** Small helpers for tests that call the Worker as a client would (through SELF). */
 import { SELF, type D1Migration } from 'cloudflare:test';
 import { expect } from 'vitest';
-import type { ModelsResponse, TokenResponse } from '../../shared/api.ts';
+import type { ModelsResponse, TokenResponse } from '../../shared/api/types.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import type { ErrorBody, ErrorCode } from '../../shared/errors.ts';
 import type { Env } from '../../worker/env.ts';

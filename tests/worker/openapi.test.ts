@@ -7,7 +7,7 @@
 import { Validator, type Schema } from '@cfworker/json-schema';
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import type { ModelsResponse, TokenResponse } from '../../shared/api.ts';
+import type { ModelsResponse, TokenResponse } from '../../shared/api/types.ts';
 import { ERROR_STATUS, type ErrorCode } from '../../shared/errors.ts';
 import { createApp, routeMethods } from '../../worker/app.ts';
 import type { HeaderObject, HttpMethod, OpenApiDocument, OperationObject, ParameterObject, Reference, ResponseObject } from '../../worker/routes/openapi-document.ts';

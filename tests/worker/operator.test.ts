@@ -7,7 +7,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import type { ModelsResponse, PredictResponse, PublishedHeadSummary, PublishedHeadsResponse } from '../../shared/api.ts';
+import type { ModelsResponse, PredictResponse, PublishedHeadSummary, PublishedHeadsResponse } from '../../shared/api/types.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { createApp } from '../../worker/app.ts';

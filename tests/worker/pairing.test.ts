@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import type { AccountResponse, PairingCodeResponse, TokenResponse } from '../../shared/api.ts';
+import type { AccountResponse, PairingCodeResponse, TokenResponse } from '../../shared/api/types.ts';
 import { createApp } from '../../worker/app.ts';
 import { PAIRING } from '../../worker/store/pairing.ts';
 import { BASE, bearer, call, expectError, freshAddress, signUp, testEnv } from './helpers.ts';

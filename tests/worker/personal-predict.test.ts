@@ -5,7 +5,7 @@
  */
 import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DiagnosticsResponse, PredictResponse } from '../../shared/api.ts';
+import type { DiagnosticsResponse, PredictResponse } from '../../shared/api/types.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp, testEnv } from './helpers.ts';
 

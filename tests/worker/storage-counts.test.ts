@@ -7,7 +7,7 @@
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import type { ModelsResponse } from '../../shared/api.ts';
+import type { ModelsResponse } from '../../shared/api/types.ts';
 import { createApp } from '../../worker/app.ts';
 import { PUBLISHED_INDEX_TTL_MS } from '../../worker/inference/published-index.ts';
 import { countedD1, countedR2, newStorageCounts, type StorageCounts } from '../../worker/store/storage-counts.ts';

@@ -5,7 +5,7 @@
  * is compared with the secret in constant time (their SHA-256 digests, so lengths leak nothing).
  */
 import type { MiddlewareHandler } from 'hono';
-import { MIN_OPERATOR_TOKEN_LENGTH } from '../../shared/api.ts';
+import { MIN_OPERATOR_TOKEN_LENGTH } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { unauthorized } from './auth.ts';

@@ -2,7 +2,7 @@
  * Reads what a request body gives the model: an image (decoded and preprocessed for the backbone)
  * or, where allowed, an embedding the client computed itself (raw little-endian float32).
  */
-import { EMBEDDING_TYPE, IMAGE_TYPES } from '../../shared/api.ts';
+import { EMBEDDING_TYPE, IMAGE_TYPES } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { EDGE_DECODE_LIMITS, decodeImage } from '../../shared/image/decode.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';

@@ -12,7 +12,7 @@
  * the isolate's life.
  */
 import type { Context } from 'hono';
-import type { Prediction } from '../../shared/api.ts';
+import type { Prediction } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { isDefaultHeadName, isHeadId } from '../../shared/head/validate.ts';

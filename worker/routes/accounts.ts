@@ -4,7 +4,7 @@
  * `POST /v1/accounts/me/token` (rotate the token the request was made with).
  */
 import type { Context } from 'hono';
-import type { AccountResponse, TokenResponse } from '../../shared/api.ts';
+import type { AccountResponse, TokenResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';

@@ -7,7 +7,7 @@
  * sets and a deploy never does.
  */
 import type { Context } from 'hono';
-import type { DiagnosticsResponse, ForwardTimingResponse } from '../../shared/api.ts';
+import type { DiagnosticsResponse, ForwardTimingResponse } from '../../shared/api/types.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../http/error.ts';
 import { diagnostics, getRuntime } from '../inference/model-runtime.ts';

@@ -5,7 +5,7 @@
  * (shared/head/validate.ts) before anything is stored; a rejected write changes nothing.
  */
 import type { Context } from 'hono';
-import { HEAD_TYPE } from '../../shared/api.ts';
+import { HEAD_TYPE } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { isFineTuned } from '../../shared/head/document.ts';

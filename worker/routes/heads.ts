@@ -4,7 +4,7 @@
  * is a 404 exactly like an id nobody uses. (`PUT` is routes/head-put.ts.)
  */
 import type { Context } from 'hono';
-import { HEAD_TYPE, type HeadsResponse } from '../../shared/api.ts';
+import { HEAD_TYPE, type HeadsResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { isHeadId } from '../../shared/head/validate.ts';
 import { callerOfContext } from '../http/auth.ts';

@@ -1,6 +1,6 @@
 /** `GET /healthz`: the Worker is up and its manifest is readable. */
 import type { Context } from 'hono';
-import type { HealthResponse } from '../../shared/api.ts';
+import type { HealthResponse } from '../../shared/api/types.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import type { AppEnv } from '../env.ts';
 import { getManifest } from '../inference/model-runtime.ts';

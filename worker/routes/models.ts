@@ -1,6 +1,6 @@
 /** `GET /v1/models`: the manifest, with absolute URLs of the model files; ETag and 304 (worker/http/conditional.ts). */
 import type { Context } from 'hono';
-import type { ModelsResponse } from '../../shared/api.ts';
+import type { ModelsResponse } from '../../shared/api/types.ts';
 import type { ManifestFile } from '../../shared/model/manifest.ts';
 import type { AppEnv } from '../env.ts';
 import { conditionalJson } from '../http/conditional.ts';

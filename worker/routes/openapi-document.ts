@@ -1,13 +1,13 @@
 /**
  * The OpenAPI 3.1 description of the whole HTTP API, written by hand as a typed object: the
- * bodies' schemas come from shared/api-schemas.ts (written against shared/api.ts), the error codes
+ * bodies' schemas come from shared/api/schemas.ts (written against shared/api/types.ts), the error codes
  * and their statuses from the error table (shared/errors.ts), the limits and quotas from their
  * own homes. Served by `GET /v1/openapi.json` (routes/openapi.ts). tests/worker/openapi.test.ts
  * checks that its paths and methods are the app's routes, that its codes are the table's, and
  * validates real answers against it.
  */
-import { API_SCHEMAS, errorSchema, ref, type ApiSchemaName, type JsonSchema } from '../../shared/api-schemas.ts';
-import { EMBEDDING_TYPE, HEAD_TYPE, IMAGE_TYPES } from '../../shared/api.ts';
+import { API_SCHEMAS, errorSchema, ref, type ApiSchemaName, type JsonSchema } from '../../shared/api/schemas.ts';
+import { EMBEDDING_TYPE, HEAD_TYPE, IMAGE_TYPES } from '../../shared/api/types.ts';
 import { ERROR_STATUS, type ErrorCode } from '../../shared/errors.ts';
 import { HEAD_JSON_LIMITS, LIMITS } from '../../shared/limits.ts';
 import { EDGE_RATE_RULES } from '../rate-limit/edge-config.ts';

@@ -1,6 +1,6 @@
 /** `GET /v1/openapi.json`: the OpenAPI 3.1 description of the API (routes/openapi-document.ts), with ETag and 304. */
 import type { Context } from 'hono';
-import { API_VERSION } from '../../shared/api.ts';
+import { API_VERSION } from '../../shared/api/types.ts';
 import type { AppEnv } from '../env.ts';
 import { conditionalJson } from '../http/conditional.ts';
 import { openApiDocument, type OpenApiDocument } from './openapi-document.ts';

@@ -17,7 +17,7 @@
  * `MAX_PUBLISHED_HEAD_BYTES` (8 MiB); both are refused before anything is stored (worker/store/quotas.ts).
  */
 import type { Context } from 'hono';
-import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api.ts';
+import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { isFineTuned } from '../../shared/head/document.ts';
 import { isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';

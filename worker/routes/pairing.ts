@@ -4,7 +4,7 @@
  * own token for the same account.
  */
 import type { Context } from 'hono';
-import type { PairingCodeResponse } from '../../shared/api.ts';
+import type { PairingCodeResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';

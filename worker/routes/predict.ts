@@ -9,7 +9,7 @@
  * a shipped head makes no D1 query and no R2 read once the isolate is warm.
  */
 import type { Context } from 'hono';
-import type { PredictResponse } from '../../shared/api.ts';
+import type { PredictResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { quoteEtag } from '../http/etag.ts';

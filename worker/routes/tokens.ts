@@ -4,7 +4,7 @@
  * i.e. sign this device out). The last token cannot be revoked (409).
  */
 import type { Context } from 'hono';
-import type { TokenInfo, TokensResponse } from '../../shared/api.ts';
+import type { TokenInfo, TokensResponse } from '../../shared/api/types.ts';
 import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
 import { listTokens, revokeToken } from '../store/accounts.ts';

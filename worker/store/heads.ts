@@ -11,7 +11,7 @@
  * very statement that writes the index row: D1 runs statements one at a time, so two concurrent
  * writes cannot both pass a quota that only one of them fits in.
  */
-import type { HeadSummary } from '../../shared/api.ts';
+import type { HeadSummary } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { ValidatedHead } from '../../shared/head/validate.ts';
 import { headPrefix } from './accounts.ts';

@@ -4,7 +4,7 @@
  * (`TANNERIN_DIAGNOSTICS`, never in a deploy) worker/index.ts wraps them for every request and
  * `GET /_diag/storage` reports the isolate's totals, which the bench reads through `wrangler dev`.
  */
-import type { StorageCounts } from '../../shared/api.ts';
+import type { StorageCounts } from '../../shared/api/types.ts';
 
 export type { StorageCounts };
 

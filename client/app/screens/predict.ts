@@ -5,7 +5,7 @@
  */
 import { activeHeadId, listHeads, onChange, predict, type EmbedSource, type HeadSummary, type Prediction } from '../../lib/index.ts';
 import { defaultHeads, downscaleForUpload } from '../../lib/internal.ts';
-import type { PredictResponse } from '../../../shared/api.ts';
+import type { PredictResponse } from '../../../shared/api/types.ts';
 import { Camera, CameraError } from '../camera.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, h, replace } from '../dom.ts';

@@ -3,7 +3,7 @@
  * or a pairing code), pairing codes for other devices, and turning sync off (signing this device
  * out, or deleting the account and its heads on the server). The heads stored here always stay.
  */
-import type { AccountResponse, PairingCodeResponse, TokenResponse } from '../../../shared/api.ts';
+import type { AccountResponse, PairingCodeResponse, TokenResponse } from '../../../shared/api/types.ts';
 import { openTannerinDb, type SyncAccountRecord } from '../db.ts';
 import { apiError, json, request } from './http.ts';
 import { listenOnline, syncNow } from './loop.ts';

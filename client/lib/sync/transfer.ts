@@ -3,8 +3,8 @@
  * conditionally on the last synced ETag. A head changed on both sides keeps both versions (the
  * other device's as a second head, both marked `conflict`; client/lib/sync/conflicts.ts ends it).
  */
-import type { HeadsResponse, HeadSummary as ServerHead } from '../../../shared/api.ts';
-import { HEAD_TYPE } from '../../../shared/api.ts';
+import type { HeadsResponse, HeadSummary as ServerHead } from '../../../shared/api/types.ts';
+import { HEAD_TYPE } from '../../../shared/api/types.ts';
 import type { HeadDocument } from '../../../shared/head/document.ts';
 import { sha256Hex } from '../../../shared/util/hash.ts';
 import { openTannerinDb, type HeadStateRecord, type SyncAccountRecord, type SyncStateRecord } from '../db.ts';

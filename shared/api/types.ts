@@ -1,7 +1,7 @@
 /**
  * Types of the HTTP API, shared by the Worker that answers and the clients that call it.
  */
-import type { Manifest, ManifestFile } from './model/manifest.ts';
+import type { Manifest, ManifestFile } from '../model/manifest.ts';
 
 export const API_VERSION = 'v1';
 

@@ -1,6 +1,6 @@
 /**
  * JSON Schemas (draft 2020-12, the dialect of OpenAPI 3.1) of the HTTP API's JSON bodies, each
- * written against its TypeScript type in shared/api.ts (or shared/errors.ts, shared/model/,
+ * written against its TypeScript type in shared/api/types.ts (or shared/errors.ts, shared/model/,
  * shared/head/): {@link objectSchema} makes `properties` name exactly the type's keys, so a field
  * added to a type without a schema, or a schema for a field that does not exist, fails the
  * typecheck. The OpenAPI description (worker/routes/openapi-document.ts) refers to them by name,
@@ -26,10 +26,10 @@ import type {
   TokenInfo,
   TokenResponse,
   TokensResponse,
-} from './api.ts';
-import { ERROR_STATUS, type ErrorBody, type ErrorCode } from './errors.ts';
-import type { BackboneTail, HeadDocument, HeadMetrics, HeadWeightSpec } from './head/document.ts';
-import type { EmbeddingPart, InputSpec, InputTransform } from './model/manifest.ts';
+} from './types.ts';
+import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '../errors.ts';
+import type { BackboneTail, HeadDocument, HeadMetrics, HeadWeightSpec } from '../head/document.ts';
+import type { EmbeddingPart, InputSpec, InputTransform } from '../model/manifest.ts';
 
 /** A JSON Schema, as far as this API's description uses the vocabulary. */
 export interface JsonSchema {
