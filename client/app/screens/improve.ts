@@ -81,10 +81,10 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
   const selftrain = h('input', { type: 'checkbox', id: 'recipe-selftrain' });
   // Disabled until the estimate says there are enough photos.
   const start = h('button', { type: 'button', class: 'primary', 'data-testid': 'improve-button', disabled: true }, 'Improve further');
-  const cancel = h('button', { type: 'button', hidden: true }, 'Cancel');
+  const cancel = h('button', { type: 'button', hidden: true, 'data-testid': 'improve-cancel' }, 'Cancel');
   const bar = progressBar('Improve progress');
   bar.el.hidden = true;
-  const status = h('p', { class: 'status', 'aria-live': 'polite' });
+  const status = h('p', { class: 'status', 'aria-live': 'polite', 'data-testid': 'improve-status' });
   const result = h('div');
   const unlabeledList = h('div', { class: 'thumbs', 'data-testid': 'unlabeled' });
   const unlabeledCount = h('p', { class: 'muted' });
