@@ -88,6 +88,22 @@ async function predictPhoto(page: Page, image: EmojiImage): Promise<string> {
   return (await page.locator('[data-testid="prediction-bars"] li .label').first().textContent()) ?? '';
 }
 
+/** Predicts every held-out photo on the Predict screen with "My model"; how many were right. */
+async function predictHeldOut(page: Page): Promise<{ right: number; tried: string[] }> {
+  await page.click('nav a[href="#predict"]');
+  await page.waitForSelector('#model-mine:checked');
+  let right = 0;
+  const tried: string[] = [];
+  for (const name of CLASSES) {
+    for (const image of test(name)) {
+      const top = await predictPhoto(page, image);
+      tried.push(`${image.file}: ${name} -> ${top}`);
+      if (top === name) right++;
+    }
+  }
+  return { right, tried };
+}
+
 /** One phone-sized Chromium for a describe block: launched before its tests, disposed after. */
 function phoneSession(): { browser: Browser; page: Page } {
   const session = {} as { browser: Browser; page: Page };
@@ -158,17 +174,7 @@ describe('the app at phone size', () => {
 
   it('predicts held-out images with the personal model, and the default model on the device', async () => {
     const { browser, page } = phone;
-    await page.click('nav a[href="#predict"]');
-    await page.waitForSelector('#model-mine:checked');
-    let right = 0;
-    const tried: string[] = [];
-    for (const name of CLASSES) {
-      for (const image of test(name)) {
-        const top = await predictPhoto(page, image);
-        tried.push(`${image.file}: ${name} -> ${top}`);
-        if (top === name) right++;
-      }
-    }
+    const { right, tried } = await predictHeldOut(page);
     // 6 unseen emoji, chance 1/3; the same split measured 18/18 in personalize.test.ts.
     expect(right, tried.join('\n')).toBeGreaterThanOrEqual(5);
     await shot(page, 'predict');
@@ -282,17 +288,7 @@ describe('the app at phone size', () => {
 
     // The local models are untouched: listed as before, and the personal model still predicts.
     expect(await page.locator('[data-testid="model-list"] .model strong').allTextContents()).toEqual(modelsBefore);
-    await page.click('nav a[href="#predict"]');
-    await page.waitForSelector('#model-mine:checked');
-    let right = 0;
-    const tried: string[] = [];
-    for (const name of CLASSES) {
-      for (const image of test(name)) {
-        const top = await predictPhoto(page, image);
-        tried.push(`${image.file}: ${name} -> ${top}`);
-        if (top === name) right++;
-      }
-    }
+    const { right, tried } = await predictHeldOut(page);
     expect(right, tried.join('\n')).toBeGreaterThanOrEqual(5);
     // The banner stays on every screen until dismissed, and takes the person to the sync settings.
     await banner.locator('button:has-text("Sync settings")').click();
