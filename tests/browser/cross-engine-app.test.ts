@@ -143,6 +143,13 @@ async function trainNow(page: EnginePage, shot: (name: string) => Promise<void>)
   await tab(page, 'train');
   await page.waitForFunction(() => document.querySelector('[data-testid="train-button"]:not([disabled])') !== null, undefined);
   await page.click('[data-testid="train-button"]');
+  // A tap starts training at once (its status shows). In WebKit a WebDriver click was lost once
+  // (CI: status empty, progress 0% after 300 s; the summary above the button re-renders and moves
+  // it): one more tap then, if the first shows nothing.
+  const started = () => document.querySelector('[data-testid="train-status"]')?.textContent !== '' || document.querySelector('[data-testid="train-result"]') !== null;
+  await page.waitForFunction(started, undefined, 15_000).catch(async () => {
+    await page.click('[data-testid="train-button"]');
+  });
   try {
     // Generous: WebKit's SIMD build on a loaded 2-core machine took over 2 minutes once (a safety limit, not a timing).
     await page.waitForFunction(
