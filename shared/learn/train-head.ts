@@ -33,7 +33,7 @@ import {
   WeightSnapshot,
   type Judgement,
 } from './kit.ts';
-import { yieldToEventLoop } from '../util/yield.ts';
+import { Yielder } from '../util/yield.ts';
 
 export interface TrainOptions {
   backbone: BackboneManifest;
@@ -173,6 +173,7 @@ export async function trainHead(examples: readonly Example[], options: TrainOpti
     history.push(event);
     options.onProgress?.(event);
   };
+  // Every epoch is short; a turn every 25 ms (not every epoch, which would cost more than the epoch).
   const clock = new Yielder();
 
   const trainers: Trainer[] = [];
@@ -244,21 +245,6 @@ function checkClasses(examples: readonly Example[], classes: readonly string[]):
   if (missing.length) throw new RangeError(`no examples for class ${missing.join(', ')}`);
   const unknown = [...present].filter((c) => !classes.includes(c));
   if (unknown.length) throw new RangeError(`examples labelled ${unknown.join(', ')}, which is not in classes`);
-}
-
-/**
- * Gives the event loop a turn (a task, so that clicks and abort events get through, not just
- * microtasks) at most every 25 ms: a turn per epoch would cost more than the epoch.
- * (In workerd the clock stands still during CPU work, so it never yields there; nothing waits.)
- */
-class Yielder {
-  private last = performance.now();
-
-  async maybeYield(): Promise<void> {
-    if (performance.now() - this.last < 25) return;
-    await yieldToEventLoop();
-    this.last = performance.now();
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { yieldToEventLoop } from '../../shared/util/yield.ts';
+import { yieldToEventLoop, Yielder } from '../../shared/util/yield.ts';
 
 describe('yieldToEventLoop', () => {
   it('resolves in a later task, not among the microtasks already queued', async () => {
@@ -28,5 +28,26 @@ describe('yieldToEventLoop', () => {
     await received;
     channel.port1.close();
     expect(order).toEqual(['message', 'after yield']);
+  });
+});
+
+describe('Yielder', () => {
+  /** Whether `p` is still pending after the microtasks already queued (i.e. it waits for a task turn). */
+  async function waitsForATask(p: Promise<void>): Promise<boolean> {
+    let resolved = false;
+    const done = p.then(() => {
+      resolved = true;
+    });
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    const waited = !resolved;
+    await done;
+    return waited;
+  }
+
+  it('yields once its interval has passed, and not before', async () => {
+    expect(await waitsForATask(new Yielder(0).maybeYield())).toBe(true);
+    const never = new Yielder(Number.POSITIVE_INFINITY);
+    expect(await waitsForATask(never.maybeYield())).toBe(false);
+    expect(await waitsForATask(never.maybeYield())).toBe(false);
   });
 });
