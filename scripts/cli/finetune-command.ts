@@ -5,6 +5,7 @@
 import { fineTune, type FineTuneEpoch } from '../../shared/learn/fine-tune.ts';
 import { splitBackbone } from '../../shared/model/backbone-split.ts';
 import { loadPredictor, type FrozenActivations } from '../../shared/predict/predictor.ts';
+import { argMax } from '../../shared/predict/head-runner.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
@@ -97,7 +98,7 @@ export async function predictWithPersonalModel(doc: HeadDocument, data: ImageFol
       // The frozen pass per image, then the model's own layers and head over all of them, batched.
       const frozen = await mapImages<FrozenActivations>(data.images, manifest.backbone.normalization, 'backbone', (input) => predictor.frozenPass(input), out.quiet);
       const probabilities = await predictor.probabilities(frozen);
-      return probabilities.map((p) => doc.classes[p.indexOf(Math.max(...p))] as string);
+      return probabilities.map((p) => doc.classes[argMax(p)] as string);
     } finally {
       predictor.dispose();
     }

@@ -37,6 +37,7 @@ import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
 import type { Example } from '../../shared/learn/examples.ts';
 import { fineTune, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
 import type { BackboneSplit, FrozenOutput } from '../../shared/model/backbone-split.ts';
+import { argMax } from '../../shared/predict/head-runner.ts';
 import { loadPredictor } from '../../shared/predict/predictor.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
@@ -72,10 +73,9 @@ export interface RecipeOutcome {
   detail: string;
 }
 
+/** The class with the largest score in `p`. */
 function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
-  let best = 0;
-  for (let i = 1; i < p.length; i++) if ((p[i] as number) > (p[best] as number)) best = i;
-  return classes[best] as string;
+  return classes[argMax(p)] as string;
 }
 
 async function knn(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext): Promise<RecipeOutcome> {

@@ -37,6 +37,13 @@ export function transformInput(embedding: Float32Array, backbone: BackboneManife
   return out;
 }
 
+/** Index of the largest score (the first on ties): the predicted class of one row of probabilities. */
+export function argMax(scores: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < scores.length; i++) if ((scores[i] as number) > (scores[best] as number)) best = i;
+  return best;
+}
+
 /** Pairs scores with labels, sorted by descending score, cut to `top` when given. */
 export function rankPredictions(classes: string[], scores: ArrayLike<number>, top?: number): Prediction[] {
   const ranked = classes.map((label, i) => ({ label, score: scores[i] as number }));

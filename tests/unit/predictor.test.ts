@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
+import { argMax } from '../../shared/predict/head-runner.ts';
 import { documentWeightCount, loadPredictor } from '../../shared/predict/predictor.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';
@@ -83,6 +84,8 @@ describe('loadPredictor with a fine-tuned model', () => {
         // The batched form of the second entry point gives the same scores.
         const [row] = await predictor.probabilities([await split.forward(input)]);
         fromFrozen.forEach((p) => expect(Math.abs(p.score - ((row as Float32Array)[doc.classes.indexOf(p.label)] as number))).toBeLessThan(1e-6));
+        // argMax of a row of probabilities names the top-ranked class.
+        expect(doc.classes[argMax(row as Float32Array)]).toBe(fromFrozen[0]?.label);
       }
     } finally {
       predictor.dispose();
