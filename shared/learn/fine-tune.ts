@@ -256,6 +256,8 @@ interface Run {
 
 interface RunSettings {
   split: BackboneSplit;
+  /** The tail's topology and the backbone's weights (`split.initialTail()`), which every run starts from. */
+  initial: SavedArtifacts;
   classes: string[];
   options: FineTuneOptions;
   seed: number;
@@ -278,7 +280,7 @@ async function trainRun(
   phase: FineTuneEpoch['phase'],
   s: RunSettings,
 ): Promise<Run> {
-  const { split, classes, options } = s;
+  const { split, classes, options, initial } = s;
   const { backbone, signal } = options;
   const warm = await trainHead(train, { ...options.head, backbone, classes, seed: s.seed, ...(signal ? { signal } : {}) });
   const trainLabels = classIndices(train, classes);
@@ -286,7 +288,6 @@ async function trainRun(
   const weights = classBalancedWeights(train);
   const random = mulberry32(s.seed ^ 0xf17e);
 
-  const initial = await split.initialTail();
   // Refuse before training what could never be stored: the tail's weights as base64 plus the head's document.
   const estimate = Math.ceil(initial.weightData.length / 3) * 4 + JSON.stringify(initial.modelTopology).length + JSON.stringify(warm.doc).length;
   if (estimate > s.maxBytes) throw tooLarge(estimate, s.maxBytes);
@@ -410,6 +411,7 @@ export async function fineTune(split: BackboneSplit, examples: readonly FineTune
   const history: FineTuneEpoch[] = [];
   const settings: RunSettings = {
     split,
+    initial: await split.initialTail(),
     classes,
     options,
     seed,
