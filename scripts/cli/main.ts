@@ -7,16 +7,17 @@
  * project's Node 22 with tsx) or `npx tsx scripts/cli/main.ts ...`.
  *
  * The arguments are read before anything heavy loads: this file imports only Node built-ins and
- * the output helper, and each command imports its module (TF.js, the WASM backend, the model
+ * the output and usage helpers, and each command imports its module (TF.js, the WASM backend, the model
  * runtime) when it runs, so `--help` and bad usage answer at once.
  *
  * Exit codes: 0 success; 1 bad data or a failure (message on stderr, no stack trace); 2 bad usage
  * (a missing or malformed option; the usage follows the message on stderr).
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import type { TrainArgs } from './command-args.ts';
 import { Output } from './output.ts';
+import { parseArgsOrUsage, reportUsageError, UsageError } from './usage.ts';
 
 const COMMON_HELP = `Options for every command:
   --json    print results as one JSON object, the last line of stdout (other output goes to stderr)
@@ -97,16 +98,6 @@ from TANNERIN_OPERATOR_TOKEN (never an option: shells keep command lines in thei
 
 ${COMMON_HELP}`;
 
-/** Bad command-line usage: the message, then the usage (the command's, if known), on stderr; exit code 2. */
-class UsageError extends Error {
-  readonly usage: string;
-
-  constructor(message: string, usage: string = USAGE) {
-    super(message);
-    this.usage = usage;
-  }
-}
-
 const COMMON = {
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -174,12 +165,12 @@ function probability(values: Values, name: string, command: Command): number | u
 
 async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
-  if (name === undefined) throw new UsageError('no command given');
+  if (name === undefined) throw new UsageError('no command given', USAGE);
   if (name === '--help' || name === '-h' || name === 'help') {
     const topic = rest[0];
     if (topic === undefined) process.stdout.write(`${USAGE}\n`);
     else if (isCommand(topic)) process.stdout.write(`${COMMANDS[topic].help}\n`);
-    else throw new UsageError(`unknown command "${topic}"`);
+    else throw new UsageError(`unknown command "${topic}"`, USAGE);
     return 0;
   }
   if (name === '--version') {
@@ -187,16 +178,11 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`tannerin ${pkg.version} (Node ${process.version})\n`);
     return 0;
   }
-  if (!isCommand(name)) throw new UsageError(`unknown command "${name}"`);
+  if (!isCommand(name)) throw new UsageError(`unknown command "${name}"`, USAGE);
   const command = name;
   const usage = COMMANDS[command].help;
-  let values: Values;
-  try {
-    const options: ParseArgsConfig['options'] = COMMANDS[command].options;
-    values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Values;
-  } catch (error) {
-    throw new UsageError((error as Error).message, usage);
-  }
+  const options: ParseArgsConfig['options'] = COMMANDS[command].options;
+  const values = parseArgsOrUsage({ args: rest, options, strict: true, allowPositionals: false }, usage).values as Values;
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     return 0;
@@ -284,8 +270,7 @@ async function main(): Promise<void> {
     code = await run(process.argv.slice(2));
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`tannerin: ${error.message}\n\n${error.usage}\n`);
-      code = 2;
+      code = reportUsageError('tannerin', error);
     } else if (error instanceof RangeError || (await isDataError(error))) {
       // RangeErrors come from shared/ validating data (too few photos, bad labels): user-fixable.
       process.stderr.write(`tannerin: error: ${(error as Error).message}\n`);

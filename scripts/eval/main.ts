@@ -13,17 +13,19 @@
  *
  * Options: --quick, --seeds N, --ks 5,10, --datasets emoji,fashion, --recipes knn,tm,head,selftrain,finetune
  * (also head-all, see scripts/eval/recipes.ts), --out FILE. Results are merged into the file: a run
- * of some recipes replaces only their figures. Not part of `npm test`.
+ * of some recipes replaces only their figures. `--help` prints the options; bad usage prints the
+ * message and the options on stderr and exits 2, as the CLI does (scripts/cli/usage.ts). Not part
+ * of `npm test`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../../shared/model/backbone-split.ts';
 import { augmentedViews } from '../../shared/image/augment.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { createProgress } from '../cli/progress.ts';
+import { parseArgsOrUsage, reportUsageError, UsageError } from '../cli/usage.ts';
 import { openBackboneModel, startRuntime } from '../cli/runtime.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { AUGMENTED_RECIPES, DEFAULT_RECIPES, FINE_TUNING_RECIPES, RECIPES, UNLABELED_RECIPES, runRecipe, type EvalExample, type Recipe } from './recipes.ts';
@@ -81,34 +83,69 @@ interface Cell {
   ms: number[];
 }
 
-const { values } = parseArgs({
-  options: {
-    quick: { type: 'boolean' },
-    seeds: { type: 'string' },
-    datasets: { type: 'string' },
-    recipes: { type: 'string' },
-    out: { type: 'string' },
-    ks: { type: 'string' },
-  },
-  strict: true,
-});
-const quick = values.quick === true;
-const plan: Plan = structuredClone(quick ? QUICK : FULL);
-if (values.seeds) {
-  const n = Number(values.seeds);
-  if (!(Number.isInteger(n) && n >= 1)) throw new Error(`--seeds must be a positive integer, got ${values.seeds}`);
-  plan.seeds = n;
-  for (const r of RECIPES) plan.recipes[r].seeds = Math.min(plan.recipes[r].seeds, n);
+const USAGE = `Usage: npm run eval -- [options]
+
+  --quick             2 seeds, fewer test images; writes bench/eval-quick.json
+  --seeds N           at most N seeds per recipe
+  --ks 5,10           only these shots per class (of 1, 5, 10)
+  --datasets emoji,fashion
+  --recipes ${RECIPES.join(',')}
+                      (default: ${DEFAULT_RECIPES.join(',')})
+  --out FILE          where the figures are merged (default bench/eval.json)
+  --help              this text`;
+
+const DATASETS = ['emoji', 'fashion'];
+
+/** The run's options; bad usage is a {@link UsageError}, found before the backbone loads. */
+function readOptions(): { quick: boolean; plan: Plan; recipes: Recipe[]; datasetNames: string[]; outFile: string } {
+  const { values } = parseArgsOrUsage(
+    {
+      options: {
+        quick: { type: 'boolean' },
+        seeds: { type: 'string' },
+        datasets: { type: 'string' },
+        recipes: { type: 'string' },
+        out: { type: 'string' },
+        ks: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    },
+    USAGE,
+  );
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const plan: Plan = structuredClone(quick ? QUICK : FULL);
+  if (values.seeds) {
+    const n = Number(values.seeds);
+    if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`, USAGE);
+    plan.seeds = n;
+    for (const r of RECIPES) plan.recipes[r].seeds = Math.min(plan.recipes[r].seeds, n);
+  }
+  if (values.ks) {
+    const ks = values.ks.split(',').map(Number);
+    if (!ks.every((k) => Number.isInteger(k) && k >= 1)) throw new UsageError(`--ks must be positive integers, got ${values.ks}`, USAGE);
+    plan.ks = plan.ks.filter((k) => ks.includes(k));
+  }
+  const recipes = (values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
+  for (const r of recipes) if (!RECIPES.includes(r)) throw new UsageError(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`, USAGE);
+  const datasetNames = values.datasets ? values.datasets.split(',') : DATASETS;
+  for (const d of datasetNames) if (!DATASETS.includes(d)) throw new UsageError(`unknown dataset ${d} (known: ${DATASETS.join(', ')})`, USAGE);
+  const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
+  return { quick, plan, recipes, datasetNames, outFile };
 }
-if (values.ks) {
-  const ks = values.ks.split(',').map(Number);
-  if (!ks.every((k) => Number.isInteger(k) && k >= 1)) throw new Error(`--ks must be positive integers, got ${values.ks}`);
-  plan.ks = plan.ks.filter((k) => ks.includes(k));
+
+let options: ReturnType<typeof readOptions>;
+try {
+  options = readOptions();
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.exit(reportUsageError('eval', error));
 }
-const recipes = (values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
-for (const r of recipes) if (!RECIPES.includes(r)) throw new Error(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`);
-const datasetNames = values.datasets ? values.datasets.split(',') : ['emoji', 'fashion'];
-const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
+const { quick, plan, recipes, datasetNames, outFile } = options;
 const fineTuning = recipes.some((r) => FINE_TUNING_RECIPES.includes(r));
 
 const started = performance.now();
@@ -183,7 +220,7 @@ for (const name of datasetNames) {
     const fashion = fashionDataset(plan.fashion);
     if (fashion) datasets.push(fashion);
     else console.error(`eval: skipping fashion. ${FASHION_INSTALL_HINT}`);
-  } else throw new Error(`unknown dataset ${name} (known: emoji, fashion)`);
+  }
 }
 
 const cells = new Map<string, Cell>();

@@ -2,14 +2,15 @@
  * The `tannerin` CLI's help and usage, run as a child process through the bin launcher: help on
  * stdout with exit 0, each command's own help, usage on stderr with exit 2 on bad usage, and that
  * reading the arguments loads no TF.js (the module list of the CLI process, recorded by a load
- * hook: tests/helpers/record-loaded-modules.mjs).
+ * hook: tests/helpers/record-loaded-modules.mjs). `npm run eval` answers bad usage the same way.
  */
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoStack, ROOT, runCli } from '../helpers/cli.ts';
+import { expectNoStack, ROOT, runCli, type CliRun } from '../helpers/cli.ts';
 
 const COMMANDS = {
   embed: ['--data', '--out'],
@@ -90,6 +91,46 @@ describe('tannerin bad usage', () => {
       expect(run.stderr).toMatch(new RegExp(`^Usage: tannerin ${command} `, 'm'));
       expectNoStack(run);
     });
+  });
+});
+
+/** `npm run eval -- ...args` (tsx scripts/eval/main.ts). */
+function runEval(args: string[]): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'scripts', 'eval', 'main.ts'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('npm run eval: usage as the CLI gives it', () => {
+  it('--help on stdout with exit 0; an unknown option or a bad value: the message and the usage on stderr, exit 2, no stack', async () => {
+    const [help, unknown, seeds, dataset] = await Promise.all([
+      runEval(['--help']),
+      runEval(['--bogus']),
+      runEval(['--seeds', 'x']),
+      runEval(['--datasets', 'nope']),
+    ]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: npm run eval /);
+    for (const [run, message] of [
+      [unknown, /^eval: Unknown option '--bogus'/m],
+      [seeds, /^eval: --seeds must be a positive integer, got x$/m],
+      [dataset, /^eval: unknown dataset nope/m],
+    ] as const) {
+      expect(run.code, run.stderr).toBe(2);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toMatch(message);
+      expect(run.stderr).toMatch(/^Usage: npm run eval /m);
+      expectNoStack(run);
+    }
   });
 });
 
