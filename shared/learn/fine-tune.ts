@@ -10,7 +10,7 @@
  * configs and weights, so the shared frozen backbone never changes.
  *
  * A fine-tuned personal model is then a head document with a `backboneTail` section (the cut, the
- * tail's topology and weights; format in shared/head/document.ts). `loadPersonalModel` (shared/predict/predictor.ts)
+ * tail's topology and weights; format in shared/head/document.ts). `loadPredictor` (shared/predict/predictor.ts)
  * predicts with it: frozen part to the cut, the personal tail from there, the embedding parts the
  * tail produces replaced by its outputs, the head's input transform and the head as usual.
  *

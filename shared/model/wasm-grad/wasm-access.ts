@@ -61,7 +61,7 @@ export function requireShape(t: tf.TensorInfo, expected: readonly number[], name
 /** Throws unless the data format is NHWC (the default). */
 export function requireNhwc(dataFormat: string | undefined, kernelName: string): void {
   if (dataFormat !== undefined && dataFormat !== 'NHWC') {
-    throw new Error(`${kernelName}: only NHWC is supported on wasm by shared/wasm-grad-kernels, got ${dataFormat}`);
+    throw new Error(`${kernelName}: only NHWC is supported on wasm by shared/model/wasm-grad-kernels, got ${dataFormat}`);
   }
 }
 
