@@ -18,6 +18,17 @@ export type SourceKind = 'blob' | 'file' | 'image' | 'bitmap' | 'canvas' | 'offs
 /** The image's bytes as a Blob of its media type. */
 export const blobOf = (img: ImageArg): Blob => new Blob([base64ToBytes(img.base64) as Uint8Array<ArrayBuffer>], { type: img.type });
 
+/** The decoded image drawn on a canvas of its size (the caller closes `bitmap`). */
+async function drawn(blob: Blob): Promise<{ bitmap: ImageBitmap; canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D }> {
+  const bitmap = await createImageBitmap(blob);
+  const canvas = document.createElement('canvas');
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+  ctx.drawImage(bitmap, 0, 0);
+  return { bitmap, canvas, ctx };
+}
+
 /** Builds a source of the given kind showing the image. */
 export async function sourceOf(kind: SourceKind, img: ImageArg): Promise<{ source: lib.EmbedSource; cleanup: () => void }> {
   const blob = blobOf(img);
@@ -41,12 +52,7 @@ export async function sourceOf(kind: SourceKind, img: ImageArg): Promise<{ sourc
     case 'canvas':
     case 'offscreen':
     case 'imagedata': {
-      const bitmap = await createImageBitmap(blob);
-      const canvas = document.createElement('canvas');
-      canvas.width = bitmap.width;
-      canvas.height = bitmap.height;
-      const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
-      ctx.drawImage(bitmap, 0, 0);
+      const { bitmap, canvas, ctx } = await drawn(blob);
       bitmap.close();
       if (kind === 'canvas') return { source: canvas, cleanup: none };
       if (kind === 'imagedata') return { source: ctx.getImageData(0, 0, canvas.width, canvas.height), cleanup: none };
@@ -56,12 +62,7 @@ export async function sourceOf(kind: SourceKind, img: ImageArg): Promise<{ sourc
     }
     case 'video': {
       // A camera stand-in: a canvas stream played in a <video>.
-      const bitmap = await createImageBitmap(blob);
-      const canvas = document.createElement('canvas');
-      canvas.width = bitmap.width;
-      canvas.height = bitmap.height;
-      const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
-      ctx.drawImage(bitmap, 0, 0);
+      const { bitmap, canvas, ctx } = await drawn(blob);
       const stream = canvas.captureStream(10);
       const video = document.createElement('video');
       video.muted = true;
