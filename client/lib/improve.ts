@@ -379,16 +379,19 @@ function holdOut(run: Run, copies: FineTuneExample[]): HeldOut {
  * held-out ones: the retrained head and kNN always, then self-training and fine-tuning when wanted.
  */
 async function candidateOutcomes(run: Run, { train, heldOut }: HeldOut, unlabeled: UnlabeledExample[]): Promise<RecipeOutcome[]> {
-  const { manifest, classes, seed, abort } = run;
+  const { manifest, classes } = run;
   const plan = ['head', ...[...run.wanted].sort()] as RecipeName[];
   const candidateShare = STAGE_SHARES.candidates / plan.length;
   let done = 0;
   const at = (within: number): number => STAGE_SHARES.preparing + candidateShare * (done + Math.min(1, within));
   const outcomes: RecipeOutcome[] = [];
+  /** A head document's outcome: its predictions for the held-out photos' embeddings. */
+  const headOutcome = async (recipe: 'head' | 'selftrain', doc: HeadDocument): Promise<RecipeOutcome> => {
+    const p = await predictProbabilities(doc, manifest, heldOut.map((e) => e.embedding));
+    return { recipe, predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: headDocumentBytes(doc) };
+  };
 
-  const headRun = await trainHead(train, { backbone: manifest, classes, seed, ...abort, refitAll: true });
-  const headP = await predictProbabilities(headRun.doc, manifest, heldOut.map((e) => e.embedding));
-  outcomes.push({ recipe: 'head', predicted: headP.map((p) => argMaxLabel(classes, p)), sizeBytes: headDocumentBytes(headRun.doc) });
+  outcomes.push(await headOutcome('head', (await trainHead(train, headOptions(run))).doc));
   const knn = fitKnn(train, manifest, { k: 3, classes });
   outcomes.push({ recipe: 'knn', predicted: heldOut.map((e) => knn.predict(e.embedding, 1)[0]?.label as string) });
   done++;
@@ -397,12 +400,8 @@ async function candidateOutcomes(run: Run, { train, heldOut }: HeldOut, unlabele
 
   if (run.wanted.has('selftrain')) {
     const selfTrained = await selfTrain(train, unlabeled, {
-      backbone: manifest,
-      classes,
-      seed,
+      ...headOptions(run),
       rounds: SELF_TRAIN_ROUNDS,
-      refitAll: true,
-      ...abort,
       onRound: (r) =>
         run.progress({
           stage: 'selftrain',
@@ -413,8 +412,7 @@ async function candidateOutcomes(run: Run, { train, heldOut }: HeldOut, unlabele
           step: 'candidate',
         }),
     });
-    const p = await predictProbabilities(selfTrained.doc, manifest, heldOut.map((e) => e.embedding));
-    outcomes.push({ recipe: 'selftrain', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: headDocumentBytes(selfTrained.doc) });
+    outcomes.push(await headOutcome('selftrain', selfTrained.doc));
     done++;
     run.check();
   }
@@ -432,6 +430,11 @@ async function candidateOutcomes(run: Run, { train, heldOut }: HeldOut, unlabele
     run.check();
   }
   return outcomes;
+}
+
+/** The retrained head's and self-training's options (the candidates and the final model alike). */
+function headOptions(run: Run) {
+  return { backbone: run.manifest, classes: run.classes, seed: run.seed, refitAll: true, ...run.abort };
 }
 
 /** The examples fine-tuning trains on: the copies, with their augmented views only if `fineTuneViews`. */
@@ -484,18 +487,17 @@ async function headToImprove(run: Run): Promise<{ headId: string; name: string }
  * activations, the others on the examples' stored embeddings (as `predict` sees photos).
  */
 async function trainKept(run: Run, kept: RecipeComparison['kept'], copies: FineTuneExample[], unlabeled: UnlabeledExample[]): Promise<HeadDocument> {
-  const { manifest, classes, seed, abort } = run;
   const finalBase = STAGE_SHARES.preparing + STAGE_SHARES.candidates;
   if (kept === 'finetune') {
     return (await fineTune(run.split, fineTuneSet(run, copies), fineTuneOptions(run, 'final', finalBase, STAGE_SHARES.final))).doc;
   }
   const stored = (await trainingSet()).examples;
   if (kept === 'selftrain') {
-    const trained = (await selfTrain(stored, unlabeled, { backbone: manifest, classes, seed, rounds: SELF_TRAIN_ROUNDS, refitAll: true, ...abort })).doc;
+    const trained = (await selfTrain(stored, unlabeled, { ...headOptions(run), rounds: SELF_TRAIN_ROUNDS })).doc;
     run.progress({ stage: 'selftrain', fraction: 1, step: 'final' });
     return trained;
   }
-  const trained = (await trainHead(stored, { backbone: manifest, classes, seed, refitAll: true, ...abort })).doc;
+  const trained = (await trainHead(stored, headOptions(run))).doc;
   run.progress({ stage: 'comparing', fraction: 1, step: 'final' });
   return trained;
 }
