@@ -34,5 +34,6 @@ export async function benchCli(): Promise<Results> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runSectionAlone(benchCli, async () => (await import('./report.ts')).replaceCliSection);
+  // No Worker to build or bundle: the CLI runs on its own.
+  await runSectionAlone(benchCli, async () => (await import('./report.ts')).replaceCliSection, { worker: false });
 }

@@ -195,19 +195,23 @@ export async function startDevServer(extraArgs: string[] = [], readyPath = '/mod
 
 /**
  * Runs one bench section on its own (`npx tsx bench/<section>.ts`) as `npm run bench` runs it:
- * builds dist/public if missing, serves the Worker frozen (edits to the tree cannot restart it),
- * merges the figures into bench/results.json, rewrites the section's part of BENCHMARKS.md when
- * `section` gives its replacer, and prints the table.
+ * builds dist/public if missing and serves the Worker frozen (edits to the tree cannot restart it)
+ * unless `worker` is false (a section that starts no `wrangler dev`), merges the figures into
+ * bench/results.json, rewrites the section's part of BENCHMARKS.md when `section` gives its
+ * replacer, and prints the table.
  */
 export async function runSectionAlone(
   bench: () => Promise<Results>,
   section?: () => Promise<(text: string, merged: Results, measuredAt: Date) => string>,
+  { worker = true }: { worker?: boolean } = {},
 ): Promise<void> {
-  if (!existsSync(join(ROOT, 'dist', 'public', 'index.html'))) {
-    const { build } = await import('../scripts/build.ts');
-    build();
+  if (worker) {
+    if (!existsSync(join(ROOT, 'dist', 'public', 'index.html'))) {
+      const { build } = await import('../scripts/build.ts');
+      build();
+    }
+    freezeWorker();
   }
-  freezeWorker();
   const results = await bench();
   const merged = saveResults(results);
   if (section) {
