@@ -341,6 +341,14 @@ describe('GET /v1/models, conditional', () => {
     expect(changed.status).toBe(200);
     await changed.arrayBuffer();
     expect(counts).toEqual({ d1Queries: 0, r2Operations: 0 });
+    // The answer is kept per origin: another host gets its own URLs and ETag, and the first one's
+    // answer is unchanged after it.
+    const elsewhere = await app.fetch(new Request('https://elsewhere.example/v1/models'), bindings);
+    const moved = (await elsewhere.json()) as ModelsResponse;
+    expect(moved.backbone.files.every((f) => f.url.startsWith('https://elsewhere.example/'))).toBe(true);
+    expect(elsewhere.headers.get('etag')).not.toBe(etag);
+    expect((await get({ 'if-none-match': elsewhere.headers.get('etag') as string })).status).toBe(200);
+    expect((await get({ 'if-none-match': etag })).status).toBe(304);
     // RFC 9110 parsing, not substring matching: a tag with junk around it is refused, never a 304.
     for (const junk of [`${etag}x`, `junk${etag}`, etag.slice(1)]) expect((await get({ 'if-none-match': junk })).status, junk).toBe(400);
   });

@@ -2,15 +2,15 @@
 import type { Context } from 'hono';
 import { API_VERSION } from '../../shared/api/types.ts';
 import type { AppEnv } from '../env.ts';
-import { conditionalJson } from '../http/conditional.ts';
-import { openApiDocument, type OpenApiDocument } from './openapi-document.ts';
+import { conditionalJson, jsonEntity, type JsonEntity } from '../http/conditional.ts';
+import { openApiDocument } from './openapi-document.ts';
 
-/** Handler factory for the description's route; the document is built once per isolate. */
+/** Handler factory for the description's route; the document is built, serialized and hashed once per isolate. */
 export function openApiRoute() {
-  let document: OpenApiDocument | null = null;
-  return (c: Context<AppEnv>) => {
-    document ??= openApiDocument(API_VERSION);
+  let entity: JsonEntity | null = null;
+  return async (c: Context<AppEnv>) => {
+    entity ??= await jsonEntity(openApiDocument(API_VERSION));
     // Changes only with a deploy: revalidate, like the manifest.
-    return conditionalJson(c, document, { 'cache-control': 'no-cache' });
+    return conditionalJson(c, entity, { 'cache-control': 'no-cache' });
   };
 }
