@@ -96,8 +96,6 @@ type LoadedHead = { info: PredictingHead; /** Bytes it holds, for the cache budg
 const PAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
 const cache = new LruCache<LoadedHead>(PAGE_CACHE_BYTES);
-/** Keys of cached entries that predict with the head itself (the others are kNN, or still loading). */
-const headKeys = new Set<string>();
 let active: Promise<string | null> | null = null;
 let watching = false;
 
@@ -113,8 +111,6 @@ async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promi
     key,
     async () => {
       const head = await loadHead(id, options.headId === undefined, ref);
-      if (head.knn) headKeys.delete(key);
-      else headKeys.add(key);
       return { value: head, bytes: head.bytes };
     },
     async (head) => ({ head: head.info, predictions: await fn(head) }),
@@ -149,7 +145,7 @@ function watchChanges(): void {
       case 'examples-changed':
       case 'classes-changed':
         // kNN classifiers are built from the examples (entries still loading may become one).
-        cache.evictWhere((key) => !headKeys.has(key));
+        cache.evictWhere((_, head) => head?.predictor === undefined);
         break;
       case 'models-updated':
         clearPredictCache();

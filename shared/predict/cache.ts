@@ -110,9 +110,12 @@ export class LruCache<T extends Disposable> {
     for (const key of [...this.entries.keys()]) this.drop(key);
   }
 
-  /** Drops the entries whose key `select` picks, as {@link clear} does (a load in flight is disposed when done). */
-  evictWhere(select: (key: string) => boolean): void {
-    for (const key of [...this.entries.keys()]) if (select(key)) this.drop(key);
+  /**
+   * Drops the entries `select` picks by key and value (undefined while it loads), as {@link clear}
+   * does (a load in flight is disposed when done).
+   */
+  evictWhere(select: (key: string, value: T | undefined) => boolean): void {
+    for (const [key, entry] of [...this.entries]) if (select(key, entry.value)) this.drop(key);
   }
 
   /** Waits for room for `estimatedBytes`, then starts the load (or joins one started meanwhile). */

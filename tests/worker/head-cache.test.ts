@@ -136,6 +136,32 @@ describe('LruCache', () => {
     expect(cache.stats.bytes).toBe(0);
   });
 
+  it('evictWhere drops the entries its test picks by key or value (a load in flight included) and keeps the rest', async () => {
+    const { cache, made, use } = harness(1000);
+    await use('keep', 10);
+    await use('drop-by-key', 10);
+    await use('drop-by-value', 10);
+    let finish = (_: { value: Fake; bytes: number }) => {};
+    const loading = cache.use('loading', () => new Promise((r) => (finish = r)), async (v) => v.name, { estimatedBytes: 10 });
+    await new Promise((r) => setTimeout(r, 0));
+    const seen = new Map<string, string | undefined>();
+    cache.evictWhere((key, value) => {
+      seen.set(key, value?.name);
+      return key === 'drop-by-key' || value?.name === 'drop-by-value' || value === undefined;
+    });
+    expect(seen).toEqual(new Map([['keep', 'keep'], ['drop-by-key', 'drop-by-key'], ['drop-by-value', 'drop-by-value'], ['loading', undefined]]));
+    expect(['keep', 'drop-by-key', 'drop-by-value', 'loading'].map((k) => cache.has(k))).toEqual([true, false, false, false]);
+    expect(made.get('keep')?.[0]?.disposed).toBe(0);
+    expect(made.get('drop-by-key')?.[0]?.disposed).toBe(1);
+    expect(made.get('drop-by-value')?.[0]?.disposed).toBe(1);
+    // The load in flight still serves its request, then is disposed and no longer counted.
+    const late = new Fake('loading');
+    finish({ value: late, bytes: 10 });
+    expect(await loading).toBe('loading');
+    expect(late.disposed).toBe(1);
+    expect(cache.stats).toMatchObject({ entries: 1, bytes: 10 });
+  });
+
   it('shares one load between concurrent requests and forgets a failed load', async () => {
     const cache = new LruCache<Fake>(100);
     let loads = 0;
