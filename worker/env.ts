@@ -19,7 +19,14 @@ type NotInWranglerToml = 'TANNERIN_DIAGNOSTICS' | 'OPERATOR_TOKEN';
  * The bindings' types come from `Cloudflare.Env`, which `wrangler types` generates from
  * wrangler.toml into worker/worker-configuration.d.ts (`npm test` checks that file is current).
  */
-export interface Env extends Omit<Cloudflare.Env, WranglerVar> {
+export interface Env extends Omit<Cloudflare.Env, WranglerVar>, DeclaredEnv {}
+
+/**
+ * What {@link Env} declares itself: its names are checked against wrangler.toml's below (the ones
+ * `Env` inherits from `Cloudflare.Env` could not be), its types against the generated ones by
+ * `Env` extending both.
+ */
+interface DeclaredEnv {
   /** Static assets: the app and the model files under `models/`. */
   ASSETS: Fetcher;
   /** Accounts, token hashes, pairing codes, rate-limit counters and the head index (migrations/). */
@@ -72,7 +79,7 @@ type NoKeys<K extends never> = K;
  * variable added to or dropped from wrangler.toml (then `npm run types:worker`) without a change
  * here fails the typecheck.
  */
-type _EnvMatchesWranglerToml = NoKeys<KeysNotShared<Omit<Env, NotInWranglerToml>, Cloudflare.Env>>;
+type _EnvMatchesWranglerToml = NoKeys<KeysNotShared<Omit<DeclaredEnv, NotInWranglerToml>, Cloudflare.Env>>;
 
 /** Who is calling: set by the auth middleware for a valid bearer token. */
 export interface Caller {
