@@ -26,7 +26,7 @@ import { unauthorized } from '../http/auth.ts';
 import { findHead, readHead } from '../store/heads.ts';
 import { publishedKey } from '../store/published.ts';
 import { predictionInput } from './embedding-input.ts';
-import { fetchShippedHead, getManifest, getRuntime, recordHeap } from './model-runtime.ts';
+import { fetchShippedHead, getManifest, recordHeap, type ModelRuntime } from './model-runtime.ts';
 import type { PublishedIndex } from './published-index.ts';
 
 /**
@@ -151,9 +151,8 @@ export async function resolveHead(c: Context<AppEnv>, published: PublishedIndex,
  * Scores of the request's input under `head`: the body is read and checked first (415, 413, 422
  * before any head loads), then the head's predictor runs it, from the cache or loaded into it.
  */
-export async function predictWithHead(c: Context<AppEnv>, head: ResolvedHead, top?: number): Promise<Prediction[]> {
-  const runtime = await getRuntime(c.env);
-  const input = await predictionInput(c.req.raw, runtime, head);
+export async function predictWithHead(req: Request, runtime: ModelRuntime, head: ResolvedHead, top?: number): Promise<Prediction[]> {
+  const input = await predictionInput(req, runtime, head);
   return head.cache.use(
     head.key,
     async () => {

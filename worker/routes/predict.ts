@@ -33,8 +33,9 @@ export function predictRoute(published: PublishedIndex) {
     const top = parseTop(c.req.query('top'));
     // Which head, answered (401 / 404 / 409) before the model loads or the body is read.
     const head = await resolveHead(c, published, c.req.query('head') || DEFAULT_HEAD);
-    const predictions = await predictWithHead(c, head, top);
-    const body: PredictResponse = { backbone: (await getRuntime(c.env)).backbone.ref, head: head.name, predictions };
+    const runtime = await getRuntime(c.env);
+    const predictions = await predictWithHead(c.req.raw, runtime, head, top);
+    const body: PredictResponse = { backbone: runtime.backbone.ref, head: head.name, predictions };
     if (head.etag !== null) c.header('x-tannerin-head-etag', quoteEtag(head.etag));
     if (head.personal) c.header('cache-control', 'no-store');
     return c.json(body);
