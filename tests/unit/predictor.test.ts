@@ -165,9 +165,12 @@ describe('loadPredictor with a fine-tuned model', () => {
 
   it('leaks no tensors across predictions and frees its weights on dispose', async () => {
     const before = tf.memory().numTensors;
+    const bytesBefore = tf.memory().numBytes;
     const tailed = await loadPredictor(doc, models.backbone);
     const loaded = tf.memory().numTensors;
     expect(loaded).toBeGreaterThan(before);
+    // What it reports for cache budgets is what its weights really take.
+    expect(tailed.weightBytes).toBe(tf.memory().numBytes - bytesBefore);
     await tailed.predictPreprocessed(inputs[0] as Float32Array);
     const after1 = tf.memory().numTensors;
     for (const input of inputs) await tailed.predictPreprocessed(input, 2);
