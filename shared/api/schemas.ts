@@ -340,10 +340,7 @@ const headCache = objectSchema<NonNullable<DiagnosticsResponse['headCache']>>({
 });
 
 /** Every error code, from the error table (shared/errors.ts). */
-export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
-
-/** The codes answered with `status`, in the error table's order. */
-export const errorCodesWithStatus = (status: number): ErrorCode[] => ERROR_CODES.filter((code) => ERROR_STATUS[code] === status);
+const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
 
 /** The one error shape; `codes` narrows `error.code` (by default every code of the table). */
 export function errorSchema(codes: readonly ErrorCode[] = ERROR_CODES): JsonSchema {
