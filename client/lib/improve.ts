@@ -33,6 +33,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { augmentedViews } from '../../shared/image/augment.ts';
 import { fineTune, type FineTuneExample } from '../../shared/learn/fine-tune.ts';
 import { splitBackbone, type BackboneSplit } from '../../shared/model/backbone-split.ts';
+import { argMax } from '../../shared/predict/head-runner.ts';
 import { loadPredictor } from '../../shared/predict/predictor.ts';
 import { compareRecipes, type GuardResult, type RecipeCandidate, type RecipeComparison, type RecipeName, type RecipeOutcome } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
@@ -199,9 +200,7 @@ export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boo
 // Improve
 
 function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
-  let best = 0;
-  for (let i = 1; i < p.length; i++) if ((p[i] as number) > (p[best] as number)) best = i;
-  return classes[best] as string;
+  return classes[argMax(p)] as string;
 }
 
 

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
+import { argMax } from '../../shared/predict/head-runner.ts';
 import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { computeMetrics } from '../../shared/learn/metrics.ts';
 import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';
@@ -210,7 +211,7 @@ export async function evalCommand(args: EvalArgs, out: Output): Promise<void> {
       }
       const examples = await embedImages(backbone, data.images, 'embedding', out.quiet);
       const probabilities = await predictProbabilities(doc, backbone.manifest, examples.map((e) => e.embedding));
-      predicted = probabilities.map((p) => doc.classes[p.indexOf(Math.max(...p))] as string);
+      predicted = probabilities.map((p) => doc.classes[argMax(p)] as string);
     } finally {
       backbone.dispose();
     }

@@ -24,7 +24,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import { classCounts, classList, type Example } from './examples.ts';
 import { headArtifacts, type HeadDocument, type HeadMetrics } from '../head/document.ts';
-import { headModelProbabilities } from '../predict/head-runner.ts';
+import { argMax, headModelProbabilities } from '../predict/head-runner.ts';
 import type { BackboneManifest } from '../model/manifest.ts';
 import { computeMetrics } from './metrics.ts';
 import { splitByPhoto, type Fold } from './split.ts';
@@ -98,13 +98,6 @@ export async function predictProbabilities(
   } finally {
     model.dispose();
   }
-}
-
-/** Index of the largest value (the first on ties). */
-function argMax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if ((values[i] as number) > (values[best] as number)) best = i;
-  return best;
 }
 
 /** The photos' views grouped by photo id, in first-seen order. */
