@@ -20,11 +20,10 @@
  *
  * Pure JS around `trainHead`; tensors live only inside it and {@link predictProbabilities}.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import { classCounts, classList, type Example } from './examples.ts';
-import { headArtifacts, type HeadDocument, type HeadMetrics } from '../head/document.ts';
-import { argMax, headModelProbabilities } from '../predict/head-runner.ts';
+import type { HeadDocument, HeadMetrics } from '../head/document.ts';
+import { argMax } from '../predict/head-runner.ts';
+import { loadPredictor } from '../predict/predictor.ts';
 import type { BackboneManifest } from '../model/manifest.ts';
 import { computeMetrics } from './metrics.ts';
 import { splitByPhoto, type Fold } from './split.ts';
@@ -92,11 +91,11 @@ export async function predictProbabilities(
   embeddings: readonly Float32Array[],
 ): Promise<Float32Array[]> {
   if (embeddings.length === 0) return [];
-  const model = await loadLayersModel(tf.io.fromMemory(headArtifacts(doc)));
+  const predictor = await loadPredictor(doc, { manifest: backbone });
   try {
-    return await headModelProbabilities(model, doc, backbone, embeddings);
+    return await predictor.probabilities(embeddings.map((embedding) => ({ embedding })));
   } finally {
-    model.dispose();
+    predictor.dispose();
   }
 }
 
