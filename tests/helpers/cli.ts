@@ -19,8 +19,13 @@ export interface CliRun {
  * (default: the repository), with `env` over this process's environment.
  */
 export function runCli(args: string[], options: { node?: string; cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliRun> {
+  return runProcess(options.node ?? process.execPath, [LAUNCHER, ...args], options);
+}
+
+/** Runs `command` with `args` (stdio piped) in `cwd` (default: the repository); its exit code and output. */
+export function runProcess(command: string, args: string[], options: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(options.node ?? process.execPath, [LAUNCHER, ...args], {
+    const child = spawn(command, args, {
       cwd: options.cwd ?? ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(options.env ? { env: { ...process.env, ...options.env } } : {}),

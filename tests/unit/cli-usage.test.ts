@@ -4,13 +4,12 @@
  * reading the arguments loads no TF.js (the module list of the CLI process, recorded by a load
  * hook: tests/helpers/record-loaded-modules.mjs). `npm run eval` answers bad usage the same way.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoStack, ROOT, runCli, type CliRun } from '../helpers/cli.ts';
+import { expectNoStack, ROOT, runCli, runProcess, type CliRun } from '../helpers/cli.ts';
 
 const COMMANDS = {
   embed: ['--data', '--out'],
@@ -96,18 +95,7 @@ describe('tannerin bad usage', () => {
 
 /** `npm run eval -- ...args` (tsx scripts/eval/main.ts). */
 function runEval(args: string[]): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'scripts', 'eval', 'main.ts'), ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'scripts', 'eval', 'main.ts'), ...args]);
 }
 
 describe('npm run eval: usage as the CLI gives it', () => {
