@@ -1,6 +1,7 @@
 /**
  * Training a personal head in the page: the stored examples (client/lib/examples.ts) go through
- * the shared trainer (shared/learn/train-head.ts: softmax head, class-balanced, held-out split by photo,
+ * shared/learn/train-app.ts (`trainAndGuard`, which the evaluation's recipe `app` runs too): the
+ * shared trainer (shared/learn/train-head.ts: softmax head, class-balanced, held-out split by photo,
  * early stopping, progress, abort), then the negative-transfer guard (shared/learn/guard.ts) compares
  * the new head on the same held-out photos with kNN (k = 3, cosine) on the same embeddings and
  * with the head it would replace, and the head is saved only after all of that succeeded, in one
@@ -17,15 +18,10 @@
  * - `previous`: nothing is stored; the previous head stays.
  */
 import type { EpochProgress } from '../../shared/learn/train-head.ts';
-import { trainHead } from '../../shared/learn/train-head.ts';
-import { compareOnHeldOut, type CandidateResult, type Classifier, type GuardResult } from '../../shared/learn/guard.ts';
+import type { GuardResult } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
-import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
-import { fitKnn } from '../../shared/learn/knn.ts';
-import { wilsonInterval } from '../../shared/learn/metrics.ts';
 import type { Split } from '../../shared/learn/split.ts';
-import { foldExamples } from '../../shared/learn/split.ts';
-import type { Example } from '../../shared/learn/examples.ts';
+import { trainAndGuard, type TrainOutcome } from '../../shared/learn/train-app.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
@@ -61,7 +57,7 @@ export interface TrainOptions {
 export interface TrainReport {
   headId: string;
   /** The guard's decision, as applied. */
-  outcome: 'new-head' | 'knn' | 'kept-previous';
+  outcome: TrainOutcome;
   /** Whether a new head document was stored. */
   saved: boolean;
   /** How this device now predicts for this head. */
@@ -105,7 +101,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
   const headId = options.headId ?? crypto.randomUUID();
   const [previous, previousState] = await Promise.all([db.get('heads', headId), db.get('headStates', headId)]);
 
-  const result = await trainHead(set.examples, {
+  const { training: result, guard, outcome } = await trainAndGuard(set.examples, {
     backbone: backbone.manifest,
     classes,
     id: headId,
@@ -113,21 +109,11 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
     ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
     seed: options.seed ?? 0,
-    // The returned head trains on every photo once the held-out ones chose the epoch count
-    // (measured: +1 to +3 points at 5-10 photos a class, scripts/eval/main.ts); the guard below judges
-    // the head trained without the held-out photos (`heldOutDoc`).
     refitAll: options.refitAll ?? true,
     ...(signal ? { signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
   });
-  signal?.throwIfAborted();
-
-  const guard =
-    result.split.method === 'holdout'
-      ? await holdoutGuard(set.examples, result.split, result.heldOutDoc ?? result.doc, classes, previous, previousState)
-      : crossValidatedGuard(set.examples, result.split, result.metrics, classes, previous);
-  // The last point where an abort still changes nothing.
-  signal?.throwIfAborted();
 
   const refitted = result.heldOutDoc !== undefined;
   const allPhotos = result.split.folds.flatMap((f) => f.validation).concat(result.split.folds[0]?.train ?? []);
@@ -135,17 +121,14 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
     result.split.method === 'holdout' && !refitted ? (result.split.folds[0]?.train ?? []) : [...new Set(result.split.method === 'holdout' ? allPhotos : result.split.folds.flatMap((f) => f.validation))];
   const heldOut = result.split.method === 'holdout' ? (result.split.folds[0]?.validation.length ?? 0) : trainedOn.length;
   const activate = options.activate ?? true;
-  let outcome: TrainReport['outcome'];
   let doc: HeadDocument;
   let predictWith: TrainReport['predictWith'];
-  if (guard.choice === 'previous' && previous) {
-    outcome = 'kept-previous';
+  if (outcome === 'kept-previous' && previous) {
     doc = previous;
     predictWith = previousState?.predictWith ?? 'head';
     if (activate) await setActiveHead(headId);
   } else {
-    outcome = guard.choice === 'knn' ? 'knn' : 'new-head';
-    predictWith = guard.choice === 'knn' ? 'knn' : 'head';
+    predictWith = outcome === 'knn' ? 'knn' : 'head';
     doc = result.doc;
     const state: HeadStateRecord = {
       id: headId,
@@ -186,106 +169,5 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
     epochsRun: result.history.length,
     examples: { photos: set.photos, vectors: set.examples.length, stale: set.stale, classes },
     ms: performance.now() - t0,
-  };
-}
-
-/**
- * The guard on the held-out photos of a holdout split. kNN remembers the training photos' views
- * (what the head trained on). The previous head competes only when it runs on this backbone and
- * never trained on a held-out photo: evaluated on photos it has seen, it would look better than it
- * is and block every retraining.
- */
-async function holdoutGuard(
-  examples: readonly Example[],
-  split: Split,
-  doc: HeadDocument,
-  classes: string[],
-  previous: HeadDocument | undefined,
-  previousState: HeadStateRecord | undefined,
-): Promise<GuardResult> {
-  const backbone = currentBackbone().manifest;
-  const fold = split.folds[0];
-  if (!fold) throw new Error('holdout split without a fold');
-  const { train, validation } = foldExamples(examples, fold);
-  const notes: string[] = [];
-  const heads: Predictor[] = [];
-  const asClassifier = (p: Predictor): Classifier => ({ predict: (embedding) => p.predictFrozen({ embedding }) });
-  try {
-    const head = await loadPredictor(doc, { manifest: backbone });
-    heads.push(head);
-    const knn = fitKnn(train, backbone, { k: 3, classes });
-    let previousHead: Classifier | undefined;
-    if (previous) {
-      // A head refitted on every photo is judged through its twin trained without the held-out ones.
-      const judged = previousState?.judged;
-      const previousDoc = judged?.doc ?? previous;
-      const held = new Set(fold.validation);
-      const seen = (judged?.trainedOn ?? previousState?.trainedOn ?? []).filter((p) => held.has(p)).length;
-      if (previous.backbone !== doc.backbone) {
-        notes.push(`The previous head runs on backbone ${previous.backbone}, not ${doc.backbone}: not compared.`);
-      } else if (previousDoc.backboneTail !== undefined) {
-        notes.push('The previous model is fine-tuned (it reads its own top block, not the stored embeddings): not compared.');
-      } else if (seen > 0) {
-        notes.push(`The previous head trained on ${seen} of the ${held.size} held-out photos, so it cannot be compared fairly: not compared.`);
-      } else {
-        const p = await loadPredictor(previousDoc, { manifest: backbone });
-        heads.push(p);
-        previousHead = asClassifier(p);
-      }
-    }
-    const result = await compareOnHeldOut({ heldOut: validation, head: asClassifier(head), knn, ...(previousHead ? { previousHead } : {}) });
-    return { ...result, reasons: [...notes, ...result.reasons] };
-  } finally {
-    for (const h of heads) h.dispose();
-  }
-}
-
-/**
- * With cross-validation (few photos) there is no single held-out split, and the final head trained
- * on every photo. The numbers are still honest: the head's are its pooled cross-validation
- * results, kNN's come from each fold's kNN on that fold's held-out photos. Without paired
- * predictions there is no significance test, and with this few photos none could pass: the new
- * head is used.
- */
-function crossValidatedGuard(
-  examples: readonly Example[],
-  split: Split,
-  metrics: HeadMetrics,
-  classes: string[],
-  previous: HeadDocument | undefined,
-): GuardResult {
-  const backbone = currentBackbone().manifest;
-  let knnCorrect = 0;
-  let n = 0;
-  for (const fold of split.folds) {
-    const { train, validation } = foldExamples(examples, fold);
-    if (!validation.length || !train.length) continue;
-    const knn = fitKnn(train, backbone, { k: 3, classes });
-    for (const e of validation) {
-      n++;
-      if (knn.predict(e.embedding, 1)[0]?.label === e.label) knnCorrect++;
-    }
-  }
-  const headCorrect = Math.round(metrics.accuracy * metrics.n);
-  const candidate = (name: CandidateResult['name'], correct: number, total: number): CandidateResult => ({
-    name,
-    correct,
-    n: total,
-    accuracy: total ? correct / total : 0,
-    interval: wilsonInterval(correct, total),
-    unknownLabels: [],
-  });
-  const candidates = [candidate('head', headCorrect, metrics.n), candidate('knn', knnCorrect, n)];
-  const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
-  return {
-    candidates,
-    comparisons: [],
-    choice: 'head',
-    reasons: [
-      `Too few photos for a held-out split: ${split.folds.length}-fold cross-validation.`,
-      ...candidates.map((c) => `${c.name}: ${c.correct}/${c.n} right (${pct(c.accuracy)}, 95% CI ${pct(c.interval.low)}-${pct(c.interval.high)}).`),
-      ...(previous ? ['The previous head trained on these photos: not compared.'] : []),
-      'No paired significance test with cross-validation: using the new head.',
-    ],
   };
 }
