@@ -7,7 +7,7 @@
  *   the 5-shot set); the pool's other emoji are the unlabeled photos for self-training. Alpha is
  *   composited onto white by the shared preprocessing (the backbone's `background`).
  * - fashion: Debian's dataset-fashion-mnist. Test: the first 100 t10k images of each class (the
- *   same every seed). Per seed: k shots per class from the train set (nested), and 500 unlabeled
+ *   same every seed; `testOffset` 100 takes images 100-199 instead, the confirmation set). Per seed: k shots per class from the train set (nested), and 500 unlabeled
  *   train images drawn from the rest (labels hidden, class mix as it falls).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -117,7 +117,7 @@ function readIdx(file: string, magic: number): Idx {
 }
 
 /** Fashion-MNIST, or null when the Debian package is missing. */
-export function fashionDataset(options: { testPerClass: number; unlabeled: number }): Dataset | null {
+export function fashionDataset(options: { testPerClass: number; testOffset?: number; unlabeled: number }): Dataset | null {
   const file = (name: string): string => join(FASHION_DIR, name);
   const names = ['train-images-idx3-ubyte.gz', 'train-labels-idx1-ubyte.gz', 't10k-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz'];
   if (!names.every((n) => existsSync(file(n)))) return null;
@@ -153,7 +153,8 @@ export function fashionDataset(options: { testPerClass: number; unlabeled: numbe
   };
   const testIndices = indicesByClass('t10k');
   const trainIndices = indicesByClass('train');
-  const test = testIndices.flatMap((indices) => indices.slice(0, options.testPerClass).map((i) => image('t10k', i)));
+  const offset = options.testOffset ?? 0;
+  const test = testIndices.flatMap((indices) => indices.slice(offset, offset + options.testPerClass).map((i) => image('t10k', i)));
   return {
     name: 'fashion',
     classes: FASHION_CLASSES.slice(),

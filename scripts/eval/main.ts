@@ -1,21 +1,40 @@
 /**
  * `npm run eval`: few-shot accuracy of every recipe on the same splits (scripts/eval/datasets.ts
- * for the splits, scripts/eval/recipes.ts for the recipes). Writes `bench/eval.json` (metric name
- * `eval.<dataset>.<recipe>.k<k>` -> `{ value, unit, std, n, note }`, value = mean accuracy in
- * [0, 1] over seeds, std = sample standard deviation over seeds, n = seeds) and prints markdown
- * tables (accuracy, time per training run).
+ * for the splits, scripts/eval/recipes.ts for the recipes), with its statistics over seeds
+ * (scripts/eval/stats.ts). Writes `bench/eval.json` and prints markdown tables (accuracy, time per
+ * training run, paired differences).
  *
- * Full run: k = 1, 5, 10 and 5 seeds for knn, tm, head; selftrain on the same seeds where there
- * are unlabeled photos (emoji k = 1, 5; fashion k = 1, 5, 10, 500 unlabeled); finetune on 3 seeds
- * at k = 5, 10. Every image's frozen forward pass (embedding + cut activation) is computed once
- * per run and cached. `--quick`: 2 seeds, fewer Fashion-MNIST test images, selftrain and finetune
- * at k = 5 on 1 seed; writes `bench/eval-quick.json` so it never overwrites a full run's figures.
+ * bench/eval.json, one entry per recipe, dataset and k:
+ * `eval.<dataset>.<recipe>.k<k>` -> `{ value, unit: 'accuracy', std, n, ci, seeds, perSeed, msPerTraining, note }`:
+ * value = mean test accuracy in [0, 1] over seeds, std = sample standard deviation, n = seeds,
+ * ci = `[low, high]` 95% t-interval of the mean, seeds and perSeed = the seeds and each one's
+ * accuracy (so later runs can pair with them), msPerTraining = mean wall-clock ms of one training
+ * run including its predictions. Paired comparisons, one entry per compared pair:
+ * `eval.<dataset>.<A>-vs-<B>.k<k>.diff` -> `{ value, unit: 'accuracy difference', std, n, ci, seeds, note }`:
+ * the mean over common seeds of accuracy(A) - accuracy(B) and its 95% t-interval (an interval
+ * that excludes 0 is a real difference at the 5% level). A is the first recipe of `--recipes`
+ * (`app` by default), B each other recipe run, paired on the seeds both have (this run's, or the
+ * figures already in the file for B). With `--confirm` every key ends in `.confirm`, so the
+ * confirmation never overwrites the default figures.
  *
- * Options: --quick, --seeds N, --ks 5,10, --datasets emoji,fashion, --recipes knn,tm,head,selftrain,finetune
- * (also head-all, see scripts/eval/recipes.ts), --out FILE. Results are merged into the file: a run
- * of some recipes replaces only their figures. `--help` prints the options; bad usage prints the
- * message and the options on stderr and exits 2, as the CLI does (scripts/cli/usage.ts). Not part
- * of `npm test`.
+ * Full run: k = 1, 5, 10 and 5 seeds (0-4) for app, knn, tm, head; selftrain on the same seeds
+ * where there are unlabeled photos (emoji k = 1, 5; fashion k = 1, 5, 10, 500 unlabeled);
+ * finetune on 3 seeds at k = 5, 10. Every image's frozen forward pass (embedding + cut
+ * activation) is computed once per run and kept in memory; embeddings are also cached on disk
+ * (scripts/eval/embedding-cache.ts, `.cache/eval/`), so a rerun skips the backbone except when
+ * fine-tuning needs cut activations. `--quick`: 2 seeds, fewer Fashion-MNIST test images,
+ * selftrain and finetune at k = 5 on 1 seed; writes `bench/eval-quick.json` so it never
+ * overwrites a full run's figures.
+ *
+ * `--confirm`: data the default run never sees, to confirm a choice made on seeds 0-4: seeds 5-9
+ * (emoji: other test and training emoji; fashion: other training shots) and, for Fashion-MNIST,
+ * the t10k images 100-199 of each class as the test set (the default uses images 0-99).
+ *
+ * Options: --quick, --confirm, --seeds N, --ks 5,10, --datasets emoji,fashion, --recipes
+ * app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts), --out FILE,
+ * --no-cache. Results are merged into the file: a run of some recipes replaces only their figures.
+ * `--help` prints the options; bad usage prints the message and the options on stderr and exits
+ * 2, as the CLI does (scripts/cli/usage.ts). Not part of `npm test`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,24 +46,31 @@ import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernel
 import { createProgress } from '../cli/progress.ts';
 import { parseArgsOrUsage, reportUsageError, UsageError } from '../cli/usage.ts';
 import { openBackboneModel, startRuntime } from '../cli/runtime.ts';
+import { backboneRef } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
+import { EmbeddingCache } from './embedding-cache.ts';
+import { pairedDifference, summarize } from './stats.ts';
 import { AUGMENTED_RECIPES, DEFAULT_RECIPES, FINE_TUNING_RECIPES, RECIPES, UNLABELED_RECIPES, runRecipe, type EvalExample, type Recipe } from './recipes.ts';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
 interface Plan {
   seeds: number;
+  /** The first seed (0; 5 with --confirm). */
+  firstSeed: number;
   ks: number[];
-  fashion: { testPerClass: number; unlabeled: number };
+  fashion: { testPerClass: number; testOffset: number; unlabeled: number };
   /** Per recipe: which ks and how many seeds (the costly ones run fewer). */
   recipes: Record<Recipe, { ks: number[]; seeds: number }>;
 }
 
 const FULL: Plan = {
   seeds: 5,
+  firstSeed: 0,
   ks: [1, 5, 10],
-  fashion: { testPerClass: 100, unlabeled: 500 },
+  fashion: { testPerClass: 100, testOffset: 0, unlabeled: 500 },
   recipes: {
+    app: { ks: [1, 5, 10], seeds: 5 },
     knn: { ks: [1, 5, 10], seeds: 5 },
     tm: { ks: [1, 5, 10], seeds: 5 },
     head: { ks: [1, 5, 10], seeds: 5 },
@@ -61,9 +87,11 @@ const FULL: Plan = {
 
 const QUICK: Plan = {
   seeds: 2,
+  firstSeed: 0,
   ks: [1, 5, 10],
-  fashion: { testPerClass: 30, unlabeled: 200 },
+  fashion: { testPerClass: 30, testOffset: 0, unlabeled: 200 },
   recipes: {
+    app: { ks: [1, 5, 10], seeds: 2 },
     knn: { ks: [1, 5, 10], seeds: 2 },
     tm: { ks: [1, 5, 10], seeds: 2 },
     head: { ks: [1, 5, 10], seeds: 2 },
@@ -79,29 +107,49 @@ const QUICK: Plan = {
 };
 
 interface Cell {
+  seeds: number[];
   accuracies: number[];
   ms: number[];
+}
+
+/** A recipe's figures in bench/eval.json (module comment). */
+interface AccuracyEntry {
+  value: number;
+  unit: string;
+  std: number;
+  n: number;
+  ci?: [number, number];
+  seeds?: number[];
+  perSeed?: number[];
+  msPerTraining?: number;
+  note: string;
 }
 
 const USAGE = `Usage: npm run eval -- [options]
 
   --quick             2 seeds, fewer test images; writes bench/eval-quick.json
+  --confirm           the confirmation data: seeds 5-9, Fashion-MNIST t10k images
+                      100-199 of each class; keys end in .confirm
   --seeds N           at most N seeds per recipe
   --ks 5,10           only these shots per class (of 1, 5, 10)
   --datasets emoji,fashion
   --recipes ${RECIPES.join(',')}
                       (default: ${DEFAULT_RECIPES.join(',')})
+                      (the first is compared with each other one, paired by seed)
   --out FILE          where the figures are merged (default bench/eval.json)
+  --no-cache          neither read nor write the embeddings cached in .cache/eval
   --help              this text`;
 
 const DATASETS = ['emoji', 'fashion'];
 
 /** The run's options; bad usage is a {@link UsageError}, found before the backbone loads. */
-function readOptions(): { quick: boolean; plan: Plan; recipes: Recipe[]; datasetNames: string[]; outFile: string } {
+function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; plan: Plan; recipes: Recipe[]; datasetNames: string[]; outFile: string } {
   const { values } = parseArgsOrUsage(
     {
       options: {
         quick: { type: 'boolean' },
+        confirm: { type: 'boolean' },
+        'no-cache': { type: 'boolean' },
         seeds: { type: 'string' },
         datasets: { type: 'string' },
         recipes: { type: 'string' },
@@ -119,6 +167,11 @@ function readOptions(): { quick: boolean; plan: Plan; recipes: Recipe[]; dataset
   }
   const quick = values.quick === true;
   const plan: Plan = structuredClone(quick ? QUICK : FULL);
+  const confirm = values.confirm === true;
+  if (confirm) {
+    plan.firstSeed = 5;
+    plan.fashion.testOffset = 100;
+  }
   if (values.seeds) {
     const n = Number(values.seeds);
     if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`, USAGE);
@@ -135,7 +188,7 @@ function readOptions(): { quick: boolean; plan: Plan; recipes: Recipe[]; dataset
   const datasetNames = values.datasets ? values.datasets.split(',') : DATASETS;
   for (const d of datasetNames) if (!DATASETS.includes(d)) throw new UsageError(`unknown dataset ${d} (known: ${DATASETS.join(', ')})`, USAGE);
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
-  return { quick, plan, recipes, datasetNames, outFile };
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, datasetNames, outFile };
 }
 
 let options: ReturnType<typeof readOptions>;
@@ -145,7 +198,7 @@ try {
   if (!(error instanceof UsageError)) throw error;
   process.exit(reportUsageError('eval', error));
 }
-const { quick, plan, recipes, datasetNames, outFile } = options;
+const { quick, confirm, diskCache, plan, recipes, datasetNames, outFile } = options;
 const fineTuning = recipes.some((r) => FINE_TUNING_RECIPES.includes(r));
 
 const started = performance.now();
@@ -157,6 +210,7 @@ const backbone = manifest.backbone;
 // to Backbone.embed) and the cut activation fine-tuning starts from.
 const split: BackboneSplit = splitBackbone(model, backbone, { unfreeze: 1 });
 const cache = new Map<string, FrozenOutput>();
+const disk = diskCache ? new EmbeddingCache(join(ROOT, '.cache', 'eval'), backboneRef(backbone), backbone.embedding.size) : null;
 let forwardMs = 0;
 
 /** Frozen outputs of the images not yet cached, with a progress line. */
@@ -166,9 +220,17 @@ async function ensureCached(images: readonly EvalImage[], label: string): Promis
   const progress = createProgress(label, missing.length);
   for (const [n, image] of missing.entries()) {
     progress.update(n);
+    const pixels = await image.pixels();
+    // Fine-tuning needs the cut activation, which is not kept on disk.
+    const stored = fineTuning ? null : (disk?.get(pixels) ?? null);
+    if (stored) {
+      cache.set(image.id, { cut: new Float32Array(0), embedding: stored });
+      continue;
+    }
     const t0 = performance.now();
-    const out = await split.forward(preprocess(await image.pixels(), backbone.normalization));
+    const out = await split.forward(preprocess(pixels, backbone.normalization));
     forwardMs += performance.now() - t0;
+    disk?.set(pixels, out.embedding);
     // The cut activation (31 KB an image) is only kept when fine-tuning is evaluated.
     cache.set(image.id, fineTuning ? out : { cut: new Float32Array(0), embedding: out.embedding });
   }
@@ -213,6 +275,12 @@ function augmentedExamples(images: readonly EvalImage[]): EvalExample[] {
   return [...examples(images), ...views];
 }
 
+/** As the app stores them (client/lib/examples.ts): each photo, then its augmented views. */
+function appExamples(images: readonly EvalImage[]): EvalExample[] {
+  const views = augmentedExamples(images).slice(images.length);
+  return examples(images).flatMap((photo, i) => [photo, ...views.slice(i * AUGMENTED_VIEWS, (i + 1) * AUGMENTED_VIEWS)]);
+}
+
 const datasets: Dataset[] = [];
 for (const name of datasetNames) {
   if (name === 'emoji') datasets.push(emojiDataset());
@@ -224,10 +292,13 @@ for (const name of datasetNames) {
 }
 
 const cells = new Map<string, Cell>();
-const key = (dataset: string, recipe: Recipe, k: number): string => `eval.${dataset}.${recipe}.k${k}`;
+/** Keys of the confirmation data end in `.confirm` (module comment). */
+const suffix = confirm ? '.confirm' : '';
+const key = (dataset: string, recipe: Recipe, k: number): string => `eval.${dataset}.${recipe}.k${k}${suffix}`;
 for (const dataset of datasets) {
-  for (let seed = 0; seed < plan.seeds; seed++) {
-    const wanted = recipes.filter((r) => seed < plan.recipes[r].seeds);
+  for (let run = 0; run < plan.seeds; run++) {
+    const seed = plan.firstSeed + run;
+    const wanted = recipes.filter((r) => run < plan.recipes[r].seeds);
     const ks = plan.ks.filter((k) => wanted.some((r) => plan.recipes[r].ks.includes(k)));
     if (!ks.length) continue;
     const fewShot = dataset.split(seed, plan.ks);
@@ -249,7 +320,8 @@ for (const dataset of datasets) {
         const usesUnlabeled = UNLABELED_RECIPES.includes(recipe);
         if (usesUnlabeled && !unlabeledImages) continue;
         const t0 = performance.now();
-        const shots = AUGMENTED_RECIPES.includes(recipe) ? augmentedExamples(fewShot.shots.get(k) ?? []) : train;
+        const shotImages = fewShot.shots.get(k) ?? [];
+        const shots = recipe === 'app' ? appExamples(shotImages) : AUGMENTED_RECIPES.includes(recipe) ? augmentedExamples(shotImages) : train;
         const outcome = await runRecipe(recipe, shots, test, usesUnlabeled ? examples(unlabeledImages ?? []) : [], {
           backbone,
           classes: dataset.classes,
@@ -258,7 +330,8 @@ for (const dataset of datasets) {
         });
         const ms = performance.now() - t0;
         const accuracy = outcome.predicted.filter((p, i) => p === (test[i] as EvalExample).label).length / test.length;
-        const cell = cells.get(key(dataset.name, recipe, k)) ?? { accuracies: [], ms: [] };
+        const cell = cells.get(key(dataset.name, recipe, k)) ?? { seeds: [], accuracies: [], ms: [] };
+        cell.seeds.push(seed);
         cell.accuracies.push(accuracy);
         cell.ms.push(ms);
         cells.set(key(dataset.name, recipe, k), cell);
@@ -272,20 +345,67 @@ for (const dataset of datasets) {
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const std = (xs: readonly number[]): number => (xs.length < 2 ? 0 : Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / (xs.length - 1)));
+const round4 = (x: number): number => Number(x.toFixed(4));
 
-const results: Record<string, { value: number; unit: string; std: number; n: number; note: string }> = {};
+const results: Record<string, AccuracyEntry> = {};
 for (const [name, cell] of [...cells].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  const s = summarize(cell.accuracies);
   results[name] = {
-    value: Number(mean(cell.accuracies).toFixed(4)),
+    value: round4(s.mean),
     unit: 'accuracy',
-    std: Number(std(cell.accuracies).toFixed(4)),
-    n: cell.accuracies.length,
-    note: `mean over seeds of test accuracy; ${(mean(cell.ms) / 1000).toFixed(1)} s per training run${quick ? '; --quick' : ''}`,
+    std: round4(s.std),
+    n: s.n,
+    ci: [round4(s.ci.low), round4(s.ci.high)],
+    seeds: cell.seeds,
+    perSeed: cell.accuracies.map(round4),
+    msPerTraining: Math.round(mean(cell.ms)),
+    note: `mean over seeds ${cell.seeds.join(',')} of test accuracy, 95% t-interval; ${(mean(cell.ms) / 1000).toFixed(1)} s per training run${quick ? '; --quick' : ''}${confirm ? '; confirmation data' : ''}`,
   };
 }
 // Merged into the file, as bench/lib.ts does: a run of some recipes keeps the others' figures.
-const previous = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, unknown>) : {};
+const previous = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, AccuracyEntry>) : {};
+const known: Record<string, AccuracyEntry> = { ...previous, ...results };
+
+// Paired differences: the first recipe against each other one, on the seeds both have.
+interface PairRow {
+  dataset: string;
+  k: number;
+  a: Recipe;
+  b: Recipe;
+  diff: ReturnType<typeof pairedDifference>;
+  seeds: number[];
+}
+const pairs: PairRow[] = [];
+const [first, ...others] = recipes;
+for (const dataset of datasets) {
+  for (const k of plan.ks) {
+    if (!first) continue;
+    const a = known[key(dataset.name, first, k)];
+    if (!a?.seeds || !a.perSeed || !cells.has(key(dataset.name, first, k))) continue;
+    for (const other of others) {
+      const b = known[key(dataset.name, other, k)];
+      if (!b?.seeds || !b.perSeed) continue;
+      const bySeed = new Map(b.seeds.map((seed, i) => [seed, b.perSeed?.[i] as number]));
+      const seeds = a.seeds.filter((seed) => bySeed.has(seed));
+      if (seeds.length < 2) continue;
+      const aBySeed = new Map(a.seeds.map((seed, i) => [seed, a.perSeed?.[i] as number]));
+      const diff = pairedDifference(
+        seeds.map((seed) => aBySeed.get(seed) as number),
+        seeds.map((seed) => bySeed.get(seed) as number),
+      );
+      pairs.push({ dataset: dataset.name, k, a: first, b: other, diff, seeds });
+      results[`eval.${dataset.name}.${first}-vs-${other}.k${k}.diff${suffix}`] = {
+        value: round4(diff.mean),
+        unit: 'accuracy difference',
+        std: round4(diff.std),
+        n: diff.n,
+        ci: [round4(diff.ci.low), round4(diff.ci.high)],
+        seeds,
+        note: `paired over seeds ${seeds.join(',')}: mean of accuracy(${first}) - accuracy(${other}), 95% t-interval${quick ? '; --quick' : ''}${confirm ? '; confirmation data' : ''}`,
+      };
+    }
+  }
+}
 const merged: Record<string, unknown> = { ...previous, ...results };
 writeFileSync(outFile, JSON.stringify(Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]])), null, 2) + '\n');
 
@@ -299,17 +419,31 @@ const table = (title: string, cellText: (c: Cell) => string): string[] => [
     return cell ? cellText(cell) : '-';
   }).join(' | ')} |`),
 ];
+const pct = (x: number): string => (100 * x).toFixed(1);
 const lines = [
   '',
-  `Accuracy %, mean ± std over seeds (seeds in parentheses). Embedding: the product's 2,816 floats (${backbone.embedding.parts.map((p) => p.name).join(' + ')}).`,
+  `Accuracy %, mean ± std [95% CI] over seeds (seeds in parentheses)${confirm ? ', confirmation data' : ''}. Embedding: the product's ${backbone.embedding.size} floats (${backbone.embedding.parts.map((p) => p.name).join(' + ')}).`,
   '',
-  ...table('recipe', (c) => `${(100 * mean(c.accuracies)).toFixed(1)} ± ${(100 * std(c.accuracies)).toFixed(1)} (${c.accuracies.length})`),
+  ...table('recipe', (c) => {
+    const s = summarize(c.accuracies);
+    return `${pct(s.mean)} ± ${pct(s.std)} [${pct(s.ci.low)}, ${pct(s.ci.high)}] (${s.n})`;
+  }),
   '',
-  'Seconds per training run (mean):',
+  'Milliseconds per training run (mean, including its predictions):',
   '',
-  ...table('recipe', (c) => (mean(c.ms) / 1000).toFixed(1)),
+  ...table('recipe', (c) => mean(c.ms).toFixed(0)),
   '',
-  `${cache.size} images through the backbone once (${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
+  ...(pairs.length
+    ? [
+        'Paired differences, accuracy points (A - B, mean [95% CI] over common seeds):',
+        '',
+        '| dataset | k | A - B | difference | seeds |',
+        '|---|---|---|---|---|',
+        ...pairs.map((p) => `| ${p.dataset} | ${p.k} | ${p.a} - ${p.b} | ${pct(p.diff.mean)} [${pct(p.diff.ci.low)}, ${pct(p.diff.ci.high)}] | ${p.seeds.join(',')} |`),
+        '',
+      ]
+    : []),
+  `${cache.size} images (${disk ? `${disk.hits} from the disk cache, ` : ''}the rest through the backbone once: ${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
 ];
 console.log(lines.join('\n'));
 process.exit(0);

@@ -4,6 +4,12 @@
  * embedding: the 2,816 floats of gmp(block_13_expand_relu) + gmp(block_16_expand_relu) +
  * flatten_1 that `Backbone.embed` returns.
  *
+ * - app: exactly what the app's Train button runs (shared/learn/train-app.ts `trainAndGuard`, which
+ *   client/lib/train.ts calls): each shot plus its 3 augmented views, as the app stores them
+ *   (client/lib/examples.ts; here the views are seeded by image id), `trainHead` with `refitAll`
+ *   and the app's seed (0, whatever the split's seed), then the negative-transfer guard. When the
+ *   guard picks kNN, kNN (k = 3, cosine, over every stored view) predicts, as the app then does;
+ *   otherwise the refitted head. There is no previous head.
  * - knn: shared/learn/knn.ts as the guard uses it: cosine, k=3, majority vote, on the embedding after
  *   the default input transform (training mean removed, each part L2-normalised). tfjs-models'
  *   knn-classifier is the same algorithm on whatever activation it is given.
@@ -44,16 +50,17 @@ import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
 import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
+import { trainAndGuard } from '../../shared/learn/train-app.ts';
 
-export const RECIPES = ['knn', 'tm', 'head', 'selftrain', 'finetune', 'head-holdout', 'head-all', 'ensemble', 'head-aug', 'finetune-aug', 'finetune-pseudo'] as const;
+export const RECIPES = ['app', 'knn', 'tm', 'head', 'selftrain', 'finetune', 'head-holdout', 'head-all', 'ensemble', 'head-aug', 'finetune-aug', 'finetune-pseudo'] as const;
 /** Recipes that train on 3 augmented views of every shot too (shared/image/augment.ts, as the product's examples). */
-export const AUGMENTED_RECIPES: readonly Recipe[] = ['head-aug', 'finetune-aug'];
+export const AUGMENTED_RECIPES: readonly Recipe[] = ['app', 'head-aug', 'finetune-aug'];
 /** Recipes that need the cut activations. */
 export const FINE_TUNING_RECIPES: readonly Recipe[] = ['finetune', 'finetune-pseudo', 'finetune-aug'];
 /** Recipes that need the unlabeled pool. */
 export const UNLABELED_RECIPES: readonly Recipe[] = ['selftrain', 'finetune-pseudo'];
 /** What `npm run eval` runs without --recipes. */
-export const DEFAULT_RECIPES: readonly Recipe[] = ['knn', 'tm', 'head', 'selftrain', 'finetune'];
+export const DEFAULT_RECIPES: readonly Recipe[] = ['app', 'knn', 'tm', 'head', 'selftrain', 'finetune'];
 export type Recipe = (typeof RECIPES)[number];
 
 /** Training examples with their frozen outputs (cut activations only when fine-tuning is evaluated). */
@@ -223,6 +230,20 @@ async function ensemble(train: readonly EvalExample[], test: readonly EvalExampl
   };
 }
 
+/** The app's Train button on these examples (module comment). */
+async function app(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext): Promise<RecipeOutcome> {
+  // No seed: the app trains with trainAndGuard's default seed.
+  const { training, guard, outcome } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes });
+  const detail = `${training.split.method}, epoch ${training.bestEpoch}, guard: ${guard.choice} (${guard.candidates.map((c) => `${c.name} ${c.correct}/${c.n}`).join(', ')})`;
+  if (outcome === 'knn') {
+    // What the app's predict does for a head whose guard chose kNN (client/lib/predict.ts).
+    const classifier = fitKnn(train, ctx.backbone, { k: 3, classes: training.doc.classes });
+    return { predicted: test.map((e) => classifier.predict(e.embedding, 1)[0]?.label as string), detail };
+  }
+  const p = await predictProbabilities(training.doc, ctx.backbone, test.map((e) => e.embedding));
+  return { predicted: p.map((row) => argMaxLabel(training.doc.classes, row)), detail };
+}
+
 /** Runs one recipe. */
 export function runRecipe(
   recipe: Recipe,
@@ -232,6 +253,8 @@ export function runRecipe(
   ctx: RecipeContext,
 ): Promise<RecipeOutcome> {
   switch (recipe) {
+    case 'app':
+      return app(train, test, ctx);
     case 'knn':
       return knn(train, test, ctx);
     case 'tm':
