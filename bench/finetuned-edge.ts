@@ -43,7 +43,7 @@ async function timed(url: string, body: Uint8Array, headers: Record<string, stri
 export async function benchFineTunedEdge(warmRuns = 30): Promise<Results> {
   await startNodeWasmBackend();
   const models = await loadLocalModels();
-  const doc = await makeFineTunedDoc(models.backbone.model, models.manifest.backbone, { id: crypto.randomUUID(), seed: 3 });
+  const doc = await makeFineTunedDoc(models.backbone, { id: crypto.randomUUID(), seed: 3 });
   models.backbone.dispose();
   const docBytes = new TextEncoder().encode(JSON.stringify(doc));
   const photo = makeJpeg(640, 480, 90, await scenePixels(640, 480, ['1f436', '1f34e', '1f697']));

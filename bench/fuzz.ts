@@ -48,7 +48,7 @@ export function localSnapshot(persistTo: string): () => Promise<string> {
 async function fineTunedJson(): Promise<string> {
   await startNodeWasmBackend();
   const models = await loadLocalModels();
-  const doc = await makeFineTunedDoc(models.backbone.model, models.manifest.backbone, { id: crypto.randomUUID(), seed: 5 });
+  const doc = await makeFineTunedDoc(models.backbone, { id: crypto.randomUUID(), seed: 5 });
   models.backbone.dispose();
   return JSON.stringify(doc);
 }

@@ -16,10 +16,9 @@
  * second pair of files for the tail, and imports from both pairs; it is checked against the
  * loaded backbone's own layers.
  */
-import type { LayersModel } from '@tensorflow/tfjs-layers';
 import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, isFineTuned, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { isHeadId, validateHeadDocument, type BackboneModelJson } from '../../shared/head/validate.ts';
+import { isHeadId, validateHeadDocument } from '../../shared/head/validate.ts';
 import { documentWeightCount } from '../../shared/predict/predictor.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { notifyChange, onChange, type ChangeOrigin } from './changes.ts';
@@ -314,31 +313,13 @@ export async function importHead(
 export function checkHead(doc: unknown, options: { requireHeadId?: boolean } = {}): HeadDocument {
   const backbone = currentBackbone();
   try {
-    return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(isFineTuned(doc) ? { backboneModel: backboneModelJson(backbone.model) } : {}) }).doc;
+    return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(isFineTuned(doc) ? { backboneModel: backbone.modelJson } : {}) }).doc;
   } catch (err) {
     if (err instanceof TannerinError && err.code === 'backbone_mismatch') {
       throw new Error(`the head was made for backbone ${String((doc as { backbone?: unknown }).backbone)}, but this device runs ${backbone.ref}: retrain it here instead`, { cause: err });
     }
     throw err;
   }
-}
-
-const modelJsons = new WeakMap<LayersModel, BackboneModelJson>();
-
-/**
- * The loaded backbone's topology and weight list in `model.json` form, to check fine-tuned
- * models' tails against (the page has the model, not necessarily its file). Built once per model.
- */
-export function backboneModelJson(model: LayersModel): BackboneModelJson {
-  let json = modelJsons.get(model);
-  if (!json) {
-    json = {
-      modelTopology: model.toJSON(null, false) as unknown as Record<string, unknown>,
-      weightsManifest: [{ weights: model.weights.map((w) => ({ name: w.originalName, shape: [...w.shape] as number[], dtype: 'float32' as const })) }],
-    };
-    modelJsons.set(model, json);
-  }
-  return json;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

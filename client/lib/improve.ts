@@ -147,7 +147,7 @@ const tailBytes = new WeakMap<Backbone, number>();
 function backboneSplit(backbone: Backbone): BackboneSplit {
   let split = splits.get(backbone);
   if (!split) {
-    split = splitBackbone(backbone.model, backbone.manifest, { unfreeze: 1 });
+    split = splitBackbone(backbone, { unfreeze: 1 });
     splits.set(backbone, split);
   }
   return split;

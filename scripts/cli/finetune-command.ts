@@ -7,7 +7,6 @@ import { splitBackbone } from '../../shared/model/backbone-split.ts';
 import { loadPredictor, type FrozenActivations } from '../../shared/predict/predictor.ts';
 import { argMax } from '../../shared/predict/head-runner.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
-import { backboneRef } from '../../shared/model/manifest.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { DataError, type ImageFolder } from '../image-folder.ts';
 import type { TrainArgs } from './command-args.ts';
@@ -15,18 +14,18 @@ import type { Output } from './output.ts';
 import { writeHeadDir } from './head-dir.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { formatMetrics, pct } from './report.ts';
-import { mapImages, openBackboneModel, startRuntime } from './runtime.ts';
+import { mapImages, openBackbone, startRuntime } from './runtime.ts';
 
 /** Fine-tunes the top block(s) + head on an ImageFolder and writes the personal model. */
 export async function fineTuneCommand(args: TrainArgs, data: ImageFolder, out: Output): Promise<void> {
   await startRuntime();
   registerWasmGradientKernels();
-  const { manifest, model } = await openBackboneModel();
+  const backbone = await openBackbone();
   try {
-    const split = splitBackbone(model, manifest.backbone, { unfreeze: args.unfreeze });
+    const split = splitBackbone(backbone, { unfreeze: args.unfreeze });
     const examples = await mapImages(
       data.images,
-      manifest.backbone.normalization,
+      backbone.manifest.normalization,
       'backbone (frozen part, once per image)',
       async (input, image) => {
         const frozen = await split.forward(input);
@@ -46,7 +45,7 @@ export async function fineTuneCommand(args: TrainArgs, data: ImageFolder, out: O
     };
     out.info(`fine-tuning ${split.tailLayers.length} layers above ${split.cut} (recomputing ${split.tailParts.join(', ')}) with the head`);
     const result = await fineTune(split, examples, {
-      backbone: manifest.backbone,
+      backbone: backbone.manifest,
       seed: args.seed,
       onEpoch,
       ...(args.epochs === undefined ? {} : { epochs: args.epochs }),
@@ -70,7 +69,7 @@ export async function fineTuneCommand(args: TrainArgs, data: ImageFolder, out: O
       classes: result.doc.classes,
       out: args.out,
       id: result.doc.id,
-      backbone: backboneRef(manifest.backbone),
+      backbone: backbone.ref,
       recipe: 'finetune',
       baselineAccuracy: result.baseline.accuracy,
       measured: result.measured,
@@ -79,7 +78,7 @@ export async function fineTuneCommand(args: TrainArgs, data: ImageFolder, out: O
       documentBytes: result.documentBytes,
     });
   } finally {
-    model.dispose();
+    backbone.dispose();
   }
 }
 
@@ -88,21 +87,21 @@ export async function predictWithPersonalModel(doc: HeadDocument, data: ImageFol
   const tail = doc.backboneTail;
   if (!tail) throw new Error('not a fine-tuned model');
   await startRuntime();
-  const { manifest, model } = await openBackboneModel();
+  const backbone = await openBackbone();
   try {
-    if (doc.backbone !== backboneRef(manifest.backbone)) {
-      throw new DataError(`the model was trained on backbone ${doc.backbone}, but this install has ${backboneRef(manifest.backbone)}: retrain it`);
+    if (doc.backbone !== backbone.ref) {
+      throw new DataError(`the model was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
     }
-    const predictor = await loadPredictor(doc, { manifest: manifest.backbone, model });
+    const predictor = await loadPredictor(doc, backbone);
     try {
       // The frozen pass per image, then the model's own layers and head over all of them, batched.
-      const frozen = await mapImages<FrozenActivations>(data.images, manifest.backbone.normalization, 'backbone', (input) => predictor.frozenPass(input), out.quiet);
+      const frozen = await mapImages<FrozenActivations>(data.images, backbone.manifest.normalization, 'backbone', (input) => predictor.frozenPass(input), out.quiet);
       const probabilities = await predictor.probabilities(frozen);
       return probabilities.map((p) => doc.classes[argMax(p)] as string);
     } finally {
       predictor.dispose();
     }
   } finally {
-    model.dispose();
+    backbone.dispose();
   }
 }

@@ -4,9 +4,8 @@
  * DataError (printed as is); everything else is a bug.
  */
 import { join } from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
-import type { LayersModel } from '@tensorflow/tfjs-layers';
-import { fetchVerified, layersModelFromFiles, type Backbone } from '../../shared/model/backbone.ts';
+import { existsSync } from 'node:fs';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { InputSpec, Manifest } from '../../shared/model/manifest.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
@@ -28,17 +27,6 @@ export function installedManifest(): Manifest {
     throw new DataError(`the model files are missing (${join(PUBLIC_DIR, MANIFEST_FILE)}): run \`npm install\` or \`npm run prepare-models\` in the checkout`);
   }
   return readManifest();
-}
-
-/**
- * The backbone as a TF.js layers model (files verified against the manifest), for splitting it
- * for fine-tuning (shared/learn/fine-tune.ts). A separate copy from `openBackbone`'s: load one or the other.
- */
-export async function openBackboneModel(): Promise<{ manifest: Manifest; model: LayersModel }> {
-  const manifest = installedManifest();
-  const [modelJson, ...weights] = await fetchVerified(manifest.backbone.files, async (f) => new Uint8Array(readFileSync(join(PUBLIC_DIR, f.path))));
-  if (!modelJson) throw new Error('backbone manifest lists no files');
-  return { manifest, model: await layersModelFromFiles(modelJson, weights) };
 }
 
 /** Loads the backbone (verified against the manifest). */

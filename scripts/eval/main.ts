@@ -45,7 +45,7 @@ import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { createProgress } from '../cli/progress.ts';
 import { parseArgsOrUsage, reportUsageError, UsageError } from '../cli/usage.ts';
-import { openBackboneModel, startRuntime } from '../cli/runtime.ts';
+import { openBackbone, startRuntime } from '../cli/runtime.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
@@ -204,11 +204,11 @@ const fineTuning = recipes.some((r) => FINE_TUNING_RECIPES.includes(r));
 const started = performance.now();
 await startRuntime();
 if (fineTuning) registerWasmGradientKernels();
-const { manifest, model } = await openBackboneModel();
-const backbone = manifest.backbone;
+const loaded = await openBackbone();
+const backbone = loaded.manifest;
 // One forward path for every recipe: the split's frozen pass gives the ordinary embedding (identical
 // to Backbone.embed) and the cut activation fine-tuning starts from.
-const split: BackboneSplit = splitBackbone(model, backbone, { unfreeze: 1 });
+const split: BackboneSplit = splitBackbone(loaded, { unfreeze: 1 });
 const cache = new Map<string, FrozenOutput>();
 const disk = diskCache ? new EmbeddingCache(join(ROOT, '.cache', 'eval'), backboneRef(backbone), backbone.embedding.size) : null;
 let forwardMs = 0;

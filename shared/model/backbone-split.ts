@@ -7,8 +7,9 @@
  * ({@link BackboneSplit.initialTail}), so the shared frozen backbone never changes.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import type { SavedArtifacts } from '../head/document.ts';
+import type { Backbone } from './backbone.ts';
+import { modelConfig, type FoldedGraph } from './folded-graph.ts';
 import type { BackboneManifest } from './manifest.ts';
 
 /** What the frozen part gives for one image: the cut activation and the ordinary embedding. */
@@ -53,10 +54,10 @@ export interface BackboneSplitOptions {
 }
 
 /**
- * The backbone split at a cut layer: the frozen part (shares the backbone model's layers, never
- * trained) and the recipe for the tail (topology and initial weights from the backbone). Holds no
- * weights of its own; the backbone model must outlive it. Not disposable: the frozen view must
- * NOT be disposed (it would dispose the backbone's layers), dropping it is enough.
+ * The backbone split at a cut layer: the frozen part (the backbone's folded graph, read up to the
+ * cut; never trained) and the recipe for the tail (topology and initial weights from the unfolded
+ * backbone). Holds no weights of its own; the backbone must outlive it. Not disposable: dropping
+ * it is enough.
  */
 export class BackboneSplit {
   readonly cut: string;
@@ -65,16 +66,19 @@ export class BackboneSplit {
   readonly tailParts: string[];
   /** Tail layers in topological order (as in the backbone config). */
   readonly tailLayers: string[];
-  private readonly frozen: tfl.LayersModel;
+  readonly manifest: BackboneManifest;
+  /** The folded backbone the frozen pass runs on (a predictor built on this split runs on it too). */
+  readonly graph: FoldedGraph;
   private readonly topology: KerasModel;
   private readonly partLayers: string[];
 
   constructor(
-    readonly model: tfl.LayersModel,
-    readonly manifest: BackboneManifest,
+    readonly backbone: Backbone,
     options: BackboneSplitOptions = {},
   ) {
-    const topology = model.toJSON(null, false) as unknown as KerasModel;
+    const manifest = backbone.manifest;
+    const json = backbone.modelJson.modelTopology;
+    const topology = { keras_version: json.keras_version, backend: json.backend, class_name: 'Model', config: modelConfig(json) } as unknown as KerasModel;
     const layers = topology.config.layers;
     const byName = new Map(layers.map((l) => [l.name, l]));
     const cut = options.cut ?? topBlockCut(layers, options.unfreeze ?? 1);
@@ -116,19 +120,26 @@ export class BackboneSplit {
     const tailParts = manifest.embedding.parts.filter((_, i) => needed.has(partLayers[i] as string)).map((p) => p.name);
     if (tailParts.length === 0) throw new Error(`cut layer ${cut} is above every embedding part: nothing would be fine-tuned`);
 
-    const cutLayer = model.getLayer(cut);
-    const cutOutput = cutLayer.output;
-    if (Array.isArray(cutOutput)) throw new Error(`cut layer ${cut} has several outputs`);
+    // The frozen pass reads the cut from the folded graph, so it must be a layer whose output the
+    // graph still computes (not one folded into a convolution).
+    const graph = backbone.graph;
+    const into = graph.foldedInto(cut);
+    if (into) throw new Error(`cannot cut at ${cut}: it is folded into ${into} for inference, so its output is not computed; cut at ${into} or at a layer before`);
+    const cutShape = graph.shapeOf(cut);
+    if (!cutShape) throw new Error(`the shape of cut layer ${cut} is unknown`);
+    this.manifest = manifest;
+    this.graph = graph;
     this.cut = cut;
-    this.cutShape = cutOutput.shape.slice(1) as number[];
+    this.cutShape = cutShape;
     this.tailParts = tailParts;
     this.tailLayers = tailLayers;
     this.partLayers = partLayers;
     this.topology = topology;
-    this.frozen = tfl.model({
-      inputs: model.inputs,
-      outputs: [cutOutput, ...partLayers.map((name) => model.getLayer(name).output as tfl.SymbolicTensor)],
-    });
+  }
+
+  /** The backbone's named outputs for one preprocessed image (a predictor on this split runs its frozen pass through it). */
+  run(input: Float32Array, layers: readonly string[]): Promise<Float32Array[]> {
+    return this.backbone.run(input, layers);
   }
 
   /** Number of floats of one cut activation. */
@@ -141,16 +152,10 @@ export class BackboneSplit {
    * cut activation and the ordinary embedding (the frozen tail's parts included).
    */
   async forward(input: Float32Array): Promise<FrozenOutput> {
-    const { height, width } = this.manifest.normalization;
-    const outputs = tf.tidy(() => this.frozen.predict(tf.tensor4d(input, [1, height, width, 3])) as tf.Tensor[]);
-    try {
-      const [cut, ...parts] = await Promise.all(outputs.map((t) => t.data() as Promise<Float32Array>));
-      const embedding = new Float32Array(this.manifest.embedding.size);
-      this.manifest.embedding.parts.forEach((p, i) => embedding.set(parts[i] as Float32Array, p.offset));
-      return { cut: cut as Float32Array, embedding };
-    } finally {
-      tf.dispose(outputs);
-    }
+    const [cut, ...parts] = await this.backbone.run(input, [this.cut, ...this.partLayers]);
+    const embedding = new Float32Array(this.manifest.embedding.size);
+    this.manifest.embedding.parts.forEach((p, i) => embedding.set(parts[i] as Float32Array, p.offset));
+    return { cut: cut as Float32Array, embedding };
   }
 
   /**
@@ -186,7 +191,9 @@ export class BackboneSplit {
       keras_version: this.topology.keras_version,
       backend: this.topology.backend,
     };
-    const named = this.tailLayers.flatMap((name) => this.model.getLayer(name).weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
+    // The tail trains, so it starts from the unfolded layers (batch normalisation and all).
+    const model = await this.backbone.layersModel();
+    const named = this.tailLayers.flatMap((name) => model.getLayer(name).weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
     const { data, specs } = await tf.io.encodeWeights(named);
     return {
       modelTopology,
@@ -212,7 +219,7 @@ function topBlockCut(layers: KerasLayer[], unfreeze: number): string {
   return cut;
 }
 
-/** Splits a backbone model (the embedding model `loadBackbone` loads) for fine-tuning. */
-export function splitBackbone(model: tfl.LayersModel, manifest: BackboneManifest, options: BackboneSplitOptions = {}): BackboneSplit {
-  return new BackboneSplit(model, manifest, options);
+/** Splits a loaded backbone (shared/model/backbone.ts) for fine-tuning. */
+export function splitBackbone(backbone: Backbone, options: BackboneSplitOptions = {}): BackboneSplit {
+  return new BackboneSplit(backbone, options);
 }

@@ -1,11 +1,13 @@
 /**
  * The frozen backbone: loads the TF.js layers model the manifest describes (verifying every file
- * against its SHA-256) and turns preprocessed pixels into the embedding. Runs on whichever TF.js
+ * against its SHA-256), folds it for inference (shared/model/folded-graph.ts) and turns
+ * preprocessed pixels into the embedding. Runs on whichever TF.js
  * backend is active; the caller starts it first (shared/model/wasm-backend.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import type { BackboneManifest, ManifestFile } from './manifest.ts';
+import { decodeWeights, FoldedGraph, type LayersModelFile } from './folded-graph.ts';
 import { backboneRef } from './manifest.ts';
 import { preprocess, type RgbaPixels } from '../image/preprocess.ts';
 import { sha256Hex } from '../util/hash.ts';
@@ -21,15 +23,29 @@ export interface Backbone {
   /** `<id>@<version>`. */
   readonly ref: string;
   /**
-   * The loaded TF.js layers model (output: the embedding). For building views of it, e.g. up to a
-   * fine-tuned model's cut (shared/predict/predictor.ts); never dispose it directly, use `dispose()`.
+   * The backbone folded for inference (shared/model/folded-graph.ts): every frozen forward pass
+   * runs through it. Never dispose it directly, use `dispose()`.
    */
-  readonly model: LayersModel;
+  readonly graph: FoldedGraph;
+  /** The backbone's `model.json` (topology and weights manifest), which fine-tuned documents are checked against. */
+  readonly modelJson: LayersModelFile;
+  /**
+   * The unfolded TF.js layers model, built on first call from the same files (fetched and verified
+   * again) and then kept until `dispose()`: what fine-tuning's trainable tail starts from
+   * (shared/model/backbone-split.ts), and what tests and the bench compare the folded graph with.
+   * Its weights are a second copy, so the Worker never builds it.
+   */
+  layersModel(): Promise<LayersModel>;
   /** Embedding of already-preprocessed input (`preprocess()` output). */
   embedPreprocessed(input: Float32Array): Promise<Float32Array>;
   /** Embedding of RGBA pixels of any size. */
   embed(pixels: RgbaPixels): Promise<Float32Array>;
-  /** Frees the model's weights. */
+  /**
+   * The outputs of the named layers (nodes of `graph`) for one preprocessed image, each flattened,
+   * in order: a fine-tuned model's cut activation and the embedding parts it does not recompute.
+   */
+  run(input: Float32Array, layers: readonly string[]): Promise<Float32Array[]>;
+  /** Frees the folded weights (and the layers model's, if it was built). */
   dispose(): void;
 }
 
@@ -56,47 +72,75 @@ interface LayersModelJson {
   weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
 }
 
+/** The concatenation of weight files, in manifest order. */
+function concatenate(files: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(files.reduce((a, w) => a + w.length, 0));
+  let offset = 0;
+  for (const w of files) {
+    out.set(w, offset);
+    offset += w.length;
+  }
+  return out;
+}
+
 /** Builds a TF.js layers model from `model.json` bytes plus its weight files (in manifest order). */
 export async function layersModelFromFiles(modelJson: Uint8Array, weightFiles: Uint8Array[]): Promise<LayersModel> {
   const json = JSON.parse(new TextDecoder().decode(modelJson)) as LayersModelJson;
   const weightSpecs = json.weightsManifest.flatMap((g) => g.weights);
-  const size = weightFiles.reduce((a, w) => a + w.length, 0);
-  const weightData = new Uint8Array(size);
-  let offset = 0;
-  for (const w of weightFiles) {
-    weightData.set(w, offset);
-    offset += w.length;
-  }
-  return loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: weightData.buffer }));
+  return loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs, weightData: concatenate(weightFiles).buffer as ArrayBuffer }));
 }
 
-/** Loads and verifies the backbone the manifest describes. */
+/**
+ * Loads and verifies the backbone the manifest describes, folded for inference: the weights are
+ * decoded and folded in JS, so the backend holds only the folded ones.
+ */
 export async function loadBackbone(manifest: BackboneManifest, fetchFile: FetchFile, onProgress?: LoadProgress): Promise<Backbone> {
-  const [modelJson, ...weights] = await fetchVerified(manifest.files, fetchFile, onProgress);
-  if (!modelJson) throw new Error('backbone manifest lists no files');
-  const model = await layersModelFromFiles(modelJson, weights);
+  const [modelJsonBytes, ...weightFiles] = await fetchVerified(manifest.files, fetchFile, onProgress);
+  if (!modelJsonBytes) throw new Error('backbone manifest lists no files');
+  const modelJson = JSON.parse(new TextDecoder().decode(modelJsonBytes)) as LayersModelFile;
+  const graph = FoldedGraph.fromModelFile(modelJson, decodeWeights(modelJson.weightsManifest.flatMap((g) => g.weights), concatenate(weightFiles)));
   const spec = manifest.normalization;
-  const shape: [number, number, number, number] = [1, spec.height, spec.width, 3];
-  const outSize = model.outputs[0]?.shape[1];
-  if (outSize !== manifest.embedding.size) {
-    model.dispose();
-    throw new Error(`backbone outputs ${String(outSize)} floats, manifest says ${manifest.embedding.size}`);
+  const outSize = graph.shapeOf(graph.output);
+  if (outSize?.length !== 1 || outSize[0] !== manifest.embedding.size) {
+    graph.dispose();
+    throw new Error(`backbone outputs ${JSON.stringify(outSize)} floats, manifest says ${manifest.embedding.size}`);
+  }
+  if (graph.inputShape.join() !== [spec.height, spec.width, 3].join()) {
+    graph.dispose();
+    throw new Error(`backbone input is ${JSON.stringify(graph.inputShape)}, manifest says ${spec.height}x${spec.width}x3`);
   }
 
-  const embedPreprocessed = async (input: Float32Array): Promise<Float32Array> => {
-    const out = tf.tidy(() => model.predict(tf.tensor4d(input, shape)) as tf.Tensor);
+  const run = async (input: Float32Array, layers: readonly string[]): Promise<Float32Array[]> => {
+    const outs = tf.tidy(() => graph.execute(tf.tensor4d(input, [1, spec.height, spec.width, 3]), layers));
     try {
-      return (await out.data()) as Float32Array;
+      return await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
     } finally {
-      out.dispose();
+      tf.dispose(outs);
     }
   };
+  const embedPreprocessed = async (input: Float32Array): Promise<Float32Array> => (await run(input, [graph.output]))[0] as Float32Array;
+  let unfolded: Promise<LayersModel> | null = null;
+  let disposed = false;
   return {
     manifest,
     ref: backboneRef(manifest),
-    model,
+    graph,
+    modelJson,
+    layersModel() {
+      unfolded ??= fetchVerified(manifest.files, fetchFile).then(([json, ...weights]) => layersModelFromFiles(json as Uint8Array, weights));
+      unfolded.catch(() => {
+        unfolded = null;
+      });
+      return unfolded;
+    },
     embedPreprocessed,
     embed: (pixels) => embedPreprocessed(preprocess(pixels, spec)),
-    dispose: () => model.dispose(),
+    run,
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      graph.dispose();
+      void unfolded?.then((m) => m.dispose(), () => undefined);
+    },
   };
 }

@@ -11,9 +11,10 @@ type Json = Record<string, unknown>;
 export type Shape = number[];
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** TF.js writes camelCase keys where Keras wrote snake_case; read either. */
-const field = (config: Json, key: string): unknown => (key in config ? config[key] : config[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())]);
-const pair = (v: unknown, fallback: number): [number, number] => {
+/** A layer config's value; TF.js writes camelCase keys where Keras wrote snake_case, so either is read. */
+export const configField = (config: Json, key: string): unknown => (key in config ? config[key] : config[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())]);
+/** A (height, width) pair from a number, a two-number list, or else `fallback` twice. */
+export const configPair = (v: unknown, fallback: number): [number, number] => {
   if (typeof v === 'number') return [v, v];
   if (Array.isArray(v) && v.length === 2 && v.every((n) => Number.isInteger(n))) return [v[0] as number, v[1] as number];
   return [fallback, fallback];
@@ -29,7 +30,7 @@ function windowOut(size: number, kernel: number, stride: number, padding: unknow
 function outputShape(className: string, config: Json, inputs: Shape[]): Shape | undefined {
   const [x] = inputs;
   if (!x) return undefined;
-  const channelsLast = (field(config, 'data_format') ?? 'channels_last') === 'channels_last';
+  const channelsLast = (configField(config, 'data_format') ?? 'channels_last') === 'channels_last';
   const spatial = x.length === 3 && channelsLast;
   switch (className) {
     case 'BatchNormalization':
@@ -42,27 +43,27 @@ function outputShape(className: string, config: Json, inputs: Shape[]): Shape | 
     case 'Conv2D':
     case 'DepthwiseConv2D': {
       if (!spatial) return undefined;
-      const [kh, kw] = pair(field(config, 'kernel_size'), 1);
-      const [sh, sw] = pair(field(config, 'strides'), 1);
-      const [dh, dw] = pair(field(config, 'dilation_rate'), 1);
-      const padding = field(config, 'padding');
-      const channels = className === 'Conv2D' ? Number(field(config, 'filters')) : (x[2] as number) * Number(field(config, 'depth_multiplier') ?? 1);
+      const [kh, kw] = configPair(configField(config, 'kernel_size'), 1);
+      const [sh, sw] = configPair(configField(config, 'strides'), 1);
+      const [dh, dw] = configPair(configField(config, 'dilation_rate'), 1);
+      const padding = configField(config, 'padding');
+      const channels = className === 'Conv2D' ? Number(configField(config, 'filters')) : (x[2] as number) * Number(configField(config, 'depth_multiplier') ?? 1);
       if (!Number.isInteger(channels) || channels <= 0) return undefined;
       return [windowOut(x[0] as number, kh, sh, padding, dh), windowOut(x[1] as number, kw, sw, padding, dw), channels];
     }
     case 'ZeroPadding2D': {
       if (!spatial) return undefined;
-      const p = field(config, 'padding');
-      const [[t, b], [l, r]] = Array.isArray(p) && p.every(Array.isArray) ? (p as [[number, number], [number, number]]) : [pair(p, 1), pair(p, 1)];
+      const p = configField(config, 'padding');
+      const [[t, b], [l, r]] = Array.isArray(p) && p.every(Array.isArray) ? (p as [[number, number], [number, number]]) : [configPair(p, 1), configPair(p, 1)];
       return [(x[0] as number) + t + b, (x[1] as number) + l + r, x[2] as number];
     }
     case 'AveragePooling2D':
     case 'MaxPooling2D': {
       if (!spatial) return undefined;
-      const [ph, pw] = pair(field(config, 'pool_size'), 2);
-      const strides = field(config, 'strides');
-      const [sh, sw] = strides === null || strides === undefined ? [ph, pw] : pair(strides, 1);
-      const padding = field(config, 'padding');
+      const [ph, pw] = configPair(configField(config, 'pool_size'), 2);
+      const strides = configField(config, 'strides');
+      const [sh, sw] = strides === null || strides === undefined ? [ph, pw] : configPair(strides, 1);
+      const padding = configField(config, 'padding');
       return [windowOut(x[0] as number, ph, sh, padding), windowOut(x[1] as number, pw, sw, padding), x[2] as number];
     }
     case 'GlobalAveragePooling2D':
@@ -71,11 +72,11 @@ function outputShape(className: string, config: Json, inputs: Shape[]): Shape | 
     case 'Flatten':
       return [x.reduce((a, b) => a * b, 1)];
     case 'Dense': {
-      const units = Number(field(config, 'units'));
+      const units = Number(configField(config, 'units'));
       return Number.isInteger(units) && units > 0 ? [...x.slice(0, -1), units] : undefined;
     }
     case 'Concatenate': {
-      const axis = Number(field(config, 'axis') ?? -1);
+      const axis = Number(configField(config, 'axis') ?? -1);
       if (axis !== -1 && axis !== x.length) return undefined;
       const rest = x.slice(0, -1).join();
       if (!inputs.every((s) => s.length === x.length && s.slice(0, -1).join() === rest)) return undefined;
@@ -96,10 +97,10 @@ export function inferLayerShapes(modelConfig: Json): Map<string, Shape> {
   const layers = Array.isArray(modelConfig.layers) ? (modelConfig.layers as unknown[]) : [];
   for (const layer of layers) {
     if (!isObject(layer) || !isObject(layer.config)) continue;
-    const name = String(layer.name ?? field(layer.config, 'name'));
+    const name = String(layer.name ?? configField(layer.config, 'name'));
     const className = String(layer.class_name);
     if (className === 'InputLayer') {
-      const shape = field(layer.config, 'batch_input_shape');
+      const shape = configField(layer.config, 'batch_input_shape');
       if (Array.isArray(shape) && shape.slice(1).every((n) => Number.isInteger(n) && (n as number) > 0)) shapes.set(name, shape.slice(1) as number[]);
       continue;
     }

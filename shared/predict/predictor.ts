@@ -8,23 +8,24 @@
  *   preprocessed pixels --frozenPass--> frozen activations --embed--> embedding --head--> scores
  *                                       ^ cached ones enter here (training, improve, eval)
  *
- * - The frozen pass runs the frozen backbone: for a plain head the whole of it (the embedding);
- *   for a fine-tuned model (a document with a `backboneTail`, shared/head/document.ts) a view of it
- *   that stops at the cut and also gives the embedding parts the tail does not recompute.
+ * - The frozen pass runs the frozen backbone's folded graph (shared/model/folded-graph.ts): for a
+ *   plain head the whole of it (the embedding); for a fine-tuned model (a document with a
+ *   `backboneTail`, shared/head/document.ts) only what the cut activation and the embedding parts
+ *   the tail does not recompute need.
  * - `embed` runs a fine-tuned model's own top layers (the tail) from the cut activation and puts
  *   their outputs in place of the frozen parts; a plain head reads the frozen embedding as it is.
  * - The head step (input transform and head model) is shared/predict/head-runner.ts.
  *
- * The frozen view (a multi-output model over the backbone's own layers: no weights of its own) is
- * built once per backbone model and cut, and cached in a WeakMap keyed by the model, so it goes
- * with the backbone. It must never be disposed (that would dispose the backbone's layers). Every
- * forward pass runs inside `tf.tidy`, its outputs are disposed in `finally`, and `dispose()` frees
- * the tail and head weights, so the tensor count is flat across predictions.
+ * The fine-tuned model's own top layers stay unfolded TF.js layers (tfjs-core has no gradient for a
+ * fused relu6, and they are what fine-tuning trains). Every forward pass runs inside `tf.tidy`, its
+ * outputs are disposed in `finally`, and `dispose()` frees the tail and head weights (never the
+ * backbone's), so the tensor count is flat across predictions.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Prediction } from '../api/types.ts';
 import { backboneTailArtifacts, headArtifacts, type BackboneTail, type HeadDocument } from '../head/document.ts';
+import type { FoldedGraph } from '../model/folded-graph.ts';
 import { embeddingPart, type BackboneManifest } from '../model/manifest.ts';
 import { headModelProbabilities, rankPredictions } from './head-runner.ts';
 
@@ -39,13 +40,15 @@ export interface FrozenActivations {
 }
 
 /**
- * The backbone a predictor runs on: its manifest and its layers model (output: the embedding). A
- * plain head loaded without the model predicts from frozen passes only (training's judging of
- * cached embeddings); a fine-tuned model always needs it (its cut is checked against it).
+ * The backbone a predictor runs on: its manifest, and its folded graph with the runner of named
+ * outputs (a loaded `Backbone`, or a `BackboneSplit` of one). A plain head loaded with the manifest
+ * alone predicts from frozen passes only (training's judging of cached embeddings); a fine-tuned
+ * model always needs the graph (its cut is checked against it).
  */
 export interface PredictorBackbone {
   readonly manifest: BackboneManifest;
-  readonly model?: tfl.LayersModel;
+  readonly graph?: FoldedGraph;
+  run?(input: Float32Array, layers: readonly string[]): Promise<Float32Array[]>;
 }
 
 /** A loaded head document, plain or fine-tuned, ready to predict (module comment). */
@@ -76,63 +79,44 @@ export function documentWeightCount(doc: Pick<HeadDocument, 'weightSpecs' | 'bac
 }
 
 // ---------------------------------------------------------------------------------------------
-// The frozen view of a fine-tuned model's backbone
+// The frozen pass of a fine-tuned model
 
-/** A view of the backbone that outputs the cut activation and the frozen embedding parts. */
+/** Which outputs of the folded graph a fine-tuned model's frozen pass reads. */
 interface FrozenView {
-  model: tfl.LayersModel;
+  /** Graph nodes to read: the cut, then the frozen embedding parts. */
+  nodes: string[];
   cutShape: number[];
-  /** Manifest part names of outputs 1..n, in order (output 0 is the cut). */
+  /** Manifest part names of nodes 1..n, in order (node 0 is the cut). */
   parts: string[];
 }
 
-const views = new WeakMap<tfl.LayersModel, Map<string, FrozenView>>();
-
-/** The symbolic outputs of the backbone's embedding parts, in manifest order. */
-function partOutputs(model: tfl.LayersModel, manifest: BackboneManifest): tfl.SymbolicTensor[] {
-  const [output] = model.outputs;
-  if (!output || model.outputs.length !== 1) throw new Error('the backbone model must have exactly one output (the embedding)');
-  const layer = output.sourceLayer;
-  const node = layer.inboundNodes[0];
-  const parts = layer.getClassName() === 'Concatenate' && node ? node.inputTensors : [output];
+/** The graph nodes that give the embedding's parts, in manifest order: the inputs of the final Concatenate, or the one output. */
+function partNodes(graph: FoldedGraph, manifest: BackboneManifest): readonly string[] {
+  const output = graph.nodes.find((n) => n.name === graph.output);
+  const parts = output?.kind === 'Concatenate' ? output.inputs : [graph.output];
   if (parts.length !== manifest.embedding.parts.length) {
     throw new Error(`backbone model has ${parts.length} embedding parts, manifest ${manifest.embedding.parts.length}`);
   }
   return parts;
 }
 
-/** The frozen view for `cut`, computing the parts not in `tailParts` (built on first use, then cached per backbone model). */
-function frozenView(backbone: Required<PredictorBackbone>, cut: string, tailParts: readonly string[]): FrozenView {
-  let byCut = views.get(backbone.model);
-  if (!byCut) {
-    byCut = new Map();
-    views.set(backbone.model, byCut);
+/** The frozen view for `cut`, reading the parts not in `tailParts`. */
+function frozenView(graph: FoldedGraph, manifest: BackboneManifest, cut: string, tailParts: readonly string[]): FrozenView {
+  if (!graph.has(cut)) {
+    const into = graph.foldedInto(cut);
+    throw new Error(into ? `the cut layer ${cut} is folded into ${into} in backbone ${manifest.id}: its output is not computed` : `the cut layer ${cut} is not in backbone ${manifest.id}`);
   }
-  const key = `${cut}|${tailParts.join(',')}`;
-  const cached = byCut.get(key);
-  if (cached) return cached;
-  let cutOutput: tfl.SymbolicTensor | tfl.SymbolicTensor[];
-  try {
-    cutOutput = backbone.model.getLayer(cut).output;
-  } catch {
-    throw new Error(`the cut layer ${cut} is not in backbone ${backbone.manifest.id}`);
-  }
-  if (Array.isArray(cutOutput)) throw new Error(`cut layer ${cut} has several outputs`);
-  const all = partOutputs(backbone.model, backbone.manifest);
+  const cutShape = graph.shapeOf(cut);
+  if (!cutShape) throw new Error(`the shape of cut layer ${cut} is unknown`);
+  const all = partNodes(graph, manifest);
+  const nodes = [cut];
   const parts: string[] = [];
-  const outputs: tfl.SymbolicTensor[] = [cutOutput];
-  backbone.manifest.embedding.parts.forEach((p, i) => {
+  manifest.embedding.parts.forEach((p, i) => {
     if (tailParts.includes(p.name)) return;
     parts.push(p.name);
-    outputs.push(all[i] as tfl.SymbolicTensor);
+    nodes.push(all[i] as string);
   });
-  const view: FrozenView = {
-    model: tfl.model({ inputs: backbone.model.inputs, outputs }),
-    cutShape: cutOutput.shape.slice(1) as number[],
-    parts,
-  };
-  byCut.set(key, view);
-  return view;
+  return { nodes, cutShape, parts };
 }
 
 /** The one cut-shape check: the tail must start from what the backbone's cut layer gives and end in the parts it names. */
@@ -152,20 +136,6 @@ function checkTail(tail: BackboneTail, view: FrozenView, tailModel: tfl.LayersMo
 
 // ---------------------------------------------------------------------------------------------
 // Forward passes
-
-/** Runs `model` on one preprocessed image; returns each output's data. */
-async function runOnImage(model: tfl.LayersModel, manifest: BackboneManifest, input: Float32Array): Promise<Float32Array[]> {
-  const { height, width } = manifest.normalization;
-  const outs = tf.tidy(() => {
-    const y = model.predict(tf.tensor4d(input, [1, height, width, 3]));
-    return Array.isArray(y) ? y : [y];
-  });
-  try {
-    return await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-  } finally {
-    tf.dispose(outs);
-  }
-}
 
 /** Runs a tail model on cut activations, batched; returns one flat array per tail output. */
 async function runTail(tail: tfl.LayersModel, cutShape: readonly number[], cuts: readonly Float32Array[], batch = 32): Promise<Float32Array[]> {
@@ -221,9 +191,9 @@ interface LoadedTail {
 }
 
 async function loadTail(tail: BackboneTail, backbone: PredictorBackbone): Promise<LoadedTail> {
-  const { model: backboneModel, manifest } = backbone;
-  if (!backboneModel) throw new Error(`a fine-tuned model runs on the backbone model: load it with the ${manifest.id} model, not its manifest alone`);
-  const view = frozenView({ model: backboneModel, manifest }, tail.cut, tail.parts);
+  const { graph, manifest } = backbone;
+  if (!graph) throw new Error(`a fine-tuned model runs on the backbone model: load it with the ${manifest.id} backbone, not its manifest alone`);
+  const view = frozenView(graph, manifest, tail.cut, tail.parts);
   const model = await tfl.loadLayersModel(tf.io.fromMemory(backboneTailArtifacts(tail)));
   try {
     checkTail(tail, view, model, backbone.manifest);
@@ -252,12 +222,13 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
   const cutSize = tail ? tail.doc.cutShape.reduce((a, b) => a * b, 1) : 0;
 
   const frozenPass = async (input: Float32Array): Promise<FrozenActivations> => {
-    if (!backbone.model) throw new Error(`head ${doc.id} was loaded without the backbone model: it predicts from frozen passes only`);
+    const { graph, run } = backbone;
+    if (!graph || !run) throw new Error(`head ${doc.id} was loaded without the backbone: it predicts from frozen passes only`);
     if (!tail) {
-      const [embedding] = await runOnImage(backbone.model, manifest, input);
+      const [embedding] = await run(input, [graph.output]);
       return { embedding: embedding as Float32Array };
     }
-    const [cut, ...parts] = await runOnImage(tail.view.model, manifest, input);
+    const [cut, ...parts] = await run(input, tail.view.nodes);
     const embedding = new Float32Array(manifest.embedding.size);
     tail.view.parts.forEach((name, k) => embedding.set(parts[k] as Float32Array, embeddingPart(manifest, name).offset));
     return { cut: cut as Float32Array, embedding };

@@ -51,7 +51,7 @@ beforeAll(async () => {
   await startNodeWasmBackend();
   await initNodeImageDecoder();
   const models = await loadLocalModels();
-  doc = await makeFineTunedDoc(models.backbone.model, models.manifest.backbone, { id: crypto.randomUUID(), seed: 17, classes: CLASSES, name: 'emoji fine-tuned' });
+  doc = await makeFineTunedDoc(models.backbone, { id: crypto.randomUUID(), seed: 17, classes: CLASSES, name: 'emoji fine-tuned' });
   docJson = JSON.stringify(doc);
   const model = await loadPredictor(doc, models.backbone);
   expected = [];

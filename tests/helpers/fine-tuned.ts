@@ -4,21 +4,20 @@
  * so the personal embedding really differs from the frozen one, plus a seeded test head. Needs
  * TF.js on the active backend (Node side of the tests).
  */
-import type { LayersModel } from '@tensorflow/tfjs-layers';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import { splitBackbone } from '../../shared/model/backbone-split.ts';
 import { bytesToBase64 } from '../../shared/util/base64.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
-import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
 import { makeTestHead, type TestHeadOptions } from './heads.ts';
 
-/** A fine-tuned head document on `model` (the loaded backbone) with tail weights perturbed by up to `jitter`. */
+/** A fine-tuned head document on the loaded backbone with tail weights perturbed by up to `jitter`. */
 export async function makeFineTunedDoc(
-  model: LayersModel,
-  manifest: BackboneManifest,
+  backbone: Backbone,
   options: TestHeadOptions & { jitter?: number } = {},
 ): Promise<HeadDocument> {
-  const split = splitBackbone(model, manifest, { unfreeze: 1 });
+  const manifest = backbone.manifest;
+  const split = splitBackbone(backbone, { unfreeze: 1 });
   const tail = await split.initialTail();
   const values = new Float32Array(tail.weightData.buffer.slice(tail.weightData.byteOffset, tail.weightData.byteOffset + tail.weightData.byteLength));
   const random = mulberry32((options.seed ?? 1) + 1000);

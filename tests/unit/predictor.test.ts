@@ -33,7 +33,7 @@ beforeAll(async () => {
   await initNodeImageDecoder();
   models = await loadLocalModels();
   const manifest = models.manifest.backbone;
-  doc = await makeFineTunedDoc(models.backbone.model, manifest, { id: crypto.randomUUID(), seed: 3 });
+  doc = await makeFineTunedDoc(models.backbone, { id: crypto.randomUUID(), seed: 3 });
   inputs = [];
   for (const f of (await fixtures()).slice(0, 3)) inputs.push(preprocess(await decodeImage(f.bytes), manifest.normalization));
 }, 300_000);
@@ -56,12 +56,12 @@ describe('a tail as TF.js writes it (shared/learn/fine-tune.ts)', () => {
 });
 
 describe('inferLayerShapes (shared/model/layer-shapes.ts), which the validator checks cutShape with', () => {
-  it('gives every layer of the shipped backbone the output shape TF.js gives it', () => {
+  it('gives every layer of the shipped backbone the output shape TF.js gives it', async () => {
     const manifest = models.manifest.backbone;
     const backboneModel = JSON.parse(readFileSync(join(PUBLIC_DIR, (manifest.files[0] as { path: string }).path), 'utf8')) as BackboneModelJson;
     const topology = backboneModel.modelTopology as { model_config?: { config: Record<string, unknown> }; config?: Record<string, unknown> };
     const shapes = inferLayerShapes(topology.model_config?.config ?? topology.config ?? {});
-    const layers = models.backbone.model.layers;
+    const layers = (await models.backbone.layersModel()).layers;
     expect(layers.length).toBeGreaterThan(150);
     for (const layer of layers) {
       const real = (layer.outputShape as (number | null)[]).slice(1);
@@ -72,9 +72,8 @@ describe('inferLayerShapes (shared/model/layer-shapes.ts), which the validator c
 
 describe('loadPredictor with a fine-tuned model', () => {
   it('its two entry points agree: from pixels, and from the backbone split’s cached frozen pass, to 1e-6', async () => {
-    const manifest = models.manifest.backbone;
     const predictor = await loadPredictor(doc, models.backbone);
-    const split = splitBackbone(models.backbone.model, manifest, { cut: predictor.cut as string });
+    const split = splitBackbone(models.backbone, { cut: predictor.cut as string });
     try {
       for (const input of inputs) {
         const fromPixels = await predictor.predictPreprocessed(input);
@@ -116,8 +115,7 @@ describe('loadPredictor with a fine-tuned model', () => {
   });
 
   it('with the backbone’s own weights in the tail, the personal embedding is the frozen one', async () => {
-    const manifest = models.manifest.backbone;
-    const same = await makeFineTunedDoc(models.backbone.model, manifest, { id: crypto.randomUUID(), jitter: 0 });
+    const same = await makeFineTunedDoc(models.backbone, { id: crypto.randomUUID(), jitter: 0 });
     const tailed = await loadPredictor(same, models.backbone);
     try {
       const input = inputs[1] as Float32Array;

@@ -39,7 +39,7 @@ export default async function setup(project: TestProject): Promise<void> {
   await initNodeImageDecoder();
   const models = await loadLocalModels();
   const manifest = models.manifest.backbone;
-  const doc = await makeFineTunedDoc(models.backbone.model, manifest, { id: 'a1d3c0de-5e7f-4a2b-9c1d-0e2f3a4b5c6d', seed: 11 });
+  const doc = await makeFineTunedDoc(models.backbone, { id: 'a1d3c0de-5e7f-4a2b-9c1d-0e2f3a4b5c6d', seed: 11 });
   const model = await loadPredictor(doc, models.backbone);
   const cases: FineTunedReference['cases'] = [];
   const predictions: Prediction[][] = [];

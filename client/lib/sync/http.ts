@@ -9,7 +9,6 @@ import { parseHeadDocument, validateHeadDocument } from '../../../shared/head/va
 import { sha256Hex } from '../../../shared/util/hash.ts';
 import { currentBackbone } from '../current-backbone.ts';
 import type { SyncAccountRecord } from '../db.ts';
-import { backboneModelJson } from '../heads.ts';
 
 /** How many times a rate-limited (429) request is retried. */
 const MAX_RATE_LIMIT_RETRIES = 5;
@@ -68,7 +67,7 @@ export async function fetchHead(account: SyncAccountRecord, id: string): Promise
   const value = parseHeadDocument(bytes);
   // A fine-tuned model is checked against the loaded backbone's own layers, as the Worker did.
   const backbone = currentBackbone();
-  const { doc } = validateHeadDocument(value, backbone.manifest, isFineTuned(value) ? { backboneModel: backboneModelJson(backbone.model) } : {});
+  const { doc } = validateHeadDocument(value, backbone.manifest, isFineTuned(value) ? { backboneModel: backbone.modelJson } : {});
   if (doc.id !== id) throw new TannerinError('invalid_head', `the server answered head ${doc.id} for ${id}`);
   return { doc, etag };
 }
