@@ -33,6 +33,7 @@ interface HarnessPage {
     startBackend(options?: { prefer?: 'auto' | 'simd' | 'cpu' }): Promise<{ build: string; threads: number }>;
     load(): Promise<{ bytesDownloaded: number }>;
     forwardMs(runs?: number, warmup?: number): Promise<{ median: number }>;
+    forwardFoldedVsUnfoldedMs(rounds?: number, runs?: number): Promise<{ folded: number; unfolded: number }>;
     teach(classes: { name: string; images: ImageArg[] }[], options?: { augment?: boolean; seed?: number }): Promise<{ classIds: string[]; msPerPhoto: number[] }>;
     deleteClass(id: string): Promise<{ examplesDeleted: number }>;
     trainAndPredict(img: ImageArg): Promise<{ ms: number; trainMs: number; epochs: number; vectors: number; guard: string }>;
@@ -69,6 +70,8 @@ export async function benchBrowser(): Promise<Results> {
     await page.evaluate(() => (globalThis as unknown as HarnessPage).tannerin.load());
     const bytesFirst = await backboneBytes(traffic, manifest);
     const wasm = await page.evaluate(() => (globalThis as unknown as HarnessPage).tannerin.forwardMs(20, 3));
+    // The folded backbone against the layers model as shipped, alternated in the same page.
+    const folding = await page.evaluate(() => (globalThis as unknown as HarnessPage).tannerin.forwardFoldedVsUnfoldedMs(3, 8));
 
     // One photo to a stored example: the first run also compiles the JPEG decoder, so it is a
     // warm-up; the median of the rest.
@@ -106,6 +109,8 @@ export async function benchBrowser(): Promise<Results> {
     const ratio = cpu.median / wasm.median;
     return {
       'browser.forward_wasm_ms': { value: wasm.median, unit: 'ms', note: `Chromium, ${backend.build}, ${backend.threads} thread(s), batch 1, median of 20 (goal <= 50)` },
+      'browser.forward_unfolded_ms': { value: folding.unfolded, unit: 'ms', note: `Chromium, the unfolded layers model as shipped, batch 1, median of 24 alternated with 24 folded passes (${folding.folded.toFixed(1)} ms)` },
+      'browser.folded_over_unfolded': { value: folding.folded / folding.unfolded, unit: 'x', note: 'folded / unfolded forward, alternated in one page (goal <= 0.55)' },
       'browser.forward_cpu_ms': { value: cpu.median, unit: 'ms', note: 'Chromium, cpu backend, batch 1, median of 3' },
       'browser.forward_cpu_over_wasm': { value: ratio, unit: 'x', note: 'cpu / WASM forward (goal >= 25)' },
       'browser.photo_to_example_ms': {

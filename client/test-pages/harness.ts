@@ -187,6 +187,34 @@ const harness = {
     }
     return { median: median(times), runs: times };
   },
+  /**
+   * The folded forward pass against the unfolded layers model (built here on first call), batch 1,
+   * alternated in `rounds` rounds of `runs` each so that noise hits both alike; medians in ms.
+   */
+  async forwardFoldedVsUnfoldedMs(rounds = 3, runs = 8): Promise<{ folded: number; unfolded: number }> {
+    const backbone = lib.currentBackbone();
+    const model = await backbone.layersModel();
+    const { width, height } = backbone.manifest.normalization;
+    const input = new Float32Array(width * height * 3).map((_, i) => (i % 251) / 250);
+    const unfolded = async (): Promise<void> => {
+      const out = tf.tidy(() => model.predict(tf.tensor4d(input, [1, height, width, 3])) as tf.Tensor);
+      await out.data();
+      out.dispose();
+    };
+    await unfolded();
+    await backbone.embedPreprocessed(input);
+    const times = { folded: [] as number[], unfolded: [] as number[] };
+    for (let r = 0; r < rounds; r++) {
+      for (const [which, run] of [['folded', () => backbone.embedPreprocessed(input)], ['unfolded', unfolded]] as const) {
+        for (let i = 0; i < runs; i++) {
+          const t0 = performance.now();
+          await run();
+          times[which].push(performance.now() - t0);
+        }
+      }
+    }
+    return { folded: median(times.folded), unfolded: median(times.unfolded) };
+  },
   /** Embeds the same image `n` times; tensor counts before and after (and after the first). */
   async embedRepeatedly(img: ImageArg, n: number): Promise<{ before: number; afterFirst: number; after: number; bytesBefore: number; bytesAfter: number }> {
     const blob = blobOf(img);
