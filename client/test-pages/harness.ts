@@ -263,6 +263,36 @@ const harness = {
     }
     return { classIds: ids, msPerPhoto };
   },
+  /**
+   * Grows the stored examples to `photos` photos without the backbone (the bench's 1,000-photo
+   * training): copies of the stored examples, round-robin, each with its photo bytes and its
+   * embeddings plus seeded noise (std `noise` times each float's own size, the same noise draw for
+   * every view of a copy, so views stay together as a photo's do), written straight to the store.
+   */
+  async cloneExamples(photos: number, options: { noise?: number; seed?: number } = {}) {
+    const { noise = 0.3, seed = 1 } = options;
+    const db = await lib.openTannerinDb();
+    const stored = await db.getAll('examples');
+    if (!stored.length) throw new Error('no stored examples to copy');
+    let state = seed >>> 0;
+    const uniform = (): number => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = Math.imul(state ^ (state >>> 15), state | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const records = [];
+    for (let n = stored.length; n < photos; n++) {
+      const from = stored[n % stored.length] as (typeof stored)[number];
+      const size = (from.embeddings[0] as Float32Array).length;
+      const draw = Float32Array.from({ length: size }, () => 2 * uniform() - 1);
+      const embeddings = from.embeddings.map((e) => Float32Array.from(e, (x, i) => Math.max(0, x * (1 + noise * Math.sqrt(3) * (draw[i] as number)))));
+      records.push({ ...from, id: crypto.randomUUID(), embeddings });
+    }
+    const tx = db.transaction('examples', 'readwrite');
+    await Promise.all([...records.map((r) => tx.store.add(r)), tx.done]);
+    return { photos: stored.length + records.length };
+  },
   /** Trains; `abortAtEpoch` aborts from the progress callback. Errors come back as data. */
   async trainNow(options: { headId?: string; name?: string; abortAtEpoch?: number; epochs?: number; hidden?: number } = {}) {
     const progress: lib.EpochProgress[] = [];
