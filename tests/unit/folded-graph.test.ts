@@ -131,9 +131,9 @@ function smallModel(): tfl.LayersModel {
   const random = mulberry32(7);
   model.setWeights(
     model.weights.map((w) => {
-      const size = w.shape.reduce((p, d) => p * (d as number), 1);
+      const size = w.shape.reduce((p: number, d) => p * (d ?? 1), 1);
       const variance = w.originalName.endsWith('moving_variance');
-      return tf.tensor(Float32Array.from({ length: size }, () => (variance ? 0.2 + random() : random() * 2 - 1)), w.shape as number[]);
+      return tf.tensor(Float32Array.from({ length: size }, () => (variance ? 0.2 + random() : random() * 2 - 1)), w.shape.map((d) => d ?? 1));
     }),
   );
   return model;

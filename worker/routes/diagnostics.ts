@@ -1,11 +1,14 @@
 /**
  * `GET /_diag/memory`: tensor count and WASM heap; `GET /_diag/forward?n=N`: the forward pass alone,
- * timed inside the isolate (local workerd's clock advances during CPU work; production's does not);
+ * timed inside the isolate (local workerd's clock advances during CPU work; production's does not),
+ * with `&unfolded=1` on the layers model as shipped instead of the folded graph (the bench's
+ * comparison; it builds a second copy of the weights, so the bench asks for it last);
  * `GET /_diag/storage`: D1 queries and R2 operations the isolate's requests made so far
  * (worker/store/storage-counts.ts).
  * For tests and the bench. Answer only when `TANNERIN_DIAGNOSTICS` is "1", which local development
  * sets and a deploy never does.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import type { Context } from 'hono';
 import type { DiagnosticsResponse, ForwardTimingResponse } from '../../shared/api/types.ts';
 import type { AppEnv } from '../env.ts';
@@ -35,10 +38,22 @@ export function forwardTimingRoute() {
     const runtime = await getRuntime(c.env);
     const { width, height } = runtime.manifest.backbone.normalization;
     const input = new Float32Array(width * height * 3).map((_, i) => ((i * 2654435761) >>> 24) / 255);
+    let forward = () => runtime.backbone.embedPreprocessed(input);
+    if (c.req.query('unfolded') === '1') {
+      const model = await runtime.backbone.layersModel();
+      forward = async () => {
+        const out = tf.tidy(() => model.predict(tf.tensor4d(input, [1, height, width, 3])) as tf.Tensor);
+        try {
+          return (await out.data()) as Float32Array;
+        } finally {
+          out.dispose();
+        }
+      };
+    }
     const ms: number[] = [];
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
-      await runtime.backbone.embedPreprocessed(input);
+      await forward();
       ms.push(performance.now() - t0);
     }
     const body: ForwardTimingResponse = { ms };

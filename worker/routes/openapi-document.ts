@@ -494,7 +494,10 @@ export function openApiDocument(version: string): OpenApiDocument {
           summary: 'Times n forward passes inside the isolate',
           tags: ['diagnostics'],
           security: anonymous,
-          parameters: [{ name: 'n', in: 'query', description: 'Passes, 1 to 200 (default 20).', schema: { type: 'integer', minimum: 1, maximum: 200 } }],
+          parameters: [
+            { name: 'n', in: 'query', description: 'Passes, 1 to 200 (default 20).', schema: { type: 'integer', minimum: 1, maximum: 200 } },
+            { name: 'unfolded', in: 'query', description: '1: time the layers model as shipped instead of the folded backbone (builds a second copy of the weights).', schema: { type: 'string', enum: ['1'] } },
+          ],
           responses: { 200: ok('One time per pass, in ms.', 'ForwardTimingResponse'), ...errors('not_found', 'model_unavailable') },
         },
       },
