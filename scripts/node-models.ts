@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadBackbone, type Backbone } from '../shared/model/backbone.ts';
 import type { HeadDocument } from '../shared/head/document.ts';
 import { loadPredictor, type Predictor } from '../shared/predict/predictor.ts';
-import type { Manifest, ManifestFile } from '../shared/model/manifest.ts';
+import { servedBackbones, type Manifest, type ManifestFile } from '../shared/model/manifest.ts';
 import { MANIFEST_FILE, PUBLIC_DIR } from './prepare-models.ts';
 
 export interface LocalModels {
@@ -22,11 +22,17 @@ export function readManifest(dir = PUBLIC_DIR): Manifest {
   return JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8')) as Manifest;
 }
 
-/** Loads the backbone (verified) and opens heads on demand, on the active TF.js backend. */
-export async function loadLocalModels(dir = PUBLIC_DIR): Promise<LocalModels> {
+/**
+ * Loads a backbone (verified; the default unless `backboneId` names another the manifest serves)
+ * and opens heads on demand, on the active TF.js backend.
+ */
+export async function loadLocalModels(dir = PUBLIC_DIR, backboneId?: string): Promise<LocalModels> {
   const manifest = readManifest(dir);
   const fetchFile = async (f: ManifestFile) => new Uint8Array(readFileSync(join(dir, f.path)));
-  const backbone = await loadBackbone(manifest.backbone, fetchFile);
+  const served = servedBackbones(manifest);
+  const chosen = backboneId === undefined ? manifest.backbone : served.find((b) => b.id === backboneId);
+  if (!chosen) throw new Error(`backbone ${String(backboneId)} is not installed (installed: ${served.map((b) => b.id).join(', ')})`);
+  const backbone = await loadBackbone(chosen, fetchFile);
   const heads = new Map<string, Promise<Predictor>>();
   return {
     manifest,

@@ -29,10 +29,10 @@ export function installedManifest(): Manifest {
   return readManifest();
 }
 
-/** Loads the backbone (verified against the manifest). */
-export async function openBackbone(): Promise<Backbone> {
+/** Loads the backbone (verified against the manifest): the default, or the installed one with id `backboneId`. */
+export async function openBackbone(backboneId?: string): Promise<Backbone> {
   installedManifest();
-  const models = await loadLocalModels();
+  const models = await loadLocalModels(undefined, backboneId);
   return models.backbone;
 }
 

@@ -26,11 +26,18 @@
  * selftrain and finetune at k = 5 on 1 seed; writes `bench/eval-quick.json` so it never
  * overwrites a full run's figures.
  *
+ * `--backbones mobilenet_v2,inception_v3`: the installed backbones to run (default: the default
+ * backbone). Figures on a backbone other than the default carry its id after the recipe,
+ * `eval.<dataset>.<recipe>@<backbone id>.k<k>`, and each is also paired with the same recipe on
+ * the default backbone (`eval.<dataset>.<recipe>@<id>-vs-<recipe>.k<k>.diff`). Fine-tuning recipes
+ * run on MobileNetV2 only (backbone-split.ts names its blocks); elsewhere the embedding comes from
+ * the backbone's frozen pass directly.
+ *
  * `--confirm`: data the default run never sees, to confirm a choice made on seeds 0-4: seeds 5-9
  * (emoji: other test and training emoji; fashion: other training shots) and, for Fashion-MNIST,
  * the t10k images 100-199 of each class as the test set (the default uses images 0-99).
  *
- * Options: --quick, --confirm, --seeds N, --ks 5,10, --datasets emoji,fashion, --recipes
+ * Options: --quick, --confirm, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones ids, --recipes
  * app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts), --out FILE,
  * --no-cache. Results are merged into the file: a run of some recipes replaces only their figures.
  * `--help` prints the options; bad usage prints the message and the options on stderr and exits
@@ -45,8 +52,9 @@ import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { createProgress } from '../cli/progress.ts';
 import { parseArgsOrUsage, reportUsageError, UsageError } from '../cli/usage.ts';
-import { openBackbone, startRuntime } from '../cli/runtime.ts';
-import { backboneRef } from '../../shared/model/manifest.ts';
+import { installedManifest, openBackbone, startRuntime } from '../cli/runtime.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
+import { backboneRef, servedBackbones, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
 import { pairedDifference, summarize } from './stats.ts';
@@ -107,6 +115,8 @@ const QUICK: Plan = {
 };
 
 interface Cell {
+  /** The backbone's `id@version`. */
+  backbone: string;
   seeds: number[];
   accuracies: number[];
   ms: number[];
@@ -133,6 +143,8 @@ const USAGE = `Usage: npm run eval -- [options]
   --seeds N           at most N seeds per recipe
   --ks 5,10           only these shots per class (of 1, 5, 10)
   --datasets emoji,fashion
+  --backbones ID,...  installed backbones to run (default: the default one);
+                      keys of another carry it: <recipe>@<backbone id>
   --recipes ${RECIPES.join(',')}
                       (default: ${DEFAULT_RECIPES.join(',')})
                       (the first is compared with each other one, paired by seed)
@@ -143,7 +155,7 @@ const USAGE = `Usage: npm run eval -- [options]
 const DATASETS = ['emoji', 'fashion'];
 
 /** The run's options; bad usage is a {@link UsageError}, found before the backbone loads. */
-function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; plan: Plan; recipes: Recipe[]; datasetNames: string[]; outFile: string } {
+function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; plan: Plan; recipes: Recipe[]; datasetNames: string[]; backboneIds: string[]; outFile: string } {
   const { values } = parseArgsOrUsage(
     {
       options: {
@@ -153,6 +165,7 @@ function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; 
         seeds: { type: 'string' },
         datasets: { type: 'string' },
         recipes: { type: 'string' },
+        backbones: { type: 'string' },
         out: { type: 'string' },
         ks: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -187,8 +200,15 @@ function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; 
   for (const r of recipes) if (!RECIPES.includes(r)) throw new UsageError(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`, USAGE);
   const datasetNames = values.datasets ? values.datasets.split(',') : DATASETS;
   for (const d of datasetNames) if (!DATASETS.includes(d)) throw new UsageError(`unknown dataset ${d} (known: ${DATASETS.join(', ')})`, USAGE);
+  const backboneIds = values.backbones ? values.backbones.split(',') : [];
+  if (backboneIds.length) {
+    const installed = servedBackbones(installedManifest()).map((b) => b.id);
+    for (const id of backboneIds) if (!installed.includes(id)) throw new UsageError(`backbone ${id} is not installed (installed: ${installed.join(', ')}; see TANNERIN_BACKBONES in the README)`, USAGE);
+    const tuning = recipes.filter((r) => FINE_TUNING_RECIPES.includes(r));
+    if (tuning.length && backboneIds.some((id) => id !== installed[0])) throw new UsageError(`${tuning.join(', ')} run on ${installed[0] ?? 'the default backbone'} only`, USAGE);
+  }
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, datasetNames, outFile };
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, datasetNames, backboneIds, outFile };
 }
 
 let options: ReturnType<typeof readOptions>;
@@ -204,14 +224,43 @@ const fineTuning = recipes.some((r) => FINE_TUNING_RECIPES.includes(r));
 const started = performance.now();
 await startRuntime();
 if (fineTuning) registerWasmGradientKernels();
-const loaded = await openBackbone();
-const backbone = loaded.manifest;
-// One forward path for every recipe: the split's frozen pass gives the ordinary embedding (identical
-// to Backbone.embed) and the cut activation fine-tuning starts from.
-const split: BackboneSplit = splitBackbone(loaded, { unfreeze: 1 });
+const defaultBackboneId = installedManifest().backbone.id;
+const backboneIds = options.backboneIds.length ? options.backboneIds : [defaultBackboneId];
+
+// The backbone being evaluated, and what belongs to it; `useBackbone` switches all of it.
+let loaded: Backbone | null = null;
+let backbone: BackboneManifest = installedManifest().backbone;
+/**
+ * One forward path for every recipe on the default backbone: the split's frozen pass gives the
+ * ordinary embedding (identical to Backbone.embed) and the cut activation fine-tuning starts from.
+ * Other backbones have no split (backbone-split.ts knows MobileNetV2's blocks): their embedding
+ * is the backbone's frozen pass.
+ */
+let split: BackboneSplit | null = null;
 const cache = new Map<string, FrozenOutput>();
-const disk = diskCache ? new EmbeddingCache(join(ROOT, '.cache', 'eval'), backboneRef(backbone), backbone.embedding.size) : null;
+// Typed by a cast: assigned in useBackbone, which the compiler does not follow from here.
+let disk = null as EmbeddingCache | null;
 let forwardMs = 0;
+let imagesSeen = 0;
+let diskHits = 0;
+
+/** Loads the backbone `id` (disposing the previous one) and starts its caches afresh. */
+async function useBackbone(id: string): Promise<void> {
+  imagesSeen += cache.size;
+  diskHits += disk?.hits ?? 0;
+  cache.clear();
+  loaded?.dispose();
+  loaded = await openBackbone(id);
+  backbone = loaded.manifest;
+  split = id === defaultBackboneId ? splitBackbone(loaded, { unfreeze: 1 }) : null;
+  disk = diskCache ? new EmbeddingCache(join(ROOT, '.cache', 'eval'), backboneRef(backbone), backbone.embedding.size) : null;
+}
+
+/** The frozen outputs of one preprocessed image on the current backbone. */
+async function frozenPass(input: Float32Array): Promise<FrozenOutput> {
+  if (split) return split.forward(input);
+  return { cut: new Float32Array(0), embedding: await (loaded as Backbone).embedPreprocessed(input) };
+}
 
 /** Frozen outputs of the images not yet cached, with a progress line. */
 async function ensureCached(images: readonly EvalImage[], label: string): Promise<void> {
@@ -228,7 +277,7 @@ async function ensureCached(images: readonly EvalImage[], label: string): Promis
       continue;
     }
     const t0 = performance.now();
-    const out = await split.forward(preprocess(pixels, backbone.normalization));
+    const out = await frozenPass(preprocess(pixels, backbone.normalization));
     forwardMs += performance.now() - t0;
     disk?.set(pixels, out.embedding);
     // The cut activation (31 KB an image) is only kept when fine-tuning is evaluated.
@@ -294,51 +343,60 @@ for (const name of datasetNames) {
 const cells = new Map<string, Cell>();
 /** Keys of the confirmation data end in `.confirm` (module comment). */
 const suffix = confirm ? '.confirm' : '';
-const key = (dataset: string, recipe: Recipe, k: number): string => `eval.${dataset}.${recipe}.k${k}${suffix}`;
-for (const dataset of datasets) {
-  for (let run = 0; run < plan.seeds; run++) {
-    const seed = plan.firstSeed + run;
-    const wanted = recipes.filter((r) => run < plan.recipes[r].seeds);
-    const ks = plan.ks.filter((k) => wanted.some((r) => plan.recipes[r].ks.includes(k)));
-    if (!ks.length) continue;
-    const fewShot = dataset.split(seed, plan.ks);
-    const needsUnlabeled = wanted.some((r) => UNLABELED_RECIPES.includes(r));
-    const needsViews = wanted.some((r) => AUGMENTED_RECIPES.includes(r));
-    const images = [
-      ...fewShot.test,
-      ...ks.flatMap((k) => fewShot.shots.get(k) ?? []),
-      ...(needsUnlabeled ? ks.flatMap((k) => fewShot.unlabeled.get(k) ?? []) : []),
-      ...(needsViews ? viewImages([...new Map(ks.flatMap((k) => fewShot.shots.get(k) ?? []).map((i) => [i.id, i])).values()]) : []),
-    ];
-    await ensureCached(images, `${dataset.name} seed ${seed}: forward`);
-    const test = examples(fewShot.test);
-    for (const k of ks) {
-      const train = examples(fewShot.shots.get(k) ?? []);
-      const unlabeledImages = fewShot.unlabeled.get(k);
-      for (const recipe of wanted) {
-        if (!plan.recipes[recipe].ks.includes(k)) continue;
-        const usesUnlabeled = UNLABELED_RECIPES.includes(recipe);
-        if (usesUnlabeled && !unlabeledImages) continue;
-        const t0 = performance.now();
-        const shotImages = fewShot.shots.get(k) ?? [];
-        const shots = recipe === 'app' ? appExamples(shotImages) : AUGMENTED_RECIPES.includes(recipe) ? augmentedExamples(shotImages) : train;
-        const outcome = await runRecipe(recipe, shots, test, usesUnlabeled ? examples(unlabeledImages ?? []) : [], {
-          backbone,
-          classes: dataset.classes,
-          seed,
-          split,
-        });
-        const ms = performance.now() - t0;
-        const accuracy = outcome.predicted.filter((p, i) => p === (test[i] as EvalExample).label).length / test.length;
-        const cell = cells.get(key(dataset.name, recipe, k)) ?? { seeds: [], accuracies: [], ms: [] };
-        cell.seeds.push(seed);
-        cell.accuracies.push(accuracy);
-        cell.ms.push(ms);
-        cells.set(key(dataset.name, recipe, k), cell);
-        console.error(
-          `[${dataset.name} seed ${seed} k=${k}] ${recipe.padEnd(9)} ${(100 * accuracy).toFixed(1).padStart(5)}%  ` +
-            `${(ms / 1000).toFixed(1).padStart(6)} s${outcome.detail ? `  ${outcome.detail}` : ''}`,
-        );
+/** A recipe's name in keys and tables: `<recipe>` on the default backbone, `<recipe>@<backbone id>` on another. */
+const recipeLabel = (recipe: Recipe, backboneId: string): string => (backboneId === defaultBackboneId ? recipe : `${recipe}@${backboneId}`);
+const key = (dataset: string, label: string, k: number): string => `eval.${dataset}.${label}.k${k}${suffix}`;
+/** Each backbone's embedding, for the summary. */
+const embeddings: string[] = [];
+for (const backboneId of backboneIds) {
+  await useBackbone(backboneId);
+  embeddings.push(`${backboneId}: ${backbone.embedding.size} floats (${backbone.embedding.parts.map((p) => p.name).join(' + ')})`);
+  for (const dataset of datasets) {
+    for (let run = 0; run < plan.seeds; run++) {
+      const seed = plan.firstSeed + run;
+      const wanted = recipes.filter((r) => run < plan.recipes[r].seeds);
+      const ks = plan.ks.filter((k) => wanted.some((r) => plan.recipes[r].ks.includes(k)));
+      if (!ks.length) continue;
+      const fewShot = dataset.split(seed, plan.ks);
+      const needsUnlabeled = wanted.some((r) => UNLABELED_RECIPES.includes(r));
+      const needsViews = wanted.some((r) => AUGMENTED_RECIPES.includes(r));
+      const images = [
+        ...fewShot.test,
+        ...ks.flatMap((k) => fewShot.shots.get(k) ?? []),
+        ...(needsUnlabeled ? ks.flatMap((k) => fewShot.unlabeled.get(k) ?? []) : []),
+        ...(needsViews ? viewImages([...new Map(ks.flatMap((k) => fewShot.shots.get(k) ?? []).map((i) => [i.id, i])).values()]) : []),
+      ];
+      await ensureCached(images, `${dataset.name} seed ${seed}${backboneId === defaultBackboneId ? '' : ` ${backboneId}`}: forward`);
+      const test = examples(fewShot.test);
+      for (const k of ks) {
+        const train = examples(fewShot.shots.get(k) ?? []);
+        const unlabeledImages = fewShot.unlabeled.get(k);
+        for (const recipe of wanted) {
+          if (!plan.recipes[recipe].ks.includes(k)) continue;
+          const usesUnlabeled = UNLABELED_RECIPES.includes(recipe);
+          if (usesUnlabeled && !unlabeledImages) continue;
+          const t0 = performance.now();
+          const shotImages = fewShot.shots.get(k) ?? [];
+          const shots = recipe === 'app' ? appExamples(shotImages) : AUGMENTED_RECIPES.includes(recipe) ? augmentedExamples(shotImages) : train;
+          const outcome = await runRecipe(recipe, shots, test, usesUnlabeled ? examples(unlabeledImages ?? []) : [], {
+            backbone,
+            classes: dataset.classes,
+            seed,
+            split,
+          });
+          const ms = performance.now() - t0;
+          const accuracy = outcome.predicted.filter((p, i) => p === (test[i] as EvalExample).label).length / test.length;
+          const label = recipeLabel(recipe, backboneId);
+          const cell = cells.get(key(dataset.name, label, k)) ?? { backbone: backboneRef(backbone), seeds: [], accuracies: [], ms: [] };
+          cell.seeds.push(seed);
+          cell.accuracies.push(accuracy);
+          cell.ms.push(ms);
+          cells.set(key(dataset.name, label, k), cell);
+          console.error(
+            `[${dataset.name} seed ${seed} k=${k}] ${label.padEnd(9)} ${(100 * accuracy).toFixed(1).padStart(5)}%  ` +
+              `${(ms / 1000).toFixed(1).padStart(6)} s${outcome.detail ? `  ${outcome.detail}` : ''}`,
+          );
+        }
       }
     }
   }
@@ -359,31 +417,35 @@ for (const [name, cell] of [...cells].sort(([a], [b]) => (a < b ? -1 : 1))) {
     seeds: cell.seeds,
     perSeed: cell.accuracies.map(round4),
     msPerTraining: Math.round(mean(cell.ms)),
-    note: `mean over seeds ${cell.seeds.join(',')} of test accuracy, 95% t-interval; ${(mean(cell.ms) / 1000).toFixed(1)} s per training run${quick ? '; --quick' : ''}${confirm ? '; confirmation data' : ''}`,
+    note: `mean over seeds ${cell.seeds.join(',')} of test accuracy, 95% t-interval; ${(mean(cell.ms) / 1000).toFixed(1)} s per training run; backbone ${cell.backbone}${quick ? '; --quick' : ''}${confirm ? '; confirmation data' : ''}`,
   };
 }
 // Merged into the file, as bench/lib.ts does: a run of some recipes keeps the others' figures.
 const previous = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, AccuracyEntry>) : {};
 const known: Record<string, AccuracyEntry> = { ...previous, ...results };
 
-// Paired differences: the first recipe against each other one, on the seeds both have.
+// Paired differences, on the seeds both have: on each backbone, the first recipe against each
+// other one; on a backbone other than the default, also each recipe against itself on the default.
 interface PairRow {
   dataset: string;
   k: number;
-  a: Recipe;
-  b: Recipe;
+  a: string;
+  b: string;
   diff: ReturnType<typeof pairedDifference>;
   seeds: number[];
 }
 const pairs: PairRow[] = [];
 const [first, ...others] = recipes;
+const compared: [string, string][] = backboneIds.flatMap((id) => [
+  ...(first ? others.map((other): [string, string] => [recipeLabel(first, id), recipeLabel(other, id)]) : []),
+  ...(id === defaultBackboneId ? [] : recipes.map((r): [string, string] => [recipeLabel(r, id), r])),
+]);
 for (const dataset of datasets) {
   for (const k of plan.ks) {
-    if (!first) continue;
-    const a = known[key(dataset.name, first, k)];
-    if (!a?.seeds || !a.perSeed || !cells.has(key(dataset.name, first, k))) continue;
-    for (const other of others) {
-      const b = known[key(dataset.name, other, k)];
+    for (const [aLabel, bLabel] of compared) {
+      const a = known[key(dataset.name, aLabel, k)];
+      if (!a?.seeds || !a.perSeed || !cells.has(key(dataset.name, aLabel, k))) continue;
+      const b = known[key(dataset.name, bLabel, k)];
       if (!b?.seeds || !b.perSeed) continue;
       const bySeed = new Map(b.seeds.map((seed, i) => [seed, b.perSeed?.[i] as number]));
       const seeds = a.seeds.filter((seed) => bySeed.has(seed));
@@ -393,15 +455,15 @@ for (const dataset of datasets) {
         seeds.map((seed) => aBySeed.get(seed) as number),
         seeds.map((seed) => bySeed.get(seed) as number),
       );
-      pairs.push({ dataset: dataset.name, k, a: first, b: other, diff, seeds });
-      results[`eval.${dataset.name}.${first}-vs-${other}.k${k}.diff${suffix}`] = {
+      pairs.push({ dataset: dataset.name, k, a: aLabel, b: bLabel, diff, seeds });
+      results[`eval.${dataset.name}.${aLabel}-vs-${bLabel}.k${k}.diff${suffix}`] = {
         value: round4(diff.mean),
         unit: 'accuracy difference',
         std: round4(diff.std),
         n: diff.n,
         ci: [round4(diff.ci.low), round4(diff.ci.high)],
         seeds,
-        note: `paired over seeds ${seeds.join(',')}: mean of accuracy(${first}) - accuracy(${other}), 95% t-interval${quick ? '; --quick' : ''}${confirm ? '; confirmation data' : ''}`,
+        note: `paired over seeds ${seeds.join(',')}: mean of accuracy(${aLabel}) - accuracy(${bLabel}), 95% t-interval${quick ? '; --quick' : ''}${confirm ? '; confirmation data' : ''}`,
       };
     }
   }
@@ -414,7 +476,7 @@ const columns = datasets.flatMap((d) => plan.ks.map((k) => ({ dataset: d.name, k
 const table = (title: string, cellText: (c: Cell) => string): string[] => [
   `| ${title} | ${columns.map((c) => `${c.dataset} k=${c.k}`).join(' | ')} |`,
   `|---|${columns.map(() => '---|').join('')}`,
-  ...recipes.map((r) => `| ${r} | ${columns.map((c) => {
+  ...backboneIds.flatMap((id) => recipes.map((r) => recipeLabel(r, id))).map((r) => `| ${r} | ${columns.map((c) => {
     const cell = cells.get(key(c.dataset, r, c.k));
     return cell ? cellText(cell) : '-';
   }).join(' | ')} |`),
@@ -422,7 +484,7 @@ const table = (title: string, cellText: (c: Cell) => string): string[] => [
 const pct = (x: number): string => (100 * x).toFixed(1);
 const lines = [
   '',
-  `Accuracy %, mean ± std [95% CI] over seeds (seeds in parentheses)${confirm ? ', confirmation data' : ''}. Embedding: the product's ${backbone.embedding.size} floats (${backbone.embedding.parts.map((p) => p.name).join(' + ')}).`,
+  `Accuracy %, mean ± std [95% CI] over seeds (seeds in parentheses)${confirm ? ', confirmation data' : ''}. Embedding: the product's, ${embeddings.join('; ')}.`,
   '',
   ...table('recipe', (c) => {
     const s = summarize(c.accuracies);
@@ -443,7 +505,7 @@ const lines = [
         '',
       ]
     : []),
-  `${cache.size} images (${disk ? `${disk.hits} from the disk cache, ` : ''}the rest through the backbone once: ${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
+  `${imagesSeen + cache.size} images (${disk ? `${diskHits + disk.hits} from the disk cache, ` : ''}the rest through the backbone once: ${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
 ];
 console.log(lines.join('\n'));
 process.exit(0);

@@ -100,11 +100,13 @@ function runEval(args: string[]): Promise<CliRun> {
 
 describe('npm run eval: usage as the CLI gives it', () => {
   it('--help on stdout with exit 0; an unknown option or a bad value: the message and the usage on stderr, exit 2, no stack', async () => {
-    const [help, unknown, seeds, dataset] = await Promise.all([
+    const [help, unknown, seeds, dataset, backbone, tuning] = await Promise.all([
       runEval(['--help']),
       runEval(['--bogus']),
       runEval(['--seeds', 'x']),
       runEval(['--datasets', 'nope']),
+      runEval(['--backbones', 'mobilenet_v2,nope']),
+      runEval(['--backbones', 'inception_v3', '--recipes', 'app,finetune']),
     ]);
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/^Usage: npm run eval /);
@@ -112,6 +114,8 @@ describe('npm run eval: usage as the CLI gives it', () => {
       [unknown, /^eval: Unknown option '--bogus'/m],
       [seeds, /^eval: --seeds must be a positive integer, got x$/m],
       [dataset, /^eval: unknown dataset nope/m],
+      [backbone, /^eval: backbone nope is not installed \(installed: mobilenet_v2, inception_v3;/m],
+      [tuning, /^eval: finetune run on mobilenet_v2 only$/m],
     ] as const) {
       expect(run.code, run.stderr).toBe(2);
       expect(run.stdout).toBe('');
