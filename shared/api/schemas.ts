@@ -21,6 +21,7 @@ import type {
   PublishedHeadsResponse,
   PublishedHeadSummary,
   RedeemRequest,
+  ServedBackbone,
   ServedFile,
   StorageCounts,
   TokenInfo,
@@ -176,18 +177,29 @@ const inputTransform = objectSchema<InputTransform>({
 
 type ServedHead = ModelsResponse['heads'][number];
 
+const servedBackbone = (description: string): JsonSchema =>
+  objectSchema<ServedBackbone>({
+    description,
+    properties: {
+      id: string,
+      version: { type: 'string', pattern: '^[0-9a-f]+$' },
+      inputSize: { type: 'array', items: integer(1), minItems: 2, maxItems: 2 },
+      normalization: ref('InputSpec'),
+      embedding: objectSchema<ServedBackbone['embedding']>({ properties: { size: integer(1), parts: { type: 'array', items: ref('EmbeddingPart') } } }),
+      files: { type: 'array', items: ref('ServedFile'), minItems: 1, description: '`model.json` first, then weight files.' },
+    },
+  });
+
 const modelsResponse = objectSchema<ModelsResponse>({
   properties: {
-    backbone: objectSchema<ModelsResponse['backbone']>({
-      properties: {
-        id: string,
-        version: { type: 'string', pattern: '^[0-9a-f]+$' },
-        inputSize: { type: 'array', items: integer(1), minItems: 2, maxItems: 2 },
-        normalization: ref('InputSpec'),
-        embedding: objectSchema<ModelsResponse['backbone']['embedding']>({ properties: { size: integer(1), parts: { type: 'array', items: ref('EmbeddingPart') } } }),
-        files: { type: 'array', items: ref('ServedFile'), minItems: 1, description: '`model.json` first, then weight files.' },
-      },
-    }),
+    backbone: servedBackbone('The default backbone: the one the edge runs (`/v1/predict`, `/v1/embed`).'),
+    backbones: {
+      type: 'array',
+      minItems: 1,
+      description:
+        'Every backbone served, the default first (equal to `backbone`). Heads for any of them are stored and synced; `/v1/predict` runs only the default, and answers 409 `backbone_mismatch` for a head on another.',
+      items: servedBackbone('A served backbone.'),
+    },
     heads: {
       type: 'array',
       items: objectSchema<ServedHead>({

@@ -24,9 +24,15 @@ export interface ServedFile extends ManifestFile {
   url: string;
 }
 
+/** A backbone as `GET /v1/models` serves it: its files with absolute URLs. */
+export type ServedBackbone = Omit<Manifest['backbone'], 'files'> & { files: ServedFile[] };
+
 /** `GET /v1/models` answer: the manifest with absolute URLs for every file. */
 export interface ModelsResponse {
-  backbone: Omit<Manifest['backbone'], 'files'> & { files: ServedFile[] };
+  /** The default backbone: the one the edge runs (`/v1/predict`, `/v1/embed`). */
+  backbone: ServedBackbone;
+  /** Every backbone served, the default first: heads for any of them are stored and synced; only the default runs at the edge. */
+  backbones: ServedBackbone[];
   heads: (Omit<Manifest['heads'][number], 'files' | 'url' | 'document'> & { url: string; document: ServedFile; files: ServedFile[] })[];
 }
 

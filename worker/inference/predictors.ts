@@ -17,7 +17,7 @@ import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { isDefaultHeadName, isHeadId } from '../../shared/head/validate.ts';
 import { HEAD_JSON_LIMITS, HEAD_LIMITS } from '../../shared/limits.ts';
-import { backboneRef } from '../../shared/model/manifest.ts';
+import { backboneRef, servedBackbone, type Manifest } from '../../shared/model/manifest.ts';
 import { LruCache } from '../../shared/predict/cache.ts';
 import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
 import { parseBoundedJsonShape } from '../../shared/util/json-guard.ts';
@@ -76,11 +76,13 @@ export async function resolveHead(c: Context<AppEnv>, published: PublishedIndex,
   if (isHeadId(name)) {
     const caller = c.get('caller');
     if (!caller) throw unauthorized(`Head ${name} is a personal head: send its owner's token (Authorization: Bearer <token>).`, false);
-    const served = backboneRef((await getManifest(env)).backbone);
+    const manifest = await getManifest(env);
+    const served = backboneRef(manifest.backbone);
     const row = await findHead(env.DB, caller.accountId, name);
     // The same answer whether the id is unknown or another account's: existence never leaks.
     if (!row) throw new TannerinError('not_found', `Unknown head "${name}".`);
     if (row.backbone !== served) {
+      if (servedBackbone(manifest, row.backbone)) throw notRunHere(manifest, `Head ${name}`, row.backbone);
       throw new TannerinError(
         'backbone_mismatch',
         `Head ${name} was made for backbone ${row.backbone}, but this server runs ${served}. Retrain it on ${served} and upload it again.`,
@@ -145,6 +147,19 @@ export async function resolveHead(c: Context<AppEnv>, published: PublishedIndex,
     estimatedBytes: 0,
     read: async () => ({ doc: await fetchShippedHead(env, entry.url), documentBytes: 0 }),
   };
+}
+
+/**
+ * 409 for a head on a backbone this server serves (stores and syncs heads for) but does not run at
+ * the edge: the Worker runs only the default backbone (issue 15: the others' weights do not fit
+ * the isolate next to it).
+ */
+function notRunHere(manifest: Manifest, what: string, backbone: string): TannerinError {
+  const runs = backboneRef(manifest.backbone);
+  return new TannerinError(
+    'backbone_mismatch',
+    `${what} runs on backbone ${backbone}, which this server stores and syncs heads for but does not run at the edge (the edge runs ${runs}). Predict with it in the app, or train it on ${runs} to predict here.`,
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import type { Manifest, ManifestFile } from '../../shared/model/manifest.ts';
 import type { AppEnv } from '../env.ts';
 import { conditionalJson, jsonEntity, type JsonEntity } from '../http/conditional.ts';
 import { getManifest } from '../inference/model-runtime.ts';
-import { backboneRef } from '../../shared/model/manifest.ts';
+import { backboneRef, servedBackbones, type BackboneManifest } from '../../shared/model/manifest.ts';
 import type { PublishedIndex } from '../inference/published-index.ts';
 import { publishedManifestEntry, type PublishedRow } from '../store/published.ts';
 
@@ -15,6 +15,7 @@ const MAX_ORIGINS = 8;
 /** The answer: the shipped heads and the published ones for this backbone, with URLs under `origin`. */
 function modelsBody(manifest: Manifest, rows: PublishedRow[], origin: string): ModelsResponse {
   const served = (f: ManifestFile) => ({ ...f, url: `${origin}/${f.path}` });
+  const backbone = (b: BackboneManifest) => ({ ...b, files: b.files.map(served) });
   // Heads the operator published (for this backbone) join the shipped ones; one published with
   // replace=1 under a shipped head's name takes its place.
   const ref = backboneRef(manifest.backbone);
@@ -22,7 +23,8 @@ function modelsBody(manifest: Manifest, rows: PublishedRow[], origin: string): M
   const names = new Set(entries.map((h) => h.id));
   const heads = [...manifest.heads.filter((h) => !names.has(h.id)), ...entries];
   return {
-    backbone: { ...manifest.backbone, files: manifest.backbone.files.map(served) },
+    backbone: backbone(manifest.backbone),
+    backbones: servedBackbones(manifest).map(backbone),
     heads: heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, document: served(h.document), files: h.files.map(served) })),
   };
 }

@@ -230,7 +230,7 @@ export function openApiDocument(version: string): OpenApiDocument {
       '/v1/models': {
         get: {
           operationId: 'listModels',
-          summary: 'The manifest: the backbone, its files and the heads served, with absolute URLs',
+          summary: 'The manifest: the default backbone, every backbone served (`backbones`), their files and the heads served, with absolute URLs',
           description: 'Revalidate with `If-None-Match` (the answer is `Cache-Control: no-cache`): a 304 when nothing changed.',
           tags: ['inference'],
           security: anonymous,
@@ -265,7 +265,7 @@ export function openApiDocument(version: string): OpenApiDocument {
           operationId: 'predict',
           summary: 'Class scores for a photo or an embedding',
           description:
-            'A default head by name, or one of the caller\'s own heads by id (needs its token). A fine-tuned head needs the photo: an embedding is a 422 `invalid_embedding`.',
+            'A default head by name, or one of the caller\'s own heads by id (needs its token). A fine-tuned head needs the photo: an embedding is a 422 `invalid_embedding`. Only the default backbone (`backbone` of `/v1/models`) runs here: a head on another backbone, served or not, is a 409 `backbone_mismatch`.',
           tags: ['inference'],
           security: optionalToken,
           parameters: [
@@ -402,7 +402,7 @@ export function openApiDocument(version: string): OpenApiDocument {
         put: {
           operationId: 'putHead',
           summary: 'Creates (`If-None-Match: *`) or replaces (`If-Match: "<etag>"`) a head',
-          description: `Validated completely before anything is stored. Without a precondition (or with \`If-Match: *\`): 428. At most ${DEFAULT_MAX_HEADS} heads and ${DEFAULT_MAX_ACCOUNT_BYTES / MiB} MiB per account by default (403 \`quota_exceeded\`).`,
+          description: `Validated completely, against the backbone it names (any of \`backbones\` in \`/v1/models\`; another is a 409 \`backbone_mismatch\`), before anything is stored. Without a precondition (or with \`If-Match: *\`): 428. At most ${DEFAULT_MAX_HEADS} heads and ${DEFAULT_MAX_ACCOUNT_BYTES / MiB} MiB per account by default (403 \`quota_exceeded\`).`,
           tags: ['heads'],
           security: token,
           parameters: [parameter('headId'), parameter('If-Match'), parameter('If-None-Match')],
