@@ -38,8 +38,12 @@ export const DB_NAME = 'tannerin';
  *    so the upgrade only records the pending `photo-bytes` migration; after opening,
  *    {@link photoConversion} rewrites each old record in its own ordinary transaction. Until then
  *    readers accept both shapes ({@link readPhotoBytes}).
+ * 6: examples may have `pendingViews` (augmented views still to be embedded in the background,
+ *    client/lib/pending-views.ts), indexed sparsely by `by-pending`: only records that lack views
+ *    are in it. Earlier records have all their views and no such field, so the upgrade only creates
+ *    the index; every record is kept as it is.
  */
-export const DB_VERSION = 5;
+export const DB_VERSION = 6;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -129,6 +133,12 @@ export interface ExampleRecord {
   views: ExampleView[];
   /** Seeds the augmented views (shared/image/augment.ts), so a re-embed recreates the same views. */
   augmentSeed: number;
+  /**
+   * Augmented views still to be embedded (after `views`, from `augmentSeed`): set while the
+   * background (client/lib/pending-views.ts) has not stored them yet, absent once it has. The
+   * example counts for training meanwhile, with the views it has.
+   */
+  pendingViews?: number;
   /** ISO 8601. */
   created: string;
   updated: string;
@@ -279,7 +289,8 @@ export interface TannerinSchema extends DBSchema {
     key: string;
     /** New records are always {@link ExampleRecord}s; Blob photos only in records from before version 5. */
     value: StoredExampleRecord;
-    indexes: { 'by-class': string; 'by-backbone': string };
+    /** `by-pending`: only the examples with `pendingViews` set (an index skips records without the key). */
+    indexes: { 'by-class': string; 'by-backbone': string; 'by-pending': number };
   };
   heads: {
     key: string;
@@ -379,6 +390,10 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
         if (oldVersion > 0) {
           void transaction.objectStore('pendingMigrations').put({ id: PHOTO_BYTES_MIGRATION, since: new Date().toISOString() });
         }
+      }
+      if (oldVersion < 6) {
+        // Examples whose augmented views are still to come; no earlier record has any pending.
+        transaction.objectStore('examples').createIndex('by-pending', 'pendingViews');
       }
     },
     blocked() {

@@ -4,7 +4,9 @@
  *
  * An example is one photo: a small JPEG copy (shorter side 224 px) plus the embeddings of the photo
  * and of a few augmented views of it (shared/image/augment.ts: mirrored, cropped, lighter or darker), all
- * tagged with the backbone `id@version` that computed them. The embeddings come from the photo's
+ * tagged with the backbone `id@version` that computed them. `addExample` stores the photo with its
+ * own embedding, so it counts for training at once; its augmented views are embedded in the
+ * background and added to the record (client/lib/pending-views.ts). The embeddings come from the photo's
  * own pixels (at most 448 px on the shorter side), as `predict` sees photos; the copy is what a
  * re-embed uses after a backbone upgrade ({@link reembedAll}), and what the app shows. (Embedding
  * the JPEG copy instead cost ~4 accuracy points on emoji at quality 0.92, measured.) Examples
@@ -30,6 +32,7 @@ import {
   type StoredPhoto,
 } from './db.ts';
 import { encodeJpeg, pixelsOf, pixelsOfBytes, type EmbedSource } from './embed.ts';
+import { cancelPendingViews, holdViewsForPhoto, queuePendingViews } from './pending-views.ts';
 import { toStorageError } from './storage.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 
@@ -116,6 +119,7 @@ export async function deleteClass(id: string): Promise<{ examplesDeleted: number
   const tx = db.transaction(['classes', 'examples'], 'readwrite');
   const keys = await tx.objectStore('examples').index('by-class').getAllKeys(id);
   await Promise.all([tx.objectStore('classes').delete(id), ...keys.map((key) => tx.objectStore('examples').delete(key)), tx.done]);
+  cancelPendingViews(keys);
   notifyChange({ type: 'classes-changed' });
   notifyChange({ type: 'examples-changed', classId: id });
   return { examplesDeleted: keys.length };
@@ -132,58 +136,76 @@ export interface AddExampleOptions {
   views?: number;
   /** Seeds the augmented views (default: random). Stored, so a re-embed makes the same views. */
   seed?: number;
-  /** Stops between views; nothing is stored then. */
+  /**
+   * Stops before the photo is stored; nothing is stored then. Its augmented views, once it is
+   * stored, stop only when the photo or its class is deleted.
+   */
   signal?: AbortSignal;
 }
 
 /**
- * Teaches one photo to a class: embeds it and its augmented views (yielding to the page between
- * views, so capturing stays responsive while this runs in the background), makes the 224-px JPEG
- * copy, and stores the example. Returns the stored record. Throws a `StorageError` when the device
- * is out of space (nothing is stored then), a RangeError for an unknown class.
+ * Teaches one photo to a class: embeds the photo as it is, makes the 224-px JPEG copy, and stores
+ * the example, which counts for training from then on. Returns the stored record; its augmented
+ * views are embedded in the background after that (`pendingViews` in the record until they are
+ * stored, client/lib/pending-views.ts): they wait while another photo is being added, so a burst
+ * is not held up, and Train finishes any still pending before it trains. Throws a `StorageError`
+ * when the device is out of space (nothing is stored then), a RangeError for an unknown class.
  */
 export async function addExample(classId: string, source: EmbedSource, options: AddExampleOptions = {}): Promise<ExampleRecord> {
   const backbone = currentBackbone();
   const { augment = true, views = DEFAULT_AUGMENTED_VIEWS, signal } = options;
   const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
-  const pixels = await pixelsOf(source);
-  // The JPEG copy is encoded while the views are embedded (the encoder runs off the main thread).
-  const copying = photoCopy(pixels);
-  copying.catch(() => undefined);
-  const embedded = await embedViews(await workingPixels(pixels), augment ? views : 0, seed, signal);
-  const copy = await copying;
-
-  const now = new Date().toISOString();
-  const record: ExampleRecord = {
-    id: crypto.randomUUID(),
-    classId,
-    photo: copy.photo,
-    width: copy.width,
-    height: copy.height,
-    backbone: backbone.ref,
-    embeddings: embedded.embeddings,
-    views: embedded.views,
-    augmentSeed: seed,
-    created: now,
-    updated: now,
-  };
-  const db = await openTannerinDb();
-  const tx = db.transaction(['classes', 'examples'], 'readwrite');
+  const pending = augment ? Math.max(0, views) : 0;
+  // Background views of earlier photos wait until this one is stored.
+  const endPhoto = holdViewsForPhoto();
+  let record: ExampleRecord;
+  let working: RgbaPixels;
   try {
-    // Checked in the same transaction as the write: a class deleted meanwhile gets no orphan.
-    if (!(await tx.objectStore('classes').get(classId))) {
-      tx.abort();
-      throw new RangeError(`no class ${classId}`);
+    const pixels = await pixelsOf(source);
+    // The JPEG copy is encoded while the photo is embedded (the encoder runs off the main thread).
+    const copying = photoCopy(pixels);
+    copying.catch(() => undefined);
+    working = await workingPixels(pixels);
+    const embedded = await embedViews(working, 0, seed, signal);
+    const copy = await copying;
+
+    const now = new Date().toISOString();
+    record = {
+      id: crypto.randomUUID(),
+      classId,
+      photo: copy.photo,
+      width: copy.width,
+      height: copy.height,
+      backbone: backbone.ref,
+      embeddings: embedded.embeddings,
+      views: embedded.views,
+      augmentSeed: seed,
+      ...(pending ? { pendingViews: pending } : {}),
+      created: now,
+      updated: now,
+    };
+    const db = await openTannerinDb();
+    const tx = db.transaction(['classes', 'examples'], 'readwrite');
+    try {
+      // Checked in the same transaction as the write: a class deleted meanwhile gets no orphan.
+      if (!(await tx.objectStore('classes').get(classId))) {
+        tx.abort();
+        throw new RangeError(`no class ${classId}`);
+      }
+      await Promise.all([tx.objectStore('examples').add(record), tx.done]);
+    } catch (err) {
+      if (err instanceof RangeError) {
+        await tx.done.catch(() => undefined);
+        throw err;
+      }
+      throw toStorageError(err, 'the example');
     }
-    await Promise.all([tx.objectStore('examples').add(record), tx.done]);
-  } catch (err) {
-    if (err instanceof RangeError) {
-      await tx.done.catch(() => undefined);
-      throw err;
-    }
-    throw toStorageError(err, 'the example');
+  } finally {
+    endPhoto();
   }
   notifyChange({ type: 'examples-changed', classId });
+  // Queued before anything else can run: a delete that follows cancels it.
+  if (pending) void queuePendingViews(record.id, working);
   return record;
 }
 
@@ -208,6 +230,7 @@ export async function deleteExample(id: string): Promise<boolean> {
   const record = await tx.store.get(id);
   if (record) await tx.store.delete(id);
   await tx.done;
+  cancelPendingViews([id]);
   if (record) notifyChange({ type: 'examples-changed', classId: record.classId });
   return record !== undefined;
 }
@@ -269,6 +292,8 @@ export interface TrainingSet {
   photos: number;
   /** Examples left out because another backbone computed them (re-embed them). */
   stale: number;
+  /** Photos used with only some of their views: the rest are still pending (client/lib/pending-views.ts). */
+  pendingViews: number;
 }
 
 /** Loads every fresh example as training data (see {@link TrainingSet}). */
@@ -281,6 +306,7 @@ export async function trainingSet(): Promise<TrainingSet> {
   const examples: Example[] = [];
   const used = new Set<string>();
   let stale = 0;
+  let pendingViews = 0;
   // Sorted by id (the store's key order) already: the same data gives the same order, hence the
   // same split and bit-identical weights.
   for (const r of records) {
@@ -291,12 +317,13 @@ export async function trainingSet(): Promise<TrainingSet> {
       continue;
     }
     used.add(cls.id);
+    if (r.pendingViews) pendingViews++;
     r.embeddings.forEach((embedding, i) => {
       examples.push({ photoId: r.id, label: cls.name, embedding, augmented: r.views[i]?.augmented ?? i > 0 });
     });
   }
   const withExamples = classes.filter((c) => used.has(c.id));
-  return { examples, classes: withExamples, photos: new Set(examples.map((e) => e.photoId)).size, stale };
+  return { examples, classes: withExamples, photos: new Set(examples.map((e) => e.photoId)).size, stale, pendingViews };
 }
 
 /** Options for {@link reembedAll}. */
@@ -327,14 +354,17 @@ export async function reembedAll(options: ReembedOptions = {}): Promise<{ reembe
     const record = await db.get('examples', id);
     if (record) {
       const pixels = await photoPixels(record.photo);
-      const embedded = { ...(await embedViews(pixels, record.views.length - 1, record.augmentSeed, options.signal)), width: pixels.width, height: pixels.height };
+      // Views still pending are made too; the background's write then finds nothing left to do.
+      const count = record.views.length - 1 + (record.pendingViews ?? 0);
+      const embedded = { ...(await embedViews(pixels, count, record.augmentSeed, options.signal)), width: pixels.width, height: pixels.height };
       const tx = db.transaction('examples', 'readwrite');
       // Written only if the example is still there and unchanged (not moved or deleted meanwhile).
       const now = await tx.store.get(id);
       if (now && now.updated === record.updated) {
+        const { pendingViews: _pending, ...complete } = now;
         try {
           await Promise.all([
-            tx.store.put({ ...now, ...embedded, backbone: ref, updated: new Date().toISOString() }),
+            tx.store.put({ ...complete, ...embedded, backbone: ref, updated: new Date().toISOString() }),
             tx.done,
           ]);
         } catch (err) {

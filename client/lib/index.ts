@@ -15,7 +15,7 @@
  * await startBackend();
  * await loadModels('https://api.example', { onProgress: (done, total) => bar(done / total) });
  * const cats = await addClass('cats');
- * await addExample(cats.id, photoFile);          // embeds the photo and augmented views, stores it
+ * await addExample(cats.id, photoFile);          // embeds and stores the photo; augmented views follow
  * // ... more classes and examples ...
  * const report = await train({ onProgress: (e) => chart(e), signal: abort.signal });
  * const { predictions } = await predict(cameraFrame);
@@ -55,7 +55,7 @@ export { renameClass } from './examples.ts';
 export { deleteClass } from './examples.ts';
 /** A stored class. */
 export type { ClassRecord } from './db.ts';
-/** Adds a photo to a class: stores a small copy and the embeddings of it and of augmented views. */
+/** Adds a photo to a class: stores a small copy and its embedding at once; its augmented views' embeddings follow in the background. */
 export { addExample } from './examples.ts';
 /** Options of {@link addExample}. */
 export type { AddExampleOptions } from './examples.ts';

@@ -32,6 +32,15 @@ export { queueHeadPush } from './sync/loop.ts';
 export { CONFLICT_SUFFIX, SYNC_ENDED_MESSAGE, type OverallSyncStatus, type HeadSyncInfo } from './sync/status.ts';
 export { cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH, type DeviceLabelFacts } from './device-label.ts';
 export { predictEmbedding, clearPredictCache } from './predict.ts';
+export {
+  completePendingViews,
+  pendingViewsSettled,
+  pendingViewsState,
+  resumePendingViews,
+  VIEWS_LOCK,
+  type PendingViewsState,
+  type ViewsOutcome,
+} from './pending-views.ts';
 export { storageErrorMessage, StorageError } from './storage.ts';
 export {
   openTannerinDb,

@@ -15,6 +15,7 @@ import { activeBackend, startBackend } from './backend.ts';
 import { setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
 import { broadcast } from './changes.ts';
 import { openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
+import { resumePendingViews } from './pending-views.ts';
 import { formatMegabytes, storageErrorMessage } from './storage.ts';
 
 /** Options for {@link loadModels}. */
@@ -125,6 +126,8 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   await backendReady;
   const backbone = await loadBackbone(manifest.backbone, fetchFile);
   setCurrentBackbone(backbone);
+  // Photos whose augmented views a closed page left pending get them now, in the background.
+  resumePendingViews().catch(() => undefined);
   const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have));
   setDefaultHeads(defaultHeads);
 

@@ -119,6 +119,7 @@ export const exampleSummary = (r: lib.StoredExampleRecord) => ({
   width: r.width,
   height: r.height,
   augmentSeed: r.augmentSeed,
+  pendingViews: r.pendingViews ?? 0,
 });
 
 /** A photo as plain data: how the record holds it, its media type and its bytes (base64). */

@@ -44,7 +44,7 @@ const harness = {
    * Creates database `name` at an older `version` with plain IndexedDB and the stores that
    * release had (as it left them); `fill` writes records in the same upgrade transaction.
    */
-  createLegacyDb(name: string, version: 1 | 3 | 4, fill: (tx: IDBTransaction) => void): Promise<void> {
+  createLegacyDb(name: string, version: 1 | 3 | 4 | 5, fill: (tx: IDBTransaction) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const req = indexedDB.open(name, version);
       req.onupgradeneeded = () => {
@@ -63,6 +63,7 @@ const harness = {
           db.createObjectStore('syncStates', { keyPath: 'id' });
         }
         if (version >= 4) db.createObjectStore('unlabeled', { keyPath: 'id' }).createIndex('by-created', 'createdAt');
+        if (version >= 5) db.createObjectStore('pendingMigrations', { keyPath: 'id' });
         fill(req.transaction as IDBTransaction);
       };
       req.onsuccess = () => {
@@ -244,24 +245,43 @@ const harness = {
   },
   /**
    * Adds the classes (or reuses ones with the same name) and teaches each image as one example;
-   * seeds are fixed (index-based) so the run is reproducible. Returns the class ids and the time
-   * each photo took to become a stored example.
+   * seeds are fixed (index-based) so the run is reproducible. Each photo's augmented views are
+   * stored before the next photo is added. Returns the class ids and, per photo, the time until
+   * `addExample` resolved (`msToUsable`: the photo counts for training) and until its augmented
+   * views were stored too (`msPerPhoto`: the whole example).
    */
   async teach(classes: ClassArg[], options: { augment?: boolean; seed?: number } = {}) {
     const existing = await lib.listClasses();
     const ids: string[] = [];
     const msPerPhoto: number[] = [];
+    const msToUsable: number[] = [];
     let k = 0;
     for (const c of classes) {
       const cls = existing.find((e) => e.name === c.name) ?? (await lib.addClass(c.name));
       ids.push(cls.id);
       for (const img of c.images) {
         const t0 = performance.now();
-        await lib.addExample(cls.id, blobOf(img), { augment: options.augment ?? true, seed: (options.seed ?? 1) + k++ });
+        const record = await lib.addExample(cls.id, blobOf(img), { augment: options.augment ?? true, seed: (options.seed ?? 1) + k++ });
+        msToUsable.push(performance.now() - t0);
+        await lib.pendingViewsSettled(record.id);
         msPerPhoto.push(performance.now() - t0);
       }
     }
-    return { classIds: ids, msPerPhoto };
+    return { classIds: ids, msPerPhoto, msToUsable };
+  },
+  /**
+   * Adds each image to a class without waiting for its augmented views (they follow in the
+   * background); the summaries as `addExample` returned them, and the trainingSet's size right
+   * after each.
+   */
+  async addPhotos(classId: string, images: ImageArg[], seed = 1) {
+    const added = [];
+    for (const [i, img] of images.entries()) {
+      const record = await lib.addExample(classId, blobOf(img), { seed: seed + i });
+      const set = await lib.trainingSet();
+      added.push({ example: exampleSummary(record), trainingPhotos: set.photos, trainingVectors: set.examples.length, pendingViews: set.pendingViews });
+    }
+    return added;
   },
   /**
    * Grows the stored examples to `photos` photos without the backbone (the bench's 1,000-photo
@@ -296,6 +316,7 @@ const harness = {
   /** Trains; `abortAtEpoch` aborts from the progress callback. Errors come back as data. */
   async trainNow(options: { headId?: string; name?: string; abortAtEpoch?: number; epochs?: number; hidden?: number } = {}) {
     const progress: lib.EpochProgress[] = [];
+    const viewsProgress: [number, number][] = [];
     const controller = new AbortController();
     const before = tf.memory().numTensors;
     try {
@@ -309,10 +330,11 @@ const harness = {
           progress.push(e);
           if (options.abortAtEpoch !== undefined && e.epoch >= options.abortAtEpoch) controller.abort();
         },
+        onViewsProgress: (done, total) => viewsProgress.push([done, total]),
       });
-      return { ok: true as const, report, progress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
+      return { ok: true as const, report, progress, viewsProgress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
     } catch (err) {
-      return { ok: false as const, error: errorData(err), progress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
+      return { ok: false as const, error: errorData(err), progress, viewsProgress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
     }
   },
   /**
@@ -419,7 +441,10 @@ const harness = {
   /** Adds one example, reporting a failure (e.g. the quota) as data. */
   async tryAddExample(classId: string, img: ImageArg) {
     try {
-      return { ok: true as const, example: exampleSummary(await lib.addExample(classId, blobOf(img), { seed: 7 })) };
+      const record = await lib.addExample(classId, blobOf(img), { seed: 7 });
+      // The whole example: its augmented views stored (or failed) too.
+      await lib.pendingViewsSettled(record.id);
+      return { ok: true as const, example: exampleSummary(record) };
     } catch (err) {
       return { ok: false as const, error: errorData(err) };
     }

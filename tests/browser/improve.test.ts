@@ -269,7 +269,7 @@ describe('database version 4 (and on)', () => {
         await t.closeTannerinDb();
         return { ...out, example: out.example ? { id: out.example.id, seed: out.example.augmentSeed, values: Array.from(out.example.embeddings[0] ?? []) } : null };
       });
-      expect(result.version).toBe(5);
+      expect(result.version).toBe(6);
       expect(result.stores).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
       expect(result.example).toEqual({ id: 'e1', seed: 5, values: [1, 2] });
       expect(result.classes).toEqual(['cats']);
