@@ -6,6 +6,9 @@
  *   (WASM SIMD on the plain page; the `cpu` backend after a reload);
  * - `browser.photo_to_example_ms`: a 640x480 JPEG photo to a stored example with the default
  *   3 augmented views (decode, 4 forward passes, 224-px copy, IndexedDB), median;
+ * - `browser.photo_to_usable_ms`: the same photos, until `addExample` resolved: the photo decoded,
+ *   its original view embedded, the copy made and the example stored, counting for training (its
+ *   3 augmented views follow in the background; each photo's are stored before the next photo);
  * - `browser.train_to_ready_ms`: 50 stored examples (10 emoji in each of 5 classes), from the
  *   `train()` call until the new head is saved and a prediction has come back;
  * - `browser.train_to_ready_1000_ms`: the same after growing the examples to 1,000 photos with
@@ -37,7 +40,7 @@ interface HarnessPage {
     load(): Promise<{ bytesDownloaded: number }>;
     forwardMs(runs?: number, warmup?: number): Promise<{ median: number }>;
     forwardFoldedVsUnfoldedMs(rounds?: number, runs?: number): Promise<{ folded: number; unfolded: number }>;
-    teach(classes: { name: string; images: ImageArg[] }[], options?: { augment?: boolean; seed?: number }): Promise<{ classIds: string[]; msPerPhoto: number[] }>;
+    teach(classes: { name: string; images: ImageArg[] }[], options?: { augment?: boolean; seed?: number }): Promise<{ classIds: string[]; msPerPhoto: number[]; msToUsable: number[] }>;
     deleteClass(id: string): Promise<{ examplesDeleted: number }>;
     trainAndPredict(img: ImageArg): Promise<{ ms: number; trainMs: number; epochs: number; vectors: number; guard: string }>;
     cloneExamples(photos: number, options?: { noise?: number; seed?: number }): Promise<{ photos: number }>;
@@ -86,6 +89,7 @@ export async function benchBrowser(): Promise<Results> {
       [photoArg, PHOTO_RUNS] as const,
     );
     const photoMs = median(photos.msPerPhoto.slice(1, 1 + PHOTO_RUNS));
+    const usableMs = median(photos.msToUsable.slice(1, 1 + PHOTO_RUNS));
     await page.evaluate((id) => (globalThis as unknown as HarnessPage).tannerin.deleteClass(id), photos.classIds[0] as string);
 
     // 50 stored examples in 5 classes, then Train until a prediction is back.
@@ -126,6 +130,11 @@ export async function benchBrowser(): Promise<Results> {
         value: photoMs,
         unit: 'ms',
         note: `640x480 JPEG -> decode, photo + 3 augmented views embedded, 224-px copy, stored; median of ${PHOTO_RUNS} (goal <= 250)`,
+      },
+      'browser.photo_to_usable_ms': {
+        value: usableMs,
+        unit: 'ms',
+        note: `the same photos until addExample resolved: decode, the photo's own view embedded, 224-px copy, stored, counting for training (its 3 augmented views follow in the background); median of ${PHOTO_RUNS} (goal <= 120)`,
       },
       'browser.train_to_ready_ms': {
         value: ready.ms,
