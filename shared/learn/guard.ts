@@ -13,6 +13,8 @@ import { mcnemarExact, wilsonInterval } from './metrics.ts';
  */
 export interface Classifier {
   predict(embedding: Float32Array): Prediction[] | Promise<Prediction[]>;
+  /** Optional: `predict` for many embeddings at once, with the same answers (kNN's matrix product). */
+  predictMany?(embeddings: readonly Float32Array[]): Promise<Prediction[][]>;
 }
 
 export type CandidateName = 'head' | 'knn' | 'previous';
@@ -82,11 +84,14 @@ export async function compareOnHeldOut(input: {
   for (const [name, classifier] of entries) {
     const right: boolean[] = [];
     const unknown = new Set<string>();
-    for (const item of items) {
-      const ranked = await classifier.predict(item.embedding);
+    const rankings: Prediction[][] = [];
+    if (classifier.predictMany) rankings.push(...(await classifier.predictMany(items.map((item) => item.embedding))));
+    else for (const item of items) rankings.push(await classifier.predict(item.embedding));
+    items.forEach((item, i) => {
+      const ranked = rankings[i] as Prediction[];
       right.push(ranked[0]?.label === item.label);
       if (!ranked.some((p) => p.label === item.label)) unknown.add(item.label);
-    }
+    });
     const correct = right.filter(Boolean).length;
     correctness.set(name, right);
     candidates.push({

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential, type Sequential } from '@tensorflow/tfjs-layers';
 import { classList, photoLabels, type Example } from './examples.ts';
 import { makeHeadDocument, type HeadDocument, type HeadMetrics, type SavedArtifacts } from '../head/document.ts';
-import { transformInput } from '../predict/head-runner.ts';
+import { transformInputRows } from '../predict/head-runner.ts';
 import { fitInputTransform, type InputTransformOptions } from '../head/input-transform.ts';
 import { backboneRef, embeddingPart, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
 import { computeMetrics } from './metrics.ts';
@@ -321,11 +321,7 @@ class Trainer {
     const { backbone, classes } = settings;
     this.transform = fitInputTransform(train.map((e) => e.embedding), backbone, settings.transform);
     const dim = this.transform.parts.reduce((a, name) => a + embeddingPart(backbone, name).size, 0);
-    const rows = (set: readonly Example[]): Float32Array => {
-      const out = new Float32Array(set.length * dim);
-      set.forEach((e, i) => out.set(transformInput(e.embedding, backbone, this.transform), i * dim));
-      return out;
-    };
+    const rows = (set: readonly Example[]): Float32Array => transformInputRows(set.map((e) => e.embedding), backbone, this.transform);
     this.dim = dim;
     this.trainCount = train.length;
     this.random = mulberry32(seed);

@@ -15,26 +15,74 @@ import type { Prediction } from '../api/types.ts';
  * normalises each part (L2) and scales. Plain JS on a few thousand floats: identical everywhere.
  */
 export function transformInput(embedding: Float32Array, backbone: BackboneManifest, transform: InputTransform): Float32Array {
+  const plan = transformPlan(backbone, transform);
+  const out = new Float32Array(plan.dim);
+  transformInto(embedding, plan, out, 0);
+  return out;
+}
+
+/**
+ * {@link transformInput} of many embeddings into one row-major array (`embeddings.length` rows of
+ * the transformed size), each row bit-identical to `transformInput`'s: training and kNN transform
+ * thousands of rows, into one array (not one per row and a copy) with the parts and the mean
+ * resolved once.
+ */
+export function transformInputRows(embeddings: readonly Float32Array[], backbone: BackboneManifest, transform: InputTransform): Float32Array {
+  const plan = transformPlan(backbone, transform);
+  const out = new Float32Array(embeddings.length * plan.dim);
+  embeddings.forEach((e, i) => transformInto(e, plan, out, i * plan.dim));
+  return out;
+}
+
+/** A transform resolved against its backbone: where each part is and how long, the mean as doubles. */
+interface TransformPlan {
+  backbone: BackboneManifest;
+  offsets: number[];
+  sizes: number[];
+  /** Transformed length (the parts' sizes summed). */
+  dim: number;
+  mean: Float64Array | null;
+  l2: boolean;
+  scale: number;
+}
+
+function transformPlan(backbone: BackboneManifest, transform: InputTransform): TransformPlan {
+  const parts = transform.parts.map((name) => embeddingPart(backbone, name));
+  return {
+    backbone,
+    offsets: parts.map((p) => p.offset),
+    sizes: parts.map((p) => p.size),
+    dim: parts.reduce((a, p) => a + p.size, 0),
+    mean: transform.mean ? Float64Array.from(transform.mean) : null,
+    l2: transform.normalize === 'l2',
+    scale: transform.scale,
+  };
+}
+
+/** Writes one transformed embedding at `out[at..at + plan.dim)`; the arithmetic is the one every runtime uses. */
+function transformInto(embedding: Float32Array, plan: TransformPlan, out: Float32Array, at: number): void {
+  const { backbone, mean, scale } = plan;
   if (embedding.length !== backbone.embedding.size) {
     throw new RangeError(`embedding has ${embedding.length} floats, backbone ${backbone.id} gives ${backbone.embedding.size}`);
   }
-  const parts = transform.parts.map((name) => embeddingPart(backbone, name));
-  const out = new Float32Array(parts.reduce((a, p) => a + p.size, 0));
-  let o = 0;
-  for (const part of parts) {
-    const start = o;
-    for (let i = 0; i < part.size; i++, o++) {
-      out[o] = (embedding[part.offset + i] as number) - (transform.mean ? (transform.mean[o] as number) : 0);
-    }
-    let factor = transform.scale;
-    if (transform.normalize === 'l2') {
+  // `m` indexes the mean (the concatenated parts), `o` the output row.
+  let m = 0;
+  for (let p = 0; p < plan.sizes.length; p++) {
+    const size = plan.sizes[p] as number;
+    const from = plan.offsets[p] as number;
+    const start = at + m;
+    if (mean) for (let i = 0; i < size; i++) out[start + i] = (embedding[from + i] as number) - (mean[m + i] as number);
+    else for (let i = 0; i < size; i++) out[start + i] = embedding[from + i] as number;
+    m += size;
+    const end = at + m;
+    let factor = scale;
+    if (plan.l2) {
       let sum = 0;
-      for (let i = start; i < o; i++) sum += (out[i] as number) ** 2;
-      factor = sum > 0 ? transform.scale / Math.sqrt(sum) : 0;
+      for (let o = start; o < end; o++) sum += (out[o] as number) ** 2;
+      factor = sum > 0 ? scale / Math.sqrt(sum) : 0;
     }
-    if (factor !== 1) for (let i = start; i < o; i++) out[i] = (out[i] as number) * factor;
+    if (factor !== 1) for (let o = start; o < end; o++) out[o] = (out[o] as number) * factor;
   }
-  return out;
 }
 
 /** Index of the largest score (the first on ties): the predicted class of one row of probabilities. */
@@ -62,15 +110,12 @@ export async function headModelProbabilities(
   embeddings: readonly Float32Array[],
 ): Promise<Float32Array[]> {
   if (embeddings.length === 0) return [];
-  const inputs = embeddings.map((e) => transformInput(e, backbone, doc.input));
-  const dim = inputs[0]?.length ?? 0;
-  const rows = new Float32Array(inputs.length * dim);
-  inputs.forEach((row, i) => rows.set(row, i * dim));
-  const out = tf.tidy(() => model.predict(tf.tensor2d(rows, [inputs.length, dim])) as tf.Tensor);
+  const rows = transformInputRows(embeddings, backbone, doc.input);
+  const out = tf.tidy(() => model.predict(tf.tensor2d(rows, [embeddings.length, rows.length / embeddings.length])) as tf.Tensor);
   try {
     const data = (await out.data()) as Float32Array;
     const c = doc.classes.length;
-    return inputs.map((_, i) => data.slice(i * c, (i + 1) * c));
+    return embeddings.map((_, i) => data.slice(i * c, (i + 1) * c));
   } finally {
     out.dispose();
   }
