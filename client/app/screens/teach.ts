@@ -245,7 +245,11 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
         ...examples.slice(-MAX_THUMBS).map((ex, i) =>
           h(
             'div',
-            { class: 'thumb' },
+            // Added and counting already; a small dot while its augmented views are still being
+            // embedded in the background (the card is drawn again when they are stored).
+            ex.pendingViews
+              ? { class: 'thumb pending', 'data-pending-views': ex.pendingViews, title: 'Added. Preparing extra views of it for training…' }
+              : { class: 'thumb' },
             h('img', { src: urls.url(ex.photo), alt: `${cls.name} photo ${i + 1}`, loading: 'lazy' }),
             h(
               'button',

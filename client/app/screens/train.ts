@@ -115,6 +115,9 @@ interface Session {
   controller: AbortController;
   events: EpochProgress[];
   listeners: Set<(event: EpochProgress) => void>;
+  /** Photos whose augmented views Train finishes before it trains (client/lib/train.ts): done, of total. */
+  views: { done: number; total: number } | null;
+  viewListeners: Set<(views: { done: number; total: number }) => void>;
   done: Promise<TrainReport>;
 }
 let session: Session | null = null;
@@ -123,6 +126,8 @@ function startTraining(ctx: AppContext, headId: string | undefined): Session {
   const controller = new AbortController();
   const events: EpochProgress[] = [];
   const listeners = new Set<(event: EpochProgress) => void>();
+  const viewListeners = new Set<(views: { done: number; total: number }) => void>();
+  let views: Session['views'] = null;
   const finished = ctx.busy('training');
   const done = train({
     ...(headId ? { headId } : {}),
@@ -131,8 +136,13 @@ function startTraining(ctx: AppContext, headId: string | undefined): Session {
       events.push(e);
       for (const l of listeners) l(e);
     },
+    onViewsProgress: (d, total) => {
+      views = { done: d, total };
+      current.views = views;
+      for (const l of viewListeners) l(views);
+    },
   });
-  const current: Session = { controller, events, listeners, done };
+  const current: Session = { controller, events, listeners, views, viewListeners, done };
   session = current;
   done.then(
     () => ctx.notify('Training finished.', 'good'),
@@ -221,6 +231,12 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
       bar.set(e.epoch / e.epochs, `${phaseName}: epoch ${e.epoch} of at most ${e.epochs}`);
       chart.add(phaseOffset + e.epoch, { loss: e.loss, accuracy: e.accuracy, valAccuracy: e.valAccuracy });
     };
+    // Photos added moments ago: their augmented views are finished first.
+    const showViews = ({ done, total }: { done: number; total: number }): void => {
+      if (lastPhase === null) bar.set(total ? done / total : 1, `Preparing the newest photos: ${done} of ${total}`);
+    };
+    if (current.views) showViews(current.views);
+    current.viewListeners.add(showViews);
     current.events.forEach(show);
     current.listeners.add(show);
     current.done
@@ -251,6 +267,7 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
       )
       .finally(() => {
         current.listeners.delete(show);
+        current.viewListeners.delete(showViews);
         if (!mounted) return;
         cancelButton.hidden = true;
         void renderSummary();
