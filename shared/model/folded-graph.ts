@@ -117,15 +117,20 @@ export function decodeWeights(entries: readonly WeightEntry[], data: Uint8Array)
     let values: Float32Array;
     if (!q) values = new Float32Array(chunk.buffer);
     else {
-      const raw = bytesPer === 1 ? chunk : new Uint16Array(chunk.buffer);
       const { min, scale } = q as { min: number; scale: number };
-      values = new Float32Array(size);
-      for (let i = 0; i < size; i++) values[i] = (raw[i] as number) * scale + min;
+      values = dequantize(bytesPer === 1 ? chunk : new Uint16Array(chunk.buffer), scale, min);
     }
     out.set(entry.name, { shape: entry.shape, values });
   }
   if (offset !== data.length) throw new Error(`the weight files hold ${data.length} bytes, the manifest describes ${offset}`);
   return out;
+}
+
+/** `q * scale + min` for each quantized value (its own function so that V8 optimises the loop). */
+function dequantize(raw: Uint8Array | Uint16Array, scale: number, min: number): Float32Array {
+  const values = new Float32Array(raw.length);
+  for (let i = 0; i < raw.length; i++) values[i] = (raw[i] as number) * scale + min;
+  return values;
 }
 
 /** The functional model config inside a `modelTopology` (Keras writes it under `model_config`). */
@@ -245,11 +250,7 @@ export class FoldedGraph {
               }
             }
             for (const l of chain.slice(1)) absorbed.add(l.name);
-            const filterValues = new Float32Array(kernel.values.length);
-            for (let i = 0; i < filterValues.length; i++) {
-              const ch = i % channels;
-              filterValues[i] = folded ? (kernel.values[i] as number) * (folded.scale[ch] as number) : (kernel.values[i] as number);
-            }
+            const filterValues = folded ? scaleChannels(kernel.values, folded.scale) : kernel.values.slice();
             let biasValues: Float32Array | null = null;
             if (bias || folded) {
               biasValues = new Float32Array(channels);
@@ -472,6 +473,21 @@ function run(op: Op, xs: tf.Tensor[]): tf.Tensor {
     case 'flatten':
       return tf.reshape(x, [x.shape[0], -1]);
   }
+}
+
+/**
+ * `values` with each output channel multiplied by its scale: the output channel is the
+ * fastest-varying index of both kernel layouts ([h, w, in, out] and depthwise [h, w, in, mult]).
+ * A small function of its own so that V8 optimises the loop (inside the large folding function it
+ * ran unoptimised: ~85 ms of a cold load).
+ */
+function scaleChannels(values: Float32Array, scale: Float64Array): Float32Array {
+  const out = new Float32Array(values.length);
+  const channels = scale.length;
+  for (let base = 0; base < values.length; base += channels) {
+    for (let ch = 0; ch < channels; ch++) out[base + ch] = (values[base + ch] as number) * (scale[ch] as number);
+  }
+  return out;
 }
 
 /** A convolution's own activation, if a fused kernel can run it. */
