@@ -23,6 +23,7 @@ import { mulberry32, shuffle } from '../../shared/util/random.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { emojiFiles, emojiPng } from '../../scripts/emoji.ts';
+import { maxAbsDiff } from '../helpers/compare.ts';
 
 const CLASSES = ['food-fruit', 'heart', 'transport-ground'];
 const TRAIN_PER_CLASS = 4;
@@ -62,7 +63,6 @@ beforeAll(async () => {
   models.backbone.dispose();
 }, 300_000);
 
-const maxAbsDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, x, i) => Math.max(m, Math.abs(x - (b[i] as number))), 0);
 
 describe('BackboneSplit', () => {
   it('cuts MobileNetV2 above block 16 (unfreeze 1) or 15 (unfreeze 2); the frozen pass gives the ordinary embedding', () => {

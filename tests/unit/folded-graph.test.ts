@@ -14,6 +14,7 @@ import { decodeImage } from '../../shared/image/decode.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
 import { decodeWeights, FoldedGraph, type LayersModelFile } from '../../shared/model/folded-graph.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
+import { maxAbsDiff } from '../helpers/compare.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 
 let models: LocalModels;
@@ -30,12 +31,6 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(() => models.backbone.dispose());
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-};
 
 describe('the folded MobileNetV2', () => {
   it('gives the layers model’s embedding to 1e-4 on real images, batch 1 and batched', async () => {

@@ -14,6 +14,7 @@ import { loadLocalModels, type LocalModels } from '../../scripts/node-models.ts'
 import { readSource } from '../../scripts/prepare-models.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
+import { maxAbsDiff } from '../helpers/compare.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 
 let models: LocalModels;
@@ -30,12 +31,6 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(() => models.backbone.dispose());
-
-const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)));
-  return m;
-};
 
 describe('the folded InceptionV3 (mixed7, average pooled)', () => {
   it('folds every batch normalisation and ReLU into its convolution', () => {
