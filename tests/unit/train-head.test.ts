@@ -277,10 +277,12 @@ describe('trainHead behaviour', () => {
     expect(events).toHaveLength(3);
 
     // From outside, while training runs (as a Cancel button would): training yields to timers.
+    // Adam (an explicit batch size) so that the training cannot end first: L-BFGS converges in
+    // ~25 iterations, which on a quiet machine is sooner than the timer.
     const fromTimer = new AbortController();
     let epochs = 0;
     setTimeout(() => fromTimer.abort(), 50);
-    await expectAbortError(trainHead(train, { backbone, epochs: 100_000, patience: 100_000, signal: fromTimer.signal, onProgress: () => epochs++ }), before);
+    await expectAbortError(trainHead(train, { backbone, batchSize: 8, epochs: 100_000, patience: 100_000, signal: fromTimer.signal, onProgress: () => epochs++ }), before);
     expect(epochs).toBeGreaterThan(0);
     // Stopped by the abort, not by running out of epochs (no clock involved: the machine may be loaded).
     expect(epochs).toBeLessThan(100_000);
