@@ -126,8 +126,9 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
     name: options.name?.trim() || previous?.name || classes.join(' / '),
     ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
-    seed: options.seed ?? 0,
-    refitAll: options.refitAll ?? true,
+    // trainAndGuard's defaults (seed 0, refitAll) are the app's: written there once.
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.refitAll === undefined ? {} : { refitAll: options.refitAll }),
     ...(signal ? { signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
