@@ -12,7 +12,7 @@ import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import type { BackboneModelJson } from '../../shared/head/validate.ts';
 import { initImageDecoder } from '../../shared/image/decode.ts';
-import type { Manifest, ManifestFile } from '../../shared/model/manifest.ts';
+import { backboneRef, type BackboneManifest, type Manifest, type ManifestFile } from '../../shared/model/manifest.ts';
 import { startWasmBackend, wasmBackendInfo } from '../../shared/model/wasm-backend.ts';
 import type { Env } from '../env.ts';
 
@@ -28,7 +28,8 @@ export interface ModelRuntime {
 export const stats = { modelLoads: 0, peakWasmHeapBytes: 0 };
 
 let manifestPromise: Promise<Manifest> | null = null;
-let backboneModelPromise: Promise<BackboneModelJson> | null = null;
+/** Backbones' `model.json`, by `id@version` (getBackboneModelJson). */
+const modelJsons = new Map<string, Promise<BackboneModelJson>>();
 let runtimePromise: Promise<ModelRuntime> | null = null;
 
 async function fetchAsset(env: Env, path: string): Promise<Response> {
@@ -53,22 +54,24 @@ export function getManifest(env: Env): Promise<Manifest> {
 }
 
 /**
- * The backbone's `model.json` (topology and weights manifest, ~120 KB), which fine-tuned head
- * documents are checked against. Read without loading the model.
+ * A served backbone's `model.json` (topology and weights manifest, ~120 KB), which fine-tuned head
+ * documents are checked against: the default backbone's unless another is given. Read without
+ * loading the model, once per isolate and backbone.
  */
-export function getBackboneModelJson(env: Env): Promise<BackboneModelJson> {
-  backboneModelPromise ??= getManifest(env)
-    .then((m) => {
-      const file = m.backbone.files[0];
-      if (!file) throw new Error('the manifest lists no backbone files');
-      return fetchAsset(env, file.path);
-    })
-    .then((r) => r.json() as Promise<BackboneModelJson>)
-    .catch((err: unknown) => {
-      backboneModelPromise = null;
-      throw err;
-    });
-  return backboneModelPromise;
+export function getBackboneModelJson(env: Env, backbone?: BackboneManifest): Promise<BackboneModelJson> {
+  const json = (backbone ? Promise.resolve(backbone) : getManifest(env).then((m) => m.backbone)).then((b) => {
+    const ref = backboneRef(b);
+    let cached = modelJsons.get(ref);
+    if (!cached) {
+      const file = b.files[0];
+      cached = (file ? fetchAsset(env, file.path) : Promise.reject(new Error(`the manifest lists no files for backbone ${ref}`))).then((r) => r.json() as Promise<BackboneModelJson>);
+      // A failed read is forgotten, so the next request retries.
+      cached.catch(() => modelJsons.delete(ref));
+      modelJsons.set(ref, cached);
+    }
+    return cached;
+  });
+  return json;
 }
 
 async function load(env: Env): Promise<ModelRuntime> {

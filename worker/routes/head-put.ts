@@ -11,11 +11,10 @@ import { sha256Hex } from '../../shared/util/hash.ts';
 import { isFineTuned } from '../../shared/head/document.ts';
 import { isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
-import { backboneRef, servedBackbone, type BackboneManifest, type Manifest } from '../../shared/model/manifest.ts';
-import type { BackboneModelJson } from '../../shared/head/validate.ts';
+import { servedBackbone } from '../../shared/model/manifest.ts';
 import { callerOfContext } from '../http/auth.ts';
 import { mediaType } from '../inference/embedding-input.ts';
-import type { AppEnv, Env } from '../env.ts';
+import type { AppEnv } from '../env.ts';
 import { matchesStrong, parseEtagCondition, quoteEtag } from '../http/etag.ts';
 import { getBackboneModelJson, getManifest } from '../inference/model-runtime.ts';
 import { quotas, type QuotaVars } from '../store/quotas.ts';
@@ -26,28 +25,6 @@ import { createHead, findHead, headSummary, preconditionFailed, updateHead, type
 export function accountQuota(env: QuotaVars): AccountQuota {
   const q = quotas(env);
   return { maxHeads: q.maxHeadsPerAccount, maxBytes: q.maxAccountBytes };
-}
-
-/** `model.json` of each served backbone the edge does not run, by `id@version`, read once per isolate. */
-const otherModelJson = new Map<string, Promise<BackboneModelJson>>();
-
-/** The `model.json` a fine-tuned document for `backbone` is checked against (the default's from the runtime). */
-function backboneModelJson(env: Env, manifest: Manifest, backbone: BackboneManifest): Promise<BackboneModelJson> {
-  const ref = backboneRef(backbone);
-  if (ref === backboneRef(manifest.backbone)) return getBackboneModelJson(env);
-  let json = otherModelJson.get(ref);
-  if (!json) {
-    const file = backbone.files[0];
-    json = (async () => {
-      if (!file) throw new Error(`the manifest lists no files for backbone ${ref}`);
-      const res = await env.ASSETS.fetch(new Request(`https://assets.local/${file.path}`));
-      if (!res.ok) throw new Error(`static asset ${file.path} answered ${res.status}`);
-      return (await res.json()) as BackboneModelJson;
-    })();
-    json.catch(() => otherModelJson.delete(ref));
-    otherModelJson.set(ref, json);
-  }
-  return json;
 }
 
 /** What the request's conditional headers ask for. */
@@ -89,7 +66,7 @@ export function putHeadRoute() {
     const claimed = typeof parsed === 'object' && parsed !== null && 'backbone' in parsed ? String(parsed.backbone) : '';
     const backbone = servedBackbone(manifest, claimed) ?? manifest.backbone;
     // Fine-tuned models are checked against the backbone's own layers; plain heads need no file.
-    const head = validateHeadDocument(parsed, backbone, isFineTuned(parsed) ? { backboneModel: await backboneModelJson(c.env, manifest, backbone) } : {});
+    const head = validateHeadDocument(parsed, backbone, isFineTuned(parsed) ? { backboneModel: await getBackboneModelJson(c.env, backbone) } : {});
     if (head.doc.id !== id) throw new TannerinError('invalid_head', `Invalid head document: its id ${head.doc.id} is not the id in the URL (${id}).`);
     const upload: HeadUpload = { head, bytes, etag: await sha256Hex(bytes) };
 
