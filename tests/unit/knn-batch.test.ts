@@ -13,25 +13,13 @@ import type { Prediction } from '../../shared/api/types.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { fitInputTransform } from '../../shared/head/input-transform.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
-import { embeddingPart, type BackboneManifest, type InputTransform } from '../../shared/model/manifest.ts';
+import { embeddingPart, type InputTransform } from '../../shared/model/manifest.ts';
 import { rankPredictions, transformInput, transformInputRows } from '../../shared/predict/head-runner.ts';
 import { mulberry32, type Random } from '../../shared/util/random.ts';
+import { toyBackbone } from '../helpers/toy-backbone.ts';
 
 /** Two parts of different sizes, as the real backbone's (whose parts are 1,280 and more floats). */
-const backbone: BackboneManifest = {
-  id: 'toy',
-  version: '0',
-  inputSize: [1, 1],
-  normalization: { width: 1, height: 1, channels: 3, background: [255, 255, 255], resize: 'bilinear', alignCorners: true, scale: 1, offset: 0 },
-  embedding: {
-    size: 900,
-    parts: [
-      { name: 'a', layer: 'a', pooling: 'none', size: 640, offset: 0 },
-      { name: 'b', layer: 'b', pooling: 'none', size: 260, offset: 640 },
-    ],
-  },
-  files: [],
-};
+const backbone = toyBackbone([['a', 640], ['b', 260]]);
 const CLASSES = ['c0', 'c1', 'c2', 'c3', 'c4'];
 
 /** The input transform before it was batched (transformInput up to issue 15 pt 3), verbatim. */

@@ -9,24 +9,12 @@ import { compareOnHeldOut, type Classifier } from '../../shared/learn/guard.ts';
 import { transformInput } from '../../shared/predict/head-runner.ts';
 import { fitInputTransform } from '../../shared/head/input-transform.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
-import type { BackboneManifest, InputTransform } from '../../shared/model/manifest.ts';
+import type { InputTransform } from '../../shared/model/manifest.ts';
 import { computeMetrics, mcnemarExact, wilsonInterval } from '../../shared/learn/metrics.ts';
+import { toyBackbone } from '../helpers/toy-backbone.ts';
 
 /** A backbone whose embedding is two parts: `a` (3 floats) then `b` (2 floats). */
-const backbone: BackboneManifest = {
-  id: 'toy',
-  version: '0',
-  inputSize: [1, 1],
-  normalization: { width: 1, height: 1, channels: 3, background: [255, 255, 255], resize: 'bilinear', alignCorners: true, scale: 1, offset: 0 },
-  embedding: {
-    size: 5,
-    parts: [
-      { name: 'a', layer: 'a', pooling: 'none', size: 3, offset: 0 },
-      { name: 'b', layer: 'b', pooling: 'none', size: 2, offset: 3 },
-    ],
-  },
-  files: [],
-};
+const backbone = toyBackbone([['a', 3], ['b', 2]]);
 
 const RAW: InputTransform = { parts: ['a', 'b'], mean: null, normalize: 'none', scale: 1 };
 

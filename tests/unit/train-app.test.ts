@@ -9,23 +9,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import type { Example } from '../../shared/learn/examples.ts';
-import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { trainAndGuard } from '../../shared/learn/train-app.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
+import { toyBackbone } from '../helpers/toy-backbone.ts';
 
 const DIM = 8;
 const CLASSES = ['a', 'b', 'c', 'd'];
 const PHOTOS_PER_CLASS = 20;
 
 /** A backbone whose embedding is one part of DIM floats. */
-const backbone: BackboneManifest = {
-  id: 'toy',
-  version: '0',
-  inputSize: [1, 1],
-  normalization: { width: 1, height: 1, channels: 3, background: [255, 255, 255], resize: 'bilinear', alignCorners: true, scale: 1, offset: 0 },
-  embedding: { size: DIM, parts: [{ name: 'x', layer: 'x', pooling: 'none', size: DIM, offset: 0 }] },
-  files: [],
-};
+const backbone = toyBackbone([['x', DIM]]);
 
 /**
  * Photos of class c at `sign * e_c` plus a little noise, each with one augmented view (as the app
