@@ -54,6 +54,15 @@ type Op =
   | { kind: 'global'; fn: 'avg' | 'max' }
   | { kind: 'flatten' };
 
+/** What {@link FoldedGraph.execute} runs for one list of outputs: its nodes in order, and each node's reader count. */
+interface ExecutionPlan {
+  nodes: readonly GraphNode[];
+  readers: ReadonlyMap<string, number>;
+}
+
+/** Output lists whose plans are kept; more distinct lists than this clear the cache ({@link FoldedGraph} planFor). */
+const MAX_PLANS = 16;
+
 /** One op of the folded graph. */
 export interface GraphNode {
   /** The name of the last layer this node absorbed: its output is that layer's output. */
@@ -154,6 +163,7 @@ export class FoldedGraph {
   private readonly byName: Map<string, GraphNode>;
   private readonly folds = new Map<string, string>();
   private readonly shapes: Map<string, Shape>;
+  private readonly plans = new Map<string, ExecutionPlan>();
   private disposed = false;
 
   private constructor(nodes: GraphNode[], output: string, shapes: Map<string, Shape>) {
@@ -383,6 +393,33 @@ export class FoldedGraph {
   }
 
   /**
+   * The nodes that `outputs` need, in graph order, and how many of them read each node. A few
+   * output lists recur (the embedding, a fine-tuned model's cut and parts), so each is worked out
+   * once; the cache is cleared if callers ask for many different lists.
+   */
+  private planFor(outputs: readonly string[]): ExecutionPlan {
+    const key = outputs.join('\u0000');
+    const cached = this.plans.get(key);
+    if (cached) return cached;
+    // What runs: everything the wanted nodes read, transitively.
+    const needed = new Set<string>();
+    const stack = outputs.map((name) => this.node(name).name);
+    while (stack.length) {
+      const name = stack.pop() as string;
+      if (needed.has(name)) continue;
+      needed.add(name);
+      stack.push(...this.node(name).inputs);
+    }
+    const nodes = this.nodes.filter((n) => needed.has(n.name));
+    const readers = new Map<string, number>();
+    for (const node of nodes) for (const i of node.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+    if (this.plans.size >= MAX_PLANS) this.plans.clear();
+    const plan = { nodes, readers };
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  /**
    * Runs the graph on a batch of preprocessed NHWC images and returns the outputs of the named
    * nodes, in order (the caller owns them). Only the nodes they need run; each intermediate is
    * disposed as soon as its last reader has run, so peak memory is what the layers model's own
@@ -390,23 +427,12 @@ export class FoldedGraph {
    */
   execute(input: tf.Tensor4D, outputs: readonly string[]): tf.Tensor[] {
     if (this.disposed) throw new Error('the folded backbone was disposed');
-    const wanted = outputs.map((name) => this.node(name));
-    // What runs: everything the wanted nodes read, transitively.
-    const needed = new Set<string>();
-    const stack = wanted.map((n) => n.name);
-    while (stack.length) {
-      const name = stack.pop() as string;
-      if (needed.has(name)) continue;
-      needed.add(name);
-      stack.push(...this.node(name).inputs);
-    }
-    const readers = new Map<string, number>();
-    for (const node of this.nodes) if (needed.has(node.name)) for (const i of node.inputs) readers.set(i, (readers.get(i) ?? 0) + 1);
+    const plan = this.planFor(outputs);
+    const readers = new Map(plan.readers);
     const keepOut = new Set(outputs);
     return tf.tidy(() => {
       const values = new Map<string, tf.Tensor>();
-      for (const node of this.nodes) {
-        if (!needed.has(node.name)) continue;
+      for (const node of plan.nodes) {
         const xs = node.inputs.map((i) => values.get(i) as tf.Tensor);
         values.set(node.name, node.op.kind === 'input' ? input : run(node.op, xs));
         for (const i of node.inputs) {
