@@ -33,6 +33,10 @@
  * run on MobileNetV2 only (backbone-split.ts names its blocks); elsewhere the embedding comes from
  * the backbone's frozen pass directly.
  *
+ * `--backbones mobilenet_v2+inception_v3`: a pair, the ensemble lever: each image's embeddings on
+ * both backbones concatenated (each from its own disk cache), keyed `<recipe>@<A>+<B>`; `app-avg`
+ * runs only there (recipes.ts).
+ *
  * `--confirm`: data the default run never sees, to confirm a choice made on seeds 0-4: seeds 5-9
  * (emoji: other test and training emoji; fashion: other training shots) and, for Fashion-MNIST,
  * the t10k images 100-199 of each class as the test set (the default uses images 0-99).
@@ -58,7 +62,19 @@ import { backboneRef, servedBackbones, type BackboneManifest } from '../../share
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
 import { pairedDifference, summarize } from './stats.ts';
-import { AUGMENTED_RECIPES, DEFAULT_RECIPES, FINE_TUNING_RECIPES, RECIPES, UNLABELED_RECIPES, runRecipe, type EvalExample, type Recipe } from './recipes.ts';
+import {
+  APP_LEVERS,
+  AUGMENTED_RECIPES,
+  DEFAULT_RECIPES,
+  FINE_TUNING_RECIPES,
+  PAIR_RECIPES,
+  RECIPES,
+  TEST_VIEW_RECIPES,
+  UNLABELED_RECIPES,
+  runRecipe,
+  type EvalExample,
+  type Recipe,
+} from './recipes.ts';
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -70,6 +86,11 @@ interface Plan {
   fashion: { testPerClass: number; testOffset: number; unlabeled: number };
   /** Per recipe: which ks and how many seeds (the costly ones run fewer). */
   recipes: Record<Recipe, { ks: number[]; seeds: number }>;
+}
+
+/** The app's levers (recipes.ts APP_LEVERS) run where the goals are judged: k = 10. */
+function leverPlan(seeds: number): Record<(typeof APP_LEVERS)[number], { ks: number[]; seeds: number }> {
+  return Object.fromEntries(APP_LEVERS.map((r) => [r, { ks: [10], seeds }])) as Record<(typeof APP_LEVERS)[number], { ks: number[]; seeds: number }>;
 }
 
 const FULL: Plan = {
@@ -90,6 +111,7 @@ const FULL: Plan = {
     'finetune-aug': { ks: [5, 10], seeds: 3 },
     'finetune-pseudo': { ks: [5, 10], seeds: 3 },
     ensemble: { ks: [1, 5, 10], seeds: 5 },
+    ...leverPlan(5),
   },
 };
 
@@ -111,6 +133,7 @@ const QUICK: Plan = {
     'finetune-aug': { ks: [5], seeds: 1 },
     'finetune-pseudo': { ks: [5], seeds: 1 },
     ensemble: { ks: [1, 5, 10], seeds: 2 },
+    ...leverPlan(2),
   },
 };
 
@@ -144,7 +167,8 @@ const USAGE = `Usage: npm run eval -- [options]
   --ks 5,10           only these shots per class (of 1, 5, 10)
   --datasets emoji,fashion
   --backbones ID,...  installed backbones to run (default: the default one);
-                      keys of another carry it: <recipe>@<backbone id>
+                      keys of another carry it: <recipe>@<backbone id>; A+B is
+                      both backbones' embeddings concatenated (app-avg: one head each)
   --recipes ${RECIPES.join(',')}
                       (default: ${DEFAULT_RECIPES.join(',')})
                       (the first is compared with each other one, paired by seed)
@@ -203,10 +227,12 @@ function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; 
   const backboneIds = values.backbones ? values.backbones.split(',') : [];
   if (backboneIds.length) {
     const installed = servedBackbones(installedManifest()).map((b) => b.id);
-    for (const id of backboneIds) if (!installed.includes(id)) throw new UsageError(`backbone ${id} is not installed (installed: ${installed.join(', ')}; see TANNERIN_BACKBONES in the README)`, USAGE);
+    for (const id of backboneIds.flatMap((b) => b.split('+'))) if (!installed.includes(id)) throw new UsageError(`backbone ${id} is not installed (installed: ${installed.join(', ')}; see TANNERIN_BACKBONES in the README)`, USAGE);
     const tuning = recipes.filter((r) => FINE_TUNING_RECIPES.includes(r));
     if (tuning.length && backboneIds.some((id) => id !== installed[0])) throw new UsageError(`${tuning.join(', ')} run on ${installed[0] ?? 'the default backbone'} only`, USAGE);
   }
+  const pairOnly = recipes.filter((r) => PAIR_RECIPES.includes(r));
+  if (pairOnly.length && !backboneIds.some((id) => id.includes('+'))) throw new UsageError(`${pairOnly.join(', ')} need a pair of backbones: --backbones A+B`, USAGE);
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, datasetNames, backboneIds, outFile };
 }
@@ -228,7 +254,12 @@ const defaultBackboneId = installedManifest().backbone.id;
 const backboneIds = options.backboneIds.length ? options.backboneIds : [defaultBackboneId];
 
 // The backbone being evaluated, and what belongs to it; `useBackbone` switches all of it.
-let loaded: Backbone | null = null;
+/** One backbone of the evaluated embedding (two for a pair `A+B`) and its disk cache. */
+interface Member {
+  backbone: Backbone;
+  disk: EmbeddingCache | null;
+}
+let members: Member[] = [];
 let backbone: BackboneManifest = installedManifest().backbone;
 /**
  * One forward path for every recipe on the default backbone: the split's frozen pass gives the
@@ -238,28 +269,51 @@ let backbone: BackboneManifest = installedManifest().backbone;
  */
 let split: BackboneSplit | null = null;
 const cache = new Map<string, FrozenOutput>();
-// Typed by a cast: assigned in useBackbone, which the compiler does not follow from here.
-let disk = null as EmbeddingCache | null;
 let forwardMs = 0;
 let imagesSeen = 0;
 let diskHits = 0;
 
-/** Loads the backbone `id` (disposing the previous one) and starts its caches afresh. */
-async function useBackbone(id: string): Promise<void> {
-  imagesSeen += cache.size;
-  diskHits += disk?.hits ?? 0;
-  cache.clear();
-  loaded?.dispose();
-  loaded = await openBackbone(id);
-  backbone = loaded.manifest;
-  split = id === defaultBackboneId ? splitBackbone(loaded, { unfreeze: 1 }) : null;
-  disk = diskCache ? new EmbeddingCache(join(ROOT, '.cache', 'eval'), backboneRef(backbone), backbone.embedding.size) : null;
+/**
+ * The manifest of two backbones' embeddings concatenated (`A+B`): A's parts, then B's at B's
+ * offsets shifted by A's size. Only its parts and ref are read (heads on it never run in the app).
+ */
+function pairManifest(manifests: readonly BackboneManifest[]): BackboneManifest {
+  let offset = 0;
+  const parts = manifests.flatMap((m) => {
+    const shifted = m.embedding.parts.map((p) => ({ ...p, offset: offset + p.offset }));
+    offset += m.embedding.size;
+    return shifted;
+  });
+  const first = manifests[0] as BackboneManifest;
+  return { ...first, id: manifests.map((m) => m.id).join('+'), version: manifests.map((m) => m.version).join('+'), embedding: { size: offset, parts }, files: [] };
 }
 
-/** The frozen outputs of one preprocessed image on the current backbone. */
-async function frozenPass(input: Float32Array): Promise<FrozenOutput> {
-  if (split) return split.forward(input);
-  return { cut: new Float32Array(0), embedding: await (loaded as Backbone).embedPreprocessed(input) };
+/** Loads the backbone `id` (or both of a pair `A+B`), disposing the previous ones, and starts the caches afresh. */
+async function useBackbone(id: string): Promise<void> {
+  imagesSeen += cache.size;
+  diskHits += members.reduce((a, m) => a + (m.disk?.hits ?? 0), 0);
+  cache.clear();
+  for (const m of members) m.backbone.dispose();
+  members = [];
+  for (const memberId of id.split('+')) {
+    const loaded = await openBackbone(memberId);
+    const ref = backboneRef(loaded.manifest);
+    members.push({ backbone: loaded, disk: diskCache ? new EmbeddingCache(join(ROOT, '.cache', 'eval'), ref, loaded.manifest.embedding.size) : null });
+  }
+  const manifests = members.map((m) => m.backbone.manifest);
+  backbone = manifests.length === 1 ? (manifests[0] as BackboneManifest) : pairManifest(manifests);
+  split = id === defaultBackboneId ? splitBackbone((members[0] as Member).backbone, { unfreeze: 1 }) : null;
+}
+
+/** The embedding of some pixels on one backbone: from its disk cache, else its frozen pass (then stored). */
+async function memberEmbedding(member: Member, pixels: RgbaPixels): Promise<Float32Array> {
+  const stored = member.disk?.get(pixels) ?? null;
+  if (stored) return stored;
+  const t0 = performance.now();
+  const embedding = await member.backbone.embedPreprocessed(preprocess(pixels, member.backbone.manifest.normalization));
+  forwardMs += performance.now() - t0;
+  member.disk?.set(pixels, embedding);
+  return embedding;
 }
 
 /** Frozen outputs of the images not yet cached, with a progress line. */
@@ -270,18 +324,21 @@ async function ensureCached(images: readonly EvalImage[], label: string): Promis
   for (const [n, image] of missing.entries()) {
     progress.update(n);
     const pixels = await image.pixels();
-    // Fine-tuning needs the cut activation, which is not kept on disk.
-    const stored = fineTuning ? null : (disk?.get(pixels) ?? null);
-    if (stored) {
-      cache.set(image.id, { cut: new Float32Array(0), embedding: stored });
+    if (fineTuning && split) {
+      // Fine-tuning needs the cut activation (31 KB an image), which is not kept on disk: the
+      // split's frozen pass gives it with the embedding.
+      const t0 = performance.now();
+      const out = await split.forward(preprocess(pixels, backbone.normalization));
+      forwardMs += performance.now() - t0;
+      members[0]?.disk?.set(pixels, out.embedding);
+      cache.set(image.id, out);
       continue;
     }
-    const t0 = performance.now();
-    const out = await frozenPass(preprocess(pixels, backbone.normalization));
-    forwardMs += performance.now() - t0;
-    disk?.set(pixels, out.embedding);
-    // The cut activation (31 KB an image) is only kept when fine-tuning is evaluated.
-    cache.set(image.id, fineTuning ? out : { cut: new Float32Array(0), embedding: out.embedding });
+    const parts: Float32Array[] = [];
+    for (const member of members) parts.push(await memberEmbedding(member, pixels));
+    const embedding = parts.length === 1 ? (parts[0] as Float32Array) : new Float32Array(backbone.embedding.size);
+    if (parts.length > 1) parts.reduce((offset, part) => (embedding.set(part, offset), offset + part.length), 0);
+    cache.set(image.id, { cut: new Float32Array(0), embedding });
   }
   progress.done(`${missing.length} images`);
 }
@@ -360,7 +417,9 @@ for (const backboneId of backboneIds) {
       const fewShot = dataset.split(seed, plan.ks);
       const needsUnlabeled = wanted.some((r) => UNLABELED_RECIPES.includes(r));
       const needsViews = wanted.some((r) => AUGMENTED_RECIPES.includes(r));
+      const needsTestViews = wanted.some((r) => TEST_VIEW_RECIPES.includes(r));
       const images = [
+        ...(needsTestViews ? viewImages(fewShot.test) : []),
         ...fewShot.test,
         ...ks.flatMap((k) => fewShot.shots.get(k) ?? []),
         ...(needsUnlabeled ? ks.flatMap((k) => fewShot.unlabeled.get(k) ?? []) : []),
@@ -368,6 +427,11 @@ for (const backboneId of backboneIds) {
       ];
       await ensureCached(images, `${dataset.name} seed ${seed}${backboneId === defaultBackboneId ? '' : ` ${backboneId}`}: forward`);
       const test = examples(fewShot.test);
+      // Each test photo's augmented views, for test-time augmentation.
+      const testViews = needsTestViews
+        ? fewShot.test.map((image) => Array.from({ length: AUGMENTED_VIEWS }, (_, v) => (cache.get(`${image.id}#${v}`) as FrozenOutput).embedding))
+        : undefined;
+      const partGroups = members.length > 1 ? members.map((m) => m.backbone.manifest.embedding.parts.map((p) => p.name)) : undefined;
       for (const k of ks) {
         const train = examples(fewShot.shots.get(k) ?? []);
         const unlabeledImages = fewShot.unlabeled.get(k);
@@ -375,6 +439,7 @@ for (const backboneId of backboneIds) {
           if (!plan.recipes[recipe].ks.includes(k)) continue;
           const usesUnlabeled = UNLABELED_RECIPES.includes(recipe);
           if (usesUnlabeled && !unlabeledImages) continue;
+          if (PAIR_RECIPES.includes(recipe) && !partGroups) continue;
           const t0 = performance.now();
           const shotImages = fewShot.shots.get(k) ?? [];
           const shots = recipe === 'app' ? appExamples(shotImages) : AUGMENTED_RECIPES.includes(recipe) ? augmentedExamples(shotImages) : train;
@@ -383,6 +448,8 @@ for (const backboneId of backboneIds) {
             classes: dataset.classes,
             seed,
             split,
+            ...(testViews ? { testViews } : {}),
+            ...(partGroups ? { partGroups } : {}),
           });
           const ms = performance.now() - t0;
           const accuracy = outcome.predicted.filter((p, i) => p === (test[i] as EvalExample).label).length / test.length;
@@ -505,7 +572,7 @@ const lines = [
         '',
       ]
     : []),
-  `${imagesSeen + cache.size} images (${disk ? `${diskHits + disk.hits} from the disk cache, ` : ''}the rest through the backbone once: ${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
+  `${imagesSeen + cache.size} images (${diskCache ? `${diskHits + members.reduce((a, m) => a + (m.disk?.hits ?? 0), 0)} embeddings from the disk cache, ` : ''}the rest through the backbone once: ${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
 ];
 console.log(lines.join('\n'));
 process.exit(0);

@@ -37,6 +37,18 @@
  * - head-aug, finetune-aug: head and finetune on the shots plus 3 augmented views of each
  *   (shared/image/augment.ts, as the product's examples; views seeded by image id).
  * - finetune-pseudo: self-training's chosen pseudo-labels join the shots for fine-tuning.
+ * The app's levers (issue 15 pt 1), each `app` with one change, run at k = 10:
+ * - app-tta: test-time augmentation: the app's prediction (head probabilities, or kNN vote shares
+ *   when the guard chose kNN) averaged over the test photo and its 3 augmented views (the same
+ *   recipe as the training views, seeded by image id).
+ * - app-pow: power normalisation: every embedding float x becomes sign(x) sqrt(|x|) before the
+ *   app's own transform (mean removal, per-part L2, x10).
+ * - app-std: per-dimension standardisation learned on the training vectors (views included):
+ *   (x - mean) / (std + eps), eps a tenth of the mean std, before the app's transform.
+ * - app-powstd: power normalisation, then standardisation. app-pow-tta, app-std-tta: with TTA.
+ * - app-scale5, app-scale20: the transform's scale 5 or 20 instead of 10 (against the L2 penalty).
+ * - app-avg (a pair of backbones, `--backbones A+B`): one app head on each backbone's parts, their
+ *   probabilities averaged. `app` on a pair is the concatenated embedding (per-part L2 as usual).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
@@ -50,11 +62,31 @@ import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
 import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
-import { trainAndGuard } from '../../shared/learn/train-app.ts';
+import { trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
 
-export const RECIPES = ['app', 'knn', 'tm', 'head', 'selftrain', 'finetune', 'head-holdout', 'head-all', 'ensemble', 'head-aug', 'finetune-aug', 'finetune-pseudo'] as const;
+/** The `app` recipe with one lever changed (module comment). */
+export const APP_LEVERS = ['app-tta', 'app-pow', 'app-std', 'app-powstd', 'app-pow-tta', 'app-std-tta', 'app-scale5', 'app-scale20', 'app-avg'] as const;
+export const RECIPES = [
+  'app',
+  'knn',
+  'tm',
+  'head',
+  'selftrain',
+  'finetune',
+  'head-holdout',
+  'head-all',
+  'ensemble',
+  'head-aug',
+  'finetune-aug',
+  'finetune-pseudo',
+  ...APP_LEVERS,
+] as const;
 /** Recipes that train on 3 augmented views of every shot too (shared/image/augment.ts, as the product's examples). */
-export const AUGMENTED_RECIPES: readonly Recipe[] = ['app', 'head-aug', 'finetune-aug'];
+export const AUGMENTED_RECIPES: readonly Recipe[] = ['app', 'head-aug', 'finetune-aug', ...APP_LEVERS];
+/** Recipes that also read the test photos' augmented views (test-time augmentation). */
+export const TEST_VIEW_RECIPES: readonly Recipe[] = ['app-tta', 'app-pow-tta', 'app-std-tta'];
+/** Recipes that need a pair of backbones (`--backbones a+b`): one head per backbone. */
+export const PAIR_RECIPES: readonly Recipe[] = ['app-avg'];
 /** Recipes that need the cut activations. */
 export const FINE_TUNING_RECIPES: readonly Recipe[] = ['finetune', 'finetune-pseudo', 'finetune-aug'];
 /** Recipes that need the unlabeled pool. */
@@ -72,6 +104,10 @@ export interface RecipeContext {
   seed: number;
   /** For finetune. */
   split: BackboneSplit | null;
+  /** For app-tta: each test example's augmented views (same order as the test examples). */
+  testViews?: readonly (readonly Float32Array[])[];
+  /** For app-avg: the embedding parts of each backbone of a pair. */
+  partGroups?: readonly string[][];
 }
 
 export interface RecipeOutcome {
@@ -231,9 +267,14 @@ async function ensemble(train: readonly EvalExample[], test: readonly EvalExampl
 }
 
 /** The app's Train button on these examples (module comment). */
-async function app(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext): Promise<RecipeOutcome> {
+async function app(
+  train: readonly EvalExample[],
+  test: readonly EvalExample[],
+  ctx: RecipeContext,
+  options: Pick<TrainAndGuardOptions, 'transform' | 'l2'> = {},
+): Promise<RecipeOutcome> {
   // No seed: the app trains with trainAndGuard's default seed.
-  const { training, guard, outcome } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes });
+  const { training, guard, outcome } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
   const detail = `${training.split.method}, epoch ${training.bestEpoch}, guard: ${guard.choice} (${guard.candidates.map((c) => `${c.name} ${c.correct}/${c.n}`).join(', ')})`;
   if (outcome === 'knn') {
     // What the app's predict does for a head whose guard chose kNN (client/lib/predict.ts).
@@ -242,6 +283,128 @@ async function app(train: readonly EvalExample[], test: readonly EvalExample[], 
   }
   const p = await predictProbabilities(training.doc, ctx.backbone, test.map((e) => e.embedding));
   return { predicted: p.map((row) => argMaxLabel(training.doc.classes, row)), detail };
+}
+
+/** Options of one `app` lever: how its features are mapped first, and what trainAndGuard is given. */
+interface AppLever {
+  /** Maps raw embeddings (fitted on the training ones) before the app's own transform. */
+  features?: (train: readonly Float32Array[]) => (e: Float32Array) => Float32Array;
+  options?: Pick<TrainAndGuardOptions, 'transform' | 'l2'>;
+  /** Test-time augmentation: average over each test photo and its views (`ctx.testViews`). */
+  tta?: boolean;
+}
+
+/** Signed square root of every float (power normalisation, alpha 0.5): damps a few large activations. */
+const powerNormalise = (): ((e: Float32Array) => Float32Array) => (e) => Float32Array.from(e, (x) => Math.sign(x) * Math.sqrt(Math.abs(x)));
+
+/**
+ * Per-dimension standardisation on the training embeddings: (x - mean) / (std + eps), eps a tenth
+ * of the mean std (dimensions that never fire, 61% of flatten_1's, stay near 0 instead of exploding).
+ */
+function standardise(train: readonly Float32Array[]): (e: Float32Array) => Float32Array {
+  const dim = (train[0] as Float32Array).length;
+  const mean = new Float64Array(dim);
+  const sq = new Float64Array(dim);
+  for (const e of train) for (let i = 0; i < dim; i++) mean[i] = (mean[i] as number) + (e[i] as number);
+  for (let i = 0; i < dim; i++) mean[i] = (mean[i] as number) / train.length;
+  for (const e of train) for (let i = 0; i < dim; i++) sq[i] = (sq[i] as number) + ((e[i] as number) - (mean[i] as number)) ** 2;
+  const std = Float64Array.from(sq, (v) => Math.sqrt(v / train.length));
+  const eps = 0.1 * (std.reduce((a, b) => a + b, 0) / dim) + 1e-12;
+  return (e) => Float32Array.from(e, (x, i) => (x - (mean[i] as number)) / ((std[i] as number) + eps));
+}
+
+const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>, AppLever> = {
+  'app-tta': { tta: true },
+  'app-pow': { features: powerNormalise },
+  'app-std': { features: standardise },
+  'app-powstd': {
+    features: (train) => {
+      const pow = powerNormalise();
+      const std = standardise(train.map(pow));
+      return (e) => std(pow(e));
+    },
+  },
+  'app-pow-tta': { features: powerNormalise, tta: true },
+  'app-std-tta': { features: standardise, tta: true },
+  'app-scale5': { options: { transform: { scale: 5 } } },
+  'app-scale20': { options: { transform: { scale: 20 } } },
+};
+
+/** Per test photo, the mean of rows `i * per .. (i + 1) * per - 1` of `rows` (its probabilities over its views). */
+function meanPerPhoto(rows: readonly ArrayLike<number>[], per: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let at = 0; at < rows.length; at += per) {
+    const sum = new Float32Array((rows[at] as ArrayLike<number>).length);
+    for (let r = at; r < at + per; r++) {
+      const row = rows[r] as ArrayLike<number>;
+      for (let j = 0; j < sum.length; j++) sum[j] = (sum[j] as number) + (row[j] as number) / per;
+    }
+    out.push(sum);
+  }
+  return out;
+}
+
+/**
+ * `app`, then the app's prediction (head probabilities, or kNN vote shares when the guard chose
+ * kNN) averaged over each test photo and its augmented views (`ctx.testViews`).
+ */
+async function appTta(
+  train: readonly EvalExample[],
+  test: readonly EvalExample[],
+  ctx: RecipeContext,
+  options: Pick<TrainAndGuardOptions, 'transform' | 'l2'> = {},
+): Promise<RecipeOutcome> {
+  const views = ctx.testViews;
+  if (!views || views.length !== test.length) throw new Error('app-tta needs the test photos\' augmented views');
+  const per = 1 + (views[0]?.length ?? 0);
+  const inputs = test.flatMap((e, i) => [e.embedding, ...(views[i] as readonly Float32Array[])]);
+  const { training, guard, outcome } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
+  const classes = training.doc.classes;
+  let rows: ArrayLike<number>[];
+  if (outcome === 'knn') {
+    const classifier = fitKnn(train, ctx.backbone, { k: 3, classes });
+    const index = new Map(classes.map((c, i) => [c, i]));
+    rows = inputs.map((e) => {
+      const row = new Float32Array(classes.length);
+      for (const v of classifier.predict(e)) row[index.get(v.label) as number] = v.score;
+      return row;
+    });
+  } else {
+    rows = await predictProbabilities(training.doc, ctx.backbone, inputs);
+  }
+  return { predicted: meanPerPhoto(rows, per).map((row) => argMaxLabel(classes, row)), detail: `${per - 1} views a photo, guard: ${guard.choice}` };
+}
+
+/**
+ * `app` on mapped features (`lever.features`, test photos and their views mapped alike), with other
+ * trainAndGuard options (`lever.options`), or with test-time augmentation (`lever.tta`).
+ */
+async function appLever(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext, lever: AppLever): Promise<RecipeOutcome> {
+  const map = lever.features?.(train.map((e) => e.embedding));
+  const mapped = (set: readonly EvalExample[]): EvalExample[] => (map ? set.map((e) => ({ ...e, embedding: map(e.embedding) })) : set.slice());
+  if (lever.tta) {
+    const testViews = map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews;
+    return appTta(mapped(train), mapped(test), { ...ctx, ...(testViews ? { testViews } : {}) }, lever.options ?? {});
+  }
+  return app(mapped(train), mapped(test), ctx, lever.options ?? {});
+}
+
+/**
+ * Two backbones (`--backbones a+b`), one app head on each backbone's parts, their probabilities
+ * averaged (the guard's kNN choice is not followed: both heads always predict).
+ */
+async function appAverage(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext): Promise<RecipeOutcome> {
+  const groups = ctx.partGroups;
+  if (!groups || groups.length < 2) throw new Error('app-avg runs on a pair of backbones (--backbones a+b)');
+  let sum: Float32Array[] | null = null;
+  const details: string[] = [];
+  for (const parts of groups) {
+    const { training, guard } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, transform: { parts } });
+    details.push(`${parts.join('+')}: guard ${guard.choice}`);
+    const p = await predictProbabilities(training.doc, ctx.backbone, test.map((e) => e.embedding));
+    sum = sum ? sum.map((row, i) => row.map((x, j) => x + ((p[i] as Float32Array)[j] as number))) : p;
+  }
+  return { predicted: (sum as Float32Array[]).map((row) => argMaxLabel(ctx.classes, row)), detail: details.join('; ') };
 }
 
 /** Runs one recipe. */
@@ -277,5 +440,16 @@ export function runRecipe(
       return finetune(train, test, ctx);
     case 'finetune-pseudo':
       return finetune(train, test, ctx, { unlabeled });
+    case 'app-avg':
+      return appAverage(train, test, ctx);
+    case 'app-tta':
+    case 'app-pow-tta':
+    case 'app-std-tta':
+    case 'app-powstd':
+    case 'app-pow':
+    case 'app-std':
+    case 'app-scale5':
+    case 'app-scale20':
+      return appLever(train, test, ctx, APP_LEVER_OPTIONS[recipe]);
   }
 }

@@ -12,6 +12,7 @@
  */
 import type { Example } from './examples.ts';
 import { trainHead, type EpochProgress, type TrainResult } from './train-head.ts';
+import type { InputTransformOptions } from '../head/input-transform.ts';
 import { compareOnHeldOut, type CandidateResult, type Classifier, type GuardResult } from './guard.ts';
 import { fitKnn } from './knn.ts';
 import { wilsonInterval } from './metrics.ts';
@@ -47,6 +48,10 @@ export interface TrainAndGuardOptions {
   hidden?: number;
   /** Maximum epochs (default: trainHead's). */
   epochs?: number;
+  /** Input transform fitting (default: trainHead's: all parts, mean removed, per-part L2, x10). */
+  transform?: InputTransformOptions;
+  /** L2 penalty on kernels (default: trainHead's). */
+  l2?: number;
   /** Seeds the split, the initialisation and the batch order (default 0). */
   seed?: number;
   /** Train the returned head again on every photo after the held-out ones chose the epoch count (default true). */
@@ -90,6 +95,8 @@ export async function trainAndGuard(examples: readonly Example[], options: Train
     ...(options.name === undefined ? {} : { name: options.name }),
     ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
+    ...(options.transform === undefined ? {} : { transform: options.transform }),
+    ...(options.l2 === undefined ? {} : { l2: options.l2 }),
     seed: options.seed ?? 0,
     // The returned head trains on every photo once the held-out ones chose the epoch count
     // (measured: +1 to +3 points at 5-10 photos a class, scripts/eval/main.ts); the guard below
