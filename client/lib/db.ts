@@ -17,11 +17,12 @@
  * an older tab keeps its connection open, `onBlocked` fires; the open completes once that tab
  * closes its connection.
  */
-import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type StoreNames } from 'idb';
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore, type IDBPTransaction, type StoreNames } from 'idb';
 import type { ModelsResponse } from '../../shared/api/types.ts';
 import type { AugmentOp } from '../../shared/image/augment.ts';
 import type { GuardResult, RecipeComparison } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
+import { appendToPacks, type EmbeddingEntry } from './embedding-packs.ts';
 
 export const DB_NAME = 'tannerin';
 /**
@@ -42,8 +43,15 @@ export const DB_NAME = 'tannerin';
  *    client/lib/pending-views.ts), indexed sparsely by `by-pending`: only records that lack views
  *    are in it. Earlier records have all their views and no such field, so the upgrade only creates
  *    the index; every record is kept as it is.
+ * 7: embeddings leave the example records and live packed, per backbone, in `embeddingPacks`
+ *    ({@link EmbeddingPackRecord}, client/lib/embedding-packs.ts): training reads a few large
+ *    records instead of one per photo (1,000 records of ~45 KB each took ~3 s to read in Chromium),
+ *    and an example can have embeddings on several backbones at once. The upgrade moves every
+ *    example's embeddings into its backbone's packs and rewrites the record without them, inside
+ *    the upgrade transaction (no Blob is read); a failure aborts the upgrade and the database
+ *    stays at version 6. From here on photo copies are stored with the shorter side 299 px.
  */
-export const DB_VERSION = 6;
+export const DB_VERSION = 7;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -108,28 +116,32 @@ export interface ExampleView {
 }
 
 /**
- * One photo taught to a class: a 224-px copy of the photo plus its embeddings (the photo as is,
- * then augmented views of it), tagged with the backbone that computed them so a backbone upgrade
- * can re-embed from the copy.
+ * One photo taught to a class: a copy of the photo and the description of its views (the photo as
+ * is, then augmented views of it). Its embeddings, per backbone, are in `embeddingPacks`
+ * ({@link EmbeddingPackRecord}; before version 7 they were in the record), so a backbone switch or
+ * upgrade re-embeds from the copy and keeps the other backbone's.
  */
 export interface ExampleRecord {
   /** UUID made on the device; also the example's photo id in training (views stay together). */
   id: string;
   classId: string;
   /**
-   * A JPEG copy of the photo, its shorter side 224 px (never enlarged): every row and column the
-   * backbone's 224x224 input takes, so a re-embed after a backbone upgrade needs no full-size
-   * photo (which is never kept). Never changes for an example's id.
+   * A JPEG copy of the photo, its shorter side 299 px (never enlarged; 224 px before version 7):
+   * every row and column the largest backbone input (InceptionV3's 299x299) takes, so a re-embed
+   * after a backbone switch or upgrade needs no full-size photo (which is never kept); a 224-px
+   * copy is upscaled then. Never changes for an example's id.
    */
   photo: PhotoBytes;
   /** Size of the copy. */
   width: number;
   height: number;
-  /** `<backbone id>@<version>` the embeddings come from; another one makes the example stale. */
+  /**
+   * `<backbone id>@<version>` the photo was added (or last fully re-embedded) on: `views` and
+   * `pendingViews` describe its embeddings there. Other backbones' embeddings, if any, have every
+   * view (a re-embed makes them all at once).
+   */
   backbone: string;
-  /** `embeddings[0]` is the photo as is; the rest are augmented views, described by `views`. */
-  embeddings: Float32Array[];
-  /** One entry per embedding, same order. */
+  /** One entry per embedding stored on `backbone`, in the packs' order: view 0 is the photo as is. */
   views: ExampleView[];
   /** Seeds the augmented views (shared/image/augment.ts), so a re-embed recreates the same views. */
   augmentSeed: number;
@@ -157,6 +169,27 @@ export interface UnlabeledRecord {
   height: number;
   /** Milliseconds since the epoch (`Date.now()`), when it was added; indexed for listing in order. */
   createdAt: number;
+}
+
+/**
+ * The embeddings of many examples on one backbone, packed into one Float32Array: training reads a
+ * backbone's few packs, not one record per photo. Packs are bounded (client/lib/embedding-packs.ts:
+ * at most 64 examples and 4 MB), so adding a photo rewrites at most one bounded pack: the last.
+ * Example `examples[i]` has `views[i]` rows of `dims` floats, after those of the examples before it.
+ */
+export interface EmbeddingPackRecord {
+  /** `<backbone id>@<version>` that computed every row. */
+  backbone: string;
+  /** Pack number within the backbone, from 0; new examples go to the highest one. */
+  pack: number;
+  /** Floats per embedding. */
+  dims: number;
+  /** Example ids, in row order (indexed, multi-entry: which packs hold an example). */
+  examples: string[];
+  /** Rows (views) of each example, same order. */
+  views: number[];
+  /** Every row, one after another: `sum(views) * dims` floats. */
+  data: Float32Array<ArrayBuffer>;
 }
 
 /** An example as releases before database version 5 stored it (photo as a Blob), until converted. */
@@ -324,6 +357,12 @@ export interface TannerinSchema extends DBSchema {
     key: PendingMigrationRecord['id'];
     value: PendingMigrationRecord;
   };
+  embeddingPacks: {
+    key: [string, number];
+    value: EmbeddingPackRecord;
+    /** `by-example`: multi-entry on `examples`, the packs (of every backbone) holding an example. */
+    indexes: { 'by-example': string };
+  };
 }
 
 export type TannerinDb = IDBPDatabase<TannerinSchema>;
@@ -354,7 +393,9 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
   };
   const opening = openDB<TannerinSchema>(name, DB_VERSION, {
     upgrade(database, oldVersion, _newVersion, transaction) {
-      // One step per version, applied in order, so any old version upgrades.
+      // One step per version, applied in order, so any old version upgrades. Steps that rewrite
+      // records run one after another (a later one reads what an earlier one wrote).
+      const migrations: (() => Promise<void>)[] = [];
       if (oldVersion < 1) {
         const files = database.createObjectStore('modelFiles', { keyPath: 'sha256' });
         files.createIndex('by-backbone', 'backbone');
@@ -374,7 +415,7 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
         // (their embeddings are valid); their views become `{ augmented, ops }` (view 0 is the
         // photo), seed 0 and size 0x0 (unknown until a re-embed decodes the copy).
         // A failed migration aborts the upgrade: the database stays at version 1, nothing is lost.
-        migrateExamplesToV2(transaction.objectStore('examples')).catch(() => transaction.abort());
+        migrations.push(() => migrateExamplesToV2(transaction.objectStore('examples')));
       }
       if (oldVersion < 3) {
         database.createObjectStore('syncAccount', { keyPath: 'key' });
@@ -395,6 +436,13 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
         // Examples whose augmented views are still to come; no earlier record has any pending.
         transaction.objectStore('examples').createIndex('by-pending', 'pendingViews');
       }
+      if (oldVersion < 7) {
+        database.createObjectStore('embeddingPacks', { keyPath: ['backbone', 'pack'] }).createIndex('by-example', 'examples', { multiEntry: true });
+        if (oldVersion > 0) migrations.push(() => moveEmbeddingsToPacks(transaction));
+      }
+      // Any failure aborts the whole upgrade: the database stays at its old version, nothing is lost.
+      const run = migrations.reduce((chain, step) => chain.then(step), Promise.resolve());
+      run.catch(() => transaction.abort());
     },
     blocked() {
       options.onBlocked?.();
@@ -513,6 +561,7 @@ async function convertPhoto(db: TannerinDb, storeName: PhotoStoreName, id: strin
 /** A version 1 example as it was stored. */
 interface ExampleRecordV1 extends Omit<ExampleRecord, 'views' | 'augmentSeed' | 'width' | 'height' | 'updated'> {
   views: string[];
+  embeddings: Float32Array[];
 }
 
 const AUGMENT_OPS: readonly string[] = ['flip', 'crop', 'jitter'] satisfies AugmentOp[];
@@ -520,10 +569,11 @@ const AUGMENT_OPS: readonly string[] = ['flip', 'crop', 'jitter'] satisfies Augm
 /** Rewrites every version 1 example into the version 2 shape, inside the upgrade transaction. */
 async function migrateExamplesToV2(store: IDBPObjectStore<TannerinSchema, ArrayLike<StoreNames<TannerinSchema>>, 'examples', 'versionchange'>): Promise<void> {
   for (let cursor = await store.openCursor(); cursor; cursor = await cursor.continue()) {
-    const old = cursor.value as unknown as ExampleRecordV1 | ExampleRecord;
+    const old = cursor.value as unknown as ExampleRecordV1 | ExampleRecordV6;
     if (typeof old.views[0] !== 'string' && 'augmentSeed' in old) continue;
     const v1 = old as ExampleRecordV1;
-    const record: ExampleRecord = {
+    // Still with its embeddings: version 7's step moves them into packs.
+    const record: ExampleRecordV6 = {
       ...v1,
       views: v1.embeddings.map((_, i) => ({
         augmented: i > 0,
@@ -543,6 +593,40 @@ async function migrateExamplesToV2(store: IDBPObjectStore<TannerinSchema, ArrayL
     };
     await cursor.update(record);
   }
+}
+
+/** An example as releases before version 7 stored it: its embeddings in the record. */
+type ExampleRecordV6 = StoredExampleRecord & { embeddings?: Float32Array[] };
+
+/** Examples moved per pack write in {@link moveEmbeddingsToPacks} (keeps memory bounded). */
+const MIGRATION_BATCH = 64;
+
+/**
+ * Version 7: moves every example's embeddings into its backbone's packs, in key order, and
+ * rewrites the record without them, inside the upgrade transaction.
+ */
+async function moveEmbeddingsToPacks(transaction: IDBPTransaction<TannerinSchema, ArrayLike<StoreNames<TannerinSchema>>, 'versionchange'>): Promise<void> {
+  const packs = transaction.objectStore('embeddingPacks');
+  const waiting = new Map<string, EmbeddingEntry[]>();
+  const flush = async (backbone: string): Promise<void> => {
+    const entries = waiting.get(backbone);
+    waiting.delete(backbone);
+    if (entries?.length) await appendToPacks(packs, backbone, entries);
+  };
+  const store = transaction.objectStore('examples');
+  for (let cursor = await store.openCursor(); cursor; cursor = await cursor.continue()) {
+    const old = cursor.value as ExampleRecordV6;
+    if (!('embeddings' in old)) continue;
+    const { embeddings, ...record } = old;
+    if (embeddings?.length) {
+      const list = waiting.get(record.backbone) ?? [];
+      list.push({ id: record.id, embeddings });
+      waiting.set(record.backbone, list);
+      if (list.length >= MIGRATION_BATCH) await flush(record.backbone);
+    }
+    await cursor.update(record);
+  }
+  for (const backbone of [...waiting.keys()]) await flush(backbone);
 }
 
 /** Closes the shared connection (tests, or before deleting the database). */

@@ -2,16 +2,16 @@
  * The classes a person teaches and their examples, kept in IndexedDB (client/lib/db.ts) and never
  * sent anywhere.
  *
- * An example is one photo: a small JPEG copy (shorter side 224 px) plus the embeddings of the photo
- * and of a few augmented views of it (shared/image/augment.ts: mirrored, cropped, lighter or darker), all
- * tagged with the backbone `id@version` that computed them. `addExample` stores the photo with its
+ * An example is one photo: a small JPEG copy (shorter side 299 px; 224 px before database version 7)
+ * plus the embeddings of the photo and of a few augmented views of it (shared/image/augment.ts:
+ * mirrored, cropped, lighter or darker), per backbone `id@version`, kept packed in the backbone's
+ * embedding packs (client/lib/embedding-packs.ts), apart from the record. `addExample` stores the photo with its
  * own embedding, so it counts for training at once; its augmented views are embedded in the
  * background and added to the record (client/lib/pending-views.ts). The embeddings come from the photo's
  * own pixels (at most 448 px on the shorter side), as `predict` sees photos; the copy is what a
- * re-embed uses after a backbone upgrade ({@link reembedAll}), and what the app shows. (Embedding
+ * re-embed uses for another backbone (client/lib/reembed.ts), and what the app shows. (Embedding
  * the JPEG copy instead cost ~4 accuracy points on emoji at quality 0.92, measured.) Examples
- * tagged with another backbone than the loaded one are stale: training leaves them out until they
- * are re-embedded.
+ * without embeddings on the loaded backbone are stale: Train embeds them first.
  *
  * Every change is one IndexedDB transaction and is announced to the other tabs
  * (`classes-changed`, `examples-changed`).
@@ -19,6 +19,7 @@
 import { augmentedViews } from '../../shared/image/augment.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
 import { currentBackbone } from './current-backbone.ts';
 import {
@@ -33,11 +34,16 @@ import {
 } from './db.ts';
 import { encodeJpeg, pixelsOf, pixelsOfBytes, type EmbedSource } from './embed.ts';
 import { cancelPendingViews, holdViewsForPhoto, queuePendingViews } from './pending-views.ts';
+import { appendToPacks, deleteEmbeddings, embeddedIds, readEmbeddings, readExampleEmbeddings } from './embedding-packs.ts';
 import { toStorageError } from './storage.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 
-/** The shorter side of the stored photo copy: the backbone's input side. */
-export const PHOTO_COPY_SIDE = 224;
+/**
+ * The shorter side of the stored photo copy: the largest backbone input (InceptionV3's 299;
+ * MobileNetV2's preprocessing resizes it to 224). Copies stored before database version 7 are
+ * 224 px and are upscaled when re-embedded for a larger input.
+ */
+export const PHOTO_COPY_SIDE = 299;
 /**
  * Photos are embedded at most this large (shorter side): twice the backbone's input keeps every
  * detail its bilinear resize can use, and keeps the augmentations (plain JS on every pixel) cheap
@@ -116,9 +122,14 @@ export async function renameClass(id: string, name: string): Promise<ClassRecord
 /** Deletes a class and all of its examples, in one transaction. Returns how many examples went. */
 export async function deleteClass(id: string): Promise<{ examplesDeleted: number }> {
   const db = await openTannerinDb();
-  const tx = db.transaction(['classes', 'examples'], 'readwrite');
+  const tx = db.transaction(['classes', 'examples', 'embeddingPacks'], 'readwrite');
   const keys = await tx.objectStore('examples').index('by-class').getAllKeys(id);
-  await Promise.all([tx.objectStore('classes').delete(id), ...keys.map((key) => tx.objectStore('examples').delete(key)), tx.done]);
+  await Promise.all([
+    tx.objectStore('classes').delete(id),
+    ...keys.map((key) => tx.objectStore('examples').delete(key)),
+    deleteEmbeddings(tx.objectStore('embeddingPacks'), keys),
+    tx.done,
+  ]);
   cancelPendingViews(keys);
   notifyChange({ type: 'classes-changed' });
   notifyChange({ type: 'examples-changed', classId: id });
@@ -143,15 +154,19 @@ export interface AddExampleOptions {
   signal?: AbortSignal;
 }
 
+/** An example with its embeddings on one backbone (view 0 the photo as is), as `addExample` and `getExample` give it. */
+export type ExampleWithEmbeddings = ExampleRecord & { embeddings: Float32Array[] };
+
 /**
- * Teaches one photo to a class: embeds the photo as it is, makes the 224-px JPEG copy, and stores
- * the example, which counts for training from then on. Returns the stored record; its augmented
+ * Teaches one photo to a class: embeds the photo as it is, makes the 299-px JPEG copy, and stores
+ * the example, which counts for training from then on. Returns the stored record with its
+ * embedding on the loaded backbone; its augmented
  * views are embedded in the background after that (`pendingViews` in the record until they are
  * stored, client/lib/pending-views.ts): they wait while another photo is being added, so a burst
  * is not held up, and Train finishes any still pending before it trains. Throws a `StorageError`
  * when the device is out of space (nothing is stored then), a RangeError for an unknown class.
  */
-export async function addExample(classId: string, source: EmbedSource, options: AddExampleOptions = {}): Promise<ExampleRecord> {
+export async function addExample(classId: string, source: EmbedSource, options: AddExampleOptions = {}): Promise<ExampleWithEmbeddings> {
   const backbone = currentBackbone();
   const { augment = true, views = DEFAULT_AUGMENTED_VIEWS, signal } = options;
   const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
@@ -159,6 +174,7 @@ export async function addExample(classId: string, source: EmbedSource, options: 
   // Background views of earlier photos wait until this one is stored.
   const endPhoto = holdViewsForPhoto();
   let record: ExampleRecord;
+  let embeddings: Float32Array[];
   let working: RgbaPixels;
   try {
     const pixels = await pixelsOf(source);
@@ -177,22 +193,26 @@ export async function addExample(classId: string, source: EmbedSource, options: 
       width: copy.width,
       height: copy.height,
       backbone: backbone.ref,
-      embeddings: embedded.embeddings,
       views: embedded.views,
       augmentSeed: seed,
       ...(pending ? { pendingViews: pending } : {}),
       created: now,
       updated: now,
     };
+    embeddings = embedded.embeddings;
     const db = await openTannerinDb();
-    const tx = db.transaction(['classes', 'examples'], 'readwrite');
+    const tx = db.transaction(['classes', 'examples', 'embeddingPacks'], 'readwrite');
     try {
       // Checked in the same transaction as the write: a class deleted meanwhile gets no orphan.
       if (!(await tx.objectStore('classes').get(classId))) {
         tx.abort();
         throw new RangeError(`no class ${classId}`);
       }
-      await Promise.all([tx.objectStore('examples').add(record), tx.done]);
+      await Promise.all([
+        tx.objectStore('examples').add(record),
+        appendToPacks(tx.objectStore('embeddingPacks'), backbone.ref, [{ id: record.id, embeddings }]),
+        tx.done,
+      ]);
     } catch (err) {
       if (err instanceof RangeError) {
         await tx.done.catch(() => undefined);
@@ -206,10 +226,10 @@ export async function addExample(classId: string, source: EmbedSource, options: 
   notifyChange({ type: 'examples-changed', classId });
   // Queued before anything else can run: a delete that follows cancels it.
   if (pending) void queuePendingViews(record.id, working);
-  return record;
+  return { ...record, embeddings };
 }
 
-/** The stored examples, of one class or all, oldest first; each photo as bytes. */
+/** The stored examples, of one class or all, oldest first; each photo as bytes (no embeddings: see {@link getExample}). */
 export async function listExamples(classId?: string): Promise<ExampleRecord[]> {
   const db = await openTannerinDb();
   const records = classId === undefined ? await db.getAll('examples') : await db.getAllFromIndex('examples', 'by-class', classId);
@@ -217,18 +237,34 @@ export async function listExamples(classId?: string): Promise<ExampleRecord[]> {
   return Promise.all(sorted.map(withPhotoBytes));
 }
 
-/** One stored example (its photo as bytes), or undefined. */
-export async function getExample(id: string): Promise<ExampleRecord | undefined> {
-  const record = await (await openTannerinDb()).get('examples', id);
-  return record && withPhotoBytes(record);
+/**
+ * One stored example (its photo as bytes) with its embeddings on `backbone` (default: the loaded
+ * backbone, else the one it was added on; empty when it has none there), or undefined.
+ */
+export async function getExample(id: string, backbone?: string): Promise<ExampleWithEmbeddings | undefined> {
+  const tx = (await openTannerinDb()).transaction(['examples', 'embeddingPacks']);
+  const record = await tx.objectStore('examples').get(id);
+  if (!record) return undefined;
+  const ref = backbone ?? loadedBackboneRef() ?? record.backbone;
+  const embeddings = (await readExampleEmbeddings(tx.objectStore('embeddingPacks'), ref, id)) ?? [];
+  return { ...(await withPhotoBytes(record)), embeddings };
+}
+
+/** The loaded backbone's ref, or undefined before `loadModels`. */
+function loadedBackboneRef(): string | undefined {
+  try {
+    return currentBackbone().ref;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Deletes an example; false if there was none. */
 export async function deleteExample(id: string): Promise<boolean> {
   const db = await openTannerinDb();
-  const tx = db.transaction('examples', 'readwrite');
-  const record = await tx.store.get(id);
-  if (record) await tx.store.delete(id);
+  const tx = db.transaction(['examples', 'embeddingPacks'], 'readwrite');
+  const record = await tx.objectStore('examples').get(id);
+  if (record) await Promise.all([tx.objectStore('examples').delete(id), deleteEmbeddings(tx.objectStore('embeddingPacks'), [id])]);
   await tx.done;
   cancelPendingViews([id]);
   if (record) notifyChange({ type: 'examples-changed', classId: record.classId });
@@ -257,29 +293,63 @@ export async function moveExample(id: string, classId: string): Promise<ExampleR
   return withPhotoBytes(moved);
 }
 
-/** How many examples (photos) there are, and how many are stale (another backbone). */
+/** How many examples (photos) there are, and how many are stale (no embeddings on the loaded backbone). */
 export interface ExampleCounts {
   total: number;
   stale: number;
   byClass: Record<string, { total: number; stale: number }>;
 }
 
-/** Example counts against the loaded backbone. */
+/** Example counts against the loaded backbone (from the indexes: no photo or embedding is read). */
 export async function exampleCounts(): Promise<ExampleCounts> {
   const ref = currentBackbone().ref;
   const db = await openTannerinDb();
+  const tx = db.transaction(['classes', 'examples', 'embeddingPacks']);
+  const [members, embedded] = await Promise.all([examplesByClass(tx.objectStore('classes'), tx.objectStore('examples')), embeddedIds(tx.objectStore('embeddingPacks'))]);
+  const fresh = embedded.get(ref) ?? new Set<string>();
   const counts: ExampleCounts = { total: 0, stale: 0, byClass: {} };
-  for (let cursor = await db.transaction('examples').store.openCursor(); cursor; cursor = await cursor.continue()) {
-    const { classId, backbone } = cursor.value;
-    const c = (counts.byClass[classId] ??= { total: 0, stale: 0 });
-    c.total++;
-    counts.total++;
-    if (backbone !== ref) {
-      c.stale++;
-      counts.stale++;
-    }
+  for (const [classId, ids] of members) {
+    const stale = ids.filter((id) => !fresh.has(id)).length;
+    counts.byClass[classId] = { total: ids.length, stale };
+    counts.total += ids.length;
+    counts.stale += stale;
   }
   return counts;
+}
+
+/**
+ * Example ids by class id, for every class, from the `by-class` index's keys (no record is read:
+ * reading 1,000 records costs far more than their keys).
+ */
+async function examplesByClass(
+  classes: { getAllKeys(): Promise<string[]> },
+  examples: { index(name: 'by-class'): { getAllKeys(query: string): Promise<string[]> } },
+): Promise<Map<string, string[]>> {
+  const ids = await classes.getAllKeys();
+  const keys = await Promise.all(ids.map((id) => examples.index('by-class').getAllKeys(id)));
+  return new Map(ids.map((id, i) => [id, keys[i] ?? []]));
+}
+
+/**
+ * The stored embeddings on `backbone` of the examples of these classes (default: every class),
+ * by class id and then example id in key order; rows are views into the packs' arrays. Reads the
+ * backbone's few packs, not the example records.
+ */
+export async function storedEmbeddings(backbone: string, classIds?: readonly string[]): Promise<Map<string, Map<string, Float32Array[]>>> {
+  const db = await openTannerinDb();
+  const tx = db.transaction(['classes', 'examples', 'embeddingPacks']);
+  const [members, embeddings] = await Promise.all([examplesByClass(tx.objectStore('classes'), tx.objectStore('examples')), readEmbeddings(tx.objectStore('embeddingPacks'), backbone)]);
+  const out = new Map<string, Map<string, Float32Array[]>>();
+  for (const [classId, ids] of members) {
+    if (classIds && !classIds.includes(classId)) continue;
+    const byId = new Map<string, Float32Array[]>();
+    for (const id of ids) {
+      const e = embeddings.get(id);
+      if (e?.length) byId.set(id, e);
+    }
+    out.set(classId, byId);
+  }
+  return out;
 }
 
 /** The examples as training data (shared/learn/examples.ts), with what was left out. */
@@ -296,90 +366,48 @@ export interface TrainingSet {
   pendingViews: number;
 }
 
-/** Loads every fresh example as training data (see {@link TrainingSet}). */
+/**
+ * Loads every fresh example as training data (see {@link TrainingSet}): the classes, the example
+ * ids of each from the `by-class` index, the loaded backbone's embedding packs and the pending
+ * photos' ids; no example record (photo) is read.
+ */
 export async function trainingSet(): Promise<TrainingSet> {
   const ref = currentBackbone().ref;
   const db = await openTannerinDb();
-  const tx = db.transaction(['classes', 'examples']);
-  const [classes, records] = await Promise.all([tx.objectStore('classes').index('by-order').getAll(), tx.objectStore('examples').getAll()]);
-  const byId = new Map(classes.map((c) => [c.id, c]));
+  const tx = db.transaction(['classes', 'examples', 'embeddingPacks']);
+  const examplesStore = tx.objectStore('examples');
+  const [classes, members, embeddings, pendingIds, addedHere] = await Promise.all([
+    tx.objectStore('classes').index('by-order').getAll(),
+    examplesByClass(tx.objectStore('classes'), examplesStore),
+    readEmbeddings(tx.objectStore('embeddingPacks'), ref),
+    examplesStore.index('by-pending').getAllKeys(),
+    examplesStore.index('by-backbone').getAllKeys(ref),
+  ]);
+  // Pending views belong to the backbone a photo was added on (`ExampleRecord.backbone`).
+  const onThisBackbone = new Set(addedHere);
+  const pending = new Set(pendingIds.filter((id) => onThisBackbone.has(id)));
+  const classOf = new Map<string, ClassRecord>();
+  for (const c of classes) for (const id of members.get(c.id) ?? []) classOf.set(id, c);
   const examples: Example[] = [];
   const used = new Set<string>();
   let stale = 0;
   let pendingViews = 0;
-  // Sorted by id (the store's key order) already: the same data gives the same order, hence the
-  // same split and bit-identical weights.
-  for (const r of records) {
-    const cls = byId.get(r.classId);
-    if (!cls) continue;
-    if (r.backbone !== ref) {
+  // Sorted by id (the examples store's key order): the same data gives the same order, hence the
+  // same split and bit-identical weights, whatever order the packs hold them in.
+  for (const id of [...classOf.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const cls = classOf.get(id) as ClassRecord;
+    const views = embeddings.get(id);
+    if (!views?.length) {
       stale++;
       continue;
     }
     used.add(cls.id);
-    if (r.pendingViews) pendingViews++;
-    r.embeddings.forEach((embedding, i) => {
-      examples.push({ photoId: r.id, label: cls.name, embedding, augmented: r.views[i]?.augmented ?? i > 0 });
-    });
+    if (pending.has(id)) pendingViews++;
+    // View 0 is the photo as is, every later one augmented (client/lib/db.ts ExampleRecord.views).
+    views.forEach((embedding, i) => examples.push({ photoId: id, label: cls.name, embedding, augmented: i > 0 }));
   }
   const withExamples = classes.filter((c) => used.has(c.id));
   return { examples, classes: withExamples, photos: new Set(examples.map((e) => e.photoId)).size, stale, pendingViews };
-}
-
-/** Options for {@link reembedAll}. */
-export interface ReembedOptions {
-  /** Called after each example with (done, total). */
-  onProgress?: (done: number, total: number) => void;
-  /** Stops between examples; those done so far stay re-embedded. */
-  signal?: AbortSignal;
-  /** Re-embed fresh examples too (default: only stale ones). */
-  all?: boolean;
-}
-
-/**
- * After a backbone upgrade: re-embeds every stale example (or every one, with `all`) from its
- * stored copy, with the same augmented views (same seed and count), and tags it with the loaded
- * backbone. Each example is written as it is done, so an interrupted run loses nothing. Returns how
- * many were re-embedded.
- */
-export async function reembedAll(options: ReembedOptions = {}): Promise<{ reembedded: number }> {
-  const ref = currentBackbone().ref;
-  const db = await openTannerinDb();
-  const ids = (await db.getAll('examples')).filter((r) => options.all || r.backbone !== ref).map((r) => r.id);
-  let done = 0;
-  let reembedded = 0;
-  const touched = new Set<string>();
-  for (const id of ids) {
-    options.signal?.throwIfAborted();
-    const record = await db.get('examples', id);
-    if (record) {
-      const pixels = await photoPixels(record.photo);
-      // Views still pending are made too; the background's write then finds nothing left to do.
-      const count = record.views.length - 1 + (record.pendingViews ?? 0);
-      const embedded = { ...(await embedViews(pixels, count, record.augmentSeed, options.signal)), width: pixels.width, height: pixels.height };
-      const tx = db.transaction('examples', 'readwrite');
-      // Written only if the example is still there and unchanged (not moved or deleted meanwhile).
-      const now = await tx.store.get(id);
-      if (now && now.updated === record.updated) {
-        const { pendingViews: _pending, ...complete } = now;
-        try {
-          await Promise.all([
-            tx.store.put({ ...complete, ...embedded, backbone: ref, updated: new Date().toISOString() }),
-            tx.done,
-          ]);
-        } catch (err) {
-          throw toStorageError(err, 'the re-embedded example', 'The examples done so far are kept.');
-        }
-        touched.add(now.classId);
-        reembedded++;
-      } else {
-        await tx.done;
-      }
-    }
-    options.onProgress?.(++done, ids.length);
-  }
-  for (const classId of touched) notifyChange({ type: 'examples-changed', classId });
-  return { reembedded };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -435,14 +463,17 @@ async function scaledBitmap(pixels: RgbaPixels, side: number): Promise<{ bitmap:
   return { bitmap, width, height };
 }
 
-/** Embeds the pixels and `count` augmented views of them, yielding to the page between views. */
-async function embedViews(
+/**
+ * Embeds the pixels and `count` augmented views of them (seeded by `seed`) on `backbone` (default:
+ * the loaded one), yielding to the page between views; `signal` is checked before each.
+ */
+export async function embedViews(
   pixels: RgbaPixels,
   count: number,
   seed: number,
   signal: AbortSignal | undefined,
+  backbone: Backbone = currentBackbone(),
 ): Promise<{ embeddings: Float32Array[]; views: ExampleView[] }> {
-  const backbone = currentBackbone();
   const sources: { pixels: RgbaPixels; view: ExampleView }[] = [
     { pixels, view: { augmented: false, ops: [] } },
     ...augmentedViews(pixels, { count: Math.max(0, count), seed }).map((v) => ({ pixels: v, view: { augmented: true, ops: v.ops } })),

@@ -50,6 +50,7 @@ import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type ClassRecord, type HeadStateRecord, type StoredExampleRecord, type StoredUnlabeledRecord } from './db.ts';
 import { photoPixels, trainingSet } from './examples.ts';
+import { embeddedIds } from './embedding-packs.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
@@ -157,11 +158,16 @@ function backboneSplit(backbone: Backbone): BackboneSplit {
 async function freshExamples(): Promise<{ classes: ClassRecord[]; records: Map<string, StoredExampleRecord[]> }> {
   const ref = currentBackbone().ref;
   const db = await openTannerinDb();
-  const tx = db.transaction(['classes', 'examples']);
-  const [classes, examples] = await Promise.all([tx.objectStore('classes').index('by-order').getAll(), tx.objectStore('examples').getAll()]);
+  const tx = db.transaction(['classes', 'examples', 'embeddingPacks']);
+  const [classes, examples, embedded] = await Promise.all([
+    tx.objectStore('classes').index('by-order').getAll(),
+    tx.objectStore('examples').getAll(),
+    embeddedIds(tx.objectStore('embeddingPacks')),
+  ]);
+  const fresh = embedded.get(ref) ?? new Set<string>();
   const records = new Map<string, StoredExampleRecord[]>();
   for (const r of examples) {
-    if (r.backbone !== ref) continue;
+    if (!fresh.has(r.id)) continue;
     const list = records.get(r.classId) ?? [];
     list.push(r);
     records.set(r.classId, list);

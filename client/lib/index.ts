@@ -63,16 +63,20 @@ export type { AddExampleOptions } from './examples.ts';
 export { listExamples } from './examples.ts';
 /** Deletes one example photo. */
 export { deleteExample } from './examples.ts';
-/** A stored example photo: its class, photo bytes and embeddings. */
+/** A stored example photo: its class, photo bytes and views (its embeddings live in per-backbone packs). */
 export type { ExampleRecord } from './db.ts';
+/** An example with its embeddings on one backbone, as `addExample` returns it. */
+export type { ExampleWithEmbeddings } from './examples.ts';
 /** Example photos per class, and how many were embedded for another backbone version (stale). */
 export { exampleCounts } from './examples.ts';
 /** What {@link exampleCounts} returns. */
 export type { ExampleCounts } from './examples.ts';
 /** After a new backbone version: embeds the stored photos again, so training uses them all. */
-export { reembedAll } from './examples.ts';
-/** Options of {@link reembedAll} (progress, cancellation). */
-export type { ReembedOptions } from './examples.ts';
+export { reembedAll } from './reembed.ts';
+/** Embeds every stored photo for a given backbone (switching backbones), with progress and cancel; resumable. */
+export { reembedExamples } from './reembed.ts';
+/** Options of {@link reembedAll} and {@link reembedExamples} (progress, cancellation), and what the latter did. */
+export type { ReembedOptions, ReembedReport } from './reembed.ts';
 
 // Train and predict ----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ export {
   getExample,
   moveExample,
   trainingSet,
+  storedEmbeddings,
   PHOTO_COPY_SIDE,
   DEFAULT_AUGMENTED_VIEWS,
   type TrainingSet,
@@ -43,6 +44,18 @@ export {
 } from './pending-views.ts';
 export { storageErrorMessage, StorageError } from './storage.ts';
 export {
+  appendToPacks,
+  putEmbeddings,
+  deleteEmbeddings,
+  readEmbeddings,
+  readExampleEmbeddings,
+  embeddedIds,
+  packEntries,
+  PACK_MAX_EXAMPLES,
+  PACK_MAX_FLOATS,
+  type EmbeddingEntry,
+} from './embedding-packs.ts';
+export {
   openTannerinDb,
   closeTannerinDb,
   photoConversion,
@@ -62,6 +75,7 @@ export {
   type StoredPhoto,
   type PhotoConversionReport,
   type PendingMigrationRecord,
+  type EmbeddingPackRecord,
   type ExampleView,
   type HeadStateRecord,
   type TrainingSummary,

@@ -11,8 +11,8 @@
  *   a photo at the 448-px working size), so the views are exactly those a synchronous add made;
  * - after a page closed before they were stored: when models are next loaded ({@link
  *   resumePendingViews}, called by `loadModels`) or when Train starts ({@link
- *   completePendingViews}), from the stored 224-px copy (the same seeded views of the JPEG copy
- *   instead of the original pixels, as `reembedAll` does).
+ *   completePendingViews}), from the stored photo copy (the same seeded views of the JPEG copy
+ *   instead of the original pixels, as a re-embed does, client/lib/reembed.ts).
  *
  * Rules:
  * - Photos first: a view waits while an `addExample` is in progress in this page, so a burst is
@@ -21,7 +21,8 @@
  *   reads the record, embeds and writes, and reads the record again under it, so a tab that gets
  *   the lock after another tab finished the photo finds nothing to do. In a page a photo is queued
  *   once. No view is embedded twice.
- * - Written in one transaction, only if the record is still there with the views it had, still
+ * - Written in one transaction (the record and the backbone's embedding pack that holds the photo,
+ *   client/lib/embedding-packs.ts), only if the record is still there with the views it had, still
  *   pending, on the same backbone: a photo deleted, moved on to another backbone or finished
  *   meanwhile gets nothing. A failed write (storage full) leaves the photo pending for a later try.
  * - The event loop gets a turn before each view (shared/util/yield.ts); cancellation is checked
@@ -35,6 +36,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, readPhotoBytes, type ExampleView, type StoredExampleRecord } from './db.ts';
+import { putEmbeddings, readExampleEmbeddings } from './embedding-packs.ts';
 import { pixelsOfBytes } from './embed.ts';
 
 /** The Web Lock a job holds while it embeds and stores one photo's views (one photo at a time per origin). */
@@ -170,7 +172,7 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
     const record = await db.get('examples', job.id);
     if (!record?.pendingViews) return 'nothing';
     const backbone = loadedBackbone();
-    // Stale (another backbone): `reembedAll` computes every view, pending ones included.
+    // Stale (another backbone): a re-embed computes every view, pending ones included.
     if (!backbone || record.backbone !== backbone.ref) return 'skipped';
     const have = record.views.length - 1;
     let pixels = job.pixels;
@@ -194,20 +196,28 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
       viewsEmbedded++;
     }
     signal.throwIfAborted();
-    const tx = db.transaction('examples', 'readwrite');
-    const now = await tx.store.get(job.id);
-    if (!now || now.pendingViews !== record.pendingViews || now.views.length !== record.views.length || now.backbone !== record.backbone) {
+    const tx = db.transaction(['examples', 'embeddingPacks'], 'readwrite');
+    const examples = tx.objectStore('examples');
+    const packs = tx.objectStore('embeddingPacks');
+    const now = await examples.get(job.id);
+    const stored = now && (await readExampleEmbeddings(packs, now.backbone, now.id));
+    if (
+      !now ||
+      now.pendingViews !== record.pendingViews ||
+      now.views.length !== record.views.length ||
+      now.backbone !== record.backbone ||
+      stored?.length !== now.views.length
+    ) {
       await tx.done;
       return 'nothing';
     }
     const { pendingViews: _done, ...rest } = now;
     const complete: StoredExampleRecord = {
       ...rest,
-      embeddings: [...now.embeddings, ...embeddings],
       views: [...now.views, ...views.map((v): ExampleView => ({ augmented: true, ops: v.ops }))],
       updated: new Date().toISOString(),
     };
-    await Promise.all([tx.store.put(complete), tx.done]);
+    await Promise.all([examples.put(complete), putEmbeddings(packs, now.backbone, [{ id: now.id, embeddings: [...stored, ...embeddings] }]), tx.done]);
     notifyChange({ type: 'examples-changed', classId: now.classId });
     return 'stored';
   });

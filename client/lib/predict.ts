@@ -25,6 +25,7 @@ import { currentBackbone, defaultHeads } from './current-backbone.ts';
 import { onChange } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { embed, pixelsOf, type EmbedSource } from './embed.ts';
+import { storedEmbeddings } from './examples.ts';
 
 /** Options for {@link predict}. */
 export interface PredictOptions {
@@ -209,14 +210,15 @@ async function predictorHead(doc: HeadDocument, kind: PredictingHead['kind'], re
  */
 async function knnHead(doc: HeadDocument, classIds: string[], ref: string): Promise<LoadedHead | null> {
   const backbone = currentBackbone();
-  const db = await openTannerinDb();
   const labelOf = new Map(classIds.map((id, i) => [id, doc.classes[i] as string]));
   const examples: Example[] = [];
-  for (const r of await db.getAll('examples')) {
-    const label = labelOf.get(r.classId);
-    if (label === undefined || r.backbone !== ref) continue;
-    r.embeddings.forEach((embedding, i) => examples.push({ photoId: r.id, label, embedding, augmented: r.views[i]?.augmented ?? i > 0 }));
+  for (const [classId, byId] of await storedEmbeddings(ref, classIds)) {
+    const label = labelOf.get(classId);
+    if (label === undefined) continue;
+    for (const [photoId, views] of byId) views.forEach((embedding, i) => examples.push({ photoId, label, embedding, augmented: i > 0 }));
   }
+  // In example id order, as the store keeps them (a stable sort keeps each photo's views in order).
+  examples.sort((a, b) => (a.photoId < b.photoId ? -1 : a.photoId > b.photoId ? 1 : 0));
   if (examples.length === 0) return null;
   const knn = fitKnn(examples, backbone.manifest, { k: 3, classes: doc.classes });
   return {

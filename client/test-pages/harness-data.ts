@@ -105,14 +105,17 @@ export const errorData = (err: unknown): { name: string; message: string; quota:
   quota: lib.isQuotaError(err),
 });
 
-/** Summary of a stored example, in either stored shape (no embeddings, no photo bytes). */
-export const exampleSummary = (r: lib.StoredExampleRecord) => ({
+/**
+ * Summary of a stored example, in either stored shape, with its embeddings on one backbone (their
+ * count and sizes, not their floats; no photo bytes).
+ */
+export const exampleSummary = (r: lib.StoredExampleRecord, embeddings: readonly Float32Array[]) => ({
   id: r.id,
   classId: r.classId,
   backbone: r.backbone,
   views: r.views,
-  embeddings: r.embeddings.length,
-  dims: r.embeddings.map((e) => e.length),
+  embeddings: embeddings.length,
+  dims: embeddings.map((e) => e.length),
   photoStoredAs: r.photo instanceof Blob ? ('blob' as const) : ('bytes' as const),
   photoType: r.photo.type,
   photoBytes: r.photo instanceof Blob ? r.photo.size : r.photo.bytes.byteLength,

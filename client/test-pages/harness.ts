@@ -90,7 +90,11 @@ const harness = {
   /** The raw stored examples, without the embeddings' and photo's bytes. */
   async rawExamples() {
     const db = await lib.openTannerinDb();
-    return { version: db.version, stores: [...db.objectStoreNames].sort(), examples: (await db.getAll('examples')).map(exampleSummary) };
+    const tx = db.transaction(['examples', 'embeddingPacks']);
+    const records = await tx.objectStore('examples').getAll();
+    // Each with its embeddings on the backbone it is tagged with.
+    const embeddings = await Promise.all(records.map((r) => lib.readExampleEmbeddings(tx.objectStore('embeddingPacks'), r.backbone, r.id)));
+    return { version: db.version, stores: [...db.objectStoreNames].sort(), examples: records.map((r, i) => exampleSummary(r, embeddings[i] ?? [])) };
   },
   /**
    * Every photo as the stores hold it (no conversion on read), by store in key order, and the
@@ -279,7 +283,7 @@ const harness = {
     for (const [i, img] of images.entries()) {
       const record = await lib.addExample(classId, blobOf(img), { seed: seed + i });
       const set = await lib.trainingSet();
-      added.push({ example: exampleSummary(record), trainingPhotos: set.photos, trainingVectors: set.examples.length, pendingViews: set.pendingViews });
+      added.push({ example: exampleSummary(record, record.embeddings), trainingPhotos: set.photos, trainingVectors: set.examples.length, pendingViews: set.pendingViews });
     }
     return added;
   },
@@ -292,7 +296,9 @@ const harness = {
   async cloneExamples(photos: number, options: { noise?: number; seed?: number } = {}) {
     const { noise = 0.3, seed = 1 } = options;
     const db = await lib.openTannerinDb();
+    const ref = lib.currentBackbone().ref;
     const stored = await db.getAll('examples');
+    const storedEmbeddings = await lib.readEmbeddings(db.transaction('embeddingPacks').store, ref);
     if (!stored.length) throw new Error('no stored examples to copy');
     let state = seed >>> 0;
     const uniform = (): number => {
@@ -302,15 +308,19 @@ const harness = {
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
     const records = [];
+    const entries: lib.EmbeddingEntry[] = [];
     for (let n = stored.length; n < photos; n++) {
       const from = stored[n % stored.length] as (typeof stored)[number];
-      const size = (from.embeddings[0] as Float32Array).length;
+      const fromEmbeddings = storedEmbeddings.get(from.id) ?? [];
+      const size = (fromEmbeddings[0] as Float32Array).length;
       const draw = Float32Array.from({ length: size }, () => 2 * uniform() - 1);
-      const embeddings = from.embeddings.map((e) => Float32Array.from(e, (x, i) => Math.max(0, x * (1 + noise * Math.sqrt(3) * (draw[i] as number)))));
-      records.push({ ...from, id: crypto.randomUUID(), embeddings });
+      const embeddings = fromEmbeddings.map((e) => Float32Array.from(e, (x, i) => Math.max(0, x * (1 + noise * Math.sqrt(3) * (draw[i] as number)))));
+      const id = crypto.randomUUID();
+      records.push({ ...from, id });
+      entries.push({ id, embeddings });
     }
-    const tx = db.transaction('examples', 'readwrite');
-    await Promise.all([...records.map((r) => tx.store.add(r)), tx.done]);
+    const tx = db.transaction(['examples', 'embeddingPacks'], 'readwrite');
+    await Promise.all([...records.map((r) => tx.objectStore('examples').add(r)), lib.appendToPacks(tx.objectStore('embeddingPacks'), ref, entries), tx.done]);
     return { photos: stored.length + records.length };
   },
   /** Trains; `abortAtEpoch` aborts from the progress callback. Errors come back as data. */
@@ -366,19 +376,35 @@ const harness = {
   },
   /** The stored classes and example summaries. */
   async stored() {
-    return { classes: await lib.listClasses(), examples: (await lib.listExamples()).map(exampleSummary), heads: await lib.listHeads() };
+    const examples = await Promise.all((await lib.listExamples()).map(async (r) => exampleSummary(r, (await lib.getExample(r.id, r.backbone))?.embeddings ?? [])));
+    return { classes: await lib.listClasses(), examples, heads: await lib.listHeads() };
   },
   /** Every stored embedding, base64 of its float32 bytes, by example id (bitwise comparisons). */
   async storedEmbeddings(): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
-    for (const r of await lib.listExamples()) out[r.id] = r.embeddings.map((e) => bytesToBase64(new Uint8Array(e.buffer, e.byteOffset, e.byteLength)));
+    for (const r of await lib.listExamples()) {
+      const embeddings = (await lib.getExample(r.id, r.backbone))?.embeddings ?? [];
+      out[r.id] = embeddings.map((e) => bytesToBase64(new Uint8Array(e.buffer, e.byteOffset, e.byteLength)));
+    }
     return out;
   },
-  /** Tags `n` examples with another backbone, as a backbone upgrade leaves them. */
+  /**
+   * Moves `n` examples' embeddings to another backbone and tags them with it, as a backbone
+   * upgrade leaves them (no embeddings on the loaded backbone).
+   */
   async makeStale(n: number): Promise<string[]> {
+    const old = 'old_backbone@0000000000000000';
     const db = await lib.openTannerinDb();
     const records = (await db.getAll('examples')).slice(0, n);
-    for (const r of records) await db.put('examples', { ...r, backbone: 'old_backbone@0000000000000000' });
+    const tx = db.transaction(['examples', 'embeddingPacks'], 'readwrite');
+    const packs = tx.objectStore('embeddingPacks');
+    for (const r of records) {
+      const embeddings = (await lib.readExampleEmbeddings(packs, r.backbone, r.id)) ?? [];
+      await lib.deleteEmbeddings(packs, [r.id]);
+      await lib.putEmbeddings(packs, old, [{ id: r.id, embeddings: embeddings.map((e) => e.slice()) }]);
+      await tx.objectStore('examples').put({ ...r, backbone: old });
+    }
+    await tx.done;
     return records.map((r) => r.id);
   },
   /** Sets how the device predicts with a head, as the guard would (the kNN path without a rigged guard). */
@@ -404,7 +430,7 @@ const harness = {
     const files = await lib.exportHeadBlobs(headId);
     const doc = (await lib.getHead(headId)) as lib.HeadDocument;
     const stock = await loadLayersModel(tf.io.browserFiles([files.modelJson, files.weights]));
-    const example = (await lib.listExamples())[0] as lib.ExampleRecord;
+    const example = (await lib.getExample(((await lib.listExamples())[0] as lib.ExampleRecord).id)) as lib.ExampleWithEmbeddings;
     const input = transformInput(example.embeddings[0] as Float32Array, lib.currentBackbone().manifest, doc.input);
     const out = tf.tidy(() => stock.predict(tf.tensor2d(input, [1, input.length])) as tf.Tensor);
     const stockScores = Array.from(await out.data());
@@ -444,7 +470,7 @@ const harness = {
       const record = await lib.addExample(classId, blobOf(img), { seed: 7 });
       // The whole example: its augmented views stored (or failed) too.
       await lib.pendingViewsSettled(record.id);
-      return { ok: true as const, example: exampleSummary(record) };
+      return { ok: true as const, example: exampleSummary(record, (await lib.getExample(record.id))?.embeddings ?? []) };
     } catch (err) {
       return { ok: false as const, error: errorData(err) };
     }

@@ -262,15 +262,16 @@ describe('database version 4 (and on)', () => {
           version: db.version,
           stores: [...db.objectStoreNames].sort(),
           example: await db.get('examples', 'e1'),
+          embeddings: await t.readExampleEmbeddings(db.transaction('embeddingPacks').store, 'b@1', 'e1'),
           classes: (await db.getAll('classes')).map((c) => c.name),
           active: await db.get('settings', 'activeHead'),
           unlabeled: await db.count('unlabeled'),
         };
         await t.closeTannerinDb();
-        return { ...out, example: out.example ? { id: out.example.id, seed: out.example.augmentSeed, values: Array.from(out.example.embeddings[0] ?? []) } : null };
+        return { ...out, embeddings: undefined, example: out.example ? { id: out.example.id, seed: out.example.augmentSeed, values: Array.from(out.embeddings?.[0] ?? []) } : null };
       });
-      expect(result.version).toBe(6);
-      expect(result.stores).toEqual(['classes', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
+      expect(result.version).toBe(7);
+      expect(result.stores).toEqual(['classes', 'embeddingPacks', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
       expect(result.example).toEqual({ id: 'e1', seed: 5, values: [1, 2] });
       expect(result.classes).toEqual(['cats']);
       expect(result.active).toEqual({ key: 'activeHead', headId: 'h1' });
