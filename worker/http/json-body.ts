@@ -5,8 +5,7 @@
 import { TannerinError } from '../../shared/errors.ts';
 import { parseBoundedJson } from '../../shared/util/json-guard.ts';
 import { SMALL_JSON_LIMITS } from '../../shared/limits.ts';
-import { mediaType } from '../inference/embedding-input.ts';
-import { readBody } from './read-body.ts';
+import { mediaType, readBody } from './read-body.ts';
 
 /** Bodies of these routes are a few fields. */
 const MAX_JSON_BYTES = 4096;

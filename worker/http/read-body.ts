@@ -3,6 +3,19 @@
  * the limit is refused before reading, and a streamed body is cut off as soon as it exceeds it.
  */
 import { TannerinError } from '../../shared/errors.ts';
+import { LIMITS } from '../../shared/limits.ts';
+
+/** The media type without parameters, lowercased. */
+export function mediaType(req: Request): string {
+  return (req.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/** 415 unless the request's media type is one of `accepted`; then its body (413 over the limit). */
+export async function readAccepted(req: Request, accepted: readonly string[], refusal: (type: string) => string): Promise<{ type: string; bytes: Uint8Array }> {
+  const type = mediaType(req);
+  if (!accepted.includes(type)) throw new TannerinError('unsupported_media_type', refusal(type ? `"${type}"` : '(missing)'));
+  return { type, bytes: await readBody(req, LIMITS.maxBodyBytes) };
+}
 
 /** The body's bytes, or a 413 `payload_too_large` naming the limit. */
 export async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {

@@ -12,7 +12,7 @@
  * the isolate's life.
  */
 import type { Context } from 'hono';
-import type { Prediction } from '../../shared/api/types.ts';
+import { EMBEDDING_TYPE, IMAGE_TYPES, type Prediction } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { isDefaultHeadName, isHeadId } from '../../shared/head/validate.ts';
@@ -23,9 +23,10 @@ import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts
 import { parseBoundedJsonShape } from '../../shared/util/json-guard.ts';
 import type { AppEnv } from '../env.ts';
 import { unauthorized } from '../http/auth.ts';
+import { mediaType, readAccepted } from '../http/read-body.ts';
 import { findHead, readHead } from '../store/heads.ts';
 import { publishedKey } from '../store/published.ts';
-import { predictionInput } from './embedding-input.ts';
+import { pixelsOf } from './embedding-input.ts';
 import { fetchShippedHead, getManifest, recordHeap, type ModelRuntime } from './model-runtime.ts';
 import type { PublishedIndex } from './published-index.ts';
 
@@ -203,4 +204,47 @@ async function readHeadDocument(body: { text(): Promise<string> }): Promise<{ do
   const text = await body.text();
   const { value, shape } = parseBoundedJsonShape(text, HEAD_JSON_LIMITS, 'json_too_complex', 'The stored head document');
   return { doc: value as HeadDocument, documentBytes: shape.tokens * 64 + shape.stringChars };
+}
+
+/** Parses `size` little-endian float32 values, rejecting a wrong length or non-finite values. */
+export function parseEmbedding(bytes: Uint8Array, size: number): Float32Array {
+  if (bytes.byteLength !== size * 4) {
+    throw new TannerinError(
+      'invalid_embedding',
+      `Embedding must be ${size} little-endian float32 values (${size * 4} bytes); got ${bytes.byteLength} bytes.`,
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const v = view.getFloat32(i * 4, true);
+    if (!Number.isFinite(v)) throw new TannerinError('invalid_embedding', `Embedding value ${i} is ${v}; all values must be finite.`);
+    out[i] = v;
+  }
+  return out;
+}
+
+/** What a prediction reads from the request body: its image as preprocessed pixels, or an embedding the client computed. */
+export type PredictionInput = { kind: 'pixels'; pixels: Float32Array } | { kind: 'embedding'; embedding: Float32Array };
+
+/**
+ * The request body as the input `head` can read, checked before the head loads: an image, or for
+ * a plain head also an embedding (raw little-endian float32). A fine-tuned model needs the image
+ * (its personal layers start from an intermediate activation): an embedding is a 422 saying so.
+ */
+export async function predictionInput(req: Request, runtime: ModelRuntime, head: { name: string; fineTuned: boolean }): Promise<PredictionInput> {
+  if (head.fineTuned && mediaType(req) === EMBEDDING_TYPE) {
+    throw new TannerinError(
+      'invalid_embedding',
+      `Head ${head.name} is a fine-tuned model: its own copies of the backbone's top layers start from an intermediate activation that only the image gives, so an embedding cannot be used. Send the photo (${IMAGE_TYPES.join(' or ')}).`,
+    );
+  }
+  const accepted: readonly string[] = head.fineTuned ? IMAGE_TYPES : [...IMAGE_TYPES, EMBEDDING_TYPE];
+  const { type, bytes } = await readAccepted(req, accepted, (type) =>
+    head.fineTuned
+      ? `Content-Type ${type} is not accepted by fine-tuned head ${head.name}; send one of: ${IMAGE_TYPES.join(', ')}.`
+      : `Content-Type ${type} is not accepted; send one of: ${accepted.join(', ')}.`,
+  );
+  if (type === EMBEDDING_TYPE) return { kind: 'embedding', embedding: parseEmbedding(bytes, runtime.manifest.backbone.embedding.size) };
+  return { kind: 'pixels', pixels: await pixelsOf(bytes, runtime) };
 }

@@ -13,12 +13,11 @@ import { isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/
 import { HEAD_LIMITS } from '../../shared/limits.ts';
 import { servedBackbone } from '../../shared/model/manifest.ts';
 import { callerOfContext } from '../http/auth.ts';
-import { mediaType } from '../inference/embedding-input.ts';
 import type { AppEnv } from '../env.ts';
 import { matchesStrong, parseEtagCondition, quoteEtag } from '../http/etag.ts';
 import { getBackboneModelJson, getManifest } from '../inference/model-runtime.ts';
 import { quotas, type QuotaVars } from '../store/quotas.ts';
-import { readBody } from '../http/read-body.ts';
+import { mediaType, readBody } from '../http/read-body.ts';
 import { createHead, findHead, headSummary, preconditionFailed, updateHead, type AccountQuota, type HeadRow, type HeadUpload } from '../store/heads.ts';
 
 /** The configured per-account quotas (head count, stored bytes). */

@@ -23,13 +23,12 @@ import { isFineTuned } from '../../shared/head/document.ts';
 import { isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
 import type { Manifest } from '../../shared/model/manifest.ts';
-import { mediaType } from '../inference/embedding-input.ts';
 import type { AppEnv } from '../env.ts';
 import { quoteEtag } from '../http/etag.ts';
 import { getManifest } from '../inference/model-runtime.ts';
 import type { PublishedIndex } from '../inference/published-index.ts';
 import { quotas } from '../store/quotas.ts';
-import { readBody } from '../http/read-body.ts';
+import { mediaType, readBody } from '../http/read-body.ts';
 import {
   countPublished,
   findPublished,
