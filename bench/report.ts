@@ -9,14 +9,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, release, totalmem, type } from 'node:os';
 import { join } from 'node:path';
 import { SYNC_ACTIONS, WORKERS_AI_PRICES, WORKERS_PRICES } from './capacity.ts';
-import { ROOT, type Metric, type Results } from './lib.ts';
+import { ROOT, type Results } from './lib.ts';
+import { evalSection, type EvalEntry } from '../scripts/eval/report.ts';
 
 export const BENCHMARKS_FILE = join(ROOT, 'BENCHMARKS.md');
 
-interface EvalMetric extends Metric {
-  std?: number;
-  n?: number;
-}
 
 export interface RunInfo {
   startedAt: Date;
@@ -53,37 +50,14 @@ export function machine(): string[] {
 }
 
 /** bench/eval.json, or its committed version. */
-function readEval(): Record<string, EvalMetric> | null {
+function readEval(): Record<string, EvalEntry> | null {
   const file = join(ROOT, 'bench', 'eval.json');
   try {
-    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Record<string, EvalMetric>;
-    return JSON.parse(execFileSync('git', ['show', 'HEAD:bench/eval.json'], { cwd: ROOT, encoding: 'utf8' })) as Record<string, EvalMetric>;
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Record<string, EvalEntry>;
+    return JSON.parse(execFileSync('git', ['show', 'HEAD:bench/eval.json'], { cwd: ROOT, encoding: 'utf8' })) as Record<string, EvalEntry>;
   } catch {
     return null;
   }
-}
-
-/** The accuracy table: a row per dataset and recipe, a column per k (mean ± std over seeds). */
-function evalTable(evaluation: Record<string, EvalMetric>): string[] {
-  const cells = new Map<string, Map<string, EvalMetric>>();
-  const ks = new Set<string>();
-  for (const [key, m] of Object.entries(evaluation)) {
-    const match = /^eval\.([^.]+)\.(.+)\.(k\d+)$/.exec(key);
-    if (!match) continue;
-    const [, dataset, recipe, k] = match as unknown as [string, string, string, string];
-    const row = `${dataset}|${recipe}`;
-    if (!cells.has(row)) cells.set(row, new Map());
-    cells.get(row)?.set(k, m);
-    ks.add(k);
-  }
-  const kList = [...ks].sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)));
-  const lines = [`| dataset | recipe | ${kList.map((k) => `k = ${k.slice(1)}`).join(' | ')} |`, `|---|---|${kList.map(() => '---|').join('')}`];
-  for (const [row, byK] of [...cells].sort(([a], [b]) => a.localeCompare(b))) {
-    const [dataset, recipe] = row.split('|');
-    const cell = (m: EvalMetric | undefined) => (m ? `${(m.value * 100).toFixed(1)} ± ${((m.std ?? 0) * 100).toFixed(1)} (n=${m.n ?? '?'})` : '');
-    lines.push(`| ${dataset} | ${recipe} | ${kList.map((k) => cell(byK.get(k))).join(' | ')} |`);
-  }
-  return lines;
 }
 
 /** Renders the tables. `r` is the merged results of the run. */
@@ -225,13 +199,8 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
     '| two tabs training at once (the same head, then a new head in each) | both finish or one reports why; every stored head loads and predicts in a third tab, and all tabs agree |',
     '| the threaded WASM binary stalling on the network | the SIMD build after the timeout, still in use (same embeddings, equal to the Worker\'s within 1e-4) after the stalled download arrives |',
     '',
-    '## Accuracy (few-shot, `npm run eval`)',
-    '',
-    evaluation
-      ? 'Test accuracy in %, mean ± standard deviation over seeds (n seeds), k labelled photos per class; from bench/eval.json (see the README for the datasets and recipes).'
-      : 'bench/eval.json was not found: run `npm run eval`.',
-    '',
-    ...(evaluation ? evalTable(evaluation) : []),
+    // The same section `npm run eval` writes (scripts/eval/report.ts).
+    ...evalSection(evaluation),
     '',
   ];
   const text = lines.join('\n');

@@ -44,7 +44,8 @@
  * Options: --quick, --confirm, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones ids, --recipes
  * app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts), --out FILE,
  * --no-cache. Results are merged into the file: a run of some recipes replaces only their figures.
- * `--help` prints the options; bad usage prints the message and the options on stderr and exits
+ * After a run that wrote bench/eval.json, BENCHMARKS.md's evaluation section and the README's
+ * table are regenerated from it (scripts/eval/report.ts). `--help` prints the options; bad usage prints the message and the options on stderr and exits
  * 2, as the CLI does (scripts/cli/usage.ts). Not part of `npm test`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -62,6 +63,7 @@ import { backboneRef, servedBackbones, type BackboneManifest } from '../../share
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
 import { pairedDifference, summarize } from './stats.ts';
+import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
 import {
   APP_LEVERS,
   AUGMENTED_RECIPES,
@@ -537,6 +539,18 @@ for (const dataset of datasets) {
 }
 const merged: Record<string, unknown> = { ...previous, ...results };
 writeFileSync(outFile, JSON.stringify(Object.fromEntries(Object.keys(merged).sort().map((k) => [k, merged[k]])), null, 2) + '\n');
+// The published figures follow bench/eval.json: BENCHMARKS.md's evaluation section and the
+// README's table are generated from it (scripts/eval/report.ts), never from another --out file.
+const publishedFile = join(ROOT, 'bench', 'eval.json');
+if (outFile === publishedFile) {
+  const evaluation = merged as Record<string, EvalEntry>;
+  const benchmarksFile = join(ROOT, 'BENCHMARKS.md');
+  if (existsSync(benchmarksFile)) writeFileSync(benchmarksFile, replaceEvalSection(readFileSync(benchmarksFile, 'utf8'), evalSection(evaluation)));
+  const readmeFile = join(ROOT, 'README.md');
+  const readme = readFileSync(readmeFile, 'utf8');
+  const updated = replaceReadmeTable(readme, evaluation);
+  if (updated !== readme) writeFileSync(readmeFile, updated);
+}
 
 // Markdown: accuracy (%) mean ± std (seeds), then seconds per training run.
 const columns = datasets.flatMap((d) => plan.ks.map((k) => ({ dataset: d.name, k })));

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { EVAL_HEADING, README_END, README_START, evalSection, goalsTable, leversTable, pairedCell, replaceEvalSection, replaceReadmeTable, type EvalEntry } from '../../scripts/eval/report.ts';
+
+/** A k = 10 figure over seeds 0-4 with these accuracies. */
+const entry = (perSeed: number[], seeds = [0, 1, 2, 3, 4]): EvalEntry => ({
+  value: perSeed.reduce((a, b) => a + b, 0) / perSeed.length,
+  ci: [0, 1],
+  seeds,
+  perSeed,
+});
+
+const evaluation: Record<string, EvalEntry> = {
+  'eval.emoji.app.k10': entry([0.4, 0.5, 0.45, 0.4, 0.5]),
+  'eval.emoji.app-tta.k10': entry([0.45, 0.55, 0.5, 0.45, 0.55]),
+  'eval.emoji.app@inception_v3.k10': entry([0.5, 0.6, 0.5, 0.5, 0.6]),
+  'eval.fashion.app.k10': entry([0.74, 0.74, 0.74, 0.74, 0.74]),
+  'eval.fashion.app.k10.confirm': entry([0.7, 0.72, 0.71, 0.73, 0.74], [5, 6, 7, 8, 9]),
+  'eval.emoji.app-vs-app-tta.k10.diff': { value: -0.05 },
+};
+
+describe('eval report (scripts/eval/report.ts)', () => {
+  it('pairs a lever with app by seed: +5 points on every seed is +5.0 with a zero-width interval', () => {
+    expect(pairedCell(evaluation, 'emoji', 'app-tta', '')).toBe('+5.0 [+5.0, +5.0]');
+    expect(pairedCell(evaluation, 'emoji', 'app@inception_v3', '')).toMatch(/^\+9\.0 \[/);
+    // No confirmation figure for the lever: no pair.
+    expect(pairedCell(evaluation, 'fashion', 'app-tta', '.confirm')).toBe('-');
+  });
+
+  it('pairs only common seeds and needs two of them', () => {
+    const partial = { ...evaluation, 'eval.emoji.app-pow.k10': entry([0.9], [3]) };
+    expect(pairedCell(partial, 'emoji', 'app-pow', '')).toBe('-');
+  });
+
+  it('the goals table has the goals and a row per backbone of app, with the confirmation columns', () => {
+    const table = goalsTable(evaluation);
+    expect(table[2]).toContain('**>= 55.0**');
+    expect(table[2]).toContain('**>= 75.0**');
+    const rows = table.slice(3);
+    expect(rows.map((r) => r.split(' | ')[1])).toEqual(['MobileNetV2', 'InceptionV3 (mixed7)']);
+    expect(rows[0]).toContain('72.0 [0.0, 100.0]');
+  });
+
+  it('the levers table lists every app variant but app itself, and no paired-difference keys', () => {
+    const rows = leversTable(evaluation).slice(2);
+    expect(rows.map((r) => r.split(' | ')[0])).toEqual(['| app-tta', '| app']);
+    expect(rows.join('\n')).not.toContain('-vs-');
+  });
+
+  it('says which goal is not met and by how much', () => {
+    const text = evalSection(evaluation).join('\n');
+    expect(text).toContain('reaches 45.0% (goal 55.0%: **not met**, 10.0 points short)');
+    expect(evalSection(null).join('\n')).toContain('run `npm run eval`');
+  });
+
+  it('replaces only its own section of BENCHMARKS.md and the text between the README markers', () => {
+    const benchmarks = `# Benchmarks\n\n## Before\n\nkeep\n\n${EVAL_HEADING}\n\nold\n\n### sub\n\nold too\n\n## After\n\nkeep too\n`;
+    const replaced = replaceEvalSection(benchmarks, [EVAL_HEADING, '', 'new']);
+    expect(replaced).toBe(`# Benchmarks\n\n## Before\n\nkeep\n\n${EVAL_HEADING}\n\nnew\n\n## After\n\nkeep too\n`);
+    const readme = `intro\n\n${README_START}\nstale\n${README_END}\n\nrest\n`;
+    const updated = replaceReadmeTable(readme, evaluation);
+    expect(updated.startsWith(`intro\n\n${README_START}\n\n| recipe (k = 10)`)).toBe(true);
+    expect(updated).not.toContain('stale');
+    expect(updated.endsWith(`${README_END}\n\nrest\n`)).toBe(true);
+    expect(replaceReadmeTable('no markers', evaluation)).toBe('no markers');
+  });
+});
