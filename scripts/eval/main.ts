@@ -272,6 +272,8 @@ let backbone: BackboneManifest = installedManifest().backbone;
 let split: BackboneSplit | null = null;
 const cache = new Map<string, FrozenOutput>();
 let forwardMs = 0;
+/** Frozen passes run (embeddings not found on disk), for the summary's time per image. */
+let forwards = 0;
 let imagesSeen = 0;
 let diskHits = 0;
 
@@ -314,6 +316,7 @@ async function memberEmbedding(member: Member, pixels: RgbaPixels): Promise<Floa
   const t0 = performance.now();
   const embedding = await member.backbone.embedPreprocessed(preprocess(pixels, member.backbone.manifest.normalization));
   forwardMs += performance.now() - t0;
+  forwards++;
   member.disk?.set(pixels, embedding);
   return embedding;
 }
@@ -332,6 +335,7 @@ async function ensureCached(images: readonly EvalImage[], label: string): Promis
       const t0 = performance.now();
       const out = await split.forward(preprocess(pixels, backbone.normalization));
       forwardMs += performance.now() - t0;
+      forwards++;
       members[0]?.disk?.set(pixels, out.embedding);
       cache.set(image.id, out);
       continue;
@@ -586,7 +590,7 @@ const lines = [
         '',
       ]
     : []),
-  `${imagesSeen + cache.size} images (${diskCache ? `${diskHits + members.reduce((a, m) => a + (m.disk?.hits ?? 0), 0)} embeddings from the disk cache, ` : ''}the rest through the backbone once: ${(forwardMs / 1000).toFixed(0)} s); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
+  `${imagesSeen + cache.size} images (${diskCache ? `${diskHits + members.reduce((a, m) => a + (m.disk?.hits ?? 0), 0)} embeddings from the disk cache, ` : ''}${forwards} frozen passes in ${(forwardMs / 1000).toFixed(0)} s${forwards ? `, ${(forwardMs / forwards).toFixed(0)} ms each` : ''}); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
 ];
 console.log(lines.join('\n'));
 process.exit(0);

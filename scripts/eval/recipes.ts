@@ -37,7 +37,11 @@
  * - head-aug, finetune-aug: head and finetune on the shots plus 3 augmented views of each
  *   (shared/image/augment.ts, as the product's examples; views seeded by image id).
  * - finetune-pseudo: self-training's chosen pseudo-labels join the shots for fine-tuning.
- * The app's levers (issue 15 pt 1), each `app` with one change, run at k = 10:
+ * The app's levers (issue 15 pt 1), run at k = 10. Each changes one thing in `app-l2`: the app as
+ * it was before trainHead's `standardize` became the app's default (per-part L2 x10 on the
+ * mean-removed embedding). `app` itself standardises (what `app-stdlin` measured, folded into the
+ * head: shared/learn/train-head.ts).
+ * - app-l2: that earlier app.
  * - app-tta: test-time augmentation: the app's prediction (head probabilities, or kNN vote shares
  *   when the guard chose kNN) averaged over the test photo and its 3 augmented views (the same
  *   recipe as the training views, seeded by image id).
@@ -46,6 +50,9 @@
  * - app-std: per-dimension standardisation learned on the training vectors (views included):
  *   (x - mean) / (std + eps), eps a tenth of the mean std, before the app's transform.
  * - app-powstd: power normalisation, then standardisation. app-pow-tta, app-std-tta: with TTA.
+ * - app-stdlin (-tta): standardised, then neither mean removal nor per-part L2 (scale 1): the whole
+ *   input map is linear, so a plain head trained on it folds into a head on today's input format
+ *   (kernel rows divided by the std, the mean kept as the transform's mean).
  * - app-scale5, app-scale20: the transform's scale 5 or 20 instead of 10 (against the L2 penalty).
  * - app-avg (a pair of backbones, `--backbones A+B`): one app head on each backbone's parts, their
  *   probabilities averaged. `app` on a pair is the concatenated embedding (per-part L2 as usual).
@@ -65,7 +72,7 @@ import { trainHead } from '../../shared/learn/train-head.ts';
 import { trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
 
 /** The `app` recipe with one lever changed (module comment). */
-export const APP_LEVERS = ['app-tta', 'app-pow', 'app-std', 'app-powstd', 'app-pow-tta', 'app-std-tta', 'app-scale5', 'app-scale20', 'app-avg'] as const;
+export const APP_LEVERS = ['app-l2', 'app-tta', 'app-pow', 'app-std', 'app-powstd', 'app-pow-tta', 'app-std-tta', 'app-stdlin', 'app-stdlin-tta', 'app-scale5', 'app-scale20', 'app-avg'] as const;
 export const RECIPES = [
   'app',
   'knn',
@@ -84,7 +91,7 @@ export const RECIPES = [
 /** Recipes that train on 3 augmented views of every shot too (shared/image/augment.ts, as the product's examples). */
 export const AUGMENTED_RECIPES: readonly Recipe[] = ['app', 'head-aug', 'finetune-aug', ...APP_LEVERS];
 /** Recipes that also read the test photos' augmented views (test-time augmentation). */
-export const TEST_VIEW_RECIPES: readonly Recipe[] = ['app-tta', 'app-pow-tta', 'app-std-tta'];
+export const TEST_VIEW_RECIPES: readonly Recipe[] = ['app-tta', 'app-pow-tta', 'app-std-tta', 'app-stdlin-tta'];
 /** Recipes that need a pair of backbones (`--backbones a+b`): one head per backbone. */
 export const PAIR_RECIPES: readonly Recipe[] = ['app-avg'];
 /** Recipes that need the cut activations. */
@@ -286,7 +293,7 @@ async function app(
   train: readonly EvalExample[],
   test: readonly EvalExample[],
   ctx: RecipeContext,
-  options: Pick<TrainAndGuardOptions, 'transform' | 'l2'> = {},
+  options: Pick<TrainAndGuardOptions, 'transform' | 'l2' | 'standardize'> = {},
 ): Promise<RecipeOutcome> {
   // No seed: the app trains with trainAndGuard's default seed.
   const { training, guard, outcome } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
@@ -304,7 +311,7 @@ async function app(
 interface AppLever {
   /** Maps raw embeddings (fitted on the training ones) before the app's own transform. */
   features?: (train: readonly Float32Array[]) => (e: Float32Array) => Float32Array;
-  options?: Pick<TrainAndGuardOptions, 'transform' | 'l2'>;
+  options?: Pick<TrainAndGuardOptions, 'transform' | 'l2' | 'standardize'>;
   /** Test-time augmentation: average over each test photo and its views (`ctx.testViews`). */
   tta?: boolean;
 }
@@ -329,6 +336,7 @@ function standardise(train: readonly Float32Array[]): (e: Float32Array) => Float
 }
 
 const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>, AppLever> = {
+  'app-l2': {},
   'app-tta': { tta: true },
   'app-pow': { features: powerNormalise },
   'app-std': { features: standardise },
@@ -341,6 +349,9 @@ const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>,
   },
   'app-pow-tta': { features: powerNormalise, tta: true },
   'app-std-tta': { features: standardise, tta: true },
+  // Standardised and then no per-part L2 (scale 1): a linear map a plain head's kernel can absorb.
+  'app-stdlin': { features: standardise, options: { transform: { normalize: 'none', scale: 1, subtractMean: false } } },
+  'app-stdlin-tta': { features: standardise, options: { transform: { normalize: 'none', scale: 1, subtractMean: false } }, tta: true },
   'app-scale5': { options: { transform: { scale: 5 } } },
   'app-scale20': { options: { transform: { scale: 20 } } },
 };
@@ -367,7 +378,7 @@ async function appTta(
   train: readonly EvalExample[],
   test: readonly EvalExample[],
   ctx: RecipeContext,
-  options: Pick<TrainAndGuardOptions, 'transform' | 'l2'> = {},
+  options: Pick<TrainAndGuardOptions, 'transform' | 'l2' | 'standardize'> = {},
 ): Promise<RecipeOutcome> {
   const views = ctx.testViews;
   if (!views || views.length !== test.length) throw new Error('app-tta needs the test photos\' augmented views');
@@ -397,11 +408,13 @@ async function appTta(
 async function appLever(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext, lever: AppLever): Promise<RecipeOutcome> {
   const map = lever.features?.(train.map((e) => e.embedding));
   const mapped = (set: readonly EvalExample[]): EvalExample[] => (map ? set.map((e) => ({ ...e, embedding: map(e.embedding) })) : set.slice());
+  // Every lever changes the app as it was before trainHead's standardisation (`app-l2`).
+  const options = { standardize: false, ...lever.options };
   if (lever.tta) {
     const testViews = map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews;
-    return appTta(mapped(train), mapped(test), { ...ctx, ...(testViews ? { testViews } : {}) }, lever.options ?? {});
+    return appTta(mapped(train), mapped(test), { ...ctx, ...(testViews ? { testViews } : {}) }, options);
   }
-  return app(mapped(train), mapped(test), ctx, lever.options ?? {});
+  return app(mapped(train), mapped(test), ctx, options);
 }
 
 /**
@@ -414,7 +427,7 @@ async function appAverage(train: readonly EvalExample[], test: readonly EvalExam
   let sum: Float32Array[] | null = null;
   const details: string[] = [];
   for (const parts of groups) {
-    const { training, guard } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, transform: { parts } });
+    const { training, guard } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, transform: { parts }, standardize: false });
     details.push(`${parts.join('+')}: guard ${guard.choice}`);
     const p = await predictProbabilities(training.doc, ctx.backbone, test.map((e) => e.embedding));
     sum = sum ? sum.map((row, i) => row.map((x, j) => x + ((p[i] as Float32Array)[j] as number))) : p;
@@ -457,9 +470,12 @@ export function runRecipe(
       return finetune(train, test, ctx, { unlabeled });
     case 'app-avg':
       return appAverage(train, test, ctx);
+    case 'app-l2':
     case 'app-tta':
     case 'app-pow-tta':
     case 'app-std-tta':
+    case 'app-stdlin':
+    case 'app-stdlin-tta':
     case 'app-powstd':
     case 'app-pow':
     case 'app-std':
