@@ -23,6 +23,7 @@ import { documentWeightCount } from '../../shared/predict/predictor.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { notifyChange, onChange, type ChangeOrigin } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
+import { backboneStatuses } from './model-store.ts';
 import { toStorageError } from './storage.ts';
 
 /** A stored head as lists show it. */
@@ -32,8 +33,17 @@ export interface HeadSummary {
   classes: string[];
   /** `<backbone id>@<version>` it was trained on. */
   backbone: string;
-  /** Whether it runs on the loaded backbone (else: retrain after re-embedding the examples). */
+  /**
+   * Whether it can predict on this device: its backbone is loaded, or served and stored here (it
+   * loads when the head predicts). Else see `needs`, or retrain it after re-embedding the examples.
+   */
   usable: boolean;
+  /**
+   * Set when its backbone is served but not on this device (e.g. a head synced from a device that
+   * uses the larger backbone): what to download (`useBackbone` or `loadServedBackbone`) before it
+   * can predict. Null otherwise.
+   */
+  needs: { backbone: string; downloadBytes: number } | null;
   created: string;
   metrics: HeadMetrics | null;
   predictWith: 'head' | 'knn';
@@ -63,15 +73,19 @@ export async function listHeads(): Promise<HeadSummary[]> {
     tx.objectStore('settings').get('activeHead'),
   ]);
   const ref = loadedBackboneRef();
+  const backbones = await backboneStatuses().catch(() => null);
   const stateOf = new Map(states.map((s) => [s.id, s]));
   return docs.map((doc) => {
     const state = stateOf.get(doc.id);
+    const backbone = backbones?.find((b) => b.ref === doc.backbone);
+    const needs = backbone && backbone.downloadBytes > 0 && !backbone.loaded ? { backbone: backbone.ref, downloadBytes: backbone.downloadBytes } : null;
     return {
       id: doc.id,
       name: doc.name,
       classes: doc.classes,
       backbone: doc.backbone,
-      usable: ref === null || doc.backbone === ref,
+      usable: ref === null || doc.backbone === ref || (backbone !== undefined && needs === null),
+      needs,
       created: doc.created,
       metrics: doc.metrics,
       predictWith: state?.predictWith ?? 'head',

@@ -36,6 +36,28 @@ export { loadModels } from './model-store.ts';
 export type { LoadModelsOptions } from './model-store.ts';
 /** What {@link loadModels} loaded: the backbone, its manifest, the default heads, and where they came from. */
 export type { LoadedModels } from './model-store.ts';
+/** Every backbone the server serves, with its download size and whether this device has it. */
+export { backboneStatuses } from './model-store.ts';
+/** One served backbone as {@link backboneStatuses} lists it. */
+export type { BackboneStatus } from './model-store.ts';
+/** Downloads (with progress) and loads another served backbone, without switching to it. */
+export { loadServedBackbone } from './model-store.ts';
+/** Options of {@link loadServedBackbone} (download progress, cancellation). */
+export type { LoadBackboneOptions } from './model-store.ts';
+/** Which backbone this device should use, by the stated rule (measures the base backbone's speed once). */
+export { backboneChoice } from './backbones.ts';
+/** What {@link backboneChoice} decided, and why. */
+export type { BackboneChoice } from './backbone-choice.ts';
+/** The rule {@link backboneChoice} applies: base and larger backbone, speed threshold, default on fast devices. */
+export { BACKBONE_RULE } from './backbone-choice.ts';
+/** Switches backbone: downloads it if needed, re-embeds the photos (progress, cancel), then uses it. */
+export { useBackbone } from './backbones.ts';
+/** Options of {@link useBackbone}: progress of the download and the re-embedding, cancellation. */
+export type { UseBackboneOptions } from './backbones.ts';
+/** What {@link useBackbone} did: the backbone now in use, the previous one, photos re-embedded. */
+export type { UseBackboneReport } from './backbones.ts';
+/** A head's backbone is not on this device yet: which one, and how many bytes to download. */
+export { BackboneNeededError } from './backbones.ts';
 /** The embedding of one image (what every head classifies), computed on the device. */
 export { embed } from './embed.ts';
 /** Anything {@link embed}, {@link addExample} and {@link predict} take: a Blob or File, an image, a video frame, a canvas, pixels. */
@@ -75,8 +97,10 @@ export type { ExampleCounts } from './examples.ts';
 export { reembedAll } from './reembed.ts';
 /** Embeds every stored photo for a given backbone (switching backbones), with progress and cancel; resumable. */
 export { reembedExamples } from './reembed.ts';
-/** Options of {@link reembedAll} and {@link reembedExamples} (progress, cancellation), and what the latter did. */
-export type { ReembedOptions, ReembedReport } from './reembed.ts';
+/** Options of {@link reembedAll} and {@link reembedExamples} (progress, cancellation). */
+export type { ReembedOptions } from './reembed.ts';
+/** What {@link reembedExamples} did: examples embedded, of how many. */
+export type { ReembedReport } from './reembed.ts';
 
 // Train and predict ----------------------------------------------------------------------------
 

@@ -7,7 +7,10 @@
 export * from './index.ts';
 export { activeBackend, type BackendBuild } from './backend.ts';
 export { pixelsOf, pixelsOfBytes, initDecoder, downscaleForUpload, encodeJpeg } from './embed.ts';
-export { currentBackbone, setCurrentBackbone, defaultHeads } from './current-backbone.ts';
+export { currentBackbone, setCurrentBackbone, defaultHeads, loadedBackbone } from './current-backbone.ts';
+export { chooseBackbone, measureForwardMs, storedBackboneChoice, clearStoredBackboneChoice, updateStoredBackboneChoice, chosenBackboneId, type BackboneRule } from './backbone-choice.ts';
+export { backboneForHead } from './backbones.ts';
+export { loadedManifest } from './model-store.ts';
 export {
   getExample,
   moveExample,

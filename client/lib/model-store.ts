@@ -5,18 +5,25 @@
  * stored and again when loaded. A repeat visit reads every file from IndexedDB and makes no
  * model-file request; a new backbone version is downloaded once and the files no manifest
  * references any more are deleted. Offline, the last manifest stored is used.
+ *
+ * The manifest may serve several backbones (`backbones[]`). `loadModels` downloads and loads one:
+ * the one this device chose (client/lib/backbones.ts), else the manifest's default. Another served
+ * backbone is downloaded and loaded on demand by {@link loadServedBackbone} (switching, or a head
+ * on it predicting); its files are stored the same way and kept while the manifest serves them.
  */
-import type { ModelsResponse, ServedFile } from '../../shared/api/types.ts';
+import type { ModelsResponse, ServedBackbone, ServedFile } from '../../shared/api/types.ts';
 import { loadBackbone, type Backbone } from '../../shared/model/backbone.ts';
+import type { LayersModelFile } from '../../shared/model/folded-graph.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { backboneRef, type ManifestFile } from '../../shared/model/manifest.ts';
 import { activeBackend, startBackend } from './backend.ts';
-import { setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
+import { addLoadedBackbone, loadedBackbone, setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
 import { broadcast } from './changes.ts';
 import { openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
 import { resumePendingViews } from './pending-views.ts';
 import { formatMegabytes, storageErrorMessage } from './storage.ts';
+import { chosenBackboneId } from './backbone-choice.ts';
 
 /** Options for {@link loadModels}. */
 export interface LoadModelsOptions {
@@ -28,6 +35,11 @@ export interface LoadModelsOptions {
   db?: TannerinDb;
   /** The fetch to use (default: the global one). */
   fetch?: typeof fetch;
+  /**
+   * The served backbone to load (its id, e.g. `inception_v3`, or `<id>@<version>`). Default: the
+   * one this device chose ({@link chosenBackboneId}) if still served, else the manifest's default.
+   */
+  backbone?: string;
 }
 
 /** What {@link loadModels} loaded, and from where. */
@@ -37,6 +49,7 @@ export interface LoadedModels {
   manifestSource: 'network' | 'stored';
   /** Why the network manifest was not used, when it was not. */
   manifestError?: string;
+  /** The backbone loaded (and made current): the one asked for or chosen, else the manifest's default. */
   backbone: Backbone;
   /** The manifest's default heads as head documents, built from their verified files. */
   defaultHeads: HeadDocument[];
@@ -73,66 +86,22 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   const base = apiBase.replace(/\/+$/, '');
 
   const { manifest, source, error } = await getManifest(base, db, doFetch, options.signal);
-  const wanted = wantedFiles(manifest);
-  const total = wanted.reduce((a, w) => a + w.file.bytes, 0);
-  let done = 0;
-  const progress = (n: number): void => {
-    done += n;
-    options.onProgress?.(done, total);
-  };
+  served = { base, db, doFetch, manifest };
+  const chosen = pickServed(manifest, options.backbone ?? chosenBackboneId(), options.backbone !== undefined);
+  const wanted = wantedFiles(manifest, chosen);
+  const { have, bytesFromStore, bytesDownloaded, storageError } = await haveFiles(wanted, db, doFetch, options);
 
-  // Stored files, verified; a corrupt one is dropped and downloaded again.
-  const have = new Map<string, Uint8Array>();
-  let bytesFromStore = 0;
-  const stored = await Promise.all(wanted.map((w) => db.get('modelFiles', w.file.sha256)));
-  for (const [i, record] of stored.entries()) {
-    const file = (wanted[i] as Wanted).file;
-    if (record && (await matches(record.bytes, file))) {
-      have.set(file.sha256, record.bytes);
-      bytesFromStore += record.bytes.length;
-      progress(record.bytes.length);
-    } else if (record) {
-      await db.delete('modelFiles', file.sha256);
-    }
-  }
-  options.onProgress?.(done, total);
-
-  // Missing files: downloaded in parallel, each verified before it is stored.
-  const missing = wanted.filter((w) => !have.has(w.file.sha256));
-  let bytesDownloaded = 0;
-  let storageError: string | undefined;
-  await Promise.all(
-    missing.map(async (w) => {
-      const bytes = await download(w.file, doFetch, progress, options.signal);
-      if (!(await matches(bytes, w.file))) {
-        throw new Error(`model file ${w.file.path} is corrupt: it does not match the manifest's size and SHA-256`);
-      }
-      bytesDownloaded += bytes.length;
-      have.set(w.file.sha256, bytes);
-      const record: ModelFileRecord = { sha256: w.file.sha256, path: w.file.path, backbone: w.backbone, bytes, stored: new Date().toISOString() };
-      try {
-        await db.put('modelFiles', record);
-      } catch (err) {
-        storageError ??= storageErrorMessage(err, `the model (${formatMegabytes(total)})`, 'It works for this session and will download again next time.');
-      }
-    }),
-  );
-
-  const fetchFile = async (file: ManifestFile): Promise<Uint8Array> => {
-    const bytes = have.get(file.sha256);
-    if (!bytes) throw new Error(`model file ${file.path} is not loaded`);
-    return bytes;
-  };
   await backendReady;
-  const backbone = await loadBackbone(manifest.backbone, fetchFile);
+  const backbone = await loadBackbone(chosen, fileReader(have));
   setCurrentBackbone(backbone);
   // Photos whose augmented views a closed page left pending get them now, in the background.
   resumePendingViews().catch(() => undefined);
   const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have));
   setDefaultHeads(defaultHeads);
 
-  // Only now that the new files are loaded: drop the files no manifest entry references.
-  const filesRemoved = storageError ? 0 : await removeUnreferenced(db, new Set(wanted.map((w) => w.file.sha256)));
+  // Only now that the new files are loaded: drop the files no manifest entry references (the files
+  // of every served backbone stay, downloaded or not).
+  const filesRemoved = storageError ? 0 : await removeUnreferenced(db, new Set(wantedFiles(manifest, ...servedBackboneList(manifest)).map((w) => w.file.sha256)));
   if (bytesDownloaded > 0 || filesRemoved > 0) broadcast({ type: 'models-updated', backbone: backbone.ref });
 
   return {
@@ -146,6 +115,157 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
     filesRemoved,
     ...(storageError ? { storageError } : {}),
   };
+}
+
+/**
+ * Every backbone a manifest serves: `backbone` (the default) first, then the others `backbones[]`
+ * lists by id (none in a manifest stored before `backbones[]`).
+ */
+export function servedBackboneList(manifest: ModelsResponse): ServedBackbone[] {
+  return [manifest.backbone, ...(manifest.backbones ?? []).filter((b) => b.id !== manifest.backbone.id)];
+}
+
+/** The served backbone `idOrRef` names (`inception_v3` or `inception_v3@<version>`), or undefined. */
+export function findServedBackbone(manifest: ModelsResponse, idOrRef: string): ServedBackbone | undefined {
+  return servedBackboneList(manifest).find((b) => b.id === idOrRef || backboneRef(b) === idOrRef);
+}
+
+/**
+ * The backbone to load: the one named if served; else the default. A name asked for explicitly
+ * (`strict`) that is not served is an error; a stored choice that no longer is falls back.
+ */
+function pickServed(manifest: ModelsResponse, idOrRef: string | null | undefined, strict: boolean): ServedBackbone {
+  if (!idOrRef) return manifest.backbone;
+  const found = findServedBackbone(manifest, idOrRef);
+  if (found) return found;
+  if (strict) throw new RangeError(`backbone ${idOrRef} is not served (served: ${servedBackboneList(manifest).map(backboneRef).join(', ')})`);
+  return manifest.backbone;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The other served backbones
+
+/** Where the last {@link loadModels} got its manifest: what later backbone loads use. */
+interface ServedSource {
+  base: string;
+  db: TannerinDb;
+  doFetch: typeof fetch;
+  manifest: ModelsResponse;
+}
+let served: ServedSource | null = null;
+const loading = new Map<string, Promise<Backbone>>();
+
+/** The manifest the last {@link loadModels} used; throws before one has run. */
+export function loadedManifest(): ModelsResponse {
+  if (!served) throw new Error('no manifest yet: call loadModels() first');
+  return served.manifest;
+}
+
+/** One served backbone as this device has it. */
+export interface BackboneStatus {
+  /** `<id>@<version>`. */
+  ref: string;
+  id: string;
+  /** Its input side in pixels (MobileNetV2 224, InceptionV3 299). */
+  inputSize: [number, number];
+  /** Floats in its embedding. */
+  embeddingSize: number;
+  /** The manifest's default backbone (the one the edge runs). */
+  isDefault: boolean;
+  /** Bytes of all its files, from the manifest: what a first download costs. */
+  totalBytes: number;
+  /** Bytes of its files already stored on this device. */
+  storedBytes: number;
+  /** Bytes still to download before it can load (0 when stored). */
+  downloadBytes: number;
+  /** Loaded in this page. */
+  loaded: boolean;
+}
+
+/** Every backbone the loaded manifest serves, default first, with what this device has of it. */
+export async function backboneStatuses(): Promise<BackboneStatus[]> {
+  const source = served;
+  if (!source) throw new Error('no manifest yet: call loadModels() first');
+  const keys = new Set(await source.db.getAllKeys('modelFiles'));
+  return servedBackboneList(source.manifest).map((b) => {
+    const ref = backboneRef(b);
+    const totalBytes = b.files.reduce((a, f) => a + f.bytes, 0);
+    const storedBytes = b.files.filter((f) => keys.has(f.sha256)).reduce((a, f) => a + f.bytes, 0);
+    return {
+      ref,
+      id: b.id,
+      inputSize: b.inputSize,
+      embeddingSize: b.embedding.size,
+      isDefault: ref === backboneRef(source.manifest.backbone),
+      totalBytes,
+      storedBytes,
+      downloadBytes: totalBytes - storedBytes,
+      loaded: loadedBackbone(ref) !== undefined,
+    };
+  });
+}
+
+/** Options for {@link loadServedBackbone}. */
+export interface LoadBackboneOptions {
+  /** Bytes of its files available so far (stored ones count at once) out of the total. */
+  onProgress?: (done: number, total: number) => void;
+  /** Aborts the download (files already stored stay). */
+  signal?: AbortSignal;
+}
+
+/**
+ * A backbone the loaded manifest serves (`inception_v3` or `<id>@<version>`), loaded: at once if
+ * it is, else from IndexedDB, else downloaded with byte-level progress, verified and stored (kept
+ * like the first backbone). It stays loaded but does not become current (`useBackbone` does that).
+ * Concurrent calls for one backbone share the load.
+ */
+export async function loadServedBackbone(idOrRef: string, options: LoadBackboneOptions = {}): Promise<Backbone> {
+  const source = served;
+  if (!source) throw new Error('no manifest yet: call loadModels() first');
+  const wantedBackbone = pickServed(source.manifest, idOrRef, true);
+  const ref = backboneRef(wantedBackbone);
+  const already = loadedBackbone(ref);
+  if (already) {
+    const total = wantedBackbone.files.reduce((a, f) => a + f.bytes, 0);
+    options.onProgress?.(total, total);
+    return already;
+  }
+  let promise = loading.get(ref);
+  if (!promise) {
+    promise = (async () => {
+      const wanted: Wanted[] = wantedBackbone.files.map((file) => ({ file, backbone: ref }));
+      const { have, bytesDownloaded, storageError } = await haveFiles(wanted, source.db, source.doFetch, options);
+      if (storageError) throw new Error(storageError);
+      await startBackend();
+      const backbone = await loadBackbone(wantedBackbone, fileReader(have));
+      addLoadedBackbone(backbone);
+      if (bytesDownloaded > 0) broadcast({ type: 'models-updated', backbone: ref });
+      return backbone;
+    })().finally(() => loading.delete(ref));
+    loading.set(ref, promise);
+  } else if (options.onProgress) {
+    // A second caller waits for the first one's download; it sees the end only.
+    const total = wantedBackbone.files.reduce((a, f) => a + f.bytes, 0);
+    void promise.then(() => options.onProgress?.(total, total), () => undefined);
+  }
+  return promise;
+}
+
+/**
+ * The parsed `model.json` of a served backbone (what a fine-tuned head is checked against), without
+ * loading it: from the loaded backbone, else from IndexedDB, else downloaded (a few tens of KB) and
+ * stored with the backbone's files.
+ */
+export async function servedBackboneModelJson(ref: string): Promise<LayersModelFile> {
+  const loaded = loadedBackbone(ref);
+  if (loaded) return loaded.modelJson;
+  const source = served;
+  if (!source) throw new Error('no manifest yet: call loadModels() first');
+  const backbone = pickServed(source.manifest, ref, true);
+  const modelJsonFile = backbone.files[0];
+  if (!modelJsonFile) throw new Error(`backbone ${ref} lists no files`);
+  const { have } = await haveFiles([{ file: modelJsonFile, backbone: ref }], source.db, source.doFetch, {});
+  return JSON.parse(new TextDecoder().decode(have.get(modelJsonFile.sha256))) as LayersModelFile;
 }
 
 /** The manifest from the network, stored for next time; the stored one if the network fails. */
@@ -181,15 +301,88 @@ async function getManifest(
   return { manifest: stored.manifest, source: 'stored', error };
 }
 
-/** Every file the manifest lists (backbone first), once per content hash. */
-function wantedFiles(manifest: ModelsResponse): Wanted[] {
+/** The files of `backbones` and of the default heads, once per content hash. */
+function wantedFiles(manifest: ModelsResponse, ...backbones: ServedBackbone[]): Wanted[] {
   const out = new Map<string, Wanted>();
-  const ref = backboneRef(manifest.backbone);
-  for (const file of manifest.backbone.files) out.set(file.sha256, { file, backbone: ref });
+  for (const backbone of backbones) {
+    const ref = backboneRef(backbone);
+    for (const file of backbone.files) if (!out.has(file.sha256)) out.set(file.sha256, { file, backbone: ref });
+  }
   for (const head of manifest.heads) {
     for (const file of head.files) if (!out.has(file.sha256)) out.set(file.sha256, { file, backbone: head.backbone });
   }
   return [...out.values()];
+}
+
+/** Bytes of model files at hand (read from IndexedDB or downloaded), by SHA-256. */
+interface FilesAtHand {
+  have: Map<string, Uint8Array>;
+  bytesFromStore: number;
+  bytesDownloaded: number;
+  storageError?: string;
+}
+
+/**
+ * Every wanted file: read from IndexedDB and verified (a corrupt one is dropped), the rest
+ * downloaded in parallel, verified, and stored. Progress counts stored bytes at once.
+ */
+async function haveFiles(
+  wanted: Wanted[],
+  db: TannerinDb,
+  doFetch: typeof fetch,
+  options: Pick<LoadModelsOptions, 'onProgress' | 'signal'>,
+): Promise<FilesAtHand> {
+  const total = wanted.reduce((a, w) => a + w.file.bytes, 0);
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    options.onProgress?.(done, total);
+  };
+
+  const have = new Map<string, Uint8Array>();
+  let bytesFromStore = 0;
+  const stored = await Promise.all(wanted.map((w) => db.get('modelFiles', w.file.sha256)));
+  for (const [i, record] of stored.entries()) {
+    const file = (wanted[i] as Wanted).file;
+    if (record && (await matches(record.bytes, file))) {
+      have.set(file.sha256, record.bytes);
+      bytesFromStore += record.bytes.length;
+      progress(record.bytes.length);
+    } else if (record) {
+      await db.delete('modelFiles', file.sha256);
+    }
+  }
+  options.onProgress?.(done, total);
+
+  const missing = wanted.filter((w) => !have.has(w.file.sha256));
+  let bytesDownloaded = 0;
+  let storageError: string | undefined;
+  await Promise.all(
+    missing.map(async (w) => {
+      const bytes = await download(w.file, doFetch, progress, options.signal);
+      if (!(await matches(bytes, w.file))) {
+        throw new Error(`model file ${w.file.path} is corrupt: it does not match the manifest's size and SHA-256`);
+      }
+      bytesDownloaded += bytes.length;
+      have.set(w.file.sha256, bytes);
+      const record: ModelFileRecord = { sha256: w.file.sha256, path: w.file.path, backbone: w.backbone, bytes, stored: new Date().toISOString() };
+      try {
+        await db.put('modelFiles', record);
+      } catch (err) {
+        storageError ??= storageErrorMessage(err, `the model (${formatMegabytes(total)})`, 'It works for this session and will download again next time.');
+      }
+    }),
+  );
+  return { have, bytesFromStore, bytesDownloaded, ...(storageError ? { storageError } : {}) };
+}
+
+/** A `FetchFile` over files at hand. */
+function fileReader(have: Map<string, Uint8Array>): (file: ManifestFile) => Promise<Uint8Array> {
+  return async (file) => {
+    const bytes = have.get(file.sha256);
+    if (!bytes) throw new Error(`model file ${file.path} is not loaded`);
+    return bytes;
+  };
 }
 
 async function matches(bytes: Uint8Array, file: ManifestFile): Promise<boolean> {

@@ -8,6 +8,11 @@
  * pass. A fine-tuned model (a head with a `backboneTail`) needs the photo (`predict`);
  * `predictEmbedding` cannot use it and says so.
  *
+ * Each head predicts on the backbone it was trained on, whichever backbone is current: another
+ * served backbone is loaded from its stored files when a head on it first predicts
+ * (client/lib/backbones.ts `backboneForHead`; `BackboneNeededError`, naming the download, when they
+ * are not on the device).
+ *
  * Loaded heads are kept in the page's LRU cache (shared/predict/cache.ts, the Worker's cache type)
  * and dropped when a head is saved or deleted, here or in another tab (the next prediction loads
  * the stored version); kNN classifiers are dropped when examples change. A head being used by a
@@ -21,6 +26,8 @@ import { fitKnn, type KnnClassifier } from '../../shared/learn/knn.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
 import { LruCache } from '../../shared/predict/cache.ts';
 import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
+import { backboneForHead } from './backbones.ts';
 import { currentBackbone, defaultHeads } from './current-backbone.ts';
 import { onChange } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
@@ -58,8 +65,8 @@ export interface PredictResult {
 /** Labels and scores for a photo (see the module comment). Needs `loadModels` first. */
 export async function predict(source: EmbedSource, options: PredictOptions = {}): Promise<PredictResult> {
   return withHead(options, async (head) => {
-    if (head.knn) return head.knn.predict(await embed(source), options.top);
-    const spec = currentBackbone().manifest.normalization;
+    if (head.knn) return head.knn.predict(await embed(source, { backbone: head.backbone }), options.top);
+    const spec = head.backbone.manifest.normalization;
     return head.predictor.predictPreprocessed(preprocess(await pixelsOf(source), spec), options.top);
   });
 }
@@ -88,7 +95,7 @@ export function clearPredictCache(): void {
 // Cache
 
 /** A head as the page predicts with it: its predictor, or kNN over the stored examples (the guard's choice). */
-type LoadedHead = { info: PredictingHead; /** Bytes it holds, for the cache budget. */ bytes: number; dispose(): void } & ({ predictor: Predictor; knn?: undefined } | { knn: KnnClassifier; predictor?: undefined });
+type LoadedHead = { info: PredictingHead; /** The backbone it runs on (its own, loaded for it if need be). */ backbone: Backbone; /** Bytes it holds, for the cache budget. */ bytes: number; dispose(): void } & ({ predictor: Predictor; knn?: undefined } | { knn: KnnClassifier; predictor?: undefined });
 
 /**
  * Budget of the page's loaded heads: a fine-tuned MobileNetV2 model holds ~4 MB of weights, a
@@ -111,7 +118,7 @@ async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promi
   return cache.use(
     key,
     async () => {
-      const head = await loadHead(id, options.headId === undefined, ref);
+      const head = await loadHead(id, options.headId === undefined);
       return { value: head, bytes: head.bytes };
     },
     async (head) => ({ head: head.info, predictions: await fn(head) }),
@@ -162,41 +169,41 @@ function watchChanges(): void {
  * Head `id`: a personal head, else a default head of that id; with no id, or an active head that
  * has just been deleted, the first default head.
  */
-async function loadHead(id: string | null, isActive: boolean, ref: string): Promise<LoadedHead> {
+async function loadHead(id: string | null, isActive: boolean): Promise<LoadedHead> {
   if (id !== null) {
     const db = await openTannerinDb();
     const [doc, state] = await Promise.all([db.get('heads', id), db.get('headStates', id)]);
-    if (doc) return personalHead(doc, state, ref);
+    if (doc) return personalHead(doc, state);
   }
   const defaults = defaultHeads();
   const doc = id === null || isActive ? (defaults.find((d) => d.id === id) ?? defaults[0]) : defaults.find((d) => d.id === id);
   if (!doc) {
     throw new Error(id === null || isActive ? 'no head to predict with: call loadModels() first' : `no head ${id} on this device`);
   }
-  return predictorHead(doc, 'default', ref);
+  return predictorHead(doc, 'default');
 }
 
-async function personalHead(doc: HeadDocument, state: HeadStateRecord | undefined, ref: string): Promise<LoadedHead> {
-  if (doc.backbone !== ref) {
-    throw new Error(
-      `head "${doc.name}" was trained on backbone ${doc.backbone}, but ${ref} is loaded: re-embed the examples (reembedAll) and train it again`,
-    );
-  }
+async function personalHead(doc: HeadDocument, state: HeadStateRecord | undefined): Promise<LoadedHead> {
   // A fine-tuned model's head was trained on the fine-tuned embedding: never kNN on the frozen one.
   if (doc.backboneTail === undefined && state?.predictWith === 'knn' && state.classIds) {
-    const knn = await knnHead(doc, state.classIds, ref);
+    const knn = await knnHead(doc, state.classIds);
     if (knn) return knn;
   }
-  return predictorHead(doc, 'personal', ref);
+  return predictorHead(doc, 'personal');
 }
 
-/** A head document, plain or fine-tuned, as a predictor on the loaded backbone (as at the edge). */
-async function predictorHead(doc: HeadDocument, kind: PredictingHead['kind'], ref: string): Promise<LoadedHead> {
-  if (doc.backbone !== ref) throw new Error(`head "${doc.name}" is for backbone ${doc.backbone}, but ${ref} is loaded`);
-  const predictor = await loadPredictor(doc, currentBackbone());
+/**
+ * A head document, plain or fine-tuned, as a predictor on the backbone it was trained on (as at the
+ * edge): the loaded one, or another served one, loaded from its stored files
+ * (`BackboneNeededError` when they are not on the device).
+ */
+async function predictorHead(doc: HeadDocument, kind: PredictingHead['kind']): Promise<LoadedHead> {
+  const backbone = await backboneForHead(doc.backbone, doc.name);
+  const predictor = await loadPredictor(doc, backbone);
   const fineTuned = predictor.cut !== null;
   return {
     info: { id: doc.id, name: doc.name, kind, predictWith: 'head', backbone: doc.backbone, fineTuned },
+    backbone,
     predictor,
     bytes: predictor.weightBytes,
     dispose: () => predictor.dispose(),
@@ -204,15 +211,15 @@ async function predictorHead(doc: HeadDocument, kind: PredictingHead['kind'], re
 }
 
 /**
- * kNN (k = 3, cosine, as the guard measured it) over the fresh stored examples of the head's
- * classes, labelled with the head's class names. Null when no such example is left (the caller
- * then predicts with the head itself).
+ * kNN (k = 3, cosine, as the guard measured it) over the stored examples of the head's classes,
+ * embedded on the head's backbone (loaded for it if need be), labelled with the head's class names.
+ * Null when no such example is left (the caller then predicts with the head itself).
  */
-async function knnHead(doc: HeadDocument, classIds: string[], ref: string): Promise<LoadedHead | null> {
-  const backbone = currentBackbone();
+async function knnHead(doc: HeadDocument, classIds: string[]): Promise<LoadedHead | null> {
+  const backbone = await backboneForHead(doc.backbone, doc.name);
   const labelOf = new Map(classIds.map((id, i) => [id, doc.classes[i] as string]));
   const examples: Example[] = [];
-  for (const [classId, byId] of await storedEmbeddings(ref, classIds)) {
+  for (const [classId, byId] of await storedEmbeddings(doc.backbone, classIds)) {
     const label = labelOf.get(classId);
     if (label === undefined) continue;
     for (const [photoId, views] of byId) views.forEach((embedding, i) => examples.push({ photoId, label, embedding, augmented: i > 0 }));
@@ -223,6 +230,7 @@ async function knnHead(doc: HeadDocument, classIds: string[], ref: string): Prom
   const knn = fitKnn(examples, backbone.manifest, { k: 3, classes: doc.classes });
   return {
     info: { id: doc.id, name: doc.name, kind: 'personal', predictWith: 'knn', backbone: doc.backbone, fineTuned: false },
+    backbone,
     knn,
     // It keeps a unit vector of every example's transformed embedding.
     bytes: examples.length * backbone.manifest.embedding.size * 4,

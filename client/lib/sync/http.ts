@@ -6,9 +6,11 @@
 import { TannerinError, type ErrorCode } from '../../../shared/errors.ts';
 import { isFineTuned, type HeadDocument } from '../../../shared/head/document.ts';
 import { parseHeadDocument, validateHeadDocument } from '../../../shared/head/validate.ts';
+import { backboneRef } from '../../../shared/model/manifest.ts';
 import { sha256Hex } from '../../../shared/util/hash.ts';
 import { currentBackbone } from '../current-backbone.ts';
 import type { SyncAccountRecord } from '../db.ts';
+import { findServedBackbone, loadedManifest, servedBackboneModelJson } from '../model-store.ts';
 
 /** How many times a rate-limited (429) request is retried. */
 const MAX_RATE_LIMIT_RETRIES = 5;
@@ -58,16 +60,24 @@ export async function json<T>(res: Response): Promise<T> {
   return (await res.json()) as T;
 }
 
-/** Fetches and validates a head; throws `TannerinError` (e.g. `backbone_mismatch`) if it cannot be used here. */
+/**
+ * Fetches and validates a head against the backbone it names, when the manifest serves that one
+ * (downloaded or not: a head on a backbone this device lacks is stored, and listed with what it
+ * needs); throws `TannerinError` (e.g. `backbone_mismatch` for a backbone not served) if it cannot
+ * be used here.
+ */
 export async function fetchHead(account: SyncAccountRecord, id: string): Promise<{ doc: HeadDocument; etag: string }> {
   const res = await request(account.apiBase, `/v1/heads/${id}`, { token: account.token });
   if (!res.ok) throw await apiError(res);
   const bytes = new Uint8Array(await res.arrayBuffer());
   const etag = res.headers.get('etag') ?? `"${await sha256Hex(bytes)}"`;
   const value = parseHeadDocument(bytes);
-  // A fine-tuned model is checked against the loaded backbone's own layers, as the Worker did.
-  const backbone = currentBackbone();
-  const { doc } = validateHeadDocument(value, backbone.manifest, isFineTuned(value) ? { backboneModel: backbone.modelJson } : {});
+  const named = typeof value === 'object' && value !== null && 'backbone' in value && typeof value.backbone === 'string' ? value.backbone : null;
+  const served = named !== null ? findServedBackbone(loadedManifest(), named) : undefined;
+  const current = currentBackbone();
+  // A fine-tuned model is checked against its backbone's own layers (its model.json), as the Worker does.
+  const tailCheck = isFineTuned(value) ? { backboneModel: served ? await servedBackboneModelJson(backboneRef(served)) : current.modelJson } : {};
+  const { doc } = validateHeadDocument(value, served ?? current.manifest, tailCheck);
   if (doc.id !== id) throw new TannerinError('invalid_head', `the server answered head ${doc.id} for ${id}`);
   return { doc, etag };
 }

@@ -1,0 +1,191 @@
+/**
+ * Which backbone this device uses: the stated rule ({@link BACKBONE_RULE}, {@link chooseBackbone}),
+ * the forward time it is measured on, and the choice kept on the device.
+ *
+ * The rule: every device starts on the base backbone (MobileNetV2: 2.4 MB, the one the edge runs).
+ * At first run its forward pass is timed ({@link measureForwardMs}, median of a few passes after a
+ * warm-up). The larger backbone (InceptionV3 cut at mixed7: 9.1 MB, 299 px input) costs about
+ * `largerCostRatio` times as much; when that estimate is within `fastDeviceMaxLargerForwardMs` the
+ * device counts as fast (desktop-class): the larger backbone is offered there, and becomes its
+ * default if `fastDeviceDefault` says `larger`. A slow device keeps the base one and is not offered
+ * the larger (a person can still pick it). A person's own choice always wins over the rule.
+ *
+ * The choice and the measurement are kept in `localStorage` (small, per origin, read synchronously
+ * before the models load); the IndexedDB schema is not touched for them.
+ */
+import type { Backbone } from '../../shared/model/backbone.ts';
+
+/**
+ * The rule's policy, in one place. `fastDeviceDefault` is the lead's switch: which backbone a fast
+ * (desktop-class) device uses by default, set from the accuracy measurements (`npm run eval`,
+ * keys `eval.<dataset>.app.k10` and `eval.<dataset>.app@inception_v3.k10`).
+ */
+export const BACKBONE_RULE: Readonly<BackboneRule> = {
+  /** Every device's backbone unless the rule or the person picks another. */
+  base: 'mobilenet_v2',
+  /** The larger backbone a fast device is offered. */
+  larger: 'inception_v3',
+  /** Its forward pass costs about this many of the base one's (FIELD-NOTES: ~7x on a desktop CPU). */
+  largerCostRatio: 7,
+  /**
+   * A device is fast when the larger backbone's estimated forward pass (base forward time x ratio)
+   * is at most this many milliseconds: a photo then still becomes an example in about the 250 ms
+   * the app aims for. A phone-class device (base ~90 ms, larger ~630 ms) is not fast.
+   */
+  fastDeviceMaxLargerForwardMs: 250,
+  /** What a fast device uses by default: `base` until the accuracy work shows the larger is better. */
+  fastDeviceDefault: 'base',
+};
+
+/** The shape of {@link BACKBONE_RULE} (tests pass variants). */
+export interface BackboneRule {
+  base: string;
+  larger: string;
+  largerCostRatio: number;
+  fastDeviceMaxLargerForwardMs: number;
+  fastDeviceDefault: 'base' | 'larger';
+}
+
+/** The base backbone's forward time as measured on this device. */
+export interface ForwardMeasurement {
+  /** `<id>@<version>` measured. */
+  backbone: string;
+  /** Median forward time of one image, ms. */
+  forwardMs: number;
+  /** ISO 8601. */
+  measured: string;
+}
+
+/** What {@link chooseBackbone} decided, and why. */
+export interface BackboneChoice {
+  /** The backbone id to use: the person's choice, else the rule's. */
+  backbone: string;
+  /** `person`: chosen by the person; `rule`: by the rule. */
+  by: 'person' | 'rule';
+  /** The rule's own pick (the same as `backbone` unless the person chose). */
+  ruleBackbone: string;
+  /** Whether the device counts as fast; null before the base backbone was measured. */
+  fastDevice: boolean | null;
+  /** Whether the larger backbone is offered (fast device, and served). */
+  offerLarger: boolean;
+  /** The larger backbone's estimated forward time here, ms (null before measuring). */
+  estimatedLargerForwardMs: number | null;
+  /** The rule's reasoning in one sentence, for the app and logs. */
+  reason: string;
+}
+
+/**
+ * The rule (see the module comment), pure: from the served backbone ids, the base backbone's
+ * measured forward time (null if not measured yet) and the person's choice (null if none).
+ */
+export function chooseBackbone(
+  served: readonly string[],
+  measurement: Pick<ForwardMeasurement, 'forwardMs'> | null,
+  personChoice: string | null,
+  rule: BackboneRule = BACKBONE_RULE,
+): BackboneChoice {
+  const base = served.includes(rule.base) ? rule.base : (served[0] ?? rule.base);
+  const largerServed = served.includes(rule.larger);
+  const estimate = measurement ? measurement.forwardMs * rule.largerCostRatio : null;
+  const fastDevice = estimate === null ? null : estimate <= rule.fastDeviceMaxLargerForwardMs;
+  const offerLarger = largerServed && fastDevice === true;
+  const ruleBackbone = offerLarger && rule.fastDeviceDefault === 'larger' ? rule.larger : base;
+  let reason: string;
+  if (!largerServed) reason = `only ${base} is served`;
+  else if (estimate === null || measurement === null) reason = `${base} until its forward time is measured`;
+  else {
+    const figures = `${rule.base} ${measurement.forwardMs.toFixed(0)} ms a photo, so ${rule.larger} ~${estimate.toFixed(0)} ms (fast device: <= ${rule.fastDeviceMaxLargerForwardMs} ms)`;
+    reason = fastDevice
+      ? `${figures}: fast device, ${rule.larger} offered; default on fast devices: ${ruleBackbone}`
+      : `${figures}: not fast enough for ${rule.larger}, ${base} kept`;
+  }
+  const personServed = personChoice !== null && served.includes(personChoice);
+  return {
+    backbone: personServed ? personChoice : ruleBackbone,
+    by: personServed ? 'person' : 'rule',
+    ruleBackbone,
+    fastDevice,
+    offerLarger,
+    estimatedLargerForwardMs: estimate,
+    reason,
+  };
+}
+
+/**
+ * Median forward time (ms) of one image through `backbone`, after `warmup` passes (the first pass
+ * pays for kernel setup), over `runs` passes of a fixed input.
+ */
+export async function measureForwardMs(backbone: Backbone, runs = 3, warmup = 1): Promise<number> {
+  const { width, height } = backbone.manifest.normalization;
+  const input = new Float32Array(width * height * 3).map((_, i) => ((i % 251) / 250) * 2 - 1);
+  for (let i = 0; i < warmup; i++) await backbone.embedPreprocessed(input);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await backbone.embedPreprocessed(input);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kept on the device
+
+const STORAGE_KEY = 'tannerin.backbone';
+
+/** What is kept about the backbone choice on this device. */
+export interface StoredBackboneChoice {
+  /** The backbone id the person chose, or null (the rule decides). */
+  personChoice: string | null;
+  /** The base backbone's forward time, measured at first run. */
+  measurement: ForwardMeasurement | null;
+}
+
+/** The choice kept on this device (nothing chosen or measured when storage is unavailable). */
+export function storedBackboneChoice(): StoredBackboneChoice {
+  try {
+    const raw = globalThis.localStorage?.getItem(STORAGE_KEY);
+    if (raw) {
+      const value = JSON.parse(raw) as Partial<StoredBackboneChoice>;
+      return {
+        personChoice: typeof value.personChoice === 'string' ? value.personChoice : null,
+        measurement: value.measurement && typeof value.measurement.forwardMs === 'number' ? value.measurement : null,
+      };
+    }
+  } catch {
+    // Storage blocked (some private modes) or a damaged value: as if nothing were kept.
+  }
+  return { personChoice: null, measurement: null };
+}
+
+/** Keeps `change` merged into the stored choice (silently not kept when storage is unavailable). */
+export function updateStoredBackboneChoice(change: Partial<StoredBackboneChoice>): void {
+  try {
+    globalThis.localStorage?.setItem(STORAGE_KEY, JSON.stringify({ ...storedBackboneChoice(), ...change }));
+  } catch {
+    // Not kept: the rule decides again next time.
+  }
+}
+
+/** Forgets the person's choice and the measurement (tests; a person resetting the choice). */
+export function clearStoredBackboneChoice(): void {
+  try {
+    globalThis.localStorage?.removeItem(STORAGE_KEY);
+  } catch {
+    // Nothing kept anyway.
+  }
+}
+
+/**
+ * The backbone id `loadModels` loads by default: the person's choice if any; else the rule's pick
+ * from the stored measurement, which is the base backbone unless fast devices default to the
+ * larger one and this device measured fast. Null: the manifest's default.
+ */
+export function chosenBackboneId(rule: BackboneRule = BACKBONE_RULE): string | null {
+  const stored = storedBackboneChoice();
+  if (stored.personChoice) return stored.personChoice;
+  if (!stored.measurement) return null;
+  // Both candidates given as served: loadModels falls back to the default when one is not.
+  return chooseBackbone([rule.base, rule.larger], stored.measurement, null, rule).backbone;
+}
