@@ -26,8 +26,8 @@
  * selftrain and finetune at k = 5 on 1 seed; writes `bench/eval-quick.json` so it never
  * overwrites a full run's figures.
  *
- * `--backbones mobilenet_v2,inception_v3`: the installed backbones to run (default: the default
- * backbone). Figures on a backbone other than the default carry its id after the recipe,
+ * `--backbones mobilenet_v2,inception_v3`: the installed backbones to run (default: every installed
+ * one; without `--recipes`, a backbone other than the default runs app, knn and head only). Figures on a backbone other than the default carry its id after the recipe,
  * `eval.<dataset>.<recipe>@<backbone id>.k<k>`, and each is also paired with the same recipe on
  * the default backbone (`eval.<dataset>.<recipe>@<id>-vs-<recipe>.k<k>.diff`). Fine-tuning recipes
  * run on MobileNetV2 only (backbone-split.ts names its blocks); elsewhere the embedding comes from
@@ -168,7 +168,8 @@ const USAGE = `Usage: npm run eval -- [options]
   --seeds N           at most N seeds per recipe
   --ks 5,10           only these shots per class (of 1, 5, 10)
   --datasets emoji,fashion
-  --backbones ID,...  installed backbones to run (default: the default one);
+  --backbones ID,...  installed backbones to run (default: all; without --recipes
+                      the others run app, knn and head only);
                       keys of another carry it: <recipe>@<backbone id>; A+B is
                       both backbones' embeddings concatenated (app-avg: one head each)
   --recipes ${RECIPES.join(',')}
@@ -181,7 +182,18 @@ const USAGE = `Usage: npm run eval -- [options]
 const DATASETS = ['emoji', 'fashion'];
 
 /** The run's options; bad usage is a {@link UsageError}, found before the backbone loads. */
-function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; plan: Plan; recipes: Recipe[]; datasetNames: string[]; backboneIds: string[]; outFile: string } {
+function readOptions(): {
+  quick: boolean;
+  confirm: boolean;
+  diskCache: boolean;
+  plan: Plan;
+  recipes: Recipe[];
+  /** Whether --recipes chose them (else the defaults, lighter on a backbone other than the default). */
+  recipesGiven: boolean;
+  datasetNames: string[];
+  backboneIds: string[];
+  outFile: string;
+} {
   const { values } = parseArgsOrUsage(
     {
       options: {
@@ -236,7 +248,7 @@ function readOptions(): { quick: boolean; confirm: boolean; diskCache: boolean; 
   const pairOnly = recipes.filter((r) => PAIR_RECIPES.includes(r));
   if (pairOnly.length && !backboneIds.some((id) => id.includes('+'))) throw new UsageError(`${pairOnly.join(', ')} need a pair of backbones: --backbones A+B`, USAGE);
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, datasetNames, backboneIds, outFile };
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, datasetNames, backboneIds, outFile };
 }
 
 let options: ReturnType<typeof readOptions>;
@@ -253,7 +265,15 @@ const started = performance.now();
 await startRuntime();
 if (fineTuning) registerWasmGradientKernels();
 const defaultBackboneId = installedManifest().backbone.id;
-const backboneIds = options.backboneIds.length ? options.backboneIds : [defaultBackboneId];
+// Default: every installed backbone (issue 15 pt 5: the default run covers both).
+const backboneIds = options.backboneIds.length ? options.backboneIds : servedBackbones(installedManifest()).map((b) => b.id);
+/**
+ * The default recipes on a backbone other than the default: the Train button and its two
+ * references. Fine-tuning runs on MobileNetV2 only, and Teachable Machine and self-training would
+ * add a third of the run (self-training's 2,500 unlabeled Fashion-MNIST images through the larger
+ * backbone) for rows no decision reads.
+ */
+const OTHER_BACKBONE_DEFAULTS: readonly Recipe[] = ['app', 'knn', 'head'];
 
 // The backbone being evaluated, and what belongs to it; `useBackbone` switches all of it.
 /** One backbone of the evaluated embedding (two for a pair `A+B`) and its disk cache. */
@@ -417,7 +437,9 @@ for (const backboneId of backboneIds) {
   for (const dataset of datasets) {
     for (let run = 0; run < plan.seeds; run++) {
       const seed = plan.firstSeed + run;
-      const wanted = recipes.filter((r) => run < plan.recipes[r].seeds);
+      const wanted = recipes.filter(
+        (r) => run < plan.recipes[r].seeds && (backboneId === defaultBackboneId || options.recipesGiven || OTHER_BACKBONE_DEFAULTS.includes(r)),
+      );
       const ks = plan.ks.filter((k) => wanted.some((r) => plan.recipes[r].ks.includes(k)));
       if (!ks.length) continue;
       const fewShot = dataset.split(seed, plan.ks);

@@ -46,6 +46,16 @@ describe('eval report (scripts/eval/report.ts)', () => {
     expect(rows.join('\n')).not.toContain('-vs-');
   });
 
+  it('with app-l2 in the file, levers pair with it and app itself is a row', () => {
+    const withBase = { ...evaluation, 'eval.emoji.app-l2.k10': entry([0.3, 0.4, 0.35, 0.3, 0.4]) };
+    const rows = leversTable(withBase);
+    expect(rows[0]).toContain('- app-l2');
+    const body = rows.slice(2);
+    expect(body.map((r) => r.split(' | ')[0])).toEqual(['| app', '| app-tta', '| app']);
+    // app is 0.10 above app-l2 on every seed.
+    expect(body[0]).toContain('+10.0 [+10.0, +10.0]');
+  });
+
   it('says which goal is not met and by how much', () => {
     const text = evalSection(evaluation).join('\n');
     expect(text).toContain('reaches 45.0% (goal 55.0%: **not met**, 10.0 points short)');
