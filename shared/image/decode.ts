@@ -19,7 +19,9 @@ import { TannerinError } from '../errors.ts';
 import { describeError, invalid, parseHeader, type RgbaImage } from './header.ts';
 import { JpegDecoderNotReady, decodeJpegRgba } from './jpeg-decode.ts';
 import { LIMITS } from '../limits.ts';
+import type { InputSpec } from '../model/manifest.ts';
 import { decodePngRgba } from './png-decode.ts';
+import { preprocess } from './preprocess.ts';
 
 export { countJpegScans, readImageInfo, sniffImageFormat, type ImageFormat, type ImageInfo, type RgbaImage } from './header.ts';
 export { imageDecoderInfo, initImageDecoder, type ImageDecoderInfo } from './jpeg-decode.ts';
@@ -80,6 +82,16 @@ export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits = DEFA
     if (error instanceof TannerinError || error instanceof JpegDecoderNotReady) throw error;
     throw invalid(`Could not decode the ${header.format === 'png' ? 'PNG' : 'JPEG'}: ${describeError(error)}`);
   }
+}
+
+/**
+ * An encoded image as the backbone's input: {@link decodeImage} under `limits`, then `preprocess`
+ * (shared/image/preprocess.ts) for `spec`. The one call the Worker makes for a request's image, so
+ * that its walk enters the image code once. (preprocess.ts itself never imports the decoders: the
+ * browser imports it without the JPEG decoder's WASM.)
+ */
+export async function decodeToModelInput(bytes: Uint8Array, spec: InputSpec, limits: DecodeLimits = DEFAULT_DECODE_LIMITS): Promise<Float32Array> {
+  return preprocess(await decodeImage(bytes, limits), spec);
 }
 
 /**

@@ -110,14 +110,8 @@ export async function loadBackbone(manifest: BackboneManifest, fetchFile: FetchF
     throw new Error(`backbone input is ${JSON.stringify(graph.inputShape)}, manifest says ${spec.height}x${spec.width}x3`);
   }
 
-  const run = async (input: Float32Array, layers: readonly string[]): Promise<Float32Array[]> => {
-    const outs = tf.tidy(() => graph.execute(tf.tensor4d(input, [1, spec.height, spec.width, 3]), layers));
-    try {
-      return await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
-    } finally {
-      tf.dispose(outs);
-    }
-  };
+  // The input shape was checked against the manifest above.
+  const run = (input: Float32Array, layers: readonly string[]): Promise<Float32Array[]> => graph.run(input, layers);
   const embedPreprocessed = async (input: Float32Array): Promise<Float32Array> => (await run(input, [graph.output]))[0] as Float32Array;
   let unfolded: Promise<LayersModel> | null = null;
   let disposed = false;

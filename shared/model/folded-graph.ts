@@ -450,6 +450,19 @@ export class FoldedGraph {
     });
   }
 
+  /**
+   * One forward pass on one preprocessed image (`preprocess()` output, HWC): the outputs of the
+   * named nodes, each flattened, in order. Every tensor it makes is disposed before it returns.
+   */
+  async run(input: Float32Array, outputs: readonly string[]): Promise<Float32Array[]> {
+    const outs = tf.tidy(() => this.execute(tf.tensor4d(input, [1, ...this.inputShape] as [number, number, number, number]), outputs));
+    try {
+      return await Promise.all(outs.map((t) => t.data() as Promise<Float32Array>));
+    } finally {
+      tf.dispose(outs);
+    }
+  }
+
   /** Frees the folded weights. */
   dispose(): void {
     if (this.disposed) return;

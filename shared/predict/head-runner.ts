@@ -120,3 +120,18 @@ export async function headModelProbabilities(
     out.dispose();
   }
 }
+
+/**
+ * Ranked class scores of a loaded head model for one embedding: {@link headModelProbabilities}
+ * then {@link rankPredictions}, the head step of one prediction in one call.
+ */
+export async function headModelPredictions(
+  model: LayersModel,
+  doc: Pick<HeadDocument, 'input' | 'classes'>,
+  backbone: BackboneManifest,
+  embedding: Float32Array,
+  top?: number,
+): Promise<Prediction[]> {
+  const [scores] = await headModelProbabilities(model, doc, backbone, [embedding]);
+  return rankPredictions(doc.classes, scores as Float32Array, top);
+}

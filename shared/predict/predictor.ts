@@ -27,7 +27,7 @@ import type { Prediction } from '../api/types.ts';
 import { backboneTailArtifacts, headArtifacts, type BackboneTail, type HeadDocument } from '../head/document.ts';
 import type { FoldedGraph } from '../model/folded-graph.ts';
 import { embeddingPart, type BackboneManifest } from '../model/manifest.ts';
-import { headModelProbabilities, rankPredictions } from './head-runner.ts';
+import { headModelPredictions, headModelProbabilities } from './head-runner.ts';
 
 /**
  * A frozen pass as a {@link Predictor} reads it: the embedding, and for a fine-tuned model the
@@ -40,15 +40,14 @@ export interface FrozenActivations {
 }
 
 /**
- * The backbone a predictor runs on: its manifest, and its folded graph with the runner of named
- * outputs (a loaded `Backbone`, or a `BackboneSplit` of one). A plain head loaded with the manifest
+ * The backbone a predictor runs on: its manifest, and its folded graph (a loaded `Backbone`, or a
+ * `BackboneSplit` of one), whose `run` is every frozen pass. A plain head loaded with the manifest
  * alone predicts from frozen passes only (training's judging of cached embeddings); a fine-tuned
  * model always needs the graph (its cut is checked against it).
  */
 export interface PredictorBackbone {
   readonly manifest: BackboneManifest;
   readonly graph?: FoldedGraph;
-  run?(input: Float32Array, layers: readonly string[]): Promise<Float32Array[]>;
 }
 
 /** A loaded head document, plain or fine-tuned, ready to predict (module comment). */
@@ -222,13 +221,13 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
   const cutSize = tail ? tail.doc.cutShape.reduce((a, b) => a * b, 1) : 0;
 
   const frozenPass = async (input: Float32Array): Promise<FrozenActivations> => {
-    const { graph, run } = backbone;
-    if (!graph || !run) throw new Error(`head ${doc.id} was loaded without the backbone: it predicts from frozen passes only`);
+    const { graph } = backbone;
+    if (!graph) throw new Error(`head ${doc.id} was loaded without the backbone: it predicts from frozen passes only`);
     if (!tail) {
-      const [embedding] = await run(input, [graph.output]);
+      const [embedding] = await graph.run(input, [graph.output]);
       return { embedding: embedding as Float32Array };
     }
-    const [cut, ...parts] = await run(input, tail.view.nodes);
+    const [cut, ...parts] = await graph.run(input, tail.view.nodes);
     const embedding = new Float32Array(manifest.embedding.size);
     tail.view.parts.forEach((name, k) => embedding.set(parts[k] as Float32Array, embeddingPart(manifest, name).offset));
     return { cut: cut as Float32Array, embedding };
@@ -248,7 +247,7 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
     return headModelProbabilities(head, doc, manifest, await embedAll(frozen));
   };
   const predictFrozen = async (frozen: FrozenActivations, top?: number): Promise<Prediction[]> =>
-    rankPredictions(doc.classes, (await probabilities([frozen]))[0] as Float32Array, top);
+    headModelPredictions(head, doc, manifest, (await embedAll([frozen]))[0] as Float32Array, top);
   return {
     doc,
     cut: tail ? tail.doc.cut : null,
