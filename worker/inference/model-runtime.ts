@@ -1,8 +1,10 @@
 /**
  * Everything the Worker keeps per isolate: the manifest, the WASM backend, the JPEG decoder and the
- * backbone (loaded heads live in worker/inference/predictors.ts). Each loads once: concurrent cold requests await the same
- * promise, and a failed load is forgotten so the next request retries instead of caching the
- * failure.
+ * backbone (loaded heads live in worker/inference/predictors.ts). Each loads once: concurrent cold
+ * requests await the same promise, and a failed load is forgotten so the next request retries
+ * instead of caching the failure. A prediction enters this file once, at {@link isolateModels}:
+ * the manifest at once, the runtime (and its `recordHeap`) when it asks, so nothing loads before
+ * the head it names is known to be runnable here.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
@@ -22,6 +24,17 @@ export const MANIFEST_PATH = 'models.json';
 export interface ModelRuntime {
   manifest: Manifest;
   backbone: Backbone;
+  /** Records the WASM heap after a forward pass (it only grows, so the last value is the peak). */
+  recordHeap(): void;
+}
+
+/** What a prediction reads from the isolate: the manifest now, the runtime when it asks. */
+export interface IsolateModels {
+  readonly manifest: Manifest;
+  /** The isolate's runtime, loaded on the first call ({@link getRuntime}): 503 if it cannot load. */
+  runtime(): Promise<ModelRuntime>;
+  /** A shipped (default) head's document, from the static assets at its manifest `url`. */
+  shippedHead(url: string): Promise<HeadDocument>;
 }
 
 /** Counters for `/_diag/memory`. */
@@ -81,12 +94,20 @@ async function load(env: Env): Promise<ModelRuntime> {
   await Promise.all([startWasmBackend(simdWasm), initImageDecoder(mozjpegWasm)]);
   const backbone = await loadBackbone(manifest.backbone, fetchFile(env));
   stats.modelLoads++;
-  return { manifest, backbone };
+  return { manifest, backbone, recordHeap };
 }
 
-/** A shipped (default) head's document, from the static assets at its manifest `url`. */
-export async function fetchShippedHead(env: Env, url: string): Promise<HeadDocument> {
-  return (await fetchAsset(env, url)).json() as Promise<HeadDocument>;
+/**
+ * The isolate's models for one prediction: the manifest (read once per isolate; nothing else
+ * loads), and the runtime to load when the caller is ready for it.
+ */
+export async function isolateModels(env: Env): Promise<IsolateModels> {
+  const manifest = await getManifest(env);
+  return {
+    manifest,
+    runtime: () => getRuntime(env),
+    shippedHead: async (url) => (await fetchAsset(env, url)).json() as Promise<HeadDocument>,
+  };
 }
 
 /** The isolate's model runtime, loading it on first use. */
@@ -100,7 +121,7 @@ export function getRuntime(env: Env): Promise<ModelRuntime> {
 }
 
 /** Records the WASM heap after a forward pass (it only grows, so the last value is the peak). */
-export function recordHeap(): void {
+function recordHeap(): void {
   stats.peakWasmHeapBytes = Math.max(stats.peakWasmHeapBytes, wasmBackendInfo().heapBytes);
 }
 

@@ -1,21 +1,56 @@
 /**
- * Every prediction the Worker makes goes one way:
+ * Every prediction the Worker makes, with a default, a personal or a published head, is
+ * {@link predict}: which head (resolveHead), the isolate's runtime, the request's input
+ * (predictionInput), the head's Predictor (shared/predict/predictor.ts) from the isolate's LRU
+ * cache (shared/predict/cache.ts), its scores.
  *
- *   the head a request names -> {@link resolveHead}: a shipped default head, the caller's own
- *   head, or one the operator published (404 / 401 / 409 before anything loads)
- *   -> {@link predictWithHead}: the request's input (an image, or for a plain head an embedding;
- *   worker/inference/embedding-input.ts), then the head's Predictor (shared/predict/predictor.ts)
- *   from the isolate's LRU cache (shared/predict/cache.ts), then the scores.
+ * The walk, as a map. A reader starts at the route handler and follows each call into the code
+ * that does the work, depth-first. Returning up the call stack to a function still open is not a
+ * new stop; calling into a file a second time from elsewhere ("coming back") would be. Each file
+ * below is entered once, through one function; what that function returns and defines in the
+ * same place (the lazily loaded runtime, a stored head's document reader, a loaded predictor's
+ * methods) is read on that visit, so calling it later is not coming back, and the cache's load
+ * and run callbacks are written inline in `predict` and read there. A personal plain head and an
+ * image body, in a warm isolate (the backbone loaded once by an earlier request: that set-up,
+ * behind `runtime()`, is not followed):
+ *
+ *    1. worker/routes/predict.ts            predictRoute: `top`; predict; the headers and body
+ *    2. worker/inference/predictors.ts      predict: resolveHead (401 / 404 / 409), runtime(),
+ *                                           predictionInput (415 / 413 / 422), the head cache
+ *    3. worker/inference/model-runtime.ts   isolateModels: the manifest; `runtime()` when the head
+ *                                           is known to run here, its `recordHeap()` at the end
+ *    4. worker/store/heads.ts               openHead: the head's row (D1); its `readDocument()`
+ *                                           (R2) only when the head is not loaded yet
+ *    5. worker/http/read-body.ts            readAccepted: the media type (415), the body (413)
+ *    6. shared/image/decode.ts              decodeToModelInput: header checks, the PNG or JPEG
+ *                                           decoder, preprocess; header.ts, png-decode.ts,
+ *                                           jpeg-decode.ts and preprocess.ts count as part of
+ *                                           this stop because the walk reaches them only
+ *                                           through this one call
+ *    7. shared/predict/cache.ts             LruCache.use: the load (on a miss), then the run
+ *    8. shared/predict/predictor.ts         loadPredictor (on a miss); predictPreprocessed:
+ *                                           frozenPass, then predictFrozen
+ *    9. shared/model/folded-graph.ts        FoldedGraph.run: the frozen backbone's forward pass
+ *   10. shared/predict/head-runner.ts       headModelPredictions: input transform, head model,
+ *                                           ranked scores
+ *
+ * Small helpers called and returned from on the way are not stops: the name check
+ * (shared/head/validate.ts), error constructors (shared/errors.ts, worker/http/auth.ts), manifest
+ * lookups (shared/model/manifest.ts), the bounded JSON parse of the stored document
+ * (shared/util/json-guard.ts), the document's weights as TF.js artifacts (shared/head/document.ts)
+ * and the ETag quoting (worker/http/etag.ts). A fine-tuned model adds its own top layers inside
+ * stop 8 (TF.js layers); an embedding body skips stops 6 and 9.
  *
  * Stored heads (personal and published) are cached under their owner, name and ETag, so a new
  * version is a new entry and the old one ages out; shipped heads are a small fixed set, kept for
  * the isolate's life.
  */
 import type { Context } from 'hono';
-import { EMBEDDING_TYPE, IMAGE_TYPES, type Prediction } from '../../shared/api/types.ts';
+import { EMBEDDING_TYPE, IMAGE_TYPES, type PredictResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { isDefaultHeadName, isHeadId } from '../../shared/head/validate.ts';
+import { EDGE_DECODE_LIMITS, decodeToModelInput } from '../../shared/image/decode.ts';
 import { HEAD_JSON_LIMITS, HEAD_LIMITS } from '../../shared/limits.ts';
 import { backboneRef, servedBackbone, type Manifest } from '../../shared/model/manifest.ts';
 import { LruCache } from '../../shared/predict/cache.ts';
@@ -24,10 +59,9 @@ import { parseBoundedJsonShape } from '../../shared/util/json-guard.ts';
 import type { AppEnv } from '../env.ts';
 import { unauthorized } from '../http/auth.ts';
 import { mediaType, readAccepted } from '../http/read-body.ts';
-import { findHead, readHead } from '../store/heads.ts';
+import { openHead } from '../store/heads.ts';
 import { publishedKey } from '../store/published.ts';
-import { pixelsOf } from './embedding-input.ts';
-import { fetchShippedHead, getManifest, recordHeap, type ModelRuntime } from './model-runtime.ts';
+import { isolateModels, type IsolateModels, type ModelRuntime } from './model-runtime.ts';
 import type { PublishedIndex } from './published-index.ts';
 
 /**
@@ -48,8 +82,45 @@ export const headCache = new LruCache<Predictor>(HEAD_CACHE_BYTES);
 /** The shipped heads (the manifest's, from the static assets): loaded once, never evicted. */
 const shippedCache = new LruCache<Predictor>(Number.POSITIVE_INFINITY);
 
+/** What the predict route answers: the body, and what its headers say. */
+export interface PredictOutcome {
+  body: PredictResponse;
+  /** The stored version that ran (sent as `x-tannerin-head-etag`); null for a shipped head. */
+  etag: string | null;
+  /** A personal head: the answer must not be cached by others (`cache-control: no-store`). */
+  personal: boolean;
+}
+
+/**
+ * The one prediction the Worker makes (the map is in the module comment): the head `name` names,
+ * run on the request's body, its scores cut to `top`. Errors come in this order: which head
+ * (401 / 404 / 409) before anything loads or the body is read; the body (415 / 413 / 422) before
+ * any head loads; 503 when the isolate's models or the head cache cannot serve it.
+ */
+export async function predict(c: Context<AppEnv>, published: PublishedIndex, name: string, top?: number): Promise<PredictOutcome> {
+  const head = await resolveHead(c, published, name);
+  const runtime = await head.models.runtime();
+  const input = await predictionInput(c.req.raw, runtime, head);
+  const predictions = await head.cache.use(
+    head.key,
+    async () => {
+      const { doc, documentBytes } = await head.read();
+      const predictor = await loadPredictor(doc, runtime.backbone);
+      return { value: predictor, bytes: predictor.weightBytes + documentBytes };
+    },
+    async (predictor) => {
+      if (input.kind === 'embedding') return predictor.predictFrozen({ embedding: input.embedding }, top);
+      const ranked = await predictor.predictPreprocessed(input.pixels, top);
+      runtime.recordHeap();
+      return ranked;
+    },
+    { estimatedBytes: head.estimatedBytes },
+  );
+  return { body: { backbone: runtime.backbone.ref, head: head.name, predictions }, etag: head.etag, personal: head.personal };
+}
+
 /** A head a request named, resolved to where it is cached and where its document comes from. */
-export interface ResolvedHead {
+interface ResolvedHead {
   /** The name the answer reports: a default head's name, a personal head's id. */
   name: string;
   /** A fine-tuned model reads the image only. */
@@ -65,6 +136,8 @@ export interface ResolvedHead {
   estimatedBytes: number;
   /** The head document, and the bytes its parsed form holds. */
   read(): Promise<{ doc: HeadDocument; documentBytes: number }>;
+  /** The isolate's models, as resolving read them: the manifest (the runtime is not loaded yet). */
+  models: IsolateModels;
 }
 
 /**
@@ -72,16 +145,18 @@ export interface ResolvedHead {
  * 404 if the account has none such, 409 for another backbone); a default head name is first a
  * published head (it shadows a shipped one), then a shipped head (404 if neither).
  */
-export async function resolveHead(c: Context<AppEnv>, published: PublishedIndex, name: string): Promise<ResolvedHead> {
+async function resolveHead(c: Context<AppEnv>, published: PublishedIndex, name: string): Promise<ResolvedHead> {
   const { env } = c;
   if (isHeadId(name)) {
     const caller = c.get('caller');
     if (!caller) throw unauthorized(`Head ${name} is a personal head: send its owner's token (Authorization: Bearer <token>).`, false);
-    const manifest = await getManifest(env);
+    const models = await isolateModels(env);
+    const { manifest } = models;
     const served = backboneRef(manifest.backbone);
-    const row = await findHead(env.DB, caller.accountId, name);
+    const stored = await openHead(env.DB, env.HEADS, caller.accountId, name);
     // The same answer whether the id is unknown or another account's: existence never leaks.
-    if (!row) throw new TannerinError('not_found', `Unknown head "${name}".`);
+    if (!stored) throw new TannerinError('not_found', `Unknown head "${name}".`);
+    const { row } = stored;
     if (row.backbone !== served) {
       if (servedBackbone(manifest, row.backbone)) throw notRunHere(manifest, `Head ${name}`, row.backbone);
       throw new TannerinError(
@@ -98,15 +173,17 @@ export async function resolveHead(c: Context<AppEnv>, published: PublishedIndex,
       key: `${row.account_id}/${row.id}@${row.etag}`,
       estimatedBytes: estimatedLoadedBytes(row.bytes),
       async read() {
-        const stored = await readHead(env.DB, env.HEADS, row.account_id, row.id);
-        if (!stored) throw new TannerinError('not_found', `Unknown head "${row.id}".`);
+        const body = await stored.readDocument();
+        if (!body) throw new TannerinError('not_found', `Unknown head "${row.id}".`);
         // Stored documents were validated on upload against this backbone (checked again above).
-        return readHeadDocument(stored.body);
+        return readHeadDocument(body);
       },
+      models,
     };
   }
   const row = isDefaultHeadName(name) ? await published.find(env.DB, name) : null;
-  const manifest = await getManifest(env);
+  const models = await isolateModels(env);
+  const { manifest } = models;
   const served = backboneRef(manifest.backbone);
   if (row) {
     if (row.backbone !== served) {
@@ -131,6 +208,7 @@ export async function resolveHead(c: Context<AppEnv>, published: PublishedIndex,
         }
         return readHeadDocument(object);
       },
+      models,
     };
   }
   const entry = manifest.heads.find((h) => h.id === name);
@@ -146,7 +224,8 @@ export async function resolveHead(c: Context<AppEnv>, published: PublishedIndex,
     cache: shippedCache,
     key: `shipped/${name}`,
     estimatedBytes: 0,
-    read: async () => ({ doc: await fetchShippedHead(env, entry.url), documentBytes: 0 }),
+    read: async () => ({ doc: await models.shippedHead(entry.url), documentBytes: 0 }),
+    models,
   };
 }
 
@@ -160,29 +239,6 @@ function notRunHere(manifest: Manifest, what: string, backbone: string): Tanneri
   return new TannerinError(
     'backbone_mismatch',
     `${what} runs on backbone ${backbone}, which this server stores and syncs heads for but does not run at the edge (the edge runs ${runs}). Predict with it in the app, or train it on ${runs} to predict here.`,
-  );
-}
-
-/**
- * Scores of the request's input under `head`: the body is read and checked first (415, 413, 422
- * before any head loads), then the head's predictor runs it, from the cache or loaded into it.
- */
-export async function predictWithHead(req: Request, runtime: ModelRuntime, head: ResolvedHead, top?: number): Promise<Prediction[]> {
-  const input = await predictionInput(req, runtime, head);
-  return head.cache.use(
-    head.key,
-    async () => {
-      const { doc, documentBytes } = await head.read();
-      const predictor = await loadPredictor(doc, runtime.backbone);
-      return { value: predictor, bytes: predictor.weightBytes + documentBytes };
-    },
-    async (predictor) => {
-      if (input.kind === 'embedding') return predictor.predictFrozen({ embedding: input.embedding }, top);
-      const predictions = await predictor.predictPreprocessed(input.pixels, top);
-      recordHeap();
-      return predictions;
-    },
-    { estimatedBytes: head.estimatedBytes },
   );
 }
 
@@ -207,7 +263,7 @@ async function readHeadDocument(body: { text(): Promise<string> }): Promise<{ do
 }
 
 /** Parses `size` little-endian float32 values, rejecting a wrong length or non-finite values. */
-export function parseEmbedding(bytes: Uint8Array, size: number): Float32Array {
+function parseEmbedding(bytes: Uint8Array, size: number): Float32Array {
   if (bytes.byteLength !== size * 4) {
     throw new TannerinError(
       'invalid_embedding',
@@ -225,14 +281,14 @@ export function parseEmbedding(bytes: Uint8Array, size: number): Float32Array {
 }
 
 /** What a prediction reads from the request body: its image as preprocessed pixels, or an embedding the client computed. */
-export type PredictionInput = { kind: 'pixels'; pixels: Float32Array } | { kind: 'embedding'; embedding: Float32Array };
+type PredictionInput = { kind: 'pixels'; pixels: Float32Array } | { kind: 'embedding'; embedding: Float32Array };
 
 /**
  * The request body as the input `head` can read, checked before the head loads: an image, or for
  * a plain head also an embedding (raw little-endian float32). A fine-tuned model needs the image
  * (its personal layers start from an intermediate activation): an embedding is a 422 saying so.
  */
-export async function predictionInput(req: Request, runtime: ModelRuntime, head: { name: string; fineTuned: boolean }): Promise<PredictionInput> {
+async function predictionInput(req: Request, runtime: ModelRuntime, head: { name: string; fineTuned: boolean }): Promise<PredictionInput> {
   if (head.fineTuned && mediaType(req) === EMBEDDING_TYPE) {
     throw new TannerinError(
       'invalid_embedding',
@@ -245,6 +301,7 @@ export async function predictionInput(req: Request, runtime: ModelRuntime, head:
       ? `Content-Type ${type} is not accepted by fine-tuned head ${head.name}; send one of: ${IMAGE_TYPES.join(', ')}.`
       : `Content-Type ${type} is not accepted; send one of: ${accepted.join(', ')}.`,
   );
-  if (type === EMBEDDING_TYPE) return { kind: 'embedding', embedding: parseEmbedding(bytes, runtime.manifest.backbone.embedding.size) };
-  return { kind: 'pixels', pixels: await pixelsOf(bytes, runtime) };
+  const { backbone } = runtime.manifest;
+  if (type === EMBEDDING_TYPE) return { kind: 'embedding', embedding: parseEmbedding(bytes, backbone.embedding.size) };
+  return { kind: 'pixels', pixels: await decodeToModelInput(bytes, backbone.normalization, EDGE_DECODE_LIMITS) };
 }

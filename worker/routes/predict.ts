@@ -9,12 +9,10 @@
  * a shipped head makes no D1 query and no R2 read once the isolate is warm.
  */
 import type { Context } from 'hono';
-import type { PredictResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { quoteEtag } from '../http/etag.ts';
-import { getRuntime } from '../inference/model-runtime.ts';
-import { predictWithHead, resolveHead } from '../inference/predictors.ts';
+import { predict } from '../inference/predictors.ts';
 import type { PublishedIndex } from '../inference/published-index.ts';
 
 export const DEFAULT_HEAD = 'content-safety';
@@ -31,13 +29,9 @@ function parseTop(raw: string | undefined): number | undefined {
 export function predictRoute(published: PublishedIndex) {
   return async (c: Context<AppEnv>) => {
     const top = parseTop(c.req.query('top'));
-    // Which head, answered (401 / 404 / 409) before the model loads or the body is read.
-    const head = await resolveHead(c, published, c.req.query('head') || DEFAULT_HEAD);
-    const runtime = await getRuntime(c.env);
-    const predictions = await predictWithHead(c.req.raw, runtime, head, top);
-    const body: PredictResponse = { backbone: runtime.backbone.ref, head: head.name, predictions };
-    if (head.etag !== null) c.header('x-tannerin-head-etag', quoteEtag(head.etag));
-    if (head.personal) c.header('cache-control', 'no-store');
+    const { body, etag, personal } = await predict(c, published, c.req.query('head') || DEFAULT_HEAD, top);
+    if (etag !== null) c.header('x-tannerin-head-etag', quoteEtag(etag));
+    if (personal) c.header('cache-control', 'no-store');
     return c.json(body);
   };
 }

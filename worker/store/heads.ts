@@ -55,6 +55,17 @@ export function findHead(db: D1Database, accountId: string, id: string): Promise
   return db.prepare('SELECT * FROM heads WHERE account_id = ?1 AND id = ?2').bind(accountId, id).first<HeadRow>();
 }
 
+/**
+ * The account's head with this id (its index row) and a reader of its stored document
+ * ({@link readHead}) for when it is needed, or null. A prediction looks its head up here once:
+ * the row answers 404 / 409 at once, the document is read only if the head is not loaded yet.
+ */
+export async function openHead(db: D1Database, bucket: R2Bucket, accountId: string, id: string): Promise<{ row: HeadRow; readDocument(): Promise<R2ObjectBody | null> } | null> {
+  const row = await findHead(db, accountId, id);
+  if (!row) return null;
+  return { row, readDocument: async () => (await readHead(db, bucket, accountId, id))?.body ?? null };
+}
+
 /** The account's heads, most recently updated first. */
 export async function listHeads(db: D1Database, accountId: string): Promise<HeadRow[]> {
   const { results } = await db.prepare('SELECT * FROM heads WHERE account_id = ?1 ORDER BY updated_at DESC, id').bind(accountId).all<HeadRow>();
