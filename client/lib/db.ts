@@ -163,7 +163,7 @@ export interface ExampleRecord {
 export interface UnlabeledRecord {
   /** UUID made on the device. */
   id: string;
-  /** JPEG copy, shorter side 224 px (never enlarged), as the examples' copies. Never changes. */
+  /** JPEG copy, shorter side 299 px (never enlarged; 224 px before version 7), as the examples' copies. Never changes. */
   photo: PhotoBytes;
   width: number;
   height: number;
@@ -173,8 +173,8 @@ export interface UnlabeledRecord {
 
 /**
  * The embeddings of many examples on one backbone, packed into one Float32Array: training reads a
- * backbone's few packs, not one record per photo. Packs are bounded (client/lib/embedding-packs.ts:
- * at most 64 examples and 4 MB), so adding a photo rewrites at most one bounded pack: the last.
+ * backbone's packs, not one record per photo. Packs are bounded (client/lib/embedding-packs.ts:
+ * at most 16 examples and 1 MB), so adding a photo rewrites at most one small pack: the last.
  * Example `examples[i]` has `views[i]` rows of `dims` floats, after those of the examples before it.
  */
 export interface EmbeddingPackRecord {

@@ -4,10 +4,12 @@
  *
  * Why packs: IndexedDB's cost is per record. Training read 1,000 example records of ~45 KB each
  * (4 views x 2,816 floats) in ~3.3 s in Chromium; the same floats in a few large records read
- * many times faster. A pack holds at most {@link PACK_MAX_EXAMPLES} examples and
- * {@link PACK_MAX_FLOATS} floats, so writes stay bounded: a new example goes to the backbone's last
- * pack (a new one when it is full), and a change to one example (its pending views, a re-embed, a
- * delete) rewrites only the pack that holds it. Packs emptied by deletes are removed; packs thinned
+ * faster. A pack holds at most {@link PACK_MAX_EXAMPLES} examples and {@link PACK_MAX_FLOATS}
+ * floats, so writes stay bounded: a new example goes to the backbone's last pack (a new one when it
+ * is full), and a change to one example (its pending views, a re-embed, a delete) rewrites only the
+ * pack that holds it. Small packs keep adding a photo cheap (the last pack is read and rewritten:
+ * at 64 examples that cost ~60 ms a photo in Chromium on a loaded machine); reading all of them
+ * costs about the same for any pack size, by the bytes. Packs emptied by deletes are removed; packs thinned
  * by deletes are not merged (they still read as one record each).
  *
  * Every function here works inside the caller's transaction (it must include `embeddingPacks`), so
@@ -18,9 +20,9 @@ import type { IDBPObjectStore, StoreNames } from 'idb';
 import type { EmbeddingPackRecord, TannerinSchema } from './db.ts';
 
 /** Most examples in one pack. */
-export const PACK_MAX_EXAMPLES = 64;
-/** Most floats in one pack (4 MB): 64 examples of 4 MobileNetV2 views (2,816 floats) take 2.9 MB. */
-export const PACK_MAX_FLOATS = 1 << 20;
+export const PACK_MAX_EXAMPLES = 16;
+/** Most floats in one pack (1 MB): 16 examples of 4 MobileNetV2 views (2,816 floats) take 0.72 MB. */
+export const PACK_MAX_FLOATS = 1 << 18;
 
 /** One example's embeddings on one backbone: its views in order, view 0 the photo as is. */
 export interface EmbeddingEntry {

@@ -2,7 +2,7 @@
  * "Improve further": after a head has been trained, try the costlier recipes on the device and
  * keep whichever is best on photos none of them trained on.
  *
- * 1. Preparing: every fresh example's stored copy (client/lib/examples.ts keeps a 224-px JPEG of
+ * 1. Preparing: every fresh example's stored copy (client/lib/examples.ts keeps a 299-px JPEG of
  *    each photo) and its augmented views (same seed and count as when it was taught; the head,
  *    kNN and self-training use them, fine-tuning by default not) go through the frozen backbone
  *    once, split at the cut of the top block (shared/model/backbone-split.ts): the cut activation and the

@@ -1,5 +1,5 @@
 /**
- * Unlabeled photos: photos without a class, kept (as a 224-px JPEG copy, like examples) for
+ * Unlabeled photos: photos without a class, kept (as a 299-px JPEG copy, like examples) for
  * self-training in "Improve further" (client/lib/improve.ts).
  */
 import { notifyChange } from './changes.ts';
@@ -8,7 +8,7 @@ import { pixelsOf } from './embed.ts';
 import { photoCopy } from './examples.ts';
 import { toStorageError } from './storage.ts';
 
-/** Stores a photo without a class (a 224-px JPEG copy, as for examples) for self-training. */
+/** Stores a photo without a class (a 299-px JPEG copy, as for examples) for self-training. */
 export async function addUnlabeled(photo: Blob | ImageBitmap | HTMLCanvasElement): Promise<{ id: string }> {
   const copy = await photoCopy(await pixelsOf(photo));
   const record: UnlabeledRecord = { id: crypto.randomUUID(), photo: copy.photo, width: copy.width, height: copy.height, createdAt: Date.now() };

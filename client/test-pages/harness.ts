@@ -44,7 +44,7 @@ const harness = {
    * Creates database `name` at an older `version` with plain IndexedDB and the stores that
    * release had (as it left them); `fill` writes records in the same upgrade transaction.
    */
-  createLegacyDb(name: string, version: 1 | 3 | 4 | 5, fill: (tx: IDBTransaction) => void): Promise<void> {
+  createLegacyDb(name: string, version: 1 | 3 | 4 | 5 | 6, fill: (tx: IDBTransaction) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const req = indexedDB.open(name, version);
       req.onupgradeneeded = () => {
@@ -64,6 +64,7 @@ const harness = {
         }
         if (version >= 4) db.createObjectStore('unlabeled', { keyPath: 'id' }).createIndex('by-created', 'createdAt');
         if (version >= 5) db.createObjectStore('pendingMigrations', { keyPath: 'id' });
+        if (version >= 6) examples.createIndex('by-pending', 'pendingViews');
         fill(req.transaction as IDBTransaction);
       };
       req.onsuccess = () => {
@@ -327,6 +328,7 @@ const harness = {
   async trainNow(options: { headId?: string; name?: string; abortAtEpoch?: number; epochs?: number; hidden?: number } = {}) {
     const progress: lib.EpochProgress[] = [];
     const viewsProgress: [number, number][] = [];
+    const embedProgress: [number, number][] = [];
     const controller = new AbortController();
     const before = tf.memory().numTensors;
     try {
@@ -341,10 +343,11 @@ const harness = {
           if (options.abortAtEpoch !== undefined && e.epoch >= options.abortAtEpoch) controller.abort();
         },
         onViewsProgress: (done, total) => viewsProgress.push([done, total]),
+        onEmbedProgress: (done, total) => embedProgress.push([done, total]),
       });
-      return { ok: true as const, report, progress, viewsProgress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
+      return { ok: true as const, report, progress, viewsProgress, embedProgress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
     } catch (err) {
-      return { ok: false as const, error: errorData(err), progress, viewsProgress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
+      return { ok: false as const, error: errorData(err), progress, viewsProgress, embedProgress, tensorsBefore: before, tensorsAfter: tf.memory().numTensors };
     }
   },
   /**
@@ -376,14 +379,18 @@ const harness = {
   },
   /** The stored classes and example summaries. */
   async stored() {
-    const examples = await Promise.all((await lib.listExamples()).map(async (r) => exampleSummary(r, (await lib.getExample(r.id, r.backbone))?.embeddings ?? [])));
+    // Each with its embeddings on the loaded backbone (or, before loading, the one it was added on).
+    const examples = await Promise.all((await lib.listExamples()).map(async (r) => exampleSummary(r, (await lib.getExample(r.id))?.embeddings ?? [])));
     return { classes: await lib.listClasses(), examples, heads: await lib.listHeads() };
   },
-  /** Every stored embedding, base64 of its float32 bytes, by example id (bitwise comparisons). */
+  /**
+   * Every stored embedding on the loaded backbone (before loading: on the one each example was
+   * added on), base64 of its float32 bytes, by example id (bitwise comparisons).
+   */
   async storedEmbeddings(): Promise<Record<string, string[]>> {
     const out: Record<string, string[]> = {};
     for (const r of await lib.listExamples()) {
-      const embeddings = (await lib.getExample(r.id, r.backbone))?.embeddings ?? [];
+      const embeddings = (await lib.getExample(r.id))?.embeddings ?? [];
       out[r.id] = embeddings.map((e) => bytesToBase64(new Uint8Array(e.buffer, e.byteOffset, e.byteLength)));
     }
     return out;

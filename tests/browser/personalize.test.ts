@@ -349,6 +349,7 @@ describe('stale examples', () => {
       const re = await page.evaluate(() => window.tannerin.reembed());
       expect(re.reembedded).toBe(2);
       expect(re.progress).toEqual([
+        [0, 2],
         [1, 2],
         [2, 2],
       ]);
@@ -366,7 +367,7 @@ describe('stale examples', () => {
         return dot / Math.sqrt(nx * ny);
       };
       for (const id of staleIds) {
-        // From the 224-px JPEG copy instead of the PNG: the same picture, not the same bytes.
+        // From the JPEG copy instead of the PNG: the same picture, not the same bytes.
         const sims = (after[id] as string[]).map((e, i) => cosine(e, (before[id] as string[])[i] as string));
         expect(sims).toHaveLength(4);
         for (const s of sims) expect(s).toBeGreaterThan(0.95);
