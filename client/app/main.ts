@@ -5,19 +5,24 @@
  */
 import './style.css';
 import {
+  backboneChoice,
   getSyncStatus,
   isQuotaError,
   loadModels,
   onSyncStatus,
   startBackend,
   startSync,
+  useBackbone,
+  type BackboneChoice,
   type BackendInfo,
   type LoadedModels,
   type SyncStatus,
 } from '../lib/index.ts';
+import { currentBackbone, storedBackboneChoice } from '../lib/internal.ts';
 import type { AppContext, Screen, Tone } from './context.ts';
 import { errorText, formatBytes, h, progressBar, replace } from './dom.ts';
 import { homeScreenNotice, homeScreenNoticeDismissed } from './home-screen.ts';
+import { backboneName } from './image-model.ts';
 import { browserNeedsHomeScreen } from './platform.ts';
 import { registerServiceWorker } from './pwa.ts';
 import { SYNC_ENDED_SHORT } from './sync-ended.ts';
@@ -129,6 +134,46 @@ function scrollToPart(id: string): void {
   addEventListener('wheel', stop, { passive: true });
 }
 
+/**
+ * The backbone rule (client/lib/backbone-choice.ts) at start: the first run times MobileNetV2 once;
+ * when the rule picks another backbone for this device (the person's choice, or the larger one on a
+ * fast device if that is the policy), it is downloaded and used now, with progress. When the larger
+ * one is only offered, a banner says so once. A failure keeps the backbone loaded.
+ */
+async function applyBackboneRule(stage: HTMLElement, bar: ReturnType<typeof progressBar>): Promise<void> {
+  const firstMeasurement = storedBackboneChoice().measurement === null;
+  let choice: BackboneChoice;
+  try {
+    if (firstMeasurement) stage.textContent = 'Checking how fast this device runs the model…';
+    choice = await backboneChoice();
+  } catch {
+    return;
+  }
+  const loaded = currentBackbone().manifest.id;
+  if (choice.backbone !== loaded) {
+    try {
+      await useBackbone(choice.backbone, {
+        by: choice.by,
+        onDownloadProgress: (done, total) => {
+          stage.textContent = `Downloading ${backboneName(choice.backbone)}, the image model chosen for this device…`;
+          bar.set(total ? done / total : null, `${formatBytes(done)} of ${formatBytes(total)}`);
+        },
+        onReembedProgress: (done, total) => {
+          stage.textContent = 'Embedding your photos with the new image model…';
+          bar.set(total ? done / total : null, `${done} of ${total} photos`);
+        },
+      });
+    } catch (err) {
+      banner('backbone', `${backboneName(choice.backbone)} could not be prepared (${errorText(err)}); using ${backboneName(loaded)}.`, 'warn');
+    }
+  } else if (firstMeasurement && choice.offerLarger) {
+    banner('backbone', `This device is fast enough for a larger image model. See “Image model” on the Models screen.`, 'info', {
+      label: 'Show',
+      run: () => (location.hash = '#models/image-model'),
+    });
+  }
+}
+
 async function boot(): Promise<void> {
   renderNet();
   const reason = unsupportedReason();
@@ -170,6 +215,7 @@ async function boot(): Promise<void> {
     }
     return;
   }
+  await applyBackboneRule(stage, bar);
   if (models.storageError) banner('storage', `${models.storageError} The model works for now, but will be downloaded again next time.`, 'warn');
   if (models.manifestSource === 'stored' && navigator.onLine && models.manifestError) {
     banner('manifest', `Using the model stored on this device: the server did not answer (${models.manifestError}).`, 'info');

@@ -15,7 +15,7 @@ import {
   type BackboneChoice,
   type BackboneRule,
 } from './backbone-choice.ts';
-import { broadcast } from './changes.ts';
+import { notifyChange } from './changes.ts';
 import { currentBackbone, loadedBackbone, setCurrentBackbone } from './current-backbone.ts';
 import { reembedExamples } from './reembed.ts';
 import { backboneStatuses, findServedBackbone, loadedManifest, loadServedBackbone, servedBackboneList } from './model-store.ts';
@@ -80,7 +80,7 @@ export async function useBackbone(idOrRef: string, options: UseBackboneOptions =
       ...(options.signal ? { signal: options.signal } : {}),
     }));
     setCurrentBackbone(next);
-    broadcast({ type: 'models-updated', backbone: next.ref });
+    notifyChange({ type: 'models-updated', backbone: next.ref });
   }
   if ((options.by ?? 'person') === 'person') updateStoredBackboneChoice({ personChoice: next.manifest.id });
   return { backbone: next.ref, previous: previous.ref, reembedded };

@@ -19,7 +19,7 @@ import { importHeadFiles, type HeadDocument } from '../../shared/head/document.t
 import { backboneRef, type ManifestFile } from '../../shared/model/manifest.ts';
 import { activeBackend, startBackend } from './backend.ts';
 import { addLoadedBackbone, loadedBackbone, setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
-import { broadcast } from './changes.ts';
+import { broadcast, notifyChange } from './changes.ts';
 import { openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
 import { resumePendingViews } from './pending-views.ts';
 import { formatMegabytes, storageErrorMessage } from './storage.ts';
@@ -239,7 +239,8 @@ export async function loadServedBackbone(idOrRef: string, options: LoadBackboneO
       await startBackend();
       const backbone = await loadBackbone(wantedBackbone, fileReader(have));
       addLoadedBackbone(backbone);
-      if (bytesDownloaded > 0) broadcast({ type: 'models-updated', backbone: ref });
+      // This page's listeners too (the app lists what each backbone still needs to download).
+      if (bytesDownloaded > 0) notifyChange({ type: 'models-updated', backbone: ref });
       return backbone;
     })().finally(() => loading.delete(ref));
     loading.set(ref, promise);

@@ -569,6 +569,47 @@ const harness = {
       return { ok: false as const, names, error: errorData(err) };
     }
   },
+  /**
+   * `useBackbone` with its download and re-embedding progress recorded; `abortAtReembedded` aborts
+   * from the re-embedding progress once that many examples are done. Errors come back as data.
+   */
+  async switchBackbone(id: string, options: { abortAtReembedded?: number } = {}) {
+    const download: [number, number][] = [];
+    const reembed: [number, number][] = [];
+    const controller = new AbortController();
+    try {
+      const report = await lib.useBackbone(id, {
+        signal: controller.signal,
+        onDownloadProgress: (done, total) => download.push([done, total]),
+        onReembedProgress: (done, total) => {
+          reembed.push([done, total]);
+          if (options.abortAtReembedded !== undefined && done >= options.abortAtReembedded) controller.abort();
+        },
+      });
+      return { ok: true as const, report, download, reembed, current: lib.currentBackbone().ref };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err), download, reembed, current: lib.currentBackbone().ref };
+    }
+  },
+  /** `loadServedBackbone` with its download progress recorded; the backbone's ref, or the error as data. */
+  async downloadBackbone(idOrRef: string) {
+    const download: [number, number][] = [];
+    try {
+      const backbone = await lib.loadServedBackbone(idOrRef, { onProgress: (done, total) => download.push([done, total]) });
+      return { ok: true as const, ref: backbone.ref, download };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err), download };
+    }
+  },
+  /** `predict` of one image with a head, reporting a failure as data (a `BackboneNeededError` with its fields). */
+  async tryPredict(img: ImageArg, options: lib.PredictOptions = {}) {
+    try {
+      return { ok: true as const, result: await lib.predict(blobOf(img), options) };
+    } catch (err) {
+      const needed = err instanceof lib.BackboneNeededError ? { backbone: err.backbone, downloadBytes: err.downloadBytes } : null;
+      return { ok: false as const, error: errorData(err), needed };
+    }
+  },
   /** `tf.memory()`, as plain data. */
   memory() {
     const m = tf.memory();

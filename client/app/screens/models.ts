@@ -13,6 +13,7 @@ import {
   getSyncStatus,
   importHead,
   listHeads,
+  loadServedBackbone,
   onChange,
   onSyncStatus,
   renameHead,
@@ -25,9 +26,10 @@ import {
   type HeadSummary,
   type SyncStatus,
 } from '../../lib/index.ts';
-import { cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH } from '../../lib/internal.ts';
+import { cleanDeviceLabel, currentBackbone, MAX_DEVICE_LABEL_LENGTH } from '../../lib/internal.ts';
 import type { AppContext, Screen } from '../context.ts';
-import { errorText, formatBytes, h, pct, renameButton, replace } from '../dom.ts';
+import { errorText, formatBytes, h, pct, progressBar, renameButton, replace } from '../dom.ts';
+import { backboneName, imageModelCard } from '../image-model.ts';
 import { appleDeviceName, browserNeedsHomeScreen } from '../platform.ts';
 import { SYNC_ENDED_SHORT, SYNC_ENDED_WORDS } from '../sync-ended.ts';
 
@@ -78,6 +80,34 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
     );
   });
 
+  /** A head whose image model is not on this device: what it needs, and its download. */
+  const needsRow = (head: HeadSummary, needs: NonNullable<HeadSummary['needs']>): HTMLElement => {
+    const bar = progressBar(`Downloading ${backboneName(needs.backbone)}`);
+    bar.el.hidden = true;
+    const button = h('button', { type: 'button', disabled: !ctx.online() }, `Download ${backboneName(needs.backbone)} (${formatBytes(needs.downloadBytes)})`);
+    button.addEventListener('click', () => {
+      button.disabled = true;
+      bar.el.hidden = false;
+      const done = ctx.busy('download-backbone');
+      loadServedBackbone(needs.backbone, { onProgress: (got, total) => bar.set(total ? got / total : null, `${formatBytes(got)} of ${formatBytes(total)}`) })
+        .then(
+          () => ctx.notify(`${backboneName(needs.backbone)} is on this device: “${head.name}” can predict.`, 'good'),
+          (err: unknown) => ctx.notify(`Download failed: ${errorText(err)}`, 'error'),
+        )
+        .finally(() => {
+          done();
+          void renderList();
+        });
+    });
+    return h(
+      'div',
+      { class: 'needs', 'data-testid': 'head-needs' },
+      h('p', {}, `Needs the image model ${backboneName(needs.backbone)} (${needs.backbone}), ${formatBytes(needs.downloadBytes)} to download.`),
+      h('div', { class: 'row' }, button),
+      bar.el,
+    );
+  };
+
   const modelRow = (head: HeadSummary): HTMLElement => {
     const radio = h('input', { type: 'radio', name: 'active-model', id: `use-${head.id}`, checked: head.active, disabled: !head.usable });
     radio.addEventListener('change', () => void setActiveHead(head.id));
@@ -92,8 +122,9 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
         head.metrics ? `Right on ${pct(head.metrics.accuracy)} of ${head.metrics.n} practice photos. ` : head.imported ? 'Imported. ' : '',
         head.predictWith === 'knn' ? 'Uses most-similar-photo matching. ' : '',
         `${formatBytes(head.sizeBytes)} · ${new Date(head.created).toLocaleDateString()}`,
-        head.usable ? '' : ' · made for another model version: retrain it',
+        head.usable || head.needs ? '' : ' · made for another model version: retrain it',
       ),
+      head.needs ? needsRow(head, head.needs) : null,
       h(
         'div',
         { class: 'row' },
@@ -266,6 +297,12 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
   };
 
   const b = ctx.backend;
+  const engine = h('p', { class: 'muted', 'data-testid': 'engine' });
+  const renderEngine = (): void => {
+    engine.textContent = `Image model: ${currentBackbone().ref}. Engine: TF.js ${b.backend === 'wasm' ? `WebAssembly (${b.build}, ${b.threads} thread${b.threads === 1 ? '' : 's'})` : 'plain JavaScript (slow)'}${b.fallbackReason ? ` — ${b.fallbackReason}` : ''}.`;
+  };
+  renderEngine();
+  const imageModel = imageModelCard(ctx, () => currentBackbone().ref);
   replace(
     root,
     h('h1', {}, 'Models'),
@@ -277,17 +314,14 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
       h('div', { class: 'row' }, h('label', { class: 'button', for: 'import-files' }, 'Import model files'), importInput),
       importStatus,
     ),
+    imageModel.el,
     h('section', { class: 'card', id: 'sync' }, h('h2', {}, 'Sync'), sync),
     h('section', { class: 'card' }, h('h2', {}, 'Storage'), storage),
     h(
       'section',
       { class: 'card' },
       h('h2', {}, 'About'),
-      h(
-        'p',
-        { class: 'muted', 'data-testid': 'engine' },
-        `Image model: ${ctx.models.backbone.ref}. Engine: TF.js ${b.backend === 'wasm' ? `WebAssembly (${b.build}, ${b.threads} thread${b.threads === 1 ? '' : 's'})` : 'plain JavaScript (slow)'}${b.fallbackReason ? ` — ${b.fallbackReason}` : ''}.`,
-      ),
+      engine,
       h('p', {}, h('a', { class: 'button', href: '/api.html' }, 'The edge API'), ' — default predictions for developers.'),
     ),
   );
@@ -296,13 +330,15 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
   void getSyncStatus().then(renderSync);
   const offSync = onSyncStatus((s) => void renderSync(s));
   const offChange = onChange((msg) => {
-    if (msg.type === 'head-saved' || msg.type === 'head-deleted' || msg.type === 'active-head-changed') {
+    if (msg.type === 'models-updated') renderEngine();
+    if (msg.type === 'head-saved' || msg.type === 'head-deleted' || msg.type === 'active-head-changed' || msg.type === 'models-updated') {
       void renderList();
       void renderStorage();
     }
   });
   const offNet = ctx.onOnlineChange(() => void getSyncStatus().then(renderSync));
   return () => {
+    imageModel.unmount();
     offSync();
     offChange();
     offNet();
