@@ -3,8 +3,8 @@
  * the forward time it is measured on, and the choice kept on the device.
  *
  * The rule: every device starts on the base backbone (MobileNetV2: 2.4 MB, the one the edge runs).
- * At first run its forward pass is timed ({@link measureForwardMs}, median of a few passes after a
- * warm-up). The larger backbone (InceptionV3 cut at mixed7: 9.1 MB, 299 px input) costs about
+ * At first run its forward pass is timed ({@link measureForwardMs}, median of 5 passes after 2
+ * warm-up passes). The larger backbone (InceptionV3 cut at mixed7: 9.1 MB, 299 px input) costs about
  * `largerCostRatio` times as much; when that estimate is within `fastDeviceMaxLargerForwardMs` the
  * device counts as fast (desktop-class): the larger backbone is offered there, and becomes its
  * default if `fastDeviceDefault` says `larger`. A slow device keeps the base one and is not offered
@@ -25,12 +25,16 @@ export const BACKBONE_RULE: Readonly<BackboneRule> = {
   base: 'mobilenet_v2',
   /** The larger backbone a fast device is offered. */
   larger: 'inception_v3',
-  /** Its forward pass costs about this many of the base one's (FIELD-NOTES: ~7x on a desktop CPU). */
-  largerCostRatio: 7,
+  /**
+   * Its forward pass costs about this many of the base one's: in Chromium (WASM SIMD, folded
+   * graphs) 12.9x side by side on a 2-core machine (tests/browser/backbones.test.ts,
+   * `browser.backbone_forward_ratio`); in Node ~7-8x (FIELD-NOTES). Folding sped MobileNetV2 up more.
+   */
+  largerCostRatio: 12,
   /**
    * A device is fast when the larger backbone's estimated forward pass (base forward time x ratio)
    * is at most this many milliseconds: a photo then still becomes an example in about the 250 ms
-   * the app aims for. A phone-class device (base ~90 ms, larger ~630 ms) is not fast.
+   * the app aims for. A phone-class device (base ~90 ms) is far from it.
    */
   fastDeviceMaxLargerForwardMs: 250,
   /** What a fast device uses by default: `base` until the accuracy work shows the larger is better. */
@@ -115,7 +119,7 @@ export function chooseBackbone(
  * Median forward time (ms) of one image through `backbone`, after `warmup` passes (the first pass
  * pays for kernel setup), over `runs` passes of a fixed input.
  */
-export async function measureForwardMs(backbone: Backbone, runs = 3, warmup = 1): Promise<number> {
+export async function measureForwardMs(backbone: Backbone, runs = 5, warmup = 2): Promise<number> {
   const { width, height } = backbone.manifest.normalization;
   const input = new Float32Array(width * height * 3).map((_, i) => ((i % 251) / 250) * 2 - 1);
   for (let i = 0; i < warmup; i++) await backbone.embedPreprocessed(input);

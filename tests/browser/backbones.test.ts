@@ -84,7 +84,7 @@ describe('two backbones on one device', () => {
     // With fast devices defaulting to the larger backbone and a threshold every device meets, it picks InceptionV3.
     const generous = { ...BACKBONE_RULE, fastDeviceDefault: 'larger' as const, fastDeviceMaxLargerForwardMs: 1e9 };
     expect(await pageA.evaluate((rule) => window.tannerin.backboneChoice({ rule }), generous)).toMatchObject({ backbone: inception.id, fastDevice: true, offerLarger: true });
-    report('browser.backbone_choice.mobilenet_forward_ms', stored.measurement.forwardMs, 'ms', `the rule's first-run measurement (median of 3 after 1 warm-up); device counted fast: ${String(choice.fastDevice)}`);
+    report('browser.backbone_choice.mobilenet_forward_ms', stored.measurement.forwardMs, 'ms', `the rule's first-run measurement (median of 5 after 2 warm-up passes); device counted fast: ${String(choice.fastDevice)}`);
   });
 
   it('a head trained on MobileNetV2, then InceptionV3 downloaded with progress and the photos re-embedded (a cancel keeps MobileNetV2)', async () => {
