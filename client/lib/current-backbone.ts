@@ -54,11 +54,6 @@ export function currentBackbone(): Backbone {
   return current;
 }
 
-/** The backbone `embed` uses, or null before `loadModels`. */
-export function currentBackboneOrNull(): Backbone | null {
-  return current;
-}
-
 let defaults: HeadDocument[] = [];
 
 /** Makes `heads` the default heads `predict` falls back on (`loadModels` calls it). */
