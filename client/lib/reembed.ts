@@ -14,7 +14,7 @@ import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type StoredExampleRecord } from './db.ts';
 import { embeddedIds, putEmbeddings } from './embedding-packs.ts';
 import { embedViews, photoPixels } from './examples.ts';
-import { toStorageError } from './storage.ts';
+import { StorageError, isQuotaError, toStorageError } from './storage.ts';
 
 /** Options for {@link reembedExamples}. */
 export interface ReembedOptions {
@@ -38,6 +38,11 @@ export interface ReembedReport {
   reembedded: number;
   /** Examples it set out to embed (some may have been deleted meanwhile). */
   total: number;
+  /**
+   * Examples whose stored copy could not be decoded or embedded: skipped (they stay without
+   * embeddings on this backbone, and training leaves them out) rather than stopping the others.
+   */
+  failed: number;
 }
 
 /**
@@ -46,8 +51,9 @@ export interface ReembedReport {
  * included), and stores them in `backbone`'s packs, one example per transaction: an interrupted or
  * cancelled run keeps what it stored, and calling it again resumes with the examples still
  * lacking. `backbone` need not be the loaded one (the app may embed for a backbone it is switching
- * to); it must stay undisposed until this resolves. Examples deleted meanwhile are skipped. Throws
- * a `StorageError` when the device is out of space (the examples done so far are kept).
+ * to); it must stay undisposed until this resolves. Examples deleted meanwhile are skipped, and so
+ * are examples whose copy cannot be decoded (counted in `failed`). Throws a `StorageError` when the
+ * device is out of space (the examples done so far are kept).
  */
 export async function reembedExamples(backbone: Backbone, options: ReembedOptions = {}): Promise<ReembedReport> {
   const { signal, onProgress } = options;
@@ -58,25 +64,32 @@ export async function reembedExamples(backbone: Backbone, options: ReembedOption
   const [ids, embedded] = await Promise.all([tx.objectStore('examples').getAllKeys(), options.all ? undefined : embeddedIds(tx.objectStore('embeddingPacks'))]);
   const have = embedded?.get(ref);
   const todo = have ? ids.filter((id) => !have.has(id)) : ids;
-  if (!todo.length) return { reembedded: 0, total: 0 };
+  if (!todo.length) return { reembedded: 0, total: 0, failed: 0 };
   onProgress?.(0, todo.length);
   let done = 0;
   let reembedded = 0;
+  let failed = 0;
   const touched = new Set<string>();
   try {
     for (const id of todo) {
       signal?.throwIfAborted();
       const record = await db.get('examples', id);
-      if (record && (await reembedOne(backbone, record, signal))) {
-        touched.add(record.classId);
-        reembedded++;
+      try {
+        if (record && (await reembedOne(backbone, record, signal))) {
+          touched.add(record.classId);
+          reembedded++;
+        }
+      } catch (err) {
+        // Cancelling and a full device stop the run; one photo that cannot be decoded does not.
+        if (signal?.aborted || err instanceof StorageError || isQuotaError(err)) throw err;
+        failed++;
       }
       onProgress?.(++done, todo.length);
     }
   } finally {
     for (const classId of touched) notifyChange({ type: 'examples-changed', classId });
   }
-  return { reembedded, total: todo.length };
+  return { reembedded, total: todo.length, failed };
 }
 
 /** Embeds one example's views on `backbone` and stores them; false if it was deleted meanwhile. */

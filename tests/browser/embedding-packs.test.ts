@@ -248,9 +248,9 @@ describe('database version 7: embeddings packed per backbone', () => {
     expect(result.error).toBe('AbortError');
     expect(result.progress).toEqual([[0, 6], [1, 6], [2, 6]]);
     expect(result.afterCancel).toBe(2);
-    expect(result.resumed).toEqual({ reembedded: 4, total: 4 });
+    expect(result.resumed).toEqual({ reembedded: 4, total: 4, failed: 0 });
     expect(result.resumedProgress).toEqual([[0, 4], [1, 4], [2, 4], [3, 4], [4, 4]]);
-    expect(result.again).toEqual({ reembedded: 0, total: 0 });
+    expect(result.again).toEqual({ reembedded: 0, total: 0, failed: 0 });
     expect(result.fakeViews).toEqual([4, 4, 4, 4, 4, 4]);
     for (const [i, size] of result.sizes.entries()) expect(result.fakeFirst[i]).toEqual(size);
     // The loaded backbone's embeddings, and the records' backbone, are untouched.
@@ -269,6 +269,18 @@ describe('database version 7: embeddings packed per backbone', () => {
     expect(trained.tensorsAfter).toBe(trained.tensorsBefore);
     const loaded = await page.evaluate((ids) => Promise.all(ids.map(async (id) => (await window.tannerin.getExample(id))?.embeddings.length)), stale);
     expect(loaded).toEqual([4, 4]);
+
+    // A photo whose stored copy cannot be decoded is skipped, not a reason to stop: Train leaves it out.
+    const [broken] = await page.evaluate(() => window.tannerin.makeStale(1));
+    await page.evaluate(async (id) => {
+      const db = await window.tannerin.openTannerinDb();
+      const record = await db.get('examples', id);
+      if (record) await db.put('examples', { ...record, photo: { bytes: new Uint8Array([1, 2, 3]), type: 'image/jpeg' } });
+    }, broken as string);
+    const again = await page.evaluate(() => window.tannerin.trainNow());
+    if (!again.ok) throw new Error(`training failed: ${again.error.message}`);
+    expect(again.embedProgress).toEqual([[0, 1], [1, 1]]);
+    expect(again.report.examples).toMatchObject({ photos: 5, stale: 1 });
     expect(browser.errors).toEqual([]);
   });
 });
