@@ -10,7 +10,7 @@ import { errorText, formatBytes, h, isAbort, progressBar, replace } from './dom.
 /** What people call each backbone, and what it is like. */
 const BACKBONE_WORDS: Record<string, { name: string; about: string }> = {
   mobilenet_v2: { name: 'MobileNetV2', about: 'small and fast; runs well on phones' },
-  inception_v3: { name: 'InceptionV3', about: 'larger and about 7 times slower; for fast computers' },
+  inception_v3: { name: 'InceptionV3', about: 'larger and about 12 times slower; for fast computers' },
 };
 
 /** A backbone's name for people. */
