@@ -62,7 +62,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef, servedBackbones, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
-import { pairedDifference, summarize } from './stats.ts';
+import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';
 import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
 import {
   APP_LEVERS,
@@ -526,7 +526,7 @@ interface PairRow {
   k: number;
   a: string;
   b: string;
-  diff: ReturnType<typeof pairedDifference>;
+  diff: SampleSummary;
   seeds: number[];
 }
 const pairs: PairRow[] = [];
@@ -538,18 +538,10 @@ const compared: [string, string][] = backboneIds.flatMap((id) => [
 for (const dataset of datasets) {
   for (const k of plan.ks) {
     for (const [aLabel, bLabel] of compared) {
-      const a = known[key(dataset.name, aLabel, k)];
-      if (!a?.seeds || !a.perSeed || !cells.has(key(dataset.name, aLabel, k))) continue;
-      const b = known[key(dataset.name, bLabel, k)];
-      if (!b?.seeds || !b.perSeed) continue;
-      const bySeed = new Map(b.seeds.map((seed, i) => [seed, b.perSeed?.[i] as number]));
-      const seeds = a.seeds.filter((seed) => bySeed.has(seed));
-      if (seeds.length < 2) continue;
-      const aBySeed = new Map(a.seeds.map((seed, i) => [seed, a.perSeed?.[i] as number]));
-      const diff = pairedDifference(
-        seeds.map((seed) => aBySeed.get(seed) as number),
-        seeds.map((seed) => bySeed.get(seed) as number),
-      );
+      if (!cells.has(key(dataset.name, aLabel, k))) continue;
+      const paired = pairedBySeed(known[key(dataset.name, aLabel, k)], known[key(dataset.name, bLabel, k)]);
+      if (!paired) continue;
+      const { diff, seeds } = paired;
       pairs.push({ dataset: dataset.name, k, a: aLabel, b: bLabel, diff, seeds });
       results[`eval.${dataset.name}.${aLabel}-vs-${bLabel}.k${k}.diff${suffix}`] = {
         value: round4(diff.mean),

@@ -11,7 +11,7 @@
  * (keys ending in `.confirm`). Every lever is a paired difference against `app` on MobileNetV2 (the
  * app's default backbone), computed here from the per-seed accuracies both keys carry.
  */
-import { pairedDifference, summarize } from './stats.ts';
+import { pairedBySeed, summarize } from './stats.ts';
 
 /** One figure of bench/eval.json (scripts/eval/main.ts describes the keys). */
 export interface EvalEntry {
@@ -54,23 +54,11 @@ function accuracyCell(entry: EvalEntry | undefined): string {
   return ci ? `${pct(entry.value)} [${pct(ci[0])}, ${pct(ci[1])}]` : pct(entry.value);
 }
 
-/** Per-seed accuracies of a key, by seed. */
-function bySeed(entry: EvalEntry | undefined): Map<number, number> | null {
-  if (!entry?.seeds || !entry.perSeed) return null;
-  return new Map(entry.seeds.map((seed, i) => [seed, entry.perSeed?.[i] as number]));
-}
-
 /** `recipe - base` paired over the seeds both have, as `+d [low, high]`, or `-` (fewer than 2 common seeds). */
 export function pairedCell(evaluation: Record<string, EvalEntry>, dataset: string, recipe: string, suffix: string, base = BASELINE): string {
-  const a = bySeed(evaluation[`eval.${dataset}.${recipe}.k10${suffix}`]);
-  const b = bySeed(evaluation[`eval.${dataset}.${base}.k10${suffix}`]);
-  if (!a || !b) return '-';
-  const seeds = [...a.keys()].filter((s) => b.has(s));
-  if (seeds.length < 2) return '-';
-  const d = pairedDifference(
-    seeds.map((s) => a.get(s) as number),
-    seeds.map((s) => b.get(s) as number),
-  );
+  const paired = pairedBySeed(evaluation[`eval.${dataset}.${recipe}.k10${suffix}`], evaluation[`eval.${dataset}.${base}.k10${suffix}`]);
+  if (!paired) return '-';
+  const d = paired.diff;
   return `${signed(d.mean)} [${signed(d.ci.low)}, ${signed(d.ci.high)}]`;
 }
 

@@ -56,3 +56,26 @@ export function pairedDifference(a: readonly number[], b: readonly number[]): Sa
   if (a.length !== b.length) throw new RangeError(`paired samples must have the same length, got ${a.length} and ${b.length}`);
   return summarize(a.map((x, i) => x - (b[i] as number)));
 }
+
+/** A figure measured on some seeds: `perSeed[i]` is the accuracy on `seeds[i]`. */
+export interface SeededFigure {
+  seeds?: readonly number[];
+  perSeed?: readonly number[];
+}
+
+/**
+ * `a - b` paired over the seeds both figures have (in `a`'s order), or null when either lacks
+ * per-seed values or fewer than 2 seeds are common.
+ */
+export function pairedBySeed(a: SeededFigure | undefined, b: SeededFigure | undefined): { diff: SampleSummary; seeds: number[] } | null {
+  if (!a?.seeds || !a.perSeed || !b?.seeds || !b.perSeed) return null;
+  const aBySeed = new Map(a.seeds.map((seed, i) => [seed, a.perSeed?.[i] as number]));
+  const bBySeed = new Map(b.seeds.map((seed, i) => [seed, b.perSeed?.[i] as number]));
+  const seeds = a.seeds.filter((seed) => bBySeed.has(seed));
+  if (seeds.length < 2) return null;
+  const diff = pairedDifference(
+    seeds.map((seed) => aBySeed.get(seed) as number),
+    seeds.map((seed) => bBySeed.get(seed) as number),
+  );
+  return { diff, seeds };
+}
