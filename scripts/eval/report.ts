@@ -11,7 +11,7 @@
  * (keys ending in `.confirm`). Every lever is a paired difference against `app` on MobileNetV2 (the
  * app's default backbone), computed here from the per-seed accuracies both keys carry.
  */
-import { pairedBySeed, summarize } from './stats.ts';
+import { pairedBySeed } from './stats.ts';
 
 /** One figure of bench/eval.json (scripts/eval/main.ts describes the keys). */
 export interface EvalEntry {
@@ -50,7 +50,8 @@ const signed = (x: number): string => `${x >= 0 ? '+' : ''}${pct(x)}`;
 /** `mean [low, high]` of a key's figure, or `-`. */
 function accuracyCell(entry: EvalEntry | undefined): string {
   if (!entry) return '-';
-  const ci = entry.ci ?? (entry.perSeed ? ((s) => [s.ci.low, s.ci.high] as [number, number])(summarize(entry.perSeed)) : null);
+  // The eval writes `ci` with every per-seed figure; older figures have neither.
+  const ci = entry.ci;
   return ci ? `${pct(entry.value)} [${pct(ci[0])}, ${pct(ci[1])}]` : pct(entry.value);
 }
 
