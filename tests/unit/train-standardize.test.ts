@@ -8,20 +8,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import type { Example } from '../../shared/learn/examples.ts';
-import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
 import { predictProbabilities } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
+import { toyBackbone } from '../helpers/toy-backbone.ts';
 
 const DIM = 4;
-const backbone: BackboneManifest = {
-  id: 'toy',
-  version: '0',
-  inputSize: [8, 8],
-  normalization: { width: 8, height: 8, channels: 3, background: [255, 255, 255], resize: 'bilinear', alignCorners: false, scale: 1, offset: 0 },
-  embedding: { size: DIM, parts: [{ name: 'all', layer: 'all', pooling: 'none', size: DIM, offset: 0 }] },
-  files: [],
-};
+const backbone = toyBackbone([['all', DIM]]);
 
 /** 12 photos a class; dimension 0 carries the class (+-3e-3), the others are noise of 1e-3. */
 function examples(seed: number): Example[] {
