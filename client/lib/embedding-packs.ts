@@ -114,7 +114,7 @@ export async function putEmbeddings(store: WritablePacksStore, backbone: string,
   const byPack = new Map<number, Map<string, EmbeddingEntry>>();
   const fresh: EmbeddingEntry[] = [];
   for (const entry of entries) {
-    const key = (await store.index('by-example').getAllKeys(entry.id)).find((k) => k[0] === backbone);
+    const key = await packKeyOf(store, backbone, entry.id);
     if (key) byPack.set(key[1], (byPack.get(key[1]) ?? new Map<string, EmbeddingEntry>()).set(entry.id, entry));
     else fresh.push(entry);
   }
@@ -162,9 +162,31 @@ export async function readEmbeddings(store: PacksStore, backbone: string): Promi
 
 /** One example's embeddings on `backbone`, or undefined when it has none there. */
 export async function readExampleEmbeddings(store: PacksStore, backbone: string, id: string): Promise<Float32Array[] | undefined> {
-  const key = (await store.index('by-example').getAllKeys(id)).find((k) => k[0] === backbone);
+  const key = await packKeyOf(store, backbone, id);
   const pack = key && (await store.get(key));
   return pack ? packEntries(pack).find((e) => e.id === id)?.embeddings : undefined;
+}
+
+/**
+ * Appends `more` rows (augmented views) to example `id`'s embeddings on `backbone` when it has
+ * exactly `have` rows there, rewriting the one pack that holds it (read once); false, and nothing
+ * written, when it has no embeddings there or another count.
+ */
+export async function appendEmbeddings(store: WritablePacksStore, backbone: string, id: string, have: number, more: readonly Float32Array[]): Promise<boolean> {
+  const key = await packKeyOf(store, backbone, id);
+  const pack = key && (await store.get(key));
+  if (!pack) return false;
+  const entries = packEntries(pack);
+  const entry = entries.find((e) => e.id === id);
+  if (entry?.embeddings.length !== have) return false;
+  entry.embeddings = [...entry.embeddings, ...more];
+  await store.put(buildPack(backbone, pack.pack, pack.dims, entries));
+  return true;
+}
+
+/** The key of `backbone`'s pack that holds example `id`, from the `by-example` index. */
+async function packKeyOf(store: PacksStore, backbone: string, id: string): Promise<[string, number] | undefined> {
+  return (await store.index('by-example').getAllKeys(id)).find((k) => k[0] === backbone);
 }
 
 /**

@@ -36,7 +36,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, readPhotoBytes, type ExampleView, type StoredExampleRecord } from './db.ts';
-import { putEmbeddings, readExampleEmbeddings } from './embedding-packs.ts';
+import { appendEmbeddings } from './embedding-packs.ts';
 import { pixelsOfBytes } from './embed.ts';
 
 /** The Web Lock a job holds while it embeds and stores one photo's views (one photo at a time per origin). */
@@ -200,13 +200,13 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
     const examples = tx.objectStore('examples');
     const packs = tx.objectStore('embeddingPacks');
     const now = await examples.get(job.id);
-    const stored = now && (await readExampleEmbeddings(packs, now.backbone, now.id));
+    // The pack gets the views only if it still holds the record's views (read and rewritten once).
     if (
       !now ||
       now.pendingViews !== record.pendingViews ||
       now.views.length !== record.views.length ||
       now.backbone !== record.backbone ||
-      stored?.length !== now.views.length
+      !(await appendEmbeddings(packs, now.backbone, now.id, now.views.length, embeddings))
     ) {
       await tx.done;
       return 'nothing';
@@ -217,7 +217,7 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
       views: [...now.views, ...views.map((v): ExampleView => ({ augmented: true, ops: v.ops }))],
       updated: new Date().toISOString(),
     };
-    await Promise.all([examples.put(complete), putEmbeddings(packs, now.backbone, [{ id: now.id, embeddings: [...stored, ...embeddings] }]), tx.done]);
+    await Promise.all([examples.put(complete), tx.done]);
     notifyChange({ type: 'examples-changed', classId: now.classId });
     return 'stored';
   });
