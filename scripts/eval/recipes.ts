@@ -90,8 +90,6 @@ export const RECIPES = [
 ] as const;
 /** Recipes that train on 3 augmented views of every shot too (shared/image/augment.ts, as the product's examples). */
 export const AUGMENTED_RECIPES: readonly Recipe[] = ['app', 'head-aug', 'finetune-aug', ...APP_LEVERS];
-/** Recipes that also read the test photos' augmented views (test-time augmentation). */
-export const TEST_VIEW_RECIPES: readonly Recipe[] = ['app-tta', 'app-pow-tta', 'app-std-tta', 'app-stdlin-tta'];
 /** Recipes that need a pair of backbones (`--backbones a+b`): one head per backbone. */
 export const PAIR_RECIPES: readonly Recipe[] = ['app-avg'];
 /** Recipes that need the cut activations. */
@@ -356,6 +354,9 @@ const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>,
   'app-scale20': { options: { transform: { scale: 20 } } },
 };
 
+/** Recipes that also read the test photos' augmented views (test-time augmentation). */
+export const TEST_VIEW_RECIPES: readonly Recipe[] = APP_LEVERS.filter((r) => r !== 'app-avg' && APP_LEVER_OPTIONS[r].tta === true);
+
 /** Per test photo, the mean of rows `i * per .. (i + 1) * per - 1` of `rows` (its probabilities over its views). */
 function meanPerPhoto(rows: readonly ArrayLike<number>[], per: number): Float32Array[] {
   const out: Float32Array[] = [];
@@ -470,17 +471,8 @@ export function runRecipe(
       return finetune(train, test, ctx, { unlabeled });
     case 'app-avg':
       return appAverage(train, test, ctx);
-    case 'app-l2':
-    case 'app-tta':
-    case 'app-pow-tta':
-    case 'app-std-tta':
-    case 'app-stdlin':
-    case 'app-stdlin-tta':
-    case 'app-powstd':
-    case 'app-pow':
-    case 'app-std':
-    case 'app-scale5':
-    case 'app-scale20':
+    default:
+      // Every other lever (the type checker holds this to APP_LEVER_OPTIONS' keys).
       return appLever(train, test, ctx, APP_LEVER_OPTIONS[recipe]);
   }
 }
