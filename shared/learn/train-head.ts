@@ -43,6 +43,7 @@ import {
   type Judgement,
 } from './kit.ts';
 import { Yielder } from '../util/yield.ts';
+import { lbfgsStart, lbfgsStep, type LbfgsState } from './lbfgs.ts';
 
 export interface TrainOptions {
   backbone: BackboneManifest;
@@ -264,14 +265,6 @@ export async function trainHead(examples: readonly Example[], options: TrainOpti
   }
 }
 
-/**
- * L-BFGS stops once an iteration lowers the objective by less than this (relative). At 1e-5 the
- * eval's accuracy matched Adam's (issue 15 pt 3) after ~25 iterations.
- */
-const CONVERGED = 1e-5;
-/** L-BFGS keeps this many (step, gradient change) pairs. */
-const LBFGS_PAIRS = 10;
-
 interface Settings {
   backbone: BackboneManifest;
   classes: string[];
@@ -458,14 +451,7 @@ class Trainer {
   }
 
   /** L-BFGS state: the current parameters (kernel then bias) and their evaluation, and the last pairs. */
-  private lbfgs: {
-    theta: Float64Array;
-    value: { loss: number; correct: number; gradient: Float64Array };
-    s: Float64Array[];
-    y: Float64Array[];
-    rho: number[];
-    converged: boolean;
-  } | null = null;
+  private lbfgs: LbfgsState<{ loss: number; correct: number; gradient: Float64Array }> | null = null;
 
   /** The objective, its gradient and the training accuracy at `theta` (written into the variables). */
   private async evaluateAt(theta: Float64Array): Promise<{ loss: number; correct: number; gradient: Float64Array }> {
@@ -502,61 +488,10 @@ class Trainer {
   private async quasiNewtonStep(): Promise<{ loss: number; correct: number; converged: boolean }> {
     if (!this.lbfgs) {
       const theta = Float64Array.from([...(await this.variables[0]!.data()), ...(await this.variables[1]!.data())]);
-      this.lbfgs = { theta, value: await this.evaluateAt(theta), s: [], y: [], rho: [], converged: false };
+      this.lbfgs = lbfgsStart(theta, await this.evaluateAt(theta));
     }
-    const state = this.lbfgs;
-    if (state.converged) return { loss: state.value.loss, correct: state.value.correct, converged: true };
-    const g = state.value.gradient;
-    const n = g.length;
-    // Two-loop recursion: q = H g (the step is -q).
-    const q = Float64Array.from(g);
-    const pairs = state.s.length;
-    const alpha = new Float64Array(pairs);
-    for (let k = pairs - 1; k >= 0; k--) {
-      const a = (state.rho[k] as number) * dot(state.s[k] as Float64Array, q);
-      alpha[k] = a;
-      axpy(-a, state.y[k] as Float64Array, q);
-    }
-    const sLast = state.s[pairs - 1];
-    const yLast = state.y[pairs - 1];
-    const gamma = sLast && yLast ? dot(sLast, yLast) / dot(yLast, yLast) : 1 / Math.sqrt(dot(g, g));
-    for (let i = 0; i < n; i++) q[i] = (q[i] as number) * gamma;
-    for (let k = 0; k < pairs; k++) {
-      const b = (state.rho[k] as number) * dot(state.y[k] as Float64Array, q);
-      axpy((alpha[k] as number) - b, state.s[k] as Float64Array, q);
-    }
-    const slope = -dot(g, q);
-    let step = 1;
-    const next = new Float64Array(n);
-    let value = state.value;
-    for (let trial = 0; trial < 20; trial++) {
-      for (let i = 0; i < n; i++) next[i] = (state.theta[i] as number) - step * (q[i] as number);
-      value = await this.evaluateAt(next);
-      if (value.loss <= state.value.loss + 1e-4 * step * slope) break;
-      step /= 2;
-    }
-    const sNew = new Float64Array(n);
-    const yNew = new Float64Array(n);
-    for (let i = 0; i < n; i++) {
-      sNew[i] = (next[i] as number) - (state.theta[i] as number);
-      yNew[i] = (value.gradient[i] as number) - (g[i] as number);
-    }
-    const sy = dot(sNew, yNew);
-    if (sy > 1e-10) {
-      state.s.push(sNew);
-      state.y.push(yNew);
-      state.rho.push(1 / sy);
-      if (state.s.length > LBFGS_PAIRS) {
-        state.s.shift();
-        state.y.shift();
-        state.rho.shift();
-      }
-    }
-    const decrease = state.value.loss - value.loss;
-    state.theta = next;
-    state.value = value;
-    state.converged = decrease <= CONVERGED * Math.max(1, Math.abs(value.loss));
-    return { loss: value.loss, correct: value.correct, converged: state.converged };
+    const { value, converged } = await lbfgsStep(this.lbfgs, (theta) => this.evaluateAt(theta));
+    return { loss: value.loss, correct: value.correct, converged };
   }
 
   /** How many training rows `logits` classify right. */
@@ -631,18 +566,6 @@ class Trainer {
     for (const t of this.tensors) t.dispose();
     this.tensors.length = 0;
   }
-}
-
-/** The dot product of two vectors of the same length. */
-function dot(a: Float64Array, b: Float64Array): number {
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += (a[i] as number) * (b[i] as number);
-  return sum;
-}
-
-/** `y += a * x` in place. */
-function axpy(a: number, x: Float64Array, y: Float64Array): void {
-  for (let i = 0; i < y.length; i++) y[i] = (y[i] as number) + a * (x[i] as number);
 }
 
 /**
