@@ -538,9 +538,8 @@ class Trainer {
     this.lbfgs = null;
   }
 
-  /** The model as TF.js artifacts: its Keras topology and its weights. */
   /**
-   * The model's artifacts. With `standardize`, the first kernel's rows are multiplied by the column
+   * The model as TF.js artifacts: its Keras topology and its weights. With `standardize`, the first kernel's rows are multiplied by the column
    * scales for the save (and put back after), so the saved head reads the mean-removed input as is.
    */
   async artifacts(): Promise<SavedArtifacts> {
