@@ -216,8 +216,17 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
     await renderSync(await getSyncStatus());
   };
 
+  /** Sync panel renders started so far: only the newest one draws (see renderSync). */
+  let syncRenders = 0;
   const renderSync = async (status: SyncStatus): Promise<void> => {
-    const heads = await listHeads();
+    // Renders overlap (status events, the buttons, the network). Only the newest draws, so an older
+    // one still reading the head list never paints its stale status over a newer one (the chip
+    // said "Synced" while this said "Waiting to sync"); and the list is read only when a head's
+    // row needs its name, so a status event draws here in the same task as the chip.
+    const render = ++syncRenders;
+    const troubled = status.heads.filter((x) => x.status === 'conflict' || x.status === 'error');
+    const heads = troubled.length > 0 ? await listHeads() : [];
+    if (render !== syncRenders) return;
     const name = (id: string | null): string => heads.find((x) => x.id === id)?.name ?? 'a model';
     if (status.status === 'off') {
       const codeInput = h('input', { type: 'text', id: 'pair-code', autocomplete: 'one-time-code', placeholder: 'XXXX-XXXX', maxlength: 12 });
@@ -244,23 +253,21 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
     replace(
       sync,
       h('p', { 'data-testid': 'sync-status' }, words[status.status] ?? status.status, status.message ? ` ${status.message}` : ''),
-      ...status.heads
-        .filter((x) => x.status === 'conflict' || x.status === 'error')
-        .map((x) =>
-          h(
-            'div',
-            { class: 'card' },
-            h('p', {}, `“${name(x.id)}”: ${x.message ?? x.status}`),
-            x.status === 'conflict'
-              ? h(
-                  'div',
-                  { class: 'row' },
-                  h('button', { type: 'button', onclick: () => void syncBusy(() => resolveConflict(x.id, 'keep-local'), 'Kept this device’s version.') }, 'Keep this device’s'),
-                  h('button', { type: 'button', onclick: () => void syncBusy(() => resolveConflict(x.id, 'keep-remote'), 'Kept the other device’s version.') }, 'Keep the other’s'),
-                )
-              : null,
-          ),
+      ...troubled.map((x) =>
+        h(
+          'div',
+          { class: 'card' },
+          h('p', {}, `“${name(x.id)}”: ${x.message ?? x.status}`),
+          x.status === 'conflict'
+            ? h(
+                'div',
+                { class: 'row' },
+                h('button', { type: 'button', onclick: () => void syncBusy(() => resolveConflict(x.id, 'keep-local'), 'Kept this device’s version.') }, 'Keep this device’s'),
+                h('button', { type: 'button', onclick: () => void syncBusy(() => resolveConflict(x.id, 'keep-remote'), 'Kept the other device’s version.') }, 'Keep the other’s'),
+              )
+            : null,
         ),
+      ),
       h(
         'div',
         { class: 'row' },
