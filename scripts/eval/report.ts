@@ -197,9 +197,8 @@ function whereLost(evaluation: Record<string, EvalEntry>): string[] {
       .map((x) => `\`${x.recipe}\` ${pct(x.e.value)} (n=${x.e.n ?? x.e.perSeed?.length ?? '?'})`);
     const worse = k10Recipes(evaluation)
       .filter((r) => r.startsWith(BASELINE) && r !== BASELINE)
-      .map((r) => ({ r, cell: pairedCell(evaluation, d, r, '') }))
-      .filter((x) => /\[[-+][\d.]+, -/.test(x.cell))
-      .map((x) => `\`${x.r}\` ${x.cell}`);
+      .filter((r) => (pairedBySeed(evaluation[`eval.${d}.${r}.k10`], app)?.diff.ci.high ?? 0) < 0)
+      .map((r) => `\`${r}\` ${pairedCell(evaluation, d, r, '')}`);
     lines.push(
       `- ${name}: ${beaten.length ? `recipes other than the Train button that beat \`app\` (${pct(app.value)}) on the mean: ${beaten.join(', ')}` : 'no other recipe beats `app` on the mean'}; ` +
         `${worse.length ? `variants of \`app\` worse than it (interval below 0): ${worse.join(', ')}` : 'no variant of `app` is significantly worse than it'}.`,

@@ -62,6 +62,18 @@ describe('eval report (scripts/eval/report.ts)', () => {
     expect(evalSection(null).join('\n')).toContain('run `npm run eval`');
   });
 
+  it('lists an app variant as worse only when its paired interval is below 0', () => {
+    const withWorse = {
+      ...evaluation,
+      'eval.emoji.app-pow.k10': entry([0.35, 0.45, 0.4, 0.35, 0.45]),
+      'eval.emoji.app-std.k10': entry([0.3, 0.6, 0.45, 0.4, 0.45]),
+    };
+    const text = evalSection(withWorse).join('\n');
+    expect(text).toContain('variants of `app` worse than it (interval below 0): `app-pow` -5.0 [-5.0, -5.0].');
+    expect(text).not.toContain('`app-std` -');
+    expect(evalSection(evaluation).join('\n')).toContain('no variant of `app` is significantly worse than it');
+  });
+
   it('replaces only its own section of BENCHMARKS.md and the text between the README markers', () => {
     const benchmarks = `# Benchmarks\n\n## Before\n\nkeep\n\n${EVAL_HEADING}\n\nold\n\n### sub\n\nold too\n\n## After\n\nkeep too\n`;
     const replaced = replaceEvalSection(benchmarks, [EVAL_HEADING, '', 'new']);
