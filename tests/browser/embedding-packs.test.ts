@@ -14,6 +14,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
+import { harnessTab, holdViewsLock, releaseViewsLock } from './tabs.ts';
 
 const baseUrl = inject('baseUrl');
 const CLASSES = ['heart', 'animal-mammal'];
@@ -26,16 +27,8 @@ afterEach(async () => {
   browser = undefined;
 });
 
-async function harness(b: Browser, load = true): Promise<Page> {
-  const page = await b.context.newPage();
-  await page.goto(`${baseUrl}/test-pages/harness.html`);
-  await page.waitForFunction(() => typeof window.tannerin === 'object');
-  if (load) {
-    await page.evaluate(() => window.tannerin.startBackend());
-    await page.evaluate(() => window.tannerin.load());
-  }
-  return page;
-}
+/** The harness in a new tab of the profile, optionally with the backend started and the models loaded. */
+const harness = (b: Browser, load = true): Promise<Page> => harnessTab(b, baseUrl, load);
 
 /** Every pack of the library's database as plain data: key, dims, example ids, views, first float of each row. */
 function packs(page: Page) {
@@ -160,21 +153,13 @@ describe('database version 7: embeddings packed per backbone', () => {
     const page = await harness(browser);
     const holder = await harness(browser, false);
     // Hold the views' Web Lock, so the photos' augmented views wait (as another tab embedding would make them).
-    await holder.evaluate(
-      () =>
-        new Promise<void>((granted) => {
-          void navigator.locks.request(window.tannerin.VIEWS_LOCK, () => new Promise<void>((release) => {
-            (globalThis as { release?: () => void }).release = release;
-            granted();
-          }));
-        }),
-    );
+    await holdViewsLock(holder);
     const cls = await page.evaluate(() => window.tannerin.addClass('heart'));
     const ids = (await page.evaluate(([id, imgs]) => window.tannerin.addPhotos(id, imgs), [cls.id, images('heart')] as const)).map((a) => a.example.id);
     const ref = await page.evaluate(() => window.tannerin.currentBackbone().ref);
     const pending = await packs(page);
     expect(pending).toEqual([{ backbone: ref, pack: 0, dims: 2816, examples: ids, views: [1, 1, 1], floats: 3 * 2816 }]);
-    await holder.evaluate(() => (globalThis as { release?: () => void }).release?.());
+    await releaseViewsLock(holder);
     await page.evaluate(() => window.tannerin.pendingViewsSettled());
     expect(await packs(page)).toEqual([{ backbone: ref, pack: 0, dims: 2816, examples: ids, views: [4, 4, 4], floats: 12 * 2816 }]);
     // Training reads them from the pack: every view of every photo.

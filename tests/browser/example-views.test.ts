@@ -14,6 +14,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
+import { harnessTab, holdViewsLock, releaseViewsLock } from './tabs.ts';
 
 const baseUrl = inject('baseUrl');
 const CLASSES = ['heart', 'animal-mammal'];
@@ -36,36 +37,8 @@ afterEach(async () => {
   browser = undefined;
 });
 
-/** The harness in a new page (tab), optionally with the backend started and the models loaded. */
-async function harness(b: Browser, load = true): Promise<Page> {
-  const page = await b.context.newPage();
-  await page.goto(`${baseUrl}/test-pages/harness.html`);
-  await page.waitForFunction(() => typeof window.tannerin === 'object');
-  if (load) {
-    await page.evaluate(() => window.tannerin.startBackend());
-    await page.evaluate(() => window.tannerin.load());
-  }
-  return page;
-}
-
-type LockHolder = { releaseViewsLock?: () => void };
-
-/** Makes `page` hold the views' Web Lock until {@link releaseViewsLock}. */
-async function holdViewsLock(page: Page): Promise<void> {
-  await page.evaluate(
-    () =>
-      new Promise<void>((granted) => {
-        void navigator.locks.request(window.tannerin.VIEWS_LOCK, () => new Promise<void>((release) => {
-          (globalThis as LockHolder).releaseViewsLock = release;
-          granted();
-        }));
-      }),
-  );
-}
-
-async function releaseViewsLock(page: Page): Promise<void> {
-  await page.evaluate(() => (globalThis as LockHolder).releaseViewsLock?.());
-}
+/** The harness in a new tab of the profile, optionally with the backend started and the models loaded. */
+const harness = (b: Browser, load = true): Promise<Page> => harnessTab(b, baseUrl, load);
 
 /** Adds a class and one photo, waiting for its views: compiles the decoder and the kernels, so the tensor count is settled. */
 async function warm(page: Page): Promise<void> {
