@@ -120,6 +120,12 @@ export function chooseBackbone(
  * pays for kernel setup), over `runs` passes of a fixed input.
  */
 export async function measureForwardMs(backbone: Backbone, runs = 5, warmup = 2): Promise<number> {
+  const times = (await forwardTimesMs(backbone, runs, warmup)).sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)] as number;
+}
+
+/** The forward time (ms) of each of `runs` passes of a fixed input through `backbone`, after `warmup` passes. */
+export async function forwardTimesMs(backbone: Backbone, runs: number, warmup: number): Promise<number[]> {
   const { width, height } = backbone.manifest.normalization;
   const input = new Float32Array(width * height * 3).map((_, i) => ((i % 251) / 250) * 2 - 1);
   for (let i = 0; i < warmup; i++) await backbone.embedPreprocessed(input);
@@ -129,8 +135,7 @@ export async function measureForwardMs(backbone: Backbone, runs = 5, warmup = 2)
     await backbone.embedPreprocessed(input);
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)] as number;
+  return times;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import { base64ToBytes, bytesToBase64 } from '../../shared/util/base64.ts';
 import { transformInput } from '../../shared/predict/head-runner.ts';
 import * as lib from '../lib/internal.ts';
+import { forwardTimesMs } from '../lib/backbone-choice.ts';
 import { blobOf, blobPaths, errorData, exampleSummary, median, photoData, sourceOf, type ClassArg, type ImageArg, type PhotoData, type SourceKind } from './harness-data.ts';
 
 /** What the database and channel callbacks reported (for the multi-tab test). */
@@ -181,16 +182,8 @@ const harness = {
   },
   /** Median forward time (batch 1) of the current backbone on a fixed input, after warm-up. */
   async forwardMs(runs = 15, warmup = 3): Promise<{ median: number; runs: number[] }> {
-    const backbone = lib.currentBackbone();
-    const { width, height } = backbone.manifest.normalization;
-    const input = new Float32Array(width * height * 3).map((_, i) => (i % 251) / 250);
-    for (let i = 0; i < warmup; i++) await backbone.embedPreprocessed(input);
-    const times: number[] = [];
-    for (let i = 0; i < runs; i++) {
-      const t0 = performance.now();
-      await backbone.embedPreprocessed(input);
-      times.push(performance.now() - t0);
-    }
+    // The passes the app times at first run (client/lib/backbone-choice.ts), with every run kept.
+    const times = await forwardTimesMs(lib.currentBackbone(), runs, warmup);
     return { median: median(times), runs: times };
   },
   /**
