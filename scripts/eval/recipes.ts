@@ -136,6 +136,9 @@ async function predictProbabilities(doc: Parameters<typeof predictAll>[0], backb
   return out;
 }
 
+/** What an `app` lever may change in trainAndGuard. */
+type AppOptions = Pick<TrainAndGuardOptions, 'transform' | 'standardize'>;
+
 /** The class with the largest score in `p`. */
 function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
   return classes[argMax(p)] as string;
@@ -291,7 +294,7 @@ async function app(
   train: readonly EvalExample[],
   test: readonly EvalExample[],
   ctx: RecipeContext,
-  options: Pick<TrainAndGuardOptions, 'transform' | 'l2' | 'standardize'> = {},
+  options: AppOptions = {},
 ): Promise<RecipeOutcome> {
   // No seed: the app trains with trainAndGuard's default seed.
   const { training, guard, outcome } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
@@ -309,7 +312,7 @@ async function app(
 interface AppLever {
   /** Maps raw embeddings (fitted on the training ones) before the app's own transform. */
   features?: (train: readonly Float32Array[]) => (e: Float32Array) => Float32Array;
-  options?: Pick<TrainAndGuardOptions, 'transform' | 'l2' | 'standardize'>;
+  options?: AppOptions;
   /** Test-time augmentation: average over each test photo and its views (`ctx.testViews`). */
   tta?: boolean;
 }
@@ -379,7 +382,7 @@ async function appTta(
   train: readonly EvalExample[],
   test: readonly EvalExample[],
   ctx: RecipeContext,
-  options: Pick<TrainAndGuardOptions, 'transform' | 'l2' | 'standardize'> = {},
+  options: AppOptions = {},
 ): Promise<RecipeOutcome> {
   const views = ctx.testViews;
   if (!views || views.length !== test.length) throw new Error('app-tta needs the test photos\' augmented views');

@@ -50,8 +50,6 @@ export interface TrainAndGuardOptions {
   epochs?: number;
   /** Input transform fitting (default: trainHead's: all parts, mean removed, per-part L2, x10). */
   transform?: InputTransformOptions;
-  /** L2 penalty on kernels (default: trainHead's). */
-  l2?: number;
   /**
    * Standardise every input dimension on the training vectors (trainHead's `standardize`; the
    * document keeps its format). Default true: measured +1.2 points on Fashion-MNIST (issue 15 pt 1).
@@ -101,7 +99,6 @@ export async function trainAndGuard(examples: readonly Example[], options: Train
     ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
     ...(options.transform === undefined ? {} : { transform: options.transform }),
-    ...(options.l2 === undefined ? {} : { l2: options.l2 }),
     standardize: options.standardize ?? true,
     seed: options.seed ?? 0,
     // The returned head trains on every photo once the held-out ones chose the epoch count
