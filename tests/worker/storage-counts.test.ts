@@ -3,7 +3,8 @@
  * `GET /v1/models` make zero D1 queries and zero R2 reads (the rate limits per address are the
  * binding's; the published-head index is cached per isolate, worker/inference/published-index.ts). Counted
  * by wrapping the D1 and R2 bindings given to apps of the test's own (worker/store/storage-counts.ts);
- * the apps' clock is injected to cross the index's TTL. Two apps stand for two isolates.
+ * the apps' clock is injected to cross the index's TTL. Two apps stand for two isolates. A personal
+ * head costs its lookup each prediction, and one R2 read more only while it loads.
  */
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
@@ -12,7 +13,7 @@ import { createApp } from '../../worker/app.ts';
 import { PUBLISHED_INDEX_TTL_MS } from '../../worker/inference/published-index.ts';
 import { countedD1, countedR2, newStorageCounts, type StorageCounts } from '../../worker/store/storage-counts.ts';
 import { makeTestHead } from '../helpers/heads.ts';
-import { BASE, expectError, float32Body, servedBackbone, testEnv } from './helpers.ts';
+import { BASE, bearer, expectError, float32Body, putHead, servedBackbone, signUp, testEnv } from './helpers.ts';
 
 const reference = inject('reference');
 const base = testEnv(env);
@@ -63,6 +64,33 @@ describe('storage on the anonymous hot path', () => {
     expect((await app.fetch('/v1/models')).status).toBe(200);
     expect(app.counts).toEqual({ d1Queries: 1, r2Operations: 0 });
     expect(await steadyState(app, 2)).toEqual({ d1Queries: 0, r2Operations: 0 });
+  });
+
+  it('a personal head is looked up once a prediction: loading it reads its stored object with no second D1 query', async () => {
+    const { token } = await signUp();
+    const id = crypto.randomUUID();
+    expect((await putHead(token, id, makeTestHead(await servedBackbone(), { id, seed: 52 }), { 'if-none-match': '*' })).status).toBe(201);
+    const ask = (app: ReturnType<typeof countedApp>) =>
+      app.fetch(`/v1/predict?head=${id}`, {
+        method: 'POST',
+        body: float32Body(reference.cases[0]?.embedding ?? []),
+        headers: { 'content-type': 'application/octet-stream', ...bearer(token) },
+      });
+    // An isolate warmed by a default-head prediction loads the head (the head cache is the
+    // isolate's, and this head is new), then answers from the loaded head.
+    const app = countedApp({ now: Date.now() });
+    expect((await app.predictEmbedding()).status).toBe(200);
+    app.reset();
+    const first = await ask(app);
+    expect(first.status, await first.clone().text()).toBe(200);
+    const loading = { ...app.counts };
+    app.reset();
+    expect((await ask(app)).status).toBe(200);
+    const loaded = { ...app.counts };
+    // Loading costs one R2 read more than a loaded head, and not one D1 query more: the row the
+    // lookup found names the object.
+    expect(loaded.r2Operations).toBe(0);
+    expect(loading).toEqual({ d1Queries: loaded.d1Queries, r2Operations: 1 });
   });
 
   it('the publishing isolate sees its own publish and delete at once; another one within the TTL', async () => {

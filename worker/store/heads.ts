@@ -56,14 +56,16 @@ export function findHead(db: D1Database, accountId: string, id: string): Promise
 }
 
 /**
- * The account's head with this id (its index row) and a reader of its stored document
- * ({@link readHead}) for when it is needed, or null. A prediction looks its head up here once:
- * the row answers 404 / 409 at once, the document is read only if the head is not loaded yet.
+ * The account's head with this id (its index row) and a reader of its stored document for when it
+ * is needed, or null. A prediction looks its head up here once: the row answers 404 / 409 at
+ * once, the document is read only if the head is not loaded yet. The reader reads the row's own
+ * object (the version the row names, with no second D1 query); only if a newer write has
+ * replaced it since does it look the head up again ({@link readHead}).
  */
 export async function openHead(db: D1Database, bucket: R2Bucket, accountId: string, id: string): Promise<{ row: HeadRow; readDocument(): Promise<R2ObjectBody | null> } | null> {
   const row = await findHead(db, accountId, id);
   if (!row) return null;
-  return { row, readDocument: async () => (await readHead(db, bucket, accountId, id))?.body ?? null };
+  return { row, readDocument: async () => (await bucket.get(row.blob_key)) ?? (await readHead(db, bucket, accountId, id))?.body ?? null };
 }
 
 /** The account's heads, most recently updated first. */
