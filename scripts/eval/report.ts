@@ -8,8 +8,9 @@
  *
  * Figures are accuracies at k = 10 photos a class (the issue's goals: emoji >= 55%, Fashion-MNIST
  * >= 75%), mean over seeds with the 95% t-interval, on seeds 0-4 and on the confirmation data
- * (keys ending in `.confirm`). Every lever is a paired difference against `app` on MobileNetV2 (the
- * app's default backbone), computed here from the per-seed accuracies both keys carry.
+ * (keys ending in `.confirm`). Every lever is a paired difference against `app-l2` on MobileNetV2
+ * (the app's default backbone; `app` in a file without `app-l2`), and "Where ours lost" pairs the
+ * variants with `app`, both computed here from the per-seed accuracies the keys carry.
  */
 import { pairedBySeed } from './stats.ts';
 
