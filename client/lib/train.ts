@@ -122,8 +122,9 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
   let set = await trainingSet();
   if (set.stale) {
     // Photos taught on another backbone: embedded here first (see the module comment).
-    await reembedExamples(backbone, { ...(signal ? { signal } : {}), ...(options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {}) });
-    set = await trainingSet();
+    const { reembedded } = await reembedExamples(backbone, { ...(signal ? { signal } : {}), ...(options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {}) });
+    // Read again only if that stored anything (a copy that cannot be decoded fails at every Train).
+    if (reembedded) set = await trainingSet();
   }
   if (set.classes.length < 2) {
     throw new RangeError(
