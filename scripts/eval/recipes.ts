@@ -67,7 +67,7 @@ import { loadPredictor } from '../../shared/predict/predictor.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
-import { predictProbabilities as predictAll, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
+import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
 
@@ -119,21 +119,6 @@ export interface RecipeOutcome {
   predicted: string[];
   /** Recipe-specific facts for the log (epochs kept, pseudo-labels...). */
   detail: string;
-}
-
-/** Rows a head predicts at once (see {@link predictProbabilities}). */
-const PREDICT_CHUNK = 100;
-
-/**
- * The head's probabilities for many embeddings, 100 at a time: one call on thousands of rows is
- * superlinear on the WASM backend (measured in Node, random 2,816-float rows, loaded machine:
- * 1,000 rows 8.1 s, 4,000 rows 84 s; 2,000 rows in chunks of 100: 1.4 s; the raw 4,000-row
- * matMul: 0.18 s), which made TTA's 4,000 test views cost minutes.
- */
-async function predictProbabilities(doc: Parameters<typeof predictAll>[0], backbone: BackboneManifest, embeddings: readonly Float32Array[]): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  for (let at = 0; at < embeddings.length; at += PREDICT_CHUNK) out.push(...(await predictAll(doc, backbone, embeddings.slice(at, at + PREDICT_CHUNK))));
-  return out;
 }
 
 /** What an `app` lever may change in trainAndGuard. */
