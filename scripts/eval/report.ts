@@ -237,7 +237,7 @@ export function evalSection(evaluation: Record<string, EvalEntry> | null): strin
     '- Emoji tests 100 emoji a seed (10 a class): one emoji is one point, and seeds differ by 10-20 points, so single intervals are wide; the paired differences are the figures to read.',
     '- Fashion-MNIST tests the same 1,000 images every seed (seeds vary only the 10 training shots a class): its intervals describe the choice of shots, not of test images; the confirmation set (t10k 100-199) checks the test side.',
     '- The levers were chosen by looking at seeds 0-4; only the confirmation columns are data no choice saw. Several levers were tried, so one of them beating `app` on seeds 0-4 by chance is likely: trust a lever whose confirmation difference agrees.',
-    '- TTA costs 4 forward passes a prediction; the InceptionV3 and the pair of backbones cost ~7x and ~8x MobileNetV2\'s forward pass (FIELD-NOTES): accuracy bought with time on the device.',
+    '- TTA costs 4 forward passes a prediction; InceptionV3 costs ~12-13x MobileNetV2\'s forward pass in Chromium (270 against 21 ms, measured side by side; ~7x in Node), and the pair of backbones more still: accuracy bought with time on the device.',
     '- Recipes other than `app` and its variants (head, finetune, selftrain, knn, tm) keep the figures of their last run, some from before the L-BFGS trainer or on 3 seeds (each key\'s note in bench/eval.json says when and how): compare them with `app` on the mean only.',
     '- Emoji and Fashion-MNIST are proxies: 64 px drawings on white and 28 px grayscale garments, upscaled. Camera photos vary in what the augmented views vary; nothing here measures them.',
     '',
