@@ -197,6 +197,9 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
     }
     signal.throwIfAborted();
     const tx = db.transaction(['examples', 'embeddingPacks'], 'readwrite');
+    // The pack is written before `tx.done` is awaited: a failed write rejects there (the job
+    // fails), and the transaction's abort is not left unhandled.
+    tx.done.catch(() => undefined);
     const examples = tx.objectStore('examples');
     const packs = tx.objectStore('embeddingPacks');
     const now = await examples.get(job.id);
