@@ -54,6 +54,11 @@ export function currentBackbone(): Backbone {
   return current;
 }
 
+/** The backbone `embed` uses, or null before `loadModels` (for code that also runs before it). */
+export function currentBackboneOrNull(): Backbone | null {
+  return current;
+}
+
 let defaults: HeadDocument[] = [];
 
 /** Makes `heads` the default heads `predict` falls back on (`loadModels` calls it). */

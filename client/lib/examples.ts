@@ -21,7 +21,7 @@ import type { Example } from '../../shared/learn/examples.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
-import { currentBackbone } from './current-backbone.ts';
+import { currentBackbone, currentBackboneOrNull } from './current-backbone.ts';
 import {
   openTannerinDb,
   readPhotoBytes,
@@ -245,18 +245,9 @@ export async function getExample(id: string, backbone?: string): Promise<Example
   const tx = (await openTannerinDb()).transaction(['examples', 'embeddingPacks']);
   const record = await tx.objectStore('examples').get(id);
   if (!record) return undefined;
-  const ref = backbone ?? loadedBackboneRef() ?? record.backbone;
+  const ref = backbone ?? currentBackboneOrNull()?.ref ?? record.backbone;
   const embeddings = (await readExampleEmbeddings(tx.objectStore('embeddingPacks'), ref, id)) ?? [];
   return { ...(await withPhotoBytes(record)), embeddings };
-}
-
-/** The loaded backbone's ref, or undefined before `loadModels`. */
-function loadedBackboneRef(): string | undefined {
-  try {
-    return currentBackbone().ref;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Deletes an example; false if there was none. */

@@ -20,7 +20,7 @@ import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, isFineTuned,
 import { TannerinError } from '../../shared/errors.ts';
 import { isHeadId, validateHeadDocument } from '../../shared/head/validate.ts';
 import { documentWeightCount } from '../../shared/predict/predictor.ts';
-import { currentBackbone } from './current-backbone.ts';
+import { currentBackbone, currentBackboneOrNull } from './current-backbone.ts';
 import { notifyChange, onChange, type ChangeOrigin } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { backboneStatuses } from './model-store.ts';
@@ -72,7 +72,7 @@ export async function listHeads(): Promise<HeadSummary[]> {
     tx.objectStore('headStates').getAll(),
     tx.objectStore('settings').get('activeHead'),
   ]);
-  const ref = loadedBackboneRef();
+  const ref = currentBackboneOrNull()?.ref ?? null;
   const backbones = await backboneStatuses().catch(() => null);
   const stateOf = new Map(states.map((s) => [s.id, s]));
   return docs.map((doc) => {
@@ -338,14 +338,6 @@ export function checkHead(doc: unknown, options: { requireHeadId?: boolean } = {
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function loadedBackboneRef(): string | null {
-  try {
-    return currentBackbone().ref;
-  } catch {
-    return null;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,9 +32,8 @@
 import { augmentedViews } from '../../shared/image/augment.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
-import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
-import { currentBackbone } from './current-backbone.ts';
+import { currentBackboneOrNull } from './current-backbone.ts';
 import { openTannerinDb, readPhotoBytes, type ExampleView, type StoredExampleRecord } from './db.ts';
 import { appendEmbeddings } from './embedding-packs.ts';
 import { pixelsOfBytes } from './embed.ts';
@@ -146,15 +145,6 @@ async function drain(): Promise<void> {
   }
 }
 
-/** The loaded backbone, or null before `loadModels`. */
-function loadedBackbone(): Backbone | null {
-  try {
-    return currentBackbone();
-  } catch {
-    return null;
-  }
-}
-
 /** Runs `fn` holding {@link VIEWS_LOCK} (waiting for it); plainly where Web Locks are missing. */
 async function withViewsLock<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
   const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
@@ -171,7 +161,7 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
     const db = await openTannerinDb();
     const record = await db.get('examples', job.id);
     if (!record?.pendingViews) return 'nothing';
-    const backbone = loadedBackbone();
+    const backbone = currentBackboneOrNull();
     // Stale (another backbone): a re-embed computes every view, pending ones included.
     if (!backbone || record.backbone !== backbone.ref) return 'skipped';
     const have = record.views.length - 1;
@@ -191,7 +181,7 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
       await yieldToEventLoop();
       signal.throwIfAborted();
       // A backbone swapped meanwhile (the old one is disposed): the record is stale now.
-      if (loadedBackbone() !== backbone) return 'skipped';
+      if (currentBackboneOrNull() !== backbone) return 'skipped';
       embeddings.push(await backbone.embed(view));
       viewsEmbedded++;
     }
