@@ -7,7 +7,7 @@
  *   after {@link FORWARD_WARMUP} warm-up passes (the SIMD build, 1 thread: the plain page is not
  *   cross-origin isolated, as the app's fallback);
  * - `browser.<engine>.photo_to_example_ms`: the harness's `teach` (the library's `addExample`,
- *   default 3 augmented views: decode, 4 forward passes, 224-px copy, IndexedDB) of a 64-px emoji
+ *   default 3 augmented views: decode, 4 forward passes, 299-px copy, IndexedDB) of a 64-px emoji
  *   PNG, median of {@link PHOTO_RUNS} after one warm-up photo.
  *
  * Chromium's figures are `browser.forward_wasm_ms` and `browser.photo_to_example_ms`
@@ -77,7 +77,7 @@ async function benchEngine(engine: EngineName, baseUrl: string, photos: ImageArg
       [`browser.${engine}.photo_to_example_ms`]: {
         value: median(photoMs),
         unit: 'ms',
-        note: `${where}: addExample of a 64-px emoji PNG (decode, photo + 3 augmented views embedded, 224-px copy, stored in IndexedDB); median of ${photoMs.length} after 1 warm-up (${runs(photoMs)}); ${load}`,
+        note: `${where}: addExample of a 64-px emoji PNG (decode, photo + 3 augmented views embedded, 299-px copy, stored in IndexedDB); median of ${photoMs.length} after 1 warm-up (${runs(photoMs)}); ${load}`,
       },
     };
   } finally {

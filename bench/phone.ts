@@ -142,7 +142,7 @@ export async function benchPhone(): Promise<Results> {
       'browser.phone4x.photo_to_example_ms': {
         value: median(photos.msPerPhoto.slice(1)),
         unit: 'ms',
-        note: `${where}: 640x480 JPEG -> decode, photo + 3 augmented views embedded, 224-px copy, stored; median of ${PHOTO_RUNS}`,
+        note: `${where}: 640x480 JPEG -> decode, photo + 3 augmented views embedded, 299-px copy, stored; median of ${PHOTO_RUNS}`,
       },
       'browser.phone4x.train_to_ready_ms': {
         value: trainMs,
