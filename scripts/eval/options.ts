@@ -1,0 +1,166 @@
+/**
+ * `npm run eval`'s options (scripts/eval/main.ts describes them): the run's plan (seeds, ks and
+ * per-recipe limits), the usage text and the parsing of the command line.
+ */
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
+import { installedManifest } from '../cli/runtime.ts';
+import { servedBackbones } from '../../shared/model/manifest.ts';
+import { APP_LEVERS, DEFAULT_RECIPES, FINE_TUNING_RECIPES, PAIR_RECIPES, RECIPES, type Recipe } from './recipes.ts';
+
+/** The repository's root. */
+export const ROOT = join(fileURLToPath(import.meta.url), '..', '..', '..');
+
+/** What a run covers. */
+export interface Plan {
+  seeds: number;
+  /** The first seed (0; 5 with --confirm). */
+  firstSeed: number;
+  ks: number[];
+  fashion: { testPerClass: number; testOffset: number; unlabeled: number };
+  /** Per recipe: which ks and how many seeds (the costly ones run fewer). */
+  recipes: Record<Recipe, { ks: number[]; seeds: number }>;
+}
+
+/** The app's levers (recipes.ts APP_LEVERS) run where the goals are judged: k = 10. */
+function leverPlan(seeds: number): Record<(typeof APP_LEVERS)[number], { ks: number[]; seeds: number }> {
+  return Object.fromEntries(APP_LEVERS.map((r) => [r, { ks: [10], seeds }])) as Record<(typeof APP_LEVERS)[number], { ks: number[]; seeds: number }>;
+}
+
+const FULL: Plan = {
+  seeds: 5,
+  firstSeed: 0,
+  ks: [1, 5, 10],
+  fashion: { testPerClass: 100, testOffset: 0, unlabeled: 500 },
+  recipes: {
+    app: { ks: [1, 5, 10], seeds: 5 },
+    knn: { ks: [1, 5, 10], seeds: 5 },
+    tm: { ks: [1, 5, 10], seeds: 5 },
+    head: { ks: [1, 5, 10], seeds: 5 },
+    selftrain: { ks: [1, 5, 10], seeds: 5 },
+    finetune: { ks: [5, 10], seeds: 3 },
+    'head-holdout': { ks: [1, 5, 10], seeds: 5 },
+    'head-all': { ks: [1, 5, 10], seeds: 5 },
+    'head-aug': { ks: [1, 5, 10], seeds: 5 },
+    'finetune-aug': { ks: [5, 10], seeds: 3 },
+    'finetune-pseudo': { ks: [5, 10], seeds: 3 },
+    ensemble: { ks: [1, 5, 10], seeds: 5 },
+    ...leverPlan(5),
+  },
+};
+
+const QUICK: Plan = {
+  seeds: 2,
+  firstSeed: 0,
+  ks: [1, 5, 10],
+  fashion: { testPerClass: 30, testOffset: 0, unlabeled: 200 },
+  recipes: {
+    app: { ks: [1, 5, 10], seeds: 2 },
+    knn: { ks: [1, 5, 10], seeds: 2 },
+    tm: { ks: [1, 5, 10], seeds: 2 },
+    head: { ks: [1, 5, 10], seeds: 2 },
+    selftrain: { ks: [5], seeds: 1 },
+    finetune: { ks: [5], seeds: 1 },
+    'head-holdout': { ks: [1, 5, 10], seeds: 2 },
+    'head-all': { ks: [1, 5, 10], seeds: 2 },
+    'head-aug': { ks: [1, 5, 10], seeds: 2 },
+    'finetune-aug': { ks: [5], seeds: 1 },
+    'finetune-pseudo': { ks: [5], seeds: 1 },
+    ensemble: { ks: [1, 5, 10], seeds: 2 },
+    ...leverPlan(2),
+  },
+};
+
+
+const USAGE = `Usage: npm run eval -- [options]
+
+  --quick             2 seeds, fewer test images; writes bench/eval-quick.json
+  --confirm           the confirmation data: seeds 5-9, Fashion-MNIST t10k images
+                      100-199 of each class; keys end in .confirm
+  --seeds N           at most N seeds per recipe
+  --ks 5,10           only these shots per class (of 1, 5, 10)
+  --datasets emoji,fashion
+  --backbones ID,...  installed backbones to run (default: all; without --recipes
+                      the others run app, knn and head only);
+                      keys of another carry it: <recipe>@<backbone id>; A+B is
+                      both backbones' embeddings concatenated (app-avg: one head each)
+  --recipes ${RECIPES.join(',')}
+                      (default: ${DEFAULT_RECIPES.join(',')})
+                      (the first is compared with each other one, paired by seed)
+  --out FILE          where the figures are merged (default bench/eval.json)
+  --no-cache          neither read nor write the embeddings cached in .cache/eval
+  --help              this text`;
+
+const DATASETS = ['emoji', 'fashion'];
+
+/** The run's options; bad usage is a {@link UsageError}, found before the backbone loads. */
+export function readOptions(): {
+  quick: boolean;
+  confirm: boolean;
+  diskCache: boolean;
+  plan: Plan;
+  recipes: Recipe[];
+  /** Whether --recipes chose them (else the defaults, lighter on a backbone other than the default). */
+  recipesGiven: boolean;
+  datasetNames: string[];
+  backboneIds: string[];
+  outFile: string;
+} {
+  const { values } = parseArgsOrUsage(
+    {
+      options: {
+        quick: { type: 'boolean' },
+        confirm: { type: 'boolean' },
+        'no-cache': { type: 'boolean' },
+        seeds: { type: 'string' },
+        datasets: { type: 'string' },
+        recipes: { type: 'string' },
+        backbones: { type: 'string' },
+        out: { type: 'string' },
+        ks: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    },
+    USAGE,
+  );
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const quick = values.quick === true;
+  const plan: Plan = structuredClone(quick ? QUICK : FULL);
+  const confirm = values.confirm === true;
+  if (confirm) {
+    plan.firstSeed = 5;
+    plan.fashion.testOffset = 100;
+  }
+  if (values.seeds) {
+    const n = Number(values.seeds);
+    if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`--seeds must be a positive integer, got ${values.seeds}`, USAGE);
+    plan.seeds = n;
+    for (const r of RECIPES) plan.recipes[r].seeds = Math.min(plan.recipes[r].seeds, n);
+  }
+  if (values.ks) {
+    const ks = values.ks.split(',').map(Number);
+    if (!ks.every((k) => Number.isInteger(k) && k >= 1)) throw new UsageError(`--ks must be positive integers, got ${values.ks}`, USAGE);
+    plan.ks = plan.ks.filter((k) => ks.includes(k));
+  }
+  const recipes = (values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
+  for (const r of recipes) if (!RECIPES.includes(r)) throw new UsageError(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`, USAGE);
+  const datasetNames = values.datasets ? values.datasets.split(',') : DATASETS;
+  for (const d of datasetNames) if (!DATASETS.includes(d)) throw new UsageError(`unknown dataset ${d} (known: ${DATASETS.join(', ')})`, USAGE);
+  const backboneIds = values.backbones ? values.backbones.split(',') : [];
+  if (backboneIds.length) {
+    const installed = servedBackbones(installedManifest()).map((b) => b.id);
+    for (const id of backboneIds.flatMap((b) => b.split('+'))) if (!installed.includes(id)) throw new UsageError(`backbone ${id} is not installed (installed: ${installed.join(', ')}; see TANNERIN_BACKBONES in the README)`, USAGE);
+    const tuning = recipes.filter((r) => FINE_TUNING_RECIPES.includes(r));
+    if (tuning.length && backboneIds.some((id) => id !== installed[0])) throw new UsageError(`${tuning.join(', ')} run on ${installed[0] ?? 'the default backbone'} only`, USAGE);
+  }
+  const pairOnly = recipes.filter((r) => PAIR_RECIPES.includes(r));
+  if (pairOnly.length && !backboneIds.some((id) => id.includes('+'))) throw new UsageError(`${pairOnly.join(', ')} need a pair of backbones: --backbones A+B`, USAGE);
+  const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, datasetNames, backboneIds, outFile };
+}
+
