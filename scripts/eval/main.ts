@@ -65,6 +65,7 @@ import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';
 import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
 import { readOptions, ROOT } from './options.ts';
 import {
+  APP_LEVERS,
   AUGMENTED_RECIPES,
   FINE_TUNING_RECIPES,
   PAIR_RECIPES,
@@ -110,8 +111,10 @@ const started = performance.now();
 await startRuntime();
 if (fineTuning) registerWasmGradientKernels();
 const defaultBackboneId = installedManifest().backbone.id;
-// Default: every installed backbone (issue 15 pt 5: the default run covers both).
-const backboneIds = options.backboneIds.length ? options.backboneIds : servedBackbones(installedManifest()).map((b) => b.id);
+// Default: every installed backbone (issue 15 pt 5: the default run covers both), then all of them
+// together (their embeddings concatenated, read back from the disk cache the single runs filled).
+const installedIds = servedBackbones(installedManifest()).map((b) => b.id);
+const backboneIds = options.backboneIds.length ? options.backboneIds : [...installedIds, ...(installedIds.length > 1 ? [installedIds.join('+')] : [])];
 /**
  * The default recipes on a backbone other than the default: the Train button and its two
  * references. Fine-tuning runs on MobileNetV2 only, and Teachable Machine and self-training would
@@ -119,6 +122,28 @@ const backboneIds = options.backboneIds.length ? options.backboneIds : servedBac
  * backbone) for rows no decision reads.
  */
 const OTHER_BACKBONE_DEFAULTS: readonly Recipe[] = ['app', 'knn', 'head'];
+/** The default recipes on a pair of backbones: the goal table's row (its levers come with --levers). */
+const PAIR_DEFAULTS: readonly Recipe[] = ['app'];
+
+/** The recipes run on a backbone (or pair): all of them on the default, else the lighter defaults and, with --levers, the app's levers. */
+function recipesOn(backboneId: string): Recipe[] {
+  if (backboneId === defaultBackboneId || options.recipesGiven) return recipes;
+  const defaults = backboneId.includes('+') ? PAIR_DEFAULTS : OTHER_BACKBONE_DEFAULTS;
+  return recipes.filter((r) => defaults.includes(r) || (options.levers && APP_LEVERS.includes(r as (typeof APP_LEVERS)[number])));
+}
+
+/** Where a backbone's time went, for the summary: frozen passes (photos and augmented views apart) and training runs. */
+interface BackboneTime {
+  photoPasses: number;
+  photoMs: number;
+  viewPasses: number;
+  viewMs: number;
+  trainings: number;
+  trainingMs: number;
+  wallMs: number;
+}
+const times = new Map<string, BackboneTime>();
+let currentTime: BackboneTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
 
 // The backbone being evaluated, and what belongs to it; `useBackbone` switches all of it.
 /** One backbone of the evaluated embedding (two for a pair `A+B`) and its disk cache. */
@@ -167,21 +192,33 @@ async function useBackbone(id: string): Promise<void> {
   for (const memberId of id.split('+')) {
     const loaded = await openBackbone(memberId);
     const ref = backboneRef(loaded.manifest);
-    members.push({ backbone: loaded, disk: diskCache ? new EmbeddingCache(join(ROOT, '.cache', 'eval'), ref, loaded.manifest.embedding.size) : null });
+    members.push({ backbone: loaded, disk: diskCache ? new EmbeddingCache(options.cacheDir, ref, loaded.manifest.embedding.size) : null });
   }
   const manifests = members.map((m) => m.backbone.manifest);
   backbone = manifests.length === 1 ? (manifests[0] as BackboneManifest) : pairManifest(manifests);
   split = id === defaultBackboneId ? splitBackbone((members[0] as Member).backbone, { unfreeze: 1 }) : null;
 }
 
+/** Counts one frozen pass of `ms` (of an augmented view when `view`), for the summary. */
+function countPass(ms: number, view: boolean): void {
+  forwardMs += ms;
+  forwards++;
+  if (view) {
+    currentTime.viewPasses++;
+    currentTime.viewMs += ms;
+  } else {
+    currentTime.photoPasses++;
+    currentTime.photoMs += ms;
+  }
+}
+
 /** The embedding of some pixels on one backbone: from its disk cache, else its frozen pass (then stored). */
-async function memberEmbedding(member: Member, pixels: RgbaPixels): Promise<Float32Array> {
+async function memberEmbedding(member: Member, pixels: RgbaPixels, view: boolean): Promise<Float32Array> {
   const stored = member.disk?.get(pixels) ?? null;
   if (stored) return stored;
   const t0 = performance.now();
   const embedding = await member.backbone.embedPreprocessed(preprocess(pixels, member.backbone.manifest.normalization));
-  forwardMs += performance.now() - t0;
-  forwards++;
+  countPass(performance.now() - t0, view);
   member.disk?.set(pixels, embedding);
   return embedding;
 }
@@ -199,14 +236,14 @@ async function ensureCached(images: readonly EvalImage[], label: string): Promis
       // split's frozen pass gives it with the embedding.
       const t0 = performance.now();
       const out = await split.forward(preprocess(pixels, backbone.normalization));
-      forwardMs += performance.now() - t0;
-      forwards++;
+      countPass(performance.now() - t0, image.id.includes('#'));
       members[0]?.disk?.set(pixels, out.embedding);
       cache.set(image.id, out);
       continue;
     }
     const parts: Float32Array[] = [];
-    for (const member of members) parts.push(await memberEmbedding(member, pixels));
+    // Augmented views are cached as `<photo id>#<view>` (viewImages).
+    for (const member of members) parts.push(await memberEmbedding(member, pixels, image.id.includes('#')));
     const embedding = parts.length === 1 ? (parts[0] as Float32Array) : new Float32Array(backbone.embedding.size);
     if (parts.length > 1) parts.reduce((offset, part) => (embedding.set(part, offset), offset + part.length), 0);
     cache.set(image.id, { cut: new Float32Array(0), embedding });
@@ -277,14 +314,15 @@ const key = (dataset: string, label: string, k: number): string => `eval.${datas
 /** Each backbone's embedding, for the summary. */
 const embeddings: string[] = [];
 for (const backboneId of backboneIds) {
+  const backboneStarted = performance.now();
+  currentTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
+  times.set(backboneId, currentTime);
   await useBackbone(backboneId);
   embeddings.push(`${backboneId}: ${backbone.embedding.size} floats (${backbone.embedding.parts.map((p) => p.name).join(' + ')})`);
   for (const dataset of datasets) {
     for (let run = 0; run < plan.seeds; run++) {
       const seed = plan.firstSeed + run;
-      const wanted = recipes.filter(
-        (r) => run < plan.recipes[r].seeds && (backboneId === defaultBackboneId || options.recipesGiven || OTHER_BACKBONE_DEFAULTS.includes(r)),
-      );
+      const wanted = recipesOn(backboneId).filter((r) => run < plan.recipes[r].seeds);
       const ks = plan.ks.filter((k) => wanted.some((r) => plan.recipes[r].ks.includes(k)));
       if (!ks.length) continue;
       const fewShot = dataset.split(seed, plan.ks);
@@ -331,6 +369,8 @@ for (const backboneId of backboneIds) {
           cell.seeds.push(seed);
           cell.accuracies.push(accuracy);
           cell.ms.push(ms);
+          currentTime.trainings++;
+          currentTime.trainingMs += ms;
           cells.set(key(dataset.name, label, k), cell);
           console.error(
             `[${dataset.name} seed ${seed} k=${k}] ${label.padEnd(9)} ${(100 * accuracy).toFixed(1).padStart(5)}%  ` +
@@ -340,6 +380,7 @@ for (const backboneId of backboneIds) {
       }
     }
   }
+  currentTime.wallMs = performance.now() - backboneStarted;
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -375,11 +416,13 @@ interface PairRow {
   seeds: number[];
 }
 const pairs: PairRow[] = [];
-const [first, ...others] = recipes;
-const compared: [string, string][] = backboneIds.flatMap((id) => [
-  ...(first ? others.map((other): [string, string] => [recipeLabel(first, id), recipeLabel(other, id)]) : []),
-  ...(id === defaultBackboneId ? [] : recipes.map((r): [string, string] => [recipeLabel(r, id), r])),
-]);
+const compared: [string, string][] = backboneIds.flatMap((id) => {
+  const [first, ...others] = recipesOn(id);
+  return [
+    ...(first ? others.map((other): [string, string] => [recipeLabel(first, id), recipeLabel(other, id)]) : []),
+    ...(id === defaultBackboneId ? [] : recipesOn(id).map((r): [string, string] => [recipeLabel(r, id), r])),
+  ];
+});
 for (const dataset of datasets) {
   for (const k of plan.ks) {
     for (const [aLabel, bLabel] of compared) {
@@ -420,7 +463,7 @@ const columns = datasets.flatMap((d) => plan.ks.map((k) => ({ dataset: d.name, k
 const table = (title: string, cellText: (c: Cell) => string): string[] => [
   `| ${title} | ${columns.map((c) => `${c.dataset} k=${c.k}`).join(' | ')} |`,
   `|---|${columns.map(() => '---|').join('')}`,
-  ...backboneIds.flatMap((id) => recipes.map((r) => recipeLabel(r, id))).map((r) => `| ${r} | ${columns.map((c) => {
+  ...backboneIds.flatMap((id) => recipesOn(id).map((r) => recipeLabel(r, id))).map((r) => `| ${r} | ${columns.map((c) => {
     const cell = cells.get(key(c.dataset, r, c.k));
     return cell ? cellText(cell) : '-';
   }).join(' | ')} |`),
@@ -449,6 +492,15 @@ const lines = [
         '',
       ]
     : []),
+  'Where the time went, per backbone (frozen passes not found in the disk cache; training runs include their predictions):',
+  '',
+  '| backbone | photo passes | augmented-view passes | training runs | wall |',
+  '|---|---|---|---|---|',
+  ...[...times].map(([id, t]) => {
+    const passes = (n: number, ms: number): string => `${n} in ${(ms / 60000).toFixed(1)} min${n ? ` (${(ms / n).toFixed(0)} ms each)` : ''}`;
+    return `| ${id} | ${passes(t.photoPasses, t.photoMs)} | ${passes(t.viewPasses, t.viewMs)} | ${t.trainings} in ${(t.trainingMs / 60000).toFixed(1)} min | ${(t.wallMs / 60000).toFixed(1)} min |`;
+  }),
+  '',
   `${imagesSeen + cache.size} images (${diskCache ? `${diskHits + members.reduce((a, m) => a + (m.disk?.hits ?? 0), 0)} embeddings from the disk cache, ` : ''}${forwards} frozen passes in ${(forwardMs / 1000).toFixed(0)} s${forwards ? `, ${(forwardMs / forwards).toFixed(0)} ms each` : ''}); total ${((performance.now() - started) / 60000).toFixed(1)} min; wrote ${outFile}`,
 ];
 console.log(lines.join('\n'));

@@ -96,8 +96,12 @@ export const PAIR_RECIPES: readonly Recipe[] = ['app-avg'];
 export const FINE_TUNING_RECIPES: readonly Recipe[] = ['finetune', 'finetune-pseudo', 'finetune-aug'];
 /** Recipes that need the unlabeled pool. */
 export const UNLABELED_RECIPES: readonly Recipe[] = ['selftrain', 'finetune-pseudo'];
-/** What `npm run eval` runs without --recipes. */
-export const DEFAULT_RECIPES: readonly Recipe[] = ['app', 'knn', 'tm', 'head', 'selftrain', 'finetune'];
+/**
+ * What `npm run eval` runs without --recipes: the Train button, the baselines (kNN, Teachable
+ * Machine) and `head`; self-training and fine-tuning cost most of a cold run's hour and come with
+ * `--levers` (scripts/eval/options.ts).
+ */
+export const DEFAULT_RECIPES: readonly Recipe[] = ['app', 'knn', 'tm', 'head'];
 export type Recipe = (typeof RECIPES)[number];
 
 /** Training examples with their frozen outputs (cut activations only when fine-tuning is evaluated). */
