@@ -6,15 +6,8 @@
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
-import {
-  BACKBONE_RULE,
-  chooseBackbone,
-  measureForwardMs,
-  storedBackboneChoice,
-  updateStoredBackboneChoice,
-  type BackboneChoice,
-  type BackboneRule,
-} from './backbone-choice.ts';
+import { BACKBONE_RULE, chooseBackbone, measureForwardMs, type BackboneChoice, type BackboneRule } from './backbone-choice.ts';
+import { storedBackboneChoice, updateStoredBackboneChoice } from './backbone-choice-store.ts';
 import { notifyChange } from './changes.ts';
 import { currentBackbone, loadedBackbone, setCurrentBackbone } from './current-backbone.ts';
 import { reembedExamples } from './reembed.ts';

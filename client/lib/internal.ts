@@ -8,7 +8,8 @@ export * from './index.ts';
 export { activeBackend, type BackendBuild } from './backend.ts';
 export { pixelsOf, pixelsOfBytes, initDecoder, downscaleForUpload, encodeJpeg } from './embed.ts';
 export { currentBackbone, setCurrentBackbone, defaultHeads, loadedBackbone } from './current-backbone.ts';
-export { chooseBackbone, measureForwardMs, storedBackboneChoice, clearStoredBackboneChoice, updateStoredBackboneChoice, chosenBackboneId, type BackboneRule } from './backbone-choice.ts';
+export { chooseBackbone, measureForwardMs, type BackboneRule } from './backbone-choice.ts';
+export { storedBackboneChoice, clearStoredBackboneChoice, updateStoredBackboneChoice, chosenBackboneId } from './backbone-choice-store.ts';
 export { backboneForHead } from './backbones.ts';
 export { loadedManifest } from './model-store.ts';
 export {

@@ -23,7 +23,7 @@ import { broadcast, notifyChange } from './changes.ts';
 import { openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
 import { resumePendingViews } from './pending-views.ts';
 import { formatMegabytes, storageErrorMessage } from './storage.ts';
-import { chosenBackboneId } from './backbone-choice.ts';
+import { chosenBackboneId } from './backbone-choice-store.ts';
 
 /** Options for {@link loadModels}. */
 export interface LoadModelsOptions {
