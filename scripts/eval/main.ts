@@ -17,9 +17,12 @@
  * figures already in the file for B). With `--confirm` every key ends in `.confirm`, so the
  * confirmation never overwrites the default figures.
  *
- * Full run: k = 1, 5, 10 and 5 seeds (0-4) for app, knn, tm, head; selftrain on the same seeds
- * where there are unlabeled photos (emoji k = 1, 5; fashion k = 1, 5, 10, 500 unlabeled);
- * finetune on 3 seeds at k = 5, 10. Every image's frozen forward pass (embedding + cut
+ * Default run (under an hour with a cold embedding cache on a 2-core machine, issue 15 pt 5): k = 1,
+ * 5, 10 and 5 seeds (0-4) for app, knn, tm, head on the default backbone; app, knn, head on each
+ * other installed backbone; app on all of them together (`A+B`, from the disk cache the single
+ * runs filled). `--levers` adds the app's levers (k = 10, on every backbone), selftrain where there
+ * are unlabeled photos (emoji k = 1, 5; fashion k = 1, 5, 10, 500 unlabeled) and finetune on 3
+ * seeds at k = 5, 10 (MobileNetV2). Every image's frozen forward pass (embedding + cut
  * activation) is computed once per run and kept in memory; embeddings are also cached on disk
  * (scripts/eval/embedding-cache.ts, `.cache/eval/`), so a rerun skips the backbone except when
  * fine-tuning needs cut activations. `--quick`: 2 seeds, fewer Fashion-MNIST test images,
@@ -27,7 +30,7 @@
  * overwrites a full run's figures.
  *
  * `--backbones mobilenet_v2,inception_v3`: the installed backbones to run (default: every installed
- * one; without `--recipes`, a backbone other than the default runs app, knn and head only). Figures on a backbone other than the default carry its id after the recipe,
+ * one, then their pair). Figures on a backbone other than the default carry its id after the recipe,
  * `eval.<dataset>.<recipe>@<backbone id>.k<k>`, and each is also paired with the same recipe on
  * the default backbone (`eval.<dataset>.<recipe>@<id>-vs-<recipe>.k<k>.diff`). Fine-tuning recipes
  * run on MobileNetV2 only (backbone-split.ts names its blocks); elsewhere the embedding comes from
@@ -41,9 +44,10 @@
  * (emoji: other test and training emoji; fashion: other training shots) and, for Fashion-MNIST,
  * the t10k images 100-199 of each class as the test set (the default uses images 0-99).
  *
- * Options: --quick, --confirm, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones ids, --recipes
- * app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts), --out FILE,
- * --no-cache. Results are merged into the file: a run of some recipes replaces only their figures.
+ * Options: --quick, --confirm, --levers, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones
+ * ids, --recipes app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts),
+ * --out FILE, --cache-dir DIR (default `.cache/eval`), --no-cache. The summary ends with where the
+ * time went per backbone: frozen passes of photos and of augmented views, training runs, wall. Results are merged into the file: a run of some recipes replaces only their figures.
  * After a run that wrote bench/eval.json, BENCHMARKS.md's evaluation section and the README's
  * table are regenerated from it (scripts/eval/report.ts). `--help` prints the options; bad usage prints the message and the options on stderr and exits
  * 2, as the CLI does (scripts/cli/usage.ts). Not part of `npm test`.
@@ -66,10 +70,9 @@ import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } f
 import { readOptions, ROOT } from './options.ts';
 import {
   APP_LEVERS,
-  AUGMENTED_RECIPES,
   FINE_TUNING_RECIPES,
   PAIR_RECIPES,
-  TEST_VIEW_RECIPES,
+  recipeViews,
   UNLABELED_RECIPES,
   runRecipe,
   type EvalExample,
@@ -258,9 +261,6 @@ function examples(images: readonly EvalImage[]): EvalExample[] {
   });
 }
 
-/** Augmented views per shot, as the product's examples have (shared/image/augment.ts). */
-const AUGMENTED_VIEWS = 3;
-
 /** A fixed seed per image id (FNV-1a), so an image's views are the same in every run. */
 function idSeed(id: string): number {
   let h = 0x811c9dc5;
@@ -268,31 +268,34 @@ function idSeed(id: string): number {
   return h >>> 0;
 }
 
-/** The augmented views of images, as images of their own (cached by `<id>#<view>`). */
-function viewImages(images: readonly EvalImage[]): (EvalImage & { photoId: string })[] {
+/**
+ * The first `count` augmented views of images (shared/image/augment.ts, as the product's examples
+ * have), as images of their own (cached by `<id>#<view>`; view `v` is the same whatever the count).
+ */
+function viewImages(images: readonly EvalImage[], count: number): (EvalImage & { photoId: string })[] {
   return images.flatMap((image) =>
-    Array.from({ length: AUGMENTED_VIEWS }, (_, v) => ({
+    Array.from({ length: count }, (_, v) => ({
       id: `${image.id}#${v}`,
       photoId: image.id,
       label: image.label,
-      pixels: async () => augmentedViews(await image.pixels(), { count: AUGMENTED_VIEWS, seed: idSeed(image.id) })[v] as RgbaPixels,
+      pixels: async () => augmentedViews(await image.pixels(), { count: v + 1, seed: idSeed(image.id) })[v] as RgbaPixels,
     })),
   );
 }
 
-/** Shots plus their augmented views (views carry their photo's id). */
-function augmentedExamples(images: readonly EvalImage[]): EvalExample[] {
-  const views = viewImages(images).map((v) => {
+/** Shots plus their first `count` augmented views (views carry their photo's id). */
+function augmentedExamples(images: readonly EvalImage[], count: number): EvalExample[] {
+  const views = viewImages(images, count).map((v) => {
     const frozen = cache.get(v.id) as FrozenOutput;
     return { photoId: v.photoId, label: v.label, embedding: frozen.embedding, augmented: true, frozen };
   });
   return [...examples(images), ...views];
 }
 
-/** As the app stores them (client/lib/examples.ts): each photo, then its augmented views. */
-function appExamples(images: readonly EvalImage[]): EvalExample[] {
-  const views = augmentedExamples(images).slice(images.length);
-  return examples(images).flatMap((photo, i) => [photo, ...views.slice(i * AUGMENTED_VIEWS, (i + 1) * AUGMENTED_VIEWS)]);
+/** As the app stores them (client/lib/examples.ts): each photo, then its `count` augmented views. */
+function appExamples(images: readonly EvalImage[], count: number): EvalExample[] {
+  const views = augmentedExamples(images, count).slice(images.length);
+  return examples(images).flatMap((photo, i) => [photo, ...views.slice(i * count, (i + 1) * count)]);
 }
 
 const datasets: Dataset[] = [];
@@ -327,21 +330,20 @@ for (const backboneId of backboneIds) {
       if (!ks.length) continue;
       const fewShot = dataset.split(seed, plan.ks);
       const needsUnlabeled = wanted.some((r) => UNLABELED_RECIPES.includes(r));
-      const needsViews = wanted.some((r) => AUGMENTED_RECIPES.includes(r));
-      const needsTestViews = wanted.some((r) => TEST_VIEW_RECIPES.includes(r));
+      // The most augmented views any recipe wanted here trains on, and averages over at test time.
+      const trainViews = Math.max(0, ...wanted.map((r) => recipeViews(r).train));
+      const testViewCount = Math.max(0, ...wanted.map((r) => recipeViews(r).test));
       const images = [
-        ...(needsTestViews ? viewImages(fewShot.test) : []),
+        ...viewImages(fewShot.test, testViewCount),
         ...fewShot.test,
         ...ks.flatMap((k) => fewShot.shots.get(k) ?? []),
         ...(needsUnlabeled ? ks.flatMap((k) => fewShot.unlabeled.get(k) ?? []) : []),
-        ...(needsViews ? viewImages([...new Map(ks.flatMap((k) => fewShot.shots.get(k) ?? []).map((i) => [i.id, i])).values()]) : []),
+        ...viewImages([...new Map(ks.flatMap((k) => fewShot.shots.get(k) ?? []).map((i) => [i.id, i])).values()], trainViews),
       ];
       await ensureCached(images, `${dataset.name} seed ${seed}${backboneId === defaultBackboneId ? '' : ` ${backboneId}`}: forward`);
       const test = examples(fewShot.test);
       // Each test photo's augmented views, for test-time augmentation.
-      const testViews = needsTestViews
-        ? fewShot.test.map((image) => Array.from({ length: AUGMENTED_VIEWS }, (_, v) => (cache.get(`${image.id}#${v}`) as FrozenOutput).embedding))
-        : undefined;
+      const allTestViews = fewShot.test.map((image) => Array.from({ length: testViewCount }, (_, v) => (cache.get(`${image.id}#${v}`) as FrozenOutput).embedding));
       const partGroups = members.length > 1 ? members.map((m) => m.backbone.manifest.embedding.parts.map((p) => p.name)) : undefined;
       for (const k of ks) {
         const train = examples(fewShot.shots.get(k) ?? []);
@@ -353,7 +355,9 @@ for (const backboneId of backboneIds) {
           if (PAIR_RECIPES.includes(recipe) && !partGroups) continue;
           const t0 = performance.now();
           const shotImages = fewShot.shots.get(k) ?? [];
-          const shots = recipe === 'app' ? appExamples(shotImages) : AUGMENTED_RECIPES.includes(recipe) ? augmentedExamples(shotImages) : train;
+          const views = recipeViews(recipe);
+          const shots = views.train === 0 ? train : views.appOrder ? appExamples(shotImages, views.train) : augmentedExamples(shotImages, views.train);
+          const testViews = views.test ? allTestViews.map((photoViews) => photoViews.slice(0, views.test)) : undefined;
           const outcome = await runRecipe(recipe, shots, test, usesUnlabeled ? examples(unlabeledImages ?? []) : [], {
             backbone,
             classes: dataset.classes,

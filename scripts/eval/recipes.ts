@@ -56,23 +56,49 @@
  * - app-scale5, app-scale20: the transform's scale 5 or 20 instead of 10 (against the L2 penalty).
  * - app-avg (a pair of backbones, `--backbones A+B`): one app head on each backbone's parts, their
  *   probabilities averaged. `app` on a pair is the concatenated embedding (per-part L2 as usual).
+ * Levers on the Train button as it is (its standardisation kept), about the number of views:
+ * - app-t3, app-t7: test-time augmentation over the photo and its first 3 or 7 augmented views.
+ * - app-v7: each shot plus 7 augmented views to train on (the app stores 3).
+ * - app-v7-t7: both (7 views to train on, TTA over 7).
+ * - app-parts, app-parts-t3: an ensemble: one app head per embedding part (MobileNetV2: block_13,
+ *   block_16, flatten_1; on a pair, one per backbone), their probabilities averaged; -t3 with TTA
+ *   over 3 views.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
 import type { Example } from '../../shared/learn/examples.ts';
 import { fineTune, type FineTuneExample, type FineTuneResult } from '../../shared/learn/fine-tune.ts';
 import type { BackboneSplit, FrozenOutput } from '../../shared/model/backbone-split.ts';
-import { argMax } from '../../shared/predict/head-runner.ts';
-import { loadPredictor } from '../../shared/predict/predictor.ts';
+import { argMax, loadPredictor } from '../../shared/predict/predictor.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
 import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
+import { ON_APP_LEVERS } from './report.ts';
 
 /** The `app` recipe with one lever changed (module comment). */
-export const APP_LEVERS = ['app-l2', 'app-tta', 'app-pow', 'app-std', 'app-powstd', 'app-pow-tta', 'app-std-tta', 'app-stdlin', 'app-stdlin-tta', 'app-scale5', 'app-scale20', 'app-avg'] as const;
+export const APP_LEVERS = [
+  'app-l2',
+  'app-tta',
+  'app-pow',
+  'app-std',
+  'app-powstd',
+  'app-pow-tta',
+  'app-std-tta',
+  'app-stdlin',
+  'app-stdlin-tta',
+  'app-scale5',
+  'app-scale20',
+  'app-avg',
+  'app-t3',
+  'app-t7',
+  'app-v7',
+  'app-v7-t7',
+  'app-parts',
+  'app-parts-t3',
+] as const;
 export const RECIPES = [
   'app',
   'knn',
@@ -299,6 +325,12 @@ async function app(
 
 /** Options of one `app` lever: how its features are mapped first, and what trainAndGuard is given. */
 interface AppLever {
+  /** Augmented views a shot trains on (default 3, as the app stores). */
+  views?: number;
+  /** With `tta`: the test photo's views averaged (default 3). */
+  testViews?: number;
+  /** One head per group of embedding parts (each backbone of a pair, else each part), probabilities averaged. */
+  perGroup?: boolean;
   /** Maps raw embeddings (fitted on the training ones) before the app's own transform. */
   features?: (train: readonly Float32Array[]) => (e: Float32Array) => Float32Array;
   options?: AppOptions;
@@ -344,10 +376,29 @@ const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>,
   'app-stdlin-tta': { features: standardise, options: { transform: { normalize: 'none', scale: 1, subtractMean: false } }, tta: true },
   'app-scale5': { options: { transform: { scale: 5 } } },
   'app-scale20': { options: { transform: { scale: 20 } } },
+  'app-t3': { tta: true },
+  'app-t7': { tta: true, testViews: 7 },
+  'app-v7': { views: 7 },
+  'app-v7-t7': { views: 7, tta: true, testViews: 7 },
+  'app-parts': { perGroup: true },
+  'app-parts-t3': { perGroup: true, tta: true },
 };
 
 /** Recipes that also read the test photos' augmented views (test-time augmentation). */
 export const TEST_VIEW_RECIPES: readonly Recipe[] = APP_LEVERS.filter((r) => r !== 'app-avg' && APP_LEVER_OPTIONS[r].tta === true);
+
+/**
+ * Augmented views per photo a recipe trains on (the app stores 3) and averages over at test time
+ * (0: none), and whether its training examples come in the app's order (each photo, then its views).
+ */
+export function recipeViews(recipe: Recipe): { train: number; test: number; appOrder: boolean } {
+  const lever = recipe !== 'app-avg' && (APP_LEVERS as readonly string[]).includes(recipe) ? APP_LEVER_OPTIONS[recipe as Exclude<(typeof APP_LEVERS)[number], 'app-avg'>] : undefined;
+  return {
+    train: AUGMENTED_RECIPES.includes(recipe) ? (lever?.views ?? 3) : 0,
+    test: TEST_VIEW_RECIPES.includes(recipe) ? (lever?.testViews ?? 3) : 0,
+    appOrder: recipe === 'app' || ON_APP_LEVERS.includes(recipe),
+  };
+}
 
 /** Per test photo, the mean of rows `i * per .. (i + 1) * per - 1` of `rows` (its probabilities over its views). */
 function meanPerPhoto(rows: readonly ArrayLike<number>[], per: number): Float32Array[] {
@@ -398,11 +449,17 @@ async function appTta(
  * `app` on mapped features (`lever.features`, test photos and their views mapped alike), with other
  * trainAndGuard options (`lever.options`), or with test-time augmentation (`lever.tta`).
  */
-async function appLever(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext, lever: AppLever): Promise<RecipeOutcome> {
+async function appLever(recipe: Recipe, train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext, lever: AppLever): Promise<RecipeOutcome> {
   const map = lever.features?.(train.map((e) => e.embedding));
   const mapped = (set: readonly EvalExample[]): EvalExample[] => (map ? set.map((e) => ({ ...e, embedding: map(e.embedding) })) : set.slice());
-  // Every lever changes the app as it was before trainHead's standardisation (`app-l2`).
-  const options = { standardize: false, ...lever.options };
+  // Every lever changes the app as it was before trainHead's standardisation (`app-l2`), except
+  // those on the app as it is (report.ts pairs them with `app`).
+  const options = { ...(ON_APP_LEVERS.includes(recipe) ? {} : { standardize: false }), ...lever.options };
+  if (lever.perGroup) {
+    const testViews = lever.tta ? (map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews) : undefined;
+    if (lever.tta && testViews?.length !== test.length) throw new Error('a TTA lever needs the test photos\' augmented views');
+    return appPerGroup(mapped(train), mapped(test), ctx, options, testViews);
+  }
   if (lever.tta) {
     const testViews = map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews;
     return appTta(mapped(train), mapped(test), { ...ctx, ...(testViews ? { testViews } : {}) }, options);
@@ -426,6 +483,32 @@ async function appAverage(train: readonly EvalExample[], test: readonly EvalExam
     sum = sum ? sum.map((row, i) => row.map((x, j) => x + ((p[i] as Float32Array)[j] as number))) : p;
   }
   return { predicted: (sum as Float32Array[]).map((row) => argMaxLabel(ctx.classes, row)), detail: details.join('; ') };
+}
+
+/**
+ * One app head per group of embedding parts (`ctx.partGroups` on a pair, else each part alone),
+ * their probabilities averaged over the groups and, with `testViews`, over each test photo and its
+ * views. The guard's kNN choice is not followed: every head predicts.
+ */
+async function appPerGroup(
+  train: readonly EvalExample[],
+  test: readonly EvalExample[],
+  ctx: RecipeContext,
+  options: AppOptions,
+  testViews?: readonly (readonly Float32Array[])[],
+): Promise<RecipeOutcome> {
+  const groups = ctx.partGroups ?? ctx.backbone.embedding.parts.map((p) => [p.name]);
+  const per = 1 + (testViews?.[0]?.length ?? 0);
+  const inputs = test.flatMap((e, i) => [e.embedding, ...(testViews?.[i] ?? [])]);
+  let sum: Float32Array[] | null = null;
+  const details: string[] = [];
+  for (const parts of groups) {
+    const { training, guard } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options, transform: { ...options.transform, parts } });
+    details.push(`${parts.join('+')}: guard ${guard.choice}`);
+    const p = await predictProbabilities(training.doc, ctx.backbone, inputs);
+    sum = sum ? sum.map((row, i) => row.map((x, j) => x + ((p[i] as Float32Array)[j] as number))) : p;
+  }
+  return { predicted: meanPerPhoto(sum as Float32Array[], per).map((row) => argMaxLabel(ctx.classes, row)), detail: details.join('; ') };
 }
 
 /** Runs one recipe. */
@@ -465,6 +548,6 @@ export function runRecipe(
       return appAverage(train, test, ctx);
     default:
       // Every other lever (the type checker holds this to APP_LEVER_OPTIONS' keys).
-      return appLever(train, test, ctx, APP_LEVER_OPTIONS[recipe]);
+      return appLever(recipe, train, test, ctx, APP_LEVER_OPTIONS[recipe]);
   }
 }

@@ -56,6 +56,23 @@ describe('eval report (scripts/eval/report.ts)', () => {
     expect(body[0]).toContain('+10.0 [+10.0, +10.0]');
   });
 
+  it('levers on the Train button as it is pair with app on their own backbone, in their own table', () => {
+    const withOnApp = {
+      ...evaluation,
+      'eval.emoji.app-l2.k10': entry([0.3, 0.4, 0.35, 0.3, 0.4]),
+      'eval.emoji.app-t3.k10': entry([0.42, 0.52, 0.47, 0.42, 0.52]),
+      'eval.emoji.app-t3@inception_v3.k10': entry([0.51, 0.61, 0.51, 0.51, 0.61]),
+    };
+    const onApp = leversTable(withOnApp, true);
+    expect(onApp[0]).toContain('- app |');
+    const body = onApp.slice(2);
+    expect(body.map((r) => r.split(' | ').slice(0, 2).join(' | '))).toEqual(['| app-t3 | MobileNetV2', '| app-t3 | InceptionV3 (mixed7)']);
+    // +2 points over app on MobileNetV2, +1 over app@inception_v3 (not +11 over app on MobileNetV2).
+    expect(body[0]).toContain('+2.0 [+2.0, +2.0]');
+    expect(body[1]).toContain('+1.0 [+1.0, +1.0]');
+    expect(leversTable(withOnApp).join('\n')).not.toContain('app-t3');
+  });
+
   it('says which goal is not met and by how much', () => {
     const text = evalSection(evaluation).join('\n');
     expect(text).toContain('reaches 45.0% (goal 55.0%: **not met**, 10.0 points short)');
