@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel } from '@tensorflow/tfjs-layers';
 import { base64ToBytes, bytesToBase64 } from '../../shared/util/base64.ts';
-import { transformInput } from '../../shared/predict/head-runner.ts';
+import { transformInput } from '../../shared/predict/predictor.ts';
 import * as lib from '../lib/internal.ts';
 import { forwardTimesMs } from '../lib/backbone-choice.ts';
 import { blobOf, blobPaths, errorData, exampleSummary, median, photoData, sourceOf, type ClassArg, type ImageArg, type PhotoData, type SourceKind } from './harness-data.ts';

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
-import { argMax } from '../../shared/predict/head-runner.ts';
+import { argMax } from '../../shared/predict/predictor.ts';
 import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { computeMetrics } from '../../shared/learn/metrics.ts';
 import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';

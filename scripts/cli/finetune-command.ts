@@ -4,8 +4,7 @@
  */
 import { fineTune, type FineTuneEpoch } from '../../shared/learn/fine-tune.ts';
 import { splitBackbone } from '../../shared/model/backbone-split.ts';
-import { loadPredictor, type FrozenActivations } from '../../shared/predict/predictor.ts';
-import { argMax } from '../../shared/predict/head-runner.ts';
+import { argMax, loadPredictor, type FrozenActivations } from '../../shared/predict/predictor.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { DataError, type ImageFolder } from '../image-folder.ts';

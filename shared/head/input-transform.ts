@@ -1,6 +1,6 @@
 /**
  * Fitting a head's input transform (the `InputTransform` of shared/model/manifest.ts) on training data.
- * Applying it is shared/predict/head-runner.ts's `transformInput`, the one implementation every runtime
+ * Applying it is shared/predict/predictor.ts's `transformInput`, the one implementation every runtime
  * uses at prediction time.
  */
 import type { BackboneManifest, InputTransform } from '../model/manifest.ts';

@@ -187,7 +187,7 @@ class TrainableModel {
 
   /**
    * Class probabilities for a batch: `cut` [B, ...cutShape], `frozen` [B, embedding size] (the
-   * cached embeddings; only their frozen parts are read). Mirrors head-runner's transformInput.
+   * cached embeddings; only their frozen parts are read). Mirrors the predictor's transformInput.
    */
   probabilities(cut: tf.Tensor, frozen: tf.Tensor2D): tf.Tensor2D {
     const out = this.tail.apply(cut, { training: false }) as tf.Tensor | tf.Tensor[];

@@ -7,7 +7,7 @@
 import type { Prediction } from '../api/types.ts';
 import { classList, type Example } from './examples.ts';
 import * as tf from '@tensorflow/tfjs-core';
-import { rankPredictions, transformInputRows } from '../predict/head-runner.ts';
+import { rankPredictions, transformInputRows } from '../predict/predictor.ts';
 import { fitInputTransform } from '../head/input-transform.ts';
 import type { BackboneManifest, InputTransform } from '../model/manifest.ts';
 

@@ -22,8 +22,7 @@
  */
 import { classCounts, classList, type Example } from './examples.ts';
 import type { HeadDocument, HeadMetrics } from '../head/document.ts';
-import { argMax } from '../predict/head-runner.ts';
-import { loadPredictor } from '../predict/predictor.ts';
+import { argMax, loadPredictor } from '../predict/predictor.ts';
 import type { BackboneManifest } from '../model/manifest.ts';
 import { computeMetrics } from './metrics.ts';
 import { splitByPhoto, type Fold } from './split.ts';

@@ -25,7 +25,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential, type Sequential } from '@tensorflow/tfjs-layers';
 import { classList, photoLabels, type Example } from './examples.ts';
 import { makeHeadDocument, type HeadDocument, type HeadMetrics, type SavedArtifacts } from '../head/document.ts';
-import { transformInputRows } from '../predict/head-runner.ts';
+import { transformInputRows } from '../predict/predictor.ts';
 import { fitInputTransform, type InputTransformOptions } from '../head/input-transform.ts';
 import { backboneRef, embeddingPart, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
 import { computeMetrics } from './metrics.ts';

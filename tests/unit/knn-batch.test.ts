@@ -14,7 +14,7 @@ import type { Example } from '../../shared/learn/examples.ts';
 import { fitInputTransform } from '../../shared/head/input-transform.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import { embeddingPart, type InputTransform } from '../../shared/model/manifest.ts';
-import { rankPredictions, transformInput, transformInputRows } from '../../shared/predict/head-runner.ts';
+import { rankPredictions, transformInput, transformInputRows } from '../../shared/predict/predictor.ts';
 import { mulberry32, type Random } from '../../shared/util/random.ts';
 import { toyBackbone } from '../helpers/toy-backbone.ts';
 

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { Prediction } from '../../shared/api/types.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { compareOnHeldOut, type Classifier } from '../../shared/learn/guard.ts';
-import { transformInput } from '../../shared/predict/head-runner.ts';
+import { transformInput } from '../../shared/predict/predictor.ts';
 import { fitInputTransform } from '../../shared/head/input-transform.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import type { InputTransform } from '../../shared/model/manifest.ts';
