@@ -30,6 +30,7 @@ import type {
 } from './types.ts';
 import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '../errors.ts';
 import type { BackboneTail, HeadDocument, HeadMetrics, HeadWeightSpec } from '../head/document.ts';
+import { MAX_TEST_TIME_VIEWS, type TestTimeAugmentation } from '../head/tta.ts';
 import type { EmbeddingPart, InputSpec, InputTransform } from '../model/manifest.ts';
 
 /** A JSON Schema, as far as this API's description uses the vocabulary. */
@@ -342,8 +343,13 @@ const headDocument = objectSchema<HeadDocument>({
       },
       open: true,
     }),
+    testTimeAugmentation: objectSchema<TestTimeAugmentation>({
+      description:
+        'Test-time augmentation: a prediction from a photo averages the class probabilities of the photo and its first `views` augmented views (shared/image/augment.ts, seeded by `seed`; each view is one more backbone pass). Absent: off. Train records it when it did no worse on the held-out photos. A prediction from an embedding runs the head once.',
+      properties: { views: { ...integer(1), maximum: MAX_TEST_TIME_VIEWS }, seed: { ...integer(0), maximum: 4294967295 } },
+    }),
   },
-  optional: ['backboneTail'],
+  optional: ['backboneTail', 'testTimeAugmentation'],
   open: true,
 });
 

@@ -27,8 +27,19 @@
  * `exportBackboneTailFiles` writes the tail as its own standard TF.js files; the document is the
  * unit that is stored and synced, and fine-tune keeps it under the 8 MB head limit
  * (MobileNetV2: ~4.8 MB with the top block, ~6.5 MB with two).
+ *
+ * A head may also record TEST-TIME AUGMENTATION (`testTimeAugmentation`, shared/head/tta.ts):
+ *
+ *   testTimeAugmentation: { views: 3, seed: 0 }
+ *
+ * A prediction from a photo then embeds the photo and its first `views` augmented views
+ * (shared/image/augment.ts `augmentedViews` with that seed: the same views Train stores for each
+ * photo, made the same way in every runtime) and averages the head's probabilities over them.
+ * Train's guard records it only when it did no worse on the held-out photos (shared/learn/train-app.ts).
+ * Absent means off: every document without it predicts exactly as before, and formatVersion stays 1.
  */
 import type { InputTransform } from '../model/manifest.ts';
+import type { TestTimeAugmentation } from './tta.ts';
 import { base64ToBytes, bytesToBase64 } from '../util/base64.ts';
 
 /** A weight entry as in a TF.js `weightsManifest`, quantization included. */
@@ -66,6 +77,8 @@ export interface HeadDocument {
   weightData: string;
   /** Present only in fine-tuned models: personal copies of the backbone's top layers (module comment). */
   backboneTail?: BackboneTail;
+  /** Present when a prediction from a photo averages over the photo and its augmented views (module comment); absent: off. */
+  testTimeAugmentation?: TestTimeAugmentation;
 }
 
 /** Personal copies of a backbone's top layers, carried by a fine-tuned model's head document. */
@@ -164,6 +177,7 @@ export function exportHeadFiles(
           input: doc.input,
           metrics: doc.metrics,
           created: doc.created,
+          ...(doc.testTimeAugmentation ? { testTimeAugmentation: doc.testTimeAugmentation } : {}),
         },
       },
     },
@@ -224,6 +238,7 @@ export function importHeadFiles(
       input: meta.input,
       metrics: meta.metrics,
       created: meta.created,
+      ...(meta.testTimeAugmentation ? { testTimeAugmentation: meta.testTimeAugmentation } : {}),
     },
     { modelTopology: topology, weightSpecs: groups.flatMap((g) => g.weights), weightData: weights },
   );

@@ -22,6 +22,7 @@ import { parseBoundedJson } from '../util/json-guard.ts';
 import { inferLayerShapes, type Shape } from '../model/layer-shapes.ts';
 import { HEAD_JSON_LIMITS, HEAD_LIMITS, type HeadLimits } from '../limits.ts';
 import type { HeadDocument, HeadWeightSpec } from './document.ts';
+import { MAX_TEST_TIME_VIEWS } from './tta.ts';
 import { backboneRef, type BackboneManifest } from '../model/manifest.ts';
 
 /**
@@ -85,7 +86,7 @@ const TOP_LEVEL_KEYS = [
   'weightSpecs',
   'weightData',
 ] as const;
-const OPTIONAL_KEYS = ['backboneTail'] as const;
+const OPTIONAL_KEYS = ['backboneTail', 'testTimeAugmentation'] as const;
 const TAIL_KEYS = ['cut', 'cutShape', 'parts', 'modelTopology', 'weightSpecs', 'weightData'] as const;
 /** Layers a tail may have: the backbone's own top blocks are far fewer. */
 const MAX_TAIL_LAYERS = 200;
@@ -173,6 +174,7 @@ export function validateHeadDocument(value: unknown, backbone: BackboneManifest,
   checkClasses(classes, limits);
   if (typeof created !== 'string' || Number.isNaN(Date.parse(created))) throw invalid('created must be an ISO 8601 date string.');
   if (metrics !== null && !isObject(metrics)) throw invalid('metrics must be an object or null.');
+  if (value.testTimeAugmentation !== undefined) checkTestTimeAugmentation(value.testTimeAugmentation);
 
   const inputSize = checkInput(value.input, backbone);
   const expected = checkTopology(value.modelTopology, inputSize, (classes as string[]).length, limits);
@@ -328,6 +330,20 @@ function checkClasses(classes: unknown, limits: HeadLimits): void {
     if (seen.has(label)) throw invalid(`the label ${JSON.stringify(label)} appears twice; labels must be unique.`);
     seen.add(label);
   });
+}
+
+/** Checks `testTimeAugmentation` (shared/head/tta.ts): exactly {views, seed}, views bounded, seed a uint32. */
+function checkTestTimeAugmentation(tta: unknown): void {
+  if (!isObject(tta)) throw invalid(`testTimeAugmentation must be an object {views, seed} (or absent for none), got ${kindOf(tta)}.`);
+  const extra = Object.keys(tta).filter((k) => k !== 'views' && k !== 'seed');
+  if (extra.length) throw invalid(`testTimeAugmentation has unknown field(s) ${extra.join(', ')}; it has views and seed.`);
+  const { views, seed } = tta;
+  if (!Number.isInteger(views) || (views as number) < 1 || (views as number) > MAX_TEST_TIME_VIEWS) {
+    throw invalid(`testTimeAugmentation.views must be a whole number from 1 to ${MAX_TEST_TIME_VIEWS} (augmented views besides the photo), got ${JSON.stringify(views)}.`);
+  }
+  if (!Number.isInteger(seed) || (seed as number) < 0 || (seed as number) > 0xffffffff) {
+    throw invalid(`testTimeAugmentation.seed must be a whole number from 0 to 4294967295, got ${JSON.stringify(seed)}.`);
+  }
 }
 
 /** Checks the input transform against the backbone; returns the head's input size. */

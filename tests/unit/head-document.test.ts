@@ -39,6 +39,14 @@ describe('head document', () => {
     expect(importHeadFiles(modelJson, weights)).toEqual(doc);
   });
 
+  it('test-time augmentation survives export and import (and stays absent when off)', () => {
+    const withTta: HeadDocument = { ...doc, testTimeAugmentation: { views: 3, seed: 7 } };
+    const { modelJson, weights } = exportHeadFiles(withTta);
+    expect(importHeadFiles(modelJson, weights).testTimeAugmentation).toEqual({ views: 3, seed: 7 });
+    const plain = exportHeadFiles(doc);
+    expect('testTimeAugmentation' in importHeadFiles(plain.modelJson, plain.weights)).toBe(false);
+  });
+
   it('refuses a model.json without tannerin metadata', () => {
     const { modelJson, weights } = exportHeadFiles(doc);
     delete modelJson.userDefinedMetadata;

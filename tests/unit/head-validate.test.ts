@@ -106,6 +106,12 @@ describe('refusals name the problem', () => {
     ['base64 with junk', (d) => (d.weightData = `${d.weightData.slice(0, -4)}!!!!`), /not standard base64/],
     ['uint8 quantization without scale', (d) => ((d.weightSpecs[1] as HeadWeightSpec).quantization = { dtype: 'uint8', min: 0 }), /finite min and scale/],
     ['a Model class other than Sequential/Model', (d) => (d.modelTopology.class_name = 'Lambda'), /class "Lambda" is not supported/],
+    ['test-time augmentation not an object', (d) => (d.testTimeAugmentation = 3), /testTimeAugmentation must be an object \{views, seed\}/],
+    ['test-time augmentation with no views', (d) => (d.testTimeAugmentation = { views: 0, seed: 0 }), /testTimeAugmentation\.views must be a whole number from 1 to 7/],
+    ['test-time augmentation with too many views', (d) => (d.testTimeAugmentation = { views: 8, seed: 0 }), /testTimeAugmentation\.views .* got 8/],
+    ['test-time augmentation with a fractional seed', (d) => (d.testTimeAugmentation = { views: 3, seed: 1.5 }), /testTimeAugmentation\.seed must be a whole number from 0 to 4294967295/],
+    ['test-time augmentation with a seed over 32 bits', (d) => (d.testTimeAugmentation = { views: 3, seed: 2 ** 32 }), /testTimeAugmentation\.seed/],
+    ['test-time augmentation with an unknown field', (d) => (d.testTimeAugmentation = { views: 3, seed: 0, weights: [1] }), /testTimeAugmentation has unknown field\(s\) weights/],
   ];
   for (const [name, edit, message] of cases) {
     it(name, () => {
@@ -115,6 +121,14 @@ describe('refusals name the problem', () => {
       expect(err.status).toBe(name === 'another backbone' ? 409 : 422);
     });
   }
+
+  it('test-time augmentation within bounds passes, and a head without it is unchanged', () => {
+    for (const tta of [{ views: 1, seed: 0 }, { views: 3, seed: 12345 }, { views: 7, seed: 4294967295 }]) {
+      const result = validateHeadDocument(edited(doc, (d) => (d.testTimeAugmentation = tta)), manifest.backbone);
+      expect(result.doc.testTimeAugmentation).toEqual(tta);
+    }
+    expect(validateHeadDocument(structuredClone(doc), manifest.backbone).doc.testTimeAugmentation).toBeUndefined();
+  });
 
   it('a float16 Inf, and float16 weights whose length does not fit', () => {
     const small = makeTestHead(manifest.backbone, { hidden: 0, parts: ['block_13_expand_relu'], classes: ['a', 'b'], mean: false });
