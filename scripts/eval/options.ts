@@ -119,6 +119,8 @@ export function readOptions(): {
   levers: boolean;
   /** Folder of the embeddings cached on disk (scripts/eval/embedding-cache.ts). */
   cacheDir: string;
+  /** Whether this is the default run (no option that changes what runs: only --out, --cache-dir). */
+  defaultRun: boolean;
   datasetNames: string[];
   backboneIds: string[];
   outFile: string;
@@ -183,6 +185,7 @@ export function readOptions(): {
   if (pairOnly.length && !(levers && !backboneIds.length) && !backboneIds.some((id) => id.includes('+'))) throw new UsageError(`${pairOnly.join(', ')} need a pair of backbones: --backbones A+B`, USAGE);
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, cacheDir, datasetNames, backboneIds, outFile };
+  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers].every((v) => v === undefined);
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, cacheDir, defaultRun, datasetNames, backboneIds, outFile };
 }
 

@@ -215,6 +215,15 @@ function whereLost(evaluation: Record<string, EvalEntry>): string[] {
   return lines;
 }
 
+/** How long the default run took (`eval.run.default_cold_minutes`, `..._warm_minutes`, written by a default run), as a subsection; none without them. */
+function runTime(evaluation: Record<string, EvalEntry>): string[] {
+  const runs = (['cold', 'warm'] as const)
+    .map((kind) => ({ kind, e: evaluation[`eval.run.default_${kind}_minutes`] }))
+    .filter((x): x is { kind: 'cold' | 'warm'; e: EvalEntry } => x.e !== undefined)
+    .map((x) => `- ${x.kind === 'cold' ? 'Cold embedding cache' : 'Warm embedding cache'}: **${x.e.value.toFixed(1)} min** (goal: under 60 with a cold cache). ${x.e.note ?? ''}`);
+  return runs.length ? ['### Run time of the default `npm run eval` (seeds 0-4, both backbones and their pair)', '', ...runs, ''] : [];
+}
+
 /** BENCHMARKS.md's evaluation section (module comment). */
 export function evalSection(evaluation: Record<string, EvalEntry> | null): string[] {
   if (!evaluation) return [EVAL_HEADING, '', 'bench/eval.json was not found: run `npm run eval`.'];
@@ -245,6 +254,7 @@ export function evalSection(evaluation: Record<string, EvalEntry> | null): strin
     '',
     ...whereLost(evaluation),
     '',
+    ...runTime(evaluation),
     '### Caveats',
     '',
     '- Emoji tests 100 emoji a seed (10 a class): one emoji is one point, and seeds differ by 10-20 points, so single intervals are wide; the paired differences are the figures to read.',

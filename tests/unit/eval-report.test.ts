@@ -102,4 +102,12 @@ describe('eval report (scripts/eval/report.ts)', () => {
     expect(updated.endsWith(`${README_END}\n\nrest\n`)).toBe(true);
     expect(replaceReadmeTable('no markers', evaluation)).toBe('no markers');
   });
+
+  it('shows the default run\'s time only when a default run recorded it', () => {
+    expect(evalSection(evaluation).join('\n')).not.toContain('Run time');
+    const timed = { ...evaluation, 'eval.run.default_cold_minutes': { value: 42, unit: 'min', note: 'load 3.0' } };
+    const text = evalSection(timed).join('\n');
+    expect(text).toContain('- Cold embedding cache: **42.0 min** (goal: under 60 with a cold cache). load 3.0');
+    expect(text).not.toContain('Warm embedding cache');
+  });
 });
