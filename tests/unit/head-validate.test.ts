@@ -106,12 +106,12 @@ describe('refusals name the problem', () => {
     ['base64 with junk', (d) => (d.weightData = `${d.weightData.slice(0, -4)}!!!!`), /not standard base64/],
     ['uint8 quantization without scale', (d) => ((d.weightSpecs[1] as HeadWeightSpec).quantization = { dtype: 'uint8', min: 0 }), /finite min and scale/],
     ['a Model class other than Sequential/Model', (d) => (d.modelTopology.class_name = 'Lambda'), /class "Lambda" is not supported/],
-    ['test-time augmentation not an object', (d) => (d.testTimeAugmentation = 3), /testTimeAugmentation must be an object \{views, seed\}/],
+    ['test-time augmentation not an object', (d) => Object.assign(d, { testTimeAugmentation: 3 }), /testTimeAugmentation must be an object \{views, seed\}/],
     ['test-time augmentation with no views', (d) => (d.testTimeAugmentation = { views: 0, seed: 0 }), /testTimeAugmentation\.views must be a whole number from 1 to 7/],
     ['test-time augmentation with too many views', (d) => (d.testTimeAugmentation = { views: 8, seed: 0 }), /testTimeAugmentation\.views .* got 8/],
     ['test-time augmentation with a fractional seed', (d) => (d.testTimeAugmentation = { views: 3, seed: 1.5 }), /testTimeAugmentation\.seed must be a whole number from 0 to 4294967295/],
     ['test-time augmentation with a seed over 32 bits', (d) => (d.testTimeAugmentation = { views: 3, seed: 2 ** 32 }), /testTimeAugmentation\.seed/],
-    ['test-time augmentation with an unknown field', (d) => (d.testTimeAugmentation = { views: 3, seed: 0, weights: [1] }), /testTimeAugmentation has unknown field\(s\) weights/],
+    ['test-time augmentation with an unknown field', (d) => Object.assign(d, { testTimeAugmentation: { views: 3, seed: 0, weights: [1] } }), /testTimeAugmentation has unknown field\(s\) weights/],
   ];
   for (const [name, edit, message] of cases) {
     it(name, () => {
