@@ -1,15 +1,26 @@
 /**
  * Several backbones on one device: applying the choice rule at first run (client/lib/backbone-choice.ts),
  * switching the backbone `embed`, `train` and `predict` use (download with progress, then the
- * examples re-embedded with progress and cancel), and loading the backbone a head was trained on
- * when it predicts.
+ * examples re-embedded with progress and cancel), loading the backbone a head was trained on when
+ * it predicts, and releasing the backbones nothing uses.
+ *
+ * The release rule: a backbone stays loaded while it is the current one (`embed`, `train`) or the
+ * one the head `predict` uses when none is named runs on (the active head; with none, the first
+ * default head), or while a switch to it is under way. Every other loaded backbone is released
+ * (its weights disposed; its files stay stored, so a head on it loads it again when it predicts,
+ * without a download) when the backbone is switched and when the active head changes. So a switch
+ * frees the previous backbone unless the active head needs it, and once the active head is on the
+ * new one too, the previous one goes. A head named explicitly (`predict(photo, { headId })`) on
+ * another backbone loads it until the next switch or change of the active head.
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import { BACKBONE_RULE, chooseBackbone, measureForwardMs, type BackboneChoice, type BackboneRule } from './backbone-choice.ts';
 import { storedBackboneChoice, updateStoredBackboneChoice } from './backbone-choice-store.ts';
-import { notifyChange } from './changes.ts';
-import { currentBackbone, loadedBackbone, setCurrentBackbone } from './current-backbone.ts';
+import { notifyChange, onChange } from './changes.ts';
+import { currentBackbone, currentBackboneOrNull, defaultHeads, loadedBackbone, releaseLoadedBackbones, setCurrentBackbone } from './current-backbone.ts';
+import { openTannerinDb } from './db.ts';
+import { activeHeadId } from './heads.ts';
 import { reembedExamples } from './reembed.ts';
 import { backboneStatuses, findServedBackbone, loadedManifest, loadServedBackbone, servedBackboneList } from './model-store.ts';
 import { formatMegabytes } from './storage.ts';
@@ -26,7 +37,7 @@ export async function backboneChoice(options: { rule?: BackboneRule; measure?: b
   const current = currentBackbone();
   if ((options.measure ?? true) && !measurement && current.manifest.id === rule.base) {
     measurement = { backbone: current.ref, forwardMs: await measureForwardMs(current), measured: new Date().toISOString() };
-    updateStoredBackboneChoice({ measurement });
+    await updateStoredBackboneChoice({ measurement });
   }
   return chooseBackbone(servedBackboneList(loadedManifest()).map((b) => b.id), measurement, stored.personChoice, rule);
 }
@@ -63,20 +74,91 @@ export interface UseBackboneReport {
  */
 export async function useBackbone(idOrRef: string, options: UseBackboneOptions = {}): Promise<UseBackboneReport> {
   const previous = currentBackbone();
-  const next = await loadServedBackbone(idOrRef, { ...(options.onDownloadProgress ? { onProgress: options.onDownloadProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
-  let reembedded = 0;
-  if (next !== previous) {
-    // Embedded on `next` before it becomes current (client/lib/reembed.ts keeps every backbone's
-    // embeddings): a cancel leaves the backbone in use as it was, and a later switch resumes.
-    ({ reembedded } = await reembedExamples(next, {
-      ...(options.onReembedProgress ? { onProgress: options.onReembedProgress } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    }));
-    setCurrentBackbone(next);
-    notifyChange({ type: 'models-updated', backbone: next.ref });
+  watchActiveHead();
+  const target = findServedBackbone(loadedManifest(), idOrRef);
+  const heldRef = target ? backboneRef(target) : idOrRef;
+  hold(heldRef, +1);
+  try {
+    const next = await loadServedBackbone(idOrRef, { ...(options.onDownloadProgress ? { onProgress: options.onDownloadProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
+    let reembedded = 0;
+    if (next !== previous) {
+      // Embedded on `next` before it becomes current (client/lib/reembed.ts keeps every backbone's
+      // embeddings): a cancel leaves the backbone in use as it was, and a later switch resumes.
+      ({ reembedded } = await reembedExamples(next, {
+        ...(options.onReembedProgress ? { onProgress: options.onReembedProgress } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }));
+      setCurrentBackbone(next);
+      // The previous one goes now unless the active head needs it (the module comment's rule); the
+      // message drops the predictors cached on it too.
+      await releaseUnused();
+      notifyChange({ type: 'models-updated', backbone: next.ref });
+    }
+    if ((options.by ?? 'person') === 'person') await updateStoredBackboneChoice({ personChoice: next.manifest.id });
+    return { backbone: next.ref, previous: previous.ref, reembedded };
+  } finally {
+    hold(heldRef, -1);
   }
-  if ((options.by ?? 'person') === 'person') updateStoredBackboneChoice({ personChoice: next.manifest.id });
-  return { backbone: next.ref, previous: previous.ref, reembedded };
+}
+
+/** Refs of the backbones a switch under way holds (never released meanwhile), with how many hold each. */
+const held = new Map<string, number>();
+
+function hold(ref: string, by: 1 | -1): void {
+  const n = (held.get(ref) ?? 0) + by;
+  if (n > 0) held.set(ref, n);
+  else held.delete(ref);
+}
+
+/** The backbone ref the head `predict` uses when none is named runs on: the active head's, else the first default head's. */
+async function defaultPredictionBackbone(): Promise<string | null> {
+  const id = await activeHeadId();
+  const doc = id === null ? undefined : await (await openTannerinDb()).get('heads', id);
+  return doc?.backbone ?? defaultHeads()[0]?.backbone ?? null;
+}
+
+/** The last release asked for: releases run one after another, each deciding on the state it sees. */
+let releasing: Promise<unknown> = Promise.resolve();
+
+/** Releases the loaded backbones the rule (module comment) does not keep, after any release under way; returns their refs. */
+function releaseUnused(): Promise<string[]> {
+  const next = releasing.then(releaseNow);
+  releasing = next.catch(() => undefined);
+  return next;
+}
+
+async function releaseNow(): Promise<string[]> {
+  const predictsWith = await defaultPredictionBackbone().catch(() => null);
+  // After the await: what is current and held now.
+  const keep = new Set(held.keys());
+  const current = currentBackboneOrNull();
+  if (current) keep.add(current.ref);
+  if (predictsWith) keep.add(predictsWith);
+  return releaseLoadedBackbones(keep);
+}
+
+/**
+ * Releases every loaded backbone the release rule (module comment) does not keep, and drops the
+ * predictors cached on them; resolves with their refs, once every release asked for before it has
+ * run. A switch and a change of the active head call it; call it to free memory after predicting
+ * with a head named on another backbone.
+ */
+export async function releaseUnusedBackbones(): Promise<string[]> {
+  const released = await releaseUnused();
+  const current = currentBackboneOrNull();
+  if (released.length && current) notifyChange({ type: 'models-updated', backbone: current.ref });
+  return released;
+}
+
+let watchingActiveHead = false;
+
+/** From the first time a second backbone may load: a change of the active head (here or in another tab) applies the rule. */
+function watchActiveHead(): void {
+  if (watchingActiveHead) return;
+  watchingActiveHead = true;
+  onChange((message) => {
+    if (message.type === 'active-head-changed') releaseUnusedBackbones().catch(() => undefined);
+  });
 }
 
 /** A head's backbone is served but not on this device yet: what to download. */
@@ -100,8 +182,11 @@ export class BackboneNeededError extends Error {
  * manifest does not serve it.
  */
 export async function backboneForHead(ref: string, headName: string): Promise<Backbone> {
+  // A release under way (the active head just changed) could otherwise dispose what it returns.
+  await releasing;
   const loaded = loadedBackbone(ref);
   if (loaded) return loaded;
+  watchActiveHead();
   const served = findServedBackbone(loadedManifest(), ref);
   if (!served || backboneRef(served) !== ref) {
     throw new Error(`"${headName}" was made for backbone ${ref}, which this server no longer serves: re-embed the examples and train it again`);

@@ -10,8 +10,9 @@ import type { HeadDocument } from '../../shared/head/document.ts';
 let current: Backbone | null = null;
 /**
  * Every backbone loaded in this page, by id (one version of each): the current one, and others a
- * head on another backbone loaded (client/lib/backbones.ts). They stay loaded: the WASM heap they
- * grew never shrinks, so dropping one would free nothing for the next load.
+ * head on another backbone loaded. The ones nothing uses any more are released
+ * ({@link releaseLoadedBackbones}; the rule: client/lib/backbones.ts). The WASM heap does not shrink
+ * when they are, but the memory freed is reused by the next tensors, the next backbone included.
  */
 const loaded = new Map<string, Backbone>();
 
@@ -41,6 +42,21 @@ export function addLoadedBackbone(backbone: Backbone): void {
     if (current === previous) current = null;
   }
   loaded.set(backbone.manifest.id, backbone);
+}
+
+/**
+ * Disposes every loaded backbone (its folded weights, and its layers model if built) whose ref is
+ * not in `keep`; the current one always stays. Keep no references to them. Returns their refs.
+ */
+export function releaseLoadedBackbones(keep: ReadonlySet<string>): string[] {
+  const released: string[] = [];
+  for (const [id, backbone] of loaded) {
+    if (backbone === current || keep.has(backbone.ref)) continue;
+    loaded.delete(id);
+    backbone.dispose();
+    released.push(backbone.ref);
+  }
+  return released;
 }
 
 /** The loaded backbone `ref` (`<id>@<version>`) names, or undefined. */

@@ -23,6 +23,7 @@ import type { AugmentOp } from '../../shared/image/augment.ts';
 import type { GuardResult, RecipeComparison } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { migrateExamplesToV2, moveEmbeddingsToPacks } from './db-upgrade.ts';
+import type { StoredBackboneChoice } from './backbone-choice-store.ts';
 
 export const DB_NAME = 'tannerin';
 /**
@@ -219,8 +220,14 @@ export interface PendingMigrationRecord {
   since: string;
 }
 
-/** Small app-wide settings, one record per key. */
-export type SettingRecord = { key: 'activeHead'; headId: string | null };
+/**
+ * Small app-wide settings, one record per key: the active head, and the backbone choice
+ * (client/lib/backbone-choice-store.ts). `headId?: never` on the others lets `activeHead` reads use
+ * `?.headId` without narrowing.
+ */
+export type SettingRecord =
+  | { key: 'activeHead'; headId: string | null }
+  | ({ key: 'backboneChoice'; headId?: never } & StoredBackboneChoice);
 
 /**
  * The last training's guard outcome and metrics for a head, as `train()` reported them (plain

@@ -58,6 +58,8 @@ export type { UseBackboneOptions } from './backbones.ts';
 export type { UseBackboneReport } from './backbones.ts';
 /** A head's backbone is not on this device yet: which one, and how many bytes to download. */
 export { BackboneNeededError } from './backbones.ts';
+/** Frees the loaded backbones nothing uses (not current, not the active head's); a switch does it too. */
+export { releaseUnusedBackbones } from './backbones.ts';
 /** The embedding of one image (what every head classifies), computed on the device. */
 export { embed } from './embed.ts';
 /** Anything {@link embed}, {@link addExample} and {@link predict} take: a Blob or File, an image, a video frame, a canvas, pixels. */

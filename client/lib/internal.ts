@@ -6,10 +6,19 @@
  */
 export * from './index.ts';
 export { activeBackend, type BackendBuild } from './backend.ts';
+export { wasmBackendInfo } from '../../shared/model/wasm-backend.ts';
+export { splitBackbone } from '../../shared/model/backbone-split.ts';
 export { pixelsOf, pixelsOfBytes, initDecoder, downscaleForUpload, encodeJpeg } from './embed.ts';
 export { currentBackbone, setCurrentBackbone, defaultHeads, loadedBackbone } from './current-backbone.ts';
 export { chooseBackbone, measureForwardMs, type BackboneRule } from './backbone-choice.ts';
-export { storedBackboneChoice, clearStoredBackboneChoice, updateStoredBackboneChoice, chosenBackboneId } from './backbone-choice-store.ts';
+export {
+  storedBackboneChoice,
+  loadStoredBackboneChoice,
+  clearStoredBackboneChoice,
+  updateStoredBackboneChoice,
+  chosenBackboneId,
+  type StoredBackboneChoice,
+} from './backbone-choice-store.ts';
 export { backboneForHead } from './backbones.ts';
 export { loadedManifest } from './model-store.ts';
 export {

@@ -23,7 +23,7 @@ import { broadcast, notifyChange } from './changes.ts';
 import { openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
 import { resumePendingViews } from './pending-views.ts';
 import { formatMegabytes, storageErrorMessage } from './storage.ts';
-import { chosenBackboneId } from './backbone-choice-store.ts';
+import { chosenBackboneId, loadStoredBackboneChoice } from './backbone-choice-store.ts';
 
 /** Options for {@link loadModels}. */
 export interface LoadModelsOptions {
@@ -85,7 +85,10 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   const db = options.db ?? (await openTannerinDb());
   const base = apiBase.replace(/\/+$/, '');
 
+  // The kept backbone choice, read once here for the synchronous readers (it never rejects).
+  const choiceRead = loadStoredBackboneChoice(db);
   const { manifest, source, error } = await getManifest(base, db, doFetch, options.signal);
+  await choiceRead;
   served = { base, db, doFetch, manifest };
   const chosen = pickServed(manifest, options.backbone ?? chosenBackboneId(), options.backbone !== undefined);
   const wanted = wantedFiles(manifest, chosen);
