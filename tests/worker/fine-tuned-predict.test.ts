@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiagnosticsResponse, HeadSummary, PredictResponse } from '../../shared/api/types.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { documentWeightCount } from '../../shared/predict/predictor.ts';
-import { HEAD_CACHE_BYTES, headCache } from '../../worker/inference/predictors.ts';
+import { HEAD_CACHE_BYTES, headCache } from '../../worker/inference/model-runtime.ts';
 import { bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp } from './helpers.ts';
 
 const fineTuned = inject('fineTuned');

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { TannerinError } from '../../shared/errors.ts';
 import { LruCache } from '../../shared/predict/cache.ts';
-import { HEAD_CACHE_BYTES } from '../../worker/inference/predictors.ts';
+import { HEAD_CACHE_BYTES } from '../../worker/inference/model-runtime.ts';
 
 class Fake {
   disposed = 0;

@@ -1,6 +1,6 @@
 /**
  * Reads the image of a `POST /v1/embed` request (415, 413, then decoded and preprocessed for the
- * backbone) and embeds it. A prediction reads its input in worker/inference/predictors.ts.
+ * backbone) and embeds it. A prediction reads its input in worker/inference/model-runtime.ts.
  */
 import { IMAGE_TYPES } from '../../shared/api/types.ts';
 import { EDGE_DECODE_LIMITS, decodeToModelInput } from '../../shared/image/decode.ts';

@@ -13,8 +13,7 @@ import type { Context } from 'hono';
 import type { DiagnosticsResponse, ForwardTimingResponse } from '../../shared/api/types.ts';
 import type { AppEnv } from '../env.ts';
 import { errorResponse } from '../http/error.ts';
-import { diagnostics, getRuntime } from '../inference/model-runtime.ts';
-import { headCache } from '../inference/predictors.ts';
+import { diagnostics, getRuntime, headCache } from '../inference/model-runtime.ts';
 import { isolateStorageCounts } from '../store/storage-counts.ts';
 
 /** True when diagnostics are switched on for this environment. */

@@ -12,7 +12,7 @@ import type { Context } from 'hono';
 import { TannerinError } from '../../shared/errors.ts';
 import type { AppEnv } from '../env.ts';
 import { quoteEtag } from '../http/etag.ts';
-import { predict } from '../inference/predictors.ts';
+import { predict } from '../inference/model-runtime.ts';
 import type { PublishedIndex } from '../inference/published-index.ts';
 
 export const DEFAULT_HEAD = 'content-safety';
