@@ -26,6 +26,11 @@
  * Embeddings are read from the backbone's few embedding packs (client/lib/embedding-packs.ts), not
  * from one record per photo: at 1,000 photos that read was about half of Train's time.
  *
+ * Test-time augmentation is judged by the guard on the same held-out photos (shared/learn/train-app.ts:
+ * kept when the photo and its stored views averaged get at least as many right as the photo alone);
+ * kept, the stored head records it (`testTimeAugmentation`) and every prediction from a photo, here,
+ * at the edge and in the CLI, averages over the photo and its views (client/lib/predict.ts).
+ *
  * What the guard's choice does:
  * - `head`: the new head is stored and predicts;
  * - `knn`: the new head is stored (it is what export and sync carry: kNN's "model" is the
@@ -36,7 +41,7 @@ import type { EpochProgress } from '../../shared/learn/train-head.ts';
 import type { GuardResult } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import type { Split } from '../../shared/learn/split.ts';
-import { trainAndGuard, type TrainOutcome } from '../../shared/learn/train-app.ts';
+import { trainAndGuard, type TestTimeJudgement, type TrainOutcome } from '../../shared/learn/train-app.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
@@ -94,6 +99,8 @@ export interface TrainReport {
   metrics: HeadMetrics;
   /** The negative-transfer guard: every candidate's accuracy with its 95% interval, the choice, why. */
   guard: GuardResult;
+  /** Test-time augmentation as the guard judged it (kept: the trained head records it); null when not judged (cross-validation). */
+  testTimeAugmentation: TestTimeJudgement | null;
   split: { method: Split['method']; folds: number; trainPhotos: number; heldOutPhotos: number };
   /** Epoch whose weights were kept (holdout) or epochs of the final head (cross-validation). */
   bestEpoch: number;
@@ -137,7 +144,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
   const headId = options.headId ?? crypto.randomUUID();
   const [previous, previousState] = await Promise.all([db.get('heads', headId), db.get('headStates', headId)]);
 
-  const { training: result, guard, outcome } = await trainAndGuard(set.examples, {
+  const { training: result, guard, outcome, testTimeAugmentation } = await trainAndGuard(set.examples, {
     backbone: backbone.manifest,
     classes,
     id: headId,
@@ -196,6 +203,7 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
     trained: result.doc,
     metrics: result.metrics,
     guard,
+    testTimeAugmentation,
     split: {
       method: result.split.method,
       folds: result.split.folds.length,

@@ -9,7 +9,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import type { Example } from '../../shared/learn/examples.ts';
-import { trainAndGuard } from '../../shared/learn/train-app.ts';
+import { predictAsTrained, trainAndGuard } from '../../shared/learn/train-app.ts';
+import { splitByPhoto } from '../../shared/learn/split.ts';
+import { meanProbabilities } from '../../shared/head/tta.ts';
+import { loadPredictor } from '../../shared/predict/predictor.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
 import { toyBackbone } from '../helpers/toy-backbone.ts';
 
@@ -65,6 +68,67 @@ describe('trainAndGuard', () => {
     expect(head?.accuracy).toBeLessThan(0.75);
     expect(r.guard.choice).toBe('knn');
     expect(r.outcome).toBe('knn');
+  });
+
+  it('records test-time augmentation when it does no worse on the held-out photos, in the head and its judged twin', async () => {
+    const before = tf.memory().numTensors;
+    const r = await trainAndGuard(dataset(false), { backbone, classes: CLASSES, seed: 1 });
+    expect(r.testTimeAugmentation).toMatchObject({ kept: true, setting: { views: 1, seed: 1 }, n: 16, withViews: 16 });
+    expect(r.testTimeAugmentation?.correct).toBeGreaterThanOrEqual(r.testTimeAugmentation?.correctWithout ?? Infinity);
+    expect(r.training.doc.testTimeAugmentation).toEqual({ views: 1, seed: 1 });
+    expect(r.training.heldOutDoc?.testTimeAugmentation).toEqual({ views: 1, seed: 1 });
+    expect(r.guard.reasons.some((line) => /^Test-time augmentation .*: kept \(no worse\)/.test(line))).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('does not record it when the held-out photos\' views make it worse', async () => {
+    const examples = dataset(false);
+    // The views of the held-out photos (the split trainHead makes with this seed) point firmly at the next class.
+    const held = new Set(splitByPhoto(examples, { seed: 1 }).folds[0]?.validation);
+    const misleading = examples.map((e) => {
+      if (!e.augmented || !held.has(e.photoId)) return e;
+      const next = (CLASSES.indexOf(e.label) + 1) % CLASSES.length;
+      return { ...e, embedding: Float32Array.from({ length: DIM }, (_, i) => (i === next ? 5 : 0)) };
+    });
+    const r = await trainAndGuard(misleading, { backbone, classes: CLASSES, seed: 1 });
+    expect(r.testTimeAugmentation?.kept).toBe(false);
+    expect(r.testTimeAugmentation?.correct).toBeLessThan(r.testTimeAugmentation?.correctWithout ?? -Infinity);
+    expect(r.training.doc.testTimeAugmentation).toBeUndefined();
+    expect(r.training.heldOutDoc?.testTimeAugmentation).toBeUndefined();
+    expect(r.guard.reasons.some((line) => /not kept \(worse\)/.test(line))).toBe(true);
+  });
+
+  it('never records it with testTimeAugmentation: false', async () => {
+    const r = await trainAndGuard(dataset(false), { backbone, classes: CLASSES, seed: 1, testTimeAugmentation: false });
+    expect(r.testTimeAugmentation).toBeNull();
+    expect(r.training.doc.testTimeAugmentation).toBeUndefined();
+  });
+
+  it('predictAsTrained: a TTA head\'s scores are the mean of its per-view probabilities, the same on every run', async () => {
+    const examples = dataset(false);
+    const r = await trainAndGuard(examples, { backbone, classes: CLASSES, seed: 1 });
+    expect(r.training.doc.testTimeAugmentation?.views).toBe(1);
+    const random = mulberry32(3);
+    const photos = Array.from({ length: 6 }, () => Float32Array.from({ length: DIM }, () => random() - 0.5));
+    const views = photos.map((p) => [Float32Array.from(p, (x, i) => x + (i % 2 ? 0.4 : -0.4)), Float32Array.from(p, (x) => -x)]);
+    const before = tf.memory().numTensors;
+    const scores = await predictAsTrained(r, examples, backbone, photos, views);
+    const again = await predictAsTrained(r, examples, backbone, photos, views);
+    const head = await loadPredictor(r.training.doc, { manifest: backbone });
+    try {
+      // views: 1 recorded, so the first view only is averaged with the photo.
+      for (const [i, photo] of photos.entries()) {
+        const rows = await head.probabilities([{ embedding: photo }, { embedding: views[i]?.[0] as Float32Array }]);
+        expect(Array.from(scores[i] as Float32Array)).toEqual(Array.from(meanProbabilities(rows)));
+        const alone = rows[0] as Float32Array;
+        expect(Array.from(scores[i] as Float32Array)).not.toEqual(Array.from(alone));
+      }
+    } finally {
+      head.dispose();
+    }
+    expect(again).toEqual(scores);
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(predictAsTrained(r, examples, backbone, photos)).rejects.toThrow(/records test-time augmentation/);
   });
 
   it('rejects with an AbortError when aborted, before deciding anything', async () => {
