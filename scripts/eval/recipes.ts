@@ -9,7 +9,10 @@
  *   (client/lib/examples.ts; here the views are seeded by image id), `trainHead` with `refitAll`
  *   and the app's seed (0, whatever the split's seed), then the negative-transfer guard. When the
  *   guard picks kNN, kNN (k = 3, cosine, over every stored view) predicts, as the app then does;
- *   otherwise the refitted head. There is no previous head.
+ *   otherwise the refitted head, averaged over the test photo and its 3 augmented views when the
+ *   guard kept test-time augmentation (`predictAsTrained`; the views seeded by image id, where the
+ *   app seeds them by the head's recorded seed: the same recipe, other random crops). There is no
+ *   previous head. The levers below run without the guard's test-time augmentation.
  * - knn: shared/learn/knn.ts as the guard uses it: cosine, k=3, majority vote, on the embedding after
  *   the default input transform (training mean removed, each part L2-normalised). tfjs-models'
  *   knn-classifier is the same algorithm on whatever activation it is given.
@@ -75,7 +78,7 @@ import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
 import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
-import { trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
+import { predictAsTrained, trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
 import { ON_APP_LEVERS } from './report.ts';
 
 /** The `app` recipe with one lever changed (module comment). */
@@ -139,7 +142,7 @@ export interface RecipeContext {
   seed: number;
   /** For finetune. */
   split: BackboneSplit | null;
-  /** For app-tta: each test example's augmented views (same order as the test examples). */
+  /** For app and the TTA levers: each test example's augmented views (same order as the test examples). */
   testViews?: readonly (readonly Float32Array[])[];
   /** For app-avg: the embedding parts of each backbone of a pair. */
   partGroups?: readonly string[][];
@@ -152,7 +155,7 @@ export interface RecipeOutcome {
 }
 
 /** What an `app` lever may change in trainAndGuard. */
-type AppOptions = Pick<TrainAndGuardOptions, 'transform' | 'standardize'>;
+type AppOptions = Pick<TrainAndGuardOptions, 'transform' | 'standardize' | 'testTimeAugmentation'>;
 
 /** The class with the largest score in `p`. */
 function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
@@ -312,15 +315,14 @@ async function app(
   options: AppOptions = {},
 ): Promise<RecipeOutcome> {
   // No seed: the app trains with trainAndGuard's default seed.
-  const { training, guard, outcome } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
-  const detail = `${training.split.method}, epoch ${training.bestEpoch}, guard: ${guard.choice} (${guard.candidates.map((c) => `${c.name} ${c.correct}/${c.n}`).join(', ')})`;
-  if (outcome === 'knn') {
-    // What the app's predict does for a head whose guard chose kNN (client/lib/predict.ts).
-    const classifier = fitKnn(train, ctx.backbone, { k: 3, classes: training.doc.classes });
-    return { predicted: test.map((e) => classifier.predict(e.embedding, 1)[0]?.label as string), detail };
-  }
-  const p = await predictProbabilities(training.doc, ctx.backbone, test.map((e) => e.embedding));
-  return { predicted: p.map((row) => argMaxLabel(training.doc.classes, row)), detail };
+  const result = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
+  const { training, guard, testTimeAugmentation: tta } = result;
+  const ttaDetail = tta ? `, tta ${tta.kept ? 'kept' : 'off'} (${tta.correct} vs ${tta.correctWithout}/${tta.n})` : '';
+  const detail = `${training.split.method}, epoch ${training.bestEpoch}, guard: ${guard.choice} (${guard.candidates.map((c) => `${c.name} ${c.correct}/${c.n}`).join(', ')})${ttaDetail}`;
+  // What the app predicts (kNN when the guard chose it; the head, with its TTA over the test
+  // photo's views when it records it): shared/learn/train-app.ts predictAsTrained.
+  const ranked = await predictAsTrained(result, train, ctx.backbone, test.map((e) => e.embedding), ctx.testViews);
+  return { predicted: ranked.map((r) => r[0]?.label as string), detail };
 }
 
 /** Options of one `app` lever: how its features are mapped first, and what trainAndGuard is given. */
@@ -395,7 +397,8 @@ export function recipeViews(recipe: Recipe): { train: number; test: number; appO
   const lever = recipe !== 'app-avg' && (APP_LEVERS as readonly string[]).includes(recipe) ? APP_LEVER_OPTIONS[recipe as Exclude<(typeof APP_LEVERS)[number], 'app-avg'>] : undefined;
   return {
     train: AUGMENTED_RECIPES.includes(recipe) ? (lever?.views ?? 3) : 0,
-    test: TEST_VIEW_RECIPES.includes(recipe) ? (lever?.testViews ?? 3) : 0,
+    // `app`: the views its guard may keep test-time augmentation over (the 3 Train stores).
+    test: recipe === 'app' ? 3 : TEST_VIEW_RECIPES.includes(recipe) ? (lever?.testViews ?? 3) : 0,
     appOrder: recipe === 'app' || ON_APP_LEVERS.includes(recipe),
   };
 }
@@ -454,7 +457,8 @@ async function appLever(recipe: Recipe, train: readonly EvalExample[], test: rea
   const mapped = (set: readonly EvalExample[]): EvalExample[] => (map ? set.map((e) => ({ ...e, embedding: map(e.embedding) })) : set.slice());
   // Every lever changes the app as it was before trainHead's standardisation (`app-l2`), except
   // those on the app as it is (report.ts pairs them with `app`).
-  const options = { ...(ON_APP_LEVERS.includes(recipe) ? {} : { standardize: false }), ...lever.options };
+  // Levers measure the head's prediction without the guard's test-time augmentation (the TTA levers add their own).
+  const options: AppOptions = { testTimeAugmentation: false, ...(ON_APP_LEVERS.includes(recipe) ? {} : { standardize: false }), ...lever.options };
   if (lever.perGroup) {
     const testViews = lever.tta ? (map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews) : undefined;
     if (lever.tta && testViews?.length !== test.length) throw new Error('a TTA lever needs the test photos\' augmented views');
@@ -477,7 +481,7 @@ async function appAverage(train: readonly EvalExample[], test: readonly EvalExam
   let sum: Float32Array[] | null = null;
   const details: string[] = [];
   for (const parts of groups) {
-    const { training, guard } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, transform: { parts }, standardize: false });
+    const { training, guard } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, transform: { parts }, standardize: false, testTimeAugmentation: false });
     details.push(`${parts.join('+')}: guard ${guard.choice}`);
     const p = await predictProbabilities(training.doc, ctx.backbone, test.map((e) => e.embedding));
     sum = sum ? sum.map((row, i) => row.map((x, j) => x + ((p[i] as Float32Array)[j] as number))) : p;

@@ -163,13 +163,13 @@ export async function trainAndGuard(examples: readonly Example[], options: Train
 }
 
 /**
- * The Train button's predictions for photos given by their embeddings: kNN over the training
- * examples (k = 3, cosine, over every stored view) when the guard chose kNN, else the trained
- * head, with test-time augmentation over each photo's first `views` augmented views when the head
- * records it (shared/head/tta.ts's mean, as the prediction layer takes it from a photo). Returns
- * class scores in `result.training.doc.classes` order: probabilities, or kNN vote shares. The
- * evaluation's recipe `app` predicts through this, so it measures what the app predicts. `views[i]`
- * are photo i's augmented views' embeddings; a head that records TTA needs them.
+ * The Train button's predictions for photos given by their embeddings, ranked as the app ranks
+ * them: kNN over the training examples (k = 3, cosine, over every stored view) when the guard chose
+ * kNN (client/lib/predict.ts), else the trained head, with test-time augmentation over each
+ * photo's first `views` augmented views when the head records it (shared/head/tta.ts's mean, as
+ * the prediction layer takes it from a photo). The evaluation's recipe `app` predicts through
+ * this, so it measures what the app predicts. `views[i]` are photo i's augmented views'
+ * embeddings; a head that records TTA needs them.
  */
 export async function predictAsTrained(
   result: TrainAndGuardResult,
@@ -177,17 +177,9 @@ export async function predictAsTrained(
   backbone: BackboneManifest,
   photos: readonly Float32Array[],
   views?: readonly (readonly Float32Array[])[],
-): Promise<Float32Array[]> {
+): Promise<Prediction[][]> {
   const { doc } = result.training;
-  if (result.outcome === 'knn') {
-    const knn = fitKnn(trainExamples, backbone, { k: 3, classes: doc.classes });
-    const index = new Map(doc.classes.map((c, i) => [c, i]));
-    return (await knn.predictMany(photos)).map((ranked) => {
-      const row = new Float32Array(doc.classes.length);
-      for (const p of ranked) row[index.get(p.label) as number] = p.score;
-      return row;
-    });
-  }
+  if (result.outcome === 'knn') return fitKnn(trainExamples, backbone, { k: 3, classes: doc.classes }).predictMany(photos);
   const tta = doc.testTimeAugmentation;
   if (tta && views?.length !== photos.length) throw new Error('predictAsTrained: the head records test-time augmentation; give every photo\'s augmented views');
   const head = await loadPredictor(doc, { manifest: backbone });
@@ -197,7 +189,7 @@ export async function predictAsTrained(
     let at = 0;
     return perPhoto.map((inputs) => {
       const mine = rows.slice(at, (at += inputs.length));
-      return inputs.length === 1 ? (mine[0] as Float32Array) : meanProbabilities(mine);
+      return rankPredictions(doc.classes, inputs.length === 1 ? (mine[0] as Float32Array) : meanProbabilities(mine));
     });
   } finally {
     head.dispose();

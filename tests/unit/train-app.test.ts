@@ -12,7 +12,7 @@ import type { Example } from '../../shared/learn/examples.ts';
 import { predictAsTrained, trainAndGuard } from '../../shared/learn/train-app.ts';
 import { splitByPhoto } from '../../shared/learn/split.ts';
 import { meanProbabilities } from '../../shared/head/tta.ts';
-import { loadPredictor } from '../../shared/predict/predictor.ts';
+import { loadPredictor, rankPredictions } from '../../shared/predict/predictor.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
 import { toyBackbone } from '../helpers/toy-backbone.ts';
 
@@ -104,7 +104,7 @@ describe('trainAndGuard', () => {
     expect(r.training.doc.testTimeAugmentation).toBeUndefined();
   });
 
-  it('predictAsTrained: a TTA head\'s scores are the mean of its per-view probabilities, the same on every run', async () => {
+  it('predictAsTrained: a TTA head\'s scores are the mean of its per-view probabilities, ranked, the same on every run', async () => {
     const examples = dataset(false);
     const r = await trainAndGuard(examples, { backbone, classes: CLASSES, seed: 1 });
     expect(r.training.doc.testTimeAugmentation?.views).toBe(1);
@@ -119,9 +119,8 @@ describe('trainAndGuard', () => {
       // views: 1 recorded, so the first view only is averaged with the photo.
       for (const [i, photo] of photos.entries()) {
         const rows = await head.probabilities([{ embedding: photo }, { embedding: views[i]?.[0] as Float32Array }]);
-        expect(Array.from(scores[i] as Float32Array)).toEqual(Array.from(meanProbabilities(rows)));
-        const alone = rows[0] as Float32Array;
-        expect(Array.from(scores[i] as Float32Array)).not.toEqual(Array.from(alone));
+        expect(scores[i]).toEqual(rankPredictions(CLASSES, meanProbabilities(rows)));
+        expect(scores[i]).not.toEqual(rankPredictions(CLASSES, rows[0] as Float32Array));
       }
     } finally {
       head.dispose();
