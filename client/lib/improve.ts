@@ -25,6 +25,11 @@
  * activations, which are rebuilt from the copies. (On flat-coloured emoji a JPEG copy costs a few
  * points against the photo; on camera photos, already JPEG, much less.)
  *
+ * Fine-tuning runs on MobileNetV2 only ({@link fineTuneRefusal}): InceptionV3's smallest trainable
+ * block would make a head document over the limit heads are stored and synced within. On InceptionV3
+ * the other recipes run and are compared as on MobileNetV2, and the report says why fine-tuning
+ * was skipped.
+ *
  * Aborting (`signal`) rejects with an `AbortError` and stores nothing: the previous head stays.
  * Everything yields to the page between steps, and every tensor is disposed (`tf.memory()` is flat
  * across calls).
@@ -140,6 +145,31 @@ const HELD_OUT_FRACTION = 0.25;
 // ---------------------------------------------------------------------------------------------
 // Estimate
 
+/**
+ * Backbones "Improve further" cannot fine-tune, and why. InceptionV3 (cut at mixed7) has no smaller
+ * trainable block than mixed7 itself (cut at mixed6: its branches all read mixed6): 2,143,872
+ * weights, 11.4 MB as a head document (measured with splitBackbone and initialTail), over
+ * `HEAD_LIMITS.maxDocumentBytes` (8 MiB), so fineTune would refuse it before training.
+ */
+const NOT_FINE_TUNABLE: Readonly<Record<string, string>> = {
+  inception_v3: 'the last block of InceptionV3 (2.1 million weights) would make an 11.4 MB model, over the 8 MB a model can be stored and synced with',
+};
+
+/**
+ * Why "Improve further" cannot fine-tune on `backbone` (a sentence for the person), or null when it
+ * can: fine-tuning runs on MobileNetV2 only (see {@link NOT_FINE_TUNABLE}).
+ */
+export function fineTuneRefusal(backbone: Backbone): string | null {
+  const known = NOT_FINE_TUNABLE[backbone.manifest.id];
+  if (known) return `Fine-tuning runs on the MobileNetV2 image model only: ${known}.`;
+  try {
+    backboneSplit(backbone);
+    return null;
+  } catch {
+    return `Fine-tuning runs on the MobileNetV2 image model only: ${backbone.manifest.id} has no top block it can retrain.`;
+  }
+}
+
 const splits = new WeakMap<Backbone, BackboneSplit>();
 const tailBytes = new WeakMap<Backbone, number>();
 
@@ -179,9 +209,11 @@ async function freshExamples(): Promise<{ classes: ClassRecord[]; records: Map<s
  * head for the current classes), whether there are enough photos (two classes, each with
  * {@link MIN_PHOTOS_PER_CLASS}), and how many unlabeled photos there are.
  */
-export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boolean; reason?: string; unlabeled: number }> {
+export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boolean; reason?: string; unlabeled: number; fineTuneRefusal?: string }> {
   const backbone = currentBackbone();
-  let tail = tailBytes.get(backbone);
+  const refusal = fineTuneRefusal(backbone);
+  // Without fine-tuning, the largest model a run can keep is a head.
+  let tail = refusal ? 0 : tailBytes.get(backbone);
   if (tail === undefined) {
     const initial = await backboneSplit(backbone).initialTail();
     tail = Math.ceil(initial.weightData.length / 3) * 4 + JSON.stringify(initial.modelTopology).length + 200;
@@ -198,7 +230,7 @@ export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boo
   let reason: string | undefined;
   if (classes.length < 2) reason = 'Teach at least two classes first.';
   else if (short.length) reason = `Each class needs at least ${MIN_PHOTOS_PER_CLASS} photos; add more to ${short.map((c) => `"${c.name}"`).join(', ')}.`;
-  return { sizeBytes: tail + head, ready: reason === undefined, ...(reason ? { reason } : {}), unlabeled };
+  return { sizeBytes: tail + head, ready: reason === undefined, ...(reason ? { reason } : {}), unlabeled, ...(refusal ? { fineTuneRefusal: refusal } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,7 +255,9 @@ interface Run {
   /** `{ signal }` when there is one, to spread into the trainers' options. */
   abort: { signal?: AbortSignal };
   manifest: BackboneManifest;
-  split: BackboneSplit;
+  backbone: Backbone;
+  /** The backbone split for fine-tuning; null when fine-tuning cannot run on it ({@link fineTuneRefusal}). */
+  split: BackboneSplit | null;
   seed: number;
   classRecords: ClassRecord[];
   /** Class names, in display order (the models' class order). */
@@ -313,9 +347,15 @@ async function startRun(options: ImproveOptions): Promise<Run> {
     skipped.push({ recipe: 'selftrain', reason: 'no unlabeled photos: add some with addUnlabeled()' });
     wanted.delete('selftrain');
   }
+  const refusal = fineTuneRefusal(backbone);
+  if (wanted.has('finetune') && refusal) {
+    skipped.push({ recipe: 'finetune', reason: refusal });
+    wanted.delete('finetune');
+  }
 
   if (options.keep && options.keep !== 'head' && options.keep !== 'knn' && !wanted.has(options.keep)) {
-    throw new RangeError(`cannot keep ${options.keep}: it is not among the recipes to run${skipped.length ? ` (${skipped[0]?.reason})` : ''}`);
+    const why = skipped.find((s) => s.recipe === options.keep)?.reason;
+    throw new RangeError(`cannot keep ${options.keep}: it is not among the recipes to run${why ? ` (${why})` : ''}`);
   }
   if (wanted.has('finetune') && tf.getBackend() === 'wasm') registerWasmGradientKernels();
   return {
@@ -324,7 +364,8 @@ async function startRun(options: ImproveOptions): Promise<Run> {
     progress: (p) => onProgress?.(p),
     abort: signal ? { signal } : {},
     manifest: backbone.manifest,
-    split: backboneSplit(backbone),
+    backbone,
+    split: refusal ? null : backboneSplit(backbone),
     seed: options.seed ?? 0,
     classRecords,
     classes,
@@ -342,10 +383,13 @@ async function frozenPasses(run: Run): Promise<FrozenPasses> {
   const photoRecords = [...run.records.values()].flat().sort((a, b) => (a.id < b.id ? -1 : 1));
   const totalPasses = photoRecords.reduce((a, r) => a + (augment ? r.views.length : 1), 0) + run.unlabeledRecords.length;
   let passes = 0;
+  const { split, backbone } = run;
   const forward = async (pixels: Parameters<typeof preprocess>[0]): Promise<Awaited<ReturnType<BackboneSplit['forward']>>> => {
     await yieldToEventLoop();
     run.check();
-    const out = await run.split.forward(preprocess(pixels, run.manifest.normalization));
+    const input = preprocess(pixels, run.manifest.normalization);
+    // Without fine-tuning nothing reads a cut activation: the embedding alone.
+    const out = split ? await split.forward(input) : { cut: NO_CUT, embedding: await backbone.embedPreprocessed(input) };
     passes++;
     run.progress({ stage: 'preparing', fraction: (STAGE_SHARES.preparing * passes) / totalPasses });
     return out;
@@ -367,6 +411,9 @@ async function frozenPasses(run: Run): Promise<FrozenPasses> {
   }
   return { photoRecords, copies, unlabeled };
 }
+
+/** The cut activation of a run that does not fine-tune (nothing reads it). */
+const NO_CUT = new Float32Array(0);
 
 /** Step 2a: one held-out split by photo (a quarter of each class's photos, at least one). */
 function holdOut(run: Run, copies: FineTuneExample[]): HeldOut {
@@ -422,8 +469,9 @@ async function candidateOutcomes(run: Run, { train, heldOut }: HeldOut, unlabele
   }
 
   if (run.wanted.has('finetune')) {
-    const fineTuned = await fineTune(run.split, fineTuneSet(run, train), fineTuneOptions(run, 'candidate', at(0), candidateShare));
-    const model = await loadPredictor(fineTuned.doc, run.split);
+    const split = fineTuneSplit(run);
+    const fineTuned = await fineTune(split, fineTuneSet(run, train), fineTuneOptions(run, 'candidate', at(0), candidateShare));
+    const model = await loadPredictor(fineTuned.doc, split);
     try {
       const p = await model.probabilities(heldOut.map((e) => ({ cut: e.cut, embedding: e.embedding })));
       outcomes.push({ recipe: 'finetune', predicted: p.map((row) => argMaxLabel(classes, row)), sizeBytes: fineTuned.documentBytes });
@@ -434,6 +482,12 @@ async function candidateOutcomes(run: Run, { train, heldOut }: HeldOut, unlabele
     run.check();
   }
   return outcomes;
+}
+
+/** The run's split for fine-tuning (it runs only where there is one: startRun drops it otherwise). */
+function fineTuneSplit(run: Run): BackboneSplit {
+  if (!run.split) throw new Error(`fine-tuning cannot run on ${run.manifest.id}`);
+  return run.split;
 }
 
 /** The retrained head's and self-training's options (the candidates and the final model alike). */
@@ -493,7 +547,7 @@ async function headToImprove(run: Run): Promise<{ headId: string; name: string }
 async function trainKept(run: Run, kept: RecipeComparison['kept'], copies: FineTuneExample[], unlabeled: UnlabeledExample[]): Promise<HeadDocument> {
   const finalBase = STAGE_SHARES.preparing + STAGE_SHARES.candidates;
   if (kept === 'finetune') {
-    return (await fineTune(run.split, fineTuneSet(run, copies), fineTuneOptions(run, 'final', finalBase, STAGE_SHARES.final))).doc;
+    return (await fineTune(fineTuneSplit(run), fineTuneSet(run, copies), fineTuneOptions(run, 'final', finalBase, STAGE_SHARES.final))).doc;
   }
   const stored = (await trainingSet()).examples;
   if (kept === 'selftrain') {

@@ -7,7 +7,8 @@
  * is current. A second device that synced an InceptionV3 head without having InceptionV3 lists it
  * with what it needs (the backbone and its download size), prediction names that need, and after
  * the download the head predicts. In the app, the Models screen's "Image model" card shows each
- * backbone's download size and the rule, and switches with its progress.
+ * backbone's download size and the rule, and switches with its progress; on InceptionV3 Improve
+ * further does not offer fine-tuning and says why.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -247,5 +248,12 @@ describe('two backbones on one device', () => {
     await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
     await card.locator('[data-backbone="inception_v3"]').waitFor();
     expect(await card.locator('[data-backbone="inception_v3"]').textContent()).toContain('(in use)');
+    // Improve further does not offer fine-tuning on InceptionV3, and says why.
+    await page.click('nav a[href="#train"]');
+    const refusal = page.locator('[data-testid="finetune-refusal"]');
+    await refusal.waitFor({ state: 'visible' });
+    expect(await refusal.textContent()).toContain('MobileNetV2 image model only');
+    expect(await page.locator('#recipe-finetune').isDisabled()).toBe(true);
+    expect(await page.locator('#recipe-finetune').isChecked()).toBe(false);
   });
 });

@@ -79,6 +79,7 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
   const estimate = h('p', { 'data-testid': 'improve-estimate' });
   const finetune = h('input', { type: 'checkbox', id: 'recipe-finetune', checked: true });
   const selftrain = h('input', { type: 'checkbox', id: 'recipe-selftrain' });
+  const fineTuneNote = h('p', { class: 'muted', 'data-testid': 'finetune-refusal', hidden: true });
   // Disabled until the estimate says there are enough photos.
   const start = h('button', { type: 'button', class: 'primary', 'data-testid': 'improve-button', disabled: true }, 'Improve further');
   const cancel = h('button', { type: 'button', hidden: true, 'data-testid': 'improve-cancel' }, 'Cancel');
@@ -121,6 +122,13 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
       : (e.reason ?? 'Not ready yet.');
     selftrain.disabled = e.unlabeled === 0;
     if (e.unlabeled === 0) selftrain.checked = false;
+    // Fine-tuning runs on MobileNetV2 only: on another image model the box is off, and says why.
+    const couldFineTune = !finetune.disabled;
+    finetune.disabled = e.fineTuneRefusal !== undefined;
+    if (finetune.disabled) finetune.checked = false;
+    else if (!couldFineTune) finetune.checked = true;
+    fineTuneNote.textContent = e.fineTuneRefusal ?? '';
+    fineTuneNote.hidden = e.fineTuneRefusal === undefined;
     if (!running) start.disabled = !e.ready;
   };
 
@@ -243,6 +251,7 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
         {},
         h('legend', {}, 'Methods to try'),
         h('label', { class: 'choice', for: 'recipe-finetune' }, finetune, 'Fine-tune the top layers'),
+        fineTuneNote,
         h('label', { class: 'choice', for: 'recipe-selftrain' }, selftrain, 'Learn from unlabeled photos'),
       ),
       h('div', { class: 'row' }, start, cancel),
@@ -258,7 +267,8 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
   if (running) follow(running);
   refresh();
   const off = onChange((msg) => {
-    if (msg.type === 'examples-changed' || msg.type === 'classes-changed') void renderEstimate();
+    // models-updated: another image model may be in use (fine-tuning is offered on MobileNetV2 only).
+    if (msg.type === 'examples-changed' || msg.type === 'classes-changed' || msg.type === 'models-updated') void renderEstimate();
   });
   return () => {
     mounted = false;
