@@ -77,13 +77,9 @@ export function documentWeightCount(doc: Pick<HeadDocument, 'weightSpecs' | 'bac
 }
 
 // ---------------------------------------------------------------------------------------------
-// The head step
-
-/**
- * The head step of every prediction: applies a head's input transform to the embedding and runs
- * the head model. Predictors (shared/predict/predictor.ts) and training's judging run heads
- * through here, so a head gives the same scores wherever it runs.
- */
+// The head step of every prediction: applies a head's input transform to the embedding and runs
+// the head model. Predictors (loadPredictor below) and training's judging (shared/learn/) run
+// heads through here, so a head gives the same scores wherever it runs.
 
 /**
  * Derives a head's input from the full embedding: selects the parts, removes the recorded mean,

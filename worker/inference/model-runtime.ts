@@ -1,52 +1,58 @@
 /**
- * Everything the Worker keeps per isolate: the manifest, the WASM backend, the JPEG decoder and the
- * backbone (loaded heads live in worker/inference/predictors.ts). Each loads once: concurrent cold
- * requests await the same promise, and a failed load is forgotten so the next request retries
- * instead of caching the failure. A prediction enters this file once, at {@link isolateModels}:
- * the manifest at once, the runtime (and its `recordHeap`) when it asks, so nothing loads before
- * the head it names is known to be runnable here.
+ * The Worker's model runtime: what each isolate keeps (the manifest, the WASM backend, the JPEG
+ * decoder, the backbone, the loaded heads) and the one prediction it makes with them. Each model
+ * loads once: concurrent cold requests await the same promise, and a failed load is forgotten so
+ * the next request retries instead of caching the failure.
  *
  * Every prediction the Worker makes, with a default, a personal or a published head, is
- * {@link predict}: which head (resolveHead), the isolate's runtime, the request's input
- * (predictionInput), the head's Predictor (shared/predict/predictor.ts) from the isolate's LRU
- * cache (shared/predict/cache.ts), its scores.
+ * {@link predict}: which head (resolveHead, reading the manifest), the isolate's runtime (loaded
+ * only once the head is known to run here), the request's input (predictionInput), the head's
+ * Predictor (shared/predict/predictor.ts) from the isolate's LRU cache (shared/predict/cache.ts),
+ * its scores.
  *
  * The walk, as a map. A reader starts at the route handler and follows each call into the code
  * that does the work, depth-first. Returning up the call stack to a function still open is not a
  * new stop; calling into a file a second time from elsewhere ("coming back") would be. Each file
  * below is entered once, through one function; what that function returns and defines in the
- * same place (the lazily loaded runtime, a stored head's document reader, a loaded predictor's
- * methods) is read on that visit, so calling it later is not coming back, and the cache's load
- * and run callbacks are written inline in `predict` and read there. A personal plain head and an
- * image body, in a warm isolate (the backbone loaded once by an earlier request: that set-up,
- * behind `runtime()`, is not followed):
+ * same place (a stored head's document reader, a loaded predictor's methods) is read on that
+ * visit, so calling it later is not coming back, and the cache's load and run callbacks are
+ * written inline in `predict` and read there. A personal plain head and an image body, in a warm
+ * isolate (the backbone loaded once by an earlier request: that set-up, behind `getRuntime`, is
+ * not followed):
  *
- *    1. worker/routes/predict.ts            predictRoute: `top`; predict; the headers and body
- *    2. worker/inference/predictors.ts      predict: resolveHead (401 / 404 / 409), runtime(),
- *                                           predictionInput (415 / 413 / 422), the head cache
- *    3. worker/inference/model-runtime.ts   isolateModels: the manifest; `runtime()` when the head
- *                                           is known to run here, its `recordHeap()` at the end
- *    4. worker/store/heads.ts               openHead: the head's row (D1); its `readDocument()`
- *                                           (R2) only when the head is not loaded yet
- *    5. worker/http/read-body.ts            readAccepted: the media type (415), the body (413)
- *    6. shared/image/decode.ts              decodeToModelInput: header checks, the PNG or JPEG
- *                                           decoder, preprocess; header.ts, png-decode.ts,
- *                                           jpeg-decode.ts and preprocess.ts count as part of
- *                                           this stop because the walk reaches them only
- *                                           through this one call
- *    7. shared/predict/cache.ts             LruCache.use: the load (on a miss), then the run
- *    8. shared/predict/predictor.ts         loadPredictor (on a miss); predictPreprocessed:
- *                                           frozenPass, then predictFrozen
- *    9. shared/model/folded-graph.ts        FoldedGraph.run: the frozen backbone's forward pass
- *   10. shared/predict/head-runner.ts       headModelPredictions: input transform, head model,
- *                                           ranked scores
+ *   1. worker/routes/predict.ts            predictRoute: `top`; predict; the headers and body
+ *   2. worker/inference/model-runtime.ts   predict: resolveHead (the manifest; 401 / 404 / 409),
+ *                                          getRuntime, predictionInput (415 / 413 / 422), the
+ *                                          head cache, recordHeap
+ *   3. worker/store/heads.ts               openHead: the head's row (D1); its `readDocument()`
+ *                                          (R2) only when the head is not loaded yet
+ *   4. worker/http/read-body.ts            readAccepted: the media type (415), the body (413)
+ *   5. shared/image/decode.ts              decodeToModelInput: header checks, the PNG or JPEG
+ *                                          decoder, preprocess; header.ts, png-decode.ts,
+ *                                          jpeg-decode.ts and preprocess.ts count as part of
+ *                                          this stop because the walk reaches them only
+ *                                          through this one call
+ *   6. shared/predict/cache.ts             LruCache.use: the load (on a miss), then the run
+ *   7. shared/predict/predictor.ts         loadPredictor (on a miss); predictPreprocessed:
+ *                                          frozenPass, then predictFrozen and its head step
+ *                                          (headModelPredictions: input transform, head model,
+ *                                          ranked scores)
+ *   8. shared/model/folded-graph.ts        FoldedGraph.run: the frozen backbone's forward pass,
+ *                                          called from frozenPass (predictor.ts stays open)
  *
  * Small helpers called and returned from on the way are not stops: the name check
  * (shared/head/validate.ts), error constructors (shared/errors.ts, worker/http/auth.ts), manifest
  * lookups (shared/model/manifest.ts), the bounded JSON parse of the stored document
  * (shared/util/json-guard.ts), the document's weights as TF.js artifacts (shared/head/document.ts)
  * and the ETag quoting (worker/http/etag.ts). A fine-tuned model adds its own top layers inside
- * stop 8 (TF.js layers); an embedding body skips stops 6 and 9.
+ * stop 7 (TF.js layers); an embedding body skips stops 5 and 8.
+ *
+ * Still entered twice: a cold isolate's first prediction follows `getRuntime` into the set-up,
+ * which enters shared/image/decode.ts (initImageDecoder) and shared/model/folded-graph.ts (the
+ * graph built by loadBackbone) before stops 5 and 8 come back to them. A published head goes
+ * through worker/inference/published-index.ts (find; invalidate when its files are gone) and
+ * worker/store/published.ts (listPublished when the index is refreshed, then publishedKey for the
+ * document) instead of stop 3, so both of those can be entered twice.
  *
  * Stored heads (personal and published) are cached under their owner, name and ETag, so a new
  * version is a new entry and the old one ages out; shipped heads are a small fixed set, kept for
@@ -110,7 +116,8 @@ export interface PredictOutcome {
  */
 export async function predict(c: Context<AppEnv>, published: PublishedIndex, name: string, top?: number): Promise<PredictOutcome> {
   const head = await resolveHead(c, published, name);
-  const runtime = await head.models.runtime();
+  // Loads the backbone only now that the head is known to run here.
+  const runtime = await getRuntime(c.env);
   const input = await predictionInput(c.req.raw, runtime, head);
   const predictions = await head.cache.use(
     head.key,
@@ -147,8 +154,6 @@ interface ResolvedHead {
   estimatedBytes: number;
   /** The head document, and the bytes its parsed form holds. */
   read(): Promise<{ doc: HeadDocument; documentBytes: number }>;
-  /** The isolate's models, as resolving read them: the manifest (the runtime is not loaded yet). */
-  models: IsolateModels;
 }
 
 /**
@@ -161,8 +166,7 @@ async function resolveHead(c: Context<AppEnv>, published: PublishedIndex, name: 
   if (isHeadId(name)) {
     const caller = c.get('caller');
     if (!caller) throw unauthorized(`Head ${name} is a personal head: send its owner's token (Authorization: Bearer <token>).`, false);
-    const models = await isolateModels(env);
-    const { manifest } = models;
+    const manifest = await getManifest(env);
     const served = backboneRef(manifest.backbone);
     const stored = await openHead(env.DB, env.HEADS, caller.accountId, name);
     // The same answer whether the id is unknown or another account's: existence never leaks.
@@ -189,12 +193,10 @@ async function resolveHead(c: Context<AppEnv>, published: PublishedIndex, name: 
         // Stored documents were validated on upload against this backbone (checked again above).
         return readHeadDocument(body);
       },
-      models,
     };
   }
   const row = isDefaultHeadName(name) ? await published.find(env.DB, name) : null;
-  const models = await isolateModels(env);
-  const { manifest } = models;
+  const manifest = await getManifest(env);
   const served = backboneRef(manifest.backbone);
   if (row) {
     if (row.backbone !== served) {
@@ -219,7 +221,6 @@ async function resolveHead(c: Context<AppEnv>, published: PublishedIndex, name: 
         }
         return readHeadDocument(object);
       },
-      models,
     };
   }
   const entry = manifest.heads.find((h) => h.id === name);
@@ -235,8 +236,7 @@ async function resolveHead(c: Context<AppEnv>, published: PublishedIndex, name: 
     cache: shippedCache,
     key: `shipped/${name}`,
     estimatedBytes: 0,
-    read: async () => ({ doc: await models.shippedHead(entry.url), documentBytes: 0 }),
-    models,
+    read: async () => ({ doc: (await (await fetchAsset(env, entry.url)).json()) as HeadDocument, documentBytes: 0 }),
   };
 }
 
@@ -330,15 +330,6 @@ export interface ModelRuntime {
   recordHeap(): void;
 }
 
-/** What a prediction reads from the isolate: the manifest now, the runtime when it asks. */
-export interface IsolateModels {
-  readonly manifest: Manifest;
-  /** The isolate's runtime, loaded on the first call ({@link getRuntime}): 503 if it cannot load. */
-  runtime(): Promise<ModelRuntime>;
-  /** A shipped (default) head's document, from the static assets at its manifest `url`. */
-  shippedHead(url: string): Promise<HeadDocument>;
-}
-
 /** Counters for `/_diag/memory`. */
 export const stats = { modelLoads: 0, peakWasmHeapBytes: 0 };
 
@@ -397,19 +388,6 @@ async function load(env: Env): Promise<ModelRuntime> {
   const backbone = await loadBackbone(manifest.backbone, fetchFile(env));
   stats.modelLoads++;
   return { manifest, backbone, recordHeap };
-}
-
-/**
- * The isolate's models for one prediction: the manifest (read once per isolate; nothing else
- * loads), and the runtime to load when the caller is ready for it.
- */
-export async function isolateModels(env: Env): Promise<IsolateModels> {
-  const manifest = await getManifest(env);
-  return {
-    manifest,
-    runtime: () => getRuntime(env),
-    shippedHead: async (url) => (await fetchAsset(env, url)).json() as Promise<HeadDocument>,
-  };
 }
 
 /** The isolate's model runtime, loading it on first use. */
