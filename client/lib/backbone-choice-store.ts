@@ -27,6 +27,8 @@ export interface StoredBackboneChoice {
 const NOTHING_KEPT: StoredBackboneChoice = Object.freeze({ personChoice: null, measurement: null });
 /** The kept choice as last read or written: what the synchronous readers see. */
 let kept: StoredBackboneChoice = NOTHING_KEPT;
+/** The database the last {@link loadStoredBackboneChoice} read (`loadModels`' own): writes go there too. */
+let keptIn: TannerinDb | undefined;
 
 /** `value` as a kept choice, or null when it is not one (absent or damaged). */
 function keptChoice(value: unknown): StoredBackboneChoice | null {
@@ -65,6 +67,7 @@ function removeLegacyChoice(): void {
  * IndexedDB cannot be used, a choice still in `localStorage` is used and left there.
  */
 export async function loadStoredBackboneChoice(db?: TannerinDb): Promise<StoredBackboneChoice> {
+  keptIn = db;
   try {
     const database = db ?? (await openTannerinDb());
     const legacy = legacyChoice();
@@ -100,8 +103,9 @@ export function storedBackboneChoice(): StoredBackboneChoice {
  * Keeps `change` merged into the stored choice: read, merged and written in one IndexedDB
  * transaction (another tab's change to the other field is kept). When it cannot be written, this
  * page still uses it and the rule decides again next time. Resolves with the choice now kept.
+ * `db`: by default the one the choice was loaded from.
  */
-export async function updateStoredBackboneChoice(change: Partial<StoredBackboneChoice>, db?: TannerinDb): Promise<StoredBackboneChoice> {
+export async function updateStoredBackboneChoice(change: Partial<StoredBackboneChoice>, db = keptIn): Promise<StoredBackboneChoice> {
   try {
     const database = db ?? (await openTannerinDb());
     const tx = database.transaction('settings', 'readwrite');
@@ -115,7 +119,7 @@ export async function updateStoredBackboneChoice(change: Partial<StoredBackboneC
 }
 
 /** Forgets the person's choice and the measurement, here and in storage (tests; a person resetting the choice). */
-export async function clearStoredBackboneChoice(db?: TannerinDb): Promise<void> {
+export async function clearStoredBackboneChoice(db = keptIn): Promise<void> {
   kept = NOTHING_KEPT;
   removeLegacyChoice();
   try {
