@@ -13,7 +13,7 @@
  * Only a photo can be augmented: a prediction from an embedding alone (a stored one, `/v1/predict`
  * with an embedding) runs the head once, as for a head without the field.
  */
-import { augmentedViews } from '../image/augment.ts';
+import { augmentedView } from '../image/augment.ts';
 import type { RgbaPixels } from '../image/preprocess.ts';
 
 /** What a head document records about test-time augmentation (absent: off). */
@@ -30,9 +30,16 @@ export interface TestTimeAugmentation {
  */
 export const MAX_TEST_TIME_VIEWS = 7;
 
-/** The augmented views a prediction from `pixels` runs on besides the photo itself, for `tta`. */
-export function testTimeViews(pixels: RgbaPixels, tta: TestTimeAugmentation): RgbaPixels[] {
-  return augmentedViews(pixels, { count: tta.views, seed: tta.seed }).map(({ width, height, data }) => ({ width, height, data }));
+/**
+ * The augmented views a prediction from `pixels` runs on besides the photo itself, for `tta`
+ * (`augmentedViews(pixels, { count: views, seed })`), made one at a time as they are iterated, so
+ * a caller that embeds each before asking for the next holds one view's pixels at once.
+ */
+export function* testTimeViews(pixels: RgbaPixels, tta: TestTimeAugmentation): Generator<RgbaPixels> {
+  for (let i = 0; i < tta.views; i++) {
+    const { width, height, data } = augmentedView(pixels, i, { seed: tta.seed });
+    yield { width, height, data };
+  }
 }
 
 /**

@@ -131,28 +131,41 @@ export function jitterBrightnessContrast(pixels: RgbaPixels, random: Random, bri
  * seeded stream, so view `i` is the same whatever `count` is.
  */
 export function augmentedViews(pixels: RgbaPixels, options: AugmentOptions): AugmentedView[] {
-  const { count = 3, seed, cropArea = [0.8, 0.95], brightness = 0.15, contrast = 0.15 } = options;
+  const { count = 3 } = options;
   if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`count must be a non-negative integer, got ${count}`);
+  checkPixels(pixels);
+  let flipped: RgbaPixels | null = null;
+  const mirror = (): RgbaPixels => (flipped ??= flipHorizontal(pixels));
+  return Array.from({ length: count }, (_, i) => makeView(pixels, i, options, mirror));
+}
+
+/**
+ * View `index` (from 0) of {@link augmentedViews} alone, byte for byte the same: for a caller that
+ * needs one view at a time (a prediction's test-time augmentation keeps one view's pixels at once).
+ */
+export function augmentedView(pixels: RgbaPixels, index: number, options: Omit<AugmentOptions, 'count'>): AugmentedView {
+  if (!(Number.isInteger(index) && index >= 0)) throw new RangeError(`index must be a non-negative integer, got ${index}`);
+  checkPixels(pixels);
+  return makeView(pixels, index, options, () => flipHorizontal(pixels));
+}
+
+function checkPixels(pixels: RgbaPixels): void {
   if (!(pixels.width > 0 && pixels.height > 0 && pixels.data.length === pixels.width * pixels.height * 4)) {
     throw new RangeError(`augment: expected ${pixels.width}x${pixels.height} RGBA pixels, got ${pixels.data.length} bytes`);
   }
-  const views: AugmentedView[] = [];
-  let flipped: RgbaPixels | null = null;
-  const mirror = (): RgbaPixels => (flipped ??= flipHorizontal(pixels));
-  for (let i = 0; i < count; i++) {
-    // Views' streams are independent: seed ^ a per-view odd constant.
-    const random = mulberry32((seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
-    if (i === 0) {
-      views.push({ ...mirror(), ops: ['flip'] });
-      continue;
-    }
-    const flip = i % 2 === 0;
-    const base = flip ? mirror() : pixels;
-    const cropped = randomCrop(base, random, cropArea);
-    const jittered = jitterBrightnessContrast(cropped, random, brightness, contrast);
-    views.push({ ...jittered, ops: flip ? ['flip', 'crop', 'jitter'] : ['crop', 'jitter'] });
-  }
-  return views;
+}
+
+/** View `i` of the recipe in {@link augmentedViews}' comment; `mirror` gives the photo mirrored. */
+function makeView(pixels: RgbaPixels, i: number, options: Omit<AugmentOptions, 'count'>, mirror: () => RgbaPixels): AugmentedView {
+  const { seed, cropArea = [0.8, 0.95], brightness = 0.15, contrast = 0.15 } = options;
+  if (i === 0) return { ...mirror(), ops: ['flip'] };
+  // Views' streams are independent: seed ^ a per-view odd constant.
+  const random = mulberry32((seed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0);
+  const flip = i % 2 === 0;
+  const base = flip ? mirror() : pixels;
+  const cropped = randomCrop(base, random, cropArea);
+  const jittered = jitterBrightnessContrast(cropped, random, brightness, contrast);
+  return { ...jittered, ops: flip ? ['flip', 'crop', 'jitter'] : ['crop', 'jitter'] };
 }
 
 function clampInt(v: number, lo: number, hi: number): number {

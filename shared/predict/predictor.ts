@@ -26,6 +26,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { Prediction } from '../api/types.ts';
 import { backboneTailArtifacts, headArtifacts, type BackboneTail, type HeadDocument } from '../head/document.ts';
 import type { FoldedGraph } from '../model/folded-graph.ts';
+import { preprocess, type RgbaPixels } from '../image/preprocess.ts';
+import { meanProbabilities, testTimeViews } from '../head/tta.ts';
 import { embeddingPart, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
 
 /**
@@ -58,6 +60,13 @@ export interface Predictor {
   readonly weightBytes: number;
   /** Entry point 1: class scores, descending, for one preprocessed image (`preprocess()` output). */
   predictPreprocessed(input: Float32Array, top?: number): Promise<Prediction[]>;
+  /**
+   * Entry point 1 from a photo's pixels, what the Worker, the browser and the CLI predict with: for
+   * a head that records test-time augmentation (shared/head/tta.ts), the mean of the head's
+   * probabilities over the photo and its augmented views, one frozen pass each; otherwise (or with
+   * `testTimeAugmentation: false`) `predictPreprocessed` of the photo alone.
+   */
+  predictPixels(pixels: RgbaPixels, top?: number, options?: { testTimeAugmentation?: boolean }): Promise<Prediction[]>;
   /** Entry point 2: class scores, descending, for one cached frozen pass. */
   predictFrozen(frozen: FrozenActivations, top?: number): Promise<Prediction[]>;
   /** Entry point 2, batched: class probabilities (in `doc.classes` order) for many frozen passes. */
@@ -383,11 +392,21 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
   };
   const predictFrozen = async (frozen: FrozenActivations, top?: number): Promise<Prediction[]> =>
     headModelPredictions(head, doc, manifest, (await embedAll([frozen]))[0] as Float32Array, top);
+  const predictPreprocessed = async (input: Float32Array, top?: number): Promise<Prediction[]> => predictFrozen(await frozenPass(input), top);
+  const predictPixels = async (pixels: RgbaPixels, top?: number, options: { testTimeAugmentation?: boolean } = {}): Promise<Prediction[]> => {
+    const tta = options.testTimeAugmentation === false ? undefined : doc.testTimeAugmentation;
+    if (!tta) return predictPreprocessed(preprocess(pixels, manifest.normalization), top);
+    // One view at a time: its pixels are made, preprocessed and passed before the next view's.
+    const frozen = [await frozenPass(preprocess(pixels, manifest.normalization))];
+    for (const view of testTimeViews(pixels, tta)) frozen.push(await frozenPass(preprocess(view, manifest.normalization)));
+    return rankPredictions(doc.classes, meanProbabilities(await probabilities(frozen)), top);
+  };
   return {
     doc,
     cut: tail ? tail.doc.cut : null,
     weightBytes: documentWeightCount(doc) * 4,
-    predictPreprocessed: async (input, top) => predictFrozen(await frozenPass(input), top),
+    predictPreprocessed,
+    predictPixels,
     predictFrozen,
     probabilities,
     frozenPass,

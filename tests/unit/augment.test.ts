@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
+  augmentedView,
   augmentedViews,
   cropPixels,
   flipHorizontal,
@@ -126,6 +127,17 @@ describe('augmentedViews', () => {
     expect(five[3]?.ops).toEqual(['crop', 'jitter']);
     expect(augmentedViews(dog, { seed: 1, count: 0 })).toEqual([]);
     expect(() => augmentedViews(dog, { seed: 1, count: -1 })).toThrow(RangeError);
+  });
+
+  it('augmentedView(i) alone is view i of augmentedViews, byte for byte', async () => {
+    const dog = await decodeImage(emojiPng('1f436'));
+    const all = augmentedViews(dog, { seed: 9, count: 5 });
+    all.forEach((view, i) => {
+      const alone = augmentedView(dog, i, { seed: 9 });
+      expect([alone.width, alone.height, alone.ops]).toEqual([view.width, view.height, view.ops]);
+      expect(Buffer.from(alone.data).equals(Buffer.from(view.data))).toBe(true);
+    });
+    expect(() => augmentedView(dog, -1, { seed: 9 })).toThrow(RangeError);
   });
 
   it('leaves the input untouched', async () => {

@@ -18,7 +18,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
-import { argMax, documentWeightCount, loadPredictor } from '../../shared/predict/predictor.ts';
+import { argMax, documentWeightCount, loadPredictor, rankPredictions } from '../../shared/predict/predictor.ts';
+import { meanProbabilities, testTimeViews } from '../../shared/head/tta.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';
 import { makeTestHead } from '../helpers/heads.ts';
@@ -176,5 +177,35 @@ describe('loadPredictor with a fine-tuned model', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(tailed.weightBytes).toBe(documentWeightCount(doc) * 4);
     expect(tailed.weightBytes).toBeGreaterThan(500_000 * 4);
+  });
+});
+
+describe('predictPixels with test-time augmentation (shared/head/tta.ts)', () => {
+  it('a head that records it: the mean of its per-view probabilities, the same on every run; without it: the photo alone', async () => {
+    const manifest = models.manifest.backbone;
+    const pixels = await decodeImage(((await fixtures())[0] as { bytes: Uint8Array }).bytes);
+    const tta = { views: 3, seed: 21 };
+    const plainDoc = makeTestHead(manifest, { hidden: 0 });
+    const plain = await loadPredictor(plainDoc, models.backbone);
+    const augmented = await loadPredictor({ ...plainDoc, testTimeAugmentation: tta }, models.backbone);
+    try {
+      const before = tf.memory().numTensors;
+      const scores = await augmented.predictPixels(pixels);
+      const frozen = [];
+      for (const view of [pixels, ...testTimeViews(pixels, tta)]) frozen.push(await plain.frozenPass(preprocess(view, manifest.normalization)));
+      const expected = rankPredictions(plainDoc.classes, meanProbabilities(await plain.probabilities(frozen)));
+      expect(scores).toEqual(expected);
+      expect(await augmented.predictPixels(pixels)).toEqual(scores);
+      // The photo alone scores differently; a head without the field, and TTA turned off, give that.
+      const alone = await plain.predictPreprocessed(preprocess(pixels, manifest.normalization));
+      expect(scores).not.toEqual(alone);
+      expect(await plain.predictPixels(pixels)).toEqual(alone);
+      expect(await augmented.predictPixels(pixels, undefined, { testTimeAugmentation: false })).toEqual(alone);
+      expect((await augmented.predictPixels(pixels, 2)).map((p) => p.label)).toEqual(scores.slice(0, 2).map((p) => p.label));
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      plain.dispose();
+      augmented.dispose();
+    }
   });
 });

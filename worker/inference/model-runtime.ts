@@ -27,16 +27,19 @@
  *   3. worker/store/heads.ts               openHead: the head's row (D1); its `readDocument()`
  *                                          (R2) only when the head is not loaded yet
  *   4. worker/http/read-body.ts            readAccepted: the media type (415), the body (413)
- *   5. shared/image/decode.ts              decodeToModelInput: header checks, the PNG or JPEG
- *                                          decoder, preprocess; header.ts, png-decode.ts,
- *                                          jpeg-decode.ts and preprocess.ts count as part of
- *                                          this stop because the walk reaches them only
- *                                          through this one call
+ *   5. shared/image/decode.ts              decodeImage: header checks, the PNG or JPEG
+ *                                          decoder; header.ts, png-decode.ts and
+ *                                          jpeg-decode.ts count as part of this stop because
+ *                                          the walk reaches them only through this one call
  *   6. shared/predict/cache.ts             LruCache.use: the load (on a miss), then the run
- *   7. shared/predict/predictor.ts         loadPredictor (on a miss); predictPreprocessed:
- *                                          frozenPass, then predictFrozen and its head step
+ *   7. shared/predict/predictor.ts         loadPredictor (on a miss); predictPixels:
+ *                                          preprocess (shared/image/preprocess.ts), frozenPass,
+ *                                          then predictFrozen and its head step
  *                                          (headModelPredictions: input transform, head model,
- *                                          ranked scores)
+ *                                          ranked scores); a head that records test-time
+ *                                          augmentation frozen-passes each augmented view too
+ *                                          (shared/head/tta.ts, shared/image/augment.ts) and
+ *                                          ranks the mean of the probabilities
  *   8. shared/model/folded-graph.ts        FoldedGraph.run: the frozen backbone's forward pass,
  *                                          called from frozenPass (predictor.ts stays open)
  *
@@ -66,7 +69,7 @@ import { EMBEDDING_TYPE, IMAGE_TYPES, type PredictResponse } from '../../shared/
 import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { isDefaultHeadName, isHeadId, type BackboneModelJson } from '../../shared/head/validate.ts';
-import { EDGE_DECODE_LIMITS, decodeToModelInput, initImageDecoder } from '../../shared/image/decode.ts';
+import { EDGE_DECODE_LIMITS, decodeImage, initImageDecoder, type RgbaImage } from '../../shared/image/decode.ts';
 import { HEAD_JSON_LIMITS, HEAD_LIMITS } from '../../shared/limits.ts';
 import { loadBackbone, type Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef, servedBackbone, type BackboneManifest, type Manifest, type ManifestFile } from '../../shared/model/manifest.ts';
@@ -128,7 +131,7 @@ export async function predict(c: Context<AppEnv>, published: PublishedIndex, nam
     },
     async (predictor) => {
       if (input.kind === 'embedding') return predictor.predictFrozen({ embedding: input.embedding }, top);
-      const ranked = await predictor.predictPreprocessed(input.pixels, top);
+      const ranked = await predictor.predictPixels(input.image, top);
       runtime.recordHeap();
       return ranked;
     },
@@ -292,7 +295,8 @@ function parseEmbedding(bytes: Uint8Array, size: number): Float32Array {
 }
 
 /** What a prediction reads from the request body: its image as preprocessed pixels, or an embedding the client computed. */
-type PredictionInput = { kind: 'pixels'; pixels: Float32Array } | { kind: 'embedding'; embedding: Float32Array };
+/** The decoded photo (preprocessed by the predictor: a head with test-time augmentation needs the pixels), or an embedding. */
+type PredictionInput = { kind: 'image'; image: RgbaImage } | { kind: 'embedding'; embedding: Float32Array };
 
 /**
  * The request body as the input `head` can read, checked before the head loads: an image, or for
@@ -314,7 +318,7 @@ async function predictionInput(req: Request, runtime: ModelRuntime, head: { name
   );
   const { backbone } = runtime.manifest;
   if (type === EMBEDDING_TYPE) return { kind: 'embedding', embedding: parseEmbedding(bytes, backbone.embedding.size) };
-  return { kind: 'pixels', pixels: await decodeToModelInput(bytes, backbone.normalization, EDGE_DECODE_LIMITS) };
+  return { kind: 'image', image: await decodeImage(bytes, EDGE_DECODE_LIMITS) };
 }
 
 // ---------------------------------------------------------------------------------------------
