@@ -8,6 +8,12 @@
  * pass. A fine-tuned model (a head with a `backboneTail`) needs the photo (`predict`);
  * `predictEmbedding` cannot use it and says so.
  *
+ * A head that records test-time augmentation (shared/head/tta.ts, kept by Train's guard when it did
+ * no worse on the held-out photos) predicts a photo as the mean of its probabilities over the photo
+ * and its augmented views, as at the edge: one backbone pass per view (4 with Train's 3 views).
+ * `testTimeAugmentation: false` skips it (the app's live camera does, to keep its frame rate;
+ * a photo taken or chosen uses it). kNN and `predictEmbedding` predict from one embedding.
+ *
  * Each head predicts on the backbone it was trained on, whichever backbone is current: another
  * served backbone is loaded from its stored files when a head on it first predicts
  * (client/lib/backbones.ts `backboneForHead`; `BackboneNeededError`, naming the download, when they
@@ -23,7 +29,6 @@ import type { Prediction } from '../../shared/api/types.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { fitKnn, type KnnClassifier } from '../../shared/learn/knn.ts';
-import { preprocess } from '../../shared/image/preprocess.ts';
 import { LruCache } from '../../shared/predict/cache.ts';
 import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
@@ -40,6 +45,11 @@ export interface PredictOptions {
   headId?: string;
   /** Only the best `top` classes (default: all). */
   top?: number;
+  /**
+   * Average over the photo's augmented views when the head records test-time augmentation
+   * (default true); false predicts from the photo alone (e.g. live camera frames, 4x cheaper).
+   */
+  testTimeAugmentation?: boolean;
 }
 
 /** Which head answered. */
@@ -60,14 +70,17 @@ export interface PredictResult {
   head: PredictingHead;
   /** Descending scores. */
   predictions: Prediction[];
+  /** Augmented views averaged with the photo for this prediction (0: the photo or embedding alone). */
+  testTimeViews: number;
 }
 
 /** Labels and scores for a photo (see the module comment). Needs `loadModels` first. */
 export async function predict(source: EmbedSource, options: PredictOptions = {}): Promise<PredictResult> {
   return withHead(options, async (head) => {
-    if (head.knn) return head.knn.predict(await embed(source, { backbone: head.backbone }), options.top);
-    const spec = head.backbone.manifest.normalization;
-    return head.predictor.predictPreprocessed(preprocess(await pixelsOf(source), spec), options.top);
+    if (head.knn) return { predictions: head.knn.predict(await embed(source, { backbone: head.backbone }), options.top), testTimeViews: 0 };
+    const tta = options.testTimeAugmentation ?? true;
+    const predictions = await head.predictor.predictPixels(await pixelsOf(source), options.top, { testTimeAugmentation: tta });
+    return { predictions, testTimeViews: tta ? (head.predictor.doc.testTimeAugmentation?.views ?? 0) : 0 };
   });
 }
 
@@ -77,11 +90,11 @@ export async function predict(source: EmbedSource, options: PredictOptions = {})
  */
 export async function predictEmbedding(embedding: Float32Array, options: PredictOptions = {}): Promise<PredictResult> {
   return withHead(options, async (head) => {
-    if (head.knn) return head.knn.predict(embedding, options.top);
+    if (head.knn) return { predictions: head.knn.predict(embedding, options.top), testTimeViews: 0 };
     if (head.info.fineTuned) {
       throw new Error(`head "${head.info.name}" is a fine-tuned model: its own copies of the backbone's top layers need the photo, not an embedding; use predict(photo)`);
     }
-    return head.predictor.predictFrozen({ embedding }, options.top);
+    return { predictions: await head.predictor.predictFrozen({ embedding }, options.top), testTimeViews: 0 };
   });
 }
 
@@ -110,7 +123,7 @@ let watching = false;
 const defaultKey = (ref: string): string => `${ref}|default:`;
 
 /** Runs `fn` with the head `options` name (cached; see the module comment). */
-async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promise<Prediction[]>): Promise<PredictResult> {
+async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promise<Omit<PredictResult, 'head'>>): Promise<PredictResult> {
   watchChanges();
   const ref = currentBackbone().ref;
   const id = options.headId ?? (await activeId());
@@ -121,7 +134,7 @@ async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promi
       const head = await loadHead(id, options.headId === undefined);
       return { value: head, bytes: head.bytes };
     },
-    async (head) => ({ head: head.info, predictions: await fn(head) }),
+    async (head) => ({ head: head.info, ...(await fn(head)) }),
   );
 }
 

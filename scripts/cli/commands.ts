@@ -7,13 +7,13 @@ import { dirname, resolve } from 'node:path';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
-import { argMax } from '../../shared/predict/predictor.ts';
+import { argMax, loadPredictor } from '../../shared/predict/predictor.ts';
 import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { computeMetrics } from '../../shared/learn/metrics.ts';
 import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';
 import { foldExamples, type Split } from '../../shared/learn/split.ts';
 import { trainHead, type EpochProgress } from '../../shared/learn/train-head.ts';
-import { DataError, scanImageFolder, type ImageFolder } from '../image-folder.ts';
+import { DataError, readFolderImage, scanImageFolder, type ImageFolder } from '../image-folder.ts';
 import { readHeadDir, writeHeadDir } from './head-dir.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { formatMetrics, pct } from './report.ts';
@@ -189,6 +189,37 @@ export async function trainCommand(args: TrainArgs, out: Output): Promise<void> 
   out.result({ ...metrics, classes: doc.classes, out: args.out, id: doc.id, backbone: backboneRef(manifest), ...summary });
 }
 
+/**
+ * Each photo's best class through the prediction layer from its pixels (`predictPixels`), as the
+ * app and the edge predict: a head that records test-time augmentation averages over the photo
+ * and its views (one backbone pass each), a fine-tuned model runs its own layers.
+ */
+async function predictPhotos(doc: HeadDocument, data: ImageFolder, out: Output): Promise<string[]> {
+  await startRuntime();
+  const backbone = await openBackbone();
+  try {
+    if (doc.backbone !== backbone.ref) {
+      throw new DataError(`the head was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
+    }
+    const predictor = await loadPredictor(doc, backbone);
+    try {
+      const views = doc.testTimeAugmentation?.views ?? 0;
+      const progress = createProgress(views ? `backbone (each photo and ${views} views)` : 'backbone', data.images.length, { quiet: out.quiet });
+      const predicted: string[] = [];
+      for (const [i, image] of data.images.entries()) {
+        progress.update(i, image.path);
+        predicted.push((await predictor.predictPixels(await readFolderImage(image), 1))[0]?.label as string);
+      }
+      progress.done();
+      return predicted;
+    } finally {
+      predictor.dispose();
+    }
+  } finally {
+    backbone.dispose();
+  }
+}
+
 /** `tannerin eval`: accuracy, per-class accuracy and confusion of a head on a labeled ImageFolder. */
 export async function evalCommand(args: EvalArgs, out: Output): Promise<void> {
   const doc = readHeadDir(args.head);
@@ -199,7 +230,9 @@ export async function evalCommand(args: EvalArgs, out: Output): Promise<void> {
     throw new DataError(`--data has class folder(s) ${unknown.map((c) => `"${c}"`).join(', ')} that the head does not know (its classes: ${doc.classes.join(', ')})`);
   }
   let predicted: string[];
-  if (doc.backboneTail) {
+  if (doc.testTimeAugmentation) {
+    predicted = await predictPhotos(doc, data, out);
+  } else if (doc.backboneTail) {
     const { predictWithPersonalModel } = await import('./finetune-command.ts');
     predicted = await predictWithPersonalModel(doc, data, out);
   } else {
@@ -218,6 +251,7 @@ export async function evalCommand(args: EvalArgs, out: Output): Promise<void> {
   }
   const metrics = computeMetrics(doc.classes, data.images.map((i) => i.label), predicted);
   out.info(`head "${doc.name}" (${doc.classes.length} classes) on ${args.data}:`);
+  if (doc.testTimeAugmentation) out.info(`test-time augmentation: each photo's scores averaged with its ${doc.testTimeAugmentation.views} augmented views (as the app and the edge predict)`);
   for (const line of formatMetrics(doc.classes, metrics)) out.info(line);
   out.result({ accuracy: metrics.accuracy, perClass: metrics.perClass, confusion: metrics.confusion, n: metrics.n, classes: doc.classes });
 }

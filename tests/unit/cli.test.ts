@@ -91,6 +91,19 @@ describe('tannerin CLI', () => {
     expect(human.stdout).toContain('confusion (rows: actual, columns: predicted)');
   }, 300_000);
 
+  it('eval runs a head that records test-time augmentation over each photo and its views', async () => {
+    const head = join(dir, 'head-tta');
+    mkdirSync(head, { recursive: true });
+    const doc = JSON.parse(readFileSync(join(dir, 'head', 'head.json'), 'utf8')) as HeadDocument;
+    writeFileSync(join(head, 'head.json'), JSON.stringify({ ...doc, testTimeAugmentation: { views: 3, seed: 4 } }));
+    const human = await cli('eval', '--head', head, '--data', test);
+    expect(human.code, human.stderr).toBe(0);
+    expect(human.stdout).toContain("test-time augmentation: each photo's scores averaged with its 3 augmented views");
+    expect(human.stdout).toMatch(/^accuracy \d+\.\d% \(\d+\/9; 95% CI/m);
+    const plain = await cli('eval', '--head', join(dir, 'head'), '--data', test);
+    expect(plain.stdout).not.toContain('test-time augmentation');
+  }, 300_000);
+
   it('train --recipe finetune writes a personal model (head + backbone tail) that eval runs, from head.json or the standard files', async () => {
     const head = join(dir, 'finetuned');
     const trained = await cli('train', '--data', train, '--out', head, '--recipe', 'finetune', '--epochs', '1', '--json');

@@ -110,17 +110,21 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     return { headId: id, where: 'device', name: head?.name ?? 'my model' };
   };
 
-  const classify = async (source: EmbedSource, blob: () => Promise<Blob>): Promise<void> => {
+  /** `live`: a camera frame, predicted from the frame alone (no test-time augmentation: 4x the passes would cut the frame rate). */
+  const classify = async (source: EmbedSource, blob: () => Promise<Blob>, live = false): Promise<void> => {
     const choice = headChoice();
     if (!choice) {
       status.textContent = which.model === 'mine' ? 'You have no model yet: teach classes and train one first, or use the default model.' : 'No default model is available.';
       return;
     }
     const t0 = performance.now();
-    const predictions =
-      choice.where === 'edge' && choice.headId ? await edgePredict(await blob(), choice.headId) : (await predict(source, { headId: choice.headId, top: TOP })).predictions;
+    let views = 0;
+    let predictions;
+    if (choice.where === 'edge' && choice.headId) predictions = await edgePredict(await blob(), choice.headId);
+    else ({ predictions, testTimeViews: views } = await predict(source, { headId: choice.headId, top: TOP, testTimeAugmentation: !live }));
     const ms = performance.now() - t0;
-    show(predictions, `${choice.name}, ${choice.where === 'edge' ? 'edge API' : 'on this device'} · ${Math.round(ms)} ms`);
+    const how = views ? ` · averaged over the photo and ${views} flipped or cropped copies` : live ? ' · live: each frame alone' : '';
+    show(predictions, `${choice.name}, ${choice.where === 'edge' ? 'edge API' : 'on this device'} · ${Math.round(ms)} ms${how}`);
     status.textContent = '';
   };
 
@@ -129,7 +133,7 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
       const bitmap = await camera.grab().catch(() => null);
       if (!bitmap) break;
       try {
-        await classify(bitmap, () => frameBlob(bitmap));
+        await classify(bitmap, () => frameBlob(bitmap), true);
       } catch (err) {
         status.textContent = errorText(err);
       } finally {
