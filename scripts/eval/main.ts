@@ -132,7 +132,9 @@ const PAIR_DEFAULTS: readonly Recipe[] = ['app'];
 
 /** The recipes run on a backbone (or pair): all of them on the default, else the lighter defaults and, with --levers, the app's levers. */
 function recipesOn(backboneId: string): Recipe[] {
-  if (backboneId === defaultBackboneId || options.recipesGiven) return recipes;
+  if (backboneId === defaultBackboneId) return recipes;
+  // Fine-tuning needs the default backbone's split (backbone-split.ts).
+  if (options.recipesGiven) return recipes.filter((r) => !FINE_TUNING_RECIPES.includes(r));
   const defaults = backboneId.includes('+') ? PAIR_DEFAULTS : OTHER_BACKBONE_DEFAULTS;
   return recipes.filter((r) => defaults.includes(r) || (options.levers && APP_LEVERS.includes(r as (typeof APP_LEVERS)[number])));
 }

@@ -169,8 +169,6 @@ export function readOptions(): {
   }
   const recipes = (values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
   for (const r of recipes) if (!RECIPES.includes(r)) throw new UsageError(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`, USAGE);
-  const levers = values.levers === true;
-  if (levers) recipes.push(...LEVER_RECIPES.filter((r) => !recipes.includes(r)));
   const datasetNames = values.datasets ? values.datasets.split(',') : DATASETS;
   for (const d of datasetNames) if (!DATASETS.includes(d)) throw new UsageError(`unknown dataset ${d} (known: ${DATASETS.join(', ')})`, USAGE);
   const backboneIds = values.backbones ? values.backbones.split(',') : [];
@@ -181,8 +179,11 @@ export function readOptions(): {
     if (tuning.length && backboneIds.some((id) => id !== installed[0])) throw new UsageError(`${tuning.join(', ')} run on ${installed[0] ?? 'the default backbone'} only`, USAGE);
   }
   const pairOnly = recipes.filter((r) => PAIR_RECIPES.includes(r));
-  // --levers adds app-avg, which runs where there is a pair (the default backbones include one).
-  if (pairOnly.length && !(levers && !backboneIds.length) && !backboneIds.some((id) => id.includes('+'))) throw new UsageError(`${pairOnly.join(', ')} need a pair of backbones: --backbones A+B`, USAGE);
+  if (pairOnly.length && !backboneIds.some((id) => id.includes('+'))) throw new UsageError(`${pairOnly.join(', ')} need a pair of backbones: --backbones A+B`, USAGE);
+  // Added after the checks above: each runs where it can (finetune on the default backbone,
+  // app-avg on a pair) and is skipped elsewhere.
+  const levers = values.levers === true;
+  if (levers) recipes.push(...LEVER_RECIPES.filter((r) => !recipes.includes(r)));
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
   const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers].every((v) => v === undefined);
