@@ -8,8 +8,8 @@
  * pass. A fine-tuned model (a head with a `backboneTail`) needs the photo (`predict`);
  * `predictEmbedding` cannot use it and says so.
  *
- * A head that records test-time augmentation (shared/head/tta.ts, kept by Train's guard when it did
- * no worse on the held-out photos) predicts a photo as the mean of its probabilities over the photo
+ * A head that records test-time augmentation (shared/head/tta.ts, kept by Train's guard unless it
+ * was significantly worse on the held-out photos) predicts a photo as the mean of its probabilities over the photo
  * and its augmented views, as at the edge: one backbone pass per view (4 with Train's 3 views).
  * `testTimeAugmentation: false` skips it (the app's live camera does, to keep its frame rate;
  * a photo taken or chosen uses it). kNN and `predictEmbedding` predict from one embedding.

@@ -27,7 +27,8 @@
  * from one record per photo: at 1,000 photos that read was about half of Train's time.
  *
  * Test-time augmentation is judged by the guard on the same held-out photos (shared/learn/train-app.ts:
- * kept when the photo and its stored views averaged get at least as many right as the photo alone);
+ * kept unless the photo and its stored views averaged get significantly fewer right than the photo
+ * alone, exact McNemar p < 0.05);
  * kept, the stored head records it (`testTimeAugmentation`) and every prediction from a photo, here,
  * at the edge and in the CLI, averages over the photo and its views (client/lib/predict.ts).
  *

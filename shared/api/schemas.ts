@@ -345,7 +345,7 @@ const headDocument = objectSchema<HeadDocument>({
     }),
     testTimeAugmentation: objectSchema<TestTimeAugmentation>({
       description:
-        'Test-time augmentation: a prediction from a photo averages the class probabilities of the photo and its first `views` augmented views (shared/image/augment.ts, seeded by `seed`; each view is one more backbone pass). Absent: off. Train records it when it did no worse on the held-out photos. A prediction from an embedding runs the head once.',
+        'Test-time augmentation: a prediction from a photo averages the class probabilities of the photo and its first `views` augmented views (shared/image/augment.ts, seeded by `seed`; each view is one more backbone pass). Absent: off. Train records it unless it was significantly worse on the held-out photos. A prediction from an embedding runs the head once.',
       properties: { views: { ...integer(1), maximum: MAX_TEST_TIME_VIEWS }, seed: { ...integer(0), maximum: 4294967295 } },
     }),
   },

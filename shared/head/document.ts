@@ -35,7 +35,7 @@
  * A prediction from a photo then embeds the photo and its first `views` augmented views
  * (shared/image/augment.ts `augmentedViews` with that seed: the same views Train stores for each
  * photo, made the same way in every runtime) and averages the head's probabilities over them.
- * Train's guard records it only when it did no worse on the held-out photos (shared/learn/train-app.ts).
+ * Train's guard records it unless it was significantly worse on the held-out photos (shared/learn/train-app.ts).
  * Absent means off: every document without it predicts exactly as before, and formatVersion stays 1.
  */
 import type { InputTransform } from '../model/manifest.ts';

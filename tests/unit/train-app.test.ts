@@ -75,13 +75,14 @@ describe('trainAndGuard', () => {
     const r = await trainAndGuard(dataset(false), { backbone, classes: CLASSES, seed: 1 });
     expect(r.testTimeAugmentation).toMatchObject({ kept: true, setting: { views: 1, seed: 1 }, n: 16, withViews: 16 });
     expect(r.testTimeAugmentation?.correct).toBeGreaterThanOrEqual(r.testTimeAugmentation?.correctWithout ?? Infinity);
+    expect(r.testTimeAugmentation?.p).toBe(1);
     expect(r.training.doc.testTimeAugmentation).toEqual({ views: 1, seed: 1 });
     expect(r.training.heldOutDoc?.testTimeAugmentation).toEqual({ views: 1, seed: 1 });
-    expect(r.guard.reasons.some((line) => /^Test-time augmentation .*: kept \(no worse\)/.test(line))).toBe(true);
+    expect(r.guard.reasons.some((line) => /^Test-time augmentation .*: kept \(not significantly worse\)/.test(line))).toBe(true);
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('does not record it when the held-out photos\' views make it worse', async () => {
+  it('does not record it when the held-out photos\' views make it significantly worse', async () => {
     const examples = dataset(false);
     // The views of the held-out photos (the split trainHead makes with this seed) point firmly at the next class.
     const held = new Set(splitByPhoto(examples, { seed: 1 }).folds[0]?.validation);
@@ -93,9 +94,25 @@ describe('trainAndGuard', () => {
     const r = await trainAndGuard(misleading, { backbone, classes: CLASSES, seed: 1 });
     expect(r.testTimeAugmentation?.kept).toBe(false);
     expect(r.testTimeAugmentation?.correct).toBeLessThan(r.testTimeAugmentation?.correctWithout ?? -Infinity);
+    expect(r.testTimeAugmentation?.p).toBeLessThan(0.05);
     expect(r.training.doc.testTimeAugmentation).toBeUndefined();
     expect(r.training.heldOutDoc?.testTimeAugmentation).toBeUndefined();
-    expect(r.guard.reasons.some((line) => /not kept \(worse\)/.test(line))).toBe(true);
+    expect(r.guard.reasons.some((line) => /not kept \(significantly worse\)/.test(line))).toBe(true);
+  });
+
+  it('keeps it when it is worse on the held-out photos by less than significance', async () => {
+    const examples = dataset(false);
+    // Two held-out photos' views point firmly at the next class: 2 discordant photos, p = 0.5.
+    const held = [...(splitByPhoto(examples, { seed: 1 }).folds[0]?.validation ?? [])].sort().slice(0, 2);
+    const misleading = examples.map((e) => {
+      if (!e.augmented || !held.includes(e.photoId)) return e;
+      const next = (CLASSES.indexOf(e.label) + 1) % CLASSES.length;
+      return { ...e, embedding: Float32Array.from({ length: DIM }, (_, i) => (i === next ? 5 : 0)) };
+    });
+    const r = await trainAndGuard(misleading, { backbone, classes: CLASSES, seed: 1 });
+    expect(r.testTimeAugmentation).toMatchObject({ kept: true, p: 0.5 });
+    expect((r.testTimeAugmentation?.correctWithout ?? 0) - (r.testTimeAugmentation?.correct ?? 0)).toBe(2);
+    expect(r.training.doc.testTimeAugmentation).toEqual({ views: 1, seed: 1 });
   });
 
   it('never records it with testTimeAugmentation: false', async () => {
