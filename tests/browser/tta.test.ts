@@ -4,17 +4,19 @@
  * the mean of its probabilities over the photo and its augmented views (shared/head/tta.ts), checked
  * against the same head without the field asked about each view (sent as a lossless PNG of the
  * view's pixels, made in Node with the same shared code); the same answer on every call, and a
- * flat tensor count.
+ * flat tensor count. Reports the cost: the predict time of a 640x480 JPEG with the same head with
+ * and without the field, alternated in one page (medians; no assertion on time).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { HeadDocument, Prediction } from '../../client/lib/index.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
 import { testTimeViews, type TestTimeAugmentation } from '../../shared/head/tta.ts';
-import { makePng } from '../helpers/images.ts';
+import { makeJpeg, makePng } from '../helpers/images.ts';
+import { scenePixels } from '../helpers/fixtures.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
-import { imageArg } from './util.ts';
+import { imageArg, report } from './util.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -26,6 +28,7 @@ const heldOut = CLASSES.flatMap((name) => split.test[name] as EmojiImage[]);
 /** Scores in `classes` order. */
 const byClass = (classes: readonly string[], ranked: readonly Prediction[]): number[] => classes.map((c) => ranked.find((p) => p.label === c)?.score ?? NaN);
 const maxAbsDiff = (a: readonly number[], b: readonly number[]): number => Math.max(...a.map((x, i) => Math.abs(x - (b[i] as number))));
+const median = (xs: readonly number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
 
 describe('test-time augmentation in the browser', () => {
   let browser: Browser;
@@ -94,5 +97,24 @@ describe('test-time augmentation in the browser', () => {
     await page.evaluate((json) => window.tannerin.storeDocument(json, true), JSON.stringify({ ...augmented, id: crypto.randomUUID() }));
     const flat = await page.evaluate((img) => window.tannerin.predictRepeatedly(img, 5), heldOut[0]?.image as EmojiImage['image']);
     expect(flat.after).toBe(flat.before);
+
+    // The cost, side by side: a 640x480 JPEG (the edge bench's scene) with the plain and the TTA head, alternated.
+    const photo = imageArg(makeJpeg(640, 480, 90, await scenePixels(640, 480, ['1f436', '1f34e', '1f697'])), 'image/jpeg');
+    const times = await page.evaluate(
+      async ([img, p, a]) => {
+        const out: { plain: number[]; tta: number[] } = { plain: [], tta: [] };
+        for (let i = 0; i < 12; i++) {
+          for (const [id, list] of [[p, out.plain], [a, out.tta]] as const) {
+            const t0 = performance.now();
+            await window.tannerin.predictImages([img], { headId: id });
+            list.push(performance.now() - t0);
+          }
+        }
+        return out;
+      },
+      [photo, plain.id, augmented.id] as const,
+    );
+    const [plainMs, ttaMs] = [median(times.plain.slice(2)), median(times.tta.slice(2))];
+    report('browser.predict_tta_ms', ttaMs, 'ms', `median of 10 predictions of a 640x480 JPEG with a head recording 3 views, alternated with the same head without (${plainMs.toFixed(1)} ms): ${(ttaMs / plainMs).toFixed(2)}x`);
   });
 });
