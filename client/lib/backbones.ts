@@ -12,13 +12,18 @@
  * frees the previous backbone unless the active head needs it, and once the active head is on the
  * new one too, the previous one goes. A head named explicitly (`predict(photo, { headId })`) on
  * another backbone loads it until the next switch or change of the active head.
+ *
+ * A backbone a job is using (a prediction, an embedding, Train, Improve, a re-embedding; a switch
+ * leases its target from before it loads) is released only when that job ends: its lease
+ * (client/lib/current-backbone.ts `leaseBackbone`) defers the disposal, and it is cancelled if the
+ * backbone is made current or kept by a later release meanwhile.
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import { BACKBONE_RULE, chooseBackbone, measureForwardMs, type BackboneChoice, type BackboneRule } from './backbone-choice.ts';
 import { storedBackboneChoice, updateStoredBackboneChoice } from './backbone-choice-store.ts';
 import { notifyChange, onChange } from './changes.ts';
-import { currentBackbone, currentBackboneOrNull, defaultHeads, loadedBackbone, releaseLoadedBackbones, setCurrentBackbone } from './current-backbone.ts';
+import { currentBackbone, currentBackboneOrNull, defaultHeads, leaseBackbone, loadedBackbone, releaseLoadedBackbones, setCurrentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb } from './db.ts';
 import { activeHeadId } from './heads.ts';
 import { reembedExamples } from './reembed.ts';
@@ -36,7 +41,7 @@ export async function backboneChoice(options: { rule?: BackboneRule; measure?: b
   let measurement = stored.measurement;
   const current = currentBackbone();
   if ((options.measure ?? true) && !measurement && current.manifest.id === rule.base) {
-    measurement = { backbone: current.ref, forwardMs: await measureForwardMs(current), measured: new Date().toISOString() };
+    measurement = { backbone: current.ref, forwardMs: await withBackboneLease(current, () => measureForwardMs(current)), measured: new Date().toISOString() };
     await updateStoredBackboneChoice({ measurement });
   }
   return chooseBackbone(servedBackboneList(loadedManifest()).map((b) => b.id), measurement, stored.personChoice, rule);
@@ -76,8 +81,9 @@ export async function useBackbone(idOrRef: string, options: UseBackboneOptions =
   const previous = currentBackbone();
   watchActiveHead();
   const target = findServedBackbone(loadedManifest(), idOrRef);
-  const heldRef = target ? backboneRef(target) : idOrRef;
-  hold(heldRef, +1);
+  // Leased by ref from before it loads until it is current (or the switch fails): a release
+  // meanwhile (the active head changing) leaves it loaded.
+  const endLease = leaseBackbone(target ? backboneRef(target) : idOrRef);
   try {
     const next = await loadServedBackbone(idOrRef, { ...(options.onDownloadProgress ? { onProgress: options.onDownloadProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     let reembedded = 0;
@@ -97,17 +103,8 @@ export async function useBackbone(idOrRef: string, options: UseBackboneOptions =
     if ((options.by ?? 'person') === 'person') await updateStoredBackboneChoice({ personChoice: next.manifest.id });
     return { backbone: next.ref, previous: previous.ref, reembedded };
   } finally {
-    hold(heldRef, -1);
+    endLease();
   }
-}
-
-/** Refs of the backbones a switch under way holds (never released meanwhile), with how many hold each. */
-const held = new Map<string, number>();
-
-function hold(ref: string, by: 1 | -1): void {
-  const n = (held.get(ref) ?? 0) + by;
-  if (n > 0) held.set(ref, n);
-  else held.delete(ref);
 }
 
 /** The backbone ref the head `predict` uses when none is named runs on: the active head's, else the first default head's. */
@@ -129,8 +126,8 @@ function releaseUnused(): Promise<string[]> {
 
 async function releaseNow(): Promise<string[]> {
   const predictsWith = await defaultPredictionBackbone().catch(() => null);
-  // After the await: what is current and held now.
-  const keep = new Set(held.keys());
+  // After the await: what is current now. Backbones in use are disposed when their jobs end.
+  const keep = new Set<string>();
   const current = currentBackboneOrNull();
   if (current) keep.add(current.ref);
   if (predictsWith) keep.add(predictsWith);
@@ -140,8 +137,8 @@ async function releaseNow(): Promise<string[]> {
 /**
  * Releases every loaded backbone the release rule (module comment) does not keep, and drops the
  * predictors cached on them; resolves with their refs, once every release asked for before it has
- * run. A switch and a change of the active head call it; call it to free memory after predicting
- * with a head named on another backbone.
+ * run (one a job is using is disposed when that job ends). A switch and a change of the active head
+ * call it; call it to free memory after predicting with a head named on another backbone.
  */
 export async function releaseUnusedBackbones(): Promise<string[]> {
   const released = await releaseUnused();

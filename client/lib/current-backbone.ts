@@ -3,9 +3,17 @@
  * `useBackbone`; read by `embed`, so the usual call is `embed(photo)` with no backbone to pass
  * around), the other backbones loaded for heads on them, and the manifest's default
  * heads (read by `predict` when there is no personal head).
+ *
+ * Leases: every job that uses a loaded backbone's weights (embedding a photo, a prediction, Train's
+ * re-embedding, `reembedExamples`, `improve`, a photo's pending views) holds a lease on it from
+ * the moment it takes the backbone until it ends ({@link withBackboneLease}). A backbone released
+ * or replaced while leased is disposed only when its last lease ends, so a switch or a change of
+ * the active head never pulls the weights from under a job; if it becomes wanted again meanwhile
+ * (made current, or kept by the next release), it is not disposed at all.
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
+import { notifyChange } from './changes.ts';
 
 let current: Backbone | null = null;
 /**
@@ -18,13 +26,14 @@ const loaded = new Map<string, Backbone>();
 
 /**
  * Makes `backbone` the one `embed` uses, and keeps it loaded. A loaded backbone of the same id but
- * another version is disposed (its weights freed): keep no references to it. `null` disposes every
- * loaded backbone.
+ * another version is disposed (its weights freed; once its leases end): keep no references to it.
+ * `null` disposes every loaded backbone (each once its leases end).
  */
 export function setCurrentBackbone(backbone: Backbone | null): void {
   if (backbone === null) {
-    for (const b of loaded.values()) b.dispose();
+    const all = [...loaded.values()];
     loaded.clear();
+    for (const b of all) disposeWhenIdle(b);
   } else {
     addLoadedBackbone(backbone);
   }
@@ -33,30 +42,107 @@ export function setCurrentBackbone(backbone: Backbone | null): void {
 
 /**
  * Keeps `backbone` loaded without making it current (a head on it predicts). A loaded backbone of
- * the same id but another version is disposed.
+ * the same id but another version is disposed (once its leases end).
  */
 export function addLoadedBackbone(backbone: Backbone): void {
   const previous = loaded.get(backbone.manifest.id);
   if (previous && previous !== backbone) {
-    previous.dispose();
+    loaded.delete(backbone.manifest.id);
+    disposeWhenIdle(previous);
     if (current === previous) current = null;
   }
+  disposeWhenLeasesEnd.delete(backbone);
   loaded.set(backbone.manifest.id, backbone);
 }
 
 /**
- * Disposes every loaded backbone (its folded weights, and its layers model if built) whose ref is
- * not in `keep`; the current one always stays. Keep no references to them. Returns their refs.
+ * Releases every loaded backbone (its folded weights, and its layers model if built) whose ref is
+ * not in `keep`; the current one always stays. One in use is disposed when its last lease ends
+ * (it stays loaded until then, and a later release that keeps it cancels that). Keep no
+ * references to them. Returns their refs.
  */
 export function releaseLoadedBackbones(keep: ReadonlySet<string>): string[] {
   const released: string[] = [];
-  for (const [id, backbone] of loaded) {
-    if (backbone === current || keep.has(backbone.ref)) continue;
-    loaded.delete(id);
-    backbone.dispose();
+  for (const backbone of [...loaded.values()]) {
+    if (backbone === current || keep.has(backbone.ref)) {
+      disposeWhenLeasesEnd.delete(backbone);
+      continue;
+    }
+    disposeWhenIdle(backbone);
     released.push(backbone.ref);
   }
   return released;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases (module comment)
+
+/** Leases held now, by backbone ref (a switch leases its target by ref before it is loaded). */
+const leases = new Map<string, number>();
+/** Backbones released or replaced while leased: disposed when the last lease on their ref ends. */
+const disposeWhenLeasesEnd = new Set<Backbone>();
+/** Backbones this module disposed: a job can no longer lease them. */
+const disposed = new WeakSet<Backbone>();
+
+/** A job asked for a backbone that was released before it took it (e.g. by a switch just before). */
+export class BackboneReleasedError extends Error {
+  override readonly name = 'BackboneReleasedError';
+  constructor(readonly backbone: string) {
+    super(`the image model ${backbone} was released (the backbone was switched) before this could use it: try again`);
+  }
+}
+
+/**
+ * Takes a lease on `backbone` (or on the ref `<id>@<version>` of one about to load) for a job: no
+ * backbone of that ref is disposed until every lease on it has ended. Returns the function that
+ * ends this lease (once; later calls do nothing). Throws {@link BackboneReleasedError} when the
+ * backbone has already been disposed. Take it in the same synchronous step that picks the
+ * backbone (no `await` between), so no release can come between.
+ */
+export function leaseBackbone(backbone: Backbone | string): () => void {
+  if (typeof backbone !== 'string' && disposed.has(backbone)) throw new BackboneReleasedError(backbone.ref);
+  const ref = typeof backbone === 'string' ? backbone : backbone.ref;
+  leases.set(ref, (leases.get(ref) ?? 0) + 1);
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    const left = (leases.get(ref) ?? 1) - 1;
+    if (left > 0) {
+      leases.set(ref, left);
+      return;
+    }
+    leases.delete(ref);
+    const due = [...disposeWhenLeasesEnd].filter((b) => b.ref === ref);
+    for (const b of due) {
+      disposeWhenLeasesEnd.delete(b);
+      disposeWhenIdle(b);
+    }
+    // Predictors cached on it go with it (client/lib/predict.ts drops its cache on this).
+    if (due.length) notifyChange({ type: 'models-updated', backbone: current?.ref ?? ref });
+  };
+}
+
+/** Runs `job` holding a lease on `backbone` ({@link leaseBackbone}), ended when the job settles. */
+export async function withBackboneLease<T>(backbone: Backbone, job: () => Promise<T>): Promise<T> {
+  const end = leaseBackbone(backbone);
+  try {
+    return await job();
+  } finally {
+    end();
+  }
+}
+
+/** Disposes `backbone` now, or when its last lease ends; either way it leaves the loaded ones then. */
+function disposeWhenIdle(backbone: Backbone): void {
+  if (leases.has(backbone.ref)) {
+    disposeWhenLeasesEnd.add(backbone);
+    return;
+  }
+  const id = backbone.manifest.id;
+  if (loaded.get(id) === backbone) loaded.delete(id);
+  disposed.add(backbone);
+  backbone.dispose();
 }
 
 /** The loaded backbone `ref` (`<id>@<version>`) names, or undefined. */

@@ -26,7 +26,7 @@ import {
 import { UPLOAD_MAX_SIDE } from '../../shared/limits.ts';
 import mozjpegWasmUrl from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm?url';
 import type { Backbone } from '../../shared/model/backbone.ts';
-import { currentBackbone } from './current-backbone.ts';
+import { currentBackbone, withBackboneLease } from './current-backbone.ts';
 import { compileWasm } from './wasm.ts';
 
 /** Everything `embed` accepts. */
@@ -63,11 +63,13 @@ export function initDecoder(): Promise<void> {
   return decoderReady;
 }
 
-/** The embedding of `source` (the backbone's full output, e.g. 2,816 floats). */
+/**
+ * The embedding of `source` (the backbone's full output, e.g. 2,816 floats). The backbone is
+ * leased from the start (a switch meanwhile disposes it only after this).
+ */
 export async function embed(source: EmbedSource, options: EmbedOptions = {}): Promise<Float32Array> {
   const backbone = options.backbone ?? currentBackbone();
-  const pixels = await pixelsOf(source, options.limits);
-  return backbone.embed(pixels);
+  return withBackboneLease(backbone, async () => backbone.embed(await pixelsOf(source, options.limits)));
 }
 
 /** RGBA pixels of any source `embed` accepts (EXIF orientation applied). */

@@ -21,7 +21,7 @@ import type { Example } from '../../shared/learn/examples.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
-import { currentBackbone, currentBackboneOrNull } from './current-backbone.ts';
+import { currentBackbone, currentBackboneOrNull, leaseBackbone, withBackboneLease } from './current-backbone.ts';
 import {
   openTannerinDb,
   readPhotoBytes,
@@ -168,6 +168,8 @@ export type ExampleWithEmbeddings = ExampleRecord & { embeddings: Float32Array[]
  */
 export async function addExample(classId: string, source: EmbedSource, options: AddExampleOptions = {}): Promise<ExampleWithEmbeddings> {
   const backbone = currentBackbone();
+  // Leased until the photo is stored: a switch meanwhile disposes it only after (the record names it).
+  const endLease = leaseBackbone(backbone);
   const { augment = true, views = DEFAULT_AUGMENTED_VIEWS, signal } = options;
   const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
   const pending = augment ? Math.max(0, views) : 0;
@@ -182,7 +184,7 @@ export async function addExample(classId: string, source: EmbedSource, options: 
     const copying = photoCopy(pixels);
     copying.catch(() => undefined);
     working = await workingPixels(pixels);
-    const embedded = await embedViews(working, 0, seed, signal);
+    const embedded = await embedViews(working, 0, seed, signal, backbone);
     const copy = await copying;
 
     const now = new Date().toISOString();
@@ -222,6 +224,7 @@ export async function addExample(classId: string, source: EmbedSource, options: 
     }
   } finally {
     endPhoto();
+    endLease();
   }
   notifyChange({ type: 'examples-changed', classId });
   // Queued before anything else can run: a delete that follows cancels it.
@@ -359,11 +362,10 @@ export interface TrainingSet {
 
 /**
  * Loads every fresh example as training data (see {@link TrainingSet}): the classes, the example
- * ids of each from the `by-class` index, the loaded backbone's embedding packs and the pending
- * photos' ids; no example record (photo) is read.
+ * ids of each from the `by-class` index, the embedding packs of backbone `ref` (default: the
+ * loaded one) and the pending photos' ids; no example record (photo) is read.
  */
-export async function trainingSet(): Promise<TrainingSet> {
-  const ref = currentBackbone().ref;
+export async function trainingSet(ref: string = currentBackbone().ref): Promise<TrainingSet> {
   const db = await openTannerinDb();
   const tx = db.transaction(['classes', 'examples', 'embeddingPacks']);
   const examplesStore = tx.objectStore('examples');
@@ -470,10 +472,12 @@ export async function embedViews(
     ...augmentedViews(pixels, { count: Math.max(0, count), seed }).map((v) => ({ pixels: v, view: { augmented: true, ops: v.ops } })),
   ];
   const embeddings: Float32Array[] = [];
-  for (const s of sources) {
-    await yieldToEventLoop();
-    signal?.throwIfAborted();
-    embeddings.push(await backbone.embed(s.pixels));
-  }
+  await withBackboneLease(backbone, async () => {
+    for (const s of sources) {
+      await yieldToEventLoop();
+      signal?.throwIfAborted();
+      embeddings.push(await backbone.embed(s.pixels));
+    }
+  });
   return { embeddings, views: sources.map((s) => s.view) };
 }

@@ -51,7 +51,7 @@ import { trainHead } from '../../shared/learn/train-head.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
-import { currentBackbone } from './current-backbone.ts';
+import { currentBackbone, leaseBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, type ClassRecord, type HeadStateRecord, type StoredExampleRecord, type StoredUnlabeledRecord } from './db.ts';
 import { photoPixels, trainingSet } from './examples.ts';
 import { embeddedIds } from './embedding-packs.ts';
@@ -215,7 +215,7 @@ export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boo
   // Without fine-tuning, the largest model a run can keep is a head.
   let tail = refusal ? 0 : tailBytes.get(backbone);
   if (tail === undefined) {
-    const initial = await backboneSplit(backbone).initialTail();
+    const initial = await withBackboneLease(backbone, () => backboneSplit(backbone).initialTail());
     tail = Math.ceil(initial.weightData.length / 3) * 4 + JSON.stringify(initial.modelTopology).length + 200;
     tailBytes.set(backbone, tail);
   }
@@ -292,6 +292,17 @@ interface HeldOut {
  * Needs `loadModels` first, and {@link improveEstimate}'s `ready`.
  */
 export async function improve(options: ImproveOptions = {}): Promise<ImproveReport> {
+  // The run's backbone (startRun takes the current one in this same step) is leased to the end: a
+  // switch meanwhile (the app does not block it) disposes it only after.
+  const endLease = leaseBackbone(currentBackbone());
+  try {
+    return await improveLeased(options);
+  } finally {
+    endLease();
+  }
+}
+
+async function improveLeased(options: ImproveOptions): Promise<ImproveReport> {
   const t0 = performance.now();
   const run = await startRun(options);
   const frozen = await frozenPasses(run);

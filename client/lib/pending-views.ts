@@ -27,13 +27,14 @@
  *   meanwhile gets nothing. A failed write (storage full) leaves the photo pending for a later try.
  * - The event loop gets a turn before each view (shared/util/yield.ts); cancellation is checked
  *   there. Deleting a photo or its class cancels its job ({@link cancelPendingViews}).
- * - Tensors: `Backbone.embed` disposes its own; nothing here holds one.
+ * - Tensors: `Backbone.embed` disposes its own; nothing here holds one. The backbone is leased
+ *   while a view is embedded (client/lib/current-backbone.ts).
  */
 import { augmentedViews } from '../../shared/image/augment.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 import { notifyChange } from './changes.ts';
-import { currentBackboneOrNull } from './current-backbone.ts';
+import { currentBackboneOrNull, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, readPhotoBytes, type ExampleView, type StoredExampleRecord } from './db.ts';
 import { appendEmbeddings } from './embedding-packs.ts';
 import { pixelsOfBytes } from './embed.ts';
@@ -180,9 +181,10 @@ async function runJob(job: Job): Promise<ViewsOutcome> {
       await noPhotoInProgress();
       await yieldToEventLoop();
       signal.throwIfAborted();
-      // A backbone swapped meanwhile (the old one is disposed): the record is stale now.
+      // A backbone swapped meanwhile: the record is stale now. Else it is leased for the view (a
+      // switch ending during it disposes the old one only after).
       if (currentBackboneOrNull() !== backbone) return 'skipped';
-      embeddings.push(await backbone.embed(view));
+      embeddings.push(await withBackboneLease(backbone, () => backbone.embed(view)));
       viewsEmbedded++;
     }
     signal.throwIfAborted();

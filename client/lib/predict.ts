@@ -22,7 +22,8 @@
  * Loaded heads are kept in the page's LRU cache (shared/predict/cache.ts, the Worker's cache type)
  * and dropped when a head is saved or deleted, here or in another tab (the next prediction loads
  * the stored version); kNN classifiers are dropped when examples change. A head being used by a
- * prediction in flight is disposed only once that prediction is done. Tensors: every forward pass
+ * prediction in flight is disposed only once that prediction is done, and so is its backbone (a
+ * prediction leases it, client/lib/current-backbone.ts). Tensors: every forward pass
  * runs inside `tf.tidy` and kNN is plain JavaScript, so the tensor count stays flat.
  */
 import type { Prediction } from '../../shared/api/types.ts';
@@ -33,7 +34,7 @@ import { LruCache } from '../../shared/predict/cache.ts';
 import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneForHead } from './backbones.ts';
-import { currentBackbone, defaultHeads } from './current-backbone.ts';
+import { BackboneReleasedError, currentBackbone, defaultHeads, withBackboneLease } from './current-backbone.ts';
 import { onChange } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { embed, pixelsOf, type EmbedSource } from './embed.ts';
@@ -122,8 +123,21 @@ let watching = false;
 
 const defaultKey = (ref: string): string => `${ref}|default:`;
 
-/** Runs `fn` with the head `options` name (cached; see the module comment). */
+/**
+ * Runs `fn` with the head `options` name (cached; see the module comment), its backbone leased. A
+ * head whose backbone was released just before (between its load and this use) is loaded again, once.
+ */
 async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promise<Omit<PredictResult, 'head'>>): Promise<PredictResult> {
+  try {
+    return await withHeadOnce(options, fn);
+  } catch (err) {
+    if (!(err instanceof BackboneReleasedError)) throw err;
+    cache.evictWhere((_, head) => head?.backbone.ref === err.backbone);
+    return withHeadOnce(options, fn);
+  }
+}
+
+async function withHeadOnce(options: PredictOptions, fn: (head: LoadedHead) => Promise<Omit<PredictResult, 'head'>>): Promise<PredictResult> {
   watchChanges();
   const ref = currentBackbone().ref;
   const id = options.headId ?? (await activeId());
@@ -134,7 +148,7 @@ async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promi
       const head = await loadHead(id, options.headId === undefined);
       return { value: head, bytes: head.bytes };
     },
-    async (head) => ({ head: head.info, ...(await fn(head)) }),
+    (head) => withBackboneLease(head.backbone, async () => ({ head: head.info, ...(await fn(head)) })),
   );
 }
 

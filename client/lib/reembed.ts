@@ -10,7 +10,7 @@
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
-import { currentBackbone } from './current-backbone.ts';
+import { currentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, type StoredExampleRecord } from './db.ts';
 import { embeddedIds, putEmbeddings } from './embedding-packs.ts';
 import { embedViews, photoPixels } from './examples.ts';
@@ -51,11 +51,16 @@ export interface ReembedReport {
  * included), and stores them in `backbone`'s packs, one example per transaction: an interrupted or
  * cancelled run keeps what it stored, and calling it again resumes with the examples still
  * lacking. `backbone` need not be the loaded one (the app may embed for a backbone it is switching
- * to); it must stay undisposed until this resolves. Examples deleted meanwhile are skipped, and so
+ * to); it is leased until this settles (client/lib/current-backbone.ts), so a switch or a release
+ * meanwhile disposes it only after. Examples deleted meanwhile are skipped, and so
  * are examples whose copy cannot be decoded (counted in `failed`). Throws a `StorageError` when the
  * device is out of space (the examples done so far are kept).
  */
-export async function reembedExamples(backbone: Backbone, options: ReembedOptions = {}): Promise<ReembedReport> {
+export function reembedExamples(backbone: Backbone, options: ReembedOptions = {}): Promise<ReembedReport> {
+  return withBackboneLease(backbone, () => reembedLeased(backbone, options));
+}
+
+async function reembedLeased(backbone: Backbone, options: ReembedOptions): Promise<ReembedReport> {
   const { signal, onProgress } = options;
   signal?.throwIfAborted();
   const ref = backbone.ref;

@@ -42,8 +42,9 @@ import type { EpochProgress } from '../../shared/learn/train-head.ts';
 import type { GuardResult } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import type { Split } from '../../shared/learn/split.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import { trainAndGuard, type TestTimeJudgement, type TrainOutcome } from '../../shared/learn/train-app.ts';
-import { currentBackbone } from './current-backbone.ts';
+import { currentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
 import { completePendingViews } from './pending-views.ts';
@@ -121,18 +122,24 @@ export interface TrainReport {
  * and stores it atomically (see the module comment). Needs at least two classes with examples.
  */
 export async function train(options: TrainOptions = {}): Promise<TrainReport> {
+  options.signal?.throwIfAborted();
+  // Leased to the end: a switch meanwhile (the app does not block it) disposes it only after, and
+  // the training stays on it (its embeddings, the head's backbone).
+  const backbone = currentBackbone();
+  return withBackboneLease(backbone, () => trainOn(backbone, options));
+}
+
+async function trainOn(backbone: Backbone, options: TrainOptions): Promise<TrainReport> {
   const t0 = performance.now();
   const { signal } = options;
-  signal?.throwIfAborted();
-  const backbone = currentBackbone();
   // Pending augmented views first (see the module comment for why not train on what is there).
   await completePendingViews({ ...(signal ? { signal } : {}), ...(options.onViewsProgress ? { onProgress: options.onViewsProgress } : {}) });
-  let set = await trainingSet();
+  let set = await trainingSet(backbone.ref);
   if (set.stale) {
     // Photos taught on another backbone: embedded here first (see the module comment).
     const { reembedded } = await reembedExamples(backbone, { ...(signal ? { signal } : {}), ...(options.onEmbedProgress ? { onProgress: options.onEmbedProgress } : {}) });
     // Read again only if that stored anything (a copy that cannot be decoded fails at every Train).
-    if (reembedded) set = await trainingSet();
+    if (reembedded) set = await trainingSet(backbone.ref);
   }
   if (set.classes.length < 2) {
     throw new RangeError(
