@@ -26,7 +26,7 @@ export async function expectRejection(fn: () => Promise<unknown>, code: ErrorCod
   return checkError(caught, code, message);
 }
 
-export function checkError(caught: unknown, code: ErrorCode, message?: RegExp): TannerinError {
+function checkError(caught: unknown, code: ErrorCode, message?: RegExp): TannerinError {
   if (!(caught instanceof TannerinError)) {
     throw new Error(`expected TannerinError(${code}), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
   }
@@ -45,6 +45,7 @@ export function expectPlainRgba(image: RgbaImage, width: number, height: number)
   expect(image.data.buffer.byteLength).toBe(width * height * 4);
 }
 
+/** Each channel of `actual` within `tolerance` of `expected` (shows both when not). */
 export function expectClose(actual: Rgba, expected: Rgba, tolerance: number): void {
   const ok = actual.every((v, i) => Math.abs(v - (expected[i] ?? -999)) <= tolerance);
   if (!ok) expect(actual).toEqual(expected);

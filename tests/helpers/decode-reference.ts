@@ -3,6 +3,7 @@
 import type { RgbaImage } from '../../shared/image/decode.ts';
 import { concatBytes, findSof, pixelAt, type PngBitDepth, type PngColorType } from './images.ts';
 
+/** One byte per character (Latin-1), for signatures and text bodies. */
 export function ascii(text: string): Uint8Array {
   return Uint8Array.from(text, (c) => c.charCodeAt(0));
 }
@@ -17,10 +18,12 @@ export function withComponents(jpg: Uint8Array, count: number): Uint8Array {
   return concatBytes(jpg.subarray(0, sof.offset), segment, jpg.subarray(sof.end));
 }
 
+/** The start of a WebP file (RIFF, WEBP, VP8 ), enough to be recognised. */
 export function webpBytes(): Uint8Array {
   return concatBytes(ascii('RIFF'), Uint8Array.of(30, 0, 0, 0), ascii('WEBPVP8 '), new Uint8Array(20));
 }
 
+/** RGBA of PNG samples of any colour type and bit depth, written out per type (no tRNS). */
 export function referenceRgba(
   colorType: PngColorType,
   bitDepth: PngBitDepth,
@@ -80,7 +83,7 @@ export function referenceOrient(image: RgbaImage, orientation: number): RgbaImag
   }
 }
 
-export function remap(src: RgbaImage, width: number, height: number, from: (x: number, y: number) => [number, number]): RgbaImage {
+function remap(src: RgbaImage, width: number, height: number, from: (x: number, y: number) => [number, number]): RgbaImage {
   const data = new Uint8Array(width * height * 4);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -33,6 +33,7 @@ export interface FuzzContext {
   extraCases?: CaseMaker[];
 }
 
+/** One fuzz request, and what it must get. */
 export interface FuzzRequest {
   /** The case family, for the report. */
   kind: string;
@@ -47,6 +48,7 @@ export interface FuzzRequest {
 /** Makes one request from the seeded random source. */
 export type CaseMaker = (r: Random, ctx: FuzzContext) => FuzzRequest;
 
+/** One answer that broke a check. */
 export interface FuzzFinding {
   kind: string;
   method: string;
@@ -56,6 +58,7 @@ export interface FuzzFinding {
   detail?: string;
 }
 
+/** What a run sent, what it got, and what broke. */
 export interface FuzzReport {
   requests: number;
   /** Count per status code. */
@@ -72,6 +75,7 @@ export interface FuzzReport {
   findings: FuzzFinding[];
 }
 
+/** The options of a run (`runFuzz`, tests/helpers/fuzz.ts). */
 export interface FuzzOptions {
   fetch: Fetcher;
   ctx: FuzzContext;

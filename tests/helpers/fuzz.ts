@@ -14,6 +14,9 @@
  * shape; a write (PUT, POST, DELETE) that is refused leaves storage exactly as it was (the caller's
  * `snapshot` reads D1 and R2 before and after); and every `healthEvery` requests, and at the end,
  * `/healthz` and a real prediction still answer (no crashed isolate).
+ *
+ * This file holds the setup, the run and its checks; the requests are made in fuzz-cases.ts (the case
+ * makers) from fuzz-values.ts (hostile values) and fuzz-random.ts; the types are in fuzz-types.ts.
  */
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
