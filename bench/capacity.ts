@@ -252,8 +252,13 @@ export async function benchCapacity(options: CapacityOptions = {}): Promise<Resu
   const dir = mkdtempSync(join(tmpdir(), 'tannerin-capacity-'));
   const server = await startDevServer([], '/models.json', join(dir, 'state'));
   try {
-    const predict = async (body: Uint8Array<ArrayBuffer>) => {
-      const res = await fetch(`${server.url}/v1/predict`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg' } });
+    /** A default-head prediction, or with `personal` the caller's own head (edge.cpu_ms_per_predict_tta). */
+    const predict = async (body: Uint8Array<ArrayBuffer>, personal?: { id: string; token: string }) => {
+      const res = await fetch(`${server.url}/v1/predict${personal ? `?head=${personal.id}` : ''}`, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': 'image/jpeg', ...(personal ? { authorization: `Bearer ${personal.token}` } : {}) },
+      });
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`predict answered ${res.status}`);
     };
@@ -286,11 +291,11 @@ export async function benchCapacity(options: CapacityOptions = {}): Promise<Resu
     };
 
     /** CPU ms per request of `count` sequential predictions of `body`, minus idle over the same wall time; and the wall time. */
-    const cpuRound = (body: Uint8Array<ArrayBuffer>, count: number) =>
+    const cpuRound = (body: Uint8Array<ArrayBuffer>, count: number, personal?: { id: string; token: string }) =>
       stable(async () => {
         const t0 = performance.now();
         const busy0 = sample(pid, port);
-        for (let i = 0; i < count; i++) await predict(body);
+        for (let i = 0; i < count; i++) await predict(body, personal);
         const busy1 = sample(pid, port);
         const busy = elapsedTicks(busy0, busy1);
         const wall = performance.now() - t0;
@@ -341,6 +346,17 @@ export async function benchCapacity(options: CapacityOptions = {}): Promise<Resu
     for (let r = 0; r < rounds; r++) forwardRounds.push(await forwardRound(50));
     const bigRounds: number[] = [];
     for (let r = 0; r < rounds; r++) bigRounds.push((await cpuRound(big, Math.max(10, Math.round(n / 4)))).cpuMs);
+    // Test-time augmentation (shared/head/tta.ts): the shipped head as a personal head, with and
+    // without `testTimeAugmentation: { views: 3 }`, alternated (the same D1/R2 path for both).
+    const tta = await personalHeadPair(server.url);
+    const plainRounds: number[] = [];
+    const ttaRounds: number[] = [];
+    const ttaCount = Math.max(10, Math.round(n / 4));
+    for (const id of [tta.plainId, tta.ttaId]) await predict(photo, { id, token: tta.token });
+    for (let r = 0; r < rounds; r++) {
+      plainRounds.push((await cpuRound(photo, ttaCount, { id: tta.plainId, token: tta.token })).cpuMs);
+      ttaRounds.push((await cpuRound(photo, ttaCount, { id: tta.ttaId, token: tta.token })).cpuMs);
+    }
     const load = loadavg()[0] ?? 0;
     const storage = await syncStorage(server.url, photo);
 
@@ -362,6 +378,11 @@ export async function benchCapacity(options: CapacityOptions = {}): Promise<Resu
         value: bigCpuMs,
         unit: 'ms',
         note: `as edge.cpu_ms_per_predict, ${Math.max(10, Math.round(n / 4))} predictions of a ${big.byteLength}-byte 1024x1024 JPEG (the largest allowed); median of ${rounds} rounds (${fmt(bigRounds)})`,
+      },
+      'edge.cpu_ms_per_predict_tta': {
+        value: median(ttaRounds),
+        unit: 'ms',
+        note: `as edge.cpu_ms_per_predict, ${ttaCount} predictions of the 640x480 JPEG with a personal head recording test-time augmentation over 3 views (4 backbone passes); median of ${rounds} rounds (${fmt(ttaRounds)}), alternated with the same head without it: ${median(plainRounds).toFixed(1)} ms (${fmt(plainRounds)})`,
       },
       'edge.rps_sequential': {
         value: median(seq.map((s) => s.rps)),
@@ -399,6 +420,25 @@ export async function benchCapacity(options: CapacityOptions = {}): Promise<Resu
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Signs up on `url` and stores the shipped default head twice as a personal head: as it is, and
+ * recording test-time augmentation over 3 views.
+ */
+async function personalHeadPair(url: string): Promise<{ token: string; plainId: string; ttaId: string }> {
+  const { PUBLIC_DIR } = await import('../scripts/prepare-models.ts');
+  const account = await call(`${url}/v1/accounts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ label: 'capacity bench' }) }, [201]);
+  const { token } = (await account.json()) as TokenResponse;
+  const manifest = JSON.parse(readFileSync(join(PUBLIC_DIR, 'models.json'), 'utf8')) as { heads: { document: { path: string } }[] };
+  const shipped = JSON.parse(readFileSync(join(PUBLIC_DIR, manifest.heads[0]?.document.path ?? ''), 'utf8')) as Record<string, unknown>;
+  const ids = { plainId: crypto.randomUUID(), ttaId: crypto.randomUUID() };
+  for (const [kind, id] of Object.entries(ids)) {
+    const doc = { ...shipped, id, ...(kind === 'ttaId' ? { testTimeAugmentation: { views: 3, seed: 0 } } : {}) };
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'if-none-match': '*' };
+    await call(`${url}/v1/heads/${id}`, { method: 'PUT', body: JSON.stringify(doc), headers }, [201]);
+  }
+  return { token, ...ids };
 }
 
 /** Run alone: measure, merge into bench/results.json, rewrite the section of BENCHMARKS.md. */

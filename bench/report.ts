@@ -236,6 +236,7 @@ export function capacitySection(r: Results, measuredAt?: Date): string[] {
     row('CPU per default-head prediction, 640x480 JPEG', 'edge.cpu_ms_per_predict'),
     row('of which the backbone forward pass', 'edge.cpu_ms_per_forward'),
     row('CPU per default-head prediction, 1024x1024 JPEG', 'edge.cpu_ms_per_predict_1024'),
+    row('CPU per prediction with test-time augmentation (3 views), 640x480 JPEG', 'edge.cpu_ms_per_predict_tta'),
     row('requests per second, one isolate, sequential', 'edge.rps_sequential', 2),
     row('requests per second, one isolate, 4 clients', 'edge.rps_concurrent4', 2),
     row('USD per million predictions (640x480)', 'cost.usd_per_million_predictions', 2),
