@@ -13,7 +13,6 @@
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
-import { notifyChange } from './changes.ts';
 
 let current: Backbone | null = null;
 /**
@@ -113,13 +112,10 @@ export function leaseBackbone(backbone: Backbone | string): () => void {
       return;
     }
     leases.delete(ref);
-    const due = [...disposeWhenLeasesEnd].filter((b) => b.ref === ref);
-    for (const b of due) {
+    for (const b of [...disposeWhenLeasesEnd].filter((d) => d.ref === ref)) {
       disposeWhenLeasesEnd.delete(b);
       disposeWhenIdle(b);
     }
-    // Predictors cached on it go with it (client/lib/predict.ts drops its cache on this).
-    if (due.length) notifyChange({ type: 'models-updated', backbone: current?.ref ?? ref });
   };
 }
 
@@ -143,6 +139,19 @@ function disposeWhenIdle(backbone: Backbone): void {
   if (loaded.get(id) === backbone) loaded.delete(id);
   disposed.add(backbone);
   backbone.dispose();
+  for (const listener of [...disposedListeners]) listener(backbone);
+}
+
+const disposedListeners = new Set<(backbone: Backbone) => void>();
+
+/**
+ * Calls `listener` right after a loaded backbone is disposed (at once or when its last lease
+ * ended), e.g. to drop what is cached on it (client/lib/predict.ts); returns the unsubscribe
+ * function.
+ */
+export function onBackboneDisposed(listener: (backbone: Backbone) => void): () => void {
+  disposedListeners.add(listener);
+  return () => disposedListeners.delete(listener);
 }
 
 /** The loaded backbone `ref` (`<id>@<version>`) names, or undefined. */

@@ -34,7 +34,7 @@ import { LruCache } from '../../shared/predict/cache.ts';
 import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneForHead } from './backbones.ts';
-import { BackboneReleasedError, currentBackbone, defaultHeads, withBackboneLease } from './current-backbone.ts';
+import { BackboneReleasedError, currentBackbone, defaultHeads, onBackboneDisposed, withBackboneLease } from './current-backbone.ts';
 import { onChange } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { embed, pixelsOf, type EmbedSource } from './embed.ts';
@@ -167,6 +167,8 @@ function activeId(): Promise<string | null> {
 function watchChanges(): void {
   if (watching) return;
   watching = true;
+  // Heads on a backbone just released (e.g. once the prediction that held it ended) go with it.
+  onBackboneDisposed((backbone) => cache.evictWhere((_, head) => head?.backbone === backbone));
   onChange((message) => {
     switch (message.type) {
       case 'head-saved':

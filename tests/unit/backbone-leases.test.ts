@@ -1,7 +1,7 @@
 /**
  * Backbone leases (client/lib/current-backbone.ts): a loaded backbone released or replaced while a
  * job leases it is disposed only when the last lease ends, and not at all if it is wanted again
- * meanwhile. Stand-in backbones count their disposals; the real ones are in
+ * meanwhile; listeners hear of the disposal then. Stand-in backbones count their disposals; the real ones are in
  * tests/browser/backbone-leases.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import {
   BackboneReleasedError,
   leaseBackbone,
   loadedBackbone,
+  onBackboneDisposed,
   releaseLoadedBackbones,
   setCurrentBackbone,
   addLoadedBackbone,
@@ -39,6 +40,8 @@ describe('backbone leases', () => {
     const b = fakeBackbone('b');
     setCurrentBackbone(a);
     addLoadedBackbone(b);
+    const disposedNow: Backbone[] = [];
+    const off = onBackboneDisposed((d) => disposedNow.push(d));
     const first = leaseBackbone(b);
     const second = leaseBackbone(b);
     expect(releaseLoadedBackbones(KEEP_NONE)).toEqual([b.ref]);
@@ -47,8 +50,11 @@ describe('backbone leases', () => {
     first();
     first(); // ending a lease twice counts once
     expect(b.disposals).toBe(0);
+    expect(disposedNow).toEqual([]);
     second();
     expect(b.disposals).toBe(1);
+    expect(disposedNow).toEqual([b]);
+    off();
     expect(loadedBackbone(b.ref)).toBeUndefined();
     expect(a.disposals).toBe(0);
   });
