@@ -46,7 +46,8 @@
  *
  * Options: --quick, --confirm, --levers, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones
  * ids, --recipes app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts),
- * --out FILE, --cache-dir DIR (default `.cache/eval`), --no-cache. The summary ends with where the
+ * --out FILE, --cache-dir DIR (default `.cache/eval`), --no-cache, --jobs N (threads for the frozen
+ * passes, default the number of cores: scripts/eval/parallel-embed.ts). The summary ends with where the
  * time went per backbone: frozen passes of photos and of augmented views, training runs, wall. Results are merged into the file: a run of some recipes replaces only their figures.
  * After a run that wrote bench/eval.json, BENCHMARKS.md's evaluation section and the README's
  * table are regenerated from it (scripts/eval/report.ts). `--help` prints the options; bad usage prints the message and the options on stderr and exits
@@ -66,6 +67,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef, servedBackbones, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
+import { ParallelEmbedder, type TimedEmbedding } from './parallel-embed.ts';
 import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';
 import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
 import { readOptions, ROOT } from './options.ts';
@@ -157,6 +159,8 @@ let currentTime: BackboneTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, vie
 interface Member {
   backbone: Backbone;
   disk: EmbeddingCache | null;
+  /** Its frozen passes, this thread's and `--jobs` - 1 worker threads' (scripts/eval/parallel-embed.ts). */
+  embedder: ParallelEmbedder;
 }
 let members: Member[] = [];
 let backbone: BackboneManifest = installedManifest().backbone;
@@ -194,12 +198,20 @@ async function useBackbone(id: string): Promise<void> {
   imagesSeen += cache.size;
   diskHits += members.reduce((a, m) => a + (m.disk?.hits ?? 0), 0);
   cache.clear();
-  for (const m of members) m.backbone.dispose();
+  for (const m of members) {
+    await m.embedder.close();
+    m.backbone.dispose();
+  }
   members = [];
   for (const memberId of id.split('+')) {
     const loaded = await openBackbone(memberId);
     const ref = backboneRef(loaded.manifest);
-    members.push({ backbone: loaded, disk: diskCache ? new EmbeddingCache(options.cacheDir, ref, loaded.manifest.embedding.size) : null });
+    const local = async (pixels: RgbaPixels): Promise<TimedEmbedding> => {
+      const t0 = performance.now();
+      const embedding = await loaded.embedPreprocessed(preprocess(pixels, loaded.manifest.normalization));
+      return { embedding, ms: performance.now() - t0 };
+    };
+    members.push({ backbone: loaded, disk: diskCache ? new EmbeddingCache(options.cacheDir, ref, loaded.manifest.embedding.size) : null, embedder: new ParallelEmbedder(memberId, options.jobs - 1, local) });
   }
   const manifests = members.map((m) => m.backbone.manifest);
   backbone = manifests.length === 1 ? (manifests[0] as BackboneManifest) : pairManifest(manifests);
@@ -219,38 +231,56 @@ function countPass(ms: number, view: boolean): void {
   }
 }
 
-/** The embedding of some pixels on one backbone: from its disk cache, else its frozen pass (then stored). */
-async function memberEmbedding(member: Member, pixels: RgbaPixels, view: boolean): Promise<Float32Array> {
-  const stored = member.disk?.get(pixels) ?? null;
-  if (stored) return stored;
-  const t0 = performance.now();
-  const embedding = await member.backbone.embedPreprocessed(preprocess(pixels, member.backbone.manifest.normalization));
-  countPass(performance.now() - t0, view);
-  member.disk?.set(pixels, embedding);
-  return embedding;
+/**
+ * The embeddings of some images on one backbone, in order: from its disk cache, else its frozen
+ * passes (spread over `--jobs` threads, then stored). `view[i]`: image i is an augmented view.
+ */
+async function memberEmbeddings(member: Member, pixels: readonly RgbaPixels[], view: readonly boolean[], onPass: () => void): Promise<Float32Array[]> {
+  const out = pixels.map((p) => member.disk?.get(p) ?? null);
+  const missing = out.flatMap((e, i) => (e ? [] : [i]));
+  const computed = await member.embedder.embed(missing.map((i) => pixels[i] as RgbaPixels), onPass);
+  for (const [n, i] of missing.entries()) {
+    const { embedding, ms } = computed[n] as TimedEmbedding;
+    countPass(ms, view[i] as boolean);
+    member.disk?.set(pixels[i] as RgbaPixels, embedding);
+    out[i] = embedding;
+  }
+  return out as Float32Array[];
 }
 
 /** Frozen outputs of the images not yet cached, with a progress line. */
 async function ensureCached(images: readonly EvalImage[], label: string): Promise<void> {
   const missing = [...new Map(images.filter((i) => !cache.has(i.id)).map((i) => [i.id, i])).values()];
   if (!missing.length) return;
-  const progress = createProgress(label, missing.length);
-  for (const [n, image] of missing.entries()) {
-    progress.update(n);
-    const pixels = await image.pixels();
-    if (fineTuning && split) {
+  if (fineTuning && split) {
+    const progress = createProgress(label, missing.length);
+    for (const [n, image] of missing.entries()) {
+      progress.update(n);
+      const pixels = await image.pixels();
       // Fine-tuning needs the cut activation (31 KB an image), which is not kept on disk: the
-      // split's frozen pass gives it with the embedding.
+      // split's frozen pass gives it with the embedding (in this thread: workers have no split).
       const t0 = performance.now();
       const out = await split.forward(preprocess(pixels, backbone.normalization));
       countPass(performance.now() - t0, image.id.includes('#'));
       members[0]?.disk?.set(pixels, out.embedding);
       cache.set(image.id, out);
-      continue;
     }
-    const parts: Float32Array[] = [];
-    // Augmented views are cached as `<photo id>#<view>` (viewImages).
-    for (const member of members) parts.push(await memberEmbedding(member, pixels, image.id.includes('#')));
+    progress.done(`${missing.length} images`);
+    return;
+  }
+  // Augmented views are cached as `<photo id>#<view>` (viewImages).
+  const view = missing.map((image) => image.id.includes('#'));
+  const pixels: RgbaPixels[] = [];
+  for (const image of missing) pixels.push(await image.pixels());
+  const progress = createProgress(label, missing.length * members.length);
+  let done = 0;
+  const perMember: Float32Array[][] = [];
+  for (const member of members) {
+    perMember.push(await memberEmbeddings(member, pixels, view, () => progress.update(++done)));
+    done = perMember.length * missing.length;
+  }
+  for (const [i, image] of missing.entries()) {
+    const parts = perMember.map((embeddings) => embeddings[i] as Float32Array);
     const embedding = parts.length === 1 ? (parts[0] as Float32Array) : new Float32Array(backbone.embedding.size);
     if (parts.length > 1) parts.reduce((offset, part) => (embedding.set(part, offset), offset + part.length), 0);
     cache.set(image.id, { cut: new Float32Array(0), embedding });
@@ -462,7 +492,7 @@ if (options.defaultRun) {
     unit: 'min',
     std: 0,
     n: 1,
-    note: `npm run eval without options, ${hits === 0 ? 'empty embedding cache' : `${hits} embeddings from the disk cache`}: ${forwards} frozen passes; ${cpus().length} cores, load average (1, 5, 15 min) ${load(loadAtStart)} at the start, ${load(loadavg())} at the end; ${new Date().toISOString().slice(0, 10)}`,
+    note: `npm run eval without options, ${hits === 0 ? 'empty embedding cache' : `${hits} embeddings from the disk cache`}: ${forwards} frozen passes on ${options.jobs} thread${options.jobs === 1 ? '' : 's'}; ${cpus().length} cores, load average (1, 5, 15 min) ${load(loadAtStart)} at the start, ${load(loadavg())} at the end; ${new Date().toISOString().slice(0, 10)}`,
   };
 }
 const merged: Record<string, unknown> = { ...previous, ...results };
@@ -514,7 +544,7 @@ const lines = [
         '',
       ]
     : []),
-  'Where the time went, per backbone (frozen passes not found in the disk cache; training runs include their predictions):',
+  `Where the time went, per backbone (frozen passes not found in the disk cache, their time summed over ${options.jobs} thread${options.jobs === 1 ? '' : 's'}; training runs include their predictions):`,
   '',
   '| backbone | photo passes | augmented-view passes | training runs | wall |',
   '|---|---|---|---|---|',

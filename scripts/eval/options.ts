@@ -2,6 +2,7 @@
  * `npm run eval`'s options (scripts/eval/main.ts describes them): the run's plan (seeds, ks and
  * per-recipe limits), the usage text and the parsing of the command line.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
@@ -95,6 +96,9 @@ const USAGE = `Usage: npm run eval -- [options]
   --out FILE          where the figures are merged (default bench/eval.json)
   --cache-dir DIR     where embeddings are cached (default .cache/eval)
   --no-cache          neither read nor write the embeddings cached on disk
+  --jobs N            threads for the frozen passes not found on disk, each with
+                      its own copy of the backbone (default: the number of cores,
+                      ${availableParallelism()} here; 1: all in one thread)
   --help              this text`;
 
 const DATASETS = ['emoji', 'fashion'];
@@ -119,7 +123,9 @@ export function readOptions(): {
   levers: boolean;
   /** Folder of the embeddings cached on disk (scripts/eval/embedding-cache.ts). */
   cacheDir: string;
-  /** Whether this is the default run (no option that changes what runs: only --out, --cache-dir). */
+  /** Threads for the frozen passes (--jobs; scripts/eval/parallel-embed.ts). */
+  jobs: number;
+  /** Whether this is the default run (no option that changes what runs: only --out, --cache-dir, --jobs). */
   defaultRun: boolean;
   datasetNames: string[];
   backboneIds: string[];
@@ -132,6 +138,7 @@ export function readOptions(): {
         confirm: { type: 'boolean' },
         'no-cache': { type: 'boolean' },
         'cache-dir': { type: 'string' },
+        jobs: { type: 'string' },
         levers: { type: 'boolean' },
         seeds: { type: 'string' },
         datasets: { type: 'string' },
@@ -184,9 +191,11 @@ export function readOptions(): {
   // app-avg on a pair) and is skipped elsewhere.
   const levers = values.levers === true;
   if (levers) recipes.push(...LEVER_RECIPES.filter((r) => !recipes.includes(r)));
+  const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
+  if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`, USAGE);
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
   const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers].every((v) => v === undefined);
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, cacheDir, defaultRun, datasetNames, backboneIds, outFile };
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
 }
 
