@@ -10,10 +10,11 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { ModelsResponse, ServedBackbone } from '../../shared/api/types.ts';
+import type { ServedBackbone } from '../../shared/api/types.ts';
 import type { PredictResult } from '../../client/lib/index.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
+import { servedBackbonePair, refOf } from './util.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -22,7 +23,6 @@ const split = emojiSplit(CLASSES, 3, 1, 7);
 const taught = CLASSES.map((name) => ({ name, images: (split.train[name] as EmojiImage[]).map((e) => e.image) }));
 const testImage = (split.test[CLASSES[0] as string] as EmojiImage[])[0]?.image as EmojiImage['image'];
 
-const refOf = (b: ServedBackbone): string => `${b.id}@${b.version}`;
 
 /** How a held-back job ended, as data. */
 type JobOutcome = { ok: true; embedding?: number[]; result?: PredictResult } | { ok: false; error: string };
@@ -93,11 +93,7 @@ describe('a backbone in use is released only when the job using it ends', () => 
   let mobilenetOnly: number;
 
   beforeAll(async () => {
-    const manifest = (await (await fetch(`${baseUrl}/v1/models`)).json()) as ModelsResponse;
-    mobilenet = manifest.backbone;
-    const other = manifest.backbones.find((b) => b.id === 'inception_v3');
-    if (!other) throw new Error('the Worker serves no inception_v3: prepare it (TANNERIN_BACKBONES, README)');
-    inception = other;
+    ({ mobilenet, inception } = await servedBackbonePair(baseUrl));
     browser = await launchChromium();
     page = await openHarness(browser, baseUrl);
     await page.evaluate(() => window.tannerin.startBackend());

@@ -12,10 +12,10 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { ModelsResponse, ServedBackbone } from '../../shared/api/types.ts';
+import type { ServedBackbone } from '../../shared/api/types.ts';
 import { launchChromium, openHarness, watchModelTraffic, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
-import { report } from './util.ts';
+import { refOf, report, servedBackbonePair } from './util.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -26,7 +26,6 @@ const testImage = (split.test[CLASSES[0] as string] as EmojiImage[])[0]?.image a
 /** The localStorage key an older version kept the choice under. */
 const LEGACY_KEY = 'tannerin.backbone';
 
-const refOf = (b: ServedBackbone): string => `${b.id}@${b.version}`;
 
 /** The `settings` record `backboneChoice`, read straight from IndexedDB. */
 function settingsRecord(page: Page): Promise<unknown> {
@@ -64,11 +63,7 @@ describe('the kept backbone choice and released backbones', () => {
   let profile: string;
 
   beforeAll(async () => {
-    const manifest = (await (await fetch(`${baseUrl}/v1/models`)).json()) as ModelsResponse;
-    mobilenet = manifest.backbone;
-    const other = manifest.backbones.find((b) => b.id === 'inception_v3');
-    if (!other) throw new Error('the Worker serves no inception_v3: prepare it (TANNERIN_BACKBONES, README)');
-    inception = other;
+    ({ mobilenet, inception } = await servedBackbonePair(baseUrl));
   });
   afterAll(async () => {
     for (const b of browsers) await b.dispose();

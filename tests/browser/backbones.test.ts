@@ -12,12 +12,12 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { ModelsResponse, ServedBackbone } from '../../shared/api/types.ts';
+import type { ServedBackbone } from '../../shared/api/types.ts';
 import { BACKBONE_RULE, chooseBackbone } from '../../client/lib/backbone-choice.ts';
 import { openApp } from './app-steps.ts';
 import { launchChromium, openHarness, watchModelTraffic, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
-import { report } from './util.ts';
+import { refOf, report, servedBackbonePair } from './util.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -28,7 +28,6 @@ const testImage = (split.test[CLASSES[0] as string] as EmojiImage[])[0]?.image a
 const photos = taught.reduce((a, c) => a + c.images.length, 0);
 
 const bytesOf = (b: ServedBackbone): number => b.files.reduce((a, f) => a + f.bytes, 0);
-const refOf = (b: ServedBackbone): string => `${b.id}@${b.version}`;
 
 async function openReady(browser: Browser): Promise<Page> {
   const page = await openHarness(browser, baseUrl);
@@ -38,7 +37,6 @@ async function openReady(browser: Browser): Promise<Page> {
 }
 
 describe('two backbones on one device', () => {
-  let manifest: ModelsResponse;
   let mobilenet: ServedBackbone;
   let inception: ServedBackbone;
   let a: Browser;
@@ -48,11 +46,7 @@ describe('two backbones on one device', () => {
   const browsers: Browser[] = [];
 
   beforeAll(async () => {
-    manifest = (await (await fetch(`${baseUrl}/v1/models`)).json()) as ModelsResponse;
-    mobilenet = manifest.backbone;
-    const other = manifest.backbones.find((b) => b.id === 'inception_v3');
-    if (!other) throw new Error('the Worker serves no inception_v3: prepare it (TANNERIN_BACKBONES, README)');
-    inception = other;
+    ({ mobilenet, inception } = await servedBackbonePair(baseUrl));
   });
   afterAll(async () => {
     for (const b of browsers) await b.dispose();

@@ -9,11 +9,11 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { ModelsResponse, ServedBackbone } from '../../shared/api/types.ts';
+import type { ServedBackbone } from '../../shared/api/types.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
-import { report } from './util.ts';
+import { refOf, report, servedBackbonePair } from './util.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -24,7 +24,6 @@ const UNLABELED_PER_CLASS = 2;
 const split = emojiSplit(CLASSES, TRAIN_PER_CLASS, UNLABELED_PER_CLASS, 13);
 const taught = CLASSES.map((name) => ({ name, images: (split.train[name] as EmojiImage[]).map((e) => e.image) }));
 const unlabeledImages = CLASSES.flatMap((name) => (split.test[name] as EmojiImage[]).map((e) => e.image));
-const refOf = (b: ServedBackbone): string => `${b.id}@${b.version}`;
 
 describe('improve further on InceptionV3', () => {
   let inception: ServedBackbone;
@@ -32,10 +31,7 @@ describe('improve further on InceptionV3', () => {
   let page: Page;
 
   beforeAll(async () => {
-    const manifest = (await (await fetch(`${baseUrl}/v1/models`)).json()) as ModelsResponse;
-    const other = manifest.backbones.find((b) => b.id === 'inception_v3');
-    if (!other) throw new Error('the Worker serves no inception_v3: prepare it (TANNERIN_BACKBONES, README)');
-    inception = other;
+    ({ inception } = await servedBackbonePair(baseUrl));
     browser = await launchChromium();
     page = await openHarness(browser, baseUrl);
     await page.evaluate(() => window.tannerin.startBackend());

@@ -1,5 +1,6 @@
 /** Small helpers shared by the browser tests. */
 import { Buffer } from 'node:buffer';
+import type { ModelsResponse, ServedBackbone } from '../../shared/api/types.ts';
 
 /** An image file as the harness takes it (base64 + media type). */
 export function imageArg(bytes: Uint8Array, type: 'image/png' | 'image/jpeg'): { base64: string; type: string } {
@@ -18,4 +19,15 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let max = 0;
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)));
   return max;
+}
+
+/** A served backbone's reference, `id@version`, as the library names it. */
+export const refOf = (b: ServedBackbone): string => `${b.id}@${b.version}`;
+
+/** The Worker's manifest and its two backbones; throws when InceptionV3 is not served. */
+export async function servedBackbonePair(baseUrl: string): Promise<{ manifest: ModelsResponse; mobilenet: ServedBackbone; inception: ServedBackbone }> {
+  const manifest = (await (await fetch(`${baseUrl}/v1/models`)).json()) as ModelsResponse;
+  const inception = manifest.backbones.find((b) => b.id === 'inception_v3');
+  if (!inception) throw new Error('the Worker serves no inception_v3: prepare it (TANNERIN_BACKBONES, README)');
+  return { manifest, mobilenet: manifest.backbone, inception };
 }
