@@ -100,7 +100,9 @@ export async function launchChromium(profileDir?: string, options: LaunchOptions
     close,
     async dispose() {
       await close();
-      rmSync(dir, { recursive: true, force: true });
+      // Chromium's helper processes can still be writing into the profile just after the context
+      // closes (seen in CI as ENOTEMPTY on Default/); rmSync retries those errors.
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     },
   };
 }
