@@ -58,7 +58,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { splitBackbone, type BackboneSplit, type FrozenOutput } from '../../shared/model/backbone-split.ts';
-import { augmentedViews } from '../../shared/image/augment.ts';
+import { augmentedView } from '../../shared/image/augment.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import { createProgress } from '../cli/progress.ts';
@@ -305,7 +305,8 @@ function idSeed(id: string): number {
 
 /**
  * The first `count` augmented views of images (shared/image/augment.ts, as the product's examples
- * have), as images of their own (cached by `<id>#<view>`; view `v` is the same whatever the count).
+ * have), as images of their own (cached by `<id>#<view>`; view `v` is made alone by `augmentedView`,
+ * the same whatever the count, instead of making views 0..v to keep the last).
  */
 function viewImages(images: readonly EvalImage[], count: number): (EvalImage & { photoId: string })[] {
   return images.flatMap((image) =>
@@ -313,7 +314,7 @@ function viewImages(images: readonly EvalImage[], count: number): (EvalImage & {
       id: `${image.id}#${v}`,
       photoId: image.id,
       label: image.label,
-      pixels: async () => augmentedViews(await image.pixels(), { count: v + 1, seed: idSeed(image.id) })[v] as RgbaPixels,
+      pixels: async () => augmentedView(await image.pixels(), v, { seed: idSeed(image.id) }),
     })),
   );
 }
