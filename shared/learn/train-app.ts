@@ -189,16 +189,21 @@ export async function predictAsTrained(
   if (tta && views?.length !== photos.length) throw new Error('predictAsTrained: the head records test-time augmentation; give every photo\'s augmented views');
   const head = await loadPredictor(doc, { manifest: backbone });
   try {
-    const perPhoto = photos.map((e, i) => [e, ...(tta ? (views?.[i] ?? []).slice(0, tta.views) : [])]);
-    const rows = await head.probabilities(perPhoto.flat().map((embedding) => ({ embedding })));
-    let at = 0;
-    return perPhoto.map((inputs) => {
-      const mine = rows.slice(at, (at += inputs.length));
-      return rankPredictions(doc.classes, inputs.length === 1 ? (mine[0] as Float32Array) : meanProbabilities(mine));
-    });
+    return await rankedOverViews(head, photos.map((e, i) => [e, ...(tta ? (views?.[i] ?? []).slice(0, tta.views) : [])]));
   } finally {
     head.dispose();
   }
+}
+
+/**
+ * Ranked scores of a head per photo, `perPhoto[i]` being photo i's embedding and those of the
+ * views it is predicted over: one batched head pass over all of them, then the mean of each
+ * photo's probabilities (shared/head/tta.ts; a photo alone keeps its own row, bit for bit).
+ */
+async function rankedOverViews(head: Predictor, perPhoto: readonly (readonly Float32Array[])[]): Promise<Prediction[][]> {
+  const rows = await head.probabilities(perPhoto.flat().map((embedding) => ({ embedding })));
+  let at = 0;
+  return perPhoto.map((inputs) => rankPredictions(head.doc.classes, meanProbabilities(rows.slice(at, (at += inputs.length)))));
 }
 
 /**
@@ -211,14 +216,8 @@ async function heldOutClassifier(
   viewsOf: ReadonlyMap<string, Float32Array[]>,
   views: number,
 ): Promise<{ classifier: Classifier; rankings: Map<Float32Array, Prediction[]> }> {
-  const perPhoto = photos.map((e) => [e.embedding, ...(viewsOf.get(e.photoId) ?? []).slice(0, views)]);
-  const rows = await head.probabilities(perPhoto.flat().map((embedding) => ({ embedding })));
-  const rankings = new Map<Float32Array, Prediction[]>();
-  let at = 0;
-  perPhoto.forEach((inputs, i) => {
-    const mine = rows.slice(at, (at += inputs.length));
-    rankings.set((photos[i] as Example).embedding, rankPredictions(head.doc.classes, inputs.length === 1 ? (mine[0] as Float32Array) : meanProbabilities(mine)));
-  });
+  const ranked = await rankedOverViews(head, photos.map((e) => [e.embedding, ...(viewsOf.get(e.photoId) ?? []).slice(0, views)]));
+  const rankings = new Map(photos.map((e, i) => [e.embedding, ranked[i] as Prediction[]]));
   const classifier: Classifier = {
     predict: (embedding) => {
       const ranked = rankings.get(embedding);
