@@ -2,12 +2,11 @@
  * A worker thread of the evaluation's parallel frozen passes (scripts/eval/parallel-embed.ts): it
  * starts the WASM backend, loads the installed backbone named in `workerData.backboneId` once,
  * then embeds each batch of RGBA pixels it is sent, one `embedded` message per
- * image (same preprocessing and forward pass as the calling thread's, so the same floats).
+ * image (`timedEmbedding`, as the calling thread's passes, so the same floats).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { preprocess } from '../../shared/image/preprocess.ts';
 import { openBackbone, startRuntime } from '../cli/runtime.ts';
-import type { EmbedWorkerMessage, EmbedWorkerRequest } from './parallel-embed.ts';
+import { timedEmbedding, type EmbedWorkerMessage, type EmbedWorkerRequest } from './parallel-embed.ts';
 
 const port = parentPort;
 if (!port) throw new Error('embed-worker.ts runs as a worker thread (scripts/eval/parallel-embed.ts)');
@@ -22,9 +21,8 @@ try {
   port.on('message', (request: EmbedWorkerRequest) => {
     queue = queue.then(async () => {
       for (const [index, pixels] of request.pixels.entries()) {
-        const t0 = performance.now();
-        const embedding = await backbone.embedPreprocessed(preprocess(pixels, backbone.manifest.normalization));
-        post({ type: 'embedded', batch: request.batch, index, embedding, ms: performance.now() - t0 });
+        const { embedding, ms } = await timedEmbedding(backbone, pixels);
+        post({ type: 'embedded', batch: request.batch, index, embedding, ms });
       }
     }).catch((error: unknown) => post({ type: 'error', message: error instanceof Error ? (error.stack ?? error.message) : String(error) }));
   });

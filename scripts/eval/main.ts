@@ -68,7 +68,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef, servedBackbones, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
-import { ParallelEmbedder, type TimedEmbedding } from './parallel-embed.ts';
+import { ParallelEmbedder, timedEmbedding, type TimedEmbedding } from './parallel-embed.ts';
 import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';
 import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
 import { readOptions, ROOT } from './options.ts';
@@ -207,11 +207,7 @@ async function useBackbone(id: string): Promise<void> {
   for (const memberId of id.split('+')) {
     const loaded = await openBackbone(memberId);
     const ref = backboneRef(loaded.manifest);
-    const local = async (pixels: RgbaPixels): Promise<TimedEmbedding> => {
-      const t0 = performance.now();
-      const embedding = await loaded.embedPreprocessed(preprocess(pixels, loaded.manifest.normalization));
-      return { embedding, ms: performance.now() - t0 };
-    };
+    const local = (pixels: RgbaPixels): Promise<TimedEmbedding> => timedEmbedding(loaded, pixels);
     members.push({ backbone: loaded, disk: diskCache ? new EmbeddingCache(options.cacheDir, ref, loaded.manifest.embedding.size) : null, embedder: new ParallelEmbedder(memberId, options.jobs - 1, local) });
   }
   const manifests = members.map((m) => m.backbone.manifest);

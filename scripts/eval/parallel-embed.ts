@@ -8,11 +8,19 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
 
 /** One frozen pass's result: the embedding and how long the pass took (ms, including preprocessing). */
 export interface TimedEmbedding {
   embedding: Float32Array;
   ms: number;
+}
+
+/** One frozen pass of `pixels` on `backbone` (`Backbone.embed`), timed: in this thread and in each worker alike. */
+export async function timedEmbedding(backbone: Backbone, pixels: RgbaPixels): Promise<TimedEmbedding> {
+  const t0 = performance.now();
+  const embedding = await backbone.embed(pixels);
+  return { embedding, ms: performance.now() - t0 };
 }
 
 /** A message from an embedding worker (scripts/eval/embed-worker.ts). */
