@@ -52,9 +52,8 @@ export function backboneSplit(backbone: Backbone): BackboneSplit {
   return split;
 }
 
-/** Fresh examples per class, in display order. */
-export async function freshExamples(): Promise<{ classes: ClassRecord[]; records: Map<string, StoredExampleRecord[]> }> {
-  const ref = currentBackbone().ref;
+/** Examples fresh on backbone `ref` (embedded on it), per class, in display order. */
+export async function freshExamples(ref: string): Promise<{ classes: ClassRecord[]; records: Map<string, StoredExampleRecord[]> }> {
   const db = await openTannerinDb();
   const tx = db.transaction(['classes', 'examples', 'embeddingPacks']);
   const [classes, examples, embedded] = await Promise.all([
@@ -88,7 +87,7 @@ export async function improveEstimate(): Promise<{ sizeBytes: number; ready: boo
     tail = Math.ceil(initial.weightData.length / 3) * 4 + JSON.stringify(initial.modelTopology).length + 200;
     tailBytes.set(backbone, tail);
   }
-  const { classes, records } = await freshExamples();
+  const { classes, records } = await freshExamples(backbone.ref);
   const dim = backbone.manifest.embedding.size;
   const classCount = Math.max(2, classes.length);
   // Head weights (float32 as base64), its topology, and the input transform's mean as JSON numbers (~20 characters each).

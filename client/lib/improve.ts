@@ -51,7 +51,7 @@ import { trainHead } from '../../shared/learn/train-head.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
-import { currentBackbone, leaseBackbone } from './current-backbone.ts';
+import { currentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, type ClassRecord, type HeadStateRecord, type StoredExampleRecord, type StoredUnlabeledRecord } from './db.ts';
 import { photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
@@ -199,19 +199,15 @@ interface HeldOut {
  * Needs `loadModels` first, and {@link improveEstimate}'s `ready`.
  */
 export async function improve(options: ImproveOptions = {}): Promise<ImproveReport> {
-  // The run's backbone (startRun takes the current one in this same step) is leased to the end: a
-  // switch meanwhile (the app does not block it) disposes it only after.
-  const endLease = leaseBackbone(currentBackbone());
-  try {
-    return await improveLeased(options);
-  } finally {
-    endLease();
-  }
+  // Leased to the end: a switch meanwhile (the app does not block it) disposes it only after, and
+  // the run stays on it (its embeddings, the kept model's backbone).
+  const backbone = currentBackbone();
+  return withBackboneLease(backbone, () => improveOn(backbone, options));
 }
 
-async function improveLeased(options: ImproveOptions): Promise<ImproveReport> {
+async function improveOn(backbone: Backbone, options: ImproveOptions): Promise<ImproveReport> {
   const t0 = performance.now();
-  const run = await startRun(options);
+  const run = await startRun(backbone, options);
   const frozen = await frozenPasses(run);
   const split = holdOut(run, frozen.copies);
   const unlabeled = frozen.unlabeled.map(({ cut: _cut, ...u }) => u);
@@ -241,14 +237,13 @@ async function improveLeased(options: ImproveOptions): Promise<ImproveReport> {
  * Step 0: the run's settings and data. Refuses (RangeError) too few classes or photos and a `keep`
  * that will not run; drops self-training (said in `skipped`) without unlabeled photos.
  */
-async function startRun(options: ImproveOptions): Promise<Run> {
+async function startRun(backbone: Backbone, options: ImproveOptions): Promise<Run> {
   const { signal, onProgress } = options;
   const check = (): void => throwIfAborted(signal);
   check();
-  const backbone = currentBackbone();
   const wanted = new Set<ImproveRecipe>(options.recipes ?? ['finetune', 'selftrain']);
 
-  const { classes: classRecords, records } = await freshExamples();
+  const { classes: classRecords, records } = await freshExamples(backbone.ref);
   const classes = classRecords.map((c) => c.name);
   const short = classRecords.filter((c) => (records.get(c.id)?.length ?? 0) < MIN_PHOTOS_PER_CLASS);
   if (classes.length < 2 || short.length) {
@@ -467,7 +462,7 @@ async function trainKept(run: Run, kept: RecipeComparison['kept'], copies: FineT
   if (kept === 'finetune') {
     return (await fineTune(fineTuneSplit(run), fineTuneSet(run, copies), fineTuneOptions(run, 'final', finalBase, STAGE_SHARES.final))).doc;
   }
-  const stored = (await trainingSet()).examples;
+  const stored = (await trainingSet(run.backbone.ref)).examples;
   if (kept === 'selftrain') {
     const trained = (await selfTrain(stored, unlabeled, { ...headOptions(run), rounds: SELF_TRAIN_ROUNDS })).doc;
     run.progress({ stage: 'selftrain', fraction: 1, step: 'final' });
