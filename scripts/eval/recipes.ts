@@ -476,17 +476,9 @@ async function appLever(recipe: Recipe, train: readonly EvalExample[], test: rea
  * averaged (the guard's kNN choice is not followed: both heads always predict).
  */
 async function appAverage(train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext): Promise<RecipeOutcome> {
-  const groups = ctx.partGroups;
-  if (!groups || groups.length < 2) throw new Error('app-avg runs on a pair of backbones (--backbones a+b)');
-  let sum: Float32Array[] | null = null;
-  const details: string[] = [];
-  for (const parts of groups) {
-    const { training, guard } = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, transform: { parts }, standardize: false, testTimeAugmentation: false });
-    details.push(`${parts.join('+')}: guard ${guard.choice}`);
-    const p = await predictProbabilities(training.doc, ctx.backbone, test.map((e) => e.embedding));
-    sum = sum ? sum.map((row, i) => row.map((x, j) => x + ((p[i] as Float32Array)[j] as number))) : p;
-  }
-  return { predicted: (sum as Float32Array[]).map((row) => argMaxLabel(ctx.classes, row)), detail: details.join('; ') };
+  if (!ctx.partGroups || ctx.partGroups.length < 2) throw new Error('app-avg runs on a pair of backbones (--backbones a+b)');
+  // The app as it was before trainHead's standardisation (`app-l2`), as the other early levers.
+  return appPerGroup(train, test, ctx, { standardize: false, testTimeAugmentation: false });
 }
 
 /**
