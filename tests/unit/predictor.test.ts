@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { PUBLIC_DIR } from '../../scripts/prepare-models.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
 import { argMax, documentWeightCount, loadPredictor, rankPredictions } from '../../shared/predict/predictor.ts';
-import { meanProbabilities, testTimeViews } from '../../shared/head/tta.ts';
+import { augmentedViews } from '../../shared/image/augment.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeFineTunedDoc } from '../helpers/fine-tuned.ts';
 import { makeTestHead } from '../helpers/heads.ts';
@@ -191,9 +191,13 @@ describe('predictPixels with test-time augmentation (shared/head/tta.ts)', () =>
     try {
       const before = tf.memory().numTensors;
       const scores = await augmented.predictPixels(pixels);
+      // Written out here, not through shared/head/tta.ts, so that a drift there fails: the views
+      // Train stores for a photo (augmentedViews with the head's seed), and the plain mean.
       const frozen = [];
-      for (const view of [pixels, ...testTimeViews(pixels, tta)]) frozen.push(await plain.frozenPass(preprocess(view, manifest.normalization)));
-      const expected = rankPredictions(plainDoc.classes, meanProbabilities(await plain.probabilities(frozen)));
+      for (const view of [pixels, ...augmentedViews(pixels, { count: tta.views, seed: tta.seed })]) frozen.push(await plain.frozenPass(preprocess(view, manifest.normalization)));
+      const rows = await plain.probabilities(frozen);
+      const mean = plainDoc.classes.map((_, j) => Math.fround(rows.reduce((a, row) => a + (row[j] as number), 0) / rows.length));
+      const expected = rankPredictions(plainDoc.classes, mean);
       expect(scores).toEqual(expected);
       expect(await augmented.predictPixels(pixels)).toEqual(scores);
       // The photo alone scores differently; a head without the field, and TTA turned off, give that.

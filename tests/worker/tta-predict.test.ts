@@ -2,14 +2,17 @@
  * `POST /v1/predict` with a head that records test-time augmentation (shared/head/tta.ts): on a
  * photo, the edge averages the head's probabilities over the photo and its augmented views. Checked
  * against the edge itself: the same head without the field, asked about the photo and about each
- * view (sent as a lossless PNG of exactly the view's pixels), must give per-view scores whose mean
- * is the TTA head's answer. A head without the field, and an embedding body, run the head once as
- * before; a document with a bad `testTimeAugmentation` is refused with 422.
+ * view (the views Train stores for a photo, augmentedViews with the head's seed, made here rather
+ * than through shared/head/tta.ts; each sent as a lossless PNG of exactly the view's pixels), must
+ * give per-view scores whose mean is the TTA head's answer. A head without the field, and an
+ * embedding body, run the head once as before; a document with a bad `testTimeAugmentation` is
+ * refused with 422.
  */
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DiagnosticsResponse, Prediction, PredictResponse } from '../../shared/api/types.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
-import { testTimeViews, type TestTimeAugmentation } from '../../shared/head/tta.ts';
+import type { TestTimeAugmentation } from '../../shared/head/tta.ts';
+import { augmentedViews } from '../../shared/image/augment.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import { makePng, makeQuadrantRgba } from '../helpers/images.ts';
 import { bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp } from './helpers.ts';
@@ -49,7 +52,7 @@ describe('test-time augmentation at the edge', () => {
     const classes = augmented.classes;
     const png = (p: RgbaPixels) => makePng(p.width, p.height, new Uint8Array(p.data));
     const perView: number[][] = [];
-    for (const view of [photo, ...testTimeViews(photo, TTA)]) perView.push(byClass(classes, await predict(plain.id, png(view), 'image/png')));
+    for (const view of [photo, ...augmentedViews(photo, { count: TTA.views, seed: TTA.seed })]) perView.push(byClass(classes, await predict(plain.id, png(view), 'image/png')));
     const mean = classes.map((_, j) => perView.reduce((a, row) => a + (row[j] as number), 0) / perView.length);
 
     const first = byClass(classes, await predict(augmented.id, png(photo), 'image/png'));
