@@ -108,7 +108,7 @@ const DATASETS = ['emoji', 'fashion'];
  * (self-training reads 500 unlabeled Fashion-MNIST images a seed; fine-tuning recomputes every
  * forward pass for its cut activations).
  */
-export const LEVER_RECIPES: readonly Recipe[] = ['selftrain', 'finetune', ...APP_LEVERS];
+const LEVER_RECIPES: readonly Recipe[] = ['selftrain', 'finetune', ...APP_LEVERS];
 
 /** The run's options; bad usage is a {@link UsageError}, found before the backbone loads. */
 export function readOptions(): {

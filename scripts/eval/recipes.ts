@@ -118,7 +118,7 @@ export const RECIPES = [
   ...APP_LEVERS,
 ] as const;
 /** Recipes that train on 3 augmented views of every shot too (shared/image/augment.ts, as the product's examples). */
-export const AUGMENTED_RECIPES: readonly Recipe[] = ['app', 'head-aug', 'finetune-aug', ...APP_LEVERS];
+const AUGMENTED_RECIPES: readonly Recipe[] = ['app', 'head-aug', 'finetune-aug', ...APP_LEVERS];
 /** Recipes that need a pair of backbones (`--backbones a+b`): one head per backbone. */
 export const PAIR_RECIPES: readonly Recipe[] = ['app-avg'];
 /** Recipes that need the cut activations. */
@@ -387,7 +387,7 @@ const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>,
 };
 
 /** Recipes that also read the test photos' augmented views (test-time augmentation). */
-export const TEST_VIEW_RECIPES: readonly Recipe[] = APP_LEVERS.filter((r) => r !== 'app-avg' && APP_LEVER_OPTIONS[r].tta === true);
+const TEST_VIEW_RECIPES: readonly Recipe[] = APP_LEVERS.filter((r) => r !== 'app-avg' && APP_LEVER_OPTIONS[r].tta === true);
 
 /**
  * Augmented views per photo a recipe trains on (the app stores 3) and averages over at test time
