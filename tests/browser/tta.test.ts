@@ -3,15 +3,17 @@
  * stored head records it exactly when the guard kept it; a head that records it predicts a photo as
  * the mean of its probabilities over the photo and its augmented views (shared/head/tta.ts), checked
  * against the same head without the field asked about each view (sent as a lossless PNG of the
- * view's pixels, made in Node with the same shared code); the same answer on every call, and a
- * flat tensor count. Reports the cost: the predict time of a 640x480 JPEG with the same head with
- * and without the field, alternated in one page (medians; no assertion on time).
+ * view's pixels, made in Node by augmentedViews with the head's seed: the views Train stores, not
+ * shared/head/tta.ts's own); the same answer on every call, and a flat tensor count. Reports the
+ * cost: the predict time of a 640x480 JPEG with the same head with and without the field,
+ * alternated in one page (medians; no assertion on time).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { HeadDocument, Prediction } from '../../client/lib/index.ts';
 import { decodeImage } from '../../shared/image/decode.ts';
-import { testTimeViews, type TestTimeAugmentation } from '../../shared/head/tta.ts';
+import type { TestTimeAugmentation } from '../../shared/head/tta.ts';
+import { augmentedViews } from '../../shared/image/augment.ts';
 import { makeJpeg, makePng } from '../helpers/images.ts';
 import { scenePixels } from '../helpers/fixtures.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
@@ -47,7 +49,7 @@ describe('test-time augmentation in the browser', () => {
   /** The mean, over the photo and its `tta` views, of `headId`'s per-view scores (views made in Node). */
   async function meanOverViews(headId: string, image: EmojiImage['image'], tta: TestTimeAugmentation, classes: readonly string[]): Promise<number[]> {
     const pixels = await decodeImage(Buffer.from(image.base64, 'base64'));
-    const views = [pixels, ...testTimeViews(pixels, tta)].map((v) => imageArg(makePng(v.width, v.height, new Uint8Array(v.data)), 'image/png'));
+    const views = [pixels, ...augmentedViews(pixels, { count: tta.views, seed: tta.seed })].map((v) => imageArg(makePng(v.width, v.height, new Uint8Array(v.data)), 'image/png'));
     const results = await page.evaluate(([v, id]) => window.tannerin.predictImages(v, { headId: id }), [views, headId] as const);
     const rows = results.map((r) => byClass(classes, r.predictions));
     return classes.map((_, j) => rows.reduce((a, row) => a + (row[j] as number), 0) / rows.length);
