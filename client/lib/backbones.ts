@@ -23,7 +23,7 @@ import { backboneRef } from '../../shared/model/manifest.ts';
 import { BACKBONE_RULE, chooseBackbone, measureForwardMs, type BackboneChoice, type BackboneRule } from './backbone-choice.ts';
 import { storedBackboneChoice, updateStoredBackboneChoice } from './backbone-choice-store.ts';
 import { notifyChange, onChange } from './changes.ts';
-import { currentBackbone, currentBackboneOrNull, defaultHeads, leaseBackbone, loadedBackbone, releaseLoadedBackbones, setCurrentBackbone, withBackboneLease } from './current-backbone.ts';
+import { currentBackbone, currentBackboneOrNull, defaultHeads, loadedBackbone, releaseLoadedBackbones, setCurrentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb } from './db.ts';
 import { activeHeadId } from './heads.ts';
 import { reembedExamples } from './reembed.ts';
@@ -83,8 +83,7 @@ export async function useBackbone(idOrRef: string, options: UseBackboneOptions =
   const target = findServedBackbone(loadedManifest(), idOrRef);
   // Leased by ref from before it loads until it is current (or the switch fails): a release
   // meanwhile (the active head changing) leaves it loaded.
-  const endLease = leaseBackbone(target ? backboneRef(target) : idOrRef);
-  try {
+  return withBackboneLease(target ? backboneRef(target) : idOrRef, async () => {
     const next = await loadServedBackbone(idOrRef, { ...(options.onDownloadProgress ? { onProgress: options.onDownloadProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     let reembedded = 0;
     if (next !== previous) {
@@ -102,9 +101,7 @@ export async function useBackbone(idOrRef: string, options: UseBackboneOptions =
     }
     if ((options.by ?? 'person') === 'person') await updateStoredBackboneChoice({ personChoice: next.manifest.id });
     return { backbone: next.ref, previous: previous.ref, reembedded };
-  } finally {
-    endLease();
-  }
+  });
 }
 
 /** The backbone ref the head `predict` uses when none is named runs on: the active head's, else the first default head's. */

@@ -119,8 +119,8 @@ export function leaseBackbone(backbone: Backbone | string): () => void {
   };
 }
 
-/** Runs `job` holding a lease on `backbone` ({@link leaseBackbone}), ended when the job settles. */
-export async function withBackboneLease<T>(backbone: Backbone, job: () => Promise<T>): Promise<T> {
+/** Runs `job` holding a lease on `backbone` or a ref ({@link leaseBackbone}), ended when the job settles. */
+export async function withBackboneLease<T>(backbone: Backbone | string, job: () => Promise<T>): Promise<T> {
   const end = leaseBackbone(backbone);
   try {
     return await job();

@@ -21,7 +21,7 @@ import type { Example } from '../../shared/learn/examples.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
-import { currentBackbone, currentBackboneOrNull, leaseBackbone, withBackboneLease } from './current-backbone.ts';
+import { currentBackbone, currentBackboneOrNull, withBackboneLease } from './current-backbone.ts';
 import {
   openTannerinDb,
   readPhotoBytes,
@@ -169,7 +169,10 @@ export type ExampleWithEmbeddings = ExampleRecord & { embeddings: Float32Array[]
 export async function addExample(classId: string, source: EmbedSource, options: AddExampleOptions = {}): Promise<ExampleWithEmbeddings> {
   const backbone = currentBackbone();
   // Leased until the photo is stored: a switch meanwhile disposes it only after (the record names it).
-  const endLease = leaseBackbone(backbone);
+  return withBackboneLease(backbone, () => addExampleOn(backbone, classId, source, options));
+}
+
+async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSource, options: AddExampleOptions): Promise<ExampleWithEmbeddings> {
   const { augment = true, views = DEFAULT_AUGMENTED_VIEWS, signal } = options;
   const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
   const pending = augment ? Math.max(0, views) : 0;
@@ -224,7 +227,6 @@ export async function addExample(classId: string, source: EmbedSource, options: 
     }
   } finally {
     endPhoto();
-    endLease();
   }
   notifyChange({ type: 'examples-changed', classId });
   // Queued before anything else can run: a delete that follows cancels it.
