@@ -21,12 +21,23 @@ export interface Plan {
   ks: number[];
   fashion: { testPerClass: number; testOffset: number; unlabeled: number };
   /** Per recipe: which ks and how many seeds (the costly ones run fewer). */
-  recipes: Record<Recipe, { ks: number[]; seeds: number }>;
+  recipes: Record<Recipe, RecipePlan>;
 }
 
-/** The app's levers (recipes.ts APP_LEVERS) run where the goals are judged: k = 10. */
-function leverPlan(seeds: number): Record<(typeof APP_LEVERS)[number], { ks: number[]; seeds: number }> {
-  return Object.fromEntries(APP_LEVERS.map((r) => [r, { ks: [10], seeds }])) as Record<(typeof APP_LEVERS)[number], { ks: number[]; seeds: number }>;
+/** One recipe's share of a run: which ks and how many seeds. */
+interface RecipePlan {
+  ks: number[];
+  seeds: number;
+}
+
+/**
+ * Every recipe at `usual`, the `costly` ones at `costlyPlan` (fewer ks and seeds), and the app's
+ * levers (recipes.ts APP_LEVERS) where the goals are judged: k = 10, on `usual`'s seeds.
+ */
+function recipePlans(usual: RecipePlan, costly: readonly Recipe[], costlyPlan: RecipePlan): Record<Recipe, RecipePlan> {
+  const levers: readonly Recipe[] = APP_LEVERS;
+  const plan = (r: Recipe): RecipePlan => (levers.includes(r) ? { ks: [10], seeds: usual.seeds } : costly.includes(r) ? costlyPlan : usual);
+  return Object.fromEntries(RECIPES.map((r) => [r, structuredClone(plan(r))])) as Record<Recipe, RecipePlan>;
 }
 
 const FULL: Plan = {
@@ -34,21 +45,8 @@ const FULL: Plan = {
   firstSeed: 0,
   ks: [1, 5, 10],
   fashion: { testPerClass: 100, testOffset: 0, unlabeled: 500 },
-  recipes: {
-    app: { ks: [1, 5, 10], seeds: 5 },
-    knn: { ks: [1, 5, 10], seeds: 5 },
-    tm: { ks: [1, 5, 10], seeds: 5 },
-    head: { ks: [1, 5, 10], seeds: 5 },
-    selftrain: { ks: [1, 5, 10], seeds: 5 },
-    finetune: { ks: [5, 10], seeds: 3 },
-    'head-holdout': { ks: [1, 5, 10], seeds: 5 },
-    'head-all': { ks: [1, 5, 10], seeds: 5 },
-    'head-aug': { ks: [1, 5, 10], seeds: 5 },
-    'finetune-aug': { ks: [5, 10], seeds: 3 },
-    'finetune-pseudo': { ks: [5, 10], seeds: 3 },
-    ensemble: { ks: [1, 5, 10], seeds: 5 },
-    ...leverPlan(5),
-  },
+  // Fine-tuning recomputes every forward pass for its cut activations.
+  recipes: recipePlans({ ks: [1, 5, 10], seeds: 5 }, FINE_TUNING_RECIPES, { ks: [5, 10], seeds: 3 }),
 };
 
 const QUICK: Plan = {
@@ -56,23 +54,8 @@ const QUICK: Plan = {
   firstSeed: 0,
   ks: [1, 5, 10],
   fashion: { testPerClass: 30, testOffset: 0, unlabeled: 200 },
-  recipes: {
-    app: { ks: [1, 5, 10], seeds: 2 },
-    knn: { ks: [1, 5, 10], seeds: 2 },
-    tm: { ks: [1, 5, 10], seeds: 2 },
-    head: { ks: [1, 5, 10], seeds: 2 },
-    selftrain: { ks: [5], seeds: 1 },
-    finetune: { ks: [5], seeds: 1 },
-    'head-holdout': { ks: [1, 5, 10], seeds: 2 },
-    'head-all': { ks: [1, 5, 10], seeds: 2 },
-    'head-aug': { ks: [1, 5, 10], seeds: 2 },
-    'finetune-aug': { ks: [5], seeds: 1 },
-    'finetune-pseudo': { ks: [5], seeds: 1 },
-    ensemble: { ks: [1, 5, 10], seeds: 2 },
-    ...leverPlan(2),
-  },
+  recipes: recipePlans({ ks: [1, 5, 10], seeds: 2 }, ['selftrain', ...FINE_TUNING_RECIPES], { ks: [5], seeds: 1 }),
 };
-
 
 const USAGE = `Usage: npm run eval -- [options]
 
