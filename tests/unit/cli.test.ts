@@ -99,6 +99,8 @@ describe('tannerin CLI', () => {
     const human = await cli('eval', '--head', head, '--data', test);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toContain("test-time augmentation: each photo's scores averaged with its 3 augmented views");
+    // It ran through the prediction layer from each photo's pixels (predictPixels), not the embeddings alone.
+    expect(human.stderr).toContain('backbone (each photo and 3 views): done');
     expect(human.stdout).toMatch(/^accuracy \d+\.\d% \(\d+\/9; 95% CI/m);
     const plain = await cli('eval', '--head', join(dir, 'head'), '--data', test);
     expect(plain.stdout).not.toContain('test-time augmentation');
