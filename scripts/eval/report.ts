@@ -39,15 +39,15 @@ const DATASETS = ['emoji', 'fashion'] as const;
 /** The Train button on the default backbone. */
 const BASELINE = 'app';
 /**
- * What levers are paired with: the Train button before its input standardisation (recipe
- * `app-l2`, the baseline this work started from; every lever recipe changes it), or `app` in a
- * file without it.
- */
-/**
  * Levers that change the Train button as it is (its standardisation kept; scripts/eval/recipes.ts:
  * more augmented views, TTA, one head per embedding part): paired with `app` on the same backbone.
  */
 export const ON_APP_LEVERS: readonly string[] = ['app-t3', 'app-t7', 'app-v7', 'app-v7-t7', 'app-parts', 'app-parts-t3'];
+/**
+ * What the other levers are paired with: the Train button before its input standardisation (recipe
+ * `app-l2`, the baseline this work started from; every such lever changes it), or `app` in a
+ * file without it.
+ */
 const leverBase = (evaluation: Record<string, EvalEntry>): string => (Object.keys(evaluation).some((k) => k.startsWith('eval.emoji.app-l2.k10') || k.startsWith('eval.fashion.app-l2.k10')) ? 'app-l2' : BASELINE);
 
 const pct = (x: number): string => (100 * x).toFixed(1);
