@@ -123,12 +123,9 @@ function releaseUnused(): Promise<string[]> {
 
 async function releaseNow(): Promise<string[]> {
   const predictsWith = await defaultPredictionBackbone().catch(() => null);
-  // After the await: what is current now. Backbones in use are disposed when their jobs end.
-  const keep = new Set<string>();
-  const current = currentBackboneOrNull();
-  if (current) keep.add(current.ref);
-  if (predictsWith) keep.add(predictsWith);
-  return releaseLoadedBackbones(keep);
+  // The current one always stays (releaseLoadedBackbones reads it after this await). Backbones in
+  // use are disposed when their jobs end.
+  return releaseLoadedBackbones(new Set(predictsWith ? [predictsWith] : []));
 }
 
 /**
