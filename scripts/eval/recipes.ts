@@ -459,15 +459,11 @@ async function appLever(recipe: Recipe, train: readonly EvalExample[], test: rea
   // those on the app as it is (report.ts pairs them with `app`).
   // Levers measure the head's prediction without the guard's test-time augmentation (the TTA levers add their own).
   const options: AppOptions = { testTimeAugmentation: false, ...(ON_APP_LEVERS.includes(recipe) ? {} : { standardize: false }), ...lever.options };
-  if (lever.perGroup) {
-    const testViews = lever.tta ? (map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews) : undefined;
-    if (lever.tta && testViews?.length !== test.length) throw new Error('a TTA lever needs the test photos\' augmented views');
-    return appPerGroup(mapped(train), mapped(test), ctx, options, testViews);
-  }
-  if (lever.tta) {
-    const testViews = map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews;
-    return appTta(mapped(train), mapped(test), { ...ctx, ...(testViews ? { testViews } : {}) }, options);
-  }
+  // The test photos' views, mapped as the photos are, for a TTA lever.
+  const testViews = lever.tta ? (map ? ctx.testViews?.map((views) => views.map(map)) : ctx.testViews) : undefined;
+  if (lever.tta && testViews?.length !== test.length) throw new Error('a TTA lever needs the test photos\' augmented views');
+  if (lever.perGroup) return appPerGroup(mapped(train), mapped(test), ctx, options, testViews);
+  if (testViews) return appTta(mapped(train), mapped(test), { ...ctx, testViews }, options);
   return app(mapped(train), mapped(test), ctx, options);
 }
 
