@@ -9,6 +9,7 @@ import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import { argMax, loadPredictor } from '../../shared/predict/predictor.ts';
 import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import { computeMetrics } from '../../shared/learn/metrics.ts';
 import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';
 import { foldExamples, type Split } from '../../shared/learn/split.ts';
@@ -195,12 +196,7 @@ export async function trainCommand(args: TrainArgs, out: Output): Promise<void> 
  * and its views (one backbone pass each), a fine-tuned model runs its own layers.
  */
 async function predictPhotos(doc: HeadDocument, data: ImageFolder, out: Output): Promise<string[]> {
-  await startRuntime();
-  const backbone = await openBackbone();
-  try {
-    if (doc.backbone !== backbone.ref) {
-      throw new DataError(`the head was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
-    }
+  return withHeadBackbone(doc, async (backbone) => {
     const predictor = await loadPredictor(doc, backbone);
     try {
       const views = doc.testTimeAugmentation?.views ?? 0;
@@ -215,6 +211,18 @@ async function predictPhotos(doc: HeadDocument, data: ImageFolder, out: Output):
     } finally {
       predictor.dispose();
     }
+  });
+}
+
+/** `fn` with this install's backbone (the runtime started), refusing a head trained on another; the backbone disposed after. */
+async function withHeadBackbone<T>(doc: HeadDocument, fn: (backbone: Backbone) => Promise<T>): Promise<T> {
+  await startRuntime();
+  const backbone = await openBackbone();
+  try {
+    if (doc.backbone !== backbone.ref) {
+      throw new DataError(`the head was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
+    }
+    return await fn(backbone);
   } finally {
     backbone.dispose();
   }
@@ -236,18 +244,11 @@ export async function evalCommand(args: EvalArgs, out: Output): Promise<void> {
     const { predictWithPersonalModel } = await import('./finetune-command.ts');
     predicted = await predictWithPersonalModel(doc, data, out);
   } else {
-    await startRuntime();
-    const backbone = await openBackbone();
-    try {
-      if (doc.backbone !== backbone.ref) {
-        throw new DataError(`the head was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
-      }
+    predicted = await withHeadBackbone(doc, async (backbone) => {
       const examples = await embedImages(backbone, data.images, 'embedding', out.quiet);
       const probabilities = await predictProbabilities(doc, backbone.manifest, examples.map((e) => e.embedding));
-      predicted = probabilities.map((p) => doc.classes[argMax(p)] as string);
-    } finally {
-      backbone.dispose();
-    }
+      return probabilities.map((p) => doc.classes[argMax(p)] as string);
+    });
   }
   const metrics = computeMetrics(doc.classes, data.images.map((i) => i.label), predicted);
   out.info(`head "${doc.name}" (${doc.classes.length} classes) on ${args.data}:`);
