@@ -386,9 +386,6 @@ const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>,
   'app-parts-t3': { perGroup: true, tta: true },
 };
 
-/** Recipes that also read the test photos' augmented views (test-time augmentation). */
-const TEST_VIEW_RECIPES: readonly Recipe[] = APP_LEVERS.filter((r) => r !== 'app-avg' && APP_LEVER_OPTIONS[r].tta === true);
-
 /**
  * Augmented views per photo a recipe trains on (the app stores 3) and averages over at test time
  * (0: none), and whether its training examples come in the app's order (each photo, then its views).
@@ -398,7 +395,7 @@ export function recipeViews(recipe: Recipe): { train: number; test: number; appO
   return {
     train: AUGMENTED_RECIPES.includes(recipe) ? (lever?.views ?? 3) : 0,
     // `app`: the views its guard may keep test-time augmentation over (the 3 Train stores).
-    test: recipe === 'app' ? 3 : TEST_VIEW_RECIPES.includes(recipe) ? (lever?.testViews ?? 3) : 0,
+    test: recipe === 'app' ? 3 : lever?.tta ? (lever.testViews ?? 3) : 0,
     appOrder: recipe === 'app' || ON_APP_LEVERS.includes(recipe),
   };
 }
