@@ -59,8 +59,6 @@ import { queueHeadPush } from './sync/loop.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 import { MAX_UNLABELED, MIN_PHOTOS_PER_CLASS, backboneSplit, fineTuneRefusal, freshExamples } from './improve-estimate.ts';
 
-export { MAX_UNLABELED, MIN_PHOTOS_PER_CLASS, fineTuneRefusal, improveEstimate } from './improve-estimate.ts';
-
 export type ImproveRecipe = 'finetune' | 'selftrain';
 
 export interface ImproveProgress {

@@ -159,7 +159,7 @@ export type { ImproveProgress } from './improve.ts';
 /** What {@link improve} compared and kept. */
 export type { ImproveReport } from './improve.ts';
 /** Whether {@link improve} can run now, and how large the model it makes would be. */
-export { improveEstimate } from './improve.ts';
+export { improveEstimate } from './improve-estimate.ts';
 /** Stores an unlabeled photo for self-training. */
 export { addUnlabeled } from './unlabeled.ts';
 /** The unlabeled photos stored for self-training. */

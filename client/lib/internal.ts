@@ -102,4 +102,5 @@ export { broadcast, onBroadcast, notifyChange, CHANNEL_NAME } from './changes.ts
 export { augmentedViews, type AugmentedView, type AugmentOptions, type AugmentOp } from '../../shared/image/augment.ts';
 export type { GuardResult, CandidateResult, Comparison, RecipeComparison, RecipeCandidate, RecipeName } from '../../shared/learn/guard.ts';
 export type { HeadMetrics } from '../../shared/head/document.ts';
-export { MIN_PHOTOS_PER_CLASS, type ImproveRecipe, type ImproveCandidate } from './improve.ts';
+export { type ImproveRecipe, type ImproveCandidate } from './improve.ts';
+export { MIN_PHOTOS_PER_CLASS } from './improve-estimate.ts';
