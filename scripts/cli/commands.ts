@@ -9,7 +9,6 @@ import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import { argMax, loadPredictor } from '../../shared/predict/predictor.ts';
 import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
-import type { Backbone } from '../../shared/model/backbone.ts';
 import { computeMetrics } from '../../shared/learn/metrics.ts';
 import { predictProbabilities, selfTrain, type UnlabeledExample } from '../../shared/learn/self-train.ts';
 import { foldExamples, type Split } from '../../shared/learn/split.ts';
@@ -18,7 +17,7 @@ import { DataError, readFolderImage, scanImageFolder, type ImageFolder } from '.
 import { readHeadDir, writeHeadDir } from './head-dir.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { formatMetrics, pct } from './report.ts';
-import { embedImages, mapImages, openBackbone, startRuntime } from './runtime.ts';
+import { embedImages, mapImages, openBackbone, startRuntime, withHeadBackbone } from './runtime.ts';
 import type { EmbedArgs, EvalArgs, TrainArgs } from './command-args.ts';
 import type { Output } from './output.ts';
 
@@ -212,20 +211,6 @@ async function predictPhotos(doc: HeadDocument, data: ImageFolder, out: Output):
       predictor.dispose();
     }
   });
-}
-
-/** `fn` with this install's backbone (the runtime started), refusing a head trained on another; the backbone disposed after. */
-async function withHeadBackbone<T>(doc: HeadDocument, fn: (backbone: Backbone) => Promise<T>): Promise<T> {
-  await startRuntime();
-  const backbone = await openBackbone();
-  try {
-    if (doc.backbone !== backbone.ref) {
-      throw new DataError(`the head was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
-    }
-    return await fn(backbone);
-  } finally {
-    backbone.dispose();
-  }
 }
 
 /** `tannerin eval`: accuracy, per-class accuracy and confusion of a head on a labeled ImageFolder. */

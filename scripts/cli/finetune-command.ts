@@ -7,13 +7,13 @@ import { splitBackbone } from '../../shared/model/backbone-split.ts';
 import { argMax, loadPredictor, type FrozenActivations } from '../../shared/predict/predictor.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { registerWasmGradientKernels } from '../../shared/model/wasm-grad-kernels.ts';
-import { DataError, type ImageFolder } from '../image-folder.ts';
+import type { ImageFolder } from '../image-folder.ts';
 import type { TrainArgs } from './command-args.ts';
 import type { Output } from './output.ts';
 import { writeHeadDir } from './head-dir.ts';
 import { createProgress, type Progress } from './progress.ts';
 import { formatMetrics, pct } from './report.ts';
-import { mapImages, openBackbone, startRuntime } from './runtime.ts';
+import { mapImages, openBackbone, startRuntime, withHeadBackbone } from './runtime.ts';
 
 /** Fine-tunes the top block(s) + head on an ImageFolder and writes the personal model. */
 export async function fineTuneCommand(args: TrainArgs, data: ImageFolder, out: Output): Promise<void> {
@@ -85,12 +85,7 @@ export async function fineTuneCommand(args: TrainArgs, data: ImageFolder, out: O
 export async function predictWithPersonalModel(doc: HeadDocument, data: ImageFolder, out: Output): Promise<string[]> {
   const tail = doc.backboneTail;
   if (!tail) throw new Error('not a fine-tuned model');
-  await startRuntime();
-  const backbone = await openBackbone();
-  try {
-    if (doc.backbone !== backbone.ref) {
-      throw new DataError(`the model was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
-    }
+  return withHeadBackbone(doc, async (backbone) => {
     const predictor = await loadPredictor(doc, backbone);
     try {
       // The frozen pass per image, then the model's own layers and head over all of them, batched.
@@ -100,7 +95,5 @@ export async function predictWithPersonalModel(doc: HeadDocument, data: ImageFol
     } finally {
       predictor.dispose();
     }
-  } finally {
-    backbone.dispose();
-  }
+  });
 }

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { Backbone } from '../../shared/model/backbone.ts';
+import type { HeadDocument } from '../../shared/head/document.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { InputSpec, Manifest } from '../../shared/model/manifest.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
@@ -34,6 +35,20 @@ export async function openBackbone(backboneId?: string): Promise<Backbone> {
   installedManifest();
   const models = await loadLocalModels(undefined, backboneId);
   return models.backbone;
+}
+
+/** `fn` with this install's backbone (the runtime started), refusing a head trained on another; the backbone disposed after. */
+export async function withHeadBackbone<T>(doc: Pick<HeadDocument, 'backbone'>, fn: (backbone: Backbone) => Promise<T>): Promise<T> {
+  await startRuntime();
+  const backbone = await openBackbone();
+  try {
+    if (doc.backbone !== backbone.ref) {
+      throw new DataError(`the head was trained on backbone ${doc.backbone}, but this install has ${backbone.ref}: retrain it`);
+    }
+    return await fn(backbone);
+  } finally {
+    backbone.dispose();
+  }
 }
 
 /**
