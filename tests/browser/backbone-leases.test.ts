@@ -15,6 +15,7 @@ import type { PredictResult } from '../../client/lib/index.ts';
 import { launchChromium, openHarness, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { servedBackbonePair, refOf } from './util.ts';
+import { isLoaded, memory, released } from './backbone-steps.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -71,19 +72,6 @@ function letThrough(page: Page): Promise<JobOutcome> {
   });
 }
 
-/** Tensors after the page's cached predictors are dropped (they hold their own). */
-function tensors(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    window.tannerin.clearPredictCache();
-    return window.tannerin.memory().numTensors;
-  });
-}
-
-/** Whether `ref` is loaded in the page now. */
-function isLoaded(page: Page, ref: string): Promise<boolean> {
-  return page.evaluate((r) => window.tannerin.loadedBackbone(r) !== undefined, ref);
-}
-
 describe('a backbone in use is released only when the job using it ends', () => {
   let mobilenet: ServedBackbone;
   let inception: ServedBackbone;
@@ -98,7 +86,7 @@ describe('a backbone in use is released only when the job using it ends', () => 
     page = await openHarness(browser, baseUrl);
     await page.evaluate(() => window.tannerin.startBackend());
     expect((await page.evaluate(() => window.tannerin.load())).backbone).toBe(refOf(mobilenet));
-    mobilenetOnly = await tensors(page);
+    mobilenetOnly = (await memory(page)).tensors;
   });
   afterAll(async () => {
     await browser?.dispose();
@@ -123,7 +111,7 @@ describe('a backbone in use is released only when the job using it ends', () => 
     expect(outcome.embedding).toEqual(undisturbed);
     // Released as the job ended, with its tensors.
     expect(await isLoaded(page, refOf(inception))).toBe(false);
-    expect(await tensors(page)).toBe(mobilenetOnly);
+    expect((await memory(page)).tensors).toBe(mobilenetOnly);
   });
 
   it('a change of the active head while a head named on another backbone predicts: the prediction is right, then that backbone goes', async () => {
@@ -135,8 +123,8 @@ describe('a backbone in use is released only when the job using it ends', () => 
     const onInception = await page.evaluate(() => window.tannerin.trainNow({ name: 'on InceptionV3' }));
     if (!onInception.ok) throw new Error(`training failed: ${onInception.error.message}`);
     // The active head is on InceptionV3 now: MobileNetV2 goes (in the background).
-    await page.waitForFunction((r) => window.tannerin.loadedBackbone(r) === undefined, refOf(mobilenet), { timeout: 30_000 });
-    const inceptionOnly = await tensors(page);
+    await released(page, refOf(mobilenet));
+    const inceptionOnly = (await memory(page)).tensors;
 
     // The MobileNetV2 head, named: MobileNetV2 loads again for it.
     const headId = onMobilenet.report.headId;
@@ -157,6 +145,6 @@ describe('a backbone in use is released only when the job using it ends', () => 
     if (!outcome.ok) throw new Error(`the prediction failed: ${outcome.error}`);
     expect(outcome.result).toEqual(undisturbed.result);
     expect(await isLoaded(page, refOf(mobilenet))).toBe(false);
-    expect(await tensors(page)).toBe(inceptionOnly);
+    expect((await memory(page)).tensors).toBe(inceptionOnly);
   });
 });

@@ -16,6 +16,7 @@ import type { ServedBackbone } from '../../shared/api/types.ts';
 import { launchChromium, openHarness, watchModelTraffic, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { refOf, report, servedBackbonePair } from './util.ts';
+import { isLoaded, memory, relaunchLoaded, released } from './backbone-steps.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -33,26 +34,6 @@ function settingsRecord(page: Page): Promise<unknown> {
     const db = await window.tannerin.openTannerinDb();
     return (await db.get('settings', 'backboneChoice')) ?? null;
   });
-}
-
-/** Tensors and WASM heap bytes after the page's cached predictors are dropped (they hold their own). */
-function memory(page: Page): Promise<{ tensors: number; bytes: number; heap: number }> {
-  return page.evaluate(() => {
-    const t = window.tannerin;
-    t.clearPredictCache();
-    const m = t.memory();
-    return { tensors: m.numTensors, bytes: m.numBytes, heap: t.wasmBackendInfo().heapBytes };
-  });
-}
-
-/** Whether `ref` is loaded in the page now. */
-function isLoaded(page: Page, ref: string): Promise<boolean> {
-  return page.evaluate((r) => window.tannerin.loadedBackbone(r) !== undefined, ref);
-}
-
-/** Waits until `ref` is released (a change of the active head releases in the background); fails by timing out. */
-async function released(page: Page, ref: string): Promise<void> {
-  await page.waitForFunction((r) => window.tannerin.loadedBackbone(r) === undefined, ref, { timeout: 30_000 });
 }
 
 describe('the kept backbone choice and released backbones', () => {
@@ -83,18 +64,15 @@ describe('the kept backbone choice and released backbones', () => {
     expect(await page.evaluate((key) => localStorage.getItem(key), LEGACY_KEY)).toBeNull();
     expect(await page.evaluate(() => window.tannerin.storedBackboneChoice())).toEqual({ personChoice: 'inception_v3', measurement });
     // Only the chosen backbone is loaded.
-    expect(await page.evaluate((r) => window.tannerin.loadedBackbone(r) !== undefined, refOf(mobilenet))).toBe(false);
+    expect(await isLoaded(page, refOf(mobilenet))).toBe(false);
   });
 
   it('a relaunch reads the choice from IndexedDB, with no download; a new choice is kept there', async () => {
     await (browsers.at(-1) as Browser).close();
-    const again = await launchChromium(profile);
-    browsers.push(again);
-    const traffic = watchModelTraffic(again.context);
-    page = await openHarness(again, baseUrl);
-    await page.evaluate(() => window.tannerin.startBackend());
-    const loaded = await page.evaluate(() => window.tannerin.load());
-    await traffic.settled();
+    const again = await relaunchLoaded(profile, baseUrl);
+    browsers.push(again.browser);
+    page = again.page;
+    const { loaded, traffic } = again;
     expect(loaded.backbone).toBe(refOf(inception));
     expect(loaded.bytesDownloaded).toBe(0);
     expect(traffic.requests).toEqual([]);

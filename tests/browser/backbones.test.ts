@@ -18,6 +18,7 @@ import { openApp } from './app-steps.ts';
 import { launchChromium, openHarness, watchModelTraffic, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { refOf, report, servedBackbonePair } from './util.ts';
+import { relaunchLoaded } from './backbone-steps.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -165,13 +166,9 @@ describe('two backbones on one device', () => {
 
   it('a relaunch keeps the chosen InceptionV3, with no model download', async () => {
     await a.close();
-    const again = await launchChromium(a.profileDir);
-    browsers.push(again);
-    const traffic = watchModelTraffic(again.context);
-    const page = await openHarness(again, baseUrl);
-    await page.evaluate(() => window.tannerin.startBackend());
-    const loaded = await page.evaluate(() => window.tannerin.load());
-    await traffic.settled();
+    const again = await relaunchLoaded(a.profileDir, baseUrl);
+    browsers.push(again.browser);
+    const { page, loaded, traffic } = again;
     expect(loaded.backbone).toBe(refOf(inception));
     expect(loaded.bytesDownloaded).toBe(0);
     expect(traffic.requests).toEqual([]);
