@@ -75,7 +75,7 @@ const USAGE = `Usage: npm run eval -- [options]
                       (the first is compared with each other one, paired by seed)
   --levers            also the app's levers (k = 10), selftrain and finetune
                       (on MobileNetV2); the default run leaves them out to stay
-                      under an hour with a cold embedding cache
+                      short with a cold embedding cache (README: CLI and evaluation)
   --out FILE          where the figures are merged (default bench/eval.json)
   --cache-dir DIR     where embeddings are cached (default .cache/eval)
   --no-cache          neither read nor write the embeddings cached on disk
