@@ -82,6 +82,12 @@ export interface TrainAndGuardOptions {
   /** The head this training would replace, if any. */
   previous?: PreviousHead;
   /**
+   * Start from this head's weights (trainHead's `initial`, shared/learn/warm-start.ts): a
+   * correction retrains the current head in a few iterations. The guard judges the result as any
+   * other; `training.warmStart` says whether the start was used.
+   */
+  initial?: HeadDocument;
+  /**
    * Let the guard judge test-time augmentation on the held-out photos' stored views and record it
    * unless it is significantly worse (module comment). Default true; false never records it.
    */
@@ -146,6 +152,7 @@ export async function trainAndGuard(examples: readonly Example[], options: Train
     refitAll: options.refitAll ?? true,
     ...(signal ? { signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.initial ? { initial: options.initial } : {}),
   });
   signal?.throwIfAborted();
 

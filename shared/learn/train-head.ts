@@ -31,17 +31,9 @@ import { backboneRef, embeddingPart, type BackboneManifest, type InputTransform 
 import { computeMetrics } from './metrics.ts';
 import { mulberry32, randomSeed, shuffle, type Random } from '../util/random.ts';
 import { foldExamples, splitByPhoto, type Split } from './split.ts';
-import {
-  classIndices,
-  judgeInBatches,
-  layerVariables,
-  oneHot,
-  requirePositiveInteger,
-  saveModelArtifacts,
-  throwIfAborted,
-  WeightSnapshot,
-  type Judgement,
-} from './kit.ts';
+import { classIndices, judgeInBatches, layerVariables, oneHot, requirePositiveInteger, saveModelArtifacts, throwIfAborted, WeightSnapshot, type Judgement } from './kit.ts';
+import { columnScales, scaleColumns } from './standardize.ts';
+import { warmStartWeights, type WarmStartWeights } from './warm-start.ts';
 import { Yielder } from '../util/yield.ts';
 import { trainInStep } from './train-steps.ts';
 import { lbfgsStart, lbfgsStep, type LbfgsState } from './lbfgs.ts';
@@ -101,6 +93,14 @@ export interface TrainOptions {
    * the small optimism of the estimate (measured: scripts/eval/main.ts, recipe `head`).
    */
   refitAll?: boolean;
+  /**
+   * Start from this stored head's weights instead of a fresh initialisation (shared/learn/warm-start.ts:
+   * classes matched by name, a new class starts fresh): a correction's retraining converges in a
+   * few L-BFGS iterations. Plain softmax layers solved by L-BFGS only; `warmStart` says whether it
+   * was used. The optimum is the same from any start (a convex objective), so the result is too,
+   * up to the solver's tolerance.
+   */
+  initial?: HeadDocument;
 }
 
 export interface EpochProgress {
@@ -134,6 +134,8 @@ export interface TrainResult {
    * them), for a guard that must compare on photos the head never saw; `doc` trained on them too.
    */
   heldOutDoc?: HeadDocument;
+  /** With `initial`: the classes whose weights started from it, or why it could not be a start. */
+  warmStart?: { classesKept: number } | { refused: string };
 }
 
 /**
@@ -209,6 +211,9 @@ export async function trainHead(examples: readonly Example[], options: TrainOpti
       const { train, validation } = foldExamples(examples, fold);
       trainers.push(new Trainer(train, validation, settings, randomSeed(random)));
     }
+    const warm = options.initial;
+    let warmStart: TrainResult['warmStart'];
+    if (warm) for (const t of trainers) warmStart = warmStartSummary(await t.startFrom(warm));
     const holdout = split.method === 'holdout';
     const best = await trainInStep(trainers, {
       epochs,
@@ -248,6 +253,7 @@ export async function trainHead(examples: readonly Example[], options: TrainOpti
       // head's solution and runs to convergence (a few iterations). Adam runs the chosen epochs.
       const quasiNewton = settings.solver === 'quasi-newton';
       if (quasiNewton && holdout) finalTrainer.copyWeightsFrom(judged);
+      else if (warm) await finalTrainer.startFrom(warm);
       await trainInStep([finalTrainer], {
         epochs: quasiNewton ? epochs : best.epoch,
         patience: Infinity,
@@ -260,7 +266,7 @@ export async function trainHead(examples: readonly Example[], options: TrainOpti
     }
     const doc = await documentOf(finalTrainer);
     throwIfAborted(signal);
-    return { doc, metrics, history, split, bestEpoch: best.epoch, ...(heldOutDoc ? { heldOutDoc } : {}) };
+    return { doc, metrics, history, split, bestEpoch: best.epoch, ...(heldOutDoc ? { heldOutDoc } : {}), ...(warmStart ? { warmStart } : {}) };
   } finally {
     for (const t of trainers) t.dispose();
   }
@@ -281,24 +287,9 @@ interface Settings {
   standardize: boolean;
 }
 
-/**
- * Per column of `rows` (row-major, `dim` wide, mean already removed): 1 / (std + eps), eps a tenth
- * of the mean std over columns (TrainOptions.standardize).
- */
-function columnScales(rows: Float32Array, dim: number): Float32Array {
-  const n = rows.length / dim;
-  const sq = new Float64Array(dim);
-  for (let at = 0; at < rows.length; at += dim) for (let j = 0; j < dim; j++) sq[j] = (sq[j] as number) + (rows[at + j] as number) ** 2;
-  const std = Float64Array.from(sq, (v) => Math.sqrt(v / Math.max(n, 1)));
-  const eps = 0.1 * (std.reduce((a, b) => a + b, 0) / dim) + 1e-12;
-  return Float32Array.from(std, (v) => 1 / (v + eps));
-}
-
-/** Multiplies every row of `rows` by `scale`, column by column, in place. */
-function scaleColumns(rows: Float32Array, scale: Float32Array): void {
-  const dim = scale.length;
-  for (let at = 0; at < rows.length; at += dim) for (let j = 0; j < dim; j++) rows[at + j] = (rows[at + j] as number) * (scale[j] as number);
-}
+/** What TrainResult says of a warm start. */
+const warmStartSummary = (w: WarmStartWeights | { refused: string }): NonNullable<TrainResult['warmStart']> =>
+  'refused' in w ? { refused: w.refused } : { classesKept: w.classesKept };
 
 function checkClasses(examples: readonly Example[], classes: readonly string[]): void {
   if (classes.length < 2) throw new RangeError(`a head needs at least 2 classes, got ${classes.length}`);
@@ -526,6 +517,22 @@ class Trainer {
   copyWeightsFrom(other: Trainer): void {
     this.variables.forEach((v, i) => v.assign(other.variables[i] as tf.Variable));
     this.lbfgs = null;
+  }
+
+  /** Starts from a stored head's weights (shared/learn/warm-start.ts), or says why it cannot. */
+  async startFrom(initial: HeadDocument): Promise<WarmStartWeights | { refused: string }> {
+    if (this.settings.solver !== 'quasi-newton') return { refused: 'a hidden layer or mini-batches train with Adam, from a fresh start' };
+    const [kernel, bias] = this.variables as [tf.Variable, tf.Variable];
+    const fresh = { kernel: (await kernel.data()) as Float32Array, bias: (await bias.data()) as Float32Array };
+    const { backbone, classes } = this.settings;
+    const start = warmStartWeights(initial, { backbone: backboneRef(backbone), classes, transform: this.transform, columnScale: this.columnScale, ...fresh });
+    if ('refused' in start) return start;
+    tf.tidy(() => {
+      kernel.assign(tf.tensor2d(start.kernel, [this.dim, classes.length]));
+      bias.assign(tf.tensor1d(start.bias));
+    });
+    this.lbfgs = null;
+    return start;
   }
 
   /** Remembers the current weights (replacing the last snapshot). */

@@ -67,6 +67,13 @@ export interface Predictor {
    * `testTimeAugmentation: false`) `predictPreprocessed` of the photo alone.
    */
   predictPixels(pixels: RgbaPixels, top?: number, options?: { testTimeAugmentation?: boolean }): Promise<Prediction[]>;
+  /**
+   * `predictPixels`, with the frozen pass of the photo itself (not its views) that it computed:
+   * the browser keeps a plain head's frozen embedding to teach the photo again without a second
+   * backbone pass (client/lib/corrections.ts). For a fine-tuned model its `embedding` lacks the
+   * tail's parts (see {@link FrozenActivations}).
+   */
+  classifyPixels(pixels: RgbaPixels, top?: number, options?: { testTimeAugmentation?: boolean }): Promise<{ predictions: Prediction[]; frozen: FrozenActivations }>;
   /** Entry point 2: class scores, descending, for one cached frozen pass. */
   predictFrozen(frozen: FrozenActivations, top?: number): Promise<Prediction[]>;
   /** Entry point 2, batched: class probabilities (in `doc.classes` order) for many frozen passes. */
@@ -393,20 +400,28 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
   const predictFrozen = async (frozen: FrozenActivations, top?: number): Promise<Prediction[]> =>
     headModelPredictions(head, doc, manifest, (await embedAll([frozen]))[0] as Float32Array, top);
   const predictPreprocessed = async (input: Float32Array, top?: number): Promise<Prediction[]> => predictFrozen(await frozenPass(input), top);
-  const predictPixels = async (pixels: RgbaPixels, top?: number, options: { testTimeAugmentation?: boolean } = {}): Promise<Prediction[]> => {
+  const classifyPixels = async (
+    pixels: RgbaPixels,
+    top?: number,
+    options: { testTimeAugmentation?: boolean } = {},
+  ): Promise<{ predictions: Prediction[]; frozen: FrozenActivations }> => {
     const tta = options.testTimeAugmentation === false ? undefined : doc.testTimeAugmentation;
-    if (!tta) return predictPreprocessed(preprocess(pixels, manifest.normalization), top);
+    const photo = await frozenPass(preprocess(pixels, manifest.normalization));
+    if (!tta) return { predictions: await predictFrozen(photo, top), frozen: photo };
     // One view at a time: its pixels are made, preprocessed and passed before the next view's.
-    const frozen = [await frozenPass(preprocess(pixels, manifest.normalization))];
+    const frozen = [photo];
     for (const view of testTimeViews(pixels, tta)) frozen.push(await frozenPass(preprocess(view, manifest.normalization)));
-    return rankPredictions(doc.classes, meanProbabilities(await probabilities(frozen)), top);
+    return { predictions: rankPredictions(doc.classes, meanProbabilities(await probabilities(frozen)), top), frozen: photo };
   };
+  const predictPixels = async (pixels: RgbaPixels, top?: number, options: { testTimeAugmentation?: boolean } = {}): Promise<Prediction[]> =>
+    (await classifyPixels(pixels, top, options)).predictions;
   return {
     doc,
     cut: tail ? tail.doc.cut : null,
     weightBytes: documentWeightCount(doc) * 4,
     predictPreprocessed,
     predictPixels,
+    classifyPixels,
     predictFrozen,
     probabilities,
     frozenPass,
