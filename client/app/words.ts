@@ -5,6 +5,7 @@
  */
 import type { GuardResult, CandidateName } from '../../shared/learn/guard.ts';
 import type { HeadMetrics } from '../../shared/head/document.ts';
+import type { TrainOutcome } from '../../shared/learn/train-app.ts';
 
 /** Percent with no decimals ("94%"). */
 export function pct(x: number): string {
@@ -121,4 +122,32 @@ export function mostConfused(metrics: HeadMetrics, classes: readonly string[]): 
 /** Everything to say after a training, in display order. */
 export function explainTraining(facts: TrainingFacts): Sentence[] {
   return [headline(facts.metrics), guardSentence(facts.guard), ...advice(facts)];
+}
+
+/** How a photo got its label: a wrong prediction corrected, a right one confirmed, an asked photo labelled. */
+export type LabelKind = 'corrected' | 'confirmed' | 'labelled';
+
+/** Said at once when a label is given: the photo is stored, the model learns in the background. */
+export function learningSentence(className: string): string {
+  return `Added to “${className}”. Learning from it…`;
+}
+
+/**
+ * Said when the training a label started has settled: its outcome, or `failed` with the reason.
+ * When the guard kept the previous model it says so plainly, and that the label is not lost.
+ */
+export function learnedSentence(outcome: TrainOutcome | { failed: string }, className: string, kind: LabelKind): string {
+  if (typeof outcome === 'object') {
+    return `The photo is in “${className}”, but the model could not learn from it now (${outcome.failed}). Train on the Train screen to try again.`;
+  }
+  if (outcome !== 'kept-previous') return kind === 'corrected' ? 'Your corrected model is in use.' : 'Your updated model is in use.';
+  const kept = 'Your previous model stays in use: the one trained with this photo was not clearly better.';
+  return kind === 'labelled'
+    ? `${kept} The photo stays in “${className}” and counts in every later training.`
+    : `${kept} This photo itself is remembered: it will be named “${className}”.`;
+}
+
+/** The line shown over a prediction of a photo the person labelled before. */
+export function youSaidSentence(className: string): string {
+  return `You said this is “${className}”.`;
 }
