@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CandidateResult, GuardResult } from '../../shared/learn/guard.ts';
 import type { HeadMetrics } from '../../shared/head/document.ts';
-import { advice, explainTraining, guardSentence, headline, mostConfused } from '../../client/app/words.ts';
+import { advice, explainTraining, guardSentence, headline, learnedSentence, learningSentence, mostConfused, youSaidSentence } from '../../client/app/words.ts';
 
 const classes = ['ripe', 'unripe', 'rotten'];
 
@@ -61,5 +61,28 @@ describe('training in words', () => {
     expect(all).toHaveLength(3);
     expect(all[2]?.text).toMatch(/^Every class was recognised well/);
     expect(mostConfused(perfect, ['a', 'b'])).toBeNull();
+  });
+});
+
+describe('a label in words', () => {
+  it('says the photo was added, then that the corrected model is in use', () => {
+    expect(learningSentence('ripe')).toBe('Added to “ripe”. Learning from it…');
+    expect(learnedSentence('new-head', 'ripe', 'corrected')).toBe('Your corrected model is in use.');
+    expect(learnedSentence('knn', 'ripe', 'corrected')).toBe('Your corrected model is in use.');
+    expect(learnedSentence('new-head', 'ripe', 'labelled')).toBe('Your updated model is in use.');
+  });
+
+  it('says plainly when the previous model was kept, and that the label is not lost', () => {
+    const corrected = learnedSentence('kept-previous', 'ripe', 'corrected');
+    expect(corrected).toMatch(/^Your previous model stays in use/);
+    expect(corrected).toContain('This photo itself is remembered: it will be named “ripe”.');
+    expect(learnedSentence('kept-previous', 'ripe', 'labelled')).toContain('The photo stays in “ripe”');
+  });
+
+  it('says why the model could not learn, and what to do', () => {
+    expect(learnedSentence({ failed: 'needs two classes' }, 'ripe', 'corrected')).toBe(
+      'The photo is in “ripe”, but the model could not learn from it now (needs two classes). Train on the Train screen to try again.',
+    );
+    expect(youSaidSentence('ripe')).toBe('You said this is “ripe”.');
   });
 });
