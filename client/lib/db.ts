@@ -24,6 +24,8 @@ import type { GuardResult, RecipeComparison } from '../../shared/learn/guard.ts'
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { migrateExamplesToV2, moveEmbeddingsToPacks } from './db-upgrade.ts';
 import type { StoredBackboneChoice } from './backbone-choice-store.ts';
+import type { CorrectionRecord } from './corrections.ts';
+import type { UnlabeledPolicy } from './unlabeled.ts';
 
 export const DB_NAME = 'tannerin';
 /**
@@ -51,8 +53,12 @@ export const DB_NAME = 'tannerin';
  *    example's embeddings into its backbone's packs and rewrites the record without them, inside
  *    the upgrade transaction (no Blob is read); a failure aborts the upgrade and the database
  *    stays at version 6. From here on photo copies are stored with the shorter side 299 px.
+ * 8: `corrections` ({@link CorrectionRecord}, client/lib/corrections.ts): a corrected photo's key
+ *    and the example it became; unlabeled photos gain optional fields (source, photo key, skipped,
+ *    a cached embedding) and the indexes `by-source` and `by-photo`; the `unlabeledPolicy` setting.
+ *    The upgrade creates the store and the indexes; every record is kept as it is.
  */
-export const DB_VERSION = 7;
+export const DB_VERSION = 8;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -170,6 +176,14 @@ export interface UnlabeledRecord {
   height: number;
   /** Milliseconds since the epoch (`Date.now()`), when it was added; indexed for listing in order. */
   createdAt: number;
+  /** Since version 8: `predict` when kept from a prediction (dropped first by the cap); absent (earlier records) counts as `person`. */
+  from?: 'predict' | 'person';
+  /** Since version 8: the photo's key (client/lib/photo-key.ts), when known, so labelling it also remembers the photo. */
+  photoKey?: string;
+  /** Since version 8: set when the person skipped it when asked (never asked again; still in the pool). */
+  skipped?: true;
+  /** Since version 8: its embedding on one backbone (`<id>@<version>`), cached by `photosToAsk`. */
+  embedding?: { backbone: string; data: Float32Array<ArrayBuffer> };
 }
 
 /**
@@ -227,7 +241,8 @@ export interface PendingMigrationRecord {
  */
 export type SettingRecord =
   | { key: 'activeHead'; headId: string | null }
-  | ({ key: 'backboneChoice'; headId?: never } & StoredBackboneChoice);
+  | ({ key: 'backboneChoice'; headId?: never } & StoredBackboneChoice)
+  | ({ key: 'unlabeledPolicy'; headId?: never } & UnlabeledPolicy);
 
 /**
  * The last training's guard outcome and metrics for a head, as `train()` reported them (plain
@@ -358,7 +373,8 @@ export interface TannerinSchema extends DBSchema {
     key: string;
     /** New records are always {@link UnlabeledRecord}s; Blob photos only in records from before version 5. */
     value: StoredUnlabeledRecord;
-    indexes: { 'by-created': number };
+    /** Since version 8, only records with the field: `by-source` `[from, createdAt]` (the cap), `by-photo` `photoKey`. */
+    indexes: { 'by-created': number; 'by-source': [string, number]; 'by-photo': string };
   };
   pendingMigrations: {
     key: PendingMigrationRecord['id'];
@@ -368,6 +384,12 @@ export interface TannerinSchema extends DBSchema {
     key: [string, number];
     value: EmbeddingPackRecord;
     /** `by-example`: multi-entry on `examples`, the packs (of every backbone) holding an example. */
+    indexes: { 'by-example': string };
+  };
+  corrections: {
+    /** The photo's key. */
+    key: string;
+    value: CorrectionRecord;
     indexes: { 'by-example': string };
   };
 }
@@ -446,6 +468,11 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
       if (oldVersion < 7) {
         database.createObjectStore('embeddingPacks', { keyPath: ['backbone', 'pack'] }).createIndex('by-example', 'examples', { multiEntry: true });
         if (oldVersion > 0) migrations.push(() => moveEmbeddingsToPacks(transaction));
+      }
+      if (oldVersion < 8) {
+        database.createObjectStore('corrections', { keyPath: 'photoKey' }).createIndex('by-example', 'exampleId');
+        transaction.objectStore('unlabeled').createIndex('by-source', ['from', 'createdAt']);
+        transaction.objectStore('unlabeled').createIndex('by-photo', 'photoKey');
       }
       // Any failure aborts the whole upgrade: the database stays at its old version, nothing is lost.
       const run = migrations.reduce((chain, step) => chain.then(step), Promise.resolve());

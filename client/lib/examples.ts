@@ -37,6 +37,7 @@ import { cancelPendingViews, holdViewsForPhoto, queuePendingViews } from './pend
 import { appendToPacks, deleteEmbeddings, embeddedIds, readEmbeddings, readExampleEmbeddings } from './embedding-packs.ts';
 import { toStorageError } from './storage.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
+import { forgetCorrections, rememberCorrection } from './corrections.ts';
 
 /**
  * The shorter side of the stored photo copy: the largest backbone input (InceptionV3's 299;
@@ -122,12 +123,13 @@ export async function renameClass(id: string, name: string): Promise<ClassRecord
 /** Deletes a class and all of its examples, in one transaction. Returns how many examples went. */
 export async function deleteClass(id: string): Promise<{ examplesDeleted: number }> {
   const db = await openTannerinDb();
-  const tx = db.transaction(['classes', 'examples', 'embeddingPacks'], 'readwrite');
+  const tx = db.transaction(['classes', 'examples', 'embeddingPacks', 'corrections'], 'readwrite');
   const keys = await tx.objectStore('examples').index('by-class').getAllKeys(id);
   await Promise.all([
     tx.objectStore('classes').delete(id),
     ...keys.map((key) => tx.objectStore('examples').delete(key)),
     deleteEmbeddings(tx.objectStore('embeddingPacks'), keys),
+    forgetCorrections(tx.objectStore('corrections'), keys),
     tx.done,
   ]);
   cancelPendingViews(keys);
@@ -157,6 +159,18 @@ export interface AddExampleOptions {
 /** An example with its embeddings on one backbone (view 0 the photo as is), as `addExample` and `getExample` give it. */
 export type ExampleWithEmbeddings = ExampleRecord & { embeddings: Float32Array[] };
 
+/** What a correction or a labelled unlabeled photo brings to {@link addExampleWith} (client/lib/correct.ts). */
+export interface TeachExtras {
+  /** The photo's own embedding on the loaded backbone, computed already (by `predict`): not computed again. */
+  embedding?: Float32Array;
+  /** The stored copy, made already (an unlabeled photo's): not encoded again. */
+  copy?: { photo: PhotoBytes; width: number; height: number };
+  /** Remember the photo by this key (client/lib/corrections.ts), in the example's transaction. */
+  rememberAs?: string;
+  /** Delete this unlabeled photo in the example's transaction (it moves to the examples). */
+  fromUnlabeled?: string;
+}
+
 /**
  * Teaches one photo to a class: embeds the photo as it is, makes the 299-px JPEG copy, and stores
  * the example, which counts for training from then on. Returns the stored record with its
@@ -167,12 +181,17 @@ export type ExampleWithEmbeddings = ExampleRecord & { embeddings: Float32Array[]
  * when the device is out of space (nothing is stored then), a RangeError for an unknown class.
  */
 export async function addExample(classId: string, source: EmbedSource, options: AddExampleOptions = {}): Promise<ExampleWithEmbeddings> {
-  const backbone = currentBackbone();
-  // Leased until the photo is stored: a switch meanwhile disposes it only after (the record names it).
-  return withBackboneLease(backbone, () => addExampleOn(backbone, classId, source, options));
+  return addExampleWith(classId, source, options, {});
 }
 
-async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSource, options: AddExampleOptions): Promise<ExampleWithEmbeddings> {
+/** {@link addExample}, reusing what the caller computed already and storing more with it ({@link TeachExtras}). */
+export async function addExampleWith(classId: string, source: EmbedSource, options: AddExampleOptions, extras: TeachExtras): Promise<ExampleWithEmbeddings> {
+  const backbone = currentBackbone();
+  // Leased until the photo is stored: a switch meanwhile disposes it only after (the record names it).
+  return withBackboneLease(backbone, () => addExampleOn(backbone, classId, source, options, extras));
+}
+
+async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSource, options: AddExampleOptions, extras: TeachExtras): Promise<ExampleWithEmbeddings> {
   const { augment = true, views = DEFAULT_AUGMENTED_VIEWS, signal } = options;
   const seed = options.seed ?? crypto.getRandomValues(new Uint32Array(1))[0] ?? 0;
   const pending = augment ? Math.max(0, views) : 0;
@@ -184,10 +203,12 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
   try {
     const pixels = await pixelsOf(source);
     // The JPEG copy is encoded while the photo is embedded (the encoder runs off the main thread).
-    const copying = photoCopy(pixels);
+    const copying = extras.copy ? Promise.resolve(extras.copy) : photoCopy(pixels);
     copying.catch(() => undefined);
     working = await workingPixels(pixels);
-    const embedded = await embedViews(working, 0, seed, signal, backbone);
+    const given = extras.embedding;
+    const embedded = given ? { embeddings: [given], views: [{ augmented: false, ops: [] }] } : await embedViews(working, 0, seed, signal, backbone);
+    signal?.throwIfAborted();
     const copy = await copying;
 
     const now = new Date().toISOString();
@@ -206,7 +227,7 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
     };
     embeddings = embedded.embeddings;
     const db = await openTannerinDb();
-    const tx = db.transaction(['classes', 'examples', 'embeddingPacks'], 'readwrite');
+    const tx = db.transaction(['classes', 'examples', 'embeddingPacks', 'corrections', 'unlabeled'], 'readwrite');
     try {
       // Checked in the same transaction as the write: a class deleted meanwhile gets no orphan.
       if (!(await tx.objectStore('classes').get(classId))) {
@@ -216,6 +237,8 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
       await Promise.all([
         tx.objectStore('examples').add(record),
         appendToPacks(tx.objectStore('embeddingPacks'), backbone.ref, [{ id: record.id, embeddings }]),
+        ...(extras.rememberAs === undefined ? [] : [rememberCorrection(tx.objectStore('corrections'), extras.rememberAs, record.id)]),
+        ...(extras.fromUnlabeled === undefined ? [] : [tx.objectStore('unlabeled').delete(extras.fromUnlabeled)]),
         tx.done,
       ]);
     } catch (err) {
@@ -229,6 +252,7 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
     endPhoto();
   }
   notifyChange({ type: 'examples-changed', classId });
+  if (extras.fromUnlabeled !== undefined) notifyChange({ type: 'unlabeled-changed' });
   // Queued before anything else can run: a delete that follows cancels it.
   if (pending) void queuePendingViews(record.id, working);
   return { ...record, embeddings };
@@ -258,9 +282,11 @@ export async function getExample(id: string, backbone?: string): Promise<Example
 /** Deletes an example; false if there was none. */
 export async function deleteExample(id: string): Promise<boolean> {
   const db = await openTannerinDb();
-  const tx = db.transaction(['examples', 'embeddingPacks'], 'readwrite');
+  const tx = db.transaction(['examples', 'embeddingPacks', 'corrections'], 'readwrite');
   const record = await tx.objectStore('examples').get(id);
-  if (record) await Promise.all([tx.objectStore('examples').delete(id), deleteEmbeddings(tx.objectStore('embeddingPacks'), [id])]);
+  if (record) {
+    await Promise.all([tx.objectStore('examples').delete(id), deleteEmbeddings(tx.objectStore('embeddingPacks'), [id]), forgetCorrections(tx.objectStore('corrections'), [id])]);
+  }
   await tx.done;
   cancelPendingViews([id]);
   if (record) notifyChange({ type: 'examples-changed', classId: record.classId });

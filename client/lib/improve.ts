@@ -56,6 +56,7 @@ import { openTannerinDb, type ClassRecord, type HeadStateRecord, type StoredExam
 import { photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
+import { withTrainingLock } from './training-lock.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 import { MAX_UNLABELED, MIN_PHOTOS_PER_CLASS, backboneSplit, fineTuneRefusal, freshExamples } from './improve-estimate.ts';
 
@@ -197,10 +198,13 @@ interface HeldOut {
  * Needs `loadModels` first, and {@link improveEstimate}'s `ready`.
  */
 export async function improve(options: ImproveOptions = {}): Promise<ImproveReport> {
-  // Leased to the end: a switch meanwhile (the app does not block it) disposes it only after, and
-  // the run stays on it (its embeddings, the kept model's backbone).
-  const backbone = currentBackbone();
-  return withBackboneLease(backbone, () => improveOn(backbone, options));
+  // One training at a time (client/lib/training-lock.ts): a correction meanwhile waits for this run.
+  return withTrainingLock(() => {
+    // Leased to the end: a switch meanwhile (the app does not block it) disposes it only after, and
+    // the run stays on it (its embeddings, the kept model's backbone).
+    const backbone = currentBackbone();
+    return withBackboneLease(backbone, () => improveOn(backbone, options));
+  }, options.signal);
 }
 
 async function improveOn(backbone: Backbone, options: ImproveOptions): Promise<ImproveReport> {

@@ -118,12 +118,41 @@ export type { EpochProgress } from '../../shared/learn/train-head.ts';
 export { predict } from './predict.ts';
 /** Options of {@link predict}: which head, how many classes. */
 export type { PredictOptions } from './predict.ts';
-/** What {@link predict} returns: the head used and the scores. */
+/** What {@link predict} returns: the head used, the scores, the photo's key and embedding, and whether it was corrected before. */
 export type { PredictResult } from './predict.ts';
 /** Which head answered a {@link predict}: a personal model or a default head. */
 export type { PredictingHead } from './predict.ts';
 /** One class and its score. */
 export type { Prediction } from '../../shared/api/types.ts';
+
+// Learn from mistakes ---------------------------------------------------------------------------
+
+/**
+ * Corrects a prediction: the photo becomes an example of the class named (a new class if asked),
+ * is remembered so that the same photo predicts as that class, and the model retrains in the
+ * background from its current weights (one training at a time; offline too).
+ */
+export { correct } from './correct.ts';
+/** Options of {@link correct}: the prediction to reuse (its embedding and photo key), the model to retrain. */
+export type { CorrectOptions } from './correct.ts';
+/** What a photo really is: `{ classId }` or `{ newClassName }`. */
+export type { CorrectLabel } from './correct.ts';
+/** What {@link correct} and {@link labelUnlabeled} did: the example, its class, the photo's key, and the background retraining. */
+export type { Correction } from './correct.ts';
+/** The few unlabeled photos whose labels would help the current model most (least certain, spread out, no near-duplicates). */
+export { photosToAsk } from './asking.ts';
+/** A photo {@link photosToAsk} offers: its id, copy, the model's best three guesses and how unsure it is. */
+export type { AskedPhoto } from './asking.ts';
+/** Labels an unlabeled photo: it moves to the examples, and the model retrains in the background (as after {@link correct}). */
+export { labelUnlabeled } from './asking.ts';
+/** Never asks about an unlabeled photo again (it stays in the pool for self-training). */
+export { skipAsked } from './asking.ts';
+/** Whether photos from Predict are kept in the unlabeled pool, and the pool's cap (default: kept, 200). */
+export { unlabeledPolicy } from './unlabeled.ts';
+/** Changes {@link unlabeledPolicy}; lowering the cap drops the oldest photos (those from Predict first). */
+export { setUnlabeledPolicy } from './unlabeled.ts';
+/** What {@link unlabeledPolicy} returns. */
+export type { UnlabeledPolicy } from './unlabeled.ts';
 
 // Models ---------------------------------------------------------------------------------------
 
@@ -160,10 +189,14 @@ export type { ImproveProgress } from './improve.ts';
 export type { ImproveReport } from './improve.ts';
 /** Whether {@link improve} can run now, and how large the model it makes would be. */
 export { improveEstimate } from './improve-estimate.ts';
-/** Stores an unlabeled photo for self-training. */
+/** Keeps an unlabeled photo (self-training, and the photos the app asks about), within {@link unlabeledPolicy}. */
 export { addUnlabeled } from './unlabeled.ts';
-/** The unlabeled photos stored for self-training. */
+/** Options of {@link addUnlabeled}: where the photo comes from (`predict` or `person`), its prediction. */
+export type { AddUnlabeledOptions } from './unlabeled.ts';
+/** The unlabeled photos kept, oldest first. */
 export { listUnlabeled } from './unlabeled.ts';
+/** An unlabeled photo as {@link listUnlabeled} lists it. */
+export type { UnlabeledPhoto } from './unlabeled.ts';
 /** Deletes an unlabeled photo. */
 export { deleteUnlabeled } from './unlabeled.ts';
 

@@ -45,7 +45,12 @@ export { restoreWithToken, isSyncEnabled } from './sync/account.ts';
 export { queueHeadPush } from './sync/loop.ts';
 export { CONFLICT_SUFFIX, SYNC_ENDED_MESSAGE, type OverallSyncStatus, type HeadSyncInfo } from './sync/status.ts';
 export { cleanDeviceLabel, MAX_DEVICE_LABEL_LENGTH, type DeviceLabelFacts } from './device-label.ts';
-export { predictEmbedding, clearPredictCache } from './predict.ts';
+export { predictEmbedding, clearPredictCache, type EmbeddingPredictResult } from './predict.ts';
+export { correctedClass, type CorrectionRecord } from './corrections.ts';
+export { photoKeyOf } from './photo-key.ts';
+export { retrainingsStarted } from './retrain.ts';
+export { TRAINING_LOCK } from './training-lock.ts';
+export { DEFAULT_UNLABELED_POLICY } from './unlabeled.ts';
 export {
   completePendingViews,
   pendingViewsSettled,

@@ -25,6 +25,11 @@
  * prediction in flight is disposed only once that prediction is done, and so is its backbone (a
  * prediction leases it, client/lib/current-backbone.ts). Tensors: every forward pass
  * runs inside `tf.tidy` and kNN is plain JavaScript, so the tensor count stays flat.
+ *
+ * Learning from mistakes (client/lib/correct.ts): a prediction returns the photo's key
+ * (client/lib/photo-key.ts) and, when it computed one (a plain head or kNN), the photo's frozen
+ * embedding, which `correct()` reuses; and a photo corrected before is named as corrected, first
+ * with score 1 (client/lib/corrections.ts), whatever the model says (by a personal head only).
  */
 import type { Prediction } from '../../shared/api/types.ts';
 import type { Example } from '../../shared/learn/examples.ts';
@@ -37,8 +42,10 @@ import { backboneForHead } from './backbones.ts';
 import { BackboneReleasedError, currentBackbone, defaultHeads, onBackboneDisposed, withBackboneLease } from './current-backbone.ts';
 import { onChange } from './changes.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
-import { embed, pixelsOf, type EmbedSource } from './embed.ts';
+import { pixelsOf, type EmbedSource } from './embed.ts';
 import { storedEmbeddings } from './examples.ts';
+import { correctedClass } from './corrections.ts';
+import { photoKeyOf } from './photo-key.ts';
 
 /** Options for {@link predict}. */
 export interface PredictOptions {
@@ -66,8 +73,8 @@ export interface PredictingHead {
   fineTuned: boolean;
 }
 
-/** What {@link predict} answers. */
-export interface PredictResult {
+/** What {@link predictEmbedding} answers. */
+export interface EmbeddingPredictResult {
   head: PredictingHead;
   /** Descending scores. */
   predictions: Prediction[];
@@ -75,21 +82,51 @@ export interface PredictResult {
   testTimeViews: number;
 }
 
+/** What {@link predict} answers. */
+export interface PredictResult extends EmbeddingPredictResult {
+  /**
+   * The photo's frozen embedding on the head's backbone, when this prediction computed one (a
+   * plain head or kNN); absent for a fine-tuned model. `correct()` reuses it.
+   */
+  embedding?: Float32Array;
+  /** Identifies the photo: SHA-256 (hex) of a Blob's bytes, or of the pixels of a frame, canvas or ImageData (client/lib/photo-key.ts). */
+  photoKey: string;
+  /**
+   * This same photo was corrected before (`correct`, `labelUnlabeled`): `predictions` name that
+   * class first, with score 1, whatever the model decided (the model's other scores follow).
+   */
+  corrected?: { classId: string; className: string };
+}
+
 /** Labels and scores for a photo (see the module comment). Needs `loadModels` first. */
 export async function predict(source: EmbedSource, options: PredictOptions = {}): Promise<PredictResult> {
-  return withHead(options, async (head) => {
-    if (head.knn) return { predictions: head.knn.predict(await embed(source, { backbone: head.backbone }), options.top), testTimeViews: 0 };
+  const pixels = await pixelsOf(source);
+  const keying = photoKeyOf(source, pixels);
+  keying.catch(() => undefined);
+  const result = await withHead(options, async (head) => {
+    if (head.knn) {
+      const embedding = await head.backbone.embed(pixels);
+      return { predictions: head.knn.predict(embedding), testTimeViews: 0, embedding };
+    }
     const tta = options.testTimeAugmentation ?? true;
-    const predictions = await head.predictor.predictPixels(await pixelsOf(source), options.top, { testTimeAugmentation: tta });
-    return { predictions, testTimeViews: tta ? (head.predictor.doc.testTimeAugmentation?.views ?? 0) : 0 };
+    const { predictions, frozen } = await head.predictor.classifyPixels(pixels, undefined, { testTimeAugmentation: tta });
+    const testTimeViews = tta ? (head.predictor.doc.testTimeAugmentation?.views ?? 0) : 0;
+    // A fine-tuned model's frozen pass lacks its tail's parts: not the photo's embedding.
+    return { predictions, testTimeViews, ...(head.info.fineTuned ? {} : { embedding: frozen.embedding }) };
   });
+  const photoKey = await keying;
+  const corrected = result.head.kind === 'personal' ? await correctedClass(photoKey) : null;
+  const predictions = corrected
+    ? [{ label: corrected.className, score: 1 }, ...result.predictions.filter((p) => p.label !== corrected.className)]
+    : result.predictions;
+  return { ...result, predictions: options.top === undefined ? predictions : predictions.slice(0, options.top), photoKey, ...(corrected ? { corrected } : {}) };
 }
 
 /**
  * The same as {@link predict}, for an embedding already computed (e.g. a stored one). A fine-tuned
  * model cannot use one (its own layers start below the embedding): that is an Error saying so.
  */
-export async function predictEmbedding(embedding: Float32Array, options: PredictOptions = {}): Promise<PredictResult> {
+export async function predictEmbedding(embedding: Float32Array, options: PredictOptions = {}): Promise<EmbeddingPredictResult> {
   return withHead(options, async (head) => {
     if (head.knn) return { predictions: head.knn.predict(embedding, options.top), testTimeViews: 0 };
     if (head.info.fineTuned) {
@@ -127,7 +164,7 @@ const defaultKey = (ref: string): string => `${ref}|default:`;
  * Runs `fn` with the head `options` name (cached; see the module comment), its backbone leased. A
  * head whose backbone was released just before (between its load and this use) is loaded again, once.
  */
-async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promise<Omit<PredictResult, 'head'>>): Promise<PredictResult> {
+async function withHead<R extends Omit<EmbeddingPredictResult, 'head'>>(options: PredictOptions, fn: (head: LoadedHead) => Promise<R>): Promise<R & { head: PredictingHead }> {
   try {
     return await withHeadOnce(options, fn);
   } catch (err) {
@@ -137,7 +174,7 @@ async function withHead(options: PredictOptions, fn: (head: LoadedHead) => Promi
   }
 }
 
-async function withHeadOnce(options: PredictOptions, fn: (head: LoadedHead) => Promise<Omit<PredictResult, 'head'>>): Promise<PredictResult> {
+async function withHeadOnce<R extends Omit<EmbeddingPredictResult, 'head'>>(options: PredictOptions, fn: (head: LoadedHead) => Promise<R>): Promise<R & { head: PredictingHead }> {
   watchChanges();
   const ref = currentBackbone().ref;
   const id = options.headId ?? (await activeId());

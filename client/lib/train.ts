@@ -32,6 +32,10 @@
  * kept, the stored head records it (`testTimeAugmentation`) and every prediction from a photo, here,
  * at the edge and in the CLI, averages over the photo and its views (client/lib/predict.ts).
  *
+ * One training at a time in the origin (client/lib/training-lock.ts): a `train()` called while
+ * another training runs (here, in another tab, or a correction's retraining) waits for it, then
+ * reads the examples as that one left them.
+ *
  * What the guard's choice does:
  * - `head`: the new head is stored and predicts;
  * - `knn`: the new head is stored (it is what export and sync carry: kNN's "model" is the
@@ -49,8 +53,9 @@ import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
 import { completePendingViews } from './pending-views.ts';
 import { reembedExamples } from './reembed.ts';
-import { setActiveHead, storeHead } from './heads.ts';
+import { activeHeadId, setActiveHead, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
+import { withTrainingLock } from './training-lock.ts';
 
 /** Options for {@link train}. */
 export interface TrainOptions {
@@ -109,11 +114,18 @@ export interface TrainReport {
   /** Epochs run (all phases). */
   epochsRun: number;
   /**
-   * `pendingViews`: photos trained on without all their augmented views (normally 0: their views
-   * are finished first; only a failed write, e.g. storage full, leaves some).
+   * `pendingViews`: photos trained on without all their augmented views (for `train()` normally
+   * 0: their views are finished first; only a failed write, e.g. storage full, leaves some; a
+   * correction's retraining does not wait for them).
    */
   examples: { photos: number; vectors: number; stale: number; pendingViews: number; classes: string[] };
-  /** Wall-clock milliseconds from the call until the head was stored. */
+  /**
+   * A correction's retraining starts from the current head's weights (shared/learn/warm-start.ts):
+   * the classes that started from it, or why it could not (e.g. a fine-tuned model: its head is
+   * retrained on the frozen embedding). Absent for `train()`, which starts fresh.
+   */
+  warmStart?: { classesKept: number } | { refused: string };
+  /** Wall-clock milliseconds from the start of the training (after any wait for another) until the head was stored. */
   ms: number;
 }
 
@@ -122,18 +134,43 @@ export interface TrainReport {
  * and stores it atomically (see the module comment). Needs at least two classes with examples.
  */
 export async function train(options: TrainOptions = {}): Promise<TrainReport> {
+  return withTrainingLock(() => trainLeased(options, { warmStart: false, waitForViews: true }), options.signal);
+}
+
+/**
+ * The retraining after corrections (client/lib/retrain.ts), holding the training lock already:
+ * head `headId` (default: the active head when it starts, else a new one) from its current weights,
+ * on the examples as stored now. It does not wait for augmented views still pending (the
+ * corrected photo's own come in the background and join the next training): the person waits
+ * for this one.
+ */
+export async function retrainHeld(headId: string | undefined): Promise<TrainReport> {
+  const active = await activeHeadId();
+  const id = headId ?? active ?? undefined;
+  return trainLeased({ ...(id === undefined ? {} : { headId: id }), activate: id === undefined || id === active }, { warmStart: true, waitForViews: false });
+}
+
+/** How a training runs: from the current head's weights or fresh; after the pending views or not. */
+interface TrainMode {
+  warmStart: boolean;
+  waitForViews: boolean;
+}
+
+async function trainLeased(options: TrainOptions, mode: TrainMode): Promise<TrainReport> {
   options.signal?.throwIfAborted();
   // Leased to the end: a switch meanwhile (the app does not block it) disposes it only after, and
   // the training stays on it (its embeddings, the head's backbone).
   const backbone = currentBackbone();
-  return withBackboneLease(backbone, () => trainOn(backbone, options));
+  return withBackboneLease(backbone, () => trainOn(backbone, options, mode));
 }
 
-async function trainOn(backbone: Backbone, options: TrainOptions): Promise<TrainReport> {
+async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMode): Promise<TrainReport> {
   const t0 = performance.now();
   const { signal } = options;
   // Pending augmented views first (see the module comment for why not train on what is there).
-  await completePendingViews({ ...(signal ? { signal } : {}), ...(options.onViewsProgress ? { onProgress: options.onViewsProgress } : {}) });
+  if (mode.waitForViews) {
+    await completePendingViews({ ...(signal ? { signal } : {}), ...(options.onViewsProgress ? { onProgress: options.onViewsProgress } : {}) });
+  }
   let set = await trainingSet(backbone.ref);
   if (set.stale) {
     // Photos taught on another backbone: embedded here first (see the module comment).
@@ -165,6 +202,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions): Promise<Train
     ...(signal ? { signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
+    ...(mode.warmStart && previous ? { initial: previous } : {}),
   });
 
   const refitted = result.heldOutDoc !== undefined;
@@ -221,6 +259,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions): Promise<Train
     bestEpoch: result.bestEpoch,
     epochsRun: result.history.length,
     examples: { photos: set.photos, vectors: set.examples.length, stale: set.stale, pendingViews: set.pendingViews, classes },
+    ...(result.warmStart ? { warmStart: result.warmStart } : {}),
     ms: performance.now() - t0,
   };
 }

@@ -17,7 +17,7 @@ import { emojiSplit, type EmojiImage } from './emoji.ts';
 const baseUrl = inject('baseUrl');
 
 /** Every store of the current schema, sorted. */
-const STORES = ['classes', 'embeddingPacks', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled'];
+const STORES = ['classes', 'corrections', 'embeddingPacks', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled'];
 
 let browser: Browser | undefined;
 afterAll(async () => {
@@ -31,7 +31,7 @@ describe('database and tabs', () => {
       const page = await openHarness(upgrader, baseUrl);
       await page.evaluate(() => window.tannerin.createVersion1());
       const raw = await page.evaluate(() => window.tannerin.rawExamples());
-      expect(raw.version).toBe(7);
+      expect(raw.version).toBe(8);
       expect(raw.stores).toEqual(STORES);
       expect(raw.examples).toEqual([
         expect.objectContaining({
@@ -67,7 +67,7 @@ describe('database and tabs', () => {
     await b.goto(`${baseUrl}/test-pages/harness.html`);
     await b.waitForFunction(() => typeof window.tannerin === 'object');
 
-    expect(await a.evaluate(() => window.tannerin.openDbWatched())).toBe(7);
+    expect(await a.evaluate(() => window.tannerin.openDbWatched())).toBe(8);
     await b.evaluate(() => window.tannerin.listen());
     await a.evaluate(() => window.tannerin.broadcast({ type: 'head-saved', id: 'h1' }));
     await b.waitForFunction(() => window.tannerin.messages().length > 0);
@@ -163,7 +163,7 @@ describe('photos as bytes (database version 5)', () => {
         const conversion = await t.photoConversion(db);
         return { version: db.version, stores: [...db.objectStoreNames].sort(), conversion, stored: await t.storedPhotos(), listed: await t.listedPhotos(), walk: await t.blobsInStores() };
       });
-      expect(opened.version).toBe(7);
+      expect(opened.version).toBe(8);
       expect(opened.stores).toEqual(STORES);
       expect(opened.conversion).toEqual({ examples: 8, unlabeled: 2 });
       expect(opened.stored).toEqual({ examples: asBytes(legacy.examples), unlabeled: asBytes(legacy.unlabeled), pending: [] });

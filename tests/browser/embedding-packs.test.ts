@@ -93,7 +93,7 @@ describe('database version 7: embeddings packed per backbone', () => {
       return out;
     });
     expect(result).toEqual({
-      version: 7,
+      version: 8,
       recordsWithoutEmbeddings: true,
       recordsSame: true,
       embeddingsSame: true,

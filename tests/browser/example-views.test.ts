@@ -279,6 +279,6 @@ describe('database version 6', () => {
       await t.closeTannerinDb();
       return { ...out, pendingAfter };
     });
-    expect(result).toEqual({ version: 7, indexes: ['by-backbone', 'by-class', 'by-pending'], pending: [], same: true, pendingAfter: ['e2'] });
+    expect(result).toEqual({ version: 8, indexes: ['by-backbone', 'by-class', 'by-pending'], pending: [], same: true, pendingAfter: ['e2'] });
   });
 });

@@ -270,8 +270,8 @@ describe('database version 4 (and on)', () => {
         await t.closeTannerinDb();
         return { ...out, embeddings: undefined, example: out.example ? { id: out.example.id, seed: out.example.augmentSeed, values: Array.from(out.embeddings?.[0] ?? []) } : null };
       });
-      expect(result.version).toBe(7);
-      expect(result.stores).toEqual(['classes', 'embeddingPacks', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
+      expect(result.version).toBe(8);
+      expect(result.stores).toEqual(['classes', 'corrections', 'embeddingPacks', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
       expect(result.example).toEqual({ id: 'e1', seed: 5, values: [1, 2] });
       expect(result.classes).toEqual(['cats']);
       expect(result.active).toEqual({ key: 'activeHead', headId: 'h1' });

@@ -1,0 +1,92 @@
+/**
+ * Correct in one tap (issue 18): the person says what a photo the model got wrong really is, and
+ * the model learns from it.
+ *
+ * `correct()`:
+ * 1. stores the photo as an example of that class (a new class if asked) at once, as `addExample`
+ *    does (its 299-px copy, its own embedding; its augmented views follow in the background),
+ *    reusing the embedding `predict()` computed for it (no second backbone pass) when the
+ *    prediction gives one on the loaded backbone (a fine-tuned model's does not: it is computed
+ *    then);
+ * 2. remembers the photo by its key (client/lib/corrections.ts), in the same transaction: the same
+ *    photo is predicted as corrected from then on, whatever the retrained model says. A photo
+ *    corrected before is not stored twice: its example moves to the new class;
+ * 3. retrains the model in the background (client/lib/retrain.ts): the current head from its own
+ *    weights (shared/learn/warm-start.ts), judged by the guard as Train is, stored and synced as
+ *    Train's heads are (only the head syncs; photos and labels stay on the device). One training at
+ *    a time: a correction made while another training runs is stored at once, waits, and takes
+ *    part in the next one; corrections made meanwhile share it. `retrained` settles when that is
+ *    done.
+ *
+ * Nothing here uses the network: corrections work offline.
+ *
+ * A fine-tuned model (a head with a `backboneTail`) is retrained as Train retrains it: a plain head
+ * on the frozen embeddings (its tail is not kept; the report's `warmStart` says why it started
+ * fresh). Retraining the head on the fine-tuned tail would need every photo through the tail first.
+ */
+import type { ClassRecord } from './db.ts';
+import { currentBackbone } from './current-backbone.ts';
+import { correctedExample } from './corrections.ts';
+import type { EmbedSource } from './embed.ts';
+import { addClass, addExampleWith, listClasses, moveExample } from './examples.ts';
+import { photoKeyOf } from './photo-key.ts';
+import type { PredictResult } from './predict.ts';
+import { retrainSoon } from './retrain.ts';
+import type { TrainReport } from './train.ts';
+
+/** What a photo really is: a class that exists, or a new class by name (an existing class of that name, ignoring case, is used). */
+export type CorrectLabel = { classId: string } | { newClassName: string };
+
+/** Options of {@link correct}. */
+export interface CorrectOptions {
+  /** The photo's prediction: its embedding and key are reused (the source must be the photo it predicted). */
+  prediction?: PredictResult;
+  /** The personal model to retrain (default: the active one when the retraining starts). */
+  headId?: string;
+}
+
+/** What {@link correct} and `labelUnlabeled` did. */
+export interface Correction {
+  /** The example the photo is now. */
+  exampleId: string;
+  classId: string;
+  /** The photo's key, by which it is remembered (`PredictResult.photoKey`). */
+  photoKey: string;
+  /**
+   * Settles when the retrained model is stored and in use, or the guard kept the previous one
+   * (the report says which: `outcome`, `saved`). Rejects only on failure (e.g. fewer than two
+   * classes with photos). Ignoring it is safe.
+   */
+  retrained: Promise<TrainReport>;
+}
+
+/**
+ * Teaches that `source` is of class `label` and retrains the model in the background (module
+ * comment). Resolves once the photo is stored and remembered. Throws a RangeError for an unknown
+ * class or an empty name, a `StorageError` when the device is full (nothing stored then).
+ */
+export async function correct(source: EmbedSource, label: CorrectLabel, options: CorrectOptions = {}): Promise<Correction> {
+  const { prediction } = options;
+  const [photoKey, classId] = await Promise.all([prediction?.photoKey ?? photoKeyOf(source), classOf(label)]);
+  const earlier = await correctedExample(photoKey);
+  let exampleId: string;
+  if (earlier) {
+    // The same photo again: its example changes class (one example per photo).
+    if (earlier.classId !== classId) await moveExample(earlier.exampleId, classId);
+    exampleId = earlier.exampleId;
+  } else {
+    // Reused only if it is on the backbone examples are stored for (a head may run on another).
+    const embedding = prediction?.embedding && prediction.head.backbone === currentBackbone().ref ? prediction.embedding : undefined;
+    exampleId = (await addExampleWith(classId, source, {}, { rememberAs: photoKey, ...(embedding ? { embedding } : {}) })).id;
+  }
+  return { exampleId, classId, photoKey, retrained: retrainSoon(options.headId) };
+}
+
+/** The class id `label` names, adding the class when it is new (module comment of {@link CorrectLabel}). */
+export async function classOf(label: CorrectLabel): Promise<string> {
+  if ('classId' in label) return label.classId;
+  const name = label.newClassName.trim();
+  const same = (c: ClassRecord): boolean => c.name.toLocaleLowerCase() === name.toLocaleLowerCase();
+  const existing = name ? (await listClasses()).find(same) : undefined;
+  return (existing ?? (await addClass(name))).id;
+}
