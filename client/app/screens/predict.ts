@@ -1,14 +1,29 @@
 /**
- * Predict: a live camera view with the top classes as bars, or a picked photo; "my model" (a
- * personal head, on the device) or the default model (on the device, or the edge API when online:
- * only then does a photo leave the device, and the screen says so).
+ * Predict: a live camera view with the top classes as bars (Freeze holds a frame and classifies it
+ * like a photo), or a picked photo; "my model" (a personal head, on the device) or the default
+ * model (on the device, or the edge API when online: only then does a photo leave the device, and
+ * the screen says so). A photo or frozen frame that a personal model classified on the device can
+ * be corrected in one tap (screens/correct-panel.ts), and, while keeping is on, it is kept in the
+ * pool of photos the Train screen asks about (screens/pool.ts).
  */
-import { activeHeadId, listHeads, onChange, predict, type EmbedSource, type HeadSummary, type Prediction } from '../../lib/index.ts';
+import {
+  activeHeadId,
+  addUnlabeled,
+  listHeads,
+  onChange,
+  predict,
+  type EmbedSource,
+  type HeadSummary,
+  type Prediction,
+  type PredictResult,
+} from '../../lib/index.ts';
 import { defaultHeads, downscaleForUpload } from '../../lib/internal.ts';
 import type { PredictResponse } from '../../../shared/api/types.ts';
 import { Camera, CameraError } from '../camera.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, h, replace } from '../dom.ts';
+import { youSaidSentence } from '../words.ts';
+import { correctionPanel } from './correct-panel.ts';
 import { bars } from './train.ts';
 
 const TOP = 5;
@@ -23,7 +38,7 @@ async function edgePredict(photo: Blob, head: string): Promise<Prediction[]> {
   return json.predictions;
 }
 
-/** A frame as a JPEG blob (for the edge). */
+/** A frame as a JPEG blob (for the edge, and a frozen frame as a photo). */
 async function frameBlob(bitmap: ImageBitmap): Promise<Blob> {
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   canvas.getContext('2d')?.drawImage(bitmap, 0, 0);
@@ -66,18 +81,31 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
   const camWrap = h('div', { class: 'camera', hidden: true }, video);
   const camera = new Camera(video);
   const camButton = h('button', { type: 'button', class: 'primary', 'data-testid': 'live-camera' }, 'Live camera');
+  const freezeButton = h('button', { type: 'button', 'data-testid': 'freeze', hidden: true }, 'Freeze');
+  const correctArea = h('div', { 'data-testid': 'correct-area' });
+  const keptNote = h('p', { class: 'muted', 'data-testid': 'kept-note' });
   const fileInput = h('input', { type: 'file', accept: 'image/jpeg,image/png,.jpg,.jpeg,.png', id: 'predict-file', class: 'visually-hidden' });
   const preview = h('img', { class: 'preview', alt: 'The photo being classified', hidden: true });
   let previewUrl: string | null = null;
-  /** The picked photo, re-classified when the model choice changes. */
-  let currentFile: File | null = null;
+  /**
+   * The picked photo or frozen frame, re-classified when the model choice changes; `result` is its
+   * last prediction on the device; `pooled` is its id in the unlabeled pool once kept there (null
+   * when keeping is off or it failed).
+   */
+  let still: { photo: Blob; result?: PredictResult; pooled: Promise<string | null> } | null = null;
   let live = false;
+  /** The live camera is held on one frame (`still`); the loop waits. */
+  let frozen = false;
   let stopped = false;
+  /** Bumped whenever what is on screen changes, so an answer that comes back late is dropped. */
+  let generation = 0;
+  let loopId = 0;
 
-  const show = (predictions: Prediction[], label: string): void => {
+  const show = (predictions: Prediction[], label: string, corrected?: PredictResult['corrected']): void => {
     replace(
       results,
       h('p', { class: 'muted' }, label),
+      corrected ? h('p', { class: 'you-said', 'data-testid': 'you-said' }, youSaidSentence(corrected.className)) : null,
       bars(
         predictions.slice(0, TOP).map((p) => ({ label: p.label, value: p.score })),
         'prediction-bars',
@@ -110,8 +138,13 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     return { headId: id, where: 'device', name: head?.name ?? 'my model' };
   };
 
-  /** `live`: a camera frame, predicted from the frame alone (no test-time augmentation: 4x the passes would cut the frame rate). */
+  /**
+   * `live`: a camera frame, predicted from the frame alone (no test-time augmentation: 4x the
+   * passes would cut the frame rate). A still (a picked photo or frozen frame) classified by a
+   * personal model on this device gets the Right / Wrong panel.
+   */
   const classify = async (source: EmbedSource, blob: () => Promise<Blob>, live = false): Promise<void> => {
+    const gen = generation;
     const choice = headChoice();
     if (!choice) {
       status.textContent = which.model === 'mine' ? 'You have no model yet: teach classes and train one first, or use the default model.' : 'No default model is available.';
@@ -120,16 +153,41 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     const t0 = performance.now();
     let views = 0;
     let predictions;
+    let result: PredictResult | null = null;
     if (choice.where === 'edge' && choice.headId) predictions = await edgePredict(await blob(), choice.headId);
-    else ({ predictions, testTimeViews: views } = await predict(source, { headId: choice.headId, top: TOP, testTimeAugmentation: !live }));
+    else ({ predictions, testTimeViews: views } = result = await predict(source, { headId: choice.headId, top: TOP, testTimeAugmentation: !live }));
+    if (gen !== generation) return;
     const ms = performance.now() - t0;
     const how = views ? ` · averaged over the photo and ${views} flipped or cropped copies` : live ? ' · live: each frame alone' : '';
-    show(predictions, `${choice.name}, ${choice.where === 'edge' ? 'edge API' : 'on this device'} · ${Math.round(ms)} ms${how}`);
+    show(predictions, `${choice.name}, ${choice.where === 'edge' ? 'edge API' : 'on this device'} · ${Math.round(ms)} ms${how}`, result?.corrected);
     status.textContent = '';
+    // Edge and default-model answers are not corrected: only a personal model learns from a label.
+    const item = still;
+    if (!live && item && result) item.result = result;
+    if (!live && item && result?.head.kind === 'personal') {
+      await correctionPanel(correctArea, ctx, { photo: item.photo, result, headId: result.head.id, pooled: item.pooled }, () => gen === generation && still === item);
+    }
+  };
+
+  /**
+   * Keeps a picked photo or frozen frame in the pool of photos to ask about later, when keeping is
+   * on (the library checks, and keeps the pool under its cap); resolves to its id there, or null.
+   * Its prediction on the device, if any, lends its key and embedding.
+   */
+  const keepForLater = async (photo: Blob, prediction: PredictResult | undefined): Promise<string | null> => {
+    try {
+      const { id } = await addUnlabeled(photo, { from: 'predict', ...(prediction ? { prediction } : {}) });
+      if (id !== null && still?.photo === photo) keptNote.textContent = 'Kept on this device to help teach later (Train screen, “Photos to teach later”).';
+      return id;
+    } catch {
+      // Storage full or the like: the prediction stands; the photo is just not kept.
+      return null;
+    }
   };
 
   const loop = async (): Promise<void> => {
-    while (live && !stopped) {
+    const id = ++loopId;
+    while (live && !frozen && !stopped && id === loopId) {
       const bitmap = await camera.grab().catch(() => null);
       if (!bitmap) break;
       try {
@@ -144,12 +202,63 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     }
   };
 
+  /** Shows a new still (a picked photo or frozen frame), classifies it, then keeps it for later. */
+  const setStill = (photo: Blob): void => {
+    let kept: (value: string | null) => void = () => undefined;
+    const item: NonNullable<typeof still> = { photo, pooled: new Promise((resolve) => (kept = resolve)) };
+    still = item;
+    // After the prediction, so keeping the photo does not slow the answer. A photo labelled before
+    // is an example already: nothing to ask about.
+    void classifyStill().finally(() => void (item.result?.corrected ? Promise.resolve(null) : keepForLater(photo, item.result)).then(kept));
+  };
+
   const stopLive = (): void => {
     live = false;
+    if (frozen) {
+      frozen = false;
+      still = null;
+      replace(results);
+      replace(correctArea);
+      keptNote.textContent = '';
+    }
+    generation++;
     camera.stop();
     camWrap.hidden = true;
+    freezeButton.hidden = true;
+    freezeButton.textContent = 'Freeze';
     camButton.textContent = 'Live camera';
   };
+
+  freezeButton.addEventListener('click', () => {
+    if (!live) return;
+    if (frozen) {
+      frozen = false;
+      still = null;
+      generation++;
+      replace(correctArea);
+      keptNote.textContent = '';
+      freezeButton.textContent = 'Freeze';
+      void video.play().catch(() => undefined);
+      void loop();
+      return;
+    }
+    frozen = true;
+    generation++;
+    freezeButton.textContent = 'Resume';
+    video.pause();
+    void (async () => {
+      const bitmap = await camera.grab().catch(() => null);
+      if (!bitmap || !frozen) {
+        bitmap?.close();
+        return;
+      }
+      try {
+        setStill(await frameBlob(bitmap));
+      } finally {
+        bitmap.close();
+      }
+    })();
+  });
 
   camButton.addEventListener('click', () => {
     if (live) {
@@ -168,8 +277,13 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
       status.classList.remove('error');
       status.textContent = '';
       preview.hidden = true;
+      still = null;
+      generation++;
+      replace(correctArea);
+      keptNote.textContent = '';
       camWrap.hidden = false;
       live = true;
+      freezeButton.hidden = false;
       camButton.textContent = 'Stop camera';
       void loop();
     })();
@@ -180,22 +294,24 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     fileInput.value = '';
     if (!file) return;
     if (live) stopLive();
-    currentFile = file;
     if (previewUrl) URL.revokeObjectURL(previewUrl);
     previewUrl = URL.createObjectURL(file);
     preview.src = previewUrl;
     preview.hidden = false;
-    classifyPicked();
+    keptNote.textContent = '';
+    setStill(file);
   });
 
-  /** Classifies the picked photo with the current choice (results of another model are cleared first). */
-  const classifyPicked = (): void => {
-    const file = currentFile;
+  /** Classifies the still with the current choice (results of another model are cleared first). */
+  const classifyStill = async (): Promise<void> => {
+    const item = still;
+    generation++;
     replace(results);
-    if (!file || live) return;
+    replace(correctArea);
+    if (!item || (live && !frozen)) return;
     status.classList.remove('error');
     status.textContent = 'Classifying…';
-    classify(file, () => Promise.resolve(file)).catch((err: unknown) => {
+    await classify(item.photo, () => Promise.resolve(item.photo)).catch((err: unknown) => {
       status.textContent = `Could not classify this photo: ${errorText(err)}`;
       status.classList.add('error');
     });
@@ -205,21 +321,21 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     radio.addEventListener('change', () => {
       which.model = defaultRadio.checked ? 'default' : 'mine';
       renderWhere();
-      classifyPicked();
+      void classifyStill();
     });
   }
   for (const radio of [deviceRadio, edgeRadio]) {
     radio.addEventListener('change', () => {
       which.where = edgeRadio.checked ? 'edge' : 'device';
       renderWhere();
-      classifyPicked();
+      void classifyStill();
     });
   }
   headSelect.addEventListener('change', () => {
     mineRadio.checked = true;
     which.model = 'mine';
     renderWhere();
-    classifyPicked();
+    void classifyStill();
   });
 
   const loadHeads = async (): Promise<void> => {
@@ -243,11 +359,13 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     h(
       'section',
       { class: 'card' },
-      h('div', { class: 'row' }, camButton, h('label', { class: 'button', for: 'predict-file' }, 'Pick a photo'), fileInput),
+      h('div', { class: 'row' }, camButton, freezeButton, h('label', { class: 'button', for: 'predict-file' }, 'Pick a photo'), fileInput),
       camWrap,
       preview,
       status,
       results,
+      keptNote,
+      correctArea,
     ),
   );
   void loadHeads();
