@@ -2,20 +2,12 @@
  * "Improve further": after a head training, offer to retrain the top layers of the image model
  * too (fine-tuning) and to learn from unlabeled photos (self-training). It says what it costs
  * first (the model's size, the photos it needs), shows progress, and afterwards the comparison of
- * every method on the same held-out photos, with the one kept. Unlabeled photos are managed here.
+ * every method on the same held-out photos, with the one kept. The unlabeled photos it learns
+ * from are managed in "Photos to teach later" (screens/pool.ts).
  */
-import {
-  addUnlabeled,
-  deleteUnlabeled,
-  improve,
-  improveEstimate,
-  listUnlabeled,
-  onChange,
-  type ImproveProgress,
-  type ImproveReport,
-} from '../../lib/index.ts';
+import { improve, improveEstimate, onChange, type ImproveProgress, type ImproveReport } from '../../lib/index.ts';
 import type { AppContext } from '../context.ts';
-import { errorText, formatBytes, h, isAbort, pct, progressBar, replace, UrlPool } from '../dom.ts';
+import { errorText, formatBytes, h, isAbort, pct, progressBar, replace } from '../dom.ts';
 
 const RECIPE_WORDS: Record<string, string> = {
   knn: 'Most similar photos (kNN)',
@@ -87,32 +79,7 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
   bar.el.hidden = true;
   const status = h('p', { class: 'status', 'aria-live': 'polite', 'data-testid': 'improve-status' });
   const result = h('div');
-  const unlabeledList = h('div', { class: 'thumbs', 'data-testid': 'unlabeled' });
-  const unlabeledCount = h('p', { class: 'muted' });
-  const fileInput = h('input', { type: 'file', multiple: true, accept: 'image/jpeg,image/png,.jpg,.jpeg,.png', id: 'unlabeled-files', class: 'visually-hidden' });
-  let pool = new UrlPool();
-
-  const renderUnlabeled = async (): Promise<void> => {
-    const items = await listUnlabeled();
-    if (!mounted) return;
-    const next = new UrlPool();
-    replace(
-      unlabeledList,
-      ...items.slice(-24).map((item, i) =>
-        h(
-          'div',
-          { class: 'thumb' },
-          h('img', { src: next.url(item.photo), alt: `Unlabeled photo ${i + 1}` }),
-          h('button', { type: 'button', 'aria-label': `Delete unlabeled photo ${i + 1}`, onclick: () => void deleteUnlabeled(item.id).then(refresh) }, '×'),
-        ),
-      ),
-    );
-    pool.revokeAll();
-    pool = next;
-    unlabeledCount.textContent = items.length
-      ? `${items.length} unlabeled photo${items.length === 1 ? '' : 's'} (photos of your classes you did not sort).`
-      : 'No unlabeled photos. Adding some (photos of the same kinds of things, unsorted) lets self-training learn from them.';
-  };
+  const selftrainNote = h('p', { class: 'muted', hidden: true }, 'Learning from unlabeled photos needs some: add them under “Photos to teach later”, or keep the photos you classify.');
 
   const renderEstimate = async (): Promise<void> => {
     const e = await improveEstimate();
@@ -122,6 +89,7 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
       : (e.reason ?? 'Not ready yet.');
     selftrain.disabled = e.unlabeled === 0;
     if (e.unlabeled === 0) selftrain.checked = false;
+    selftrainNote.hidden = e.unlabeled > 0;
     // Fine-tuning runs on MobileNetV2 only: on another image model the box is off, and says why.
     const couldFineTune = !finetune.disabled;
     finetune.disabled = e.fineTuneRefusal !== undefined;
@@ -132,31 +100,7 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
     if (!running) start.disabled = !e.ready;
   };
 
-  const refresh = (): void => {
-    void renderUnlabeled();
-    void renderEstimate();
-  };
-
-  fileInput.addEventListener('change', () => {
-    const files = [...(fileInput.files ?? [])];
-    fileInput.value = '';
-    void (async () => {
-      let added = 0;
-      const failed: string[] = [];
-      for (const file of files) {
-        status.textContent = `Adding unlabeled photo ${added + failed.length + 1} of ${files.length}…`;
-        try {
-          await addUnlabeled(file);
-          added++;
-        } catch (err) {
-          failed.push(`${file.name}: ${errorText(err)}`);
-        }
-      }
-      status.textContent = failed.length ? `Added ${added}. Not added — ${failed.join('; ')}` : `Added ${added} unlabeled photo${added === 1 ? '' : 's'}.`;
-      selftrain.checked = added > 0 || selftrain.checked;
-      refresh();
-    })();
-  });
+  const refresh = (): void => void renderEstimate();
 
   const follow = (run: ImproveRun): void => {
     start.disabled = true;
@@ -253,26 +197,22 @@ export function improvePanel(root: HTMLElement, ctx: AppContext): () => void {
         h('label', { class: 'choice', for: 'recipe-finetune' }, finetune, 'Fine-tune the top layers'),
         fineTuneNote,
         h('label', { class: 'choice', for: 'recipe-selftrain' }, selftrain, 'Learn from unlabeled photos'),
+        selftrainNote,
       ),
       h('div', { class: 'row' }, start, cancel),
       bar.el,
       status,
       result,
-      h('h3', {}, 'Unlabeled photos'),
-      unlabeledCount,
-      unlabeledList,
-      h('div', { class: 'row' }, h('label', { class: 'button', for: 'unlabeled-files' }, 'Add unlabeled photos'), fileInput),
     ),
   );
   if (running) follow(running);
   refresh();
   const off = onChange((msg) => {
     // models-updated: another image model may be in use (fine-tuning is offered on MobileNetV2 only).
-    if (msg.type === 'examples-changed' || msg.type === 'classes-changed' || msg.type === 'models-updated') void renderEstimate();
+    if (msg.type === 'examples-changed' || msg.type === 'classes-changed' || msg.type === 'models-updated' || msg.type === 'unlabeled-changed') void renderEstimate();
   });
   return () => {
     mounted = false;
     off();
-    pool.revokeAll();
   };
 }

@@ -1,7 +1,9 @@
 /**
  * Train: one button; a progress bar and a live loss/accuracy chart while it runs; cancel; then
  * per-class accuracy, the confusion matrix, and the guard's comparison with kNN (and the previous
- * model) in words. The last result of the active model is shown again on later visits.
+ * model) in words. The last result of the active model is shown again on later visits. Below:
+ * "Help me with these 5" (screens/ask.ts), "Improve further" (screens/improve.ts) and the photos
+ * kept to teach later (screens/pool.ts).
  */
 import { activeHeadId, exampleCounts, listClasses, onChange, train, type EpochProgress, type TrainReport } from '../../lib/index.ts';
 import { getHead, getHeadState, type GuardResult, type HeadMetrics } from '../../lib/internal.ts';
@@ -9,7 +11,9 @@ import { TrainingChart } from '../chart.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, h, isAbort, pct, progressBar, replace } from '../dom.ts';
 import { explainTraining } from '../words.ts';
+import { askPanel } from './ask.ts';
 import { improvePanel } from './improve.ts';
+import { poolPanel } from './pool.ts';
 
 /**
  * A bar's filled part, `value` of its width. Set through `element.style` (CSSOM), not a `style`
@@ -167,6 +171,8 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
   const status = h('p', { class: 'status', 'aria-live': 'polite', 'data-testid': 'train-status' });
   const result = h('div');
   const improve = h('div');
+  const ask = h('div');
+  const pool = h('div');
   let activeId: string | null = null;
   let mounted = true;
 
@@ -290,12 +296,16 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
     h('h1', {}, 'Train'),
     h('p', { class: 'muted' }, 'Trains your model on this device from the photos you taught. It takes a few seconds.'),
     h('section', { class: 'card' }, summary, h('div', { class: 'row' }, trainButton, cancelButton, asNewLabel), bar.el, status, chart.el),
+    ask,
     result,
     improve,
+    pool,
   );
   if (session) follow(session);
   void renderSummary();
   const stopImprove = improvePanel(improve, ctx);
+  const stopAsk = askPanel(ask, ctx);
+  const stopPool = poolPanel(pool);
   const off = onChange((msg) => {
     if (msg.type !== 'models-updated') void renderSummary();
   });
@@ -303,6 +313,8 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
     mounted = false;
     off();
     stopImprove();
+    stopAsk();
+    stopPool();
   };
 }
 
