@@ -9,6 +9,10 @@
  * - fashion: Debian's dataset-fashion-mnist. Test: the first 100 t10k images of each class (the
  *   same every seed; `testOffset` 100 takes images 100-199 instead, the confirmation set). Per seed: k shots per class from the train set (nested), and 500 unlabeled
  *   train images drawn from the rest (labels hidden, class mix as it falls).
+ *
+ * The fixed-budget protocol (`activePool`, scripts/eval/asked.ts) starts from the seed's 1-shot
+ * photos. Its pool: on emoji every emoji of the ten subcategories not in the seed's test set (250,
+ * 9 to 55 a class); on Fashion-MNIST the next 100 train images of each class in the seed's order.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,10 +38,24 @@ export interface FewShotSplit {
   unlabeled: Map<number, EvalImage[]>;
 }
 
+/**
+ * The fixed-budget protocol's data for a seed (issue 18 pt 3, scripts/eval/asked.ts): one labelled
+ * photo per class to start from, the unlabeled pool the labels are then spent on, and the test set
+ * (the few-shot split's of the same seed).
+ */
+export interface ActivePool {
+  /** One photo per class, in class order: the seed's 1-shot training set. */
+  start: EvalImage[];
+  /** Photos whose labels the protocol may ask for (disjoint from `start` and `test`). */
+  pool: EvalImage[];
+  test: EvalImage[];
+}
+
 export interface Dataset {
   name: 'emoji' | 'fashion';
   classes: string[];
   split(seed: number, ks: readonly number[]): FewShotSplit;
+  activePool(seed: number): ActivePool;
 }
 
 /** The ten emoji subcategories of FIELD-NOTES' transfer measurements. */
@@ -68,17 +86,20 @@ export function emojiDataset(): Dataset {
     if (images.length < EMOJI_TEST + EMOJI_POOL) throw new Error(`emoji subcategory ${label} has ${images.length} images, needs ${EMOJI_TEST + EMOJI_POOL}`);
     byClass.set(label, images);
   }
+  /** Each class's emoji in the seed's random order: the first 10 are its test emoji, the next 10 its training pool. */
+  const draw = (seed: number): Map<string, EvalImage[]> => {
+    const random = mulberry32(0xe0 + seed * 7919);
+    return new Map(EMOJI_CLASSES.map((label) => [label, shuffle(byClass.get(label) as EvalImage[], random)]));
+  };
   return {
     name: 'emoji',
     classes: EMOJI_CLASSES.slice(),
     split(seed, ks) {
-      const random = mulberry32(0xe0 + seed * 7919);
       const test: EvalImage[] = [];
       const pools = new Map<string, EvalImage[]>();
-      for (const label of EMOJI_CLASSES) {
-        const picked = shuffle(byClass.get(label) as EvalImage[], random).slice(0, EMOJI_TEST + EMOJI_POOL);
-        test.push(...picked.slice(0, EMOJI_TEST));
-        pools.set(label, picked.slice(EMOJI_TEST));
+      for (const [label, shuffled] of draw(seed)) {
+        test.push(...shuffled.slice(0, EMOJI_TEST));
+        pools.set(label, shuffled.slice(EMOJI_TEST, EMOJI_TEST + EMOJI_POOL));
       }
       const shots = new Map<number, EvalImage[]>();
       const unlabeled = new Map<number, EvalImage[]>();
@@ -90,12 +111,24 @@ export function emojiDataset(): Dataset {
       }
       return { test, shots, unlabeled };
     },
+    activePool(seed) {
+      // The 1-shot emoji of `split`, and every emoji of the ten subcategories not in the seed's test set.
+      const drawn = [...draw(seed).values()];
+      return {
+        start: drawn.map((shuffled) => shuffled[EMOJI_TEST] as EvalImage),
+        pool: drawn.flatMap((shuffled) => shuffled.slice(EMOJI_TEST + 1)),
+        test: drawn.flatMap((shuffled) => shuffled.slice(0, EMOJI_TEST)),
+      };
+    },
   };
 }
 
 export const FASHION_DIR = '/usr/share/datasets/fashion-mnist';
 export const FASHION_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 export const FASHION_INSTALL_HINT = 'Fashion-MNIST is not installed: `sudo apt-get install dataset-fashion-mnist` (Debian; files under /usr/share/datasets/fashion-mnist)';
+
+/** Unlabeled train images per class in the fixed-budget protocol's pool. */
+const FASHION_ASK_POOL = 100;
 
 interface Idx {
   count: number;
@@ -155,13 +188,26 @@ export function fashionDataset(options: { testPerClass: number; testOffset?: num
   const trainIndices = indicesByClass('train');
   const offset = options.testOffset ?? 0;
   const test = testIndices.flatMap((indices) => indices.slice(offset, offset + options.testPerClass).map((i) => image('t10k', i)));
+  /** The seed's random generator, and each class's train images in the seed's order (the shots are their first k). */
+  const draw = (seed: number): { random: () => number; shuffled: number[][] } => {
+    const random = mulberry32(0xfa + seed * 7919);
+    return { random, shuffled: trainIndices.map((indices) => shuffle(indices, random)) };
+  };
   return {
     name: 'fashion',
     classes: FASHION_CLASSES.slice(),
+    activePool(seed) {
+      // The 1-shot image of `split`, and the next 100 train images of each class as the pool.
+      const { shuffled } = draw(seed);
+      return {
+        start: shuffled.map((indices) => image('train', indices[0] as number)),
+        pool: shuffled.flatMap((indices) => indices.slice(1, 1 + FASHION_ASK_POOL).map((i) => image('train', i))),
+        test: test.slice(),
+      };
+    },
     split(seed, ks) {
-      const random = mulberry32(0xfa + seed * 7919);
       const maxK = Math.max(...ks);
-      const shuffled = trainIndices.map((indices) => shuffle(indices, random));
+      const { random, shuffled } = draw(seed);
       const shots = new Map<number, EvalImage[]>();
       for (const k of ks) shots.set(k, shuffled.flatMap((indices) => indices.slice(0, k).map((i) => image('train', i))));
       // The unlabeled draw excludes every shot of any k, so it is the same set for every k.

@@ -41,11 +41,16 @@
  * both backbones concatenated (each from its own disk cache), keyed `<recipe>@<A>+<B>`; `app-avg`
  * runs only there (recipes.ts).
  *
+ * `--asked`: also the fixed-budget protocol on the default backbone (scripts/eval/asked.ts):
+ * `eval.<dataset>.asked.k<k>` (labels the app asks for, shared/learn/ask.ts) against
+ * `eval.<dataset>.random.k<k>` (random labels, same budget), paired as `asked-vs-random`; their
+ * msPerTraining is a whole run up to k labels a class.
+ *
  * `--confirm`: data the default run never sees, to confirm a choice made on seeds 0-4: seeds 5-9
  * (emoji: other test and training emoji; fashion: other training shots) and, for Fashion-MNIST,
  * the t10k images 100-199 of each class as the test set (the default uses images 0-99).
  *
- * Options: --quick, --confirm, --levers, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones
+ * Options: --quick, --confirm, --levers, --asked, --ask-weights, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones
  * ids, --recipes app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts),
  * --out FILE, --cache-dir DIR (default `.cache/eval`), --no-cache, --jobs N (threads for the frozen
  * passes, default the number of cores: scripts/eval/parallel-embed.ts). The summary ends with where the
@@ -72,6 +77,8 @@ import { ParallelEmbedder, timedEmbedding, type TimedEmbedding } from './paralle
 import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';
 import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
 import { readOptions, ROOT } from './options.ts';
+import { runAskedProtocols, type AskedContext } from './asked.ts';
+import { ASK_STRATEGIES } from './ask-protocol.ts';
 import {
   APP_LEVERS,
   FINE_TUNING_RECIPES,
@@ -348,6 +355,29 @@ const recipeLabel = (recipe: Recipe, backboneId: string): string => (backboneId 
 const key = (dataset: string, label: string, k: number): string => `eval.${dataset}.${label}.k${k}${suffix}`;
 /** Each backbone's embedding, for the summary. */
 const embeddings: string[] = [];
+/** Adds one seed's accuracy and ms to a key's cell. */
+function addRun(name: string, seed: number, accuracy: number, ms: number): void {
+  const cell = cells.get(name) ?? { backbone: backboneRef(backbone), seeds: [], accuracies: [], ms: [] };
+  cell.seeds.push(seed);
+  cell.accuracies.push(accuracy);
+  cell.ms.push(ms);
+  cells.set(name, cell);
+}
+/** Views a labelled photo is stored with, as the app stores them. */
+const APP_VIEWS = 3;
+/** What the fixed-budget protocol (scripts/eval/asked.ts) reads: this run's embeddings, photos stored as the app stores them. */
+function askedContext(dataset: Dataset, seed: number): AskedContext {
+  const label = `${dataset.name} seed ${seed}: forward (asked)`;
+  return {
+    backbone,
+    classes: dataset.classes,
+    ...(options.askWeights ? { weights: options.askWeights } : {}),
+    photos: async (images) => (await ensureCached(images, label), examples(images)),
+    stored: async (images) => (await ensureCached([...images, ...viewImages(images, APP_VIEWS)], label), appExamples(images, APP_VIEWS)),
+    views: async (images) => (await ensureCached(viewImages(images, APP_VIEWS), label), images.map((i) => Array.from({ length: APP_VIEWS }, (_, v) => (cache.get(`${i.id}#${v}`) as FrozenOutput).embedding))),
+    log: (line) => console.error(`[${dataset.name} seed ${seed} ${line}`),
+  };
+}
 for (const backboneId of backboneIds) {
   const backboneStarted = performance.now();
   currentTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
@@ -401,13 +431,9 @@ for (const backboneId of backboneIds) {
           const ms = performance.now() - t0;
           const accuracy = outcome.predicted.filter((p, i) => p === (test[i] as EvalExample).label).length / test.length;
           const label = recipeLabel(recipe, backboneId);
-          const cell = cells.get(key(dataset.name, label, k)) ?? { backbone: backboneRef(backbone), seeds: [], accuracies: [], ms: [] };
-          cell.seeds.push(seed);
-          cell.accuracies.push(accuracy);
-          cell.ms.push(ms);
+          addRun(key(dataset.name, label, k), seed, accuracy, ms);
           currentTime.trainings++;
           currentTime.trainingMs += ms;
-          cells.set(key(dataset.name, label, k), cell);
           console.error(
             `[${dataset.name} seed ${seed} k=${k}] ${label.padEnd(9)} ${(100 * accuracy).toFixed(1).padStart(5)}%  ` +
               `${(ms / 1000).toFixed(1).padStart(6)} s${outcome.detail ? `  ${outcome.detail}` : ''}`,
@@ -417,6 +443,18 @@ for (const backboneId of backboneIds) {
     }
   }
   currentTime.wallMs = performance.now() - backboneStarted;
+  if (options.asked && backboneId === defaultBackboneId) {
+    // The fixed-budget protocol, on the app's default backbone; its time is a row of its own.
+    const askedStarted = performance.now();
+    currentTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
+    times.set(`${backboneId} (--asked)`, currentTime);
+    await runAskedProtocols(datasets, plan, askedContext, (dataset, strategy, seed, outcome, ms) => {
+      for (const [k, accuracy] of outcome.accuracy) addRun(key(dataset, strategy, k), seed, accuracy, outcome.ms.get(k) as number);
+      currentTime.trainings += outcome.trainings;
+      currentTime.trainingMs += ms;
+    });
+    currentTime.wallMs = performance.now() - askedStarted;
+  }
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -452,13 +490,16 @@ interface PairRow {
   seeds: number[];
 }
 const pairs: PairRow[] = [];
-const compared: [string, string][] = backboneIds.flatMap((id) => {
-  const [first, ...others] = recipesOn(id);
-  return [
-    ...(first ? others.map((other): [string, string] => [recipeLabel(first, id), recipeLabel(other, id)]) : []),
-    ...(id === defaultBackboneId ? [] : recipesOn(id).map((r): [string, string] => [recipeLabel(r, id), r])),
-  ];
-});
+const compared: [string, string][] = [
+  ...backboneIds.flatMap((id) => {
+    const [first, ...others] = recipesOn(id);
+    return [
+      ...(first ? others.map((other): [string, string] => [recipeLabel(first, id), recipeLabel(other, id)]) : []),
+      ...(id === defaultBackboneId ? [] : recipesOn(id).map((r): [string, string] => [recipeLabel(r, id), r])),
+    ];
+  }),
+  ...(options.asked ? [[...ASK_STRATEGIES] as [string, string]] : []),
+];
 for (const dataset of datasets) {
   for (const k of plan.ks) {
     for (const [aLabel, bLabel] of compared) {
@@ -513,7 +554,7 @@ const columns = datasets.flatMap((d) => plan.ks.map((k) => ({ dataset: d.name, k
 const table = (title: string, cellText: (c: Cell) => string): string[] => [
   `| ${title} | ${columns.map((c) => `${c.dataset} k=${c.k}`).join(' | ')} |`,
   `|---|${columns.map(() => '---|').join('')}`,
-  ...backboneIds.flatMap((id) => recipesOn(id).map((r) => recipeLabel(r, id))).map((r) => `| ${r} | ${columns.map((c) => {
+  ...[...backboneIds.flatMap((id) => recipesOn(id).map((r) => recipeLabel(r, id))), ...(options.asked ? ASK_STRATEGIES : [])].map((r) => `| ${r} | ${columns.map((c) => {
     const cell = cells.get(key(c.dataset, r, c.k));
     return cell ? cellText(cell) : '-';
   }).join(' | ')} |`),

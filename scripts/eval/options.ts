@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
 import { installedManifest } from '../cli/runtime.ts';
 import { servedBackbones } from '../../shared/model/manifest.ts';
+import type { AskWeights } from '../../shared/learn/ask.ts';
 import { APP_LEVERS, DEFAULT_RECIPES, FINE_TUNING_RECIPES, PAIR_RECIPES, RECIPES, type Recipe } from './recipes.ts';
 
 /** The repository's root. */
@@ -76,6 +77,11 @@ const USAGE = `Usage: npm run eval -- [options]
   --levers            also the app's levers (k = 10), selftrain and finetune
                       (on MobileNetV2); the default run leaves them out to stay
                       short with a cold embedding cache (README: CLI and evaluation)
+  --asked             also the fixed-budget protocol (scripts/eval/asked.ts): the
+                      labels the app asks for against random labels, from 1 photo
+                      a class to k = 5 (emoji) and 5, 10 (fashion), MobileNetV2
+  --ask-weights U,V,W chooseToAsk's exponents (uncertainty, novelty, density) for
+                      measuring another choice; needs --out
   --out FILE          where the figures are merged (default bench/eval.json)
   --cache-dir DIR     where embeddings are cached (default .cache/eval)
   --no-cache          neither read nor write the embeddings cached on disk
@@ -104,6 +110,10 @@ export function readOptions(): {
   recipesGiven: boolean;
   /** --levers: also the app's levers and the costlier recipes ({@link LEVER_RECIPES}). */
   levers: boolean;
+  /** --asked: also the fixed-budget protocol (scripts/eval/asked.ts). */
+  asked: boolean;
+  /** --ask-weights: chooseToAsk's exponents in the protocol (default: the app's). */
+  askWeights: AskWeights | undefined;
   /** Folder of the embeddings cached on disk (scripts/eval/embedding-cache.ts). */
   cacheDir: string;
   /** Threads for the frozen passes (--jobs; scripts/eval/parallel-embed.ts). */
@@ -123,6 +133,8 @@ export function readOptions(): {
         'cache-dir': { type: 'string' },
         jobs: { type: 'string' },
         levers: { type: 'boolean' },
+        asked: { type: 'boolean' },
+        'ask-weights': { type: 'string' },
         seeds: { type: 'string' },
         datasets: { type: 'string' },
         recipes: { type: 'string' },
@@ -174,11 +186,18 @@ export function readOptions(): {
   // app-avg on a pair) and is skipped elsewhere.
   const levers = values.levers === true;
   if (levers) recipes.push(...LEVER_RECIPES.filter((r) => !recipes.includes(r)));
+  let askWeights: AskWeights | undefined;
+  if (values['ask-weights'] !== undefined) {
+    const w = values['ask-weights'].split(',').map(Number);
+    if (!(w.length === 3 && w.every((x) => Number.isFinite(x) && x >= 0))) throw new UsageError(`--ask-weights must be three numbers >= 0, got ${values['ask-weights']}`, USAGE);
+    if (values.out === undefined) throw new UsageError('--ask-weights measures another choice than the app\'s: give --out, so bench/eval.json keeps the app\'s figures', USAGE);
+    askWeights = { uncertainty: w[0] as number, novelty: w[1] as number, density: w[2] as number };
+  }
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`, USAGE);
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
-  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers].every((v) => v === undefined);
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
+  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values['ask-weights']].every((v) => v === undefined);
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined, askWeights, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
 }
 

@@ -78,7 +78,7 @@ import type { BackboneManifest } from '../../shared/model/manifest.ts';
 import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
 import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
-import { predictAsTrained, trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
+import { predictAsTrained, trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
 import { ON_APP_LEVERS } from './report.ts';
 
 /** The `app` recipe with one lever changed (module comment). */
@@ -307,22 +307,36 @@ async function ensemble(train: readonly EvalExample[], test: readonly EvalExampl
   };
 }
 
-/** The app's Train button on these examples (module comment). */
+/** The app's Train button on these examples (module comment): `trainAsApp`, then `predictAsApp`. */
 async function app(
   train: readonly EvalExample[],
   test: readonly EvalExample[],
   ctx: RecipeContext,
   options: AppOptions = {},
 ): Promise<RecipeOutcome> {
-  // No seed: the app trains with trainAndGuard's default seed.
-  const result = await trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
-  const { training, guard, testTimeAugmentation: tta } = result;
-  const ttaDetail = tta ? `, tta ${tta.kept ? 'kept' : 'off'} (${tta.correct} vs ${tta.correctWithout}/${tta.n})` : '';
-  const detail = `${training.split.method}, epoch ${training.bestEpoch}, guard: ${guard.choice} (${guard.candidates.map((c) => `${c.name} ${c.correct}/${c.n}`).join(', ')})${ttaDetail}`;
-  // What the app predicts (kNN when the guard chose it; the head, with its TTA over the test
-  // photo's views when it records it): shared/learn/train-app.ts predictAsTrained.
+  const result = await trainAsApp(train, ctx, options);
+  return { predicted: await predictAsApp(result, train, test, ctx), detail: appDetail(result) };
+}
+
+/** The Train button's training (recipe `app`): trainAndGuard with the app's options and no seed (trainAndGuard's default, as the app). */
+export function trainAsApp(train: readonly EvalExample[], ctx: Pick<RecipeContext, 'backbone' | 'classes'>, options: AppOptions = {}): Promise<TrainAndGuardResult> {
+  return trainAndGuard(train, { backbone: ctx.backbone, classes: ctx.classes, ...options });
+}
+
+/**
+ * What the app predicts after {@link trainAsApp}, the top label of each test photo: kNN when the
+ * guard chose it; the head, with its TTA over the test photo's views (`ctx.testViews`) when it
+ * records it (shared/learn/train-app.ts predictAsTrained).
+ */
+export async function predictAsApp(result: TrainAndGuardResult, train: readonly EvalExample[], test: readonly EvalExample[], ctx: Pick<RecipeContext, 'backbone' | 'testViews'>): Promise<string[]> {
   const ranked = await predictAsTrained(result, train, ctx.backbone, test.map((e) => e.embedding), ctx.testViews);
-  return { predicted: ranked.map((r) => r[0]?.label as string), detail };
+  return ranked.map((r) => r[0]?.label as string);
+}
+
+/** The log's line for one app training: split, epochs, the guard's choice and counts, TTA. */
+export function appDetail({ training, guard, testTimeAugmentation: tta }: TrainAndGuardResult): string {
+  const ttaDetail = tta ? `, tta ${tta.kept ? 'kept' : 'off'} (${tta.correct} vs ${tta.correctWithout}/${tta.n})` : '';
+  return `${training.split.method}, epoch ${training.bestEpoch}, guard: ${guard.choice} (${guard.candidates.map((c) => `${c.name} ${c.correct}/${c.n}`).join(', ')})${ttaDetail}`;
 }
 
 /** Options of one `app` lever: how its features are mapped first, and what trainAndGuard is given. */
