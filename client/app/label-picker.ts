@@ -25,13 +25,13 @@ export interface LabelPickerOptions {
   first?: string;
   /** Makes the new-class field's id unique on the page. */
   idPrefix: string;
-  /** The new-class field's label ("Wrong: it is a new class"). */
+  /** What opens the new-class field, and its label ("Wrong: it is a new class"). */
   newClassText: string;
   onPick(choice: LabelChoice): void;
 }
 
 /**
- * The buttons and the new-class field. A name typed that matches a class (ignoring case) is that
+ * The buttons and the new-class field (folded under its summary). A name typed that matches a class (ignoring case) is that
  * class. After a pick every control is disabled (the caller says what happens next); `enable`
  * gives them back (after a failure), `disable` takes them (a label given another way).
  */
@@ -62,7 +62,6 @@ export function labelPicker(options: LabelPickerOptions): { el: HTMLElement; ena
   const form = h(
     'form',
     {
-      class: 'new-label',
       onsubmit: (e: Event) => {
         e.preventDefault();
         const name = input.value.trim();
@@ -76,13 +75,15 @@ export function labelPicker(options: LabelPickerOptions): { el: HTMLElement; ena
         pick(existing ? { classId: existing.id, className: existing.name } : { newClassName: name, className: name });
       },
     },
-    h('label', { for: inputId }, options.newClassText),
+    h('label', { for: inputId }, 'Name of the class'),
     h('div', { class: 'row' }, input, add),
     hint,
   );
+  // Folded: one line until needed, so a photo's choices stay short with many classes.
+  const newClass = h('details', { class: 'new-label' }, h('summary', {}, options.newClassText), form);
   controls.push(...buttons, input, add);
   return {
-    el: h('div', { class: 'label-picker' }, buttons.length ? h('div', { class: 'row' }, ...buttons) : null, form),
+    el: h('div', { class: 'label-picker' }, buttons.length ? h('div', { class: 'row' }, ...buttons) : null, newClass),
     enable: () => setDisabled(false),
     disable: () => setDisabled(true),
   };

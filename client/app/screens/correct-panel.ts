@@ -18,6 +18,8 @@ export interface Classified {
   headId: string;
   /** The photo's id in the unlabeled pool when it was kept there (dropped once it has a label). */
   pooled: Promise<string | null>;
+  /** Called once the photo is stored with its label (it has left the pool). */
+  onLabelled?(): void;
 }
 
 /**
@@ -36,9 +38,12 @@ export async function correctionPanel(root: HTMLElement, ctx: AppContext, item: 
     const learning = ctx.busy('learning');
     correct(item.photo, libraryLabel(choice), { prediction: item.result, headId: item.headId })
       .then(async (correction) => {
-        // Labelled now: it no longer waits in the pool of photos to ask about.
+        // Answered: the choices go (the status says what happens), and the photo, labelled now, no
+        // longer waits in the pool of photos to ask about.
+        section.classList.add('answered');
         const pooled = await item.pooled.catch(() => null);
         if (pooled) void deleteUnlabeled(pooled).catch(() => undefined);
+        item.onLabelled?.();
         const report = await correction.retrained.then(
           (r) => r.outcome,
           (err: unknown) => ({ failed: errorText(err) }),
@@ -83,15 +88,14 @@ export async function correctionPanel(root: HTMLElement, ctx: AppContext, item: 
       give(choice, 'corrected');
     },
   });
-  root.replaceChildren(
-    h(
-      'section',
-      { class: 'correct', 'aria-labelledby': 'correct-title', 'data-testid': 'correct' },
-      h('h2', { id: 'correct-title' }, 'Is it right?'),
-      h('p', { class: 'muted' }, 'Your answer teaches your model: the photo is added to the class you tap, and the model learns from it on this device.'),
-      h('div', { class: 'row' }, right),
-      picker.el,
-      status,
-    ),
+  const section = h(
+    'section',
+    { class: 'correct', 'aria-labelledby': 'correct-title', 'data-testid': 'correct' },
+    h('h2', { id: 'correct-title' }, 'Is it right?'),
+    h('p', { class: 'muted' }, 'Your answer teaches your model: the photo is added to the class you tap, and the model learns from it on this device.'),
+    h('div', { class: 'row' }, right),
+    picker.el,
+    status,
   );
+  root.replaceChildren(section);
 }

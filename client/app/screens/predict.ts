@@ -165,7 +165,10 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     const item = still;
     if (!live && item && result) item.result = result;
     if (!live && item && result?.head.kind === 'personal') {
-      await correctionPanel(correctArea, ctx, { photo: item.photo, result, headId: result.head.id, pooled: item.pooled }, () => gen === generation && still === item);
+      const onLabelled = (): void => {
+        if (still === item) keptNote.textContent = '';
+      };
+      await correctionPanel(correctArea, ctx, { photo: item.photo, result, headId: result.head.id, pooled: item.pooled, onLabelled }, () => gen === generation && still === item);
     }
   };
 
