@@ -11,9 +11,10 @@
  *
  * - asked: each round, the model just trained scores the pool's photos as the app would (its
  *   prediction from the photo alone, no views: the pool keeps photos, not views;
- *   `predictAsTrained`), and `chooseToAsk` picks 5 in kNN's space: every embedding through the
- *   input transform fitted on the labelled examples (views included) with `fitInputTransform`'s
- *   defaults, as `fitKnn` does; `labeled` = the labelled photos (not their views) in that space.
+ *   `predictAsTrained`), and `chooseToAsk` picks 5 in kNN's space, through the app's own call
+ *   (shared/learn/ask-space.ts `askAbout`: every embedding through the input transform fitted on
+ *   the labelled examples, views included, with `fitInputTransform`'s defaults, as `fitKnn` does;
+ *   `labeled` = the labelled photos, not their views, in that space, with their classes).
  *   One trajectory serves every k (k = 5 is its state at 5 x C labels).
  * - random: the same budget drawn at random from the pool (seeded by the seed), so one training at
  *   each k (the draw does not depend on the model, so training after each round would change
@@ -22,10 +23,9 @@
  * Labelled photos are stored as the app stores them: each photo plus its 3 augmented views.
  */
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
-import { chooseToAsk, type AskWeights } from '../../shared/learn/ask.ts';
-import { fitInputTransform } from '../../shared/head/input-transform.ts';
+import type { AskWeights } from '../../shared/learn/ask.ts';
+import { askAbout } from '../../shared/learn/ask-space.ts';
 import { predictAsTrained, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
-import { transformInputRows } from '../../shared/predict/predictor.ts';
 import { mulberry32, shuffle } from '../../shared/util/random.ts';
 import type { ActivePool, Dataset, EvalImage } from './datasets.ts';
 import { appDetail, predictAsApp, trainAsApp, type EvalExample } from './recipes.ts';
@@ -57,7 +57,9 @@ export interface AskedOutcome {
 
 /**
  * The photos the app asks about after a training, as it would choose them (module comment):
- * `count` photo ids of `candidates`, best first.
+ * `count` photo ids of `candidates`, best first. The model's scores are its prediction from the
+ * photo alone (`predictAsTrained` without views); the choice is shared/learn/ask-space.ts
+ * `askAbout`, the app's.
  */
 export async function askAsApp(
   result: TrainAndGuardResult,
@@ -68,28 +70,15 @@ export async function askAsApp(
   weights?: Partial<AskWeights>,
 ): Promise<string[]> {
   const embeddings = candidates.map((e) => e.embedding);
-  // The model's scores from the photo alone (no views), in class order.
   const ranked = await predictAsTrained(result, train, backbone, embeddings, embeddings.map(() => []));
   const classes = result.training.doc.classes;
   const index = new Map(classes.map((c, i) => [c, i]));
-  // kNN's space: the default input transform fitted on every labelled example, views included.
-  const transform = fitInputTransform(train.map((e) => e.embedding), backbone);
-  const rows = (set: readonly Float32Array[]): Float32Array[] => {
-    const flat = transformInputRows(set, backbone, transform);
-    const dim = set.length ? flat.length / set.length : 0;
-    return set.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
-  };
-  const space = rows(embeddings);
-  const labeled = rows(train.filter((e) => !e.augmented).map((e) => e.embedding));
-  const choices = chooseToAsk(
-    candidates.map((e, i) => {
-      const probabilities = new Float32Array(classes.length);
-      for (const p of ranked[i] ?? []) probabilities[index.get(p.label) as number] = p.score;
-      return { id: e.photoId, embedding: space[i] as Float32Array, probabilities };
-    }),
-    { count, labeled, ...(weights ? { weights } : {}) },
-  );
-  return choices.map((c) => c.id);
+  const pool = candidates.map((e, i) => {
+    const probabilities = new Float32Array(classes.length);
+    for (const p of ranked[i] ?? []) probabilities[index.get(p.label) as number] = p.score;
+    return { id: e.photoId, embedding: e.embedding, probabilities };
+  });
+  return askAbout(pool, { examples: train, backbone, classes, count, ...(weights ? { weights } : {}) }).map((c) => c.id);
 }
 
 /** Labels per class of `images`, as `min-max` (how evenly a strategy spent its labels). */

@@ -73,15 +73,16 @@ const USAGE = `Usage: npm run eval -- [options]
                       both backbones' embeddings concatenated (app-avg: one head each)
   --recipes ${RECIPES.join(',')}
                       (default: ${DEFAULT_RECIPES.join(',')})
-                      (the first is compared with each other one, paired by seed)
+                      (the first is compared with each other one, paired by seed;
+                      none: no recipe, e.g. with --asked for the protocol alone)
   --levers            also the app's levers (k = 10), selftrain and finetune
                       (on MobileNetV2); the default run leaves them out to stay
                       short with a cold embedding cache (README: CLI and evaluation)
   --asked             also the fixed-budget protocol (scripts/eval/asked.ts): the
                       labels the app asks for against random labels, from 1 photo
                       a class to k = 5 (emoji) and 5, 10 (fashion), MobileNetV2
-  --ask-weights U,V,W chooseToAsk's exponents (uncertainty, novelty, density) for
-                      measuring another choice; needs --out
+  --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
+                      balance) for measuring another choice; needs --out
   --out FILE          where the figures are merged (default bench/eval.json)
   --cache-dir DIR     where embeddings are cached (default .cache/eval)
   --no-cache          neither read nor write the embeddings cached on disk
@@ -169,7 +170,8 @@ export function readOptions(): {
     if (!ks.every((k) => Number.isInteger(k) && k >= 1)) throw new UsageError(`--ks must be positive integers, got ${values.ks}`, USAGE);
     plan.ks = plan.ks.filter((k) => ks.includes(k));
   }
-  const recipes = (values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
+  // `none`: no recipe (with --asked, the protocol alone).
+  const recipes = (values.recipes === 'none' ? [] : values.recipes ? values.recipes.split(',') : [...DEFAULT_RECIPES]) as Recipe[];
   for (const r of recipes) if (!RECIPES.includes(r)) throw new UsageError(`unknown recipe ${r} (known: ${RECIPES.join(', ')})`, USAGE);
   const datasetNames = values.datasets ? values.datasets.split(',') : DATASETS;
   for (const d of datasetNames) if (!DATASETS.includes(d)) throw new UsageError(`unknown dataset ${d} (known: ${DATASETS.join(', ')})`, USAGE);
@@ -189,9 +191,9 @@ export function readOptions(): {
   let askWeights: AskWeights | undefined;
   if (values['ask-weights'] !== undefined) {
     const w = values['ask-weights'].split(',').map(Number);
-    if (!(w.length === 3 && w.every((x) => Number.isFinite(x) && x >= 0))) throw new UsageError(`--ask-weights must be three numbers >= 0, got ${values['ask-weights']}`, USAGE);
+    if (!((w.length === 3 || w.length === 4) && w.every((x) => Number.isFinite(x) && x >= 0))) throw new UsageError(`--ask-weights must be three or four numbers >= 0, got ${values['ask-weights']}`, USAGE);
     if (values.out === undefined) throw new UsageError('--ask-weights measures another choice than the app\'s: give --out, so bench/eval.json keeps the app\'s figures', USAGE);
-    askWeights = { uncertainty: w[0] as number, novelty: w[1] as number, density: w[2] as number };
+    askWeights = { uncertainty: w[0] as number, novelty: w[1] as number, density: w[2] as number, balance: w[3] ?? 0 };
   }
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`, USAGE);

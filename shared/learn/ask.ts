@@ -35,11 +35,13 @@ export interface AskCandidate {
   probabilities: ArrayLike<number>;
 }
 
-/** The exponents of the score's three factors (module comment); 0 leaves a factor out. */
+/** The exponents of the score's factors (module comment); 0 leaves a factor out. */
 export interface AskWeights {
   uncertainty: number;
   novelty: number;
   density: number;
+  /** Needs `labeledClasses`. */
+  balance: number;
 }
 
 export interface AskOptions {
@@ -47,6 +49,11 @@ export interface AskOptions {
   count: number;
   /** Embeddings already labelled (the examples): photos close to them teach less. */
   labeled?: readonly Float32Array[];
+  /**
+   * The class index (into `probabilities`) of each of `labeled`, in the same order: photos the model
+   * expects in classes with fewer labels are preferred (the `balance` factor).
+   */
+  labeledClasses?: readonly number[];
   /** Cosine similarity at or above which two photos count as near-duplicates (default {@link DUPLICATE_COSINE}). */
   duplicateCosine?: number;
   /** The score's exponents (default {@link ASK_WEIGHTS}); for the evaluation's measurements. */
@@ -71,7 +78,7 @@ export interface AskChoice {
  */
 export const DUPLICATE_COSINE = 0.9;
 /** Default exponents of the score. */
-export const ASK_WEIGHTS: Readonly<AskWeights> = { uncertainty: 1, novelty: 1, density: 1 };
+export const ASK_WEIGHTS: Readonly<AskWeights> = { uncertainty: 1, novelty: 1, density: 1, balance: 0 };
 /** Neighbours a photo's density is the mean similarity to. */
 export const DENSITY_NEIGHBOURS = 10;
 /** At most this many photos of the pool (evenly spread in id order) are the density's reference. */
@@ -143,6 +150,13 @@ function validate(candidates: readonly AskCandidate[], options: AskOptions): num
   labeled.forEach((e, i) => {
     if (e.length !== dim) throw new RangeError(`chooseToAsk: labelled embedding ${i} has ${e.length} floats, the candidates' ${dim}`);
   });
+  const { labeledClasses } = options;
+  if (labeledClasses) {
+    if (labeledClasses.length !== labeled.length) throw new RangeError(`chooseToAsk: ${labeledClasses.length} labeledClasses for ${labeled.length} labelled embeddings`);
+    for (const c of labeledClasses) {
+      if (!(Number.isInteger(c) && c >= 0 && (first === undefined || c < classes))) throw new RangeError(`chooseToAsk: labeledClasses holds ${c}, not a class index of the probabilities`);
+    }
+  }
   return dim;
 }
 
@@ -214,15 +228,27 @@ export function chooseToAsk(candidates: readonly AskCandidate[], options: AskOpt
       if ((nearest[i] as number) >= threshold) out[i] = 1;
     }
   }
+  // Labels per class (labelled, plus this call's choices by their guess), for the balance factor.
+  const classCount = new Float64Array((pool[0] as AskCandidate).probabilities.length);
+  for (const c of options.labeledClasses ?? []) classCount[c] = (classCount[c] as number) + 1;
+  const useBalance = weights.balance > 0 && options.labeledClasses !== undefined;
   const chosen: AskChoice[] = [];
   while (chosen.length < count) {
+    const fewest = Math.min(...classCount);
     let best = -1;
     let bestScore = -Infinity;
     for (let i = 0; i < n; i++) {
       if (out[i]) continue;
       // Each factor floored at a tiny positive number, so that one at 0 still lets the others order photos.
       const novelty = floor((1 - (nearest[i] as number)) / 2);
-      const score = floor(margins[i]?.uncertainty as number) ** weights.uncertainty * novelty ** weights.novelty * floor(density[i] as number) ** weights.density;
+      let score = floor(margins[i]?.uncertainty as number) ** weights.uncertainty * novelty ** weights.novelty * floor(density[i] as number) ** weights.density;
+      if (useBalance) {
+        // The labels its class has, expected over the model's probabilities, against the fewest a class has.
+        const p = (pool[i] as AskCandidate).probabilities;
+        let expected = 0;
+        for (let j = 0; j < classCount.length; j++) expected += (p[j] as number) * (classCount[j] as number);
+        score *= ((1 + fewest) / (1 + Math.max(fewest, expected))) ** weights.balance;
+      }
       if (score > bestScore) {
         bestScore = score;
         best = i;
@@ -232,6 +258,7 @@ export function chooseToAsk(candidates: readonly AskCandidate[], options: AskOpt
     out[best] = 1;
     const { uncertainty, guess } = margins[best] as { uncertainty: number; guess: number };
     chosen.push({ id: (pool[best] as AskCandidate).id, uncertainty, guess });
+    classCount[guess] = (classCount[guess] as number) + 1;
     for (let i = 0; i < n; i++) {
       if (out[i]) continue;
       const s = dot(rows, i, rows, best, dim);

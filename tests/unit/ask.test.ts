@@ -119,6 +119,19 @@ describe('chooseToAsk', () => {
     expect(chooseToAsk([outlier, ...crowd], { count: 1 })[0]?.id.startsWith('crowd')).toBe(true);
   });
 
+  it('with balance, prefers photos the model expects in classes with fewer labels', () => {
+    const random = mulberry32(12);
+    // Equally unsure photos: half guessed class 0 (3 labels already), half class 1 (none).
+    const pool = Array.from({ length: 8 }, (_, i) => candidate(`p${i}`, direction(random), 0.3, i % 2));
+    const labeled = [direction(random), direction(random), direction(random)];
+    const options = { count: 2, labeled, labeledClasses: [0, 0, 0], weights: { balance: 2, density: 0, novelty: 0 } };
+    expect(chooseToAsk(pool, options).map((c) => c.guess)).toEqual([1, 1]);
+    // Off by default.
+    expect(chooseToAsk(pool, { ...options, weights: { density: 0, novelty: 0 } }).map((c) => c.guess)).toEqual([0, 1]);
+    expect(() => chooseToAsk(pool, { ...options, labeledClasses: [0, 0] })).toThrow(/2 labeledClasses for 3 labelled embeddings/);
+    expect(() => chooseToAsk(pool, { ...options, labeledClasses: [0, 0, 3] })).toThrow(/labeledClasses holds 3/);
+  });
+
   it('returns the whole pool when asked for more than it holds, and nothing from an empty pool', () => {
     const random = mulberry32(7);
     const pool = Array.from({ length: 3 }, (_, i) => candidate(`p${i}`, direction(random), 0.5));
