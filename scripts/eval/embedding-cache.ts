@@ -18,6 +18,14 @@ export class EmbeddingCache {
   /** Lookups answered from disk and vectors written, for the run's summary. */
   hits = 0;
   writes = 0;
+  /**
+   * Hits on vectors an earlier run wrote: what makes a run warm. A run from an empty cache also
+   * hits, on what it wrote itself (the pair of backbones reads the single runs' vectors, seeds
+   * share test photos), and is still cold.
+   */
+  earlierHits = 0;
+  /** Keys written by this process, every backbone's (only the main thread writes). */
+  private static readonly writtenThisRun = new Set<string>();
 
   /**
    * @param root folder of the whole cache (e.g. `.cache/eval`)
@@ -47,11 +55,13 @@ export class EmbeddingCache {
 
   /** The stored embedding of these pixels, or null. */
   get(pixels: RgbaPixels): Float32Array | null {
-    const file = this.file(EmbeddingCache.key(pixels));
+    const key = EmbeddingCache.key(pixels);
+    const file = this.file(key);
     if (!existsSync(file)) return null;
     const bytes = readFileSync(file);
     if (bytes.byteLength !== this.size * 4) return null;
     this.hits++;
+    if (!EmbeddingCache.writtenThisRun.has(`${this.dir}/${key}`)) this.earlierHits++;
     // A copy into its own aligned buffer (Buffer slices may be unaligned views of a pool).
     return new Float32Array(new Uint8Array(bytes).buffer);
   }
@@ -59,11 +69,13 @@ export class EmbeddingCache {
   /** Stores the embedding of these pixels (written to a temporary name, then renamed: never half a file). */
   set(pixels: RgbaPixels, embedding: Float32Array): void {
     if (embedding.length !== this.size) throw new RangeError(`expected ${this.size} floats, got ${embedding.length}`);
-    const file = this.file(EmbeddingCache.key(pixels));
+    const key = EmbeddingCache.key(pixels);
+    const file = this.file(key);
     mkdirSync(join(file, '..'), { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;
     writeFileSync(temporary, new Uint8Array(embedding.buffer, embedding.byteOffset, embedding.byteLength));
     renameSync(temporary, file);
     this.writes++;
+    EmbeddingCache.writtenThisRun.add(`${this.dir}/${key}`);
   }
 }
