@@ -11,6 +11,7 @@ import * as lib from '../lib/internal.ts';
 import { forwardTimesMs } from '../lib/backbone-choice.ts';
 import { blobOf, errorData, exampleSummary, median, sourceOf, type ClassArg, type ImageArg, type SourceKind } from './harness-data.ts';
 import { storageHelpers } from './harness-storage.ts';
+import { correctionHelpers } from './harness-correct.ts';
 
 /** What the heads-changed callback reported (for the multi-tab test). */
 const headChanges: lib.HeadChange[] = [];
@@ -18,6 +19,7 @@ const headChanges: lib.HeadChange[] = [];
 const harness = {
   ...lib,
   ...storageHelpers,
+  ...correctionHelpers,
   /** Embeds an image file passed as base64, through a source of the given kind. */
   async embedImage(img: ImageArg, kind: SourceKind = 'blob'): Promise<number[]> {
     const { source, cleanup } = await sourceOf(kind, img);

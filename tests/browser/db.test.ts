@@ -75,9 +75,9 @@ describe('database and tabs', () => {
     // A tab does not hear its own messages.
     expect(await a.evaluate(() => window.tannerin.messages())).toEqual([]);
 
-    // Tab b opens version 8 (as a newer app would): tab a closes its connection and is told.
-    const newer = await b.evaluate(() => window.tannerin.openNewerVersion(8));
-    expect(newer.version).toBe(8);
+    // Tab b opens version 9 (as a newer app would): tab a closes its connection and is told.
+    const newer = await b.evaluate(() => window.tannerin.openNewerVersion(9));
+    expect(newer.version).toBe(9);
     expect(newer.stores.sort()).toEqual(STORES);
     expect(await a.evaluate(() => window.tannerin.events())).toEqual(['version-change']);
     expect(await b.evaluate(() => window.tannerin.events())).toEqual([]);
