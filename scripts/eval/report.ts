@@ -198,6 +198,28 @@ export function askedTable(evaluation: Record<string, EvalEntry>): string[] {
   ];
 }
 
+/** Where asking lost to random labels, from the per-seed figures: each seed where `asked` was below `random`, per dataset, k and data. */
+export function askedLosses(evaluation: Record<string, EvalEntry>): string[] {
+  const lines: string[] = [];
+  for (const d of DATASETS) {
+    for (const k of ASK_KS[d]) {
+      for (const suffix of ['', '.confirm']) {
+        const asked = evaluation[`eval.${d}.asked.k${k}${suffix}`];
+        const random = evaluation[`eval.${d}.random.k${k}${suffix}`];
+        if (!asked?.seeds || !asked.perSeed || !random?.seeds || !random.perSeed) continue;
+        const bySeed = new Map(random.seeds.map((seed, i) => [seed, random.perSeed?.[i] as number]));
+        const lost = asked.seeds
+          .map((seed, i) => ({ seed, d: (asked.perSeed?.[i] as number) - (bySeed.get(seed) ?? NaN) }))
+          .filter((x) => x.d < 0)
+          .map((x) => `seed ${x.seed} (${signed(x.d)})`);
+        const name = `${d === 'emoji' ? 'emoji' : 'Fashion-MNIST'} k = ${k}${suffix ? ', confirmation' : ''}`;
+        lines.push(`- ${name}: ${lost.length ? `asked lost to random on ${lost.join(', ')}` : 'asked lost to random on no seed'}${asked.value < random.value ? '; **below random on the mean**' : ''}.`);
+      }
+    }
+  }
+  return lines.length ? ['Where asking lost (per seed, points):', '', ...lines] : [];
+}
+
 /** Where the goals stand, in words, from the figures. */
 function verdict(evaluation: Record<string, EvalEntry>): string[] {
   const lines: string[] = [];
@@ -286,9 +308,11 @@ export function evalSection(evaluation: Record<string, EvalEntry> | null): strin
       ? [
           '### The photos the app asks about against random ones (issue 18: same number of labels)',
           '',
-          'Fixed budget (`npm run eval -- --asked`, scripts/eval/asked.ts): from the seed\'s 1 labelled photo a class, labels are spent 5 at a time on an unlabeled pool (emoji: every emoji of the ten subcategories not in the seed\'s test set, 9 to 55 a class; Fashion-MNIST: 100 train images a class) until k photos a class on average, with recipe `app` trained after each round. `asked`: the 5 the app chooses (shared/learn/ask.ts `chooseToAsk` on the model just trained); `random`: as many drawn at random. Accuracy % on the test set, mean [95% t-interval]; the difference is paired by seed (an interval that excludes 0 is a difference at the 5% level). The strategy\'s weights were chosen on seeds 0-4; the confirmation columns (emoji seeds 5-9, Fashion-MNIST t10k 100-199 with seeds 5-9) are data no choice saw.',
+          'Fixed budget (`npm run eval -- --asked`, scripts/eval/asked.ts): from the seed\'s 1 labelled photo a class, labels are spent 5 at a time on an unlabeled pool (emoji: every emoji of the ten subcategories not in the seed\'s test set, 9 to 55 a class; Fashion-MNIST: 100 train images a class) until k photos a class on average, with recipe `app` trained after each round. `asked`: the 5 the app chooses (shared/learn/ask-space.ts `askAbout`, the app\'s call: shared/learn/ask.ts `chooseToAsk` on the model just trained, in kNN\'s space); `random`: as many drawn at random from the same pool. Accuracy % on the test set, mean [95% t-interval]; the difference is paired by seed (an interval that excludes 0 is a difference at the 5% level). The strategy\'s weights were chosen on seeds 0-4; the confirmation columns (emoji seeds 5-9, Fashion-MNIST t10k 100-199 with seeds 5-9) are data no choice saw.',
           '',
           ...askedTable(evaluation),
+          '',
+          ...askedLosses(evaluation),
           '',
         ]
       : []),

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { emojiDataset, fashionDataset, FASHION_DIR, type Dataset } from '../../scripts/eval/datasets.ts';
-import { allRecipesTable, askedTable, evalSection, README_ASKED_END, README_ASKED_START, replaceReadmeTable, type EvalEntry } from '../../scripts/eval/report.ts';
+import { allRecipesTable, askedLosses, askedTable, evalSection, README_ASKED_END, README_ASKED_START, replaceReadmeTable, type EvalEntry } from '../../scripts/eval/report.ts';
 
 /** A figure over `seeds` with these accuracies. */
 const entry = (perSeed: number[], seeds = [0, 1, 2, 3, 4]): EvalEntry => ({
@@ -74,6 +74,16 @@ describe('the asked-vs-random table', () => {
     expect(table[3]).toContain('+5.0 [+5.0, +5.0]');
     expect(table[3]).toContain('-1.0 [-1.0, -1.0]');
     expect(askedTable({ 'eval.emoji.app.k10': entry([0.5, 0.5]) })).toEqual([]);
+  });
+
+  it('says where asking lost: each seed below random, and a mean below random in bold', () => {
+    expect(askedLosses(evaluation)).toEqual([
+      'Where asking lost (per seed, points):',
+      '',
+      '- emoji k = 5: asked lost to random on seed 4 (-4.0).',
+      '- Fashion-MNIST k = 10: asked lost to random on no seed.',
+      '- Fashion-MNIST k = 10, confirmation: asked lost to random on seed 5 (-1.0), seed 6 (-1.0); **below random on the mean**.',
+    ]);
   });
 
   it('goes into the README between its markers and into BENCHMARKS.md, and stays out of the recipe tables', () => {
