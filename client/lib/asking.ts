@@ -5,11 +5,10 @@
  * each labels one ({@link labelUnlabeled}: it moves to the examples and the model retrains in the
  * background, as after a correction) or skips it ({@link skipAsked}).
  *
- * What `chooseToAsk` is given: each photo's embedding on the head's backbone and kNN's view of it
- * (the backbone's embedding through the input transform fitted on the labelled examples, as the
- * guard's kNN compares photos), the current model's probabilities for it (head, kNN or fine-tuned
- * model, as `predict` answers, without test-time augmentation), and the labelled photos in the
- * same space.
+ * What `chooseToAsk` is given, through shared/learn/ask-space.ts `askAbout` (as the evaluation
+ * gives it): each photo's embedding on the head's backbone and the stored examples of the model's
+ * classes (kNN's space is fitted on them), and the current model's probabilities for the photo
+ * (head, kNN or fine-tuned model, as `predict` answers, without test-time augmentation).
  *
  * Embeddings of the pool are cached in each unlabeled record (`UnlabeledRecord.embedding`, one
  * backbone at a time): a photo kept from Predict brings the one its prediction computed; the others
@@ -17,9 +16,8 @@
  * after a switch to another backbone. The backbone is leased while they are computed; every tensor
  * is disposed by `Backbone.embed` and the predictions (the tensor count stays flat).
  */
-import { chooseToAsk } from '../../shared/learn/ask.ts';
-import { fitInputTransform } from '../../shared/head/input-transform.ts';
-import { rankPredictions, transformInputRows } from '../../shared/predict/predictor.ts';
+import { askAbout } from '../../shared/learn/ask-space.ts';
+import { rankPredictions } from '../../shared/predict/predictor.ts';
 import type { Prediction } from '../../shared/api/types.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
@@ -28,7 +26,7 @@ import { notifyChange } from './changes.ts';
 import { currentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, readPhotoBytes, type PhotoBytes, type StoredUnlabeledRecord } from './db.ts';
 import { pixelsOfBytes } from './embed.ts';
-import { addExampleWith, storedEmbeddings } from './examples.ts';
+import { addExampleWith, trainingSet } from './examples.ts';
 import { activeHeadId } from './heads.ts';
 import { classOf, type CorrectLabel, type Correction } from './correct.ts';
 import { predict, predictEmbedding } from './predict.ts';
@@ -49,8 +47,10 @@ export interface AskedPhoto {
 /**
  * Up to `count` unlabeled photos to ask about, best first (module comment), for the personal model
  * `options.headId` (default: the active one). Skipped photos are never offered. Empty when there is
- * no personal model or no photo to ask about. The first call after photos were added embeds them
- * (one backbone pass each, from the stored copies).
+ * no personal model, no photo to ask about, or no stored example of the model's classes on its
+ * backbone (the space photos are compared in is fitted on them). The first call after photos were
+ * added embeds them (one backbone pass each, from the stored copies); a model on a backbone not on
+ * the device throws `BackboneNeededError`.
  */
 export async function photosToAsk(count = 5, options: { headId?: string } = {}): Promise<AskedPhoto[]> {
   const headId = options.headId ?? (await activeHeadId());
@@ -73,19 +73,13 @@ export async function photosToAsk(count = 5, options: { headId?: string } = {}):
     probabilities.push(Float32Array.from(doc.classes, (c) => predictions.find((p) => p.label === c)?.score ?? 0));
   }
 
-  // kNN's space: the transform fitted on the labelled examples (every view), their photos in it.
-  const labelledViews = [...(await storedEmbeddings(doc.backbone)).values()].flatMap((byId) => [...byId.values()]);
-  const transform = fitInputTransform(labelledViews.length ? labelledViews.flat() : [...embeddings.values()], backbone.manifest);
-  const rows = (list: readonly Float32Array[]): Float32Array[] => {
-    const flat = transformInputRows(list, backbone.manifest, transform);
-    const dim = list.length ? flat.length / list.length : 0;
-    return list.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
-  };
-  const candidateRows = rows(records.map((r) => embeddings.get(r.id) as Float32Array));
-  const labeled = rows(labelledViews.map((views) => views[0] as Float32Array));
-  const chosen = chooseToAsk(
-    records.map((r, i) => ({ id: r.id, embedding: candidateRows[i] as Float32Array, probabilities: probabilities[i] as Float32Array })),
-    { count, labeled },
+  // chooseToAsk fed as the evaluation feeds it (shared/learn/ask-space.ts): kNN's space, fitted on
+  // the stored examples of the model's classes (every view).
+  const examples = (await trainingSet(doc.backbone)).examples.filter((e) => doc.classes.includes(e.label));
+  if (examples.length === 0) return [];
+  const chosen = askAbout(
+    records.map((r, i) => ({ id: r.id, embedding: embeddings.get(r.id) as Float32Array, probabilities: probabilities[i] as Float32Array })),
+    { examples, backbone: backbone.manifest, classes: doc.classes, count },
   );
   const byId = new Map(records.map((r, i) => [r.id, { record: r, p: probabilities[i] as Float32Array }]));
   return Promise.all(
