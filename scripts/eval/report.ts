@@ -348,7 +348,8 @@ export function replaceEvalSection(text: string, lines: string[]): string {
   const start = text.indexOf(EVAL_HEADING);
   if (start < 0) return `${text.trimEnd()}\n\n${section}`;
   const next = text.indexOf('\n## ', start + EVAL_HEADING.length);
-  return text.slice(0, start) + section + (next >= 0 ? text.slice(next + 1) : '');
+  // The last section ends the file with one newline.
+  return text.slice(0, start) + (next >= 0 ? section + text.slice(next + 1) : `${section.trimEnd()}\n`);
 }
 
 /**
