@@ -73,6 +73,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef, servedBackbones, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
+import { pairManifest } from './backbone-pair.ts';
 import { ParallelEmbedder, timedEmbedding, type TimedEmbedding } from './parallel-embed.ts';
 import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';
 import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
@@ -187,21 +188,6 @@ let imagesSeen = 0;
 let diskHits = 0;
 /** Of those, hits on vectors an earlier run wrote (none: the run was cold). */
 let earlierHits = 0;
-
-/**
- * The manifest of two backbones' embeddings concatenated (`A+B`): A's parts, then B's at B's
- * offsets shifted by A's size. Only its parts and ref are read (heads on it never run in the app).
- */
-function pairManifest(manifests: readonly BackboneManifest[]): BackboneManifest {
-  let offset = 0;
-  const parts = manifests.flatMap((m) => {
-    const shifted = m.embedding.parts.map((p) => ({ ...p, offset: offset + p.offset }));
-    offset += m.embedding.size;
-    return shifted;
-  });
-  const first = manifests[0] as BackboneManifest;
-  return { ...first, id: manifests.map((m) => m.id).join('+'), version: manifests.map((m) => m.version).join('+'), embedding: { size: offset, parts }, files: [] };
-}
 
 /** Loads the backbone `id` (or both of a pair `A+B`), disposing the previous ones, and starts the caches afresh. */
 async function useBackbone(id: string): Promise<void> {
