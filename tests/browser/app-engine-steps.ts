@@ -19,6 +19,34 @@ export async function openEngineApp(page: EnginePage, origin: string): Promise<v
   await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, 90_000);
 }
 
+/**
+ * Clicks the first element matching `selector` (or, with `text`, the first whose text contains
+ * it) after scrolling it to the middle of the viewport: a driver that scrolls it only just into
+ * view leaves it under the fixed tab bar at the bottom, and WebKit's WebDriver then refuses the
+ * click as intercepted. It refused one too while the screen was still filling in (its cards
+ * render after reading storage, moving what is below): then it tries again, a few times.
+ */
+export async function tapCentered(page: EnginePage, selector: string, text?: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await page.waitForFunction(
+      ([sel, txt]) => {
+        const el = [...document.querySelectorAll(sel)].find((e) => txt === null || (e.textContent ?? '').includes(txt));
+        el?.scrollIntoView({ block: 'center' });
+        return el !== undefined;
+      },
+      [selector, text ?? null] as const,
+    );
+    try {
+      if (text === undefined) await page.click(selector);
+      else await clickText(page, selector, text);
+      return;
+    } catch (err) {
+      if (attempt >= 5 || !/intercepted/i.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
+
 /** Shows a screen through the tab bar. */
 export async function tab(page: EnginePage, screen: 'teach' | 'train' | 'predict' | 'models'): Promise<void> {
   await page.click(`nav a[href="#${screen}"]`);
@@ -113,7 +141,7 @@ export async function emptyPool(page: EnginePage): Promise<void> {
   for (;;) {
     const before = await page.evaluate(count, undefined);
     if (await page.evaluate(() => document.querySelector('[data-testid="unlabeled"] .thumb') === null, undefined)) return;
-    await page.click('[data-testid="unlabeled"] .thumb button');
+    await tapCentered(page, '[data-testid="unlabeled"] .thumb button');
     // The count line changes with each photo (the thumbnails show only the newest).
     await page.waitForFunction(
       (old) => (document.querySelector('[data-testid="pool-count"]')?.textContent ?? '') !== old,
@@ -143,12 +171,13 @@ export const SETTLED = /model is in use|model stays in use|could not/i;
  * a label started has ended) and returns it. A safety limit, not a timing: WebKit once took minutes to train.
  */
 export async function settledText(page: EnginePage, selector: string, settled = SETTLED, timeoutMs = 300_000): Promise<string> {
-  await page.waitForFunction(
-    ([sel, re]) => new RegExp(re, 'i').test(document.querySelector(sel)?.textContent ?? ''),
-    [selector, settled.source] as const,
-    timeoutMs,
-  );
-  return page.evaluate((sel) => document.querySelector(sel)?.textContent ?? '', selector);
+  const text = (): Promise<string> => page.evaluate((sel) => document.querySelector(sel)?.textContent ?? '(none)', selector);
+  try {
+    await page.waitForFunction(([sel, re]) => new RegExp(re, 'i').test(document.querySelector(sel)?.textContent ?? ''), [selector, settled.source] as const, timeoutMs);
+  } catch (err) {
+    throw new Error(`${selector} still says "${await text()}" after ${timeoutMs} ms`, { cause: err });
+  }
+  return text();
 }
 
 /**
@@ -158,11 +187,11 @@ export async function settledText(page: EnginePage, selector: string, settled = 
  */
 export async function correctTo(page: EnginePage, name: string): Promise<{ first: string; settled: string }> {
   const known = await page.evaluate((n) => [...document.querySelectorAll('[data-testid="correct"] button[data-label]')].some((b) => b.getAttribute('data-label') === n), name);
-  if (known) await clickText(page, '[data-testid="correct"] button[data-label]', `Wrong: it is ${name}`);
+  if (known) await tapCentered(page, '[data-testid="correct"] button[data-label]', `Wrong: it is ${name}`);
   else {
-    await page.click('[data-testid="correct"] details.new-label summary');
+    await tapCentered(page, '[data-testid="correct"] details.new-label summary');
     await page.type('#correct-new-class', name);
-    await clickText(page, '[data-testid="correct"] form button', 'Add');
+    await tapCentered(page, '[data-testid="correct"] form button', 'Add');
   }
   await page.waitForFunction(() => (document.querySelector('[data-testid="correct-status"]')?.textContent ?? '') !== '', undefined);
   const first = await page.evaluate(() => document.querySelector('[data-testid="correct-status"]')?.textContent ?? '', undefined);
@@ -186,8 +215,12 @@ export async function answerAsked(page: EnginePage, answer: (guess: string) => s
   for (const [i, guess] of guesses.entries()) {
     const item = `[data-testid="asked"]:nth-child(${i + 1})`;
     const choice = answer(guess);
-    if (choice === 'skip') await page.click(`${item} [data-testid="ask-skip"]`);
-    else await clickText(page, `${item} button[data-label]`, `It is ${choice}`);
+    const tap = (): Promise<void> => (choice === 'skip' ? tapCentered(page, `${item} [data-testid="ask-skip"]`) : tapCentered(page, `${item} button[data-label]`, `It is ${choice}`));
+    // A tap disables the photo's choices at once. WebKit's WebDriver lost a click once (see
+    // trainNow): one more tap then.
+    const taken = (sel: string): boolean => document.querySelector(`${sel} [data-testid="ask-skip"]`)?.hasAttribute('disabled') === true || document.querySelector(`${sel}.answered`) !== null;
+    await tap();
+    await page.waitForFunction(taken, item, 10_000).catch(tap);
   }
   const answered = new RegExp(`${SETTLED.source}|^Skipped\\.$`, 'i');
   const out: Array<{ guess: string; note: string }> = [];

@@ -3,7 +3,9 @@
  * at a 360x740 phone size: teach three classes from files, train, predict held-out photos; a photo
  * from the fake camera and live predictions; export a model (the download captured in the page) and
  * import it back; and offline: after one visit the app opens from its service worker, trains and
- * predicts with its server gone. WebDriver cannot cut the network, so the app is opened through a
+ * predicts with its server gone, then learns from mistakes there: the photos the Train screen asks
+ * about are labelled, and a wrong prediction is corrected on Predict (the model retrains each time,
+ * and the same photo then names the corrected class). WebDriver cannot cut the network, so the app is opened through a
  * proxy on an origin of its own (tests/browser/proxy.ts) that is then closed: from the page's side,
  * a server that refuses connections, with `navigator.onLine` still true. The full Chromium-only app
  * test (tests/browser/app.test.ts) covers the rest (accessibility, sync, improve, updates).
@@ -14,7 +16,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { APP_CSP } from '../../scripts/build.ts';
-import { clickText, ENGINES, type EngineFile, type EngineName, type EnginePage, type EngineSession } from './engine.ts';
+import { answerAsked, correctTo, emptyPool, engineFile as file, findWrongPrediction, nextTopLabel, openEngineApp as openApp, predictStill, tab, teachClass, trainNow } from './app-engine-steps.ts';
+import { clickText, ENGINES, type EngineName, type EnginePage, type EngineSession } from './engine.ts';
 import { launchEngine } from './engines.ts';
 import { startProxy, type Proxy } from './proxy.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
@@ -30,13 +33,14 @@ const CLASSES = ['heart', 'animal-mammal', 'transport-ground'];
 const split = emojiSplit(CLASSES, 6, 2, 3);
 const train = (label: string): EmojiImage[] => split.train[label] as EmojiImage[];
 const test = (label: string): EmojiImage[] => split.test[label] as EmojiImage[];
-const file = (e: EmojiImage): EngineFile => ({ name: e.file, mimeType: e.image.type, buffer: Buffer.from(e.image.base64, 'base64') });
-
-/** Opens the app and waits until the models are loaded and the screens are shown. */
-async function openApp(page: EnginePage, origin: string): Promise<void> {
-  await page.goto(`${origin}/`);
-  await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, 90_000);
-}
+/**
+ * Photos for learning from mistakes: 5 unlabeled photos of one taught class (none of the split's),
+ * and birds, a kind never taught.
+ */
+const POOL_CLASS = 'transport-ground';
+const used = new Set([...train(POOL_CLASS), ...test(POOL_CLASS)].map((e) => e.file));
+const poolPhotos = (emojiSplit([POOL_CLASS], 0, 40, 18).test[POOL_CLASS] as EmojiImage[]).filter((e) => !used.has(e.file)).slice(0, 5);
+const birds = emojiSplit(['animal-bird'], 0, 1, 18).test['animal-bird'] as EmojiImage[];
 
 /** Whether a console or page error is a Content-Security-Policy violation (Chromium's and Firefox's wording). */
 const isCspMessage = (e: string): boolean => /Content.Security.Policy/i.test(e);
@@ -107,73 +111,8 @@ async function expectServedWithCsp(origin: string): Promise<void> {
   }
 }
 
-/** Shows a screen through the tab bar. */
-async function tab(page: EnginePage, screen: 'teach' | 'train' | 'predict' | 'models'): Promise<void> {
-  await page.click(`nav a[href="#${screen}"]`);
-  await page.waitForFunction((s) => document.querySelector(`main[data-screen="${s}"] h1`) !== null, screen);
-}
-
 const thumbs = (page: EnginePage, name: string): Promise<number> =>
   page.evaluate((n) => document.querySelectorAll(`article[data-class="${n}"] .thumb`).length, name);
-
-/** Adds a class on the Teach screen and uploads its photos. */
-async function teachClass(page: EnginePage, name: string, images: EmojiImage[]): Promise<void> {
-  await tab(page, 'teach');
-  await page.type('#new-class', name);
-  await clickText(page, 'button', 'Add class');
-  await page.waitForFunction((n) => document.querySelector(`article[data-class="${n}"]`) !== null, name);
-  await page.setFiles(`article[data-class="${name}"] input[type="file"]`, images.map(file));
-  await page.waitForFunction(([n, count]) => document.querySelectorAll(`article[data-class="${n}"] .thumb`).length >= count, [name, images.length] as const, 90_000);
-}
-
-/** What the Train screen shows: its status line and progress bar (for a failure's message). */
-const trainScreenText = (page: EnginePage): Promise<string> =>
-  page.evaluate(() => {
-    const status = document.querySelector('[data-testid="train-status"]')?.textContent ?? '(no status)';
-    const bar = document.querySelector('main[data-screen="train"] .progress');
-    const value = bar?.querySelector('progress')?.value ?? 0;
-    return `status: ${status}; progress: ${Math.round(value * 100)}% ${bar?.textContent ?? ''}; visibility: ${document.visibilityState}`;
-  }, undefined);
-
-/**
- * Trains from the Train screen and waits for the result. A training error ends the wait at once;
- * either way a failure says what the screen showed and keeps a screenshot.
- */
-async function trainNow(page: EnginePage, shot: (name: string) => Promise<void>): Promise<void> {
-  await tab(page, 'train');
-  await page.waitForFunction(() => document.querySelector('[data-testid="train-button"]:not([disabled])') !== null, undefined);
-  await page.click('[data-testid="train-button"]');
-  // A tap starts training at once (its status shows). In WebKit a WebDriver click was lost once
-  // (CI: status empty, progress 0% after 300 s; the summary above the button re-renders and moves
-  // it): one more tap then, if the first shows nothing.
-  const started = () => document.querySelector('[data-testid="train-status"]')?.textContent !== '' || document.querySelector('[data-testid="train-result"]') !== null;
-  await page.waitForFunction(started, undefined, 15_000).catch(async () => {
-    await page.click('[data-testid="train-button"]');
-  });
-  try {
-    // Generous: WebKit's SIMD build on a loaded 2-core machine took over 2 minutes once (a safety limit, not a timing).
-    await page.waitForFunction(
-      () => document.querySelector('[data-testid="train-result"]') !== null || document.querySelector('[data-testid="train-status"].error') !== null,
-      undefined,
-      300_000,
-    );
-  } catch (err) {
-    await shot('train-timeout').catch(() => undefined);
-    throw new Error(`training did not finish (${await trainScreenText(page)})`, { cause: err });
-  }
-  if (await page.evaluate(() => document.querySelector('[data-testid="train-result"]') === null, undefined)) {
-    await shot('train-failed').catch(() => undefined);
-    throw new Error(`training failed (${await trainScreenText(page)})`);
-  }
-}
-
-/** The top label of the prediction bars shown after `action` (the bars shown before are marked stale). */
-async function nextTopLabel(page: EnginePage, action: () => Promise<void>): Promise<string> {
-  await page.evaluate(() => document.querySelector('[data-testid="prediction-bars"]')?.setAttribute('data-stale', ''), undefined);
-  await action();
-  await page.waitForFunction(() => document.querySelector('[data-testid="prediction-bars"]:not([data-stale]) li .label') !== null, undefined, 60_000);
-  return page.evaluate(() => document.querySelector('[data-testid="prediction-bars"]:not([data-stale]) li .label')?.textContent ?? '', undefined);
-}
 
 /** Predicts each held-out photo on the Predict screen with "My model"; how many were right. */
 async function predictHeldOut(page: EnginePage, perClass: number): Promise<{ right: number; tried: string[] }> {
@@ -363,6 +302,39 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
     await page.screenshot(join(ARTIFACTS, `${engine}-offline-predict.png`));
     expect(await cspViolations(page)).toEqual([]);
     // Requests to the closed origin fail (the manifest check); nothing else may.
+    expect(pageErrors(session, 2).filter((e) => !/NetworkError|Failed to load resource|ERR_CONNECTION_REFUSED|fetch/i.test(e))).toEqual([]);
+  });
+
+  it('still offline: labels the photos it asks about, and corrects a wrong prediction', { timeout: 900_000 }, async () => {
+    const { page } = session;
+    const shot = (name: string): Promise<void> => page.screenshot(join(ARTIFACTS, `${engine}-offline-${name}.png`));
+    // The photos predicted above were kept to teach later; only photos of one class stay, so the
+    // test knows what each asked photo shows.
+    await emptyPool(page);
+    await page.setFiles('#unlabeled-files', poolPhotos.map(file));
+    const answers = await answerAsked(page, () => POOL_CLASS, poolPhotos.length);
+    await shot('asked');
+    for (const a of answers) expect(a.note).toMatch(/^Your updated model is in use\.$|previous model stays in use/);
+    // Each labelled photo is an example of its class now.
+    await page.waitForFunction(
+      (text) => (document.querySelector('[data-testid="train-summary"]')?.textContent ?? '').includes(text),
+      `${POOL_CLASS} (${train(POOL_CLASS).length + answers.length})`,
+      30_000,
+    );
+
+    await tab(page, 'predict');
+    await page.waitForFunction(() => (document.querySelector('#model-mine') as HTMLInputElement | null)?.checked === true, undefined);
+    const wrong = await findWrongPrediction(page, [...CLASSES.flatMap((truth) => test(truth).map((image) => ({ image, truth }))), { image: birds[0] as EmojiImage, truth: 'animal-bird' }]);
+    const { first, settled } = await correctTo(page, wrong.truth);
+    expect(first).toBe(`Added to “${wrong.truth}”. Learning from it…`);
+    expect(settled).toMatch(/^Your corrected model is in use\.$|previous model stays in use/);
+    console.log(`${engine}: ${wrong.image.file} (${wrong.truth}) was named ${wrong.top}; after the correction: ${settled}`);
+    await shot('corrected');
+    // The same photo again names the corrected class, and says it was labelled.
+    const again = await predictStill(page, file(wrong.image));
+    expect(again.top).toBe(wrong.truth);
+    expect(again.youSaid).toBe(`You said this is “${wrong.truth}”.`);
+    expect(await cspViolations(page)).toEqual([]);
     expect(pageErrors(session, 2).filter((e) => !/NetworkError|Failed to load resource|ERR_CONNECTION_REFUSED|fetch/i.test(e))).toEqual([]);
   });
 });
