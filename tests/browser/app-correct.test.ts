@@ -146,6 +146,22 @@ describe('learning from mistakes, offline', () => {
     const again = await predictStill(app, engineFile(wrong.image));
     expect(again.top).toBe(wrong.truth);
     expect(again.youSaid).toBe(`You said this is “${wrong.truth}”.`);
+    // A kind the model was never taught becomes a new class from the same panel.
+    if (wrong.truth !== 'animal-bird') {
+      await predictStill(app, engineFile(bird));
+      const added = await correctTo(app, 'animal-bird');
+      expect(added.first).toBe('Added to “animal-bird”. Learning from it…');
+      expect(added.settled).toMatch(/^Your corrected model is in use\.$|previous model stays in use/);
+      console.log(`chromium: a bird corrected to a new class: ${added.settled}`);
+      const named = await predictStill(app, engineFile(bird));
+      expect(named.top).toBe('animal-bird');
+      expect(named.youSaid).toBe('You said this is “animal-bird”.');
+      await page.click('nav a[href="#teach"]');
+      await page.waitForSelector('article[data-class="animal-bird"] .thumb');
+      await tab(app, 'predict');
+      await page.waitForSelector('#model-mine:checked');
+      await predictStill(app, engineFile(wrong.image));
+    }
     // The default model's answers are not corrected here: no buttons.
     await page.check('#model-default');
     await page.waitForSelector('[data-testid="prediction-bars"] li');
