@@ -100,10 +100,12 @@ export interface PredictResult extends EmbeddingPredictResult {
 
 /** Labels and scores for a photo (see the module comment). Needs `loadModels` first. */
 export async function predict(source: EmbedSource, options: PredictOptions = {}): Promise<PredictResult> {
-  const pixels = await pixelsOf(source);
-  const keying = photoKeyOf(source, pixels);
-  keying.catch(() => undefined);
+  let keying: Promise<string> | null = null;
   const result = await withHead(options, async (head) => {
+    // Read inside the lease, as embed() does: a job decoding its photo keeps its backbone.
+    const pixels = await pixelsOf(source);
+    keying = photoKeyOf(source, pixels);
+    keying.catch(() => undefined);
     if (head.knn) {
       const embedding = await head.backbone.embed(pixels);
       return { predictions: head.knn.predict(embedding), testTimeViews: 0, embedding };
@@ -114,7 +116,7 @@ export async function predict(source: EmbedSource, options: PredictOptions = {})
     // A fine-tuned model's frozen pass lacks its tail's parts: not the photo's embedding.
     return { predictions, testTimeViews, ...(head.info.fineTuned ? {} : { embedding: frozen.embedding }) };
   });
-  const photoKey = await keying;
+  const photoKey = await (keying ?? photoKeyOf(source));
   const corrected = result.head.kind === 'personal' ? await correctedClass(photoKey) : null;
   const predictions = corrected
     ? [{ label: corrected.className, score: 1 }, ...result.predictions.filter((p) => p.label !== corrected.className)]
