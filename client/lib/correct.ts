@@ -10,7 +10,8 @@
  *    then);
  * 2. remembers the photo by its key (client/lib/corrections.ts), in the same transaction: the same
  *    photo is predicted as corrected from then on, whatever the retrained model says. A photo
- *    corrected before is not stored twice: its example moves to the new class;
+ *    corrected before is not stored twice: its example moves to the new class. The photo leaves
+ *    the unlabeled pool if it was there, and Predict's photos are not kept there again;
  * 3. retrains the model in the background (client/lib/retrain.ts): the current head from its own
  *    weights (shared/learn/warm-start.ts), judged by the guard as Train is, stored and synced as
  *    Train's heads are (only the head syncs; photos and labels stay on the device). One training at
@@ -32,6 +33,7 @@ import { addClass, addExampleWith, listClasses, moveExample } from './examples.t
 import { photoKeyOf } from './photo-key.ts';
 import type { PredictResult } from './predict.ts';
 import { retrainSoon } from './retrain.ts';
+import { forgetUnlabeledPhoto } from './unlabeled.ts';
 import type { TrainReport } from './train.ts';
 
 /** What a photo really is: a class that exists, or a new class by name (an existing class of that name, ignoring case, is used). */
@@ -79,6 +81,8 @@ export async function correct(source: EmbedSource, label: CorrectLabel, options:
     const embedding = prediction?.embedding && prediction.head.backbone === currentBackbone().ref ? prediction.embedding : undefined;
     exampleId = (await addExampleWith(classId, source, {}, { rememberAs: photoKey, ...(embedding ? { embedding } : {}) })).id;
   }
+  // Labelled now: no longer a photo to ask about (kept in the pool from Predict, say).
+  await forgetUnlabeledPhoto(photoKey);
   return { exampleId, classId, photoKey, retrained: retrainSoon(options.headId) };
 }
 

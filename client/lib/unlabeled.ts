@@ -18,6 +18,7 @@ import { notifyChange } from './changes.ts';
 import { openTannerinDb, readPhotoBytes, type PhotoBytes, type TannerinSchema, type UnlabeledRecord } from './db.ts';
 import type { IDBPObjectStore, StoreNames } from 'idb';
 import { pixelsOf, type EmbedSource } from './embed.ts';
+import { correctedExample } from './corrections.ts';
 import { photoCopy } from './examples.ts';
 import { photoKeyOf } from './photo-key.ts';
 import type { PredictResult } from './predict.ts';
@@ -77,6 +78,8 @@ export async function addUnlabeled(photo: EmbedSource, options: AddUnlabeledOpti
   if (from === 'predict' && !policy.keep) return { id: null };
   const pixels = await pixelsOf(photo);
   const [copy, photoKey] = await Promise.all([photoCopy(pixels), prediction?.photoKey ?? photoKeyOf(photo, pixels)]);
+  // A photo the person already labelled (correct, labelUnlabeled) is an example: nothing to ask.
+  if (from === 'predict' && (await correctedExample(photoKey))) return { id: null };
   const record: UnlabeledRecord = {
     id: crypto.randomUUID(),
     photo: copy.photo,
@@ -126,6 +129,19 @@ export async function listUnlabeled(): Promise<UnlabeledPhoto[]> {
   return Promise.all(
     records.map(async (r) => ({ id: r.id, photo: await readPhotoBytes(r.photo), createdAt: r.createdAt, from: r.from ?? 'person', skipped: r.skipped === true })),
   );
+}
+
+/**
+ * Drops the photo `photoKey` from the pool, if it is there: it has a label now (`correct`), so it
+ * is an example, not a photo to ask about.
+ */
+export async function forgetUnlabeledPhoto(photoKey: string): Promise<void> {
+  const db = await openTannerinDb();
+  const tx = db.transaction('unlabeled', 'readwrite');
+  const keys = await tx.store.index('by-photo').getAllKeys(photoKey);
+  await Promise.all(keys.map((key) => tx.store.delete(key)));
+  await tx.done;
+  if (keys.length) notifyChange({ type: 'unlabeled-changed' });
 }
 
 /** Deletes an unlabeled photo (nothing happens for an unknown id). */

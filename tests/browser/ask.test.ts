@@ -160,6 +160,18 @@ describe('the pool', () => {
     expect(refused).toBe('RangeError');
     await page.evaluate(() => window.tannerin.setUnlabeledPolicy({ keep: true, cap: 200 }));
   });
+  it('a corrected photo leaves the pool, and Predict does not keep it again', async () => {
+    await emptyPool();
+    const img = test('transport-ground', 2);
+    expect(await page.evaluate((i) => window.tannerin.addToPool([i], 'predict'), img)).toEqual([expect.any(String)]);
+    const { correction } = await page.evaluate((i) => window.tannerin.correctImage(i, { className: 'heart' }), img);
+    // Gone at once (correct() resolves after it), before the retraining ends.
+    expect(await page.evaluate(async () => (await window.tannerin.listUnlabeled()).length)).toBe(0);
+    expect(await page.evaluate((i) => window.tannerin.addToPool([i], 'predict'), img)).toEqual([null]);
+    const retrained = await page.evaluate((id) => window.tannerin.retrained(id), correction.exampleId);
+    expect(retrained.ok).toBe(true);
+    await page.evaluate((id) => window.tannerin.deleteExample(id), correction.exampleId);
+  });
 });
 
 describe('database version 8', () => {
