@@ -21,23 +21,13 @@ import type { EnginePage } from './engine.ts';
 import { playwrightPage } from './engine-chromium.ts';
 import { axeProblems, smallTargets } from './phone-checks.ts';
 import { writeY4m } from './video.ts';
+import { bird, CLASSES, POOL_CLASS, poolPhotos, test, train } from './app-photos.ts';
 
 const baseUrl = inject('baseUrl');
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'app-correct');
 const PHONE = { width: 360, height: 740 };
 mkdirSync(ARTIFACTS, { recursive: true });
 
-/** The classes and split of tests/browser/app.test.ts. */
-const CLASSES = ['heart', 'animal-mammal', 'transport-ground'];
-const split = emojiSplit(CLASSES, 6, 2, 3);
-const train = (label: string): EmojiImage[] => split.train[label] as EmojiImage[];
-const test = (label: string): EmojiImage[] => split.test[label] as EmojiImage[];
-/** Unlabeled photos of one taught class (none of the split's), so the test knows what each shows. */
-const POOL_CLASS = 'transport-ground';
-const used = new Set([...train(POOL_CLASS), ...test(POOL_CLASS)].map((e) => e.file));
-const poolPhotos = (emojiSplit([POOL_CLASS], 0, 40, 18).test[POOL_CLASS] as EmojiImage[]).filter((e) => !used.has(e.file)).slice(0, 5);
-/** A kind never taught: the model always names it wrongly. */
-const bird = (emojiSplit(['animal-bird'], 0, 1, 18).test['animal-bird'] as EmojiImage[])[0] as EmojiImage;
 /** Photos never shown to the app before the pool settings test (a photo labelled before is not kept again). */
 const fresh = emojiSplit(['sky & weather'], 0, 4, 5).test['sky & weather'] as EmojiImage[];
 

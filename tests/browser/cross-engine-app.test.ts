@@ -20,27 +20,14 @@ import { answerAsked, correctTo, emptyPool, engineFile as file, findWrongPredict
 import { clickText, ENGINES, type EngineName, type EnginePage, type EngineSession } from './engine.ts';
 import { launchEngine } from './engines.ts';
 import { startProxy, type Proxy } from './proxy.ts';
-import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { report } from './util.ts';
+import { bird, CLASSES, POOL_CLASS, poolPhotos, test, train } from './app-photos.ts';
 
 const baseUrl = inject('baseUrl');
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'engines');
 const PHONE = { width: 360, height: 740 };
 mkdirSync(ARTIFACTS, { recursive: true });
 
-/** The classes and split of tests/browser/app.test.ts. */
-const CLASSES = ['heart', 'animal-mammal', 'transport-ground'];
-const split = emojiSplit(CLASSES, 6, 2, 3);
-const train = (label: string): EmojiImage[] => split.train[label] as EmojiImage[];
-const test = (label: string): EmojiImage[] => split.test[label] as EmojiImage[];
-/**
- * Photos for learning from mistakes: 5 unlabeled photos of one taught class (none of the split's),
- * and birds, a kind never taught.
- */
-const POOL_CLASS = 'transport-ground';
-const used = new Set([...train(POOL_CLASS), ...test(POOL_CLASS)].map((e) => e.file));
-const poolPhotos = (emojiSplit([POOL_CLASS], 0, 40, 18).test[POOL_CLASS] as EmojiImage[]).filter((e) => !used.has(e.file)).slice(0, 5);
-const birds = emojiSplit(['animal-bird'], 0, 1, 18).test['animal-bird'] as EmojiImage[];
 
 /** Whether a console or page error is a Content-Security-Policy violation (Chromium's and Firefox's wording). */
 const isCspMessage = (e: string): boolean => /Content.Security.Policy/i.test(e);
@@ -324,7 +311,7 @@ describe.each(ENGINES)('the app offline in %s', (engine: EngineName) => {
 
     await tab(page, 'predict');
     await page.waitForFunction(() => (document.querySelector('#model-mine') as HTMLInputElement | null)?.checked === true, undefined);
-    const wrong = await findWrongPrediction(page, [...CLASSES.flatMap((truth) => test(truth).map((image) => ({ image, truth }))), { image: birds[0] as EmojiImage, truth: 'animal-bird' }]);
+    const wrong = await findWrongPrediction(page, [...CLASSES.flatMap((truth) => test(truth).map((image) => ({ image, truth }))), { image: bird, truth: 'animal-bird' }]);
     const { first, settled } = await correctTo(page, wrong.truth);
     expect(first).toBe(`Added to “${wrong.truth}”. Learning from it…`);
     expect(settled).toMatch(/^Your corrected model is in use\.$|previous model stays in use/);
