@@ -89,8 +89,12 @@ export interface PredictResult extends EmbeddingPredictResult {
    * plain head or kNN); absent for a fine-tuned model. `correct()` reuses it.
    */
   embedding?: Float32Array;
-  /** Identifies the photo: SHA-256 (hex) of a Blob's bytes, or of the pixels of a frame, canvas or ImageData (client/lib/photo-key.ts). */
-  photoKey: string;
+  /**
+   * Identifies the photo: SHA-256 (hex) of a Blob's bytes, or of the pixels of a frame, canvas or
+   * ImageData (client/lib/photo-key.ts). Only with a personal head (a default head's predictions
+   * are never corrected).
+   */
+  photoKey?: string;
   /**
    * This same photo was corrected before (`correct`, `labelUnlabeled`): `predictions` name that
    * class first, with score 1, whatever the model decided (the model's other scores follow).
@@ -104,8 +108,12 @@ export async function predict(source: EmbedSource, options: PredictOptions = {})
   const result = await withHead(options, async (head) => {
     // Read inside the lease, as embed() does: a job decoding its photo keeps its backbone.
     const pixels = await pixelsOf(source);
-    keying = photoKeyOf(source, pixels);
-    keying.catch(() => undefined);
+    // Only a personal head's predictions can be corrected: a default head's (the live camera's
+    // too, without a personal model) skip the hash and the corrections read.
+    if (head.info.kind === 'personal') {
+      keying = photoKeyOf(source, pixels);
+      keying.catch(() => undefined);
+    }
     if (head.knn) {
       const embedding = await head.backbone.embed(pixels);
       return { predictions: head.knn.predict(embedding), testTimeViews: 0, embedding };
@@ -116,12 +124,12 @@ export async function predict(source: EmbedSource, options: PredictOptions = {})
     // A fine-tuned model's frozen pass lacks its tail's parts: not the photo's embedding.
     return { predictions, testTimeViews, ...(head.info.fineTuned ? {} : { embedding: frozen.embedding }) };
   });
-  const photoKey = await (keying ?? photoKeyOf(source));
-  const corrected = result.head.kind === 'personal' ? await correctedClass(photoKey) : null;
+  const photoKey = keying ? await keying : undefined;
+  const corrected = photoKey === undefined ? null : await correctedClass(photoKey);
   const predictions = corrected
     ? [{ label: corrected.className, score: 1 }, ...result.predictions.filter((p) => p.label !== corrected.className)]
     : result.predictions;
-  return { ...result, predictions: options.top === undefined ? predictions : predictions.slice(0, options.top), photoKey, ...(corrected ? { corrected } : {}) };
+  return { ...result, predictions: options.top === undefined ? predictions : predictions.slice(0, options.top), ...(photoKey === undefined ? {} : { photoKey }), ...(corrected ? { corrected } : {}) };
 }
 
 /**
