@@ -2,7 +2,7 @@
  * A warm start for trainHead (shared/learn/train-head.ts `initial`): the weights of a stored plain
  * softmax head, rewritten for a new training's input transform and classes, so that L-BFGS starts
  * from the current model instead of a random one (a correction retrains in a few iterations
- * instead of ~25; client/lib/corrections.ts).
+ * instead of ~25; client/lib/correct.ts and retrain.ts).
  *
  * The stored head computes `logits = t_old(x) . K + b`. With the app's transform (mean removed,
  * no normalisation; `standardize` folds its column scales into K when saving) both sides are
