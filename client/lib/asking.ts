@@ -60,6 +60,11 @@ export async function photosToAsk(count = 5, options: { headId?: string } = {}):
   if (!doc) return [];
   const records = (await db.getAllFromIndex('unlabeled', 'by-created')).filter((r) => r.skipped !== true);
   if (records.length === 0 || count <= 0) return [];
+  // chooseToAsk fed as the evaluation feeds it (shared/learn/ask-space.ts): kNN's space, fitted on
+  // the stored examples of the model's classes (every view). Read first: without any, nothing can
+  // be asked, and embedding and predicting the whole pool would be wasted.
+  const examples = (await trainingSet(doc.backbone)).examples.filter((e) => doc.classes.includes(e.label));
+  if (examples.length === 0) return [];
   const backbone = await backboneForHead(doc.backbone, doc.name);
   const embeddings = await withBackboneLease(backbone, () => poolEmbeddings(records, backbone.ref, (pixels) => backbone.embed(pixels)));
 
@@ -73,10 +78,6 @@ export async function photosToAsk(count = 5, options: { headId?: string } = {}):
     probabilities.push(Float32Array.from(doc.classes, (c) => predictions.find((p) => p.label === c)?.score ?? 0));
   }
 
-  // chooseToAsk fed as the evaluation feeds it (shared/learn/ask-space.ts): kNN's space, fitted on
-  // the stored examples of the model's classes (every view).
-  const examples = (await trainingSet(doc.backbone)).examples.filter((e) => doc.classes.includes(e.label));
-  if (examples.length === 0) return [];
   const chosen = askAbout(
     records.map((r, i) => ({ id: r.id, embedding: embeddings.get(r.id) as Float32Array, probabilities: probabilities[i] as Float32Array })),
     { examples, backbone: backbone.manifest, classes: doc.classes, count },
