@@ -118,17 +118,6 @@ export async function updateStoredBackboneChoice(change: Partial<StoredBackboneC
   return kept;
 }
 
-/** Forgets the person's choice and the measurement, here and in storage (tests; a person resetting the choice). */
-export async function clearStoredBackboneChoice(db = keptIn): Promise<void> {
-  kept = NOTHING_KEPT;
-  removeLegacyChoice();
-  try {
-    await (db ?? (await openTannerinDb())).delete('settings', SETTING_KEY);
-  } catch {
-    // Nothing kept anyway.
-  }
-}
-
 /**
  * The backbone id `loadModels` loads by default (after {@link loadStoredBackboneChoice}): the
  * person's choice if any; else the rule's pick from the stored measurement, which is the base

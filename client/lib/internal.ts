@@ -14,7 +14,6 @@ export { chooseBackbone, measureForwardMs, type BackboneRule } from './backbone-
 export {
   storedBackboneChoice,
   loadStoredBackboneChoice,
-  clearStoredBackboneChoice,
   updateStoredBackboneChoice,
   chosenBackboneId,
   type StoredBackboneChoice,
