@@ -9,23 +9,21 @@
  * in Firefox and WebKit in tests/browser/cross-engine-app.test.ts, with the same steps
  * (tests/browser/app-engine-steps.ts). Screenshots go to tests/artifacts/app-correct/.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { answerAsked, correctTo, engineFile, findWrongPrediction, openEngineApp, predictStill, SETTLED, settledText, tab, teachClass, trainNow } from './app-engine-steps.ts';
-import { launchChromium, type Browser } from './chrome.ts';
+import type { Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import type { EnginePage } from './engine.ts';
 import { playwrightPage } from './engine-chromium.ts';
 import { axeProblems, smallTargets } from './phone-checks.ts';
-import { writeY4m } from './video.ts';
+import { launchWithFakeCamera, type FakeCameraBrowser } from './fake-camera.ts';
 import { bird, CLASSES, POOL_CLASS, poolPhotos, test, train } from './app-photos.ts';
 
 const baseUrl = inject('baseUrl');
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'app-correct');
-const PHONE = { width: 360, height: 740 };
 mkdirSync(ARTIFACTS, { recursive: true });
 
 /** Photos never shown to the app before the pool settings test (a photo labelled before is not kept again). */
@@ -61,29 +59,17 @@ describe('learning from mistakes, offline', () => {
   let browser: Browser;
   let page: Page;
   let app: EnginePage;
-  let dir: string;
+  let camera: FakeCameraBrowser | undefined;
   const shot = (name: string): Promise<void> => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true }).then(() => undefined);
   beforeAll(async () => {
     // The fake camera plays a video of hearts (the freeze test answers "Right" to one of its frames).
-    dir = mkdtempSync(join(tmpdir(), 'tannerin-video-'));
-    const video = join(dir, 'hearts.y4m');
-    writeY4m(
-      video,
-      train('heart').map((e) => Buffer.from(e.image.base64, 'base64')),
-      { framesPerImage: 4 },
-    );
-    browser = await launchChromium(undefined, {
-      viewport: PHONE,
-      mobile: true,
-      args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
-      permissions: ['camera'],
-    });
+    camera = await launchWithFakeCamera(train('heart').map((e) => Buffer.from(e.image.base64, 'base64')));
+    browser = camera.browser;
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     app = playwrightPage(page);
   });
   afterAll(async () => {
-    await browser?.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await camera?.dispose();
   });
 
   it('teaches online; offline, trains and labels the photos it asks about, each label retraining the model', { timeout: 600_000 }, async () => {

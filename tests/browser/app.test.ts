@@ -6,22 +6,20 @@
  * from its service worker, trains and predicts. No console errors anywhere; a screenshot of every
  * screen is kept under tests/artifacts/app/.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
 import { emojiFile, openApp as openAppAt, uploadToClass } from './app-steps.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
-import { writeY4m } from './video.ts';
+import { launchWithFakeCamera, PHONE, type FakeCameraBrowser } from './fake-camera.ts';
 
 const AXE = join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js');
 
 const baseUrl = inject('baseUrl');
 const ARTIFACTS = join(import.meta.dirname, '..', 'artifacts', 'app');
 const SERVICE_WORKER = join(import.meta.dirname, '..', '..', 'dist', 'public', 'sw.js');
-const PHONE = { width: 360, height: 740 };
 
 /** The classes and split of tests/browser/personalize.test.ts (measured 18/18 held-out there). */
 const CLASSES = ['heart', 'animal-mammal', 'transport-ground'];
@@ -396,26 +394,14 @@ describe('the app at phone size', () => {
 describe('the camera path (fake capture device)', () => {
   let browser: Browser;
   let page: Page;
-  let dir: string;
+  let camera: FakeCameraBrowser | undefined;
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'tannerin-video-'));
-    const video = join(dir, 'hearts.y4m');
-    writeY4m(
-      video,
-      train('heart').map((e) => Buffer.from(e.image.base64, 'base64')),
-      { framesPerImage: 4 },
-    );
-    browser = await launchChromium(undefined, {
-      viewport: PHONE,
-      mobile: true,
-      args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
-      permissions: ['camera'],
-    });
+    camera = await launchWithFakeCamera(train('heart').map((e) => Buffer.from(e.image.base64, 'base64')));
+    browser = camera.browser;
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
   });
   afterAll(async () => {
-    await browser?.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    await camera?.dispose();
   });
 
   it('captures a burst by holding the shutter, trains, and predicts from the live camera', async () => {
