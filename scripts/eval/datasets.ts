@@ -4,7 +4,8 @@
  * - emoji: emoji-datasource-google's 64 px PNGs of ten subcategories (FIELD-NOTES), labels from
  *   `emoji.json`'s `subcategory`. Per seed and class: 10 test emoji and a disjoint pool of 10
  *   training emoji; k-shot training sets are the pool's first k (nested: the 1-shot set is inside
- *   the 5-shot set); the pool's other emoji are the unlabeled photos for self-training. Alpha is
+ *   the 5-shot set); the pool's other emoji are the unlabeled photos for self-training (at k = 10, every emoji
+ *   neither tested nor a shot). Alpha is
  *   composited onto white by the shared preprocessing (the backbone's `background`).
  * - fashion: Debian's dataset-fashion-mnist. Test: the first 100 t10k images of each class (the
  *   same every seed; `testOffset` 100 takes images 100-199 instead, the confirmation set). Per seed: k shots per class from the train set (nested), and 500 unlabeled
@@ -97,7 +98,8 @@ export function emojiDataset(): Dataset {
     split(seed, ks) {
       const test: EvalImage[] = [];
       const pools = new Map<string, EvalImage[]>();
-      for (const [label, shuffled] of draw(seed)) {
+      const drawn = draw(seed);
+      for (const [label, shuffled] of drawn) {
         test.push(...shuffled.slice(0, EMOJI_TEST));
         pools.set(label, shuffled.slice(EMOJI_TEST, EMOJI_TEST + EMOJI_POOL));
       }
@@ -107,7 +109,10 @@ export function emojiDataset(): Dataset {
         if (k > EMOJI_POOL) throw new RangeError(`emoji pools have ${EMOJI_POOL} images per class, k=${k}`);
         shots.set(k, EMOJI_CLASSES.flatMap((c) => (pools.get(c) as EvalImage[]).slice(0, k)));
         const rest = EMOJI_CLASSES.flatMap((c) => (pools.get(c) as EvalImage[]).slice(k));
+        // At k = 10 the training pool is spent: the unlabeled photos are then every emoji of the
+        // ten subcategories neither tested nor drawn as a shot (activePool's pool, ~150).
         if (rest.length) unlabeled.set(k, rest);
+        else unlabeled.set(k, [...drawn.values()].flatMap((shuffled) => shuffled.slice(EMOJI_TEST + k)));
       }
       return { test, shots, unlabeled };
     },

@@ -66,6 +66,11 @@
  * - app-parts, app-parts-t3: an ensemble: one app head per embedding part (MobileNetV2: block_13,
  *   block_16, flatten_1; on a pair, one per backbone), their probabilities averaged; -t3 with TTA
  *   over 3 views.
+ * - app-wd01, app-wd03, app-wd1: `app` exactly (its guard, its TTA) with the head's L2 penalty
+ *   0.01, 0.03, 0.1 instead of trainHead's 0.001.
+ * - app-self: self-training on the unlabeled photos with the app's head options (recipes-selftrain.ts).
+ * - app-ncm, app-ncm-mix, app-lda, app-lda-mix, app-lda-v7: classifier-side levers on the app's
+ *   standardised inputs, nearest class mean and shrinkage LDA (recipes-classifier.ts).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
@@ -80,6 +85,8 @@ import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../sha
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { predictAsTrained, trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
 import { ON_APP_LEVERS } from './report.ts';
+import { CLASSIFIER_LEVERS, classifierLeverViews, runClassifierLever, type ClassifierLever } from './recipes-classifier.ts';
+import { appSelfTrain } from './recipes-selftrain.ts';
 
 /** The `app` recipe with one lever changed (module comment). */
 export const APP_LEVERS = [
@@ -101,6 +108,11 @@ export const APP_LEVERS = [
   'app-v7-t7',
   'app-parts',
   'app-parts-t3',
+  'app-wd01',
+  'app-wd03',
+  'app-wd1',
+  'app-self',
+  ...CLASSIFIER_LEVERS,
 ] as const;
 export const RECIPES = [
   'app',
@@ -124,7 +136,7 @@ export const PAIR_RECIPES: readonly Recipe[] = ['app-avg'];
 /** Recipes that need the cut activations. */
 export const FINE_TUNING_RECIPES: readonly Recipe[] = ['finetune', 'finetune-pseudo', 'finetune-aug'];
 /** Recipes that need the unlabeled pool. */
-export const UNLABELED_RECIPES: readonly Recipe[] = ['selftrain', 'finetune-pseudo'];
+export const UNLABELED_RECIPES: readonly Recipe[] = ['selftrain', 'finetune-pseudo', 'app-self'];
 /**
  * What `npm run eval` runs without --recipes: the Train button, the baselines (kNN, Teachable
  * Machine) and `head`; self-training and fine-tuning cost most of a cold run's hour and come with
@@ -155,7 +167,7 @@ export interface RecipeOutcome {
 }
 
 /** What an `app` lever may change in trainAndGuard. */
-type AppOptions = Pick<TrainAndGuardOptions, 'transform' | 'standardize' | 'testTimeAugmentation'>;
+type AppOptions = Pick<TrainAndGuardOptions, 'transform' | 'standardize' | 'testTimeAugmentation' | 'l2'>;
 
 /** The class with the largest score in `p`. */
 function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
@@ -352,6 +364,8 @@ interface AppLever {
   options?: AppOptions;
   /** Test-time augmentation: average over each test photo and its views (`ctx.testViews`). */
   tta?: boolean;
+  /** `app` exactly (its guard judges TTA over the test views), only `options` changed. */
+  asApp?: boolean;
 }
 
 /** Signed square root of every float (power normalisation, alpha 0.5): damps a few large activations. */
@@ -373,7 +387,11 @@ function standardise(train: readonly Float32Array[]): (e: Float32Array) => Float
   return (e) => Float32Array.from(e, (x, i) => (x - (mean[i] as number)) / ((std[i] as number) + eps));
 }
 
-const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>, AppLever> = {
+/** The levers of this file; the others run in files of their own (recipes-classifier.ts, recipes-selftrain.ts). */
+type OptionLever = Exclude<(typeof APP_LEVERS)[number], 'app-avg' | 'app-self' | ClassifierLever>;
+const runsElsewhere = (recipe: Recipe): recipe is ClassifierLever | 'app-self' => recipe === 'app-self' || (CLASSIFIER_LEVERS as readonly string[]).includes(recipe);
+
+const APP_LEVER_OPTIONS: Record<OptionLever, AppLever> = {
   'app-l2': {},
   'app-tta': { tta: true },
   'app-pow': { features: powerNormalise },
@@ -398,6 +416,10 @@ const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>,
   'app-v7-t7': { views: 7, tta: true, testViews: 7 },
   'app-parts': { perGroup: true },
   'app-parts-t3': { perGroup: true, tta: true },
+  // The app with its guard's TTA, the head's L2 penalty 0.01, 0.03, 0.1 instead of 0.001.
+  'app-wd01': { options: { l2: 0.01 }, tta: true, asApp: true },
+  'app-wd03': { options: { l2: 0.03 }, tta: true, asApp: true },
+  'app-wd1': { options: { l2: 0.1 }, tta: true, asApp: true },
 };
 
 /**
@@ -405,12 +427,14 @@ const APP_LEVER_OPTIONS: Record<Exclude<(typeof APP_LEVERS)[number], 'app-avg'>,
  * (0: none), and whether its training examples come in the app's order (each photo, then its views).
  */
 export function recipeViews(recipe: Recipe): { train: number; test: number; appOrder: boolean } {
-  const lever = recipe !== 'app-avg' && (APP_LEVERS as readonly string[]).includes(recipe) ? APP_LEVER_OPTIONS[recipe as Exclude<(typeof APP_LEVERS)[number], 'app-avg'>] : undefined;
+  const lever = recipe !== 'app-avg' && !runsElsewhere(recipe) && (APP_LEVERS as readonly string[]).includes(recipe) ? APP_LEVER_OPTIONS[recipe as OptionLever] : undefined;
+  const ownViews = recipe === 'app-self' ? 3 : runsElsewhere(recipe) ? classifierLeverViews(recipe) : undefined;
   return {
-    train: AUGMENTED_RECIPES.includes(recipe) ? (lever?.views ?? 3) : 0,
-    // `app`: the views its guard may keep test-time augmentation over (the 3 Train stores).
-    test: recipe === 'app' ? 3 : lever?.tta ? (lever.testViews ?? 3) : 0,
-    appOrder: recipe === 'app' || ON_APP_LEVERS.includes(recipe),
+    train: AUGMENTED_RECIPES.includes(recipe) ? (ownViews ?? lever?.views ?? 3) : 0,
+    // `app`: the views its guard may keep test-time augmentation over (the 3 Train stores); the
+    // levers of recipes-classifier.ts and recipes-selftrain.ts average over their own.
+    test: recipe === 'app' ? 3 : (ownViews ?? (lever?.tta ? (lever.testViews ?? 3) : 0)),
+    appOrder: recipe === 'app' || runsElsewhere(recipe) || ON_APP_LEVERS.includes(recipe),
   };
 }
 
@@ -464,6 +488,7 @@ async function appTta(
  * trainAndGuard options (`lever.options`), or with test-time augmentation (`lever.tta`).
  */
 async function appLever(recipe: Recipe, train: readonly EvalExample[], test: readonly EvalExample[], ctx: RecipeContext, lever: AppLever): Promise<RecipeOutcome> {
+  if (lever.asApp) return app(train, test, ctx, lever.options);
   const map = lever.features?.(train.map((e) => e.embedding));
   const mapped = (set: readonly EvalExample[]): EvalExample[] => (map ? set.map((e) => ({ ...e, embedding: map(e.embedding) })) : set.slice());
   // Every lever changes the app as it was before trainHead's standardisation (`app-l2`), except
@@ -549,6 +574,14 @@ export function runRecipe(
       return finetune(train, test, ctx, { unlabeled });
     case 'app-avg':
       return appAverage(train, test, ctx);
+    case 'app-ncm':
+    case 'app-ncm-mix':
+    case 'app-lda':
+    case 'app-lda-mix':
+    case 'app-lda-v7':
+      return runClassifierLever(recipe, train, test, ctx);
+    case 'app-self':
+      return appSelfTrain(train, test, unlabeled, ctx);
     default:
       // Every other lever (the type checker holds this to APP_LEVER_OPTIONS' keys).
       return appLever(recipe, train, test, ctx, APP_LEVER_OPTIONS[recipe]);

@@ -49,7 +49,7 @@ const BASELINE = 'app';
  * Levers that change the Train button as it is (its standardisation kept; scripts/eval/recipes.ts:
  * more augmented views, TTA, one head per embedding part): paired with `app` on the same backbone.
  */
-export const ON_APP_LEVERS: readonly string[] = ['app-t3', 'app-t7', 'app-v7', 'app-v7-t7', 'app-parts', 'app-parts-t3'];
+export const ON_APP_LEVERS: readonly string[] = ['app-t3', 'app-t7', 'app-v7', 'app-v7-t7', 'app-parts', 'app-parts-t3', 'app-wd01', 'app-wd03', 'app-wd1', 'app-self', 'app-ncm', 'app-ncm-mix', 'app-lda', 'app-lda-mix', 'app-lda-v7'];
 /**
  * What the other levers are paired with: the Train button before its input standardisation (recipe
  * `app-l2`, the baseline this work started from; every such lever changes it), or `app` in a
@@ -300,7 +300,7 @@ export function evalSection(evaluation: Record<string, EvalEntry> | null): strin
     '',
     '### Levers on the Train button as it is',
     '',
-    'Each changes `app` itself (scripts/eval/recipes.ts): `app-t3`/`app-t7` average the prediction over the photo and its first 3 or 7 augmented views (test-time augmentation), `app-v7` trains on 7 augmented views a photo instead of 3, `app-v7-t7` both, `app-parts` trains one head per embedding part (one per backbone on a pair) and averages their probabilities, `app-parts-t3` with TTA. "- app" is the paired difference from `app` on the same backbone.',
+    'Each changes `app` itself (scripts/eval/recipes.ts): `app-t3`/`app-t7` average the prediction over the photo and its first 3 or 7 augmented views (test-time augmentation), `app-v7` trains on 7 augmented views a photo instead of 3, `app-v7-t7` both, `app-parts` trains one head per embedding part (one per backbone on a pair) and averages their probabilities, `app-parts-t3` with TTA; `app-wd01`/`app-wd03`/`app-wd1` the head\'s L2 penalty 0.01/0.03/0.1 instead of 0.001, `app-self` self-training on unlabeled photos (Fashion-MNIST: 500 train images; emoji: every emoji neither tested nor a shot), and the classifier-side levers of scripts/eval/recipes-classifier.ts on the app\'s standardised inputs, each averaged over the test photo and its views: `app-ncm` the nearest class mean (cosine), `app-lda` shrinkage LDA (Ledoit-Wolf), `app-lda-v7` LDA on 7 views a shot (TTA over 7), `app-ncm-mix`/`app-lda-mix` half `app`\'s probabilities, half theirs. "- app" is the paired difference from `app` on the same backbone.',
     '',
     ...leversTable(evaluation, true),
     '',

@@ -64,6 +64,8 @@ export interface TrainAndGuardOptions {
   hidden?: number;
   /** Maximum epochs (default: trainHead's). */
   epochs?: number;
+  /** L2 penalty on the kernel (default: trainHead's). */
+  l2?: number;
   /** Input transform fitting (default: trainHead's: all parts, mean removed, per-part L2, x10). */
   transform?: InputTransformOptions;
   /**
@@ -143,6 +145,7 @@ export async function trainAndGuard(examples: readonly Example[], options: Train
     ...(options.name === undefined ? {} : { name: options.name }),
     ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
     ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
+    ...(options.l2 === undefined ? {} : { l2: options.l2 }),
     ...(options.transform === undefined ? {} : { transform: options.transform }),
     standardize: options.standardize ?? true,
     seed: options.seed ?? 0,
