@@ -136,13 +136,12 @@ export const sceneSeed = (imageId: string): number => idSeed(`clutter:${imageId}
  * label; `mask` says how the dataset's object is cut out (emoji: alpha; Fashion-MNIST: dark background).
  */
 export function clutteredImage(image: EvalImage, dataset: 'emoji' | 'fashion'): EvalImage {
-  return {
-    id: `clutter:${image.id}`,
-    label: image.label,
-    async pixels() {
-      const object = await image.pixels();
-      const mask = dataset === 'emoji' ? alphaMask(object) : darkBackgroundMask(object);
-      return clutterScene({ object, mask, distractors: await distractors(), gray: dataset === 'fashion' }, sceneSeed(image.id)).pixels;
-    },
-  };
+  return { id: `clutter:${image.id}`, label: image.label, pixels: async () => (await clutteredScene(image, dataset)).pixels };
+}
+
+/** An image's scene with its object's box (what {@link clutteredImage} shows). */
+export async function clutteredScene(image: EvalImage, dataset: 'emoji' | 'fashion'): Promise<Scene> {
+  const object = await image.pixels();
+  const mask = dataset === 'emoji' ? alphaMask(object) : darkBackgroundMask(object);
+  return clutterScene({ object, mask, distractors: await distractors(), gray: dataset === 'fashion' }, sceneSeed(image.id));
 }

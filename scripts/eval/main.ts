@@ -50,14 +50,13 @@
  * (emoji: other test and training emoji; fashion: other training shots) and, for Fashion-MNIST,
  * the t10k images 100-199 of each class as the test set (the default uses images 0-99).
  *
- * Options: --quick, --confirm, --levers, --asked, --ask-weights, --seeds N, --ks 5,10, --datasets emoji,fashion, --backbones
- * ids, --recipes app,knn,tm,head,selftrain,finetune (also head-all, see scripts/eval/recipes.ts),
- * --out FILE, --cache-dir DIR (default `.cache/eval`), --no-cache, --jobs N (threads for the frozen
- * passes, default the number of cores: scripts/eval/parallel-embed.ts). The summary ends with where the
- * time went per backbone: frozen passes of photos and of augmented views, training runs, wall. Results are merged into the file: a run of some recipes replaces only their figures.
- * After a run that wrote bench/eval.json, BENCHMARKS.md's evaluation section and the README's
- * table are regenerated from it (scripts/eval/report.ts). `--help` prints the options; bad usage prints the message and the options on stderr and exits
- * 2, as the CLI does (scripts/cli/usage.ts). Not part of `npm test`.
+ * `--clutter`: also the clutter protocol (scripts/eval/clutter-protocol.ts, issue 17): `app` at
+ * k = 10 on cluttered scenes of the same splits: whole scene, feature-map and detector crops.
+ *
+ * Options: scripts/eval/options.ts (`--help`; bad usage exits 2, as the CLI). The summary ends with where the time went per
+ * backbone: frozen passes of photos and of augmented views, training runs, wall. Results are merged into the file: a run of some
+ * recipes replaces only their figures. After a run that wrote bench/eval.json, BENCHMARKS.md's evaluation section and the
+ * README's tables are regenerated from it (scripts/eval/report.ts). Not part of `npm test`.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -74,12 +73,14 @@ import { backboneRef, servedBackbones, type BackboneManifest } from '../../share
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
 import { pairManifest } from './backbone-pair.ts';
+import { idSeed } from './id-seed.ts';
 import { ParallelEmbedder, timedEmbedding, type TimedEmbedding } from './parallel-embed.ts';
 import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';
 import { evalSection, replaceEvalSection, replaceReadmeTable, type EvalEntry } from './report.ts';
 import { readOptions, ROOT } from './options.ts';
 import { runAskedProtocols, type AskedContext } from './asked.ts';
 import { ASK_STRATEGIES } from './ask-protocol.ts';
+import { clutterDiffs, runClutterProtocols } from './clutter-protocol.ts';
 import {
   APP_LEVERS,
   FINE_TUNING_RECIPES,
@@ -161,6 +162,8 @@ interface BackboneTime {
   wallMs: number;
 }
 const times = new Map<string, BackboneTime>();
+/** The clutter protocol's ms per box (clutter-protocol.ts). */
+const clutterTimes: Record<string, AccuracyEntry> = {};
 let currentTime: BackboneTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
 
 // The backbone being evaluated, and what belongs to it; `useBackbone` switches all of it.
@@ -288,13 +291,6 @@ function examples(images: readonly EvalImage[]): EvalExample[] {
   });
 }
 
-/** A fixed seed per image id (FNV-1a), so an image's views are the same in every run. */
-function idSeed(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
 /**
  * The first `count` augmented views of images (shared/image/augment.ts, as the product's examples
  * have), as images of their own (cached by `<id>#<view>`; view `v` is made alone by `augmentedView`,
@@ -355,8 +351,8 @@ function addRun(name: string, seed: number, accuracy: number, ms: number): void 
 /** Views a labelled photo is stored with, as the app stores them. */
 const APP_VIEWS = 3;
 /** What the fixed-budget protocol (scripts/eval/asked.ts) reads: this run's embeddings, photos stored as the app stores them. */
-function askedContext(dataset: Dataset, seed: number): AskedContext {
-  const label = `${dataset.name} seed ${seed}: forward (asked)`;
+function askedContext(dataset: Dataset, seed: number, protocol = 'asked'): AskedContext {
+  const label = `${dataset.name} seed ${seed}: forward (${protocol})`;
   return {
     backbone,
     classes: dataset.classes,
@@ -444,6 +440,19 @@ for (const backboneId of backboneIds) {
     });
     currentTime.wallMs = performance.now() - askedStarted;
   }
+  if (options.clutter && backboneId === defaultBackboneId) {
+    // The clutter protocol (issue 17), on the default backbone; its time is a row of its own.
+    const clutterStarted = performance.now();
+    currentTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
+    times.set(`${backboneId} (--clutter)`, currentTime);
+    const context = (dataset: Dataset, seed: number) => ({ ...askedContext(dataset, seed, 'clutter'), model: (members[0] as Member).backbone, cacheDir: diskCache ? options.cacheDir : null, ...(options.crop ? { crop: options.crop } : {}) });
+    Object.assign(clutterTimes, await runClutterProtocols(datasets, plan, context, (dataset, method, seed, accuracy, ms) => {
+      addRun(key(`${dataset}-clutter`, `app+${method}`, 10), seed, accuracy, ms);
+      currentTime.trainings++;
+      currentTime.trainingMs += ms;
+    }));
+    currentTime.wallMs = performance.now() - clutterStarted;
+  }
 }
 
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -466,7 +475,9 @@ for (const [name, cell] of [...cells].sort(([a], [b]) => (a < b ? -1 : 1))) {
 }
 // Merged into the file, as bench/lib.ts does: a run of some recipes keeps the others' figures.
 const previous = existsSync(outFile) ? (JSON.parse(readFileSync(outFile, 'utf8')) as Record<string, AccuracyEntry>) : {};
+Object.assign(results, clutterTimes);
 const known: Record<string, AccuracyEntry> = { ...previous, ...results };
+if (options.clutter) Object.assign(results, clutterDiffs(known, datasets.map((d) => d.name), suffix));
 
 // Paired differences, on the seeds both have: on each backbone, the first recipe against each
 // other one; on a backbone other than the default, also each recipe against itself on the default.

@@ -9,6 +9,7 @@ import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
 import { installedManifest } from '../cli/runtime.ts';
 import { servedBackbones } from '../../shared/model/manifest.ts';
 import type { AskWeights } from '../../shared/learn/ask.ts';
+import type { CropSettings } from './clutter-protocol.ts';
 import { APP_LEVERS, DEFAULT_RECIPES, FINE_TUNING_RECIPES, PAIR_RECIPES, RECIPES, type Recipe } from './recipes.ts';
 
 /** The repository's root. */
@@ -81,6 +82,12 @@ const USAGE = `Usage: npm run eval -- [options]
   --asked             also the fixed-budget protocol (scripts/eval/asked.ts): the
                       labels the app asks for against random labels, from 1 photo
                       a class to k = 5 (emoji) and 5, 10 (fashion), MobileNetV2
+  --clutter           also the clutter protocol (scripts/eval/clutter-protocol.ts):
+                      app at k = 10 on cluttered scenes of the same splits, on the
+                      whole scene, feature-map crops and detector crops (MobileNetV2)
+  --crop-threshold T, --crop-pad P, --crop-min-score S
+                      the clutter protocol's boxes made otherwise (defaults 0.5,
+                      0.15, 0.3; scripts/eval/clutter-protocol.ts); need --out
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
   --out FILE          where the figures are merged (default bench/eval.json)
@@ -113,6 +120,10 @@ export function readOptions(): {
   levers: boolean;
   /** --asked: also the fixed-budget protocol (scripts/eval/asked.ts). */
   asked: boolean;
+  /** --clutter: also the clutter protocol (scripts/eval/clutter-protocol.ts). */
+  clutter: boolean;
+  /** --crop-*: the clutter protocol's box settings, when not its defaults. */
+  crop: Partial<CropSettings> | undefined;
   /** --ask-weights: chooseToAsk's exponents in the protocol (default: the app's). */
   askWeights: AskWeights | undefined;
   /** Folder of the embeddings cached on disk (scripts/eval/embedding-cache.ts). */
@@ -135,6 +146,10 @@ export function readOptions(): {
         jobs: { type: 'string' },
         levers: { type: 'boolean' },
         asked: { type: 'boolean' },
+        clutter: { type: 'boolean' },
+        'crop-threshold': { type: 'string' },
+        'crop-pad': { type: 'string' },
+        'crop-min-score': { type: 'string' },
         'ask-weights': { type: 'string' },
         seeds: { type: 'string' },
         datasets: { type: 'string' },
@@ -195,11 +210,19 @@ export function readOptions(): {
     if (values.out === undefined) throw new UsageError('--ask-weights measures another choice than the app\'s: give --out, so bench/eval.json keeps the app\'s figures', USAGE);
     askWeights = { uncertainty: w[0] as number, novelty: w[1] as number, density: w[2] as number, balance: w[3] ?? 0 };
   }
+  let crop: Partial<CropSettings> | undefined;
+  for (const [flag, field] of [['crop-threshold', 'threshold'], ['crop-pad', 'pad'], ['crop-min-score', 'minScore']] as const) {
+    if (values[flag] === undefined) continue;
+    const x = Number(values[flag]);
+    if (!(Number.isFinite(x) && x >= 0 && x <= 1)) throw new UsageError(`--${flag} must be a number in [0, 1], got ${values[flag]}`, USAGE);
+    if (values.out === undefined) throw new UsageError(`--${flag} measures other boxes than the protocol's: give --out, so bench/eval.json keeps the protocol's figures`, USAGE);
+    crop = { ...crop, [field]: x };
+  }
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`, USAGE);
   const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
-  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values['ask-weights']].every((v) => v === undefined);
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined, askWeights, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
+  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values.clutter, crop, values['ask-weights']].every((v) => v === undefined);
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined, clutter: values.clutter === true || crop !== undefined, crop, askWeights, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
 }
 

@@ -1,0 +1,305 @@
+/**
+ * The clutter protocol of `npm run eval -- --clutter` (issue 17: "Measure both before you
+ * choose"): recipe `app` at k = 10 on the cluttered scenes of the clean protocol's splits
+ * (scripts/eval/clutter.ts; same seeds, shots and test images), three ways:
+ *
+ * - `none`: the whole scene, squashed to the backbone's input as today;
+ * - `featuremap`: the scene's backbone pass gives its last feature map (MobileNetV2's `out_relu`,
+ *   7x7x1280); shared/crop/feature-map-box.ts turns it into a square box; the box is cut from the
+ *   scene at its own resolution and embedded (a second forward pass);
+ * - `detector`: CenterNet (scripts/eval/detector.ts) proposes boxes; the highest-scoring one of any
+ *   class, padded and made square as the feature map's, is cut and embedded; below
+ *   {@link DETECTOR_MIN_SCORE} the whole scene is used;
+ * - `oracle` (a yardstick, not a method): the box the object was pasted in, padded and made square
+ *   the same way: what a perfect finder would give, so "recovered" can be read against it.
+ *
+ * Crops are treated as photos: the app's 3 augmented views are views of the crop, for training and
+ * for test-time augmentation. Keys: `eval.<dataset>-clutter.app+<method>.k10` (scripts/eval/main.ts
+ * records them), and per dataset the time a box took (`eval.<dataset>-clutter.<method>.box_ms`);
+ * {@link clutterDiffs} pairs them. Boxes need a pass of their own (the feature map, the
+ * detector), which the embedding cache does not hold, so their raw material (the 7x7 activation,
+ * the detection) is cached on disk too ({@link BoxCache}), keyed by the scene's pixels.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cropToBox, padToSquare, WHOLE_FRAME, type Box } from '../../shared/crop/box.ts';
+import { activationMap, activeRegion } from '../../shared/crop/feature-map-box.ts';
+import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
+import { pairedBySeed } from './stats.ts';
+import { clutteredImage, clutteredScene, type Scene } from './clutter.ts';
+import type { Dataset, EvalImage } from './datasets.ts';
+import { DETECTOR_REF, loadDetector, type Detection, type Detector } from './detector.ts';
+import { EmbeddingCache } from './embedding-cache.ts';
+import type { AskedContext } from './asked.ts';
+import { appDetail, predictAsApp, trainAsApp } from './recipes.ts';
+
+/** The ways of framing a scene (module comment). */
+export const CROP_METHODS = ['none', 'featuremap', 'detector', 'oracle'] as const;
+export type CropMethod = (typeof CROP_METHODS)[number];
+/** Shots a class: the goals' k. */
+export const CLUTTER_K = 10;
+/** The last feature map of MobileNetV2 (shared/model/backbone-split.ts names its layers). */
+export const FEATURE_LAYER = 'out_relu';
+/** The feature map's cells kept: at least this fraction of the strongest cell's channel sum. */
+export const FEATURE_THRESHOLD = 0.5;
+/** Both boxes grow by this fraction of their larger side on every side before they are made square. */
+export const CROP_PAD = 0.15;
+/** A detection scoring less than this leaves the whole scene. */
+export const DETECTOR_MIN_SCORE = 0.3;
+
+/** How boxes are made (the defaults above; `--crop-threshold`, `--crop-pad`, `--crop-min-score` measure others). */
+export interface CropSettings {
+  threshold: number;
+  pad: number;
+  minScore: number;
+}
+export const CROP_DEFAULTS: Readonly<CropSettings> = Object.freeze({ threshold: FEATURE_THRESHOLD, pad: CROP_PAD, minScore: DETECTOR_MIN_SCORE });
+
+/** What a box cache keeps of a scene: the feature map's channel sums (row-major) or the best detection, and the ms its pass took. */
+type BoxSource = { activation: number[]; height: number; width: number; ms: number } | { detection: Detection | null; ms: number };
+
+/**
+ * Box material on disk, one JSON file per method and model (`<cache dir>/boxes/<ref>.json`),
+ * keyed by the scene's pixels (EmbeddingCache.key): a rerun finds its boxes without the
+ * feature-map or detector pass.
+ */
+export class BoxCache {
+  private readonly entries: Record<string, BoxSource>;
+  private dirty = false;
+  constructor(private readonly file: string | null) {
+    this.entries = file && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, BoxSource>) : {};
+  }
+  get(key: string): BoxSource | undefined {
+    return this.entries[key];
+  }
+  set(key: string, source: BoxSource): void {
+    this.entries[key] = source;
+    this.dirty = true;
+  }
+  /** Writes the file (to a temporary name, then renamed) if anything was added. */
+  save(): void {
+    if (!this.file || !this.dirty) return;
+    mkdirSync(join(this.file, '..'), { recursive: true });
+    writeFileSync(`${this.file}.${process.pid}.tmp`, JSON.stringify(this.entries));
+    renameSync(`${this.file}.${process.pid}.tmp`, this.file);
+    this.dirty = false;
+  }
+}
+
+/** What the protocol needs from the evaluation (scripts/eval/main.ts): its embeddings, as the fixed-budget protocol has them, and the backbone for feature maps. */
+export interface ClutterContext extends Pick<AskedContext, 'backbone' | 'classes' | 'photos' | 'stored' | 'views' | 'log'> {
+  /** The loaded default backbone (its `run` gives the feature map). */
+  model: Backbone;
+  /** Folder of the disk caches, or null (--no-cache). */
+  cacheDir: string | null;
+  /** How boxes are made (default {@link CROP_DEFAULTS}). */
+  crop?: Partial<CropSettings>;
+}
+
+/** One method's time for its boxes: passes run this time, and the ms they took (or took when cached). */
+interface BoxTiming {
+  computed: number;
+  ms: number[];
+  /** Scenes already counted (a scene's crop is read again for each of its views). */
+  seen: Set<string>;
+}
+
+/**
+ * The methods a run measures: all of them, or with other box settings only those they change
+ * (the threshold: feature-map crops; the minimum score: detector crops; the pad: every crop).
+ */
+export function methodsFor(crop: Partial<CropSettings> | undefined): CropMethod[] {
+  if (!crop) return [...CROP_METHODS];
+  return CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none') || (crop.threshold !== undefined && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
+}
+
+/** The box of a scene from its cached or freshly computed material. */
+function boxFrom(source: BoxSource, settings: CropSettings): Box {
+  if ('activation' in source) return padToSquare(activeRegion(Float32Array.from(source.activation), source.height, source.width, settings.threshold), settings.pad);
+  const d = source.detection;
+  return d && d.score >= settings.minScore && d.box.width > 0 && d.box.height > 0 ? padToSquare(d.box, settings.pad) : { ...WHOLE_FRAME };
+}
+
+/** Runs the protocol; `record` gets each (dataset, method, seed) accuracy and training ms. */
+export async function runClutterProtocols(
+  datasets: readonly Dataset[],
+  plan: { firstSeed: number; seeds: number },
+  context: (dataset: Dataset, seed: number) => ClutterContext,
+  record: (dataset: string, method: CropMethod, seed: number, accuracy: number, ms: number) => void,
+): Promise<Record<string, { value: number; unit: string; std: number; n: number; note: string }>> {
+  const timing = new Map<string, BoxTiming>();
+  let detector: Detector | null = null;
+  const caches = new Map<string, BoxCache>();
+  const cacheFor = (ref: string, dir: string | null): BoxCache => {
+    let cache = caches.get(ref);
+    if (!cache) caches.set(ref, (cache = new BoxCache(dir ? join(dir, 'boxes', `${encodeURIComponent(ref)}.json`) : null)));
+    return cache;
+  };
+  try {
+    for (const dataset of datasets) {
+      for (let seed = plan.firstSeed; seed < plan.firstSeed + plan.seeds; seed++) {
+        const ctx = context(dataset, seed);
+        const split = dataset.split(seed, [CLUTTER_K]);
+        const settings: CropSettings = { ...CROP_DEFAULTS, ...ctx.crop };
+        // Each scene is drawn once a seed (its views and crops read it again).
+        const scenes = new Map<string, Promise<Scene>>();
+        const drawn = (image: EvalImage): Promise<Scene> => scenes.get(image.id) ?? (scenes.set(image.id, clutteredScene(image, dataset.name)), scenes.get(image.id) as Promise<Scene>);
+        const oracleBoxes = new Map<string, Box>();
+        const scene = (image: EvalImage): EvalImage => ({
+          ...clutteredImage(image, dataset.name),
+          pixels: async () => {
+            const { pixels, box } = await drawn(image);
+            oracleBoxes.set(EmbeddingCache.key(pixels), box);
+            return pixels;
+          },
+        });
+        const shots = (split.shots.get(CLUTTER_K) ?? []).map(scene);
+        const test = split.test.map(scene);
+        for (const method of methodsFor(ctx.crop)) {
+          const key = `${dataset.name}:${method}`;
+          const times = timing.get(key) ?? { computed: 0, ms: [], seen: new Set<string>() };
+          timing.set(key, times);
+          const ref = method === 'featuremap' ? `featuremap@${ctx.model.ref}` : DETECTOR_REF;
+          const boxCache = method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
+          /** The scene's box material, from the cache or its pass. */
+          const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
+            const cacheKey = EmbeddingCache.key(pixels);
+            if (method === 'oracle') return { detection: { box: oracleBoxes.get(cacheKey) as Box, score: 1, cocoClass: -1 }, ms: 0 };
+            const cached = boxCache?.get(cacheKey);
+            if (cached) {
+              if (!times.seen.has(cacheKey)) times.ms.push(cached.ms);
+              times.seen.add(cacheKey);
+              return cached;
+            }
+            const t0 = performance.now();
+            let made: BoxSource;
+            if (method === 'featuremap') {
+              const [map] = await ctx.model.run(preprocess(pixels, ctx.model.manifest.normalization), [FEATURE_LAYER]);
+              const [height, width, channels] = ctx.model.graph.shapeOf(FEATURE_LAYER) as number[];
+              made = { activation: Array.from(activationMap(map as Float32Array, { height: height as number, width: width as number, channels: channels as number })), height: height as number, width: width as number, ms: 0 };
+            } else {
+              detector ??= await loadDetector();
+              made = { detection: await detector.best(pixels), ms: 0 };
+            }
+            made.ms = performance.now() - t0;
+            times.computed++;
+            times.ms.push(made.ms);
+            times.seen.add(cacheKey);
+            boxCache?.set(cacheKey, made);
+            return made;
+          };
+          const framed = (image: EvalImage): EvalImage =>
+            method === 'none'
+              ? image
+              : {
+                  id: `${image.id}@${method}`,
+                  label: image.label,
+                  pixels: async () => {
+                    const pixels = await image.pixels();
+                    return cropToBox(pixels, boxFrom(await source(pixels), settings));
+                  },
+                };
+          const t0 = performance.now();
+          const trainImages = shots.map(framed);
+          const testImages = test.map(framed);
+          const train = await ctx.stored(trainImages);
+          const testExamples = await ctx.photos(testImages);
+          const testViews = await ctx.views(testImages);
+          boxCache?.save();
+          const result = await trainAsApp(train, ctx);
+          const predicted = await predictAsApp(result, train, testExamples, { backbone: ctx.backbone, testViews });
+          const accuracy = predicted.filter((p, i) => p === testExamples[i]?.label).length / testExamples.length;
+          const ms = performance.now() - t0;
+          record(dataset.name, method, seed, accuracy, ms);
+          ctx.log(`k=${CLUTTER_K}] clutter app+${method.padEnd(10)} ${(100 * accuracy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(1).padStart(6)} s  ${appDetail(result)}`);
+        }
+      }
+    }
+  } finally {
+    (detector as Detector | null)?.dispose();
+    for (const cache of caches.values()) cache.save();
+  }
+  const out: Record<string, { value: number; unit: string; std: number; n: number; note: string }> = {};
+  for (const [key, t] of timing) {
+    const [dataset, method] = key.split(':') as [string, CropMethod];
+    if (method === 'none' || method === 'oracle' || !t.ms.length) continue;
+    const mean = t.ms.reduce((a, b) => a + b, 0) / t.ms.length;
+    out[`eval.${dataset}-clutter.${method}.box_ms`] = {
+      value: Math.round(mean),
+      unit: 'ms',
+      std: Math.round(Math.sqrt(t.ms.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, t.ms.length - 1))),
+      n: t.ms.length,
+      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${FEATURE_LAYER} + box` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
+    };
+  }
+  return out;
+}
+
+/** A figure with per-seed accuracies (bench/eval.json). */
+interface Seeded {
+  value: number;
+  seeds?: number[];
+  perSeed?: number[];
+}
+
+/** An entry of a paired difference or ratio in bench/eval.json. */
+export interface ClutterDiffEntry {
+  value: number;
+  unit: string;
+  std?: number;
+  n: number;
+  ci?: [number, number];
+  seeds?: number[];
+  note: string;
+}
+
+/**
+ * The protocol's paired differences over the seeds both have (scripts/eval/stats.ts): each crop
+ * minus the whole scene (`eval.<d>-clutter.app+<method>-vs-app+none.k10.diff`), the gap (clean
+ * protocol's `app` minus the whole scene, `eval.<d>-clutter.gap.k10.diff`), and the fraction of
+ * the gap each crop recovers (`eval.<d>-clutter.app+<method>.recovered.k10`: the ratio of the two
+ * mean paired differences, no interval).
+ */
+export function clutterDiffs(known: Record<string, Seeded | undefined>, datasets: readonly string[], suffix: string): Record<string, ClutterDiffEntry> {
+  const out: Record<string, ClutterDiffEntry> = {};
+  const round4 = (x: number): number => Number(x.toFixed(4));
+  for (const d of datasets) {
+    const none = known[`eval.${d}-clutter.app+none.k${CLUTTER_K}${suffix}`];
+    const gap = pairedBySeed(known[`eval.${d}.app.k${CLUTTER_K}${suffix}`], none);
+    if (gap) {
+      out[`eval.${d}-clutter.gap.k${CLUTTER_K}.diff${suffix}`] = {
+        value: round4(gap.diff.mean),
+        unit: 'accuracy difference',
+        std: round4(gap.diff.std),
+        n: gap.diff.n,
+        ci: [round4(gap.diff.ci.low), round4(gap.diff.ci.high)],
+        seeds: gap.seeds,
+        note: `paired over seeds ${gap.seeds.join(',')}: accuracy(app, clean protocol) - accuracy(app+none, clutter), 95% t-interval: the gap cropping should close`,
+      };
+    }
+    for (const method of CROP_METHODS.filter((m) => m !== 'none')) {
+      // The oracle's recovered share is the ceiling the others are read against.
+      const paired = pairedBySeed(known[`eval.${d}-clutter.app+${method}.k${CLUTTER_K}${suffix}`], none);
+      if (!paired) continue;
+      out[`eval.${d}-clutter.app+${method}-vs-app+none.k${CLUTTER_K}.diff${suffix}`] = {
+        value: round4(paired.diff.mean),
+        unit: 'accuracy difference',
+        std: round4(paired.diff.std),
+        n: paired.diff.n,
+        ci: [round4(paired.diff.ci.low), round4(paired.diff.ci.high)],
+        seeds: paired.seeds,
+        note: `paired over seeds ${paired.seeds.join(',')}: accuracy(app+${method}) - accuracy(app+none) on the clutter set, 95% t-interval`,
+      };
+      if (gap && gap.diff.mean > 0) {
+        out[`eval.${d}-clutter.app+${method}.recovered.k${CLUTTER_K}${suffix}`] = {
+          value: round4(paired.diff.mean / gap.diff.mean),
+          unit: 'fraction of the gap',
+          n: Math.min(paired.diff.n, gap.diff.n),
+          note: `mean(app+${method} - app+none) / mean(app clean - app+none), each paired by seed: the share of the clutter gap the crop recovers (issue 17 asks for >= 0.5); a ratio of means, no interval`,
+        };
+      }
+    }
+  }
+  return out;
+}
