@@ -1,7 +1,11 @@
 /**
  * Procedural backgrounds of the clutter set (issue 17, scripts/eval/clutter.ts): noise, stripes,
- * checkers, gradients and blobs in random colours, made from a seeded random source only (nothing
- * downloaded), so the same seed gives the same bytes everywhere.
+ * checkers, gradients and blobs, made from a seeded random source only (nothing downloaded), so the
+ * same seed gives the same bytes everywhere. One random base colour a scene, and every other colour
+ * within {@link SPREAD} of it per channel: busy like a tablecloth, a shelf or a wall, not a poster.
+ * (Fully random colour pairs were tried first: even a crop to the object's true box then recovered
+ * under a third of the gap to the clean protocol, so the background, not the object's size, was
+ * what the set measured.)
  */
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Random } from '../../shared/util/random.ts';
@@ -12,7 +16,16 @@ export type Texture = (typeof TEXTURES)[number];
 
 type Rgb = [number, number, number];
 
+/** How far (per channel, 0..255) a background's colours stray from its base colour. */
+export const SPREAD = 70;
 const randomColour = (random: Random): Rgb => [Math.floor(random() * 256), Math.floor(random() * 256), Math.floor(random() * 256)];
+/** A colour within {@link SPREAD} of `base` per channel, clamped to 0..255. */
+const near = (base: Rgb, random: Random): Rgb => base.map((v) => Math.min(255, Math.max(0, v + Math.round((random() * 2 - 1) * SPREAD)))) as Rgb;
+/** Two colours of one scene: a random base and one near it. */
+const pair = (random: Random): [Rgb, Rgb] => {
+  const base = randomColour(random);
+  return [base, near(base, random)];
+};
 const mix = (a: Rgb, b: Rgb, t: number): Rgb => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
 
 /** A channel value rounded and clamped to 0..255 (a Uint8Array would wrap it). */
@@ -38,8 +51,8 @@ function paint(side: number, colour: (x: number, y: number) => Rgb): RgbaPixels 
 function noise(side: number, random: Random): RgbaPixels {
   const cells = 3 + Math.floor(random() * 12);
   const lattice = Array.from({ length: (cells + 1) * (cells + 1) }, () => random());
-  const [a, b] = [randomColour(random), randomColour(random)];
-  const grain = 20 + random() * 50;
+  const [a, b] = pair(random);
+  const grain = 8 + random() * 20;
   return paint(side, (x, y) => {
     const u = (x / side) * cells;
     const v = (y / side) * cells;
@@ -59,7 +72,7 @@ function noise(side: number, random: Random): RgbaPixels {
 function stripes(side: number, random: Random): RgbaPixels {
   const angle = random() * Math.PI;
   const period = side * (0.03 + random() * 0.12);
-  const [a, b] = [randomColour(random), randomColour(random)];
+  const [a, b] = pair(random);
   const [dx, dy] = [Math.cos(angle), Math.sin(angle)];
   return paint(side, (x, y) => ((x * dx + y * dy) / period) % 1 < 0.5 ? a : b);
 }
@@ -68,7 +81,7 @@ function stripes(side: number, random: Random): RgbaPixels {
 function checker(side: number, random: Random): RgbaPixels {
   const angle = random() * Math.PI;
   const cell = side * (0.03 + random() * 0.1);
-  const [a, b] = [randomColour(random), randomColour(random)];
+  const [a, b] = pair(random);
   const [c, s] = [Math.cos(angle), Math.sin(angle)];
   return paint(side, (x, y) => ((Math.floor((x * c + y * s) / cell) + Math.floor((y * c - x * s) / cell)) & 1 ? a : b));
 }
@@ -76,7 +89,7 @@ function checker(side: number, random: Random): RgbaPixels {
 /** A linear gradient between two colours at a random angle. */
 function gradient(side: number, random: Random): RgbaPixels {
   const angle = random() * 2 * Math.PI;
-  const [a, b] = [randomColour(random), randomColour(random)];
+  const [a, b] = pair(random);
   const [dx, dy] = [Math.cos(angle), Math.sin(angle)];
   const span = side * (Math.abs(dx) + Math.abs(dy));
   const origin = Math.min(0, dx * side) + Math.min(0, dy * side);
@@ -91,7 +104,7 @@ function blobs(side: number, random: Random): RgbaPixels {
     cy: random() * side,
     rx: side * (0.04 + random() * 0.2),
     ry: side * (0.04 + random() * 0.2),
-    colour: randomColour(random),
+    colour: near(ground, random),
   }));
   return paint(side, (x, y) => {
     let colour = ground;
