@@ -21,9 +21,13 @@
  *
  * Nothing here uses the network: corrections work offline.
  *
- * A fine-tuned model (a head with a `backboneTail`) is retrained as Train retrains it: a plain head
- * on the frozen embeddings (its tail is not kept; the report's `warmStart` says why it started
- * fresh). Retraining the head on the fine-tuned tail would need every photo through the tail first.
+ * A fine-tuned model (a head with a `backboneTail`, made by `improve()`) keeps its tail: only its
+ * head retrains, from its own weights, on the embeddings the tail gives every stored photo's views
+ * (client/lib/retrain-tail.ts; kept in memory per tail by client/lib/tail-embeddings.ts, so a
+ * second correction passes only the photos new since the first). The guard judges it on those
+ * embeddings; when it prefers kNN, which a fine-tuned model does not predict with, the model is
+ * retrained as Train retrains it, a plain head on the frozen embeddings, and the report's
+ * `fineTuned` says so (and why).
  */
 import type { ClassRecord } from './db.ts';
 import { currentBackbone } from './current-backbone.ts';

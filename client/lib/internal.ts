@@ -48,6 +48,7 @@ export { predictEmbedding, clearPredictCache, type EmbeddingPredictResult } from
 export { correctedClass, type CorrectionRecord } from './corrections.ts';
 export { photoKeyOf } from './photo-key.ts';
 export { retrainingsStarted } from './retrain.ts';
+export { clearTailEmbeddings, tailEmbeddingsCached, tailIdentity } from './tail-embeddings.ts';
 export { TRAINING_LOCK } from './training-lock.ts';
 export { DEFAULT_UNLABELED_POLICY } from './unlabeled.ts';
 export {

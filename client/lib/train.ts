@@ -47,12 +47,13 @@ import type { GuardResult } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import type { Split } from '../../shared/learn/split.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
-import { trainAndGuard, type TestTimeJudgement, type TrainOutcome } from '../../shared/learn/train-app.ts';
+import { trainAndGuard, type TestTimeJudgement, type TrainAndGuardOptions, type TrainOutcome } from '../../shared/learn/train-app.ts';
 import { currentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
 import { completePendingViews } from './pending-views.ts';
 import { reembedExamples } from './reembed.ts';
+import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
 import { activeHeadId, setActiveHead, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
 import { withTrainingLock } from './training-lock.ts';
@@ -121,10 +122,17 @@ export interface TrainReport {
   examples: { photos: number; vectors: number; stale: number; pendingViews: number; classes: string[] };
   /**
    * A correction's retraining starts from the current head's weights (shared/learn/warm-start.ts):
-   * the classes that started from it, or why it could not (e.g. a fine-tuned model: its head is
-   * retrained on the frozen embedding). Absent for `train()`, which starts fresh.
+   * the classes that started from it, or why it could not (e.g. a fine-tuned model retrained as a
+   * plain head on the frozen embeddings: `fineTuned` says why). Absent for `train()`, which starts fresh.
    */
   warmStart?: { classesKept: number } | { refused: string };
+  /**
+   * A correction's retraining of a fine-tuned model (client/lib/retrain-tail.ts): whether its head
+   * retrained on its tail, the tail kept, or why it retrained as a plain head on the frozen
+   * embeddings instead (e.g. kNN beat it on the held-out photos); and how many example views went
+   * through the tail now or came from the cache. Absent otherwise.
+   */
+  fineTuned?: TailRetraining;
   /** Wall-clock milliseconds from the start of the training (after any wait for another) until the head was stored. */
   ms: number;
 }
@@ -140,7 +148,8 @@ export async function train(options: TrainOptions = {}): Promise<TrainReport> {
 /**
  * The retraining after corrections (client/lib/retrain.ts), holding the training lock already:
  * head `headId` (default: the active head when it starts, else a new one) from its current weights,
- * on the examples as stored now. It does not wait for augmented views still pending (the
+ * on the examples as stored now; a fine-tuned model's head on its tail, the tail kept
+ * (client/lib/retrain-tail.ts). It does not wait for augmented views still pending (the
  * corrected photo's own come in the background and join the next training): the person waits
  * for this one.
  */
@@ -189,7 +198,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   const headId = options.headId ?? crypto.randomUUID();
   const [previous, previousState] = await Promise.all([db.get('heads', headId), db.get('headStates', headId)]);
 
-  const { training: result, guard, outcome, testTimeAugmentation } = await trainAndGuard(set.examples, {
+  const common: TrainAndGuardOptions = {
     backbone: backbone.manifest,
     classes,
     id: headId,
@@ -201,9 +210,17 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     ...(options.refitAll === undefined ? {} : { refitAll: options.refitAll }),
     ...(signal ? { signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
-    ...(mode.warmStart && previous ? { initial: previous } : {}),
-  });
+  };
+  // A correction of a fine-tuned model retrains its head on its tail (client/lib/retrain-tail.ts);
+  // otherwise, or when that gives way (kNN won), a plain head on the frozen embeddings.
+  const onTail = mode.warmStart && previous?.backboneTail ? await retrainOnTail(backbone, set.examples, previous, previousState, common) : undefined;
+  const { training: result, guard, outcome, testTimeAugmentation } =
+    onTail?.trained ??
+    (await trainAndGuard(set.examples, {
+      ...common,
+      ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
+      ...(mode.warmStart && previous ? { initial: previous } : {}),
+    }));
 
   const refitted = result.heldOutDoc !== undefined;
   const allPhotos = result.split.folds.flatMap((f) => f.validation).concat(result.split.folds[0]?.train ?? []);
@@ -260,6 +277,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     epochsRun: result.history.length,
     examples: { photos: set.photos, vectors: set.examples.length, stale: set.stale, pendingViews: set.pendingViews, classes },
     ...(result.warmStart ? { warmStart: result.warmStart } : {}),
+    ...(onTail ? { fineTuned: onTail.report } : {}),
     ms: performance.now() - t0,
   };
 }

@@ -62,8 +62,9 @@ export const correctionHelpers = {
   /**
    * Predicts the image (unless `withPrediction` is false), then corrects it to `label` with that
    * prediction. Returns the prediction, the correction, the backbone passes `correct()` made, and
-   * whether the stored example's own embedding is the prediction's, bit for bit. The retraining is
-   * kept for {@link correctionHelpers.retrained}.
+   * whether the stored example's own embedding is the prediction's, bit for bit; `startedAt`: the
+   * page clock when `correct()` was called (the retraining's `at` minus it: correction to ready).
+   * The retraining is kept for {@link correctionHelpers.retrained}.
    */
   async correctImage(img: ImageArg, label: { className: string } | { newClassName: string }, options: { withPrediction?: boolean; kind?: SourceKind } = {}) {
     const { source, cleanup } = await sourceOf(options.kind ?? 'blob', img);
@@ -76,7 +77,7 @@ export const correctionHelpers = {
       watch(c.retrained, (s) => settled.set(c.exampleId, s));
       const stored = (await lib.getExample(c.exampleId))?.embeddings[0];
       const same = !!(stored && prediction?.embedding && stored.length === prediction.embedding.length && stored.every((x, i) => Object.is(x, prediction.embedding?.[i])));
-      return { prediction: prediction ? predictionData(prediction) : null, correction: { exampleId: c.exampleId, classId: c.classId, photoKey: c.photoKey }, embeds, storedMs, view0IsPredictions: same };
+      return { prediction: prediction ? predictionData(prediction) : null, correction: { exampleId: c.exampleId, classId: c.classId, photoKey: c.photoKey }, embeds, storedMs, startedAt: t0, view0IsPredictions: same };
     } finally {
       cleanup();
     }
@@ -172,6 +173,6 @@ export const correctionHelpers = {
     const ms = performance.now() - t0;
     await lib.pendingViewsSettled(c.exampleId);
     await (target === 'runner-up' ? lib.deleteExample(c.exampleId) : lib.deleteClass(c.classId));
-    return { ms, storedMs, trainMs: report.ms, epochs: report.epochsRun, vectors: report.examples.vectors, photos: report.examples.photos, split: report.split.method, outcome: report.outcome, warmStart: report.warmStart ?? null };
+    return { ms, storedMs, trainMs: report.ms, epochs: report.epochsRun, vectors: report.examples.vectors, photos: report.examples.photos, split: report.split.method, outcome: report.outcome, warmStart: report.warmStart ?? null, fineTuned: report.fineTuned ?? null };
   },
 };
