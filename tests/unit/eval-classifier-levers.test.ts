@@ -4,8 +4,10 @@
  * large random shift along dimensions 0 and 1 together) that the class means cannot see past but
  * the within-class covariance of each photo's views reveals. Shrinkage LDA must whiten it away;
  * the nearest class mean must not (so the test would catch an LDA that degenerated into it).
+ * Also the emoji unlabeled photos `app-self` reads at k = 10 (scripts/eval/datasets.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { emojiDataset } from '../../scripts/eval/datasets.ts';
 import { runClassifierLever } from '../../scripts/eval/recipes-classifier.ts';
 import type { EvalExample, RecipeContext } from '../../scripts/eval/recipes.ts';
 import type { FrozenOutput } from '../../shared/model/backbone-split.ts';
@@ -68,5 +70,22 @@ describe('classifier-side levers', () => {
   it('refuses to run without the test photos\' views', async () => {
     const { train, test } = dataset(1);
     await expect(runClassifierLever('app-lda', train, test, { classes: CLASSES } as unknown as RecipeContext)).rejects.toThrow(/augmented views/);
+  });
+});
+
+describe('the emoji unlabeled photos of app-self at k = 10', () => {
+  it('are every emoji of the ten subcategories neither tested nor a shot', () => {
+    const emoji = emojiDataset();
+    const split = emoji.split(3, [5, 10]);
+    const ids = (images: readonly { id: string }[] | undefined): string[] => (images ?? []).map((i) => i.id);
+    const pool = ids(split.unlabeled.get(10));
+    const taken = new Set([...ids(split.test), ...ids(split.shots.get(10))]);
+    expect(pool.filter((id) => taken.has(id))).toEqual([]);
+    // The asked protocol's pool of the same seed less its other 9 shots a class: the same emoji.
+    const active = emoji.activePool(3);
+    expect(new Set(pool)).toEqual(new Set(ids(active.pool).filter((id) => !taken.has(id))));
+    expect(pool.length).toBeGreaterThan(100);
+    // At k = 5 the pool's other 5 emoji a class, as before.
+    expect(split.unlabeled.get(5)).toHaveLength(50);
   });
 });
