@@ -17,7 +17,9 @@
  * 4. The kept recipe is trained again on ALL photos (few-shot photos are too precious to leave one
  *    out of the final model), its held-out metrics attached, and stored as the head document under
  *    the head's id in one transaction (a fine-tuned model carries its `backboneTail`; kNN stores the
- *    retrained head, and this device predicts with kNN, as `train` does).
+ *    retrained head, and this device predicts with kNN, as `train` does). A kept fine-tuned model's
+ *    embeddings of the copies and their views go to the cache a correction retrains its head from
+ *    (client/lib/tail-embeddings.ts), computed from the cut activations at hand.
  *
  * Every candidate is judged on the copies' embeddings, so that all are compared on the same input.
  * The final head, kNN and self-trained models use the examples' stored embeddings (computed from
@@ -56,6 +58,7 @@ import { openTannerinDb, type ClassRecord, type HeadStateRecord, type StoredExam
 import { photoPixels, trainingSet } from './examples.ts';
 import { activeHeadId, headDocumentBytes, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
+import { rememberTailEmbeddings } from './tail-embeddings.ts';
 import { withTrainingLock } from './training-lock.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 import { MAX_UNLABELED, MIN_PHOTOS_PER_CLASS, backboneSplit, fineTuneRefusal, freshExamples } from './improve-estimate.ts';
@@ -221,6 +224,8 @@ async function improveOn(backbone: Backbone, options: ImproveOptions): Promise<I
   // The last point where an abort still changes nothing.
   run.check();
   await storeImproved(run, doc, comparison, metrics, frozen.photoRecords);
+  // Only saves a correction's time (it computes what the cache lacks): a failure here fails nothing.
+  if (doc.backboneTail) await rememberTailEmbeddings(run.backbone, doc, frozen.copies).catch(() => undefined);
   return {
     kept: comparison.kept,
     candidates: comparison.candidates.map((c) => ({ ...c })),

@@ -236,6 +236,18 @@ describe('improve further', () => {
     const right = predicted.filter((p, i) => p.predictions[0]?.label === CLASSES[Math.floor(i / UNLABELED_PER_CLASS)]).length;
     report('browser.improve.finetuned_unseen_accuracy', right / predicted.length, '', `${right}/${predicted.length} unseen emoji (the unlabeled ones), fine-tuned model kept by request`);
     expect(run.after).toBe(run.before);
+
+    // Corrected, it keeps its tail: only the head retrains, on the tail's embeddings, which improve()
+    // left in the cache for every copy and view (client/lib/tail-embeddings.ts): the new photo alone goes through it.
+    const tailBefore = await page.evaluate(async (id) => JSON.stringify((await window.tannerin.getHead(id))?.backboneTail), r.headId);
+    const views = (await page.evaluate(() => window.tannerin.trainingSet())).examples.length;
+    const corrected = await page.evaluate((img) => window.tannerin.correctImage(img, { className: 'heart' }), unlabeledImages[UNLABELED_PER_CLASS] as (typeof unlabeledImages)[number]);
+    const retrained = await page.evaluate((id) => window.tannerin.retrained(id), corrected.correction.exampleId);
+    if (!retrained.ok || !retrained.value) throw new Error(retrained.error?.message);
+    console.log(`first correction of the fine-tuned model improve() kept: ${Math.round(retrained.at - corrected.startedAt)} ms to ready (${retrained.value.fineTuned?.viewsComputed} views through the tail, ${retrained.value.fineTuned?.viewsCached} cached)`);
+    expect(retrained.value.fineTuned).toMatchObject({ kept: true, viewsCached: views, viewsComputed: retrained.value.examples.vectors - views });
+    expect(retrained.value.fineTuned?.viewsComputed).toBeLessThanOrEqual(4);
+    expect(await page.evaluate(async (id) => JSON.stringify((await window.tannerin.getHead(id))?.backboneTail), r.headId)).toBe(tailBefore);
     // A recipe that was not run cannot be kept.
     const refused = await runImprove(page, undefined, { recipes: [], keep: 'finetune' });
     expect(refused.ok).toBe(false);
