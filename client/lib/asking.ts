@@ -1,7 +1,8 @@
 /**
  * The app asks (issue 18 pt 2): of the unlabeled photos (client/lib/unlabeled.ts), the few whose
- * labels would teach the current model most, chosen by shared/learn/ask.ts `chooseToAsk` (the
- * least certain, spread across what the model sees, in dense regions, no near-duplicates); one tap
+ * labels would teach the current model most, chosen by shared/learn/ask.ts `chooseToAsk` (from
+ * the classes with the fewest labels by the model's guess, the least certain, spread across what
+ * the model sees, in dense regions, no near-duplicates); one tap
  * each labels one ({@link labelUnlabeled}: it moves to the examples and the model retrains in the
  * background, as after a correction) or skips it ({@link skipAsked}).
  *

@@ -3,7 +3,7 @@
  * drift apart: the pool's photos and the labelled photos compared in kNN's space (the backbone's
  * embedding through the input transform fitted with `fitInputTransform`'s defaults on every stored
  * example, views included, as `fitKnn` fits it: training mean removed, each part L2-normalised),
- * and the labelled photos' classes for the balance factor. ./ask.ts stays free of TF.js; this file
+ * and the labelled photos' classes, which chooseToAsk's class balance counts. ./ask.ts stays free of TF.js; this file
  * reads the transform through shared/predict/predictor.ts.
  */
 import type { BackboneManifest } from '../model/manifest.ts';
@@ -25,11 +25,14 @@ export interface AskAboutOptions {
   duplicateCosine?: number;
   /** chooseToAsk's exponents (default: its own; the evaluation measures others). */
   weights?: Partial<AskWeights>;
+  /** chooseToAsk's class balance slack (default: its own, 0; Infinity: off). */
+  classSlack?: number;
 }
 
 /**
  * The photos of `pool` to ask about, best first: `chooseToAsk` on the pool's photos and the
- * labelled photos (the examples that are not augmented views) in kNN's space (module comment).
+ * labelled photos (the examples that are not augmented views) in kNN's space (module comment),
+ * each choice from a class with the fewest labels by the model's guess (chooseToAsk's class balance).
  * `pool[i].embedding` is the backbone's full embedding of the photo (as stored), and
  * `pool[i].probabilities` the current model's for the photo alone (no test-time views), in
  * `classes` order: the head's, or kNN's vote shares when the guard chose kNN.
@@ -60,6 +63,7 @@ export function askAbout(pool: readonly AskCandidate[], options: AskAboutOptions
       labeledClasses,
       ...(options.duplicateCosine === undefined ? {} : { duplicateCosine: options.duplicateCosine }),
       ...(options.weights ? { weights: options.weights } : {}),
+      ...(options.classSlack === undefined ? {} : { classSlack: options.classSlack }),
     },
   );
 }

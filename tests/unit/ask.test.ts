@@ -1,7 +1,8 @@
 /**
  * chooseToAsk (shared/learn/ask.ts), the app's choice of photos to ask about: on small made-up
  * pools whose answer is known, it skips near-duplicates (of each other and of labelled photos),
- * prefers unsure photos to confident ones, spreads its choice across clusters, handles pools
+ * prefers unsure photos to confident ones, spreads its choice across clusters and across classes
+ * (the classes with the fewest labels first, by the model's guess), handles pools
  * smaller than the count and empty ones, is deterministic, and refuses inconsistent input clearly.
  */
 import { describe, expect, it } from 'vitest';
@@ -124,12 +125,30 @@ describe('chooseToAsk', () => {
     // Equally unsure photos: half guessed class 0 (3 labels already), half class 1 (none).
     const pool = Array.from({ length: 8 }, (_, i) => candidate(`p${i}`, direction(random), 0.3, i % 2));
     const labeled = [direction(random), direction(random), direction(random)];
-    const options = { count: 2, labeled, labeledClasses: [0, 0, 0], weights: { balance: 2, density: 0, novelty: 0 } };
+    // The hard class balance (classSlack) off, to see the factor alone.
+    const options = { count: 2, labeled, labeledClasses: [0, 0, 0], weights: { balance: 2, density: 0, novelty: 0 }, classSlack: Infinity };
     expect(chooseToAsk(pool, options).map((c) => c.guess)).toEqual([1, 1]);
     // Off by default.
     expect(chooseToAsk(pool, { ...options, weights: { density: 0, novelty: 0 } }).map((c) => c.guess)).toEqual([0, 1]);
     expect(() => chooseToAsk(pool, { ...options, labeledClasses: [0, 0] })).toThrow(/2 labeledClasses for 3 labelled embeddings/);
     expect(() => chooseToAsk(pool, { ...options, labeledClasses: [0, 0, 3] })).toThrow(/labeledClasses holds 3/);
+  });
+
+  it('spends its labels on the classes with the fewest labels first (class balance), by the model\'s guess', () => {
+    const random = mulberry32(13);
+    // Class 0's photos are the least sure: uncertainty alone would ask about them only.
+    const pool = Array.from({ length: 12 }, (_, i) => candidate(`p${String(i).padStart(2, '0')}`, direction(random), i % 2 === 0 ? 0 : 0.4, i % 2));
+    const labeled = [direction(random), direction(random), direction(random), direction(random)];
+    const only = { weights: { novelty: 0, density: 0 } };
+    expect(chooseToAsk(pool, { ...only, count: 4, labeled, labeledClasses: [0, 1, 0, 1], classSlack: Infinity }).map((c) => c.guess)).toEqual([0, 0, 0, 0]);
+    // One label each: the choices alternate between the guessed classes.
+    expect(chooseToAsk(pool, { ...only, count: 4, labeled: labeled.slice(0, 2), labeledClasses: [0, 1] }).map((c) => c.guess)).toEqual([0, 1, 0, 1]);
+    // Class 0 has 3 labels, class 1 one: class 1 first, until it has as many.
+    expect(chooseToAsk(pool, { ...only, count: 3, labeled, labeledClasses: [0, 0, 0, 1] }).map((c) => c.guess)).toEqual([1, 1, 0]);
+    // A slack of 1: a class may run one label ahead of the fewest.
+    expect(chooseToAsk(pool, { ...only, count: 4, labeled, labeledClasses: [0, 1, 0, 1], classSlack: 1 }).map((c) => c.guess)).toEqual([0, 0, 1, 0]);
+    // Without labeledClasses there is nothing to balance: as uncertainty alone.
+    expect(chooseToAsk(pool, { ...only, count: 4, labeled }).map((c) => c.guess)).toEqual([0, 0, 0, 0]);
   });
 
   it('returns the whole pool when asked for more than it holds, and nothing from an empty pool', () => {
@@ -163,5 +182,6 @@ describe('chooseToAsk', () => {
     expect(() => chooseToAsk([a], { count: -1 })).toThrow(/count must be a non-negative integer/);
     expect(() => chooseToAsk([a], { count: 1.5 })).toThrow(RangeError);
     expect(() => chooseToAsk([a], { count: 1, weights: { density: -1 } })).toThrow(/weight density/);
+    expect(() => chooseToAsk([a], { count: 1, classSlack: -1 })).toThrow(/classSlack must be >= 0/);
   });
 });
