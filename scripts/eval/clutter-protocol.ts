@@ -15,7 +15,7 @@
  *
  * Crops are treated as photos: the app's 3 augmented views are views of the crop, for training and
  * for test-time augmentation. Keys: `eval.<dataset>-clutter.app+<method>.k10` (scripts/eval/main.ts
- * records them), and per dataset the time a box took (`eval.<dataset>-clutter.<method>.box_ms`);
+ * records them), and per dataset the time a box took (`eval.<dataset>-clutter.<method>.box_ms`, `.confirm` on the confirmation data);
  * {@link clutterDiffs} pairs them. Boxes need a pass of their own (the feature map, the
  * detector), which the embedding cache does not hold, so their raw material (the 7x7 activation,
  * the detection) is cached on disk too ({@link BoxCache}), keyed by the scene's pixels.

@@ -33,7 +33,7 @@ export function clutterTable(evaluation: Record<string, Figure | undefined>): st
       const gap = paired(clean, none);
       const crops = ['featuremap', 'detector', 'oracle'].map((m) => {
         const gain = paired(at(`-clutter.app+${m}`), none);
-        const ms = evaluation[`eval.${d}-clutter.${m}.box_ms`];
+        const ms = evaluation[`eval.${d}-clutter.${m}.box_ms${suffix}`] ?? evaluation[`eval.${d}-clutter.${m}.box_ms`];
         return {
           accuracy: accuracy(at(`-clutter.app+${m}`)),
           gain: gain?.cell ?? '-',

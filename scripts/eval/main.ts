@@ -446,11 +446,11 @@ for (const backboneId of backboneIds) {
     currentTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
     times.set(`${backboneId} (--clutter)`, currentTime);
     const context = (dataset: Dataset, seed: number) => ({ ...askedContext(dataset, seed, 'clutter'), model: (members[0] as Member).backbone, cacheDir: diskCache ? options.cacheDir : null, ...(options.crop ? { crop: options.crop } : {}) });
-    Object.assign(clutterTimes, await runClutterProtocols(datasets, plan, context, (dataset, method, seed, accuracy, ms) => {
+    Object.entries(await runClutterProtocols(datasets, plan, context, (dataset, method, seed, accuracy, ms) => {
       addRun(key(`${dataset}-clutter`, `app+${method}`, 10), seed, accuracy, ms);
       currentTime.trainings++;
       currentTime.trainingMs += ms;
-    }));
+    })).forEach(([k, entry]) => (clutterTimes[`${k}${suffix}`] = entry));
     currentTime.wallMs = performance.now() - clutterStarted;
   }
 }
