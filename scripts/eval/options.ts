@@ -3,7 +3,7 @@
  * per-recipe limits), the usage text and the parsing of the command line.
  */
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
 import { installedManifest } from '../cli/runtime.ts';
@@ -220,7 +220,8 @@ export function readOptions(): {
   }
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`, USAGE);
-  const outFile = values.out ?? join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
+  // Resolved, so `--out bench/eval.json` is the published file too (main.ts compares paths).
+  const outFile = values.out !== undefined ? resolve(values.out) : join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
   const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values.clutter, crop, values['ask-weights']].every((v) => v === undefined);
   return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined, clutter: values.clutter === true || crop !== undefined, crop, askWeights, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
