@@ -139,6 +139,15 @@ export type { CorrectOptions } from './correct.ts';
 export type { CorrectLabel } from './correct.ts';
 /** What {@link correct} and {@link labelUnlabeled} did: the example, its class, the photo's key, and the background retraining. */
 export type { Correction } from './correct.ts';
+/**
+ * Computes in the background what the first correction of the active fine-tuned model would compute
+ * (its tail's embeddings of every stored photo), so it is as fast as a second one; nothing for a plain head.
+ */
+export { warmCorrections } from './warm-corrections.ts';
+/** Options of {@link warmCorrections}: the model (default the active one) and an abort signal. */
+export type { WarmCorrectionsOptions } from './warm-corrections.ts';
+/** What {@link warmCorrections} did: views computed, whether it stopped early, how long it took. */
+export type { WarmCorrectionsReport } from './warm-corrections.ts';
 /** The few unlabeled photos whose labels would help the current model most (least certain, spread out, no near-duplicates). */
 export { photosToAsk } from './asking.ts';
 /** A photo {@link photosToAsk} offers: its id, copy, the model's best three guesses and how unsure it is. */

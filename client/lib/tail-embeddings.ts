@@ -14,7 +14,8 @@
  * photo's copy and seed never change, so a view's embedding through a given tail never does
  * either, and a second correction passes only the photos new since the first. A retrained model
  * keeps its tail, so its cache carries over; `improve()` fills it for the fine-tuned model it keeps
- * ({@link rememberTailEmbeddings}), from the cut activations it computed anyway. Bounded ({@link TAIL_CACHE_LIMITS}): the tails used
+ * ({@link rememberTailEmbeddings}), from the cut activations it computed anyway; after a reload,
+ * `warmCorrections()` fills it in the background ({@link warmTailEmbeddings}). Bounded ({@link TAIL_CACHE_LIMITS}): the tails used
  * least recently go first, then a tail's oldest views. Nothing is stored in IndexedDB.
  */
 import type { BackboneTail, HeadDocument } from '../../shared/head/document.ts';
@@ -22,8 +23,9 @@ import { augmentedView } from '../../shared/image/augment.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
-import { loadPredictor, type FrozenActivations } from '../../shared/predict/predictor.ts';
+import { loadPredictor, type FrozenActivations, type Predictor } from '../../shared/predict/predictor.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
+import { BackboneReleasedError, leaseBackbone } from './current-backbone.ts';
 import { openTannerinDb } from './db.ts';
 import { photoPixels } from './examples.ts';
 
@@ -65,54 +67,148 @@ export async function tailIdentity(backboneRef: string, tail: BackboneTail): Pro
 export async function tailExamples(backbone: Backbone, doc: HeadDocument, examples: readonly Example[]): Promise<TailExamples> {
   const tail = doc.backboneTail;
   if (!tail) throw new Error(`head ${doc.id} is not fine-tuned: it has no tail to embed through`);
-  const views = viewsOf(await tailIdentity(backbone.ref, tail));
-  // View index of each example: its place among its photo's views.
+  const identity = await tailIdentity(backbone.ref, tail);
+  const keys = viewKeys(examples);
+  let predictor: Predictor | undefined;
+  try {
+    // In turn with a warm-up's chunk ({@link warmTailEmbeddings}): what it has done is read from the cache, the rest computed here.
+    const { computed, missing, gone } = await inTurn(async () => embedMissing(backbone, viewsOf(identity), keys, async () => (predictor ??= await loadPredictor(doc, backbone))));
+    const views = viewsOf(identity);
+    const out: Example[] = [];
+    examples.forEach((e, i) => {
+      const embedding = views.get((keys[i] as ViewKey).key);
+      if (embedding) out.push({ ...e, embedding });
+      else if (!gone.has(e.photoId)) throw new Error(`no embedding through the tail for ${e.photoId}`);
+    });
+    // Bounded after the lookups: this call's views are all used, even beyond the limit.
+    trim(views);
+    return { examples: out, computed, cached: keys.length - missing };
+  } finally {
+    predictor?.dispose();
+  }
+}
+
+/** What {@link warmTailEmbeddings} did. */
+export interface TailWarmUp {
+  /** Views passed through the backbone and the tail now. */
+  computed: number;
+  /** Whether it stopped before the end (`keepGoing` said so, or the backbone was released). */
+  stopped: boolean;
+}
+
+/**
+ * Fills the cache with `examples`' embeddings through `doc`'s tail ahead of a correction (the first
+ * correction after a reload then computes only its new photo's views): a few photos at a time
+ * (`photosPerChunk`, default 2), each chunk holding a lease on `backbone` and taking its turn with a
+ * correction's {@link tailExamples} (neither computes a view the other has), the event loop getting a
+ * turn between views and chunks. Asks `keepGoing` before each chunk; stops when it says no or the
+ * backbone was released. `doc` must be fine-tuned and run on `backbone`.
+ */
+export async function warmTailEmbeddings(
+  backbone: Backbone,
+  doc: HeadDocument,
+  examples: readonly Example[],
+  options: { keepGoing: () => Promise<boolean>; photosPerChunk?: number },
+): Promise<TailWarmUp> {
+  const tail = doc.backboneTail;
+  if (!tail) throw new Error(`head ${doc.id} is not fine-tuned: it has no tail to embed through`);
+  const identity = await tailIdentity(backbone.ref, tail);
+  const keys = viewKeys(examples);
+  const photos = [...new Set(keys.map((k) => k.photoId))];
+  const per = Math.max(1, options.photosPerChunk ?? 2);
+  let predictor: Predictor | undefined;
+  let computed = 0;
+  try {
+    for (let i = 0; i < photos.length; i += per) {
+      await yieldToEventLoop();
+      if (!(await options.keepGoing())) return { computed, stopped: true };
+      const chunk = new Set(photos.slice(i, i + per));
+      const chunkKeys = keys.filter((k) => chunk.has(k.photoId));
+      let end: () => void;
+      try {
+        end = leaseBackbone(backbone);
+      } catch (error) {
+        if (error instanceof BackboneReleasedError) return { computed, stopped: true };
+        throw error;
+      }
+      try {
+        const done = await inTurn(async () => embedMissing(backbone, viewsOf(identity), chunkKeys, async () => (predictor ??= await loadPredictor(doc, backbone))));
+        computed += done.computed;
+      } finally {
+        end();
+      }
+    }
+    trim(viewsOf(identity));
+    return { computed, stopped: false };
+  } finally {
+    predictor?.dispose();
+  }
+}
+
+/** A view of an example: its photo, its index among the photo's views (0: the copy), and its cache key. */
+interface ViewKey {
+  photoId: string;
+  index: number;
+  key: string;
+}
+
+/** The view keys of `examples` (each photo's views together, view 0 first), in order. */
+function viewKeys(examples: readonly Example[]): ViewKey[] {
   const counts = new Map<string, number>();
-  const keys = examples.map((e) => {
+  return examples.map((e) => {
     const index = counts.get(e.photoId) ?? 0;
     counts.set(e.photoId, index + 1);
     return { photoId: e.photoId, index, key: `${e.photoId}#${index}` };
   });
+}
+
+/** One at a time: a correction's and a warm-up's computing (so a view is never computed twice). */
+let turn: Promise<unknown> = Promise.resolve();
+
+/** Runs `job` after every job queued before it has settled. */
+function inTurn<T>(job: () => Promise<T>): Promise<T> {
+  const run = turn.then(job, job);
+  turn = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * Computes the views of `keys` that `views` lacks (read in the caller's turn, so none is computed
+ * twice) and puts them there. Returns how many it computed, how many were missing, and the photos whose record is gone.
+ */
+async function embedMissing(
+  backbone: Backbone,
+  views: Map<string, Float32Array>,
+  keys: readonly ViewKey[],
+  predictorFor: () => Promise<Predictor>,
+): Promise<{ computed: number; missing: number; gone: Set<string> }> {
   const missing = new Map<string, number[]>();
   for (const k of keys) if (!views.has(k.key)) missing.set(k.photoId, [...(missing.get(k.photoId) ?? []), k.index]);
-  const cached = keys.length - [...missing.values()].reduce((a, v) => a + v.length, 0);
+  const missingViews = [...missing.values()].reduce((a, v) => a + v.length, 0);
   let computed = 0;
   const gone = new Set<string>();
-  if (missing.size) {
-    const predictor = await loadPredictor(doc, backbone);
-    try {
-      const db = await openTannerinDb();
-      for (const [photoId, indices] of missing) {
-        const record = await db.get('examples', photoId);
-        if (!record) {
-          // Deleted since the examples were read: it takes no part.
-          gone.add(photoId);
-          continue;
-        }
-        const pixels = await photoPixels(record.photo);
-        const frozen: FrozenActivations[] = [];
-        for (const index of indices) {
-          // A turn for the page between backbone passes (the person is using it meanwhile).
-          await yieldToEventLoop();
-          const view = index === 0 ? pixels : augmentedView(pixels, index - 1, { seed: record.augmentSeed });
-          frozen.push(await predictor.frozenPass(preprocess(view, backbone.manifest.normalization)));
-        }
-        for (const [i, index] of indices.entries()) views.set(`${photoId}#${index}`, await predictor.embed(frozen[i] as FrozenActivations));
-        computed += indices.length;
-      }
-    } finally {
-      predictor.dispose();
+  if (!missing.size) return { computed, missing: missingViews, gone };
+  const predictor = await predictorFor();
+  const db = await openTannerinDb();
+  for (const [photoId, indices] of missing) {
+    const record = await db.get('examples', photoId);
+    if (!record) {
+      // Deleted since the examples were read: it takes no part.
+      gone.add(photoId);
+      continue;
     }
+    const pixels = await photoPixels(record.photo);
+    const frozen: FrozenActivations[] = [];
+    for (const index of indices) {
+      // A turn for the page between backbone passes (the person is using it meanwhile).
+      await yieldToEventLoop();
+      const view = index === 0 ? pixels : augmentedView(pixels, index - 1, { seed: record.augmentSeed });
+      frozen.push(await predictor.frozenPass(preprocess(view, backbone.manifest.normalization)));
+    }
+    for (const [i, index] of indices.entries()) views.set(`${photoId}#${index}`, await predictor.embed(frozen[i] as FrozenActivations));
+    computed += indices.length;
   }
-  const out: Example[] = [];
-  examples.forEach((e, i) => {
-    const embedding = views.get((keys[i] as { key: string }).key);
-    if (embedding) out.push({ ...e, embedding });
-    else if (!gone.has(e.photoId)) throw new Error(`no embedding through the tail for ${e.photoId}`);
-  });
-  // Bounded after the lookups: this call's views are all used, even beyond the limit.
-  trim(views);
-  return { examples: out, computed, cached };
+  return { computed, missing: missingViews, gone };
 }
 
 /**

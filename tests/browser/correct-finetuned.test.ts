@@ -6,7 +6,8 @@
  * corrected class; a second correction passes only the photos new since the first through the tail
  * (client/lib/tail-embeddings.ts's cache), offline, and the tensor count stays flat. The time from
  * correction to the retrained model in use, first (every photo's views through the tail) and second
- * (from the cache), with 48 photos stored, is printed.
+ * (from the cache), with 48 photos stored, is printed; so are a warm-up's (`warmCorrections`, after the
+ * cache is cleared as by a reload) and the correction after it, which computes only its new photo.
  *
  * The fine-tuned model is made on the Node side (tests/helpers/fine-tuned.ts: the real top block,
  * weights perturbed; a plain softmax head, as `improve()`'s fine-tuning leaves) and stored active,
@@ -145,10 +146,51 @@ describe('correcting a fine-tuned model', () => {
     expect((await page.evaluate(() => window.tannerin.memory())).numTensors).toBe(tensorsBefore);
   }, 120_000);
 
+  it('after a reload (the cache empty), warmCorrections computes the views ahead: the first correction then computes only its new photo; tensors flat', async () => {
+    await page.evaluate(() => window.tannerin.pendingViewsSettled());
+    await page.evaluate(() => window.tannerin.clearTailEmbeddings());
+    expect(await page.evaluate(() => window.tannerin.tailEmbeddingsCached())).toEqual([]);
+    // An aborted warm-up computes nothing.
+    const aborted = await page.evaluate(() => {
+      const controller = new AbortController();
+      controller.abort();
+      return window.tannerin.warmCorrections({ signal: controller.signal });
+    });
+    expect(aborted).toMatchObject({ headId: doc.id, fineTuned: true, viewsComputed: 0, stopped: true });
+
+    const warm = await page.evaluate(() => window.tannerin.warmCorrections());
+    const stored = (await page.evaluate(() => window.tannerin.tailEmbeddingsCached()))[0] ?? 0;
+    console.log(`fine-tuned model, warm-up: ${Math.round(warm.ms)} ms for ${warm.viewsComputed} views`);
+    expect(warm).toMatchObject({ headId: doc.id, fineTuned: true, stopped: false });
+    expect(warm.viewsComputed).toBe(stored);
+    expect(stored).toBeGreaterThan(firstViews);
+
+    const r = await page.evaluate((img) => window.tannerin.correctImage(img, { className: 'fruit' }), fruit(2));
+    const retrained = await page.evaluate((id) => window.tannerin.retrained(id), r.correction.exampleId);
+    if (!retrained.ok || !retrained.value) throw new Error(retrained.error?.message);
+    const report = retrained.value;
+    console.log(`fine-tuned model, first correction after a warm-up to ready: ${Math.round(retrained.at - r.startedAt)} ms (training ${Math.round(report.ms)} ms, tail ${Math.round(report.fineTuned?.embedMs ?? NaN)} ms for ${report.fineTuned?.viewsComputed} views, ${report.fineTuned?.viewsCached} cached; ${report.split.method}, ${report.outcome})`);
+    // Without the warm-up every view would be computed here (the first test: viewsCached 0).
+    expect(report.fineTuned).toMatchObject({ kept: true, viewsComputed: report.examples.vectors - stored, viewsCached: stored });
+    expect(report.fineTuned?.viewsComputed).toBeLessThanOrEqual(4);
+    // The retrained model predicts (its predictor loaded, as before the first correction); the same tensors as then.
+    const [again] = await page.evaluate((imgs) => window.tannerin.predictData(imgs), [fruit(2)]);
+    expect(again?.predictions[0]).toEqual({ label: 'fruit', score: 1 });
+    await page.evaluate(() => window.tannerin.pendingViewsSettled());
+    expect((await page.evaluate(() => window.tannerin.memory())).numTensors).toBe(tensorsBefore);
+  }, 120_000);
+
   it('Train (not a correction) still retrains a plain head on the frozen embeddings, dropping the tail', async () => {
     const trained = await page.evaluate((id) => window.tannerin.trainNow({ headId: id }), doc.id);
     if (!trained.ok) throw new Error(trained.error.message);
     expect(trained.report.fineTuned).toBeUndefined();
     expect((await storedHead(page, doc.id))?.tail).toBeNull();
   }, 120_000);
+
+  it("a plain head's warm-up does nothing", async () => {
+    const before = await page.evaluate(() => window.tannerin.tailEmbeddingsCached());
+    const warm = await page.evaluate(() => window.tannerin.warmCorrections());
+    expect(warm).toMatchObject({ headId: doc.id, fineTuned: false, viewsComputed: 0, stopped: false });
+    expect(await page.evaluate(() => window.tannerin.tailEmbeddingsCached())).toEqual(before);
+  }, 60_000);
 });
