@@ -16,6 +16,7 @@ import {
   type HeadSummary,
   type Prediction,
   type PredictResult,
+  warmCorrections,
 } from '../../lib/index.ts';
 import { defaultHeads, downscaleForUpload } from '../../lib/internal.ts';
 import type { PredictResponse } from '../../../shared/api/types.ts';
@@ -138,6 +139,22 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     return { headId: id, where: 'device', name: head?.name ?? 'my model' };
   };
 
+  /** The fine-tuned model whose first correction is being warmed up (client/lib/warm-corrections.ts), and its stop. */
+  let warming: { headId: string; stop: AbortController } | null = null;
+  /**
+   * Once a fine-tuned model has predicted here, computes in the background what its first
+   * correction would (its tail's embeddings of the stored photos), so a correction takes about 1 s,
+   * not 6-9. Stopped when another model predicts or the screen goes.
+   */
+  const warmUp = (headId: string): void => {
+    if (warming?.headId === headId) return;
+    warming?.stop.abort();
+    const stop = new AbortController();
+    warming = { headId, stop };
+    // Only a head start: a failure here costs nothing the correction would not redo.
+    warmCorrections({ headId, signal: stop.signal }).catch(() => undefined);
+  };
+
   /**
    * `live`: a camera frame, predicted from the frame alone (no test-time augmentation: 4x the
    * passes would cut the frame rate). A still (a picked photo or frozen frame) classified by a
@@ -164,6 +181,7 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     // Edge and default-model answers are not corrected: only a personal model learns from a label.
     const item = still;
     if (!live && item && result) item.result = result;
+    if (result?.head.kind === 'personal' && result.head.fineTuned) warmUp(result.head.id);
     if (!live && item && result?.head.kind === 'personal') {
       const onLabelled = (): void => {
         if (still === item) keptNote.textContent = '';
@@ -378,6 +396,7 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
   const offNet = ctx.onOnlineChange(renderWhere);
   return () => {
     stopped = true;
+    warming?.stop.abort();
     stopLive();
     offChange();
     offNet();
