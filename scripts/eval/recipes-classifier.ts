@@ -111,6 +111,21 @@ function fitNcm(p: Prepared): { scores: (z: Float64Array) => number[]; loo: { ro
     return means.map((m) => dot(v, m));
   };
   // Leave one photo out: its class's sum without its vectors.
+  const loo = leaveOnePhotoOut(p, (i, own, mine) => {
+    const s = Float64Array.from(sums[own] as Float64Array);
+    for (const r of mine) for (let j = 0; j < dim; j++) s[j] = (s[j] as number) - ((u[r] as Float64Array)[j] as number);
+    const left = unit(s);
+    const v = u[i] as Float64Array;
+    return means.map((m, k) => (k === own ? dot(v, left) : dot(v, m)));
+  });
+  return { scores, loo };
+}
+
+/**
+ * Leave-one-photo-out score rows: each photo (its first vector `i`; `mine` are all its vectors,
+ * the photo and its views) scored by `row` with its own class fitted without them.
+ */
+function leaveOnePhotoOut(p: Prepared, row: (i: number, own: number, mine: number[]) => number[]): { rows: number[][]; truth: number[] } {
   const rows: number[][] = [];
   const truth: number[] = [];
   const seen = new Set<string>();
@@ -118,15 +133,10 @@ function fitNcm(p: Prepared): { scores: (z: Float64Array) => number[]; loo: { ro
     if (seen.has(id)) return;
     seen.add(id);
     const own = p.y[i] as number;
-    const mine = p.photo.map((q, r) => (q === id ? r : -1)).filter((r) => r >= 0);
-    const s = Float64Array.from(sums[own] as Float64Array);
-    for (const r of mine) for (let j = 0; j < dim; j++) s[j] = (s[j] as number) - ((u[r] as Float64Array)[j] as number);
-    const left = unit(s);
-    const v = u[i] as Float64Array;
-    rows.push(means.map((m, k) => (k === own ? dot(v, left) : dot(v, m))));
+    rows.push(row(i, own, p.photo.flatMap((q, r) => (q === id ? [r] : []))));
     truth.push(own);
   });
-  return { scores, loo: { rows, truth } };
+  return { rows, truth };
 }
 
 /** Cholesky factor of a symmetric positive definite n x n matrix (row-major), lower triangle. */
@@ -217,23 +227,15 @@ function fitLda(p: Prepared): { scores: (z: Float64Array) => number[]; loo: { ro
   const bias = means.map((m, c2) => -0.5 * dot(m, w[c2] as Float64Array));
   const scores = (z: Float64Array): number[] => w.map((wc, c2) => dot(z, wc) + (bias[c2] as number));
   // Leave one photo out: its class's mean (and so w and bias, linear in the mean) without its vectors.
-  const rows: number[][] = [];
-  const truth: number[] = [];
-  const seen = new Set<string>();
-  p.photo.forEach((id, i) => {
-    if (seen.has(id)) return;
-    seen.add(id);
-    const own = p.y[i] as number;
-    const mine = p.photo.map((q, r2) => (q === id ? r2 : -1)).filter((r2) => r2 >= 0);
+  const loo = leaveOnePhotoOut(p, (i, own, mine) => {
     const m = Float64Array.from(sums[own] as Float64Array);
     for (const r2 of mine) for (let j = 0; j < dim; j++) m[j] = (m[j] as number) - ((p.z[r2] as Float64Array)[j] as number);
     const left = m.map((x) => x / ((counts[own] as number) - mine.length));
     const wl = solveSigma(left);
     const z = p.z[i] as Float64Array;
-    rows.push(w.map((wc, c2) => (c2 === own ? dot(z, wl) - 0.5 * dot(left, wl) : dot(z, wc) + (bias[c2] as number))));
-    truth.push(own);
+    return w.map((wc, c2) => (c2 === own ? dot(z, wl) - 0.5 * dot(left, wl) : dot(z, wc) + (bias[c2] as number)));
   });
-  return { scores, loo: { rows, truth }, shrinkage: alpha };
+  return { scores, loo, shrinkage: alpha };
 }
 
 /** Mean of score rows. */
