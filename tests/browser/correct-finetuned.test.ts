@@ -180,6 +180,29 @@ describe('correcting a fine-tuned model', () => {
     expect((await page.evaluate(() => window.tannerin.memory())).numTensors).toBe(tensorsBefore);
   }, 120_000);
 
+  it('a correction made while a warm-up runs reuses what it did and computes the rest: no view twice', async () => {
+    await page.evaluate(() => window.tannerin.pendingViewsSettled());
+    await page.evaluate(() => {
+      window.tannerin.clearTailEmbeddings();
+      (globalThis as { warmRun?: Promise<unknown> }).warmRun = window.tannerin.warmCorrections();
+    });
+    await page.waitForTimeout(1500);
+    const heart = (split.test.heart as EmojiImage[])[0]?.image as { base64: string; type: string };
+    const r = await page.evaluate((img) => window.tannerin.correctImage(img, { className: 'heart' }), heart);
+    const retrained = await page.evaluate((id) => window.tannerin.retrained(id), r.correction.exampleId);
+    if (!retrained.ok || !retrained.value) throw new Error(retrained.error?.message);
+    const report = retrained.value;
+    type Warm = Awaited<ReturnType<typeof window.tannerin.warmCorrections>>;
+    const warm = await page.evaluate(() => (globalThis as { warmRun?: Promise<Warm> }).warmRun as Promise<Warm>);
+    console.log(`fine-tuned model, correction during a warm-up: warm-up ${warm.viewsComputed} views in ${Math.round(warm.ms)} ms, correction ${report.fineTuned?.viewsComputed} views (${report.fineTuned?.viewsCached} cached), ${Math.round(retrained.at - r.startedAt)} ms to ready`);
+    expect(warm).toMatchObject({ fineTuned: true, stopped: false });
+    expect(warm.viewsComputed).toBeGreaterThan(0);
+    expect(report.fineTuned?.kept).toBe(true);
+    // The cache was empty: between them every view was computed exactly once.
+    expect(warm.viewsComputed + (report.fineTuned?.viewsComputed ?? NaN)).toBe(report.examples.vectors);
+    expect(await page.evaluate(() => window.tannerin.tailEmbeddingsCached())).toEqual([report.examples.vectors]);
+  }, 120_000);
+
   it('Train (not a correction) still retrains a plain head on the frozen embeddings, dropping the tail', async () => {
     const trained = await page.evaluate((id) => window.tannerin.trainNow({ headId: id }), doc.id);
     if (!trained.ok) throw new Error(trained.error.message);
