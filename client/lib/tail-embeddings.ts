@@ -24,6 +24,7 @@ import { preprocess } from '../../shared/image/preprocess.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { loadPredictor, type FrozenActivations, type Predictor } from '../../shared/predict/predictor.ts';
+import { sha256Hex } from '../../shared/util/hash.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 import { BackboneReleasedError, leaseBackbone } from './current-backbone.ts';
 import { openTannerinDb } from './db.ts';
@@ -54,9 +55,13 @@ export interface TailExamples {
  */
 export async function tailIdentity(backboneRef: string, tail: BackboneTail): Promise<string> {
   const { weightData, ...rest } = tail;
-  const bytes = new TextEncoder().encode(`${backboneRef}\n${JSON.stringify(rest)}\n${weightData}`);
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+  return sha256Hex(`${backboneRef}\n${JSON.stringify(rest)}\n${weightData}`);
+}
+
+/** `doc`'s tail identity on `backbone` ({@link tailIdentity}); throws for a head without a tail. */
+function identityOf(backbone: Backbone, doc: HeadDocument): Promise<string> {
+  if (!doc.backboneTail) throw new Error(`head ${doc.id} is not fine-tuned: it has no tail to embed through`);
+  return tailIdentity(backbone.ref, doc.backboneTail);
 }
 
 /**
@@ -65,9 +70,7 @@ export async function tailIdentity(backboneRef: string, tail: BackboneTail): Pro
  * them. `doc` must be fine-tuned and run on `backbone` (the predictor checks its cut).
  */
 export async function tailExamples(backbone: Backbone, doc: HeadDocument, examples: readonly Example[]): Promise<TailExamples> {
-  const tail = doc.backboneTail;
-  if (!tail) throw new Error(`head ${doc.id} is not fine-tuned: it has no tail to embed through`);
-  const identity = await tailIdentity(backbone.ref, tail);
+  const identity = await identityOf(backbone, doc);
   const keys = viewKeys(examples);
   let predictor: Predictor | undefined;
   try {
@@ -110,9 +113,7 @@ export async function warmTailEmbeddings(
   examples: readonly Example[],
   options: { keepGoing: () => Promise<boolean>; photosPerChunk?: number },
 ): Promise<TailWarmUp> {
-  const tail = doc.backboneTail;
-  if (!tail) throw new Error(`head ${doc.id} is not fine-tuned: it has no tail to embed through`);
-  const identity = await tailIdentity(backbone.ref, tail);
+  const identity = await identityOf(backbone, doc);
   const keys = viewKeys(examples);
   const photos = [...new Set(keys.map((k) => k.photoId))];
   const per = Math.max(1, options.photosPerChunk ?? 2);
@@ -153,7 +154,7 @@ interface ViewKey {
 }
 
 /** The view keys of `examples` (each photo's views together, view 0 first), in order. */
-function viewKeys(examples: readonly Example[]): ViewKey[] {
+function viewKeys(examples: readonly { photoId: string }[]): ViewKey[] {
   const counts = new Map<string, number>();
   return examples.map((e) => {
     const index = counts.get(e.photoId) ?? 0;
@@ -221,13 +222,11 @@ export async function rememberTailEmbeddings(backbone: Backbone, doc: HeadDocume
   const tail = doc.backboneTail;
   if (!tail || views.length === 0) return;
   const cached = viewsOf(await tailIdentity(backbone.ref, tail));
+  const keys = viewKeys(views);
   const predictor = await loadPredictor(doc, backbone);
   try {
-    const counts = new Map<string, number>();
-    for (const v of views) {
-      const index = counts.get(v.photoId) ?? 0;
-      counts.set(v.photoId, index + 1);
-      cached.set(`${v.photoId}#${index}`, await predictor.embed(v));
+    for (const [i, v] of views.entries()) {
+      cached.set((keys[i] as ViewKey).key, await predictor.embed(v));
       await yieldToEventLoop();
     }
   } finally {
