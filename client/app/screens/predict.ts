@@ -144,11 +144,13 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
   /**
    * Once a fine-tuned model has predicted here, computes in the background what its first
    * correction would (its tail's embeddings of the stored photos), so a correction takes about 1 s,
-   * not 6-9. Stopped when another model predicts or the screen goes.
+   * not 6-9. Stopped when another model predicts (`null`) or the screen goes.
    */
-  const warmUp = (headId: string): void => {
+  const warmUp = (headId: string | null): void => {
     if (warming?.headId === headId) return;
     warming?.stop.abort();
+    warming = null;
+    if (headId === null) return;
     const stop = new AbortController();
     warming = { headId, stop };
     // Only a head start: a failure here costs nothing the correction would not redo.
@@ -181,7 +183,7 @@ function predictView(root: HTMLElement, ctx: AppContext): () => void {
     // Edge and default-model answers are not corrected: only a personal model learns from a label.
     const item = still;
     if (!live && item && result) item.result = result;
-    if (result?.head.kind === 'personal' && result.head.fineTuned) warmUp(result.head.id);
+    if (result) warmUp(result.head.kind === 'personal' && result.head.fineTuned ? result.head.id : null);
     if (!live && item && result?.head.kind === 'personal') {
       const onLabelled = (): void => {
         if (still === item) keptNote.textContent = '';
