@@ -186,7 +186,8 @@ describe('correcting a fine-tuned model', () => {
       window.tannerin.clearTailEmbeddings();
       (globalThis as { warmRun?: Promise<unknown> }).warmRun = window.tannerin.warmCorrections();
     });
-    await page.waitForTimeout(1500);
+    // The correction starts once the warm-up has cached some views (not after a fixed wait, which a loaded machine could outrun).
+    await page.waitForFunction(() => window.tannerin.tailEmbeddingsCached().some((n) => n > 0), undefined, { timeout: 60_000 });
     const heart = (split.test.heart as EmojiImage[])[0]?.image as { base64: string; type: string };
     const r = await page.evaluate((img) => window.tannerin.correctImage(img, { className: 'heart' }), heart);
     const retrained = await page.evaluate((id) => window.tannerin.retrained(id), r.correction.exampleId);
