@@ -135,12 +135,15 @@ export function learningSentence(className: string): string {
 /**
  * Said when the training a label started has settled: its outcome, or `failed` with the reason.
  * When the guard kept the previous model it says so plainly, and that the label is not lost.
+ * `fineTuned` (a correction of a fine-tuned model, `TrainReport.fineTuned`): when the model in use
+ * no longer keeps its fine-tuned layers, the sentence says so and why, since its accuracy may change.
  */
-export function learnedSentence(outcome: TrainOutcome | { failed: string }, className: string, kind: LabelKind): string {
+export function learnedSentence(outcome: TrainOutcome | { failed: string }, className: string, kind: LabelKind, fineTuned?: { kept: boolean; reason?: string }): string {
   if (typeof outcome === 'object') {
     return `The photo is in “${className}”, but the model could not learn from it now (${outcome.failed}). Train on the Train screen to try again.`;
   }
-  if (outcome !== 'kept-previous') return kind === 'corrected' ? 'Your corrected model is in use.' : 'Your updated model is in use.';
+  const tail = fineTuned && !fineTuned.kept && fineTuned.reason ? ` It is no longer fine-tuned: ${fineTuned.reason}.` : '';
+  if (outcome !== 'kept-previous') return (kind === 'corrected' ? 'Your corrected model is in use.' : 'Your updated model is in use.') + tail;
   const kept = 'Your previous model stays in use: the one trained with this photo was not clearly better.';
   return kind === 'labelled'
     ? `${kept} The photo stays in “${className}” and counts in every later training.`

@@ -79,6 +79,14 @@ describe('a label in words', () => {
     expect(learnedSentence('kept-previous', 'ripe', 'labelled')).toContain('The photo stays in “ripe”');
   });
 
+  it('says when a corrected fine-tuned model lost its fine-tuned layers, and why', () => {
+    const reason = 'the fine-tuned model runs on inception_v3@1, not on the loaded mobilenet_v2@2: retrained as a plain head on the frozen embeddings';
+    expect(learnedSentence('new-head', 'ripe', 'corrected', { kept: false, reason })).toBe(`Your corrected model is in use. It is no longer fine-tuned: ${reason}.`);
+    // Kept, or nothing to say: the plain sentence.
+    expect(learnedSentence('new-head', 'ripe', 'corrected', { kept: true })).toBe('Your corrected model is in use.');
+    expect(learnedSentence('kept-previous', 'ripe', 'corrected', { kept: false, reason })).not.toContain('no longer fine-tuned');
+  });
+
   it('says why the model could not learn, and what to do', () => {
     expect(learnedSentence({ failed: 'needs two classes' }, 'ripe', 'corrected')).toBe(
       'The photo is in “ripe”, but the model could not learn from it now (needs two classes). Train on the Train screen to try again.',

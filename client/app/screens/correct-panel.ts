@@ -45,11 +45,11 @@ export async function correctionPanel(root: HTMLElement, ctx: AppContext, item: 
         if (pooled) void deleteUnlabeled(pooled).catch(() => undefined);
         item.onLabelled?.();
         const report = await correction.retrained.then(
-          (r) => r.outcome,
-          (err: unknown) => ({ failed: errorText(err) }),
+          (r) => ({ outcome: r.outcome, fineTuned: r.fineTuned }),
+          (err: unknown) => ({ outcome: { failed: errorText(err) }, fineTuned: undefined }),
         );
-        status.textContent = learnedSentence(report, choice.className, kind);
-        status.classList.toggle('error', typeof report === 'object');
+        status.textContent = learnedSentence(report.outcome, choice.className, kind, report.fineTuned);
+        status.classList.toggle('error', typeof report.outcome === 'object');
       })
       .catch((err: unknown) => {
         status.textContent = `Could not add the photo: ${errorText(err)}`;
