@@ -27,7 +27,7 @@ import { activationMap, activeRegion } from '../../shared/crop/feature-map-box.t
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { pairedBySeed } from './stats.ts';
-import { clutteredImage, clutteredScene, type Scene } from './clutter.ts';
+import { clutteredImage, clutteredScene, DEFAULT_DESIGN, type Scene, type SceneDesign } from './clutter.ts';
 import type { Dataset, EvalImage } from './datasets.ts';
 import { DETECTOR_REF, loadDetector, type Detection, type Detector } from './detector.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
@@ -95,6 +95,10 @@ export interface ClutterContext extends Pick<AskedContext, 'backbone' | 'classes
   cacheDir: string | null;
   /** How boxes are made (default {@link CROP_DEFAULTS}). */
   crop?: Partial<CropSettings>;
+  /** How scenes are made (default scripts/eval/clutter.ts DEFAULT_DESIGN). */
+  design?: Partial<SceneDesign>;
+  /** Only these methods (`--clutter-methods`; default all that the box settings change, {@link methodsFor}). */
+  methods?: readonly CropMethod[];
 }
 
 /** One method's time for its boxes: passes run this time, and the ms they took (or took when cached). */
@@ -142,12 +146,13 @@ export async function runClutterProtocols(
         const ctx = context(dataset, seed);
         const split = dataset.split(seed, [CLUTTER_K]);
         const settings: CropSettings = { ...CROP_DEFAULTS, ...ctx.crop };
+        const design: SceneDesign = { ...DEFAULT_DESIGN, ...ctx.design };
         // Each scene is drawn once a seed (its views and crops read it again).
         const scenes = new Map<string, Promise<Scene>>();
-        const drawn = (image: EvalImage): Promise<Scene> => scenes.get(image.id) ?? (scenes.set(image.id, clutteredScene(image, dataset.name)), scenes.get(image.id) as Promise<Scene>);
+        const drawn = (image: EvalImage): Promise<Scene> => scenes.get(image.id) ?? (scenes.set(image.id, clutteredScene(image, dataset.name, design)), scenes.get(image.id) as Promise<Scene>);
         const oracleBoxes = new Map<string, Box>();
         const scene = (image: EvalImage): EvalImage => ({
-          ...clutteredImage(image, dataset.name),
+          ...clutteredImage(image, dataset.name, design),
           pixels: async () => {
             const { pixels, box } = await drawn(image);
             oracleBoxes.set(EmbeddingCache.key(pixels), box);
@@ -156,7 +161,7 @@ export async function runClutterProtocols(
         });
         const shots = (split.shots.get(CLUTTER_K) ?? []).map(scene);
         const test = split.test.map(scene);
-        for (const method of methodsFor(ctx.crop)) {
+        for (const method of methodsFor(ctx.crop).filter((m) => !ctx.methods || ctx.methods.includes(m))) {
           const key = `${dataset.name}:${method}`;
           const times = timing.get(key) ?? { computed: 0, ms: [], seen: new Set<string>() };
           timing.set(key, times);

@@ -119,3 +119,18 @@ const MAKERS: Record<Texture, (side: number, random: Random) => RgbaPixels> = { 
 export function texture(kind: Texture, side: number, random: Random): RgbaPixels {
   return MAKERS[kind](side, random);
 }
+
+/**
+ * `pixels` (opaque) with its contrast scaled by `contrast`, in place: each channel blended toward
+ * the image's mean of that channel (1: unchanged, 0: flat at the mean colour). Lowers a texture's
+ * contrast without changing its colour, as a table or a wall is busy but not loud.
+ */
+export function withContrast(pixels: RgbaPixels, contrast: number): void {
+  if (contrast === 1) return;
+  const { data } = pixels;
+  const mean = [0, 0, 0];
+  for (let o = 0; o < data.length; o += 4) for (let c = 0; c < 3; c++) mean[c] = (mean[c] as number) + (data[o + c] as number);
+  const n = data.length / 4;
+  for (let c = 0; c < 3; c++) mean[c] = (mean[c] as number) / n;
+  for (let o = 0; o < data.length; o += 4) for (let c = 0; c < 3; c++) data[o + c] = byte((mean[c] as number) + contrast * ((data[o + c] as number) - (mean[c] as number)));
+}

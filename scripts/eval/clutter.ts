@@ -18,7 +18,7 @@ import { resizeRgba } from '../../shared/image/resize.ts';
 import type { Box } from '../../shared/crop/box.ts';
 import { mulberry32, type Random } from '../../shared/util/random.ts';
 import { emojiFiles, emojiPng } from '../emoji.ts';
-import { texture, TEXTURES } from './clutter-textures.ts';
+import { texture, TEXTURES, withContrast } from './clutter-textures.ts';
 import type { EvalImage } from './datasets.ts';
 import { idSeed } from './id-seed.ts';
 
@@ -32,6 +32,21 @@ export const DISTRACTOR_SIZE: readonly [number, number] = [0.1, 0.18];
 export const DISTRACTOR_SUBCATEGORIES = ['tool', 'household', 'office', 'book-paper', 'game', 'light & video', 'heart', 'geometric', 'time', 'face-concerned'];
 /** Fashion-MNIST's mask: a pixel brighter than this (0..255) is the garment. */
 export const FASHION_MASK_THRESHOLD = 12;
+
+/**
+ * How scenes are made beyond their seed: the knobs of the set's design (`--clutter-contrast`,
+ * `--clutter-no-distractors`). Every knob draws the same random numbers, so a scene of another
+ * design has the same texture kind, distractor draws and object box as the default one: designs
+ * pair scene by scene.
+ */
+export interface SceneDesign {
+  /** The background texture's contrast (scripts/eval/clutter-textures.ts withContrast): 1 as drawn, 0 flat at its mean colour. */
+  contrast: number;
+  /** Whether the 2-4 distractors are pasted (drawn either way). */
+  distractors: boolean;
+}
+/** The design of the published set. */
+export const DEFAULT_DESIGN: Readonly<SceneDesign> = Object.freeze({ contrast: 1, distractors: true });
 
 /** A scene and where its object is. */
 export interface Scene {
@@ -102,15 +117,17 @@ export interface SceneParts {
   gray: boolean;
 }
 
-/** One scene (module comment), every draw from `seed`. */
-export function clutterScene(parts: SceneParts, seed: number, side = CLUTTER_SIDE): Scene {
+/** One scene (module comment), every draw from `seed`; `design` changes what is drawn, not the draws ({@link SceneDesign}). */
+export function clutterScene(parts: SceneParts, seed: number, side = CLUTTER_SIDE, design: Readonly<SceneDesign> = DEFAULT_DESIGN): Scene {
   const random = mulberry32(seed);
   const canvas = texture(TEXTURES[Math.floor(random() * TEXTURES.length)] as (typeof TEXTURES)[number], side, random);
+  withContrast(canvas, design.contrast);
   const count = parts.distractors.length ? 2 + Math.floor(random() * 3) : 0;
   for (let n = 0; n < count; n++) {
     const d = parts.distractors[Math.floor(random() * parts.distractors.length)] as RgbaPixels;
     const size = drawSize(random, DISTRACTOR_SIZE, side);
-    pasteMasked(canvas, d, alphaMask(d), Math.floor(random() * (side - size + 1)), Math.floor(random() * (side - size + 1)), size);
+    const [x, y] = [Math.floor(random() * (side - size + 1)), Math.floor(random() * (side - size + 1))];
+    if (design.distractors) pasteMasked(canvas, d, alphaMask(d), x, y, size);
   }
   const size = drawSize(random, OBJECT_SIZE, side);
   const x = Math.floor(random() * (side - size + 1));
@@ -135,13 +152,13 @@ export const sceneSeed = (imageId: string): number => idSeed(`clutter:${imageId}
  * An image of the clean protocol as its cluttered scene (module comment): id `clutter:<id>`, same
  * label; `mask` says how the dataset's object is cut out (emoji: alpha; Fashion-MNIST: dark background).
  */
-export function clutteredImage(image: EvalImage, dataset: 'emoji' | 'fashion'): EvalImage {
-  return { id: `clutter:${image.id}`, label: image.label, pixels: async () => (await clutteredScene(image, dataset)).pixels };
+export function clutteredImage(image: EvalImage, dataset: 'emoji' | 'fashion', design: Readonly<SceneDesign> = DEFAULT_DESIGN): EvalImage {
+  return { id: `clutter:${image.id}`, label: image.label, pixels: async () => (await clutteredScene(image, dataset, design)).pixels };
 }
 
 /** An image's scene with its object's box (what {@link clutteredImage} shows). */
-export async function clutteredScene(image: EvalImage, dataset: 'emoji' | 'fashion'): Promise<Scene> {
+export async function clutteredScene(image: EvalImage, dataset: 'emoji' | 'fashion', design: Readonly<SceneDesign> = DEFAULT_DESIGN): Promise<Scene> {
   const object = await image.pixels();
   const mask = dataset === 'emoji' ? alphaMask(object) : darkBackgroundMask(object);
-  return clutterScene({ object, mask, distractors: await distractors(), gray: dataset === 'fashion' }, sceneSeed(image.id));
+  return clutterScene({ object, mask, distractors: await distractors(), gray: dataset === 'fashion' }, sceneSeed(image.id), CLUTTER_SIDE, design);
 }

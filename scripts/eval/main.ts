@@ -445,7 +445,7 @@ for (const backboneId of backboneIds) {
     const clutterStarted = performance.now();
     currentTime = { photoPasses: 0, photoMs: 0, viewPasses: 0, viewMs: 0, trainings: 0, trainingMs: 0, wallMs: 0 };
     times.set(`${backboneId} (--clutter)`, currentTime);
-    const context = (dataset: Dataset, seed: number) => ({ ...askedContext(dataset, seed, 'clutter'), model: (members[0] as Member).backbone, cacheDir: diskCache ? options.cacheDir : null, ...(options.crop ? { crop: options.crop } : {}) });
+    const context = (dataset: Dataset, seed: number) => ({ ...askedContext(dataset, seed, 'clutter'), model: (members[0] as Member).backbone, cacheDir: diskCache ? options.cacheDir : null, ...(options.crop ? { crop: options.crop } : {}), ...(options.design ? { design: options.design } : {}), ...(options.clutterMethods ? { methods: options.clutterMethods } : {}) });
     Object.entries(await runClutterProtocols(datasets, plan, context, (dataset, method, seed, accuracy, ms) => {
       addRun(key(`${dataset}-clutter`, `app+${method}`, 10), seed, accuracy, ms);
       currentTime.trainings++;

@@ -9,7 +9,8 @@ import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
 import { installedManifest } from '../cli/runtime.ts';
 import { servedBackbones } from '../../shared/model/manifest.ts';
 import type { AskWeights } from '../../shared/learn/ask.ts';
-import type { CropSettings } from './clutter-protocol.ts';
+import { CROP_METHODS, type CropMethod, type CropSettings } from './clutter-protocol.ts';
+import type { SceneDesign } from './clutter.ts';
 import { APP_LEVERS, DEFAULT_RECIPES, FINE_TUNING_RECIPES, PAIR_RECIPES, RECIPES, type Recipe } from './recipes.ts';
 
 /** The repository's root. */
@@ -88,6 +89,11 @@ const USAGE = `Usage: npm run eval -- [options]
   --crop-threshold T, --crop-pad P, --crop-min-score S
                       the clutter protocol's boxes made otherwise (defaults 0.5,
                       0.15, 0.3; scripts/eval/clutter-protocol.ts); need --out
+  --clutter-contrast C, --clutter-no-distractors
+                      the clutter scenes made otherwise: the background's contrast
+                      (0..1, default 1), no distractors (scripts/eval/clutter.ts); need --out
+  --clutter-methods none,featuremap,detector,oracle
+                      only these ways of framing a scene
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
   --out FILE          where the figures are merged (default bench/eval.json)
@@ -124,6 +130,10 @@ export function readOptions(): {
   clutter: boolean;
   /** --crop-*: the clutter protocol's box settings, when not its defaults. */
   crop: Partial<CropSettings> | undefined;
+  /** --clutter-contrast, --clutter-no-distractors: the clutter scenes' design, when not its defaults. */
+  design: Partial<SceneDesign> | undefined;
+  /** --clutter-methods: only these framings. */
+  clutterMethods: CropMethod[] | undefined;
   /** --ask-weights: chooseToAsk's exponents in the protocol (default: the app's). */
   askWeights: AskWeights | undefined;
   /** Folder of the embeddings cached on disk (scripts/eval/embedding-cache.ts). */
@@ -150,6 +160,9 @@ export function readOptions(): {
         'crop-threshold': { type: 'string' },
         'crop-pad': { type: 'string' },
         'crop-min-score': { type: 'string' },
+        'clutter-contrast': { type: 'string' },
+        'clutter-no-distractors': { type: 'boolean' },
+        'clutter-methods': { type: 'string' },
         'ask-weights': { type: 'string' },
         seeds: { type: 'string' },
         datasets: { type: 'string' },
@@ -218,12 +231,22 @@ export function readOptions(): {
     if (values.out === undefined) throw new UsageError(`--${flag} measures other boxes than the protocol's: give --out, so bench/eval.json keeps the protocol's figures`, USAGE);
     crop = { ...crop, [field]: x };
   }
+  let design: Partial<SceneDesign> | undefined;
+  if (values['clutter-contrast'] !== undefined) {
+    const c = Number(values['clutter-contrast']);
+    if (!(Number.isFinite(c) && c >= 0 && c <= 1)) throw new UsageError(`--clutter-contrast must be a number in [0, 1], got ${values['clutter-contrast']}`, USAGE);
+    design = { contrast: c };
+  }
+  if (values['clutter-no-distractors']) design = { ...design, distractors: false };
+  if (design && values.out === undefined) throw new UsageError('--clutter-contrast and --clutter-no-distractors measure other scenes than the protocol\'s: give --out, so bench/eval.json keeps the protocol\'s figures', USAGE);
+  const clutterMethods = values['clutter-methods']?.split(',') as CropMethod[] | undefined;
+  for (const m of clutterMethods ?? []) if (!CROP_METHODS.includes(m)) throw new UsageError(`unknown framing ${m} (known: ${CROP_METHODS.join(', ')})`, USAGE);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!(Number.isInteger(jobs) && jobs >= 1)) throw new UsageError(`--jobs must be a positive integer, got ${values.jobs}`, USAGE);
   // Resolved, so `--out bench/eval.json` is the published file too (main.ts compares paths).
   const outFile = values.out !== undefined ? resolve(values.out) : join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
-  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values.clutter, crop, values['ask-weights']].every((v) => v === undefined);
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined, clutter: values.clutter === true || crop !== undefined, crop, askWeights, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
+  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values.clutter, crop, design, clutterMethods, values['ask-weights']].every((v) => v === undefined);
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined, clutter: values.clutter === true || crop !== undefined || design !== undefined || clutterMethods !== undefined, crop, design, clutterMethods, askWeights, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
 }
 
