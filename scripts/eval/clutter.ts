@@ -15,7 +15,7 @@
 import { decodeImage } from '../../shared/image/decode.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import { resizeRgba } from '../../shared/image/resize.ts';
-import type { Box } from '../../shared/crop/box.ts';
+import { WHOLE_FRAME, type Box } from '../../shared/crop/box.ts';
 import { mulberry32, type Random } from '../../shared/util/random.ts';
 import { emojiFiles, emojiPng } from '../emoji.ts';
 import { texture, TEXTURES, withContrast } from './clutter-textures.ts';
@@ -44,9 +44,14 @@ export interface SceneDesign {
   contrast: number;
   /** Whether the 2-4 distractors are pasted (drawn either way). */
   distractors: boolean;
+  /**
+   * No scene: the clean protocol's image itself, its box the whole frame (`--clutter-clean`), so the
+   * crops' cost on the clean protocol is measured the same way (issue 17: "no loss on the clean protocol").
+   */
+  clean: boolean;
 }
 /** The design of the published set. */
-export const DEFAULT_DESIGN: Readonly<SceneDesign> = Object.freeze({ contrast: 1, distractors: true });
+export const DEFAULT_DESIGN: Readonly<SceneDesign> = Object.freeze({ contrast: 1, distractors: true, clean: false });
 
 /** A scene and where its object is. */
 export interface Scene {
@@ -118,7 +123,7 @@ export interface SceneParts {
 }
 
 /** One scene (module comment), every draw from `seed`; `design` changes what is drawn, not the draws ({@link SceneDesign}). */
-export function clutterScene(parts: SceneParts, seed: number, side = CLUTTER_SIDE, design: Readonly<SceneDesign> = DEFAULT_DESIGN): Scene {
+export function clutterScene(parts: SceneParts, seed: number, side = CLUTTER_SIDE, design: Readonly<Pick<SceneDesign, 'contrast' | 'distractors'>> = DEFAULT_DESIGN): Scene {
   const random = mulberry32(seed);
   const canvas = texture(TEXTURES[Math.floor(random() * TEXTURES.length)] as (typeof TEXTURES)[number], side, random);
   withContrast(canvas, design.contrast);
@@ -159,6 +164,7 @@ export function clutteredImage(image: EvalImage, dataset: 'emoji' | 'fashion', d
 /** An image's scene with its object's box (what {@link clutteredImage} shows). */
 export async function clutteredScene(image: EvalImage, dataset: 'emoji' | 'fashion', design: Readonly<SceneDesign> = DEFAULT_DESIGN): Promise<Scene> {
   const object = await image.pixels();
+  if (design.clean) return { pixels: object, box: { ...WHOLE_FRAME } };
   const mask = dataset === 'emoji' ? alphaMask(object) : darkBackgroundMask(object);
   return clutterScene({ object, mask, distractors: await distractors(), gray: dataset === 'fashion' }, sceneSeed(image.id), CLUTTER_SIDE, design);
 }

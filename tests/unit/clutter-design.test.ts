@@ -4,7 +4,8 @@
  * has the same object box, the object's pixels are untouched, and the same seed gives the same scene.
  */
 import { describe, expect, it } from 'vitest';
-import { clutterScene, DEFAULT_DESIGN, type SceneParts } from '../../scripts/eval/clutter.ts';
+import { clutteredScene, clutterScene, DEFAULT_DESIGN, type SceneParts } from '../../scripts/eval/clutter.ts';
+import { emojiDataset } from '../../scripts/eval/datasets.ts';
 import { withContrast } from '../../scripts/eval/clutter-textures.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 
@@ -68,6 +69,17 @@ describe('clutter scene design', () => {
       if (green(clutterScene(parts(), seed, 64, { contrast: 0, distractors: true }).pixels) > 0) withSome++;
     }
     expect(withSome).toBeGreaterThan(15);
+  });
+});
+
+describe('the clean design', () => {
+  it('is the clean protocol\'s image itself, its box the whole frame', async () => {
+    const image = emojiDataset().split(0, [10]).test[0];
+    if (!image) throw new Error('no emoji');
+    const scene = await clutteredScene(image, 'emoji', { ...DEFAULT_DESIGN, clean: true });
+    const pixels = await image.pixels();
+    expect(scene.box).toEqual({ x: 0, y: 0, width: 1, height: 1 });
+    expect(Buffer.from(scene.pixels.data).equals(Buffer.from(pixels.data))).toBe(true);
   });
 });
 
