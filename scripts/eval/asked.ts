@@ -23,7 +23,7 @@
  * Labelled photos are stored as the app stores them: each photo plus its 3 augmented views.
  */
 import type { BackboneManifest } from '../../shared/model/manifest.ts';
-import type { AskWeights } from '../../shared/learn/ask.ts';
+import type { AskRules, AskWeights } from '../../shared/learn/ask.ts';
 import { askAbout } from '../../shared/learn/ask-space.ts';
 import { predictAsTrained, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
 import { mulberry32, shuffle } from '../../shared/util/random.ts';
@@ -44,6 +44,8 @@ export interface AskedContext {
   views(images: readonly EvalImage[]): Promise<Float32Array[][]>;
   /** `chooseToAsk`'s exponents (default: the app's). */
   weights?: Partial<AskWeights>;
+  /** `chooseToAsk`'s rules (default: the app's). */
+  rules?: AskRules;
   /** A line for the log. */
   log(line: string): void;
 }
@@ -68,6 +70,7 @@ export async function askAsApp(
   count: number,
   backbone: BackboneManifest,
   weights?: Partial<AskWeights>,
+  rules?: AskRules,
 ): Promise<string[]> {
   const embeddings = candidates.map((e) => e.embedding);
   const ranked = await predictAsTrained(result, train, backbone, embeddings, embeddings.map(() => []));
@@ -78,7 +81,7 @@ export async function askAsApp(
     for (const p of ranked[i] ?? []) probabilities[index.get(p.label) as number] = p.score;
     return { id: e.photoId, embedding: e.embedding, probabilities };
   });
-  return askAbout(pool, { examples: train, backbone, classes, count, ...(weights ? { weights } : {}) }).map((c) => c.id);
+  return askAbout(pool, { examples: train, backbone, classes, count, ...(weights ? { weights } : {}), ...(rules ? { rules } : {}) }).map((c) => c.id);
 }
 
 /** Labels per class of `images`, as `min-max` (how evenly a strategy spent its labels). */
@@ -124,7 +127,7 @@ export async function runAskedProtocol(strategy: AskStrategy, data: ActivePool, 
     if (labelled.length % c === 0 && ks.includes(labelled.length / c)) await measure(labelled.length / c, labelled, train, result, started);
     if (labelled.length >= budget) break;
     const count = Math.min(ASK_ROUND, budget - labelled.length);
-    const ids = await askAsApp(result, train, [...candidates.values()], count, ctx.backbone, ctx.weights);
+    const ids = await askAsApp(result, train, [...candidates.values()], count, ctx.backbone, ctx.weights, ctx.rules);
     if (ids.length < count) throw new Error(`the app asked about ${ids.length} photos, ${count} wanted: the pool (${candidates.size} left) ran out of photos that are not near-duplicates`);
     for (const id of ids) {
       labelled.push(images.get(id) as EvalImage);

@@ -9,7 +9,7 @@
 import type { BackboneManifest } from '../model/manifest.ts';
 import { fitInputTransform } from '../head/input-transform.ts';
 import { transformInputRows } from '../predict/predictor.ts';
-import { chooseToAsk, type AskCandidate, type AskChoice, type AskWeights } from './ask.ts';
+import { chooseToAsk, type AskCandidate, type AskChoice, type AskRules, type AskWeights } from './ask.ts';
 import type { Example } from './examples.ts';
 
 /** Options of {@link askAbout}. */
@@ -25,8 +25,8 @@ export interface AskAboutOptions {
   duplicateCosine?: number;
   /** chooseToAsk's exponents (default: its own; the evaluation measures others). */
   weights?: Partial<AskWeights>;
-  /** chooseToAsk's class balance slack (default: its own, 0; Infinity: off). */
-  classSlack?: number;
+  /** chooseToAsk's rules (class balance, typicality-first; default: its own). */
+  rules?: AskRules;
 }
 
 /**
@@ -63,7 +63,7 @@ export function askAbout(pool: readonly AskCandidate[], options: AskAboutOptions
       labeledClasses,
       ...(options.duplicateCosine === undefined ? {} : { duplicateCosine: options.duplicateCosine }),
       ...(options.weights ? { weights: options.weights } : {}),
-      ...(options.classSlack === undefined ? {} : { classSlack: options.classSlack }),
+      ...options.rules,
     },
   );
 }

@@ -51,7 +51,7 @@ describe('askAbout', () => {
     expect(got).toHaveLength(4);
     // The class balance's slack is passed along.
     const off = { count: 4, labeled: photos.map((e) => space(e.embedding)), labeledClasses: photos.map((e) => CLASSES.indexOf(e.label)), classSlack: Infinity };
-    expect(askAbout(pool, { examples, backbone, classes: CLASSES, count: 4, classSlack: Infinity })).toEqual(chooseToAsk(pool.map((c) => ({ ...c, embedding: space(c.embedding) })), off));
+    expect(askAbout(pool, { examples, backbone, classes: CLASSES, count: 4, rules: { classSlack: Infinity } })).toEqual(chooseToAsk(pool.map((c) => ({ ...c, embedding: space(c.embedding) })), off));
     // Raw embeddings (no transform) would choose otherwise here: the space is not a detail.
     expect(chooseToAsk(pool, { count: 4, labeled: photos.map((e) => e.embedding) }).map((c) => c.id)).not.toEqual(got.map((c) => c.id));
   });

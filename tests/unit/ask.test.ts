@@ -7,39 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { chooseToAsk, DUPLICATE_COSINE, marginUncertainty, type AskCandidate } from '../../shared/learn/ask.ts';
-import { mulberry32, shuffle, type Random } from '../../shared/util/random.ts';
-
-const DIM = 64;
-
-/** A random direction (Gaussian-ish entries). */
-function direction(random: Random, dim = DIM): Float32Array {
-  return Float32Array.from({ length: dim }, () => random() + random() + random() - 1.5);
-}
-
-/** `centre` plus noise of size `spread` (relative to the centre's length). */
-function near(centre: Float32Array, spread: number, random: Random): Float32Array {
-  const noise = direction(random, centre.length);
-  let c = 0;
-  let n = 0;
-  for (let i = 0; i < centre.length; i++) {
-    c += (centre[i] as number) ** 2;
-    n += (noise[i] as number) ** 2;
-  }
-  const f = (spread * Math.sqrt(c)) / Math.sqrt(n);
-  return centre.map((x, i) => x + f * (noise[i] as number));
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += (a[i] as number) * (b[i] as number);
-    aa += (a[i] as number) ** 2;
-    bb += (b[i] as number) ** 2;
-  }
-  return ab / Math.sqrt(aa * bb);
-}
+import { mulberry32, shuffle } from '../../shared/util/random.ts';
+import { cosine, DIM, direction, near } from './ask-fixtures.ts';
 
 /** Probabilities over 3 classes with top-two margin `margin`, class `guess` first. */
 function probs(margin: number, guess = 0): number[] {
