@@ -357,6 +357,7 @@ function askedContext(dataset: Dataset, seed: number, protocol = 'asked'): Asked
     backbone,
     classes: dataset.classes,
     ...(options.askWeights ? { weights: options.askWeights } : {}),
+    ...(options.askRules ? { rules: options.askRules } : {}),
     photos: async (images) => (await ensureCached(images, label), examples(images)),
     stored: async (images) => (await ensureCached([...images, ...viewImages(images, APP_VIEWS)], label), appExamples(images, APP_VIEWS)),
     views: async (images) => (await ensureCached(viewImages(images, APP_VIEWS), label), images.map((i) => Array.from({ length: APP_VIEWS }, (_, v) => (cache.get(`${i.id}#${v}`) as FrozenOutput).embedding))),

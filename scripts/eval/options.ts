@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
 import { installedManifest } from '../cli/runtime.ts';
 import { servedBackbones } from '../../shared/model/manifest.ts';
-import type { AskWeights } from '../../shared/learn/ask.ts';
+import type { AskRules, AskWeights } from '../../shared/learn/ask.ts';
 import { CROP_METHODS, type CropMethod, type CropSettings } from './clutter-protocol.ts';
 import type { SceneDesign } from './clutter.ts';
 import { APP_LEVERS, DEFAULT_RECIPES, FINE_TUNING_RECIPES, PAIR_RECIPES, RECIPES, type Recipe } from './recipes.ts';
@@ -89,14 +89,16 @@ const USAGE = `Usage: npm run eval -- [options]
   --crop-threshold T, --crop-pad P, --crop-min-score S
                       the clutter protocol's boxes made otherwise (defaults 0.5,
                       0.15, 0.3; scripts/eval/clutter-protocol.ts); need --out
-  --clutter-contrast C, --clutter-no-distractors, --clutter-clean
+  --clutter-contrast C, --clutter-no-distractors
                       the clutter scenes made otherwise: the background's contrast
-                      (0..1, default 1), no distractors, or no scene (the clean
-                      images, framed the same ways) (scripts/eval/clutter.ts); need --out
+                      (0..1, default 1), no distractors (scripts/eval/clutter.ts); need --out
   --clutter-methods none,featuremap,detector,oracle
                       only these ways of framing a scene
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
+  --ask-rules NAME=X,...  chooseToAsk's rules for measuring another choice
+                      (classSlack, balanceUntil, typicalUntil: numbers >= 0 or
+                      Infinity; shared/learn/ask.ts); needs --out
   --out FILE          where the figures are merged (default bench/eval.json)
   --cache-dir DIR     where embeddings are cached (default .cache/eval)
   --no-cache          neither read nor write the embeddings cached on disk
@@ -137,6 +139,8 @@ export function readOptions(): {
   clutterMethods: CropMethod[] | undefined;
   /** --ask-weights: chooseToAsk's exponents in the protocol (default: the app's). */
   askWeights: AskWeights | undefined;
+  /** --ask-rules: chooseToAsk's rules in the protocol (default: the app's). */
+  askRules: AskRules | undefined;
   /** Folder of the embeddings cached on disk (scripts/eval/embedding-cache.ts). */
   cacheDir: string;
   /** Threads for the frozen passes (--jobs; scripts/eval/parallel-embed.ts). */
@@ -163,9 +167,9 @@ export function readOptions(): {
         'crop-min-score': { type: 'string' },
         'clutter-contrast': { type: 'string' },
         'clutter-no-distractors': { type: 'boolean' },
-        'clutter-clean': { type: 'boolean' },
         'clutter-methods': { type: 'string' },
         'ask-weights': { type: 'string' },
+        'ask-rules': { type: 'string' },
         seeds: { type: 'string' },
         datasets: { type: 'string' },
         recipes: { type: 'string' },
@@ -225,6 +229,18 @@ export function readOptions(): {
     if (values.out === undefined) throw new UsageError('--ask-weights measures another choice than the app\'s: give --out, so bench/eval.json keeps the app\'s figures', USAGE);
     askWeights = { uncertainty: w[0] as number, novelty: w[1] as number, density: w[2] as number, balance: w[3] ?? 0 };
   }
+  let askRules: AskRules | undefined;
+  if (values['ask-rules'] !== undefined) {
+    const rules: Record<string, number> = {};
+    for (const part of values['ask-rules'].split(',')) {
+      const [name = '', text = ''] = part.split('=');
+      const x = Number(text);
+      if (!(['classSlack', 'balanceUntil', 'typicalUntil'].includes(name) && x >= 0)) throw new UsageError(`--ask-rules takes classSlack, balanceUntil, typicalUntil = a number >= 0, got ${part}`, USAGE);
+      rules[name] = x;
+    }
+    if (values.out === undefined) throw new UsageError('--ask-rules measures another choice than the app\'s: give --out, so bench/eval.json keeps the app\'s figures', USAGE);
+    askRules = rules;
+  }
   let crop: Partial<CropSettings> | undefined;
   for (const [flag, field] of [['crop-threshold', 'threshold'], ['crop-pad', 'pad'], ['crop-min-score', 'minScore']] as const) {
     if (values[flag] === undefined) continue;
@@ -240,8 +256,7 @@ export function readOptions(): {
     design = { contrast: c };
   }
   if (values['clutter-no-distractors']) design = { ...design, distractors: false };
-  if (values['clutter-clean']) design = { ...design, clean: true };
-  if (design && values.out === undefined) throw new UsageError('--clutter-contrast, --clutter-no-distractors and --clutter-clean measure other scenes than the protocol\'s: give --out, so bench/eval.json keeps the protocol\'s figures', USAGE);
+  if (design && values.out === undefined) throw new UsageError('--clutter-contrast and --clutter-no-distractors measure other scenes than the protocol\'s: give --out, so bench/eval.json keeps the protocol\'s figures', USAGE);
   const clutterMethods = values['clutter-methods']?.split(',') as CropMethod[] | undefined;
   for (const m of clutterMethods ?? []) if (!CROP_METHODS.includes(m)) throw new UsageError(`unknown framing ${m} (known: ${CROP_METHODS.join(', ')})`, USAGE);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
@@ -249,7 +264,7 @@ export function readOptions(): {
   // Resolved, so `--out bench/eval.json` is the published file too (main.ts compares paths).
   const outFile = values.out !== undefined ? resolve(values.out) : join(ROOT, 'bench', quick ? 'eval-quick.json' : 'eval.json');
   const cacheDir = values['cache-dir'] ?? join(ROOT, '.cache', 'eval');
-  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values.clutter, crop, design, clutterMethods, values['ask-weights']].every((v) => v === undefined);
-  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined, clutter: values.clutter === true || crop !== undefined || design !== undefined || clutterMethods !== undefined, crop, design, clutterMethods, askWeights, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
+  const defaultRun = [values.quick, values.confirm, values['no-cache'], values.seeds, values.datasets, values.recipes, values.backbones, values.ks, values.levers, values.asked, values.clutter, crop, design, clutterMethods, values['ask-weights'], values['ask-rules']].every((v) => v === undefined);
+  return { quick, confirm, diskCache: values['no-cache'] !== true, plan, recipes, recipesGiven: values.recipes !== undefined, levers, asked: values.asked === true || askWeights !== undefined || askRules !== undefined, clutter: values.clutter === true || crop !== undefined || design !== undefined || clutterMethods !== undefined, crop, design, clutterMethods, askWeights, askRules, cacheDir, jobs, defaultRun, datasetNames, backboneIds, outFile };
 }
 
