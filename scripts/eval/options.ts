@@ -89,9 +89,10 @@ const USAGE = `Usage: npm run eval -- [options]
   --crop-threshold T, --crop-pad P, --crop-min-score S
                       the clutter protocol's boxes made otherwise (defaults 0.5,
                       0.15, 0.3; scripts/eval/clutter-protocol.ts); need --out
-  --clutter-contrast C, --clutter-no-distractors
+  --clutter-contrast C, --clutter-no-distractors, --clutter-clean
                       the clutter scenes made otherwise: the background's contrast
-                      (0..1, default 1), no distractors (scripts/eval/clutter.ts); need --out
+                      (0..1, default 1), no distractors, or no scene (the clean
+                      images, framed the same ways) (scripts/eval/clutter.ts); need --out
   --clutter-methods none,featuremap,detector,oracle
                       only these ways of framing a scene
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
@@ -167,6 +168,7 @@ export function readOptions(): {
         'crop-min-score': { type: 'string' },
         'clutter-contrast': { type: 'string' },
         'clutter-no-distractors': { type: 'boolean' },
+        'clutter-clean': { type: 'boolean' },
         'clutter-methods': { type: 'string' },
         'ask-weights': { type: 'string' },
         'ask-rules': { type: 'string' },
@@ -256,7 +258,8 @@ export function readOptions(): {
     design = { contrast: c };
   }
   if (values['clutter-no-distractors']) design = { ...design, distractors: false };
-  if (design && values.out === undefined) throw new UsageError('--clutter-contrast and --clutter-no-distractors measure other scenes than the protocol\'s: give --out, so bench/eval.json keeps the protocol\'s figures', USAGE);
+  if (values['clutter-clean']) design = { ...design, clean: true };
+  if (design && values.out === undefined) throw new UsageError('--clutter-contrast, --clutter-no-distractors and --clutter-clean measure other scenes than the protocol\'s: give --out, so bench/eval.json keeps the protocol\'s figures', USAGE);
   const clutterMethods = values['clutter-methods']?.split(',') as CropMethod[] | undefined;
   for (const m of clutterMethods ?? []) if (!CROP_METHODS.includes(m)) throw new UsageError(`unknown framing ${m} (known: ${CROP_METHODS.join(', ')})`, USAGE);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
