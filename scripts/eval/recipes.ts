@@ -71,6 +71,8 @@
  * - app-self: self-training on the unlabeled photos with the app's head options (recipes-selftrain.ts).
  * - app-ncm, app-ncm-mix, app-lda, app-lda-mix, app-lda-v7: classifier-side levers on the app's
  *   standardised inputs, nearest class mean and shrinkage LDA (recipes-classifier.ts).
+ * - app-ldahead: `app` exactly (its guard, its TTA) with shrinkage LDA as the head's classifier
+ *   (trainAndGuard's `classifier: 'lda'`, shared/learn/train-lda.ts): the fold of app-lda into Train.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { initializers, layers, sequential } from '@tensorflow/tfjs-layers';
@@ -113,6 +115,7 @@ export const APP_LEVERS = [
   'app-wd1',
   'app-self',
   ...CLASSIFIER_LEVERS,
+  'app-ldahead',
 ] as const;
 export const RECIPES = [
   'app',
@@ -167,7 +170,7 @@ export interface RecipeOutcome {
 }
 
 /** What an `app` lever may change in trainAndGuard. */
-type AppOptions = Pick<TrainAndGuardOptions, 'transform' | 'standardize' | 'testTimeAugmentation' | 'l2'>;
+type AppOptions = Pick<TrainAndGuardOptions, 'transform' | 'standardize' | 'testTimeAugmentation' | 'l2' | 'classifier'>;
 
 /** The class with the largest score in `p`. */
 function argMaxLabel(classes: readonly string[], p: ArrayLike<number>): string {
@@ -420,6 +423,8 @@ const APP_LEVER_OPTIONS: Record<OptionLever, AppLever> = {
   'app-wd01': { options: { l2: 0.01 }, tta: true, asApp: true },
   'app-wd03': { options: { l2: 0.03 }, tta: true, asApp: true },
   'app-wd1': { options: { l2: 0.1 }, tta: true, asApp: true },
+  // The app with shrinkage LDA as its head's classifier (trainAndGuard's `classifier: 'lda'`), its guard and TTA as they are.
+  'app-ldahead': { options: { classifier: 'lda' }, tta: true, asApp: true },
 };
 
 /**
@@ -434,7 +439,7 @@ export function recipeViews(recipe: Recipe): { train: number; test: number; appO
     // `app`: the views its guard may keep test-time augmentation over (the 3 Train stores); the
     // levers of recipes-classifier.ts and recipes-selftrain.ts average over their own.
     test: recipe === 'app' ? 3 : (ownViews ?? (lever?.tta ? (lever.testViews ?? 3) : 0)),
-    appOrder: recipe === 'app' || runsElsewhere(recipe) || ON_APP_LEVERS.includes(recipe),
+    appOrder: recipe === 'app' || runsElsewhere(recipe) || ON_APP_LEVERS.includes(recipe) || lever?.asApp === true,
   };
 }
 

@@ -26,6 +26,7 @@
  */
 import type { Example } from './examples.ts';
 import { trainHead, type EpochProgress, type TrainResult } from './train-head.ts';
+import { ldaFits, trainLdaHead } from './train-lda.ts';
 import type { InputTransformOptions } from '../head/input-transform.ts';
 import { compareOnHeldOut, SIGNIFICANCE, type CandidateResult, type Classifier, type GuardResult } from './guard.ts';
 import { fitKnn } from './knn.ts';
@@ -94,6 +95,14 @@ export interface TrainAndGuardOptions {
    * unless it is significantly worse (module comment). Default true; false never records it.
    */
   testTimeAugmentation?: boolean;
+  /**
+   * The head's classifier: `softmax` (trainHead's solver) or `lda` (shrinkage LDA, ./train-lda.ts:
+   * a closed-form dense head in the same standardised space and document format). `lda` applies
+   * to a plain head (no `hidden` layer) whose fit stays within ./train-lda.ts `LDA_MAX_WORK`;
+   * otherwise the softmax solver trains. It ignores `epochs`, `l2`, `transform` and `initial`.
+   * Default `softmax`.
+   */
+  classifier?: 'softmax' | 'lda';
 }
 
 /** How test-time augmentation did on the held-out photos, and whether the head records it. */
@@ -129,6 +138,8 @@ export interface TrainAndGuardResult {
   outcome: TrainOutcome;
   /** Test-time augmentation as judged on the held-out photos; null when it was not judged (cross-validation, or turned off). */
   testTimeAugmentation: TestTimeJudgement | null;
+  /** Which classifier trained the head (`lda` only when asked for and within its size). */
+  classifier: 'softmax' | 'lda';
 }
 
 /**
@@ -138,25 +149,37 @@ export interface TrainAndGuardResult {
  */
 export async function trainAndGuard(examples: readonly Example[], options: TrainAndGuardOptions): Promise<TrainAndGuardResult> {
   const { signal, backbone, classes, previous } = options;
-  const training = await trainHead(examples, {
-    backbone,
-    classes,
-    ...(options.id === undefined ? {} : { id: options.id }),
-    ...(options.name === undefined ? {} : { name: options.name }),
-    ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
-    ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
-    ...(options.l2 === undefined ? {} : { l2: options.l2 }),
-    ...(options.transform === undefined ? {} : { transform: options.transform }),
-    standardize: options.standardize ?? true,
-    seed: options.seed ?? 0,
-    // The returned head trains on every photo once the held-out ones chose the epoch count
-    // (measured: +1 to +3 points at 5-10 photos a class, scripts/eval/main.ts); the guard below
-    // judges the head trained without the held-out photos (`heldOutDoc`).
-    refitAll: options.refitAll ?? true,
-    ...(signal ? { signal } : {}),
-    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-    ...(options.initial ? { initial: options.initial } : {}),
-  });
+  const lda = options.classifier === 'lda' && (options.hidden ?? 0) === 0 && ldaFits(examples.length, backbone.embedding.size);
+  const training = lda
+    ? await trainLdaHead(examples, {
+        backbone,
+        classes,
+        seed: options.seed ?? 0,
+        refitAll: options.refitAll ?? true,
+        ...(options.id === undefined ? {} : { id: options.id }),
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(signal ? { signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      })
+    : await trainHead(examples, {
+        backbone,
+        classes,
+        ...(options.id === undefined ? {} : { id: options.id }),
+        ...(options.name === undefined ? {} : { name: options.name }),
+        ...(options.hidden === undefined ? {} : { hidden: options.hidden }),
+        ...(options.epochs === undefined ? {} : { epochs: options.epochs }),
+        ...(options.l2 === undefined ? {} : { l2: options.l2 }),
+        ...(options.transform === undefined ? {} : { transform: options.transform }),
+        standardize: options.standardize ?? true,
+        seed: options.seed ?? 0,
+        // The returned head trains on every photo once the held-out ones chose the epoch count
+        // (measured: +1 to +3 points at 5-10 photos a class, scripts/eval/main.ts); the guard below
+        // judges the head trained without the held-out photos (`heldOutDoc`).
+        refitAll: options.refitAll ?? true,
+        ...(signal ? { signal } : {}),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(options.initial ? { initial: options.initial } : {}),
+      });
   signal?.throwIfAborted();
 
   const ttaSeed = (options.seed ?? 0) >>> 0;
@@ -174,7 +197,7 @@ export async function trainAndGuard(examples: readonly Example[], options: Train
     training.doc = record(training.doc);
     if (training.heldOutDoc) training.heldOutDoc = record(training.heldOutDoc);
   }
-  return { training, guard, outcome, testTimeAugmentation: tta };
+  return { training, guard, outcome, testTimeAugmentation: tta, classifier: lda ? 'lda' : 'softmax' };
 }
 
 /**

@@ -291,7 +291,8 @@ interface Settings {
 const warmStartSummary = (w: WarmStartWeights | { refused: string }): NonNullable<TrainResult['warmStart']> =>
   'refused' in w ? { refused: w.refused } : { classesKept: w.classesKept };
 
-function checkClasses(examples: readonly Example[], classes: readonly string[]): void {
+/** Throws unless `classes` are 2 or more distinct names, each with examples, and every example's label is one of them. */
+export function checkClasses(examples: readonly Example[], classes: readonly string[]): void {
   if (classes.length < 2) throw new RangeError(`a head needs at least 2 classes, got ${classes.length}`);
   if (new Set(classes).size !== classes.length) throw new RangeError('classes must be distinct');
   const present = new Set(examples.map((e) => e.label));
@@ -579,7 +580,7 @@ class Trainer {
  * The head as a tfjs-layers model, so it serialises to a standard Keras topology. Softmax on the
  * output makes `model.predict` give probabilities; training uses the logits below it.
  */
-function buildModel(inputSize: number, hidden: number, classes: number, random: Random): Sequential {
+export function buildModel(inputSize: number, hidden: number, classes: number, random: Random): Sequential {
   const model = sequential({ name: 'tannerin_head' });
   const kernel = () => initializers.glorotUniform({ seed: randomSeed(random) });
   if (hidden > 0) {

@@ -1,0 +1,222 @@
+/**
+ * A head trained by shrinkage LDA (./lda.ts) instead of a softmax layer's solver, with the same
+ * split, result and document as `trainHead` (./train-head.ts), so the guard (./train-app.ts)
+ * judges it like any head and every runtime predicts with it unchanged.
+ *
+ * The space is `trainHead`'s `standardize`: the training vectors' mean removed (the document's
+ * `input`: mean, no normalisation, scale 1), every dimension divided by its std + eps, folded into
+ * the kernel's rows when saved. The LDA discriminants, times a temperature T, are the dense
+ * layer's logits: T maximises the likelihood of the held-out photos (original views; pooled over
+ * the folds with cross-validation), which changes no photo's top class, only how sure the head
+ * says it is and how the averages of test-time augmentation weigh the views. A holdout split's
+ * held-out photos, as for `trainHead`'s early stopping, so choose T and are judged by the guard.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { classList, type Example } from './examples.ts';
+import { fitShrinkageLda, ldaScores, ldaWork, type LdaFit } from './lda.ts';
+import { buildModel, checkClasses, type EpochProgress, type TrainResult } from './train-head.ts';
+import { fitInputTransform } from '../head/input-transform.ts';
+import { makeHeadDocument, type HeadDocument, type HeadMetrics } from '../head/document.ts';
+import { transformInputRows } from '../predict/predictor.ts';
+import { backboneRef, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
+import { columnScales, scaleColumns } from './standardize.ts';
+import { classIndices, saveModelArtifacts, throwIfAborted } from './kit.ts';
+import { computeMetrics } from './metrics.ts';
+import { foldExamples, splitByPhoto, type Split } from './split.ts';
+import { mulberry32 } from '../util/random.ts';
+import { yieldToEventLoop } from '../util/yield.ts';
+
+/**
+ * The most multiply-adds one LDA fit may cost (./lda.ts `ldaWork`) for the Train button to use it:
+ * ~0.6 s of float64 loops on this 2-core machine under load (measured in Node: 575 vectors of
+ * 2,816 dimensions 583 ms, 400 vectors 278 ms, 160 vectors 77 ms), and a training fits twice (the
+ * held-out fit and the one on every photo). MobileNetV2 (2,816-d): up to ~580 training vectors,
+ * ~145 photos with their 3 views; InceptionV3 (768-d): ~1,180 vectors, ~295 photos. Above it the
+ * softmax solver trains, as it did before LDA (its L-BFGS time grows gently with the photos).
+ */
+export const LDA_MAX_WORK = 5e8;
+
+/** Whether an LDA head on `vectors` training vectors of `dim` dimensions fits {@link LDA_MAX_WORK}. */
+export function ldaFits(vectors: number, dim: number): boolean {
+  return ldaWork(vectors, dim) <= LDA_MAX_WORK;
+}
+
+/** Options for {@link trainLdaHead}: `trainHead`'s, those an LDA head has. */
+export interface LdaHeadOptions {
+  backbone: BackboneManifest;
+  /** Output classes, in order. Default: the examples' labels, sorted. */
+  classes?: string[];
+  /** Seeds the split (as `trainHead`'s, so both hold out the same photos). Default 0. */
+  seed?: number;
+  /** With a holdout split, the returned head is fitted again on every photo (`heldOutDoc`: the judged one). Default false. */
+  refitAll?: boolean;
+  /** Aborting rejects with an `AbortError` DOMException. */
+  signal?: AbortSignal;
+  /** After each fit (one "epoch" a fit). */
+  onProgress?: (event: EpochProgress) => void;
+  id?: string;
+  name?: string;
+}
+
+/** Temperatures T the held-out likelihood chooses among: 10^-3 .. 10^2, six a decade. */
+const TEMPERATURES = Array.from({ length: 31 }, (_, i) => 10 ** (-3 + i / 6));
+
+/** One LDA fitted in a fold's standardised space. */
+interface Fitted {
+  transform: InputTransform;
+  scale: Float32Array;
+  fit: LdaFit;
+  dim: number;
+}
+
+/** Fits the standardised space and LDA on `train`. */
+function fitOn(train: readonly Example[], backbone: BackboneManifest, classes: readonly string[]): Fitted {
+  const transform = fitInputTransform(
+    train.map((e) => e.embedding),
+    backbone,
+    { normalize: 'none', scale: 1, subtractMean: true },
+  );
+  const rows = transformInputRows(train.map((e) => e.embedding), backbone, transform);
+  const dim = rows.length / train.length;
+  const scale = columnScales(rows, dim);
+  scaleColumns(rows, scale);
+  return { transform, scale, dim, fit: fitShrinkageLda(rows, dim, classIndices(train, classes), classes.length) };
+}
+
+/** Discriminants of `set` under a fold's fit, one row per example. */
+function scoresOf(fitted: Fitted, set: readonly Example[], backbone: BackboneManifest): Float64Array[] {
+  if (!set.length) return [];
+  const rows = transformInputRows(set.map((e) => e.embedding), backbone, fitted.transform);
+  scaleColumns(rows, fitted.scale);
+  return set.map((_, i) => ldaScores(fitted.fit, rows.subarray(i * fitted.dim, (i + 1) * fitted.dim)));
+}
+
+/** log softmax(T s)[y]. */
+function logProbability(s: Float64Array, y: number, t: number): number {
+  let max = -Infinity;
+  for (const v of s) max = Math.max(max, t * v);
+  let z = 0;
+  for (const v of s) z += Math.exp(t * v - max);
+  return t * (s[y] as number) - max - Math.log(z);
+}
+
+/** The temperature maximising the mean log-likelihood of `rows` (ties: the smaller T); 1 without rows. */
+function chooseTemperature(rows: readonly Float64Array[], truth: readonly number[]): number {
+  let best = 1;
+  let bestLl = -Infinity;
+  if (!rows.length) return best;
+  for (const t of TEMPERATURES) {
+    let ll = 0;
+    rows.forEach((s, i) => (ll += logProbability(s, truth[i] as number, t)));
+    if (ll > bestLl) [best, bestLl] = [t, ll];
+  }
+  return best;
+}
+
+const argMax = (s: Float64Array): number => s.reduce((b, v, i, a) => (v > (a[b] as number) ? i : b), 0);
+
+/** Mean cross-entropy at T and the count right, of score rows against their classes. */
+function stats(rows: readonly Float64Array[], truth: readonly number[], t: number): { loss: number; correct: number } {
+  let loss = 0;
+  let correct = 0;
+  rows.forEach((s, i) => {
+    loss -= logProbability(s, truth[i] as number, t);
+    if (argMax(s) === truth[i]) correct++;
+  });
+  return { loss: rows.length ? loss / rows.length : 0, correct };
+}
+
+/** The fit as a dense softmax layer: kernel rows times the column scales, kernel and bias times T. */
+async function artifactsOf(fitted: Fitted, classCount: number, t: number): Promise<ReturnType<typeof saveModelArtifacts>> {
+  const { fit, scale, dim } = fitted;
+  const kernel = new Float32Array(dim * classCount);
+  for (let k = 0; k < dim; k++) for (let c = 0; c < classCount; c++) kernel[k * classCount + c] = t * (scale[k] as number) * (fit.weights[k * classCount + c] as number);
+  const bias = Float32Array.from(fit.bias, (b) => t * b);
+  const model = buildModel(dim, 0, classCount, mulberry32(0));
+  try {
+    const weights = [tf.tensor2d(kernel, [dim, classCount]), tf.tensor1d(bias)];
+    try {
+      model.setWeights(weights);
+    } finally {
+      tf.dispose(weights);
+    }
+    return await saveModelArtifacts(model);
+  } finally {
+    model.dispose();
+  }
+}
+
+/**
+ * Trains an LDA head (module comment) with `trainHead`'s split: with a holdout split the fold's
+ * LDA is judged on the held-out photos (`metrics`) and, with `refitAll`, fitted again on every photo
+ * (`doc`; `heldOutDoc` the judged one); with cross-validation every fold's LDA predicts its
+ * held-out photos (pooled `metrics`) and `doc` is fitted on every photo. `history` has one entry a
+ * fit, `bestEpoch` is 1. Deterministic; no tensors outlive the call. Rejects with an `AbortError`
+ * DOMException when `signal` aborts.
+ */
+export async function trainLdaHead(examples: readonly Example[], options: LdaHeadOptions): Promise<TrainResult> {
+  const { backbone, signal } = options;
+  throwIfAborted(signal);
+  const classes = options.classes ?? classList(examples);
+  checkClasses(examples, classes);
+  const split = splitByPhoto(examples, { seed: options.seed ?? 0 });
+  const holdout = split.method === 'holdout';
+  const history: EpochProgress[] = [];
+  const report = (event: EpochProgress): void => {
+    history.push(event);
+    options.onProgress?.(event);
+  };
+
+  // Every fold's fit, its held-out original views' scores pooled.
+  const folds: { fitted: Fitted; train: Example[] }[] = [];
+  const heldRows: Float64Array[] = [];
+  const heldTruth: number[] = [];
+  for (const fold of split.folds) {
+    const { train, validation } = foldExamples(examples, fold);
+    const originals = validation.filter((e) => !e.augmented);
+    const fitted = fitOn(train, backbone, classes);
+    folds.push({ fitted, train });
+    heldRows.push(...scoresOf(fitted, originals, backbone));
+    heldTruth.push(...classIndices(originals, classes));
+    await yieldToEventLoop();
+    throwIfAborted(signal);
+  }
+  const t = chooseTemperature(heldRows, heldTruth);
+  const held = stats(heldRows, heldTruth, t);
+  folds.forEach(({ fitted, train }) => {
+    const own = stats(scoresOf(fitted, train, backbone), classIndices(train, classes), t);
+    report({ phase: holdout ? 'holdout' : 'cross-validation', epoch: 1, epochs: 1, loss: own.loss, accuracy: own.correct / train.length, valAccuracy: held.correct / Math.max(1, heldRows.length), valLoss: held.loss });
+  });
+  const metrics: HeadMetrics = computeMetrics(
+    classes,
+    heldTruth.map((i) => classes[i] as string),
+    heldRows.map((s) => classes[argMax(s)] as string),
+  );
+
+  const id = options.id ?? crypto.randomUUID();
+  const documentOf = async (fitted: Fitted): Promise<HeadDocument> =>
+    makeHeadDocument(
+      {
+        id,
+        name: options.name ?? classes.join(', '),
+        classes: classes.slice(),
+        backbone: backboneRef(backbone),
+        input: fitted.transform,
+        metrics,
+        created: new Date().toISOString(),
+      },
+      await artifactsOf(fitted, classes.length, t),
+    );
+  const judged = (folds[0] as { fitted: Fitted }).fitted;
+  let heldOutDoc: HeadDocument | undefined;
+  let final = judged;
+  if (holdout && options.refitAll === true) heldOutDoc = await documentOf(judged);
+  if (!holdout || options.refitAll === true) {
+    final = fitOn(examples, backbone, classes);
+    const own = stats(scoresOf(final, examples, backbone), classIndices(examples, classes), t);
+    report({ phase: 'final', epoch: 1, epochs: 1, loss: own.loss, accuracy: own.correct / examples.length, valAccuracy: null, valLoss: null });
+  }
+  const doc = await documentOf(final);
+  throwIfAborted(signal);
+  return { doc, metrics, history, split: split as Split, bestEpoch: 1, ...(heldOutDoc ? { heldOutDoc } : {}) };
+}
