@@ -91,7 +91,7 @@ const USAGE = `Usage: npm run eval -- [options]
                       0.15, 0.3; scripts/eval/clutter-protocol.ts); need --out
   --clutter-contrast C, --clutter-no-distractors, --clutter-clean
                       the clutter scenes made otherwise: the background's contrast
-                      (0..1, default 1), no distractors, or no scene (the clean
+                      (0..1, default 0.3), no distractors, or no scene (the clean
                       images, framed the same ways) (scripts/eval/clutter.ts); need --out
   --clutter-methods none,featuremap,detector,oracle
                       only these ways of framing a scene
