@@ -97,7 +97,7 @@ export interface ClutterContext extends Pick<AskedContext, 'backbone' | 'classes
   crop?: Partial<CropSettings>;
   /** How scenes are made (default scripts/eval/clutter.ts DEFAULT_DESIGN). */
   design?: Partial<SceneDesign>;
-  /** Only these methods (`--clutter-methods`; default all that the box settings change, {@link methodsFor}). */
+  /** These methods (`--clutter-methods`), whatever the box settings; default all that the box settings change ({@link methodsFor}). */
   methods?: readonly CropMethod[];
 }
 
@@ -161,7 +161,7 @@ export async function runClutterProtocols(
         });
         const shots = (split.shots.get(CLUTTER_K) ?? []).map(scene);
         const test = split.test.map(scene);
-        for (const method of methodsFor(ctx.crop).filter((m) => !ctx.methods || ctx.methods.includes(m))) {
+        for (const method of ctx.methods ?? methodsFor(ctx.crop)) {
           const key = `${dataset.name}:${method}`;
           const times = timing.get(key) ?? { computed: 0, ms: [], seen: new Set<string>() };
           timing.set(key, times);
