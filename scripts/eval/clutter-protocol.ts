@@ -48,13 +48,15 @@ export const CROP_PAD = 0.15;
 /** A detection scoring less than this leaves the whole scene. */
 export const DETECTOR_MIN_SCORE = 0.3;
 
-/** How boxes are made (the defaults above; `--crop-threshold`, `--crop-pad`, `--crop-min-score` measure others). */
+/** How boxes are made (the defaults above; `--crop-threshold`, `--crop-pad`, `--crop-min-score`, `--crop-layer` measure others). */
 export interface CropSettings {
+  /** The backbone layer whose activation finds the feature-map box (default {@link FEATURE_LAYER}; an earlier one is finer, e.g. `block_6_expand_relu`, 28x28). */
+  layer: string;
   threshold: number;
   pad: number;
   minScore: number;
 }
-export const CROP_DEFAULTS: Readonly<CropSettings> = Object.freeze({ threshold: FEATURE_THRESHOLD, pad: CROP_PAD, minScore: DETECTOR_MIN_SCORE });
+export const CROP_DEFAULTS: Readonly<CropSettings> = Object.freeze({ layer: FEATURE_LAYER, threshold: FEATURE_THRESHOLD, pad: CROP_PAD, minScore: DETECTOR_MIN_SCORE });
 
 /** What a box cache keeps of a scene: the feature map's channel sums (row-major) or the best detection, and the ms its pass took. */
 type BoxSource = { activation: number[]; height: number; width: number; ms: number } | { detection: Detection | null; ms: number };
@@ -111,11 +113,11 @@ interface BoxTiming {
 
 /**
  * The methods a run measures: all of them, or with other box settings only those they change
- * (the threshold: feature-map crops; the minimum score: detector crops; the pad: every crop).
+ * (the layer and the threshold: feature-map crops; the minimum score: detector crops; the pad: every crop).
  */
 export function methodsFor(crop: Partial<CropSettings> | undefined): CropMethod[] {
   if (!crop) return [...CROP_METHODS];
-  return CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none') || (crop.threshold !== undefined && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
+  return CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none') || ((crop.threshold !== undefined || crop.layer !== undefined) && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
 }
 
 /** The box of a scene from its cached or freshly computed material. */
@@ -133,6 +135,7 @@ export async function runClutterProtocols(
   record: (dataset: string, method: CropMethod, seed: number, accuracy: number, ms: number) => void,
 ): Promise<Record<string, { value: number; unit: string; std: number; n: number; note: string }>> {
   const timing = new Map<string, BoxTiming>();
+  let featureLayer = FEATURE_LAYER;
   let detector: Detector | null = null;
   const caches = new Map<string, BoxCache>();
   const cacheFor = (ref: string, dir: string | null): BoxCache => {
@@ -146,6 +149,7 @@ export async function runClutterProtocols(
         const ctx = context(dataset, seed);
         const split = dataset.split(seed, [CLUTTER_K]);
         const settings: CropSettings = { ...CROP_DEFAULTS, ...ctx.crop };
+        featureLayer = settings.layer;
         const design: SceneDesign = { ...DEFAULT_DESIGN, ...ctx.design };
         // Each scene is drawn once a seed (its views and crops read it again).
         const scenes = new Map<string, Promise<Scene>>();
@@ -165,7 +169,8 @@ export async function runClutterProtocols(
           const key = `${dataset.name}:${method}`;
           const times = timing.get(key) ?? { computed: 0, ms: [], seen: new Set<string>() };
           timing.set(key, times);
-          const ref = method === 'featuremap' ? `featuremap@${ctx.model.ref}` : DETECTOR_REF;
+          // The default layer keeps the cache file it always had.
+          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : DETECTOR_REF;
           const boxCache = method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
           /** The scene's box material, from the cache or its pass. */
           const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
@@ -180,8 +185,10 @@ export async function runClutterProtocols(
             const t0 = performance.now();
             let made: BoxSource;
             if (method === 'featuremap') {
-              const [map] = await ctx.model.run(preprocess(pixels, ctx.model.manifest.normalization), [FEATURE_LAYER]);
-              const [height, width, channels] = ctx.model.graph.shapeOf(FEATURE_LAYER) as number[];
+              const shape = ctx.model.graph.shapeOf(settings.layer);
+              if (shape?.length !== 3) throw new Error(`${settings.layer} is not a feature map of ${ctx.model.ref}`);
+              const [map] = await ctx.model.run(preprocess(pixels, ctx.model.manifest.normalization), [settings.layer]);
+              const [height, width, channels] = shape as number[];
               made = { activation: Array.from(activationMap(map as Float32Array, { height: height as number, width: width as number, channels: channels as number })), height: height as number, width: width as number, ms: 0 };
             } else {
               detector ??= await loadDetector();
@@ -235,7 +242,7 @@ export async function runClutterProtocols(
       unit: 'ms',
       std: Math.round(Math.sqrt(t.ms.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, t.ms.length - 1))),
       n: t.ms.length,
-      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${FEATURE_LAYER} + box` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
+      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
     };
   }
   return out;

@@ -86,9 +86,9 @@ const USAGE = `Usage: npm run eval -- [options]
   --clutter           also the clutter protocol (scripts/eval/clutter-protocol.ts):
                       app at k = 10 on cluttered scenes of the same splits, on the
                       whole scene, feature-map crops and detector crops (MobileNetV2)
-  --crop-threshold T, --crop-pad P, --crop-min-score S
+  --crop-threshold T, --crop-pad P, --crop-min-score S, --crop-layer NAME
                       the clutter protocol's boxes made otherwise (defaults 0.5,
-                      0.15, 0.3; scripts/eval/clutter-protocol.ts); need --out
+                      0.15, 0.3, out_relu; scripts/eval/clutter-protocol.ts); need --out
   --clutter-contrast C, --clutter-no-distractors, --clutter-clean
                       the clutter scenes made otherwise: the background's contrast
                       (0..1, default 0.3), no distractors, or no scene (the clean
@@ -166,6 +166,7 @@ export function readOptions(): {
         'crop-threshold': { type: 'string' },
         'crop-pad': { type: 'string' },
         'crop-min-score': { type: 'string' },
+        'crop-layer': { type: 'string' },
         'clutter-contrast': { type: 'string' },
         'clutter-no-distractors': { type: 'boolean' },
         'clutter-clean': { type: 'boolean' },
@@ -250,6 +251,10 @@ export function readOptions(): {
     if (!(Number.isFinite(x) && x >= 0 && x <= 1)) throw new UsageError(`--${flag} must be a number in [0, 1], got ${values[flag]}`, USAGE);
     if (values.out === undefined) throw new UsageError(`--${flag} measures other boxes than the protocol's: give --out, so bench/eval.json keeps the protocol's figures`, USAGE);
     crop = { ...crop, [field]: x };
+  }
+  if (values['crop-layer'] !== undefined) {
+    if (values.out === undefined) throw new UsageError('--crop-layer measures other boxes than the protocol\'s: give --out, so bench/eval.json keeps the protocol\'s figures', USAGE);
+    crop = { ...crop, layer: values['crop-layer'] };
   }
   let design: Partial<SceneDesign> | undefined;
   if (values['clutter-contrast'] !== undefined) {

@@ -36,6 +36,7 @@ describe('methodsFor', () => {
   it('runs every method by default, and with other box settings only the crops they change', () => {
     expect(methodsFor(undefined)).toEqual(['none', 'featuremap', 'detector', 'oracle']);
     expect(methodsFor({ threshold: 0.7 })).toEqual(['featuremap']);
+    expect(methodsFor({ layer: 'block_6_expand_relu' })).toEqual(['featuremap']);
     expect(methodsFor({ minScore: 0.1 })).toEqual(['detector']);
     expect(methodsFor({ pad: 0 })).toEqual(['featuremap', 'detector', 'oracle']);
   });
