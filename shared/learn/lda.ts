@@ -32,12 +32,16 @@ export interface LdaFit {
 export interface LdaOptions {
   /** Force the dual or primal solve (default: dual when n <= d). Both give the same fit; tests compare them. */
   solve?: 'dual' | 'primal';
+  /** Called between rows of the long loops, so a caller on the page's thread can give the event loop turns (shared/util/yield.ts `Yielder`). */
+  pause?: () => Promise<void>;
 }
 
 /** The multiply-adds a fit of n rows of d dimensions costs, about: its Gram or covariance matrix (symmetric) and its factorisation. */
 export function ldaWork(n: number, d: number): number {
   return (Math.min(n, d) ** 2 * Math.max(n, d)) / 2 + Math.min(n, d) ** 3 / 3;
 }
+
+type Pause = LdaOptions['pause'];
 
 const dotRows = (a: Float64Array, i: number, b: Float64Array, j: number, d: number): number => {
   let s = 0;
@@ -48,8 +52,9 @@ const dotRows = (a: Float64Array, i: number, b: Float64Array, j: number, d: numb
 };
 
 /** In-place Cholesky factor (lower triangle, row-major) of a symmetric positive definite m x m matrix. */
-function cholesky(a: Float64Array, m: number): void {
+async function cholesky(a: Float64Array, m: number, pause: Pause): Promise<void> {
   for (let i = 0; i < m; i++) {
+    await pause?.();
     for (let j = 0; j <= i; j++) {
       let s = a[i * m + j] as number;
       for (let k = 0; k < j; k++) s -= (a[i * m + k] as number) * (a[j * m + k] as number);
@@ -77,7 +82,7 @@ function cholSolve(l: Float64Array, m: number, b: Float64Array): void {
  * indices `labels` in [0, classCount). Every class needs a row. The fit depends on the set of rows,
  * not their order (up to float rounding).
  */
-export function fitShrinkageLda(rows: Float32Array | Float64Array, dim: number, labels: readonly number[], classCount: number, options: LdaOptions = {}): LdaFit {
+export async function fitShrinkageLda(rows: Float32Array | Float64Array, dim: number, labels: readonly number[], classCount: number, options: LdaOptions = {}): Promise<LdaFit> {
   const n = labels.length;
   if (rows.length !== n * dim) throw new RangeError(`fitShrinkageLda: ${rows.length} floats for ${n} rows of ${dim}`);
   const counts = new Float64Array(classCount);
@@ -95,7 +100,7 @@ export function fitShrinkageLda(rows: Float32Array | Float64Array, dim: number, 
     for (let k = 0; k < dim; k++) r[i * dim + k] = (rows[i * dim + k] as number) - (means[y * dim + k] as number);
   });
   const solve = options.solve ?? (n <= dim ? 'dual' : 'primal');
-  const sigmaInverse = solve === 'dual' ? dualSolver(r, n, dim) : primalSolver(r, n, dim);
+  const sigmaInverse = solve === 'dual' ? await dualSolver(r, n, dim, options.pause) : await primalSolver(r, n, dim, options.pause);
   const weights = new Float64Array(dim * classCount);
   const bias = new Float64Array(classCount);
   for (let c = 0; c < classCount; c++) {
@@ -130,9 +135,12 @@ interface SigmaInverse {
 }
 
 /** Sigma^-1 through the n x n dual system (module comment). */
-function dualSolver(r: Float64Array, n: number, dim: number): SigmaInverse {
+async function dualSolver(r: Float64Array, n: number, dim: number, pause: Pause): Promise<SigmaInverse> {
   const gram = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) gram[i * n + j] = gram[j * n + i] = dotRows(r, i, r, j, dim);
+  for (let i = 0; i < n; i++) {
+    await pause?.();
+    for (let j = 0; j <= i; j++) gram[i * n + j] = gram[j * n + i] = dotRows(r, i, r, j, dim);
+  }
   let frob = 0;
   let trace = 0;
   let fourth = 0;
@@ -148,7 +156,7 @@ function dualSolver(r: Float64Array, n: number, dim: number): SigmaInverse {
   // K = (a / b) I + R R', factored once.
   const k = gram;
   for (let i = 0; i < n; i++) k[i * n + i] = (k[i * n + i] as number) + a / b;
-  cholesky(k, n);
+  await cholesky(k, n, pause);
   return {
     alpha,
     apply: (m) => {
@@ -171,10 +179,11 @@ function dualSolver(r: Float64Array, n: number, dim: number): SigmaInverse {
 }
 
 /** Sigma^-1 through the d x d primal system (module comment). */
-function primalSolver(r: Float64Array, n: number, dim: number): SigmaInverse {
+async function primalSolver(r: Float64Array, n: number, dim: number, pause: Pause): Promise<SigmaInverse> {
   // S = R'R / n, accumulated row by row (upper triangle, then mirrored).
   const s = new Float64Array(dim * dim);
   for (let i = 0; i < n; i++) {
+    await pause?.();
     const at = i * dim;
     for (let p = 0; p < dim; p++) {
       const rp = (r[at + p] as number) / n;
@@ -199,7 +208,7 @@ function primalSolver(r: Float64Array, n: number, dim: number): SigmaInverse {
   const a = Math.max(alpha * nu, 1e-9 * nu, 1e-300);
   for (let p = 0; p < dim * dim; p++) s[p] = (1 - alpha) * (s[p] as number);
   for (let p = 0; p < dim; p++) s[p * dim + p] = (s[p * dim + p] as number) + a;
-  cholesky(s, dim);
+  await cholesky(s, dim, pause);
   return {
     alpha,
     apply: (m) => {

@@ -24,7 +24,7 @@ import { classIndices, saveModelArtifacts, throwIfAborted } from './kit.ts';
 import { computeMetrics } from './metrics.ts';
 import { foldExamples, splitByPhoto, type Split } from './split.ts';
 import { mulberry32 } from '../util/random.ts';
-import { yieldToEventLoop } from '../util/yield.ts';
+import { Yielder, yieldToEventLoop } from '../util/yield.ts';
 
 /**
  * The most multiply-adds one LDA fit may cost (./lda.ts `ldaWork`) for the Train button to use it:
@@ -69,8 +69,8 @@ interface Fitted {
   dim: number;
 }
 
-/** Fits the standardised space and LDA on `train`. */
-function fitOn(train: readonly Example[], backbone: BackboneManifest, classes: readonly string[]): Fitted {
+/** Fits the standardised space and LDA on `train`, giving the event loop turns (`clock`). */
+async function fitOn(train: readonly Example[], backbone: BackboneManifest, classes: readonly string[], clock: Yielder): Promise<Fitted> {
   const transform = fitInputTransform(
     train.map((e) => e.embedding),
     backbone,
@@ -80,7 +80,7 @@ function fitOn(train: readonly Example[], backbone: BackboneManifest, classes: r
   const dim = rows.length / train.length;
   const scale = columnScales(rows, dim);
   scaleColumns(rows, scale);
-  return { transform, scale, dim, fit: fitShrinkageLda(rows, dim, classIndices(train, classes), classes.length) };
+  return { transform, scale, dim, fit: await fitShrinkageLda(rows, dim, classIndices(train, classes), classes.length, { pause: () => clock.maybeYield() }) };
 }
 
 /** Discriminants of `set` under a fold's fit, one row per example. */
@@ -167,6 +167,8 @@ export async function trainLdaHead(examples: readonly Example[], options: LdaHea
     options.onProgress?.(event);
   };
 
+  // A turn every 25 ms: the fits run on the page's thread in the app (~0.1-0.6 s each here).
+  const clock = new Yielder();
   // Every fold's fit, its held-out original views' scores pooled.
   const folds: { fitted: Fitted; train: Example[] }[] = [];
   const heldRows: Float64Array[] = [];
@@ -174,7 +176,7 @@ export async function trainLdaHead(examples: readonly Example[], options: LdaHea
   for (const fold of split.folds) {
     const { train, validation } = foldExamples(examples, fold);
     const originals = validation.filter((e) => !e.augmented);
-    const fitted = fitOn(train, backbone, classes);
+    const fitted = await fitOn(train, backbone, classes, clock);
     folds.push({ fitted, train });
     heldRows.push(...scoresOf(fitted, originals, backbone));
     heldTruth.push(...classIndices(originals, classes));
@@ -212,7 +214,7 @@ export async function trainLdaHead(examples: readonly Example[], options: LdaHea
   let final = judged;
   if (holdout && options.refitAll === true) heldOutDoc = await documentOf(judged);
   if (!holdout || options.refitAll === true) {
-    final = fitOn(examples, backbone, classes);
+    final = await fitOn(examples, backbone, classes, clock);
     const own = stats(scoresOf(final, examples, backbone), classIndices(examples, classes), t);
     report({ phase: 'final', epoch: 1, epochs: 1, loss: own.loss, accuracy: own.correct / examples.length, valAccuracy: null, valLoss: null });
   }

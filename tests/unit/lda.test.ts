@@ -91,10 +91,10 @@ describe('fitShrinkageLda', () => {
   const DIM = 12;
   const CLASSES = 4;
 
-  it('separates Gaussian classes with a shared stretched covariance far above chance, and above the nearest class mean', () => {
+  it('separates Gaussian classes with a shared stretched covariance far above chance, and above the nearest class mean', async () => {
     const train = gaussians(CLASSES, 10, DIM, 1);
     const test = gaussians(CLASSES, 200, DIM, 2);
-    const fit = fitShrinkageLda(train.rows, DIM, train.labels, CLASSES);
+    const fit = await fitShrinkageLda(train.rows, DIM, train.labels, CLASSES);
     const lda = accuracy((x) => ldaScores(fit, x), test.rows, test.labels, DIM);
     // The nearest class mean (Euclidean), what LDA becomes with an identity covariance.
     const means = Array.from({ length: CLASSES }, (_, c) => Float64Array.from({ length: DIM }, (_, k) => train.labels.reduce((s, y, i) => s + (y === c ? (train.rows[i * DIM + k] as number) / 10 : 0), 0)));
@@ -103,12 +103,12 @@ describe('fitShrinkageLda', () => {
     expect(lda).toBeGreaterThan(ncm + 0.1);
   });
 
-  it('gives the same fit through the dual and the primal system, and through a direct solve of Sigma w = mu', () => {
+  it('gives the same fit through the dual and the primal system, and through a direct solve of Sigma w = mu', async () => {
     for (const perClass of [2, 10]) {
       // 8 rows < 12 dimensions, and 40 > 12.
       const { rows, labels } = gaussians(CLASSES, perClass, DIM, 3);
-      const dual = fitShrinkageLda(rows, DIM, labels, CLASSES, { solve: 'dual' });
-      const primal = fitShrinkageLda(rows, DIM, labels, CLASSES, { solve: 'primal' });
+      const dual = await fitShrinkageLda(rows, DIM, labels, CLASSES, { solve: 'dual' });
+      const primal = await fitShrinkageLda(rows, DIM, labels, CLASSES, { solve: 'primal' });
       expect(dual.shrinkage).toBeCloseTo(primal.shrinkage, 10);
       expect(relativeGap(dual.weights, primal.weights)).toBeLessThan(1e-8);
       expect(relativeGap(dual.bias, primal.bias)).toBeLessThan(1e-8);
@@ -133,28 +133,28 @@ describe('fitShrinkageLda', () => {
     }
   });
 
-  it('does not depend on the order of the rows', () => {
+  it('does not depend on the order of the rows', async () => {
     const { rows, labels } = gaussians(CLASSES, 6, DIM, 4);
     const order = Array.from(labels.keys()).reverse();
     order.push(order.shift() as number);
     const shuffled = new Float64Array(rows.length);
     order.forEach((from, to) => shuffled.set(rows.subarray(from * DIM, (from + 1) * DIM), to * DIM));
-    const a = fitShrinkageLda(rows, DIM, labels, CLASSES);
-    const b = fitShrinkageLda(shuffled, DIM, order.map((i) => labels[i] as number), CLASSES);
+    const a = await fitShrinkageLda(rows, DIM, labels, CLASSES);
+    const b = await fitShrinkageLda(shuffled, DIM, order.map((i) => labels[i] as number), CLASSES);
     expect(relativeGap(a.weights, b.weights)).toBeLessThan(1e-9);
     expect(relativeGap(a.bias, b.bias)).toBeLessThan(1e-9);
   });
 
-  it('shrinks isotropic noise almost all the way to the identity and a strongly stretched one little', () => {
+  it('shrinks isotropic noise almost all the way to the identity and a strongly stretched one little', async () => {
     const isotropic = gaussians(CLASSES, 200, DIM, 5, 1.5, 0);
     const stretched = gaussians(CLASSES, 200, DIM, 5, 1.5, 30);
-    expect(fitShrinkageLda(isotropic.rows, DIM, isotropic.labels, CLASSES).shrinkage).toBeGreaterThan(0.8);
-    expect(fitShrinkageLda(stretched.rows, DIM, stretched.labels, CLASSES).shrinkage).toBeLessThan(0.2);
+    expect((await fitShrinkageLda(isotropic.rows, DIM, isotropic.labels, CLASSES)).shrinkage).toBeGreaterThan(0.8);
+    expect((await fitShrinkageLda(stretched.rows, DIM, stretched.labels, CLASSES)).shrinkage).toBeLessThan(0.2);
   });
 
-  it('refuses rows that do not match their labels and classes without rows', () => {
-    expect(() => fitShrinkageLda(new Float64Array(5), 2, [0, 1], 2)).toThrow(RangeError);
-    expect(() => fitShrinkageLda(new Float64Array(4), 2, [0, 0], 2)).toThrow(/every class/);
+  it('refuses rows that do not match their labels and classes without rows', async () => {
+    await expect(fitShrinkageLda(new Float64Array(5), 2, [0, 1], 2)).rejects.toThrow(RangeError);
+    await expect(fitShrinkageLda(new Float64Array(4), 2, [0, 0], 2)).rejects.toThrow(/every class/);
   });
 
   it('states the sizes the Train button fits LDA for (LDA_MAX_WORK)', () => {
@@ -216,7 +216,7 @@ describe('trainLdaHead', () => {
       const std = Array.from(sq, Math.sqrt);
       const eps = (0.1 * std.reduce((s, v) => s + v, 0)) / DIM;
       for (let i = 0; i < rows.length; i++) rows[i] = (rows[i] as number) / ((std[i % DIM] as number) + eps);
-      const fit = fitShrinkageLda(rows, DIM, train.map((e) => CLASSES.indexOf(e.label)), CLASSES.length);
+      const fit = await fitShrinkageLda(rows, DIM, train.map((e) => CLASSES.indexOf(e.label)), CLASSES.length);
       const agree = test.labels.filter((_, i) => {
         const x = Float64Array.from({ length: DIM }, (_, k) => ((test.rows[i * DIM + k] as number) - (mean[k] as number)) / ((std[k] as number) + eps));
         return argMax(ldaScores(fit, x)) === argMax(probabilities[i] as Float32Array);
@@ -227,15 +227,18 @@ describe('trainLdaHead', () => {
     }
   });
 
-  it('is what trainAndGuard trains with classifier lda, judged by the guard; a hidden layer keeps the softmax solver', async () => {
+  it('is what trainAndGuard trains by default, judged by the guard; a hidden layer, a warm start or classifier softmax keep the softmax solver', async () => {
     const train = examples(13);
-    const lda = await trainAndGuard(train, { backbone, classes: CLASSES, seed: 2, classifier: 'lda' });
+    const lda = await trainAndGuard(train, { backbone, classes: CLASSES, seed: 2 });
     expect(lda.classifier).toBe('lda');
     expect(lda.guard.candidates.map((c) => c.name)).toEqual(['head', 'knn']);
     expect(lda.training.bestEpoch).toBe(1);
-    const hidden = await trainAndGuard(train, { backbone, classes: CLASSES, seed: 2, classifier: 'lda', hidden: 4, epochs: 3 });
+    const hidden = await trainAndGuard(train, { backbone, classes: CLASSES, seed: 2, hidden: 4, epochs: 3 });
     expect(hidden.classifier).toBe('softmax');
-    const softmax = await trainAndGuard(train, { backbone, classes: CLASSES, seed: 2 });
+    const warm = await trainAndGuard(train, { backbone, classes: CLASSES, seed: 2, initial: lda.training.doc, epochs: 5 });
+    expect(warm.classifier).toBe('softmax');
+    expect(warm.training.warmStart).toEqual({ classesKept: 4 });
+    const softmax = await trainAndGuard(train, { backbone, classes: CLASSES, seed: 2, classifier: 'softmax' });
     expect(softmax.classifier).toBe('softmax');
     // Both hold out the same photos.
     expect(lda.training.split).toEqual(softmax.training.split);
