@@ -79,8 +79,10 @@ function cholSolve(l: Float64Array, m: number, b: Float64Array): void {
 
 /**
  * Fits shrinkage LDA (module comment) on `n` rows of `dim` floats (`rows`, row-major) with class
- * indices `labels` in [0, classCount). Every class needs a row. The fit depends on the set of rows,
- * not their order (up to float rounding).
+ * indices `labels` in [0, classCount). A class without rows (a cross-validation fold's training
+ * set may lack a class whose only photo it holds out) is never predicted: weights 0, bias
+ * -Infinity. Without any spread within the classes (one row a class) the covariance is the
+ * identity. The fit depends on the set of rows, not their order (up to float rounding).
  */
 export async function fitShrinkageLda(rows: Float32Array | Float64Array, dim: number, labels: readonly number[], classCount: number, options: LdaOptions = {}): Promise<LdaFit> {
   const n = labels.length;
@@ -90,7 +92,7 @@ export async function fitShrinkageLda(rows: Float32Array | Float64Array, dim: nu
     if (!(Number.isInteger(y) && y >= 0 && y < classCount)) throw new RangeError(`fitShrinkageLda: label ${y} not in [0, ${classCount})`);
     counts[y] = (counts[y] as number) + 1;
   }
-  if (counts.some((c) => c === 0)) throw new RangeError('fitShrinkageLda: every class needs a row');
+  if (n === 0) throw new RangeError('fitShrinkageLda: no rows');
   const means = new Float64Array(classCount * dim);
   labels.forEach((y, i) => {
     for (let k = 0; k < dim; k++) means[y * dim + k] = (means[y * dim + k] as number) + (rows[i * dim + k] as number) / (counts[y] as number);
@@ -104,6 +106,10 @@ export async function fitShrinkageLda(rows: Float32Array | Float64Array, dim: nu
   const weights = new Float64Array(dim * classCount);
   const bias = new Float64Array(classCount);
   for (let c = 0; c < classCount; c++) {
+    if (counts[c] === 0) {
+      bias[c] = -Infinity;
+      continue;
+    }
     const mean = means.subarray(c * dim, (c + 1) * dim);
     const w = sigmaInverse.apply(mean);
     let quad = 0;
@@ -122,6 +128,8 @@ export async function fitShrinkageLda(rows: Float32Array | Float64Array, dim: nu
  * sum_i r_i' S r_i = tr(S R'R) = n ||S||_F^2.
  */
 function ledoitWolf(n: number, dim: number, frob2: number, trace: number, normsFourth: number): { alpha: number; nu: number } {
+  // No spread within the classes: the identity (any scale gives the same discriminants' order).
+  if (!(trace > 0)) return { alpha: 1, nu: 1 };
   const nu = trace / dim;
   const d2 = frob2 - nu * nu * dim;
   const b2 = (normsFourth - n * frob2) / (n * n);

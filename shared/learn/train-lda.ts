@@ -100,14 +100,18 @@ function logProbability(s: Float64Array, y: number, t: number): number {
   return t * (s[y] as number) - max - Math.log(z);
 }
 
-/** The temperature maximising the mean log-likelihood of `rows` (ties: the smaller T); 1 without rows. */
+/**
+ * The temperature maximising the mean log-likelihood of `rows` (ties: the smaller T); 1 without
+ * rows. Rows whose class their fold could not predict (no training photo of it) say nothing of T.
+ */
 function chooseTemperature(rows: readonly Float64Array[], truth: readonly number[]): number {
   let best = 1;
   let bestLl = -Infinity;
-  if (!rows.length) return best;
+  const usable = rows.flatMap((s, i) => (Number.isFinite(s[truth[i] as number]) ? [i] : []));
+  if (!usable.length) return best;
   for (const t of TEMPERATURES) {
     let ll = 0;
-    rows.forEach((s, i) => (ll += logProbability(s, truth[i] as number, t)));
+    for (const i of usable) ll += logProbability(rows[i] as Float64Array, truth[i] as number, t);
     if (ll > bestLl) [best, bestLl] = [t, ll];
   }
   return best;
@@ -120,7 +124,8 @@ function stats(rows: readonly Float64Array[], truth: readonly number[], t: numbe
   let loss = 0;
   let correct = 0;
   rows.forEach((s, i) => {
-    loss -= logProbability(s, truth[i] as number, t);
+    // A class the fold could not predict: its cross-entropy would be infinite; counted as wrong only.
+    if (Number.isFinite(s[truth[i] as number])) loss -= logProbability(s, truth[i] as number, t);
     if (argMax(s) === truth[i]) correct++;
   });
   return { loss: rows.length ? loss / rows.length : 0, correct };

@@ -154,7 +154,18 @@ describe('fitShrinkageLda', () => {
 
   it('refuses rows that do not match their labels and classes without rows', async () => {
     await expect(fitShrinkageLda(new Float64Array(5), 2, [0, 1], 2)).rejects.toThrow(RangeError);
-    await expect(fitShrinkageLda(new Float64Array(4), 2, [0, 0], 2)).rejects.toThrow(/every class/);
+    await expect(fitShrinkageLda(new Float64Array(0), 2, [], 2)).rejects.toThrow(/no rows/);
+  });
+
+  it('never predicts a class without rows, and falls back to the identity without spread within classes', async () => {
+    const absent = await fitShrinkageLda(Float64Array.from([1, 0, 1.2, 0.1, 0, 1, 0.1, 1.1]), 2, [0, 0, 2, 2], 3);
+    expect(absent.bias[1]).toBe(-Infinity);
+    expect(Array.from(ldaScores(absent, [0.9, 0.1])).indexOf(Math.max(...ldaScores(absent, [0.9, 0.1])))).toBe(0);
+    // One row a class: nearest class mean.
+    const single = await fitShrinkageLda(Float64Array.from([1, 0, 0, 1]), 2, [0, 1], 2);
+    expect(single.shrinkage).toBe(1);
+    const s = ldaScores(single, [0.2, 0.9]);
+    expect(Number.isFinite(s[0]) && Number.isFinite(s[1]) && (s[1] as number) > (s[0] as number)).toBe(true);
   });
 
   it('states the sizes the Train button fits LDA for (LDA_MAX_WORK)', () => {
@@ -251,6 +262,23 @@ describe('trainLdaHead', () => {
     expect(result.metrics.n).toBe(12);
     expect(result.heldOutDoc).toBeUndefined();
     expect(result.history.at(-1)?.phase).toBe('final');
+  });
+
+  it('trains on one photo a class without views (every cross-validation fold lacks a class)', async () => {
+    const one = examples(16).filter((e) => !e.augmented && Number(e.photoId.slice(1)) % 10 === 0);
+    expect(one).toHaveLength(4);
+    const result = await trainLdaHead(one, { backbone, classes: CLASSES });
+    expect(result.split.method).toBe('cross-validation');
+    expect(result.metrics.n).toBe(4);
+    expect(result.metrics.accuracy).toBe(0);
+    const head = await loadPredictor(result.doc, { manifest: backbone });
+    try {
+      // Fitted on every photo: each photo is its own class's mean.
+      const p = await head.probabilities(one.map((e) => ({ embedding: e.embedding })));
+      expect(p.map((row) => CLASSES[argMax(row)])).toEqual(one.map((e) => e.label));
+    } finally {
+      head.dispose();
+    }
   });
 
   it('rejects with an AbortError when aborted', async () => {
