@@ -11,7 +11,11 @@
  *   class, padded and made square as the feature map's, is cut and embedded; below
  *   {@link DETECTOR_MIN_SCORE} the whole scene is used;
  * - `oracle` (a yardstick, not a method): the box the object was pasted in, padded and made square
- *   the same way: what a perfect finder would give, so "recovered" can be read against it.
+ *   the same way: what a perfect finder would give, so "recovered" can be read against it;
+ * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
+ *   (so their views are the clean protocol's), trained and tested by the same train() in the same
+ *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
+ *   may be older than the run).
  *
  * Crops are treated as photos: the app's 3 augmented views are views of the crop, for training and
  * for test-time augmentation. Keys: `eval.<dataset>-clutter.app+<method>.k10` (scripts/eval/main.ts
@@ -35,7 +39,7 @@ import type { AskedContext } from './asked.ts';
 import { appDetail, predictAsApp, trainAsApp } from './recipes.ts';
 
 /** The ways of framing a scene (module comment). */
-export const CROP_METHODS = ['none', 'featuremap', 'detector', 'oracle'] as const;
+export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle'] as const;
 export type CropMethod = (typeof CROP_METHODS)[number];
 /** Shots a class: the goals' k. */
 export const CLUTTER_K = 10;
@@ -117,7 +121,7 @@ interface BoxTiming {
  */
 export function methodsFor(crop: Partial<CropSettings> | undefined): CropMethod[] {
   if (!crop) return [...CROP_METHODS];
-  return CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none') || ((crop.threshold !== undefined || crop.layer !== undefined) && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
+  return CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none' && m !== 'clean') || ((crop.threshold !== undefined || crop.layer !== undefined) && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
 }
 
 /** The box of a scene from its cached or freshly computed material. */
@@ -171,7 +175,7 @@ export async function runClutterProtocols(
           timing.set(key, times);
           // The default layer keeps the cache file it always had.
           const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : DETECTOR_REF;
-          const boxCache = method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
+          const boxCache = method === 'clean' || method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
           /** The scene's box material, from the cache or its pass. */
           const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
             const cacheKey = EmbeddingCache.key(pixels);
@@ -213,8 +217,8 @@ export async function runClutterProtocols(
                   },
                 };
           const t0 = performance.now();
-          const trainImages = shots.map(framed);
-          const testImages = test.map(framed);
+          const trainImages = method === 'clean' ? (split.shots.get(CLUTTER_K) ?? []) : shots.map(framed);
+          const testImages = method === 'clean' ? split.test : test.map(framed);
           const train = await ctx.stored(trainImages);
           const testExamples = await ctx.photos(testImages);
           const testViews = await ctx.views(testImages);
@@ -235,7 +239,7 @@ export async function runClutterProtocols(
   const out: Record<string, { value: number; unit: string; std: number; n: number; note: string }> = {};
   for (const [key, t] of timing) {
     const [dataset, method] = key.split(':') as [string, CropMethod];
-    if (method === 'none' || method === 'oracle' || !t.ms.length) continue;
+    if (method === 'clean' || method === 'none' || method === 'oracle' || !t.ms.length) continue;
     const mean = t.ms.reduce((a, b) => a + b, 0) / t.ms.length;
     out[`eval.${dataset}-clutter.${method}.box_ms`] = {
       value: Math.round(mean),
@@ -278,7 +282,9 @@ export function clutterDiffs(known: Record<string, Seeded | undefined>, datasets
   const round4 = (x: number): number => Number(x.toFixed(4));
   for (const d of datasets) {
     const none = known[`eval.${d}-clutter.app+none.k${CLUTTER_K}${suffix}`];
-    const gap = pairedBySeed(known[`eval.${d}.app.k${CLUTTER_K}${suffix}`], none);
+    // The clean images measured in the same run when they were (module comment), else the clean protocol's figure.
+    const inRun = known[`eval.${d}-clutter.app+clean.k${CLUTTER_K}${suffix}`];
+    const gap = pairedBySeed(inRun ?? known[`eval.${d}.app.k${CLUTTER_K}${suffix}`], none);
     if (gap) {
       out[`eval.${d}-clutter.gap.k${CLUTTER_K}.diff${suffix}`] = {
         value: round4(gap.diff.mean),
@@ -287,10 +293,10 @@ export function clutterDiffs(known: Record<string, Seeded | undefined>, datasets
         n: gap.diff.n,
         ci: [round4(gap.diff.ci.low), round4(gap.diff.ci.high)],
         seeds: gap.seeds,
-        note: `paired over seeds ${gap.seeds.join(',')}: accuracy(app, clean protocol) - accuracy(app+none, clutter), 95% t-interval: the gap cropping should close`,
+        note: `paired over seeds ${gap.seeds.join(',')}: accuracy(app, clean protocol${inRun ? ', app+clean of the same run' : ''}) - accuracy(app+none, clutter), 95% t-interval: the gap cropping should close`,
       };
     }
-    for (const method of CROP_METHODS.filter((m) => m !== 'none')) {
+    for (const method of CROP_METHODS.filter((m) => m !== 'none' && m !== 'clean')) {
       // The oracle's recovered share is the ceiling the others are read against.
       const paired = pairedBySeed(known[`eval.${d}-clutter.app+${method}.k${CLUTTER_K}${suffix}`], none);
       if (!paired) continue;

@@ -28,7 +28,8 @@ export function clutterTable(evaluation: Record<string, Figure | undefined>): st
       const at = (name: string): Figure | undefined => evaluation[`eval.${d}${name}.k10${suffix}`];
       const none = at('-clutter.app+none');
       if (!none) continue;
-      const clean = at('.app');
+      // The clean images measured in the clutter run (same train()), else the clean protocol's figure.
+      const clean = at('-clutter.app+clean') ?? at('.app');
       const paired = (a: Figure | undefined, b: Figure | undefined): { mean: number; cell: string } | null => {
         const p = pairedBySeed(a, b);
         return p ? { mean: p.diff.mean, cell: `${signed(p.diff.mean)} [${signed(p.diff.ci.low)}, ${signed(p.diff.ci.high)}]` } : null;

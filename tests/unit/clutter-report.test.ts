@@ -27,6 +27,12 @@ describe('clutterDiffs', () => {
     // Nothing for a dataset without figures, nor for a method not measured.
     expect(Object.keys(out).some((k) => k.includes('fashion') || k.includes('oracle'))).toBe(false);
   });
+  it('takes the gap from the clean images of the same run when it has them', () => {
+    const out = clutterDiffs({ ...known, 'eval.emoji-clutter.app+clean.k10': figure([0.6, 0.7, 0.65]) }, ['emoji'], '');
+    expect(out['eval.emoji-clutter.gap.k10.diff']?.value).toBeCloseTo(0.4);
+    expect(out['eval.emoji-clutter.app+featuremap.recovered.k10']?.value).toBeCloseTo(0.375);
+    expect(Object.keys(out).some((k) => k.includes('clean'))).toBe(false);
+  });
   it('keys the confirmation data with .confirm', () => {
     const confirm = Object.fromEntries(Object.entries(known).map(([k, v]) => [`${k}.confirm`, v]));
     expect(Object.keys(clutterDiffs(confirm, ['emoji'], '.confirm')).every((k) => k.endsWith('.confirm'))).toBe(true);
@@ -35,7 +41,7 @@ describe('clutterDiffs', () => {
 
 describe('methodsFor', () => {
   it('runs every method by default, and with other box settings only the crops they change', () => {
-    expect(methodsFor(undefined)).toEqual(['none', 'featuremap', 'detector', 'oracle']);
+    expect(methodsFor(undefined)).toEqual(['clean', 'none', 'featuremap', 'detector', 'oracle']);
     expect(methodsFor({ threshold: 0.7 })).toEqual(['featuremap']);
     expect(methodsFor({ layer: 'block_6_expand_relu' })).toEqual(['featuremap']);
     expect(methodsFor({ minScore: 0.1 })).toEqual(['detector']);
