@@ -98,7 +98,7 @@ const USAGE = `Usage: npm run eval -- [options]
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
   --ask-rules NAME=X,...  chooseToAsk's rules for measuring another choice
-                      (classSlack, balanceUntil, typicalUntil: numbers >= 0 or
+                      (classSlack, balanceUntil, typicalUntil, targetUntil: numbers >= 0 or
                       Infinity; shared/learn/ask.ts); needs --out
   --out FILE          where the figures are merged (default bench/eval.json)
   --cache-dir DIR     where embeddings are cached (default .cache/eval)
@@ -238,7 +238,7 @@ export function readOptions(): {
     for (const part of values['ask-rules'].split(',')) {
       const [name = '', text = ''] = part.split('=');
       const x = Number(text);
-      if (!(['classSlack', 'balanceUntil', 'typicalUntil'].includes(name) && x >= 0)) throw new UsageError(`--ask-rules takes classSlack, balanceUntil, typicalUntil = a number >= 0, got ${part}`, USAGE);
+      if (!(['classSlack', 'balanceUntil', 'typicalUntil', 'targetUntil'].includes(name) && x >= 0)) throw new UsageError(`--ask-rules takes classSlack, balanceUntil, typicalUntil, targetUntil = a number >= 0, got ${part}`, USAGE);
       rules[name] = x;
     }
     if (values.out === undefined) throw new UsageError('--ask-rules measures another choice than the app\'s: give --out, so bench/eval.json keeps the app\'s figures', USAGE);

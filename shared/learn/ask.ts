@@ -96,10 +96,18 @@ export interface AskOptions {
    * photo of each of the largest clusters without labels) instead of the score. Default {@link TYPICAL_UNTIL}.
    */
   typicalUntil?: number;
+  /**
+   * While a class has fewer than this many labels (`labeledClasses`), each choice is for the class
+   * with the fewest (this call's choices counted for the class they were made for): the photo
+   * scoring highest on the model's probability of that class x novelty^v x density^w (no
+   * uncertainty), so that the labels, not only the guesses, spread across classes. Default
+   * {@link TARGET_UNTIL}.
+   */
+  targetUntil?: number;
 }
 
 /** chooseToAsk's rules apart from the score's exponents (the evaluation measures others than the defaults). */
-export type AskRules = Pick<AskOptions, 'classSlack' | 'balanceUntil' | 'typicalUntil'>;
+export type AskRules = Pick<AskOptions, 'classSlack' | 'balanceUntil' | 'typicalUntil' | 'targetUntil'>;
 
 export interface AskChoice {
   id: string;
@@ -153,6 +161,8 @@ export const CLASS_SLACK = 0;
 export const BALANCE_UNTIL = Infinity;
 /** Default `typicalUntil`: 0, the choice is the score's from the start. */
 export const TYPICAL_UNTIL = 0;
+/** Default `targetUntil`: 0, off. */
+export const TARGET_UNTIL = 0;
 /** Neighbours a photo's density is the mean similarity to. */
 export const DENSITY_NEIGHBOURS = 10;
 /** At most this many photos of the pool (evenly spread in id order) are the density's reference. */
@@ -205,7 +215,7 @@ function validate(candidates: readonly AskCandidate[], options: AskOptions): num
   const { count, labeled = [], duplicateCosine } = options;
   if (!(Number.isInteger(count) && count >= 0)) throw new RangeError(`chooseToAsk: count must be a non-negative integer, got ${count}`);
   if (duplicateCosine !== undefined && Number.isNaN(duplicateCosine)) throw new RangeError('chooseToAsk: duplicateCosine is NaN');
-  for (const name of ['classSlack', 'balanceUntil', 'typicalUntil'] as const) {
+  for (const name of ['classSlack', 'balanceUntil', 'typicalUntil', 'targetUntil'] as const) {
     const x = options[name];
     if (x !== undefined && !(x >= 0)) throw new RangeError(`chooseToAsk: ${name} must be >= 0, got ${x}`);
   }
@@ -313,11 +323,13 @@ export function chooseToAsk(candidates: readonly AskCandidate[], options: AskOpt
   const slack = balanced ? (options.classSlack ?? CLASS_SLACK) : Infinity;
   const labelsOf = (i: number): number => classCount[(margins[i] as { guess: number }).guess] as number;
   const chosen: AskChoice[] = [];
-  const choose = (best: number): void => {
+  // `counted`: the class the choice counts for (its guess, or the class it was chosen for).
+  const choose = (best: number, counted?: number): void => {
     out[best] = 1;
     const { uncertainty, guess } = margins[best] as { uncertainty: number; guess: number };
     chosen.push({ id: (pool[best] as AskCandidate).id, uncertainty, guess });
-    classCount[guess] = (classCount[guess] as number) + 1;
+    const c = counted ?? guess;
+    classCount[c] = (classCount[c] as number) + 1;
     for (let i = 0; i < n; i++) {
       if (out[i]) continue;
       const s = dot(rows, i, rows, best, dim);
@@ -330,6 +342,24 @@ export function chooseToAsk(candidates: readonly AskCandidate[], options: AskOpt
     return chosen;
   }
   const density = weights.density > 0 ? densities(rows, n, dim) : new Float64Array(n).fill(1);
+  const targeting = options.labeledClasses !== undefined && Math.min(...classCount) < (options.targetUntil ?? TARGET_UNTIL);
+  while (targeting && chosen.length < count) {
+    // The class with the fewest labels (the smaller index on ties), and the photo most likely of it.
+    const target = classCount.indexOf(Math.min(...classCount));
+    let best = -1;
+    let bestScore = -Infinity;
+    for (let i = 0; i < n; i++) {
+      if (out[i]) continue;
+      const p = (pool[i] as AskCandidate).probabilities[target] as number;
+      const score = floor(p) * floor((1 - (nearest[i] as number)) / 2) ** weights.novelty * floor(density[i] as number) ** weights.density;
+      if (score > bestScore) {
+        bestScore = score;
+        best = i;
+      }
+    }
+    if (best < 0) break;
+    choose(best, target);
+  }
   while (chosen.length < count) {
     const fewest = Math.min(...classCount);
     // The most labels a photo's guessed class may have: the fewest among the photos left's classes, plus the slack.

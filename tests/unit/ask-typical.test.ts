@@ -104,6 +104,27 @@ describe('chooseToAsk, typicality first', () => {
   });
 });
 
+describe('chooseToAsk, class-targeted', () => {
+  it('asks, for the class with the fewest labels, about the photo most likely of it', () => {
+    const random = mulberry32(15);
+    // Photo i: most likely class i % 3, with a probability that grows with i.
+    const pool = Array.from({ length: 9 }, (_, i) => {
+      const p = [0.1, 0.1, 0.1];
+      p[i % 3] = 0.3 + i / 20;
+      return { id: `p${i}`, embedding: direction(random), probabilities: p };
+    });
+    const labeled = [direction(random), direction(random), direction(random)];
+    const only = { weights: { novelty: 0, density: 0 }, count: 3, labeled, labeledClasses: [0, 0, 1], targetUntil: Infinity };
+    // Class 2 first (no label), then class 1 (1 label, the smaller index of the two with 1), then class 2.
+    expect(chooseToAsk(pool, only).map((c) => c.id)).toEqual(['p8', 'p7', 'p5']);
+    // One label each: classes 0, 1, 2 in turn; once every class has targetUntil labels, the score's choice instead.
+    const even = { ...only, labeledClasses: [0, 1, 2] };
+    expect(chooseToAsk(pool, even).map((c) => c.id)).toEqual(['p6', 'p7', 'p8']);
+    expect(chooseToAsk(pool, { ...even, targetUntil: 1 })).toEqual(chooseToAsk(pool, { ...even, targetUntil: 0 }));
+    expect(chooseToAsk(pool, { ...even, targetUntil: 1 }).map((c) => c.id)).not.toEqual(['p6', 'p7', 'p8']);
+  });
+});
+
 describe('kMeans', () => {
   it('finds well-separated clusters, the same way every time', () => {
     const { pool } = clusters([7, 5, 9, 6], 14, 0.2);
