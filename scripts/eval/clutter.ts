@@ -31,6 +31,14 @@
  * stand for a poster or a chessboard behind the thing: possible, not typical. On them even the
  * object's true box recovered 28% of the gap to the clean protocol (seeds 0-4), so they measured
  * the background more than the finding. `--clutter-contrast 1` still draws them.
+ *
+ * Where the true box loses (session 10, seeds 0-1, both datasets, the softmax head before b67f26c;
+ * share of the gap to the clean protocol it recovers, emoji / Fashion-MNIST): contrast 1, box padded
+ * by 15% as the crops are, 25% / 25%; the same box cut tight (pad 0), 49% / 40%; contrast 0.3,
+ * padded, 38% / 37%. What is lost is the background inside the box: how much of the crop it is
+ * (the pad) more than how loud it is. The rest of the gap, even for a tight true box, is the object
+ * on a background it was not on in the clean protocol (white for emoji, black for Fashion-MNIST),
+ * different in every shot.
  */
 import { decodeImage } from '../../shared/image/decode.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
