@@ -19,6 +19,10 @@
  *   covariance kept: a first-order approximation).
  * - app-lda-v7: app-lda with 7 augmented views a shot (the within-class covariance, the views'
  *   spread, is what tells LDA which directions are nuisance) and its test photos averaged over 7.
+ *
+ * app-lda is now the Train button's head (shared/learn/lda.ts, train-lda.ts: the same estimate,
+ * judged by the guard, TTA over probabilities); these levers keep their own copy because their
+ * leave-one-photo-out temperature needs Sigma^-1 of any vector, which the shared fit does not expose.
  */
 import type { EvalExample, RecipeContext, RecipeOutcome } from './recipes.ts';
 import { predictAsTrained, trainAndGuard } from '../../shared/learn/train-app.ts';
