@@ -84,11 +84,11 @@ describe('chooseToAsk, typicality first', () => {
     const labeled = centres.map((c) => near(c, 0.5, random));
     const unsure = pool.map((c, i) => ({ ...c, probabilities: i % 10 === 3 ? [0.34, 0.33, 0.33] : [0.9, 0.05, 0.05] }));
     // 3 labels, 3 classes: 1 a class, below 2, so typicality first; at 1, the score (which wants the unsure photos).
-    const first = chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2], typicalUntil: 2 });
-    const after = chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2], typicalUntil: 1 });
-    expect(after).toEqual(chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2] }));
+    const first = chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2], targetUntil: 0, typicalUntil: 2 });
+    const after = chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2], targetUntil: 0, typicalUntil: 1 });
+    expect(after).toEqual(chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2], targetUntil: 0 }));
     expect(after.every((c) => c.id.endsWith('-03'))).toBe(true);
-    expect(first).toEqual(chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2], ...typical }));
+    expect(first).toEqual(chooseToAsk(unsure, { count: 3, labeled, labeledClasses: [0, 1, 2], targetUntil: 0, ...typical }));
     expect(first).not.toEqual(after);
   });
 
@@ -96,7 +96,7 @@ describe('chooseToAsk, typicality first', () => {
     const random = mulberry32(13);
     const pool = Array.from({ length: 12 }, (_, i) => ({ id: `p${String(i).padStart(2, '0')}`, embedding: direction(random), probabilities: i % 2 === 0 ? [0.5, 0.5, 0] : [0.2, 0.8, 0] }));
     const labeled = Array.from({ length: 4 }, () => direction(random));
-    const only = { weights: { novelty: 0, density: 0 }, count: 4, labeled, labeledClasses: [0, 1, 0, 1] };
+    const only = { weights: { novelty: 0, density: 0 }, count: 4, labeled, labeledClasses: [0, 1, 0, 1], targetUntil: 0 };
     // Class 2 has no labels: below 2, balanced (alternating guesses); balanceUntil 0: the score alone.
     expect(chooseToAsk(pool, { ...only, balanceUntil: 2 }).map((c) => c.guess)).toEqual([0, 1, 0, 1]);
     expect(chooseToAsk(pool, { ...only, balanceUntil: 0 }).map((c) => c.guess)).toEqual([0, 0, 0, 0]);

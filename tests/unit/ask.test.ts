@@ -95,7 +95,7 @@ describe('chooseToAsk', () => {
     const pool = Array.from({ length: 8 }, (_, i) => candidate(`p${i}`, direction(random), 0.3, i % 2));
     const labeled = [direction(random), direction(random), direction(random)];
     // The hard class balance (classSlack) off, to see the factor alone.
-    const options = { count: 2, labeled, labeledClasses: [0, 0, 0], weights: { balance: 2, density: 0, novelty: 0 }, classSlack: Infinity };
+    const options = { count: 2, labeled, labeledClasses: [0, 0, 0], weights: { balance: 2, density: 0, novelty: 0 }, classSlack: Infinity, targetUntil: 0 };
     expect(chooseToAsk(pool, options).map((c) => c.guess)).toEqual([1, 1]);
     // Off by default.
     expect(chooseToAsk(pool, { ...options, weights: { density: 0, novelty: 0 } }).map((c) => c.guess)).toEqual([0, 1]);
@@ -108,7 +108,8 @@ describe('chooseToAsk', () => {
     // Class 0's photos are the least sure: uncertainty alone would ask about them only.
     const pool = Array.from({ length: 12 }, (_, i) => candidate(`p${String(i).padStart(2, '0')}`, direction(random), i % 2 === 0 ? 0 : 0.4, i % 2));
     const labeled = [direction(random), direction(random), direction(random), direction(random)];
-    const only = { weights: { novelty: 0, density: 0 } };
+    // targetUntil 0: the class balance by guess, not the class-targeted choice of the first labels.
+    const only = { weights: { novelty: 0, density: 0 }, targetUntil: 0 };
     expect(chooseToAsk(pool, { ...only, count: 4, labeled, labeledClasses: [0, 1, 0, 1], classSlack: Infinity }).map((c) => c.guess)).toEqual([0, 0, 0, 0]);
     // One label each: the choices alternate between the guessed classes.
     expect(chooseToAsk(pool, { ...only, count: 4, labeled: labeled.slice(0, 2), labeledClasses: [0, 1] }).map((c) => c.guess)).toEqual([0, 1, 0, 1]);
