@@ -7,8 +7,12 @@
  * `input`: mean, no normalisation, scale 1), every dimension divided by its std + eps, folded into
  * the kernel's rows when saved. The LDA discriminants, times a temperature T, are the dense
  * layer's logits: T maximises the likelihood of the held-out photos (original views; pooled over
- * the folds with cross-validation), which changes no photo's top class, only how sure the head
- * says it is and how the averages of test-time augmentation weigh the views. A holdout split's
+ * the folds with cross-validation), each counted as 1 - {@link LABEL_SMOOTHING} its class and the
+ * rest spread over every class. That changes no photo's top class, only how sure the head says it
+ * is and how the averages of test-time augmentation weigh the views. Without the smoothing, when
+ * every held-out photo is right the likelihood grows without bound in T: the head claimed
+ * certainty (probabilities of exactly 1 in float32, which test-time augmentation cannot average,
+ * and weights so large that a correction's warm start went astray). A holdout split's
  * held-out photos, as for `trainHead`'s early stopping, so choose T and are judged by the guard.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -58,6 +62,9 @@ export interface LdaHeadOptions {
   name?: string;
 }
 
+/** The share of each held-out photo's target spread evenly over the classes when choosing T (module comment; the usual 0.1). */
+export const LABEL_SMOOTHING = 0.1;
+
 /** Temperatures T the held-out likelihood chooses among: 10^-3 .. 10^2, six a decade. */
 const TEMPERATURES = Array.from({ length: 31 }, (_, i) => 10 ** (-3 + i / 6));
 
@@ -101,8 +108,9 @@ function logProbability(s: Float64Array, y: number, t: number): number {
 }
 
 /**
- * The temperature maximising the mean log-likelihood of `rows` (ties: the smaller T); 1 without
- * rows. Rows whose class their fold could not predict (no training photo of it) say nothing of T.
+ * The temperature maximising the mean smoothed log-likelihood of `rows` (module comment; ties: the
+ * smaller T); 1 without rows. Rows whose class their fold could not predict (no training photo of
+ * it) say nothing of T.
  */
 function chooseTemperature(rows: readonly Float64Array[], truth: readonly number[]): number {
   let best = 1;
@@ -111,7 +119,18 @@ function chooseTemperature(rows: readonly Float64Array[], truth: readonly number
   if (!usable.length) return best;
   for (const t of TEMPERATURES) {
     let ll = 0;
-    for (const i of usable) ll += logProbability(rows[i] as Float64Array, truth[i] as number, t);
+    for (const i of usable) {
+      const row = rows[i] as Float64Array;
+      // Smoothed target: 1 - eps on the photo's class, eps / C on each class the fold can predict.
+      let spread = 0;
+      let finite = 0;
+      for (let c = 0; c < row.length; c++) {
+        if (!Number.isFinite(row[c])) continue;
+        spread += logProbability(row, c, t);
+        finite++;
+      }
+      ll += (1 - LABEL_SMOOTHING) * logProbability(row, truth[i] as number, t) + (LABEL_SMOOTHING * spread) / finite;
+    }
     if (ll > bestLl) [best, bestLl] = [t, ll];
   }
   return best;

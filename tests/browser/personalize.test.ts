@@ -197,7 +197,8 @@ describe('personal classes on the plain page', () => {
   });
 
   it('an aborted training leaves the previous head: same document, same predictions', async () => {
-    const aborted = await page.evaluate((id) => window.tannerin.trainNow({ headId: id, abortAtEpoch: 3 }), headId);
+    // A hidden layer trains by epochs (the default LDA head is one closed-form fit, no epoch 3 to abort at).
+    const aborted = await page.evaluate((id) => window.tannerin.trainNow({ headId: id, abortAtEpoch: 3, hidden: 16 }), headId);
     expect(aborted.ok).toBe(false);
     if (!aborted.ok) expect(aborted.error.name).toBe('AbortError');
     expect(aborted.progress.length).toBe(3);

@@ -281,6 +281,22 @@ describe('trainLdaHead', () => {
     }
   });
 
+  it('does not claim certainty when every held-out photo is right (its temperature stays finite)', async () => {
+    const train = examples(17);
+    const result = await trainLdaHead(train, { backbone, classes: CLASSES, seed: 1 });
+    expect(result.metrics.accuracy).toBe(1);
+    const head = await loadPredictor(result.doc, { manifest: backbone });
+    try {
+      const p = await head.probabilities(train.filter((e) => !e.augmented).map((e) => ({ embedding: e.embedding })));
+      // Below 1 in float32 for every photo, and not far from the smoothed target on average.
+      expect(Math.max(...p.map((row) => Math.max(...row)))).toBeLessThan(1);
+      const mean = p.reduce((s, row) => s + Math.max(...row), 0) / p.length;
+      expect(mean).toBeLessThan(0.999);
+    } finally {
+      head.dispose();
+    }
+  });
+
   it('rejects with an AbortError when aborted', async () => {
     const controller = new AbortController();
     controller.abort();
