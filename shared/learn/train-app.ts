@@ -26,9 +26,9 @@
  * cross-validation (under 5 photos in some class) there is no held-out head to judge it on, and it
  * stays off. kNN (the guard's other choice) predicts without it.
  */
-import type { Example } from './examples.ts';
+import { classCounts, type Example } from './examples.ts';
 import { trainHead, type EpochProgress, type TrainResult } from './train-head.ts';
-import { ldaFits, trainLdaHead } from './train-lda.ts';
+import { LDA_MIN_PHOTOS, ldaFits, trainLdaHead } from './train-lda.ts';
 import type { InputTransformOptions } from '../head/input-transform.ts';
 import { compareOnHeldOut, SIGNIFICANCE, type CandidateResult, type Classifier, type GuardResult } from './guard.ts';
 import { fitKnn } from './knn.ts';
@@ -101,7 +101,8 @@ export interface TrainAndGuardOptions {
    * The head's classifier: `lda` (shrinkage LDA, ./train-lda.ts: a closed-form dense head in the
    * same standardised space and document format) or `softmax` (trainHead's L-BFGS solver). `lda`
    * applies to a plain head (no `hidden` layer) whose fit stays within ./train-lda.ts
-   * `LDA_MAX_WORK` (MobileNetV2: ~145 photos with their views; InceptionV3: ~295), and not to a
+   * `LDA_MAX_WORK` (MobileNetV2: ~145 photos with their views; InceptionV3: ~295) and whose every
+   * class has `LDA_MIN_PHOTOS` photos (3), and not to a
    * warm start (`initial`: a correction retrains the current head's weights with the softmax
    * solver in a few iterations, as before); otherwise the softmax solver trains. `lda` ignores
    * `epochs`, `l2` and `transform`. Default `lda`: measured (issue 15 pt 1, `app` at k = 10,
@@ -156,7 +157,12 @@ export interface TrainAndGuardResult {
  */
 export async function trainAndGuard(examples: readonly Example[], options: TrainAndGuardOptions): Promise<TrainAndGuardResult> {
   const { signal, backbone, classes, previous } = options;
-  const lda = (options.classifier ?? 'lda') === 'lda' && (options.hidden ?? 0) === 0 && !options.initial && ldaFits(examples.length, backbone.embedding.size);
+  const lda =
+    (options.classifier ?? 'lda') === 'lda' &&
+    (options.hidden ?? 0) === 0 &&
+    !options.initial &&
+    ldaFits(examples.length, backbone.embedding.size) &&
+    Math.min(...classCounts(examples).values()) >= LDA_MIN_PHOTOS;
   const training = lda
     ? await trainLdaHead(examples, {
         backbone,

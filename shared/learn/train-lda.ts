@@ -40,6 +40,16 @@ import { Yielder, yieldToEventLoop } from '../util/yield.ts';
  */
 export const LDA_MAX_WORK = 5e8;
 
+/**
+ * The fewest photos every class must have for Train to fit LDA; below it the softmax solver trains
+ * (trainAndGuard). A class mean from one or two photos is mostly noise, and LDA, unlike the
+ * class-balanced softmax head, has nothing else to go on for that class. Chosen among 1, 3 and 5
+ * by a rule written before the runs (MobileNetV2, seeds 0-4: the mean of `app` at k = 1 and the
+ * fixed-budget protocol's six arms, where classes have 1-12 labels): 1 scored 52.8, 3 54.5, 5 54.3;
+ * with 3, emoji's asked arm 35.4 -> 42.2 and random 33.0 -> 35.8 (k = 5), emoji k = 1 22.2 -> 25.0.
+ */
+export const LDA_MIN_PHOTOS = 3;
+
 /** Whether an LDA head on `vectors` training vectors of `dim` dimensions fits {@link LDA_MAX_WORK}. */
 export function ldaFits(vectors: number, dim: number): boolean {
   return ldaWork(vectors, dim) <= LDA_MAX_WORK;

@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { predictAsTrained, trainAndGuard } from '../../shared/learn/train-app.ts';
+import { LDA_MIN_PHOTOS } from '../../shared/learn/train-lda.ts';
 import { splitByPhoto } from '../../shared/learn/split.ts';
 import { meanProbabilities } from '../../shared/head/tta.ts';
 import { loadPredictor, rankPredictions } from '../../shared/predict/predictor.ts';
@@ -58,6 +59,19 @@ describe('trainAndGuard', () => {
     expect(r.training.heldOutDoc).toBeDefined();
     expect(r.training.doc.classes).toEqual(CLASSES);
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('fits LDA only when every class has LDA_MIN_PHOTOS photos; with fewer in one class the softmax solver trains', async () => {
+    const full = dataset(false);
+    expect((await trainAndGuard(full, { backbone, classes: CLASSES, seed: 1 })).classifier).toBe('lda');
+    // Class "d" keeps LDA_MIN_PHOTOS - 1 photos (with their views): the gate turns LDA off.
+    const keep = new Set(Array.from({ length: LDA_MIN_PHOTOS - 1 }, (_, p) => `d${p}`));
+    const few = full.filter((e) => e.label !== 'd' || keep.has(e.photoId));
+    expect((await trainAndGuard(few, { backbone, classes: CLASSES, seed: 1 })).classifier).toBe('softmax');
+    // Exactly LDA_MIN_PHOTOS is enough.
+    keep.add(`d${LDA_MIN_PHOTOS - 1}`);
+    const enough = full.filter((e) => e.label !== 'd' || keep.has(e.photoId));
+    expect((await trainAndGuard(enough, { backbone, classes: CLASSES, seed: 1 })).classifier).toBe('lda');
   });
 
   it('switches to kNN when the guard finds kNN significantly better', async () => {
