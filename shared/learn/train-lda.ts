@@ -21,7 +21,7 @@ import { fitShrinkageLda, ldaScores, ldaWork, type LdaFit } from './lda.ts';
 import { buildModel, checkClasses, type EpochProgress, type TrainResult } from './train-head.ts';
 import { fitInputTransform } from '../head/input-transform.ts';
 import { makeHeadDocument, type HeadDocument, type HeadMetrics } from '../head/document.ts';
-import { transformInputRows } from '../predict/predictor.ts';
+import { argMax, transformInputRows } from '../predict/predictor.ts';
 import { backboneRef, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
 import { columnScales, scaleColumns } from './standardize.ts';
 import { classIndices, saveModelArtifacts, throwIfAborted } from './kit.ts';
@@ -108,13 +108,13 @@ function scoresOf(fitted: Fitted, set: readonly Example[], backbone: BackboneMan
   return set.map((_, i) => ldaScores(fitted.fit, rows.subarray(i * fitted.dim, (i + 1) * fitted.dim)));
 }
 
-/** log softmax(T s)[y]. */
-function logProbability(s: Float64Array, y: number, t: number): number {
+/** log sum_c exp(T s_c): log softmax(T s)[y] is T s_y minus it (a class at -Infinity adds nothing). */
+function logNormalizer(s: Float64Array, t: number): number {
   let max = -Infinity;
   for (const v of s) max = Math.max(max, t * v);
   let z = 0;
   for (const v of s) z += Math.exp(t * v - max);
-  return t * (s[y] as number) - max - Math.log(z);
+  return max + Math.log(z);
 }
 
 /**
@@ -131,22 +131,21 @@ function chooseTemperature(rows: readonly Float64Array[], truth: readonly number
     let ll = 0;
     for (const i of usable) {
       const row = rows[i] as Float64Array;
+      const logZ = logNormalizer(row, t);
       // Smoothed target: 1 - eps on the photo's class, eps / C on each class the fold can predict.
       let spread = 0;
       let finite = 0;
-      for (let c = 0; c < row.length; c++) {
-        if (!Number.isFinite(row[c])) continue;
-        spread += logProbability(row, c, t);
+      for (const v of row) {
+        if (!Number.isFinite(v)) continue;
+        spread += t * v - logZ;
         finite++;
       }
-      ll += (1 - LABEL_SMOOTHING) * logProbability(row, truth[i] as number, t) + (LABEL_SMOOTHING * spread) / finite;
+      ll += (1 - LABEL_SMOOTHING) * (t * (row[truth[i] as number] as number) - logZ) + (LABEL_SMOOTHING * spread) / finite;
     }
     if (ll > bestLl) [best, bestLl] = [t, ll];
   }
   return best;
 }
-
-const argMax = (s: Float64Array): number => s.reduce((b, v, i, a) => (v > (a[b] as number) ? i : b), 0);
 
 /** Mean cross-entropy at T and the count right, of score rows against their classes. */
 function stats(rows: readonly Float64Array[], truth: readonly number[], t: number): { loss: number; correct: number } {
@@ -154,7 +153,7 @@ function stats(rows: readonly Float64Array[], truth: readonly number[], t: numbe
   let correct = 0;
   rows.forEach((s, i) => {
     // A class the fold could not predict: its cross-entropy would be infinite; counted as wrong only.
-    if (Number.isFinite(s[truth[i] as number])) loss -= logProbability(s, truth[i] as number, t);
+    if (Number.isFinite(s[truth[i] as number])) loss -= t * (s[truth[i] as number] as number) - logNormalizer(s, t);
     if (argMax(s) === truth[i]) correct++;
   });
   return { loss: rows.length ? loss / rows.length : 0, correct };
