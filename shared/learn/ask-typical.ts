@@ -13,6 +13,7 @@
  * {@link KMEANS_ITERATIONS} rounds), the typicality O(sum of cluster sizes squared x d).
  */
 import { mulberry32 } from '../util/random.ts';
+import { dotRows } from './rows.ts';
 
 /** Lloyd rounds at most (k-means usually settles sooner; the choice needs clusters, not the optimum). */
 export const KMEANS_ITERATIONS = 12;
@@ -22,15 +23,6 @@ export const TYPICAL_NEIGHBOURS = 20;
 export const MIN_CLUSTER = 5;
 /** The fixed seed of k-means++ (the choice must not depend on anything random). */
 const KMEANS_SEED = 0x7e1c;
-
-/** Dot product of row `a` of `x` and row `b` of `y` (both `dim` floats a row). */
-function dot(x: ArrayLike<number>, a: number, y: ArrayLike<number>, b: number, dim: number): number {
-  let s = 0;
-  const ao = a * dim;
-  const bo = b * dim;
-  for (let i = 0; i < dim; i++) s += (x[ao + i] as number) * (y[bo + i] as number);
-  return s;
-}
 
 /**
  * k-means of the `n` rows of `rows` (`dim` floats each) into `k` clusters (k-means++ start from a
@@ -43,7 +35,7 @@ export function kMeans(rows: Float32Array, n: number, dim: number, k: number, it
   if (k <= 1 || n === 0) return assignment;
   const random = mulberry32(KMEANS_SEED);
   const norms = new Float64Array(n);
-  for (let i = 0; i < n; i++) norms[i] = dot(rows, i, rows, i, dim);
+  for (let i = 0; i < n; i++) norms[i] = dotRows(rows, i, rows, i, dim);
   // k-means++: each centre drawn with probability proportional to the squared distance to the nearest one so far.
   const centres = new Float64Array(k * dim);
   const d2 = new Float64Array(n).fill(Infinity);
@@ -52,7 +44,7 @@ export function kMeans(rows: Float32Array, n: number, dim: number, k: number, it
     for (let t = 0; t < dim; t++) centres[c * dim + t] = rows[next * dim + t] as number;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      const d = Math.max(0, (norms[i] as number) + (norms[next] as number) - 2 * dot(rows, i, rows, next, dim));
+      const d = Math.max(0, (norms[i] as number) + (norms[next] as number) - 2 * dotRows(rows, i, rows, next, dim));
       if (d < (d2[i] as number)) d2[i] = d;
       total += d2[i] as number;
     }
@@ -74,13 +66,13 @@ export function kMeans(rows: Float32Array, n: number, dim: number, k: number, it
   const sums = new Float64Array(k * dim);
   const sizes = new Int32Array(k);
   for (let round = 0; round <= iterations; round++) {
-    for (let c = 0; c < k; c++) centreNorms[c] = dot(centres, c, centres, c, dim);
+    for (let c = 0; c < k; c++) centreNorms[c] = dotRows(centres, c, centres, c, dim);
     let moved = false;
     for (let i = 0; i < n; i++) {
       let best = 0;
       let bestD = Infinity;
       for (let c = 0; c < k; c++) {
-        const d = (centreNorms[c] as number) - 2 * dot(rows, i, centres, c, dim);
+        const d = (centreNorms[c] as number) - 2 * dotRows(rows, i, centres, c, dim);
         if (d < bestD) {
           bestD = d;
           best = c;
@@ -119,13 +111,13 @@ function before(a: readonly number[], b: readonly number[]): boolean {
 function typicality(rows: Float32Array, dim: number, members: readonly number[], neighbours = TYPICAL_NEIGHBOURS): Map<number, number> {
   const out = new Map<number, number>();
   const m = Math.min(neighbours, members.length - 1);
-  const norms = members.map((i) => dot(rows, i, rows, i, dim));
+  const norms = members.map((i) => dotRows(rows, i, rows, i, dim));
   for (const [a, i] of members.entries()) {
     if (m <= 0) {
       out.set(i, 1);
       continue;
     }
-    const d = members.filter((_, b) => b !== a).map((j, b) => Math.sqrt(Math.max(0, (norms[a] as number) + (norms[b >= a ? b + 1 : b] as number) - 2 * dot(rows, i, rows, j, dim))));
+    const d = members.filter((_, b) => b !== a).map((j, b) => Math.sqrt(Math.max(0, (norms[a] as number) + (norms[b >= a ? b + 1 : b] as number) - 2 * dotRows(rows, i, rows, j, dim))));
     d.sort((x, y) => x - y);
     let sum = 0;
     for (let t = 0; t < m; t++) sum += d[t] as number;

@@ -45,6 +45,7 @@
  */
 
 import { typicalChoices } from './ask-typical.ts';
+import { dotRows } from './rows.ts';
 
 /** A photo without a label that the app could ask about. */
 export interface AskCandidate {
@@ -228,15 +229,6 @@ function unitRows(vectors: readonly Float32Array[], dim: number): Float32Array {
   return rows;
 }
 
-/** Dot product of row `a` of `x` and row `b` of `y` (both `dim` floats a row), summed in doubles. */
-function dot(x: Float32Array, a: number, y: Float32Array, b: number, dim: number): number {
-  let s = 0;
-  const ao = a * dim;
-  const bo = b * dim;
-  for (let i = 0; i < dim; i++) s += (x[ao + i] as number) * (y[bo + i] as number);
-  return s;
-}
-
 /** Checks the inputs; returns the embedding length (0 for an empty pool without labelled photos). */
 function validate(candidates: readonly AskCandidate[], options: AskOptions): number {
   const { count, labeled = [], duplicateCosine } = options;
@@ -289,7 +281,7 @@ function densities(rows: Float32Array, n: number, dim: number): Float64Array {
     best.fill(-Infinity);
     for (const j of refs) {
       if (j === i) continue;
-      const s = dot(rows, i, rows, j, dim);
+      const s = dotRows(rows, i, rows, j, dim);
       if (!(s > (best[m - 1] as number))) continue;
       let at = m - 1;
       while (at > 0 && s > (best[at - 1] as number)) {
@@ -338,7 +330,7 @@ export function chooseToAsk(candidates: readonly AskCandidate[], options: AskOpt
   const known = unitRows(labeled, dim);
   if (labeled.length) {
     for (let i = 0; i < n; i++) {
-      for (let l = 0; l < labeled.length; l++) nearest[i] = Math.max(nearest[i] as number, dot(rows, i, known, l, dim));
+      for (let l = 0; l < labeled.length; l++) nearest[i] = Math.max(nearest[i] as number, dotRows(rows, i, known, l, dim));
       if ((nearest[i] as number) >= threshold) out[i] = 1;
     }
   }
@@ -359,7 +351,7 @@ export function chooseToAsk(candidates: readonly AskCandidate[], options: AskOpt
     classCount[c] = (classCount[c] as number) + 1;
     for (let i = 0; i < n; i++) {
       if (out[i]) continue;
-      const s = dot(rows, i, rows, best, dim);
+      const s = dotRows(rows, i, rows, best, dim);
       if (s > (nearest[i] as number)) nearest[i] = s;
       if (s >= threshold) out[i] = 1;
     }

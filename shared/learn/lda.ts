@@ -16,6 +16,8 @@
  * ({@link ldaWork}).
  */
 
+import { dotRows } from './rows.ts';
+
 /** A fitted LDA: `scores(x) = x . weights[:, c] + bias[c]`. */
 export interface LdaFit {
   /** d x C, row-major (the layout of a dense layer's kernel). */
@@ -42,14 +44,6 @@ export function ldaWork(n: number, d: number): number {
 }
 
 type Pause = LdaOptions['pause'];
-
-const dotRows = (a: Float64Array, i: number, b: Float64Array, j: number, d: number): number => {
-  let s = 0;
-  const ai = i * d;
-  const bj = j * d;
-  for (let k = 0; k < d; k++) s += (a[ai + k] as number) * (b[bj + k] as number);
-  return s;
-};
 
 /** In-place Cholesky factor (lower triangle, row-major) of a symmetric positive definite m x m matrix. */
 async function cholesky(a: Float64Array, m: number, pause: Pause): Promise<void> {
