@@ -72,7 +72,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef, servedBackbones, type BackboneManifest } from '../../shared/model/manifest.ts';
 import { emojiDataset, fashionDataset, FASHION_INSTALL_HINT, type Dataset, type EvalImage } from './datasets.ts';
 import { EmbeddingCache } from './embedding-cache.ts';
-import { pairManifest } from './backbone-pair.ts';
+import { pairManifest } from '../../shared/model/backbone-pair.ts';
 import { idSeed } from './id-seed.ts';
 import { ParallelEmbedder, timedEmbedding, type TimedEmbedding } from './parallel-embed.ts';
 import { pairedBySeed, summarize, type SampleSummary } from './stats.ts';

@@ -178,7 +178,8 @@ const inputTransform = objectSchema<InputTransform>({
 
 type ServedHead = ModelsResponse['heads'][number];
 
-const servedBackbone = (description: string): JsonSchema =>
+/** A served backbone's schema; `pairs`: a pair (`members`, no files of its own) may be described too. */
+const servedBackbone = (description: string, pairs: boolean): JsonSchema =>
   objectSchema<ServedBackbone>({
     description,
     properties: {
@@ -187,19 +188,29 @@ const servedBackbone = (description: string): JsonSchema =>
       inputSize: { type: 'array', items: integer(1), minItems: 2, maxItems: 2 },
       normalization: ref('InputSpec'),
       embedding: objectSchema<ServedBackbone['embedding']>({ properties: { size: integer(1), parts: { type: 'array', items: ref('EmbeddingPart') } } }),
-      files: { type: 'array', items: ref('ServedFile'), minItems: 1, description: '`model.json` first, then weight files.' },
+      files: pairs
+        ? { type: 'array', items: ref('ServedFile'), description: '`model.json` first, then weight files; empty for a pair (its members\' files are the ones downloaded).' }
+        : { type: 'array', items: ref('ServedFile'), minItems: 1, description: '`model.json` first, then weight files.' },
+      members: {
+        type: 'array',
+        items: backboneRef,
+        minItems: 2,
+        description:
+          'Only for a pair (e.g. `mobilenet_v2+inception_v3`): the served backbones (`<id>@<version>`, listed before it) whose embeddings, concatenated in this order, are its embedding; `embedding.parts` are theirs, offsets shifted. Its version is the members\' versions concatenated; its input fields are the first member\'s (each member prepares the photo its own way).',
+      },
     },
+    optional: ['members'],
   });
 
 const modelsResponse = objectSchema<ModelsResponse>({
   properties: {
-    backbone: servedBackbone('The default backbone: the one the edge runs (`/v1/predict`, `/v1/embed`).'),
+    backbone: servedBackbone('The default backbone: the one the edge runs (`/v1/predict`, `/v1/embed`).', false),
     backbones: {
       type: 'array',
       minItems: 1,
       description:
-        'Every backbone served, the default first (equal to `backbone`). Heads for any of them are stored and synced; `/v1/predict` runs only the default, and answers 409 `backbone_mismatch` for a head on another.',
-      items: servedBackbone('A served backbone.'),
+        'Every backbone served, the default first (equal to `backbone`), then any pair of them after its members (`members`). Heads for any of them are stored and synced; `/v1/predict` runs only the default, and answers 409 `backbone_mismatch` for a head on another (a pair included). Manifests older than pairs have no pair entry.',
+      items: servedBackbone('A served backbone, or a pair of served backbones (`members`).', true),
     },
     heads: {
       type: 'array',

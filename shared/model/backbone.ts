@@ -23,6 +23,12 @@ export interface Backbone {
   /** `<id>@<version>`. */
   readonly ref: string;
   /**
+   * A pair's loaded members, in embedding order (shared/model/backbone-pair.ts); absent for a single
+   * backbone. A pair has no graph of its own: its `graph`, `modelJson`, `run`, `layersModel` and
+   * `embedPreprocessed` throw a `PairBackboneError`.
+   */
+  readonly members?: readonly Backbone[];
+  /**
    * The backbone folded for inference (shared/model/folded-graph.ts): every frozen forward pass
    * runs through it. Never dispose it directly, use `dispose()`.
    */

@@ -48,8 +48,13 @@ export interface BackboneManifest {
   inputSize: [number, number];
   normalization: InputSpec;
   embedding: { size: number; parts: EmbeddingPart[] };
-  /** The TF.js layers artifacts: `model.json` first, then weight files. */
+  /** The TF.js layers artifacts: `model.json` first, then weight files (none for a pair: its members' are downloaded). */
   files: ManifestFile[];
+  /**
+   * A pair's members (`<id>@<version>` each, in embedding order; shared/model/backbone-pair.ts):
+   * its embedding is theirs concatenated. Absent for a single backbone (and in manifests older than pairs).
+   */
+  members?: string[];
 }
 
 /**
