@@ -31,6 +31,7 @@ import type {
 import { ERROR_STATUS, type ErrorBody, type ErrorCode } from '../errors.ts';
 import type { BackboneTail, HeadDocument, HeadMetrics, HeadWeightSpec } from '../head/document.ts';
 import { MAX_TEST_TIME_VIEWS, type TestTimeAugmentation } from '../head/tta.ts';
+import { CROP_FORMAT_VERSION, MAX_CROP_PAD, type CropUsed, type DetectorCrop, type FeatureMapCrop } from '../head/crop.ts';
 import type { EmbeddingPart, InputSpec, InputTransform } from '../model/manifest.ts';
 
 /** A JSON Schema, as far as this API's description uses the vocabulary. */
@@ -232,12 +233,26 @@ const modelsResponse = objectSchema<ModelsResponse>({
 
 const prediction = objectSchema<Prediction>({ properties: { label: string, score: { type: 'number', minimum: 0, maximum: 1 } } });
 
+/** A fraction of the photo's width or height. */
+const fraction: JsonSchema = { type: 'number', minimum: 0, maximum: 1 };
+
 const predictResponse = objectSchema<PredictResponse>({
   properties: {
     backbone: backboneRef,
     head: { type: 'string', description: 'The head that ran: a default head name or a personal head id.' },
     predictions: { type: 'array', items: ref('Prediction'), minItems: 1, description: 'Scores descending; they sum to 1 over all classes.' },
+    crop: objectSchema<CropUsed>({
+      description: 'Only for a head with a crop (its document\'s `crop`): the box the photo was cut to before it was embedded, and the method that found it.',
+      properties: {
+        method: { enum: ['featuremap', 'detector'] },
+        box: objectSchema<CropUsed['box']>({
+          description: 'Fractions of the photo: `x` and `width` of its width, `y` and `height` of its height (EXIF orientation applied).',
+          properties: { x: fraction, y: fraction, width: fraction, height: fraction },
+        }),
+      },
+    }),
   },
+  optional: ['crop'],
 });
 
 const healthResponse = objectSchema<HealthResponse>({ properties: { ok: { const: true }, backbone: backboneRef } });
@@ -323,7 +338,7 @@ const headDocument = objectSchema<HeadDocument>({
   description: 'A head document (shared/head/document.ts): the classes, the input transform and the TF.js layers model with its weights inline. The server validates it completely (shared/head/validate.ts); this schema gives its shape.',
   properties: {
     format: { const: 'tannerin-head' },
-    formatVersion: { const: 1 },
+    formatVersion: { enum: [1, CROP_FORMAT_VERSION], description: `${CROP_FORMAT_VERSION} for a head with a \`crop\`, else 1.` },
     id: string,
     name: string,
     classes: strings,
@@ -359,8 +374,25 @@ const headDocument = objectSchema<HeadDocument>({
         'Test-time augmentation: a prediction from a photo averages the class probabilities of the photo and its first `views` augmented views (shared/image/augment.ts, seeded by `seed`; each view is one more backbone pass). Absent: off. Train records it unless it was significantly worse on the held-out photos. A prediction from an embedding runs the head once.',
       properties: { views: { ...integer(1), maximum: MAX_TEST_TIME_VIEWS }, seed: { ...integer(0), maximum: 4294967295 } },
     }),
+    crop: {
+      description:
+        'The head was trained on crops: a prediction from a photo cuts the photo first. `featuremap`: the box around the most active cells of the backbone layer `layer` (cells at or above `threshold` x the strongest), grown by `pad` and made square; it runs everywhere, one more backbone pass. `detector`: browser only (the edge answers 409). Absent: the whole frame. A prediction from an embedding is refused (422): the crop needs the photo.',
+      oneOf: [
+        objectSchema<FeatureMapCrop>({
+          properties: {
+            method: { const: 'featuremap' },
+            layer: string,
+            threshold: { type: 'number', minimum: 0, maximum: 1, description: 'Greater than 0.' },
+            pad: { type: 'number', minimum: 0, maximum: MAX_CROP_PAD },
+          },
+        }),
+        objectSchema<DetectorCrop>({
+          properties: { method: { const: 'detector' }, detector: string, minScore: fraction, pad: { type: 'number', minimum: 0, maximum: MAX_CROP_PAD } },
+        }),
+      ],
+    },
   },
-  optional: ['backboneTail', 'testTimeAugmentation'],
+  optional: ['backboneTail', 'testTimeAugmentation', 'crop'],
   open: true,
 });
 

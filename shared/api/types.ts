@@ -2,6 +2,7 @@
  * Types of the HTTP API, shared by the Worker that answers and the clients that call it.
  */
 import type { Manifest, ManifestFile } from '../model/manifest.ts';
+import type { CropUsed } from '../head/crop.ts';
 
 export const API_VERSION = 'v1';
 
@@ -17,6 +18,8 @@ export interface PredictResponse {
   backbone: string;
   head: string;
   predictions: Prediction[];
+  /** For a head with a crop (shared/head/crop.ts): the box the photo was cut to, in [0, 1] fractions of the photo, and how it was found. */
+  crop?: CropUsed;
 }
 
 /** A manifest file as `GET /v1/models` serves it: with its absolute URL. */

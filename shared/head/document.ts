@@ -37,9 +37,18 @@
  * photo, made the same way in every runtime) and averages the head's probabilities over them.
  * Train's guard records it unless it was significantly worse on the held-out photos (shared/learn/train-app.ts).
  * Absent means off: every document without it predicts exactly as before, and formatVersion stays 1.
+ *
+ * A head may also record a CROP (`crop`, shared/head/crop.ts): it was trained on crops of its
+ * photos, and a photo is cut the same way before it is predicted:
+ *
+ *   crop: { method: "featuremap", layer: "out_relu", threshold: 0.5, pad: 0.15 }
+ *
+ * Such a document has formatVersion 2 (a reader of version 1 would predict the crops' head on whole
+ * frames); every other document stays 1.
  */
 import type { InputTransform } from '../model/manifest.ts';
 import type { TestTimeAugmentation } from './tta.ts';
+import { formatVersionFor, type HeadCrop } from './crop.ts';
 import { base64ToBytes, bytesToBase64 } from '../util/base64.ts';
 
 /** A weight entry as in a TF.js `weightsManifest`, quantization included. */
@@ -60,7 +69,8 @@ export interface HeadMetrics {
 
 export interface HeadDocument {
   format: 'tannerin-head';
-  formatVersion: 1;
+  /** 2 for a document with a `crop`, else 1 (module comment). */
+  formatVersion: 1 | 2;
   id: string;
   name: string;
   classes: string[];
@@ -79,6 +89,8 @@ export interface HeadDocument {
   backboneTail?: BackboneTail;
   /** Present when a prediction from a photo averages over the photo and its augmented views (module comment); absent: off. */
   testTimeAugmentation?: TestTimeAugmentation;
+  /** Present when the head was trained on crops and predicts a photo's crop (module comment); absent: the whole frame. */
+  crop?: HeadCrop;
 }
 
 /** Personal copies of a backbone's top layers, carried by a fine-tuned model's head document. */
@@ -141,14 +153,14 @@ export function backboneTailArtifacts(tail: BackboneTail): HeadArtifacts {
   return toArtifacts(tail);
 }
 
-/** Builds a head document from TF.js artifacts and tannerin metadata. */
+/** Builds a head document from TF.js artifacts and tannerin metadata (formatVersion 2 with a `crop`, else 1). */
 export function makeHeadDocument(
   meta: Omit<HeadDocument, 'format' | 'formatVersion' | 'modelTopology' | 'weightSpecs' | 'weightData'>,
   artifacts: SavedArtifacts,
 ): HeadDocument {
   return {
     format: 'tannerin-head',
-    formatVersion: 1,
+    formatVersion: formatVersionFor(meta.crop),
     ...meta,
     modelTopology: artifacts.modelTopology,
     weightSpecs: artifacts.weightSpecs,
@@ -178,6 +190,7 @@ export function exportHeadFiles(
           metrics: doc.metrics,
           created: doc.created,
           ...(doc.testTimeAugmentation ? { testTimeAugmentation: doc.testTimeAugmentation } : {}),
+          ...(doc.crop ? { crop: doc.crop, formatVersion: doc.formatVersion } : {}),
         },
       },
     },
@@ -239,6 +252,7 @@ export function importHeadFiles(
       metrics: meta.metrics,
       created: meta.created,
       ...(meta.testTimeAugmentation ? { testTimeAugmentation: meta.testTimeAugmentation } : {}),
+      ...(meta.crop ? { crop: meta.crop } : {}),
     },
     { modelTopology: topology, weightSpecs: groups.flatMap((g) => g.weights), weightData: weights },
   );

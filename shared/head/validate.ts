@@ -23,6 +23,7 @@ import { inferLayerShapes, type Shape } from '../model/layer-shapes.ts';
 import { HEAD_JSON_LIMITS, HEAD_LIMITS, type HeadLimits } from '../limits.ts';
 import type { HeadDocument, HeadWeightSpec } from './document.ts';
 import { MAX_TEST_TIME_VIEWS } from './tta.ts';
+import { checkCrop, checkFormat } from './validate-crop.ts';
 import { backboneRef, type BackboneManifest } from '../model/manifest.ts';
 
 /**
@@ -65,7 +66,7 @@ export interface ValidateOptions {
   limits?: HeadLimits;
   /**
    * Needed only for documents with a `backboneTail`; a document with one cannot be checked
-   * without it (that is a programming error: load the backbone's model.json first).
+   * without it (that is a programming error: load the backbone's model.json first). Given, it checks a `crop`'s layer too.
    */
   backboneModel?: BackboneModelJson;
   /** Require `id` to be a personal head id (UUID). Default true; false to check shipped heads. */
@@ -86,7 +87,7 @@ const TOP_LEVEL_KEYS = [
   'weightSpecs',
   'weightData',
 ] as const;
-const OPTIONAL_KEYS = ['backboneTail', 'testTimeAugmentation'] as const;
+const OPTIONAL_KEYS = ['backboneTail', 'testTimeAugmentation', 'crop'] as const;
 const TAIL_KEYS = ['cut', 'cutShape', 'parts', 'modelTopology', 'weightSpecs', 'weightData'] as const;
 /** Layers a tail may have: the backbone's own top blocks are far fewer. */
 const MAX_TAIL_LAYERS = 200;
@@ -150,9 +151,7 @@ export function validateHeadDocument(value: unknown, backbone: BackboneManifest,
   if (unknown.length) throw invalid(`unknown field(s) ${unknown.map((k) => `"${k}"`).join(', ')}; a head has ${known.join(', ')}.`);
   const missing = TOP_LEVEL_KEYS.filter((k) => !(k in value));
   if (missing.length) throw invalid(`missing field(s) ${missing.join(', ')}.`);
-  if (value.format !== 'tannerin-head' || value.formatVersion !== 1) {
-    throw invalid(`format must be "tannerin-head" version 1, got ${JSON.stringify(value.format)} version ${JSON.stringify(value.formatVersion)}.`);
-  }
+  checkFormat(value.format, value.formatVersion, value.crop);
 
   // The backbone first: a head for another version fails every later check for that reason.
   const served = backboneRef(backbone);
@@ -175,6 +174,7 @@ export function validateHeadDocument(value: unknown, backbone: BackboneManifest,
   if (typeof created !== 'string' || Number.isNaN(Date.parse(created))) throw invalid('created must be an ISO 8601 date string.');
   if (metrics !== null && !isObject(metrics)) throw invalid('metrics must be an object or null.');
   if (value.testTimeAugmentation !== undefined) checkTestTimeAugmentation(value.testTimeAugmentation);
+  if (value.crop !== undefined) checkCrop(value.crop, backbone, options.backboneModel && modelLayerShapes(options.backboneModel));
 
   const inputSize = checkInput(value.input, backbone);
   const expected = checkTopology(value.modelTopology, inputSize, (classes as string[]).length, limits);
@@ -215,6 +215,12 @@ function comparableConfig(className: string, config: Json): Json {
   const out = { ...config };
   for (const [key, value] of Object.entries(dropped)) if (key in out && canonical(out[key]) === canonical(value)) delete out[key];
   return out;
+}
+
+/** Layer output shapes of a backbone's model.json (undefined if it has no functional topology). */
+function modelLayerShapes(model: BackboneModelJson): Map<string, Shape> | undefined {
+  const { config } = isObject(model.modelTopology.model_config) ? model.modelTopology.model_config : model.modelTopology;
+  return isObject(config) ? backboneLayerShapes(config) : undefined;
 }
 
 /** Layer output shapes of each backbone config, inferred once (the Worker validates against one). */

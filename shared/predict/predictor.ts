@@ -16,6 +16,12 @@
  *   their outputs in place of the frozen parts; a plain head reads the frozen embedding as it is.
  * - The head step (input transform and head model) is the section "The head step" below.
  *
+ * A head that records a crop (shared/head/crop.ts) predicts a photo's crop: the crop step
+ * (shared/crop/crop-step.ts: a backbone pass up to the crop's layer on the whole photo, the box,
+ * the box cut from the photo's own pixels) comes first, then everything above runs on the crop, as
+ * the head was trained. The answer says which box (`classifyPixels`' `crop`). Its frozen passes and
+ * embeddings are the crop's, so entry point 2 takes crops' embeddings.
+ *
  * The fine-tuned model's own top layers stay unfolded TF.js layers (tfjs-core has no gradient for a
  * fused relu6, and they are what fine-tuning trains). Every forward pass runs inside `tf.tidy`, its
  * outputs are disposed in `finally`, and `dispose()` frees the tail and head weights (never the
@@ -29,6 +35,8 @@ import type { FoldedGraph } from '../model/folded-graph.ts';
 import { preprocess, type RgbaPixels } from '../image/preprocess.ts';
 import { meanProbabilities, testTimeViews } from '../head/tta.ts';
 import { embeddingPart, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
+import type { CropUsed } from '../head/crop.ts';
+import { cropPhoto, featureMapShape } from '../crop/crop-step.ts';
 
 /**
  * A frozen pass as a {@link Predictor} reads it: the embedding, and for a fine-tuned model the
@@ -51,6 +59,14 @@ export interface PredictorBackbone {
   readonly graph?: FoldedGraph;
 }
 
+/** What {@link Predictor.classifyPixels} answers. */
+export interface PixelsClassified {
+  predictions: Prediction[];
+  frozen: FrozenActivations;
+  /** For a head with a crop: the box the photo was cut to (fractions of the photo) and its method. */
+  crop?: CropUsed;
+}
+
 /** A loaded head document, plain or fine-tuned, ready to predict (module comment). */
 export interface Predictor {
   readonly doc: HeadDocument;
@@ -71,9 +87,10 @@ export interface Predictor {
    * `predictPixels`, with the frozen pass of the photo itself (not its views) that it computed:
    * the browser keeps a plain head's frozen embedding to teach the photo again without a second
    * backbone pass (client/lib/corrections.ts). For a fine-tuned model its `embedding` lacks the
-   * tail's parts (see {@link FrozenActivations}).
+   * tail's parts (see {@link FrozenActivations}). For a head with a crop, `crop` is the box the
+   * photo was cut to, and `frozen` the crop's pass.
    */
-  classifyPixels(pixels: RgbaPixels, top?: number, options?: { testTimeAugmentation?: boolean }): Promise<{ predictions: Prediction[]; frozen: FrozenActivations }>;
+  classifyPixels(pixels: RgbaPixels, top?: number, options?: { testTimeAugmentation?: boolean }): Promise<PixelsClassified>;
   /** Entry point 2: class scores, descending, for one cached frozen pass. */
   predictFrozen(frozen: FrozenActivations, top?: number): Promise<Prediction[]>;
   /** Entry point 2, batched: class probabilities (in `doc.classes` order) for many frozen passes. */
@@ -370,6 +387,16 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
     throw err;
   }
   const cutSize = tail ? tail.doc.cutShape.reduce((a, b) => a * b, 1) : 0;
+  // A feature-map crop's layer is checked against the real graph here, before any prediction.
+  if (doc.crop?.method === 'featuremap' && backbone.graph) {
+    try {
+      featureMapShape(backbone.graph, doc.crop.layer);
+    } catch (err) {
+      head.dispose();
+      tail?.model.dispose();
+      throw err;
+    }
+  }
 
   const frozenPass = async (input: Float32Array): Promise<FrozenActivations> => {
     const { graph } = backbone;
@@ -400,18 +427,24 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
   const predictFrozen = async (frozen: FrozenActivations, top?: number): Promise<Prediction[]> =>
     headModelPredictions(head, doc, manifest, (await embedAll([frozen]))[0] as Float32Array, top);
   const predictPreprocessed = async (input: Float32Array, top?: number): Promise<Prediction[]> => predictFrozen(await frozenPass(input), top);
-  const classifyPixels = async (
-    pixels: RgbaPixels,
-    top?: number,
-    options: { testTimeAugmentation?: boolean } = {},
-  ): Promise<{ predictions: Prediction[]; frozen: FrozenActivations }> => {
+  const classifyPixels = async (pixels: RgbaPixels, top?: number, options: { testTimeAugmentation?: boolean } = {}): Promise<PixelsClassified> => {
+    let crop: CropUsed | undefined;
+    if (doc.crop) {
+      const { graph } = backbone;
+      if (!graph) throw new Error(`head ${doc.id} crops its photos: load it with the ${manifest.id} backbone, not its manifest alone`);
+      // The crop is the photo from here on, as the head was trained (module comment).
+      const cropped = await cropPhoto(pixels, doc.crop, { graph, normalization: manifest.normalization });
+      pixels = cropped.pixels;
+      crop = { method: doc.crop.method, box: cropped.box };
+    }
+    const withCrop = (result: { predictions: Prediction[]; frozen: FrozenActivations }): PixelsClassified => (crop ? { ...result, crop } : result);
     const tta = options.testTimeAugmentation === false ? undefined : doc.testTimeAugmentation;
     const photo = await frozenPass(preprocess(pixels, manifest.normalization));
-    if (!tta) return { predictions: await predictFrozen(photo, top), frozen: photo };
+    if (!tta) return withCrop({ predictions: await predictFrozen(photo, top), frozen: photo });
     // One view at a time: its pixels are made, preprocessed and passed before the next view's.
     const frozen = [photo];
     for (const view of testTimeViews(pixels, tta)) frozen.push(await frozenPass(preprocess(view, manifest.normalization)));
-    return { predictions: rankPredictions(doc.classes, meanProbabilities(await probabilities(frozen)), top), frozen: photo };
+    return withCrop({ predictions: rankPredictions(doc.classes, meanProbabilities(await probabilities(frozen)), top), frozen: photo });
   };
   const predictPixels = async (pixels: RgbaPixels, top?: number, options: { testTimeAugmentation?: boolean } = {}): Promise<Prediction[]> =>
     (await classifyPixels(pixels, top, options)).predictions;

@@ -1,0 +1,81 @@
+/**
+ * The crop step of the prediction layer (issue 17 point 2): a head that records a crop
+ * (shared/head/crop.ts) predicts a photo by cutting it first, in every runtime the same way:
+ *
+ *   photo (decoded RGBA, its own size)
+ *     -> preprocess (shared/image/preprocess.ts) -> backbone pass up to crop.layer -> feature map
+ *     -> featureMapBox (shared/crop/feature-map-box.ts): channel sums, the largest group of cells
+ *        at or above threshold x the strongest, grown by pad, square in the photo's pixels
+ *     -> cropToBox (shared/crop/box.ts): the box's pixels cut from the ORIGINAL photo, at its resolution
+ *     -> the crop is then predicted as the photo was (preprocess, backbone pass, head)
+ *
+ * This is the clutter eval's `featuremap` recipe (scripts/eval/clutter-protocol.ts): the same
+ * layer pass, box arithmetic and cut; the eval's scenes are square, for which the box's aspect
+ * (width / height of the photo, here from the photo) is 1 as the eval passes it. Plain JavaScript
+ * but the one backbone pass (FoldedGraph.run: tidy, outputs disposed), so the tensor count stays flat.
+ *
+ * Another box method adds its case to {@link cropBox}; its callers (shared/predict/predictor.ts,
+ * `tannerin train --crop`) take any {@link HeadCrop}.
+ */
+import { TannerinError } from '../errors.ts';
+import type { HeadCrop } from '../head/crop.ts';
+import { preprocess, type RgbaPixels } from '../image/preprocess.ts';
+import type { FoldedGraph } from '../model/folded-graph.ts';
+import type { InputSpec } from '../model/manifest.ts';
+import { cropToBox, type Box } from './box.ts';
+import { featureMapBox, type FeatureMapShape } from './feature-map-box.ts';
+
+/** What the crop step runs on: the backbone's folded graph and its input normalisation. */
+export interface CropBackbone {
+  readonly graph: FoldedGraph;
+  readonly normalization: InputSpec;
+}
+
+/** A photo cut to its box: the crop's pixels, and the box in [0, 1] fractions of the photo. */
+export interface CroppedPhoto {
+  pixels: RgbaPixels;
+  box: Box;
+}
+
+/** Thrown (a 409 at the edge) for a crop this runtime cannot find the box of: a detector crop, until a detector runs here. */
+export function cropNotRunHere(crop: HeadCrop, where: string): TannerinError {
+  return new TannerinError(
+    'conflict',
+    `This head crops its photos with an object detector (${crop.method === 'detector' ? crop.detector : crop.method}), which ${where} does not run: the detector would not fit next to the backbone. Predict with it in the app, or train the head with feature-map crops or none.`,
+  );
+}
+
+/**
+ * The shape of a feature-map crop's layer in `graph` (height, width, channels); throws
+ * `invalid_head` (422) naming the layer if the graph does not compute it or it is not a feature map.
+ */
+export function featureMapShape(graph: FoldedGraph, layer: string): FeatureMapShape {
+  const shape = graph.has(layer) ? graph.shapeOf(layer) : undefined;
+  if (!shape || shape.length !== 3) {
+    const into = graph.foldedInto(layer);
+    throw new TannerinError(
+      'invalid_head',
+      `Invalid head document: crop.layer ${JSON.stringify(layer)} ${into ? `is folded into ${into} in this backbone (its output is not computed)` : shape ? 'is not a feature map (height x width x channels)' : 'is not a layer of this backbone'}.`,
+    );
+  }
+  const [height, width, channels] = shape as [number, number, number];
+  return { height, width, channels };
+}
+
+/**
+ * The box `crop` finds in `pixels` (module comment): for a feature-map crop, one backbone pass up to
+ * its layer on the whole photo. A detector crop throws {@link cropNotRunHere} (no runtime of this
+ * increment runs a detector).
+ */
+export async function cropBox(pixels: RgbaPixels, crop: HeadCrop, backbone: CropBackbone, where = 'this runtime'): Promise<Box> {
+  if (crop.method !== 'featuremap') throw cropNotRunHere(crop, where);
+  const shape = featureMapShape(backbone.graph, crop.layer);
+  const [map] = await backbone.graph.run(preprocess(pixels, backbone.normalization), [crop.layer]);
+  return featureMapBox(map as Float32Array, shape, { threshold: crop.threshold, pad: crop.pad, aspect: pixels.width / pixels.height });
+}
+
+/** The photo cut to the box `crop` finds in it (module comment), from the photo's own pixels. */
+export async function cropPhoto(pixels: RgbaPixels, crop: HeadCrop, backbone: CropBackbone, where?: string): Promise<CroppedPhoto> {
+  const box = await cropBox(pixels, crop, backbone, where);
+  return { pixels: cropToBox(pixels, box), box };
+}
