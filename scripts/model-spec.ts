@@ -97,23 +97,67 @@ export const INCEPTION_V3: BackboneSpec = {
 /** Every backbone the install step can prepare, by id; the first is the default. */
 export const BACKBONE_SPECS: readonly BackboneSpec[] = [MOBILENET_V2, INCEPTION_V3];
 
-/** The environment variable naming the backbones the install step prepares and the server lists. */
-export const BACKBONES_ENV = 'TANNERIN_BACKBONES';
+/**
+ * A pair of backbones served as one (shared/model/backbone-pair.ts): its embedding is its members'
+ * concatenated, so it has no files of its own; its id is the members' ids joined with `+`.
+ */
+export interface PairSpec {
+  /** Backbone ids, in embedding order. */
+  members: readonly string[];
+}
 
 /**
- * The backbones to prepare, from the value of {@link BACKBONES_ENV} (comma-separated ids; unset or
- * empty: all of {@link BACKBONE_SPECS}). MobileNetV2 is always included and always first: the
- * Worker runs it and the manifest's `backbone` (the default) is it.
+ * MobileNetV2 + InceptionV3: the only configuration measured to reach the accuracy goals with
+ * Train's head (bench/eval.json `eval.<dataset>.app@mobilenet_v2+inception_v3.k10`), at the cost
+ * of both forward passes and both downloads.
  */
-export function selectBackbones(setting: string | undefined): BackboneSpec[] {
+export const MOBILENET_INCEPTION: PairSpec = { members: [MOBILENET_V2.id, INCEPTION_V3.id] };
+
+/** Every pair the server can serve. */
+export const PAIR_SPECS: readonly PairSpec[] = [MOBILENET_INCEPTION];
+
+/** The environment variable naming the backbones (and pairs) the install step prepares and the server lists. */
+export const BACKBONES_ENV = 'TANNERIN_BACKBONES';
+
+/** A pair's id: its members' ids joined with `+` (as shared/model/backbone-pair.ts `pairId`). */
+export const pairSpecId = (pair: PairSpec): string => pair.members.join('+');
+
+/** The ids listed in a {@link BACKBONES_ENV} value, each checked to name a backbone or a pair. */
+function listedIds(setting: string | undefined): string[] {
   const ids = (setting ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (!ids.length) return [...BACKBONE_SPECS];
-  const known = BACKBONE_SPECS.map((s) => s.id);
+  const known = [...BACKBONE_SPECS.map((s) => s.id), ...PAIR_SPECS.map(pairSpecId)];
   for (const id of ids) {
     if (!known.includes(id)) throw new Error(`${BACKBONES_ENV}: unknown backbone "${id}" (known: ${known.join(', ')})`);
   }
+  return ids;
+}
+
+/**
+ * The backbones to prepare, from the value of {@link BACKBONES_ENV} (comma-separated ids of
+ * backbones and pairs; unset or empty: all of {@link BACKBONE_SPECS}). MobileNetV2 is always
+ * included and always first: the Worker runs it and the manifest's `backbone` (the default) is it.
+ */
+export function selectBackbones(setting: string | undefined): BackboneSpec[] {
+  const ids = listedIds(setting);
+  if (!ids.length) return [...BACKBONE_SPECS];
   if (!ids.includes(MOBILENET_V2.id)) {
     throw new Error(`${BACKBONES_ENV}: ${MOBILENET_V2.id} must be listed: the Worker runs it and it is the default backbone`);
   }
   return BACKBONE_SPECS.filter((s) => ids.includes(s.id));
+}
+
+/**
+ * The pairs to serve, from the value of {@link BACKBONES_ENV}: unset or empty, every pair of
+ * {@link PAIR_SPECS} (its members are all prepared then); else the pairs listed by id
+ * (`mobilenet_v2+inception_v3`), each of whose members must be listed too.
+ */
+export function selectPairs(setting: string | undefined): PairSpec[] {
+  const ids = listedIds(setting);
+  if (!ids.length) return [...PAIR_SPECS];
+  const pairs = PAIR_SPECS.filter((p) => ids.includes(pairSpecId(p)));
+  for (const pair of pairs) {
+    const missing = pair.members.filter((m) => !ids.includes(m));
+    if (missing.length) throw new Error(`${BACKBONES_ENV}: the pair ${pairSpecId(pair)} needs its members listed too (missing: ${missing.join(', ')})`);
+  }
+  return pairs;
 }

