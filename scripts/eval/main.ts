@@ -130,7 +130,8 @@ if (fineTuning) registerWasmGradientKernels();
 const defaultBackboneId = installedManifest().backbone.id;
 // Default: every installed backbone (issue 15 pt 5: the default run covers both), then all of them
 // together (their embeddings concatenated, read back from the disk cache the single runs filled).
-const installedIds = servedBackbones(installedManifest()).map((b) => b.id);
+// A served pair (`members`) is that A+B, not a backbone of its own to run.
+const installedIds = servedBackbones(installedManifest()).filter((b) => !b.members).map((b) => b.id);
 const backboneIds = options.backboneIds.length ? options.backboneIds : [...installedIds, ...(installedIds.length > 1 ? [installedIds.join('+')] : [])];
 /**
  * The default recipes on a backbone other than the default: the Train button and its two
