@@ -26,8 +26,8 @@ beforeAll(async () => {
 const inceptionHead = (seed = 1): HeadDocument => makeTestHead(inception, { id: crypto.randomUUID(), seed, hidden: 0, classes: ['yes', 'no'] });
 
 describe('GET /v1/models lists every served backbone', () => {
-  it('backbones[]: the default first (equal to backbone), then InceptionV3, each with its files served', async () => {
-    expect(models.backbones.map((b) => b.id)).toEqual(['mobilenet_v2', 'inception_v3']);
+  it('backbones[]: the default first (equal to backbone), then InceptionV3, each with its files served (then their pair: tests/worker/backbone-pair.test.ts)', async () => {
+    expect(models.backbones.map((b) => b.id)).toEqual(['mobilenet_v2', 'inception_v3', 'mobilenet_v2+inception_v3']);
     expect(models.backbones[0]).toEqual(models.backbone);
     expect(inception.embedding.size).toBe(768);
     expect(inception.inputSize).toEqual([299, 299]);

@@ -11,7 +11,7 @@ import { sha256Hex } from '../../shared/util/hash.ts';
 import { isFineTuned } from '../../shared/head/document.ts';
 import { isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
-import { servedBackbone } from '../../shared/model/manifest.ts';
+import { backboneRef, servedBackbone } from '../../shared/model/manifest.ts';
 import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
 import { matchesStrong, parseEtagCondition, quoteEtag } from '../http/etag.ts';
@@ -64,6 +64,13 @@ export function putHeadRoute() {
     // against its own backbone; one for a backbone not served is refused against the default (409).
     const claimed = typeof parsed === 'object' && parsed !== null && 'backbone' in parsed ? String(parsed.backbone) : '';
     const backbone = servedBackbone(manifest, claimed) ?? manifest.backbone;
+    // A pair (shared/model/backbone-pair.ts) has no model of its own a backbone tail could extend.
+    if (backbone.members?.length && isFineTuned(parsed)) {
+      throw new TannerinError(
+        'invalid_head',
+        `Invalid head document: a fine-tuned model extends one backbone's layers, and ${claimed} is a pair of two (${backbone.members.join(', ')}); fine-tune on ${backboneRef(manifest.backbone)} instead.`,
+      );
+    }
     // Fine-tuned models are checked against the backbone's own layers; plain heads need no file.
     const head = validateHeadDocument(parsed, backbone, isFineTuned(parsed) ? { backboneModel: await getBackboneModelJson(c.env, backbone) } : {});
     if (head.doc.id !== id) throw new TannerinError('invalid_head', `Invalid head document: its id ${head.doc.id} is not the id in the URL (${id}).`);
