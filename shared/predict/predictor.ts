@@ -57,6 +57,13 @@ export interface FrozenActivations {
 export interface PredictorBackbone {
   readonly manifest: BackboneManifest;
   readonly graph?: FoldedGraph;
+  /**
+   * Set on a pair of backbones (shared/model/backbone-pair.ts), which has no graph of its own: a
+   * photo's frozen pass is then its `embed` of the pixels (each member prepares them its own way).
+   * Plain heads only (a fine-tuned model or a crop needs the graph, which a pair refuses).
+   */
+  readonly members?: readonly object[];
+  embed?(pixels: RgbaPixels): Promise<Float32Array>;
 }
 
 /** What {@link Predictor.classifyPixels} answers. */
@@ -439,11 +446,15 @@ export async function loadPredictor(doc: HeadDocument, backbone: PredictorBackbo
     }
     const withCrop = (result: { predictions: Prediction[]; frozen: FrozenActivations }): PixelsClassified => (crop ? { ...result, crop } : result);
     const tta = options.testTimeAugmentation === false ? undefined : doc.testTimeAugmentation;
-    const photo = await frozenPass(preprocess(pixels, manifest.normalization));
+    // A pair's pass is its members' embeddings of the pixels (PredictorBackbone.members).
+    const { embed } = backbone;
+    const pixelsPass = async (p: RgbaPixels): Promise<FrozenActivations> =>
+      backbone.members && embed ? { embedding: await embed(p) } : frozenPass(preprocess(p, manifest.normalization));
+    const photo = await pixelsPass(pixels);
     if (!tta) return withCrop({ predictions: await predictFrozen(photo, top), frozen: photo });
     // One view at a time: its pixels are made, preprocessed and passed before the next view's.
     const frozen = [photo];
-    for (const view of testTimeViews(pixels, tta)) frozen.push(await frozenPass(preprocess(view, manifest.normalization)));
+    for (const view of testTimeViews(pixels, tta)) frozen.push(await pixelsPass(view));
     return withCrop({ predictions: rankPredictions(doc.classes, meanProbabilities(await probabilities(frozen)), top), frozen: photo });
   };
   const predictPixels = async (pixels: RgbaPixels, top?: number, options: { testTimeAugmentation?: boolean } = {}): Promise<Prediction[]> =>
