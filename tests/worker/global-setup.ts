@@ -14,6 +14,8 @@ import { loadLocalModels } from '../../scripts/node-models.ts';
 import { fixtures } from '../helpers/fixtures.ts';
 import { makeTestHead } from '../helpers/heads.ts';
 import { loadPredictor } from '../../shared/predict/predictor.ts';
+import { DEFAULT_FEATURE_MAP_CROP, type CropUsed } from '../../shared/head/crop.ts';
+import { cropScenePixels } from '../helpers/crop-scene.ts';
 
 export interface ReferenceCase {
   name: string;
@@ -39,6 +41,8 @@ declare module 'vitest' {
     reference: { backbone: string; cases: ReferenceCase[] };
     /** A float32 head reading every part, and a uint8-quantized one reading `flatten_1` only. */
     personalHeads: ReferenceHead[];
+    /** A head with a feature-map crop (shared/head/crop.ts) and its box and scores on the crop scene (tests/helpers/crop-scene.ts), by the Node path. */
+    cropHead: { document: string; box: CropUsed['box']; predictions: Prediction[] };
   }
 }
 
@@ -74,6 +78,13 @@ export default async function setup(project: TestProject): Promise<void> {
     personalHeads.push({ document: JSON.stringify(doc), predictions });
   }
   project.provide('personalHeads', personalHeads);
+
+  const cropDoc = { ...makeTestHead(models.manifest.backbone, { seed: 9, id: 'c7a1e0b2-5d3f-4a6e-9b8c-1f2e3d4c5b6a' }), formatVersion: 2 as const, crop: DEFAULT_FEATURE_MAP_CROP };
+  const cropPredictor = await loadPredictor(cropDoc, models.backbone);
+  const cropped = await cropPredictor.classifyPixels(cropScenePixels());
+  cropPredictor.dispose();
+  if (!cropped.crop) throw new Error('the crop head answered no box');
+  project.provide('cropHead', { document: JSON.stringify(cropDoc), box: cropped.crop.box, predictions: cropped.predictions });
   models.backbone.dispose();
   (await models.head('content-safety')).dispose();
   tf.disposeVariables();

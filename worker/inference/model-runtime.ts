@@ -32,7 +32,7 @@
  *                                          jpeg-decode.ts count as part of this stop because
  *                                          the walk reaches them only through this one call
  *   6. shared/predict/cache.ts             LruCache.use: the load (on a miss), then the run
- *   7. shared/predict/predictor.ts         loadPredictor (on a miss); predictPixels:
+ *   7. shared/predict/predictor.ts         loadPredictor (on a miss); classifyPixels:
  *                                          preprocess (shared/image/preprocess.ts), frozenPass,
  *                                          then predictFrozen and its head step
  *                                          (headModelPredictions: input transform, head model,
@@ -48,7 +48,10 @@
  * lookups (shared/model/manifest.ts), the bounded JSON parse of the stored document
  * (shared/util/json-guard.ts), the document's weights as TF.js artifacts (shared/head/document.ts)
  * and the ETag quoting (worker/http/etag.ts). A fine-tuned model adds its own top layers inside
- * stop 7 (TF.js layers); an embedding body skips stops 5 and 8.
+ * stop 7 (TF.js layers); an embedding body skips stops 5 and 8. A head with a crop
+ * (shared/head/crop.ts) enters shared/crop/crop-step.ts from stop 7 first (its box: a pass of
+ * stop 8 to the crop's layer, then the cut) and runs the rest on the crop; a detector crop is a 409
+ * there, an embedding body for a crop head a 422.
  *
  * Still entered twice: a cold isolate's first prediction follows `getRuntime` into the set-up,
  * which enters shared/image/decode.ts (initImageDecoder) and shared/model/folded-graph.ts (the
@@ -65,7 +68,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import simdWasm from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm';
 import mozjpegWasm from '@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm';
 import type { Context } from 'hono';
-import { EMBEDDING_TYPE, IMAGE_TYPES, type PredictResponse } from '../../shared/api/types.ts';
+import { EMBEDDING_TYPE, IMAGE_TYPES, type Prediction, type PredictResponse } from '../../shared/api/types.ts';
+import { cropNotRunHere } from '../../shared/crop/crop-step.ts';
+import type { CropUsed } from '../../shared/head/crop.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
 import { isDefaultHeadName, isHeadId, type BackboneModelJson } from '../../shared/head/validate.ts';
@@ -129,15 +134,21 @@ export async function predict(c: Context<AppEnv>, published: PublishedIndex, nam
       const predictor = await loadPredictor(doc, runtime.backbone);
       return { value: predictor, bytes: predictor.weightBytes + documentBytes };
     },
-    async (predictor) => {
-      if (input.kind === 'embedding') return predictor.predictFrozen({ embedding: input.embedding }, top);
-      const ranked = await predictor.predictPixels(input.image, top);
+    async (predictor): Promise<{ predictions: Prediction[]; crop?: CropUsed }> => {
+      const crop = predictor.doc.crop;
+      if (crop?.method === 'detector') throw cropNotRunHere(crop, 'the edge');
+      if (input.kind === 'embedding') {
+        if (crop) throw new TannerinError('invalid_embedding', `Head ${head.name} crops each photo before it embeds it (${crop.method}), so an embedding cannot be used. Send the photo (${IMAGE_TYPES.join(' or ')}).`);
+        return { predictions: await predictor.predictFrozen({ embedding: input.embedding }, top) };
+      }
+      // A crop head: one more backbone pass (to the crop's layer) and the crop's pixels, freed with the request.
+      const classified = await predictor.classifyPixels(input.image, top);
       runtime.recordHeap();
-      return ranked;
+      return classified.crop ? { predictions: classified.predictions, crop: classified.crop } : { predictions: classified.predictions };
     },
     { estimatedBytes: head.estimatedBytes },
   );
-  return { body: { backbone: runtime.backbone.ref, head: head.name, predictions }, etag: head.etag, personal: head.personal };
+  return { body: { backbone: runtime.backbone.ref, head: head.name, ...predictions }, etag: head.etag, personal: head.personal };
 }
 
 /** A head a request named, resolved to where it is cached and where its document comes from. */

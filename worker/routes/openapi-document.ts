@@ -265,7 +265,7 @@ export function openApiDocument(version: string): OpenApiDocument {
           operationId: 'predict',
           summary: 'Class scores for a photo or an embedding',
           description:
-            'A default head by name, or one of the caller\'s own heads by id (needs its token). A fine-tuned head needs the photo: an embedding is a 422 `invalid_embedding`. Only the default backbone (`backbone` of `/v1/models`) runs here: a head on another backbone, served or not, is a 409 `backbone_mismatch`.',
+            'A default head by name, or one of the caller\'s own heads by id (needs its token). A fine-tuned head needs the photo: an embedding is a 422 `invalid_embedding`. Only the default backbone (`backbone` of `/v1/models`) runs here: a head on another backbone, served or not, is a 409 `backbone_mismatch`. A head with a feature-map `crop` cuts the photo to the box the backbone\'s feature map finds (one more backbone pass) and predicts the crop; the answer\'s `crop` gives the box. It needs the photo (an embedding is a 422 `invalid_embedding`); a head with a detector crop runs only in the app: a 409 `conflict`.',
           tags: ['inference'],
           security: optionalToken,
           parameters: [
@@ -279,7 +279,7 @@ export function openApiDocument(version: string): OpenApiDocument {
           },
           responses: {
             200: ok('The scores.', 'PredictResponse', { 'x-tannerin-head-etag': header('x-tannerin-head-etag') }),
-            ...errors(...SIGNED_IN, ...IMAGE_INPUT, 'invalid_request', 'not_found', 'backbone_mismatch', 'invalid_embedding'),
+            ...errors(...SIGNED_IN, ...IMAGE_INPUT, 'invalid_request', 'not_found', 'backbone_mismatch', 'conflict', 'invalid_embedding', 'invalid_head'),
           },
         },
       },
