@@ -124,6 +124,8 @@ export type { PredictResult } from './predict.ts';
 export type { PredictingHead } from './predict.ts';
 /** One class and its score. */
 export type { Prediction } from '../../shared/api/types.ts';
+/** The box a head with a crop cut the photo to before predicting it (`PredictResult.crop`), and its method. */
+export type { CropUsed } from '../../shared/head/crop.ts';
 
 // Learn from mistakes ---------------------------------------------------------------------------
 

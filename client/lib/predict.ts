@@ -14,6 +14,12 @@
  * `testTimeAugmentation: false` skips it (the app's live camera does, to keep its frame rate;
  * a photo taken or chosen uses it). kNN and `predictEmbedding` predict from one embedding.
  *
+ * A head that records a crop (shared/head/crop.ts, e.g. one trained with `tannerin train --crop
+ * featuremap` and imported or published) predicts the photo's crop, as at the edge: one more
+ * backbone pass finds the box (the same box as the edge and Node for the same pixels), and the
+ * answer's `crop` says which. Such a head needs the photo (`predictEmbedding` says so), and its
+ * prediction returns no `embedding` (the crop's would not be the photo's, which `correct()` stores).
+ *
  * Each head predicts on the backbone it was trained on, whichever backbone is current: another
  * served backbone is loaded from its stored files when a head on it first predicts
  * (client/lib/backbones.ts `backboneForHead`; `BackboneNeededError`, naming the download, when they
@@ -34,6 +40,7 @@
 import type { Prediction } from '../../shared/api/types.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
+import type { CropUsed } from '../../shared/head/crop.ts';
 import { fitKnn, type KnnClassifier } from '../../shared/learn/knn.ts';
 import { LruCache } from '../../shared/predict/cache.ts';
 import { loadPredictor, type Predictor } from '../../shared/predict/predictor.ts';
@@ -86,9 +93,14 @@ export interface EmbeddingPredictResult {
 export interface PredictResult extends EmbeddingPredictResult {
   /**
    * The photo's frozen embedding on the head's backbone, when this prediction computed one (a
-   * plain head or kNN); absent for a fine-tuned model. `correct()` reuses it.
+   * plain head or kNN); absent for a fine-tuned model and a head with a crop. `correct()` reuses it.
    */
   embedding?: Float32Array;
+  /**
+   * For a head with a crop: the box the photo was cut to before it was predicted, in [0, 1]
+   * fractions of the photo's width (`x`, `width`) and height (`y`, `height`), and its method.
+   */
+  crop?: CropUsed;
   /**
    * Identifies the photo: SHA-256 (hex) of a Blob's bytes, or of the pixels of a frame, canvas or
    * ImageData (client/lib/photo-key.ts). Only with a personal head (a default head's predictions
@@ -119,10 +131,10 @@ export async function predict(source: EmbedSource, options: PredictOptions = {})
       return { predictions: head.knn.predict(embedding), testTimeViews: 0, embedding };
     }
     const tta = options.testTimeAugmentation ?? true;
-    const { predictions, frozen } = await head.predictor.classifyPixels(pixels, undefined, { testTimeAugmentation: tta });
+    const { predictions, frozen, crop } = await head.predictor.classifyPixels(pixels, undefined, { testTimeAugmentation: tta });
     const testTimeViews = tta ? (head.predictor.doc.testTimeAugmentation?.views ?? 0) : 0;
-    // A fine-tuned model's frozen pass lacks its tail's parts: not the photo's embedding.
-    return { predictions, testTimeViews, ...(head.info.fineTuned ? {} : { embedding: frozen.embedding }) };
+    // A fine-tuned model's frozen pass lacks its tail's parts, a crop head's is the crop's: neither is the photo's embedding.
+    return { predictions, testTimeViews, ...(head.info.fineTuned || crop ? {} : { embedding: frozen.embedding }), ...(crop ? { crop } : {}) };
   });
   const photoKey = keying ? await keying : undefined;
   const corrected = photoKey === undefined ? null : await correctedClass(photoKey);
@@ -142,6 +154,7 @@ export async function predictEmbedding(embedding: Float32Array, options: Predict
     if (head.info.fineTuned) {
       throw new Error(`head "${head.info.name}" is a fine-tuned model: its own copies of the backbone's top layers need the photo, not an embedding; use predict(photo)`);
     }
+    if (head.predictor.doc.crop) throw new Error(`head "${head.info.name}" crops each photo before it embeds it (${head.predictor.doc.crop.method}): it needs the photo, not an embedding; use predict(photo)`);
     return { predictions: await head.predictor.predictFrozen({ embedding }, options.top), testTimeViews: 0 };
   });
 }
@@ -260,8 +273,8 @@ async function loadHead(id: string | null, isActive: boolean): Promise<LoadedHea
 }
 
 async function personalHead(doc: HeadDocument, state: HeadStateRecord | undefined): Promise<LoadedHead> {
-  // A fine-tuned model's head was trained on the fine-tuned embedding: never kNN on the frozen one.
-  if (doc.backboneTail === undefined && state?.predictWith === 'knn' && state.classIds) {
+  // A fine-tuned model's head was trained on the fine-tuned embedding, a crop head's on crops: never kNN on the stored photos' embeddings.
+  if (doc.backboneTail === undefined && doc.crop === undefined && state?.predictWith === 'knn' && state.classIds) {
     const knn = await knnHead(doc, state.classIds);
     if (knn) return knn;
   }
