@@ -4,6 +4,8 @@
  * scripts/cli/finetune-command.ts) take.
  */
 
+import type { FeatureMapCrop } from '../../shared/head/crop.ts';
+
 /** `tannerin embed --data DIR --out FILE.jsonl`. */
 export interface EmbedArgs {
   data: string;
@@ -12,6 +14,8 @@ export interface EmbedArgs {
 
 /** `tannerin train`: a plain head, self-training (`unlabeled`) or fine-tuning (`recipe: 'finetune'`). */
 export interface TrainArgs {
+  /** Train on crops of the photos (`--crop featuremap`), recorded in the head so every runtime predicts crops. */
+  crop?: FeatureMapCrop;
   data: string;
   out: string;
   recipe: 'head' | 'finetune';

@@ -5,7 +5,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Example } from '../../shared/learn/examples.ts';
-import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
+import { withHeadCrop, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
 import { fitKnn } from '../../shared/learn/knn.ts';
 import { argMax, loadPredictor } from '../../shared/predict/predictor.ts';
 import { backboneRef, type BackboneManifest } from '../../shared/model/manifest.ts';
@@ -125,12 +125,12 @@ export async function trainCommand(args: TrainArgs, out: Output): Promise<void> 
   let labeled: Example[];
   let unlabeled: UnlabeledExample[] = [];
   try {
-    labeled = await embedImages(backbone, data.images, 'embedding --data', out.quiet);
+    labeled = await embedImages(backbone, data.images, 'embedding --data', out.quiet, args.crop);
     if (unlabeledFolder) {
       const dataFiles = new Set(data.images.map((i) => i.file));
       const extra = unlabeledFolder.images.filter((i) => !dataFiles.has(i.file));
       if (extra.length < unlabeledFolder.images.length) out.warn(`${unlabeledFolder.images.length - extra.length} --unlabeled image(s) are also in --data; ignoring them as unlabeled`);
-      unlabeled = (await embedImages(backbone, extra, 'embedding --unlabeled', out.quiet)).map((e) => ({
+      unlabeled = (await embedImages(backbone, extra, 'embedding --unlabeled', out.quiet, args.crop)).map((e) => ({
         photoId: `unlabeled:${e.photoId}`,
         embedding: e.embedding,
         augmented: false,
@@ -183,6 +183,12 @@ export async function trainCommand(args: TrainArgs, out: Output): Promise<void> 
     );
     summary = { recipe: 'head', knnAccuracy: knn.accuracy, split: result.split.method, bestEpoch: result.bestEpoch };
   }
+  // Trained on crops: the head says so, and every runtime cuts a photo the same way before predicting it.
+  if (args.crop) {
+    doc = withHeadCrop(doc, args.crop);
+    summary = { ...summary, crop: args.crop };
+    out.info(`trained on feature-map crops (${args.crop.layer}, threshold ${args.crop.threshold}, pad ${args.crop.pad}): the head crops every photo it predicts`);
+  }
   const files = writeHeadDir(args.out, doc);
   for (const line of formatMetrics(doc.classes, metrics)) out.info(line);
   out.info(`wrote ${files.map((f) => `${f.path} (${(f.bytes / 1024).toFixed(0)} KiB)`).join(', ')}`);
@@ -192,14 +198,16 @@ export async function trainCommand(args: TrainArgs, out: Output): Promise<void> 
 /**
  * Each photo's best class through the prediction layer from its pixels (`predictPixels`), as the
  * app and the edge predict: a head that records test-time augmentation averages over the photo
- * and its views (one backbone pass each), a fine-tuned model runs its own layers.
+ * and its views (one backbone pass each), a head with a crop predicts the photo's crop (one more
+ * pass finds the box), a fine-tuned model runs its own layers.
  */
 async function predictPhotos(doc: HeadDocument, data: ImageFolder, out: Output): Promise<string[]> {
   return withHeadBackbone(doc, async (backbone) => {
     const predictor = await loadPredictor(doc, backbone);
     try {
       const views = doc.testTimeAugmentation?.views ?? 0;
-      const progress = createProgress(views ? `backbone (each photo and ${views} views)` : 'backbone', data.images.length, { quiet: out.quiet });
+      const what = [doc.crop ? `${doc.crop.method} crop` : '', views ? `each photo and ${views} views` : ''].filter(Boolean).join(', ');
+      const progress = createProgress(what ? `backbone (${what})` : 'backbone', data.images.length, { quiet: out.quiet });
       const predicted: string[] = [];
       for (const [i, image] of data.images.entries()) {
         progress.update(i, image.path);
@@ -223,7 +231,8 @@ export async function evalCommand(args: EvalArgs, out: Output): Promise<void> {
     throw new DataError(`--data has class folder(s) ${unknown.map((c) => `"${c}"`).join(', ')} that the head does not know (its classes: ${doc.classes.join(', ')})`);
   }
   let predicted: string[];
-  if (doc.testTimeAugmentation) {
+  // A head that averages views or crops each photo predicts from the photo's pixels, as the app and the edge do.
+  if (doc.testTimeAugmentation || doc.crop) {
     predicted = await predictPhotos(doc, data, out);
   } else if (doc.backboneTail) {
     const { predictWithPersonalModel } = await import('./finetune-command.ts');
@@ -237,6 +246,7 @@ export async function evalCommand(args: EvalArgs, out: Output): Promise<void> {
   }
   const metrics = computeMetrics(doc.classes, data.images.map((i) => i.label), predicted);
   out.info(`head "${doc.name}" (${doc.classes.length} classes) on ${args.data}:`);
+  if (doc.crop) out.info(`crop: each photo cut to the box its ${doc.crop.method === 'featuremap' ? `${doc.crop.layer} feature map` : 'detector'} gives before it is predicted (as the app and the edge predict)`);
   if (doc.testTimeAugmentation) out.info(`test-time augmentation: each photo's scores averaged with its ${doc.testTimeAugmentation.views} augmented views (as the app and the edge predict)`);
   for (const line of formatMetrics(doc.classes, metrics)) out.info(line);
   out.result({ accuracy: metrics.accuracy, perClass: metrics.perClass, confusion: metrics.confusion, n: metrics.n, classes: doc.classes });

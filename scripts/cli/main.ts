@@ -15,6 +15,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ParseArgsConfig } from 'node:util';
+import { DEFAULT_FEATURE_MAP_CROP, MAX_CROP_PAD, type FeatureMapCrop } from '../../shared/head/crop.ts';
 import type { TrainArgs } from './command-args.ts';
 import { Output } from './output.ts';
 import { parseArgsOrUsage, reportUsageError, UsageError } from './usage.ts';
@@ -73,6 +74,13 @@ Trains a head on an ImageFolder and writes HEAD_DIR/{model.json,weights.bin,head
   --epochs N          most training epochs (default: the recipe's)
   --seed S            random seed (default 0)
   --name NAME         the head's name (default: its class names)
+  --crop featuremap   train on crops: each photo cut to the box its most active
+                      backbone feature-map cells give (one more backbone pass a
+                      photo); the head records it, and predicts photos' crops in the
+                      app, at the edge and in \`tannerin eval\` (--recipe head)
+  --crop-layer L      the feature map (default out_relu)
+  --crop-threshold T  fraction of the strongest cell a cell needs, in (0, 1] (default 0.5)
+  --crop-pad P        growth on every side, a fraction of the box, in [0, 1] (default 0.15)
 
 ${COMMON_HELP}`;
 
@@ -121,6 +129,10 @@ const COMMANDS = {
       threshold: { type: 'string' },
       rounds: { type: 'string' },
       unfreeze: { type: 'string' },
+      crop: { type: 'string' },
+      'crop-layer': { type: 'string' },
+      'crop-threshold': { type: 'string' },
+      'crop-pad': { type: 'string' },
     },
   },
   eval: { help: EVAL_HELP, options: { ...COMMON, head: { type: 'string' }, data: { type: 'string' } } },
@@ -161,6 +173,33 @@ function probability(values: Values, name: string, command: Command): number | u
     throw new UsageError(`--${name} must be a number in (0, 1], got "${String(raw)}"`, COMMANDS[command].help);
   }
   return n;
+}
+
+/** `--crop featuremap` and its settings (defaults: shared/head/crop.ts DEFAULT_FEATURE_MAP_CROP), or undefined without `--crop`. */
+function cropArgs(values: Values, usage: string): FeatureMapCrop | undefined {
+  const method = values.crop;
+  const settings = ['crop-layer', 'crop-threshold', 'crop-pad'].filter((k) => values[k] !== undefined);
+  if (method === undefined) {
+    if (settings.length) throw new UsageError(`${settings.map((k) => `--${k}`).join(', ')} go(es) with --crop featuremap`, usage);
+    return undefined;
+  }
+  if (method === 'detector') throw new UsageError('--crop detector is not available yet: detector crops run in the browser only (issue 17); use --crop featuremap', usage);
+  if (method !== 'featuremap') throw new UsageError(`--crop must be featuremap, got "${String(method)}"`, usage);
+  const number = (name: string, fallback: number, ok: (n: number) => boolean, range: string): number => {
+    const raw = values[name];
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!(typeof raw === 'string' && raw.trim() !== '' && ok(n))) throw new UsageError(`--${name} must be a number in ${range}, got "${String(raw)}"`, usage);
+    return n;
+  };
+  const layer = values['crop-layer'];
+  if (layer !== undefined && (typeof layer !== 'string' || !/^[A-Za-z0-9_.\-/]{1,100}$/.test(layer))) throw new UsageError(`--crop-layer must be a backbone layer name, got "${String(layer)}"`, usage);
+  return {
+    method: 'featuremap',
+    layer: layer ?? DEFAULT_FEATURE_MAP_CROP.layer,
+    threshold: number('crop-threshold', DEFAULT_FEATURE_MAP_CROP.threshold, (n) => n > 0 && n <= 1, '(0, 1]'),
+    pad: number('crop-pad', DEFAULT_FEATURE_MAP_CROP.pad, (n) => n >= 0 && n <= MAX_CROP_PAD, `[0, ${MAX_CROP_PAD}]`),
+  };
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -209,6 +248,8 @@ async function run(argv: string[]): Promise<number> {
       if (values.unlabeled === undefined && (values.threshold !== undefined || values.rounds !== undefined)) {
         throw new UsageError('--threshold and --rounds go with --unlabeled (self-training)', usage);
       }
+      const crop = cropArgs(values, usage);
+      if (crop && recipe === 'finetune') throw new UsageError('--crop goes with --recipe head; fine-tuning on crops is not supported yet', usage);
       const epochs = integer(values, 'epochs', command, 1, 10_000);
       const threshold = probability(values, 'threshold', command);
       const rounds = integer(values, 'rounds', command, 0, 100);
@@ -223,6 +264,7 @@ async function run(argv: string[]): Promise<number> {
         ...(typeof values.name === 'string' ? { name: values.name } : {}),
         ...(threshold === undefined ? {} : { threshold }),
         ...(rounds === undefined ? {} : { rounds }),
+        ...(crop ? { crop } : {}),
       };
       await useFullTypeScript();
       const { trainCommand } = await import('./commands.ts');

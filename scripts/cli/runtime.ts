@@ -10,6 +10,8 @@ import type { HeadDocument } from '../../shared/head/document.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { InputSpec, Manifest } from '../../shared/model/manifest.ts';
 import { preprocess } from '../../shared/image/preprocess.ts';
+import { cropPhoto } from '../../shared/crop/crop-step.ts';
+import type { HeadCrop } from '../../shared/head/crop.ts';
 import { DataError, readFolderImage, type FolderImage } from '../image-folder.ts';
 import { initNodeImageDecoder, startNodeWasmBackend } from '../node-backend.ts';
 import { loadLocalModels, readManifest } from '../node-models.ts';
@@ -72,12 +74,27 @@ export async function mapImages<T>(
   return out;
 }
 
-/** Embeds images as original (unaugmented) examples whose photo id is the image's relative path. */
-export function embedImages(backbone: Backbone, images: readonly FolderImage[], label: string, quiet = false): Promise<Example[]> {
-  return mapImages(images, backbone.manifest.normalization, label, async (input, image) => ({
-    photoId: image.path,
-    label: image.label,
-    embedding: await backbone.embedPreprocessed(input),
-    augmented: false,
-  }), quiet);
+/**
+ * Embeds images as original (unaugmented) examples whose photo id is the image's relative path;
+ * with `crop`, each image's crop (shared/crop/crop-step.ts, the prediction layer's own step: one
+ * more backbone pass to find the box), so a head trained on them predicts as it was trained.
+ */
+export async function embedImages(backbone: Backbone, images: readonly FolderImage[], label: string, quiet = false, crop?: HeadCrop): Promise<Example[]> {
+  if (!crop) {
+    return mapImages(images, backbone.manifest.normalization, label, async (input, image) => ({
+      photoId: image.path,
+      label: image.label,
+      embedding: await backbone.embedPreprocessed(input),
+      augmented: false,
+    }), quiet);
+  }
+  const progress = createProgress(`${label} (crops)`, images.length, { quiet });
+  const out: Example[] = [];
+  for (const [i, image] of images.entries()) {
+    progress.update(i, image.path);
+    const cropped = await cropPhoto(await readFolderImage(image), crop, { graph: backbone.graph, normalization: backbone.manifest.normalization }, 'the CLI');
+    out.push({ photoId: image.path, label: image.label, embedding: await backbone.embed(cropped.pixels), augmented: false });
+  }
+  progress.done();
+  return out;
 }

@@ -168,6 +168,11 @@ export function makeHeadDocument(
   };
 }
 
+/** `doc` trained on crops made by `crop` (shared/head/crop.ts): with its `crop`, formatVersion 2. */
+export function withHeadCrop(doc: HeadDocument, crop: HeadCrop): HeadDocument {
+  return { ...doc, formatVersion: formatVersionFor(crop), crop };
+}
+
 /** Splits a head document into a standard TF.js `model.json` (weights in `weightsFile`) and its weights. */
 export function exportHeadFiles(
   doc: HeadDocument,
