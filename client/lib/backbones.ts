@@ -17,13 +17,27 @@
  * leases its target from before it loads) is released only when that job ends: its lease
  * (client/lib/current-backbone.ts `leaseBackbone`) defers the disposal, and it is cancelled if the
  * backbone is made current or kept by a later release meanwhile.
+ *
+ * A pair (`mobilenet_v2+inception_v3`, shared/model/backbone-pair.ts) is one more served backbone
+ * here: switching to it downloads what is missing of both members with one progress, loads each
+ * (reusing one already loaded) and re-embeds the examples on their concatenated embedding. While it
+ * is current or kept, its members stay loaded too (client/lib/current-backbone.ts).
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { backboneRef } from '../../shared/model/manifest.ts';
 import { BACKBONE_RULE, chooseBackbone, measureForwardMs, type BackboneChoice, type BackboneRule } from './backbone-choice.ts';
 import { storedBackboneChoice, updateStoredBackboneChoice } from './backbone-choice-store.ts';
 import { notifyChange, onChange } from './changes.ts';
-import { currentBackbone, currentBackboneOrNull, defaultHeads, loadedBackbone, releaseLoadedBackbones, setCurrentBackbone, withBackboneLease } from './current-backbone.ts';
+import {
+  currentBackbone,
+  currentBackboneOrNull,
+  defaultHeads,
+  leaseBackbone,
+  loadedBackbone,
+  releaseLoadedBackbones,
+  setCurrentBackbone,
+  withBackboneLease,
+} from './current-backbone.ts';
 import { openTannerinDb } from './db.ts';
 import { activeHeadId } from './heads.ts';
 import { reembedExamples } from './reembed.ts';
@@ -82,8 +96,8 @@ export async function useBackbone(idOrRef: string, options: UseBackboneOptions =
   watchActiveHead();
   const target = findServedBackbone(loadedManifest(), idOrRef);
   // Leased by ref from before it loads until it is current (or the switch fails): a release
-  // meanwhile (the active head changing) leaves it loaded.
-  return withBackboneLease(target ? backboneRef(target) : idOrRef, async () => {
+  // meanwhile (the active head changing) leaves it loaded; a pair's members too.
+  return withBackboneLeases(target ? [backboneRef(target), ...(target.members ?? [])] : [idOrRef], async () => {
     const next = await loadServedBackbone(idOrRef, { ...(options.onDownloadProgress ? { onProgress: options.onDownloadProgress } : {}), ...(options.signal ? { signal: options.signal } : {}) });
     let reembedded = 0;
     if (next !== previous) {
@@ -102,6 +116,16 @@ export async function useBackbone(idOrRef: string, options: UseBackboneOptions =
     if ((options.by ?? 'person') === 'person') await updateStoredBackboneChoice({ personChoice: next.manifest.id });
     return { backbone: next.ref, previous: previous.ref, reembedded };
   });
+}
+
+/** Runs `job` holding a lease on each of `refs` (client/lib/current-backbone.ts), ended when it settles. */
+async function withBackboneLeases<T>(refs: readonly string[], job: () => Promise<T>): Promise<T> {
+  const ends = refs.map((ref) => leaseBackbone(ref));
+  try {
+    return await job();
+  } finally {
+    for (const end of ends) end();
+  }
 }
 
 /** The backbone ref the head `predict` uses when none is named runs on: the active head's, else the first default head's. */

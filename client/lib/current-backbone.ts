@@ -10,6 +10,12 @@
  * or replaced while leased is disposed only when its last lease ends, so a switch or a change of
  * the active head never pulls the weights from under a job; if it becomes wanted again meanwhile
  * (made current, or kept by the next release), it is not disposed at all.
+ *
+ * A pair (`members`, shared/model/backbone-pair.ts) is loaded over its members, which are loaded
+ * backbones like any other (a member already loaded is the one it uses). While a pair is kept
+ * (current, or kept by a release), so are its members; a lease on a pair is a lease on each
+ * member too; and a member disposed (a new version of it loaded, say) takes the pairs over it with
+ * it. A pair holds no weights of its own.
  */
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { HeadDocument } from '../../shared/head/document.ts';
@@ -44,6 +50,8 @@ export function setCurrentBackbone(backbone: Backbone | null): void {
  * the same id but another version is disposed (once its leases end).
  */
 export function addLoadedBackbone(backbone: Backbone): void {
+  // A pair's members are loaded backbones too (its loader added them; this keeps them if not).
+  for (const member of backbone.members ?? []) if (loaded.get(member.manifest.id) !== member) addLoadedBackbone(member);
   const previous = loaded.get(backbone.manifest.id);
   if (previous && previous !== backbone) {
     loaded.delete(backbone.manifest.id);
@@ -61,9 +69,14 @@ export function addLoadedBackbone(backbone: Backbone): void {
  * references to them. Returns their refs.
  */
 export function releaseLoadedBackbones(keep: ReadonlySet<string>): string[] {
+  // The current one, and the members of every kept pair, stay too.
+  const kept = new Set(keep);
+  if (current) kept.add(current.ref);
+  for (const backbone of loaded.values()) if (kept.has(backbone.ref)) for (const member of backbone.members ?? []) kept.add(member.ref);
   const released: string[] = [];
-  for (const backbone of [...loaded.values()]) {
-    if (backbone === current || keep.has(backbone.ref)) {
+  // Pairs first: a pair released goes before the members it used.
+  for (const backbone of [...loaded.values()].sort((a, b) => Number(b.members !== undefined) - Number(a.members !== undefined))) {
+    if (kept.has(backbone.ref)) {
       disposeWhenLeasesEnd.delete(backbone);
       continue;
     }
@@ -99,13 +112,17 @@ export class BackboneReleasedError extends Error {
  * backbone (no `await` between), so no release can come between.
  */
 export function leaseBackbone(backbone: Backbone | string): () => void {
-  if (typeof backbone !== 'string' && disposed.has(backbone)) throw new BackboneReleasedError(backbone.ref);
+  const members = typeof backbone === 'string' ? [] : (backbone.members ?? []);
+  if (typeof backbone !== 'string' && [backbone, ...members].some((b) => disposed.has(b))) throw new BackboneReleasedError(backbone.ref);
   const ref = typeof backbone === 'string' ? backbone : backbone.ref;
+  // A pair's job uses its members' weights: each is leased with it.
+  const memberLeases = members.map((member) => leaseBackbone(member));
   leases.set(ref, (leases.get(ref) ?? 0) + 1);
   let ended = false;
   return () => {
     if (ended) return;
     ended = true;
+    for (const end of memberLeases) end();
     const left = (leases.get(ref) ?? 1) - 1;
     if (left > 0) {
       leases.set(ref, left);
@@ -140,6 +157,11 @@ function disposeWhenIdle(backbone: Backbone): void {
   disposed.add(backbone);
   backbone.dispose();
   for (const listener of [...disposedListeners]) listener(backbone);
+  // A pair over a disposed member cannot embed any more: it goes too.
+  for (const pair of [...loaded.values()].filter((b) => b.members?.includes(backbone))) {
+    if (current === pair) current = null;
+    disposeWhenIdle(pair);
+  }
 }
 
 const disposedListeners = new Set<(backbone: Backbone) => void>();

@@ -25,10 +25,19 @@ const NOT_FINE_TUNABLE: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Why a pair (shared/model/backbone-pair.ts) is not fine-tuned: its embedding is two networks'
+ * outputs side by side, with no one top block to retrain. Retraining MobileNetV2's inside it would
+ * change a third of the embedding and keep InceptionV3's, a model no runtime here could run as one
+ * (fine-tuned models carry one backbone's tail), and InceptionV3's own block is refused above.
+ */
+const PAIR_REFUSAL = 'the image model in use is a pair of two networks (their outputs side by side), with no single top block to retrain; switch to MobileNetV2 alone to fine-tune';
+
+/**
  * Why "Improve further" cannot fine-tune on `backbone` (a sentence for the person), or null when it
- * can: fine-tuning runs on MobileNetV2 only (see {@link NOT_FINE_TUNABLE}).
+ * can: fine-tuning runs on MobileNetV2 only (see {@link NOT_FINE_TUNABLE}, {@link PAIR_REFUSAL}).
  */
 export function fineTuneRefusal(backbone: Backbone): string | null {
+  if (backbone.members) return `Fine-tuning runs on the MobileNetV2 image model only: ${PAIR_REFUSAL}.`;
   const known = NOT_FINE_TUNABLE[backbone.manifest.id];
   if (known) return `Fine-tuning runs on the MobileNetV2 image model only: ${known}.`;
   try {

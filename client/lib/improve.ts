@@ -307,9 +307,9 @@ async function frozenPasses(run: Run): Promise<FrozenPasses> {
   const forward = async (pixels: Parameters<typeof preprocess>[0]): Promise<Awaited<ReturnType<BackboneSplit['forward']>>> => {
     await yieldToEventLoop();
     run.check();
-    const input = preprocess(pixels, run.manifest.normalization);
-    // Without fine-tuning nothing reads a cut activation: the embedding alone.
-    const out = split ? await split.forward(input) : { cut: NO_CUT, embedding: await backbone.embedPreprocessed(input) };
+    // Without fine-tuning nothing reads a cut activation: the embedding alone (`embed`, which a pair
+    // of backbones has too: each member prepares the pixels its own way).
+    const out = split ? await split.forward(preprocess(pixels, run.manifest.normalization)) : { cut: NO_CUT, embedding: await backbone.embed(pixels) };
     passes++;
     run.progress({ stage: 'preparing', fraction: (STAGE_SHARES.preparing * passes) / totalPasses });
     return out;

@@ -10,9 +10,14 @@
  * the one this device chose (client/lib/backbones.ts), else the manifest's default. Another served
  * backbone is downloaded and loaded on demand by {@link loadServedBackbone} (switching, or a head
  * on it predicting); its files are stored the same way and kept while the manifest serves them.
+ *
+ * A served pair (`members`, e.g. `mobilenet_v2+inception_v3`; shared/model/backbone-pair.ts) has
+ * no files of its own: loading it downloads what is missing of its members' files (one progress),
+ * loads each member (a member already loaded is reused, not loaded twice) and composes them.
  */
 import type { ModelsResponse, ServedBackbone, ServedFile } from '../../shared/api/types.ts';
 import { loadBackbone, type Backbone } from '../../shared/model/backbone.ts';
+import { pairBackbone, PairBackboneError } from '../../shared/model/backbone-pair.ts';
 import type { LayersModelFile } from '../../shared/model/folded-graph.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
 import { importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
@@ -95,7 +100,7 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   const { have, bytesFromStore, bytesDownloaded, storageError } = await haveFiles(wanted, db, doFetch, options);
 
   await backendReady;
-  const backbone = await loadBackbone(chosen, fileReader(have));
+  const backbone = await loadFromFiles(manifest, chosen, have);
   setCurrentBackbone(backbone);
   // Photos whose augmented views a closed page left pending get them now, in the background.
   resumePendingViews().catch(() => undefined);
@@ -126,6 +131,43 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
  */
 export function servedBackboneList(manifest: ModelsResponse): ServedBackbone[] {
   return [manifest.backbone, ...(manifest.backbones ?? []).filter((b) => b.id !== manifest.backbone.id)];
+}
+
+/**
+ * A served pair's members (served entries, in order), or the backbone itself when it is not a pair.
+ * Throws when a member is not served (a manifest that lists a pair lists its members before it).
+ */
+export function withMembers(manifest: ModelsResponse, backbone: ServedBackbone): ServedBackbone[] {
+  if (!backbone.members?.length) return [backbone];
+  return backbone.members.map((ref) => {
+    const member = servedBackboneList(manifest).find((b) => backboneRef(b) === ref);
+    if (!member || member.members?.length) throw new Error(`the pair ${backbone.id} needs ${ref}, which this server does not serve as a backbone`);
+    return member;
+  });
+}
+
+/** Bytes of a served backbone's files (a pair's: its members'). */
+function filesOf(manifest: ModelsResponse, backbone: ServedBackbone): ServedFile[] {
+  return withMembers(manifest, backbone).flatMap((b) => b.files);
+}
+
+/**
+ * `chosen` loaded from files at hand (verified): a single backbone loaded; a pair's members each
+ * reused if loaded, else loaded and kept (client/lib/current-backbone.ts), then composed.
+ */
+async function loadFromFiles(manifest: ModelsResponse, chosen: ServedBackbone, have: Map<string, Uint8Array>): Promise<Backbone> {
+  if (!chosen.members?.length) return loadBackbone(chosen, fileReader(have));
+  const members: Backbone[] = [];
+  for (const member of withMembers(manifest, chosen)) {
+    const ref = backboneRef(member);
+    let loaded = loadedBackbone(ref);
+    if (!loaded) {
+      loaded = await loadBackbone(member, fileReader(have));
+      addLoadedBackbone(loaded);
+    }
+    members.push(loaded);
+  }
+  return pairBackbone(chosen, members);
 }
 
 /** The served backbone `idOrRef` names (`inception_v3` or `inception_v3@<version>`), or undefined. */
@@ -169,13 +211,15 @@ export interface BackboneStatus {
   /** `<id>@<version>`. */
   ref: string;
   id: string;
-  /** Its input side in pixels (MobileNetV2 224, InceptionV3 299). */
+  /** A pair's members (`<id>@<version>`, in embedding order); absent for a single backbone. */
+  members?: string[];
+  /** Its input side in pixels (MobileNetV2 224, InceptionV3 299; a pair: its first member's). */
   inputSize: [number, number];
   /** Floats in its embedding. */
   embeddingSize: number;
   /** The manifest's default backbone (the one the edge runs). */
   isDefault: boolean;
-  /** Bytes of all its files, from the manifest: what a first download costs. */
+  /** Bytes of all its files (a pair: both members'), from the manifest: what a first download costs. */
   totalBytes: number;
   /** Bytes of its files already stored on this device. */
   storedBytes: number;
@@ -192,11 +236,13 @@ export async function backboneStatuses(): Promise<BackboneStatus[]> {
   const keys = new Set(await source.db.getAllKeys('modelFiles'));
   return servedBackboneList(source.manifest).map((b) => {
     const ref = backboneRef(b);
-    const totalBytes = b.files.reduce((a, f) => a + f.bytes, 0);
-    const storedBytes = b.files.filter((f) => keys.has(f.sha256)).reduce((a, f) => a + f.bytes, 0);
+    const files = filesOf(source.manifest, b);
+    const totalBytes = files.reduce((a, f) => a + f.bytes, 0);
+    const storedBytes = files.filter((f) => keys.has(f.sha256)).reduce((a, f) => a + f.bytes, 0);
     return {
       ref,
       id: b.id,
+      ...(b.members?.length ? { members: b.members } : {}),
       inputSize: b.inputSize,
       embeddingSize: b.embedding.size,
       isDefault: ref === backboneRef(source.manifest.backbone),
@@ -228,19 +274,21 @@ export async function loadServedBackbone(idOrRef: string, options: LoadBackboneO
   const wantedBackbone = pickServed(source.manifest, idOrRef, true);
   const ref = backboneRef(wantedBackbone);
   const already = loadedBackbone(ref);
+  const totalBytes = filesOf(source.manifest, wantedBackbone).reduce((a, f) => a + f.bytes, 0);
   if (already) {
-    const total = wantedBackbone.files.reduce((a, f) => a + f.bytes, 0);
-    options.onProgress?.(total, total);
+    options.onProgress?.(totalBytes, totalBytes);
     return already;
   }
   let promise = loading.get(ref);
   if (!promise) {
     promise = (async () => {
-      const wanted: Wanted[] = wantedBackbone.files.map((file) => ({ file, backbone: ref }));
+      // A pair's members' files, with one progress; a loaded member's are read from IndexedDB too
+      // (cheap next to a download), in case a release disposes it before the pair is composed.
+      const wanted: Wanted[] = withMembers(source.manifest, wantedBackbone).flatMap((b) => b.files.map((file) => ({ file, backbone: backboneRef(b) })));
       const { have, bytesDownloaded, storageError } = await haveFiles(wanted, source.db, source.doFetch, options);
       if (storageError) throw new Error(storageError);
       await startBackend();
-      const backbone = await loadBackbone(wantedBackbone, fileReader(have));
+      const backbone = await loadFromFiles(source.manifest, wantedBackbone, have);
       addLoadedBackbone(backbone);
       // This page's listeners too (the app lists what each backbone still needs to download).
       if (bytesDownloaded > 0) notifyChange({ type: 'models-updated', backbone: ref });
@@ -249,8 +297,7 @@ export async function loadServedBackbone(idOrRef: string, options: LoadBackboneO
     loading.set(ref, promise);
   } else if (options.onProgress) {
     // A second caller waits for the first one's download; it sees the end only.
-    const total = wantedBackbone.files.reduce((a, f) => a + f.bytes, 0);
-    void promise.then(() => options.onProgress?.(total, total), () => undefined);
+    void promise.then(() => options.onProgress?.(totalBytes, totalBytes), () => undefined);
   }
   return promise;
 }
@@ -266,6 +313,7 @@ export async function servedBackboneModelJson(ref: string): Promise<LayersModelF
   const source = served;
   if (!source) throw new Error('no manifest yet: call loadModels() first');
   const backbone = pickServed(source.manifest, ref, true);
+  if (backbone.members?.length) throw new PairBackboneError(ref, 'a fine-tuned model');
   const modelJsonFile = backbone.files[0];
   if (!modelJsonFile) throw new Error(`backbone ${ref} lists no files`);
   const { have } = await haveFiles([{ file: modelJsonFile, backbone: ref }], source.db, source.doFetch, {});
@@ -305,10 +353,10 @@ async function getManifest(
   return { manifest: stored.manifest, source: 'stored', error };
 }
 
-/** The files of `backbones` and of the default heads, once per content hash. */
+/** The files of `backbones` (a pair's: its members') and of the default heads, once per content hash. */
 function wantedFiles(manifest: ModelsResponse, ...backbones: ServedBackbone[]): Wanted[] {
   const out = new Map<string, Wanted>();
-  for (const backbone of backbones) {
+  for (const backbone of backbones.flatMap((b) => withMembers(manifest, b))) {
     const ref = backboneRef(backbone);
     for (const file of backbone.files) if (!out.has(file.sha256)) out.set(file.sha256, { file, backbone: ref });
   }

@@ -29,6 +29,16 @@ const harness = {
       cleanup();
     }
   },
+  /** Embeds an image file passed as base64 on each of the loaded backbones `refs` (a pair's members, say). */
+  async embedOn(img: ImageArg, refs: readonly string[]): Promise<number[][]> {
+    const out: number[][] = [];
+    for (const ref of refs) {
+      const backbone = lib.loadedBackbone(ref);
+      if (!backbone) throw new Error(`${ref} is not loaded`);
+      out.push(Array.from(await lib.embed(blobOf(img), { backbone })));
+    }
+    return out;
+  },
   /** Loads the models from this origin; returns the summary a test checks (no tensors). */
   async load(apiBase: string = location.origin) {
     const progress: [number, number][] = [];

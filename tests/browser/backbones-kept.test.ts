@@ -111,6 +111,7 @@ describe('the kept backbone choice and released backbones', () => {
     expect(statuses.map((s) => [s.ref, s.loaded])).toEqual([
       [refOf(mobilenet), true],
       [refOf(inception), false],
+      [`mobilenet_v2+inception_v3@${mobilenet.version}${inception.version}`, false],
     ]);
 
     // The InceptionV3 head active again (nothing loads until it predicts), then back to InceptionV3
