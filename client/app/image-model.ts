@@ -11,6 +11,11 @@ import { errorText, formatBytes, h, isAbort, progressBar, replace } from './dom.
 const BACKBONE_WORDS: Record<string, { name: string; about: string }> = {
   mobilenet_v2: { name: 'MobileNetV2', about: 'small and fast; runs well on phones' },
   inception_v3: { name: 'InceptionV3', about: 'larger and about 12 times slower; for fast computers' },
+  // The pair (shared/model/backbone-pair.ts): both run on every photo.
+  'mobilenet_v2+inception_v3': {
+    name: 'MobileNetV2 + InceptionV3',
+    about: 'both models together on every photo: the most accurate here, about 13 times slower than MobileNetV2 alone; for fast computers',
+  },
 };
 
 /** A backbone's name for people. */
@@ -25,10 +30,14 @@ export function imageModelCard(ctx: AppContext, currentRef: () => string): { el:
   const el = h('section', { class: 'card', id: 'image-model' }, h('h2', {}, 'Image model'), body);
   let switching: AbortController | null = null;
 
-  const row = (b: BackboneStatus, choice: BackboneChoice | null): HTMLElement => {
+  const row = (b: BackboneStatus, choice: BackboneChoice | null, statuses: readonly BackboneStatus[]): HTMLElement => {
     const inUse = b.ref === currentRef();
     const words = BACKBONE_WORDS[b.id];
-    const size = b.downloadBytes > 0 ? `${formatBytes(b.downloadBytes)} to download` : `on this device (${formatBytes(b.totalBytes)})`;
+    // A pair downloads what is missing of both models; its input is each member's own.
+    const members = statuses.filter((s) => b.members?.includes(s.ref));
+    const whole = members.length ? ` of ${formatBytes(b.totalBytes)} for both` : '';
+    const size = b.downloadBytes > 0 ? `${formatBytes(b.downloadBytes)} to download${whole}` : `on this device (${formatBytes(b.totalBytes)})`;
+    const input = members.length ? members.map((m) => m.inputSize[0]).join(' + ') : String(b.inputSize[0]);
     const advised = choice?.backbone === b.id && !inUse ? ' Recommended for this device.' : '';
     const button = inUse
       ? null
@@ -41,7 +50,7 @@ export function imageModelCard(ctx: AppContext, currentRef: () => string): { el:
       'div',
       { class: 'model', 'data-backbone': b.id },
       h('p', {}, h('strong', {}, words?.name ?? b.id), inUse ? ' (in use)' : '', ` — ${words?.about ?? ''}`),
-      h('p', { class: 'meta' }, `${b.inputSize[0]} px input · ${size}.${advised}`),
+      h('p', { class: 'meta' }, `${input} px input · ${size}.${advised}`),
       button ? h('div', { class: 'row' }, button) : null,
     );
   };
@@ -51,7 +60,7 @@ export function imageModelCard(ctx: AppContext, currentRef: () => string): { el:
     const [statuses, choice] = await Promise.all([backboneStatuses(), backboneChoice({ measure: false }).catch(() => null)]);
     replace(
       body,
-      ...statuses.map((b) => row(b, choice)),
+      ...statuses.map((b) => row(b, choice, statuses)),
       statuses.length > 1 && choice ? h('p', { class: 'muted', 'data-testid': 'backbone-rule' }, `How it is chosen: ${choice.reason}.`) : null,
       statuses.length > 1
         ? h('p', { class: 'muted' }, 'Switching embeds your photos again with the other model; your trained models keep the one they were made with.')

@@ -29,6 +29,7 @@ const testImage = (split.test[CLASSES[0] as string] as EmojiImage[])[0]?.image a
 const photos = taught.reduce((a, c) => a + c.images.length, 0);
 
 const bytesOf = (b: ServedBackbone): number => b.files.reduce((a, f) => a + f.bytes, 0);
+const PAIR_ID = 'mobilenet_v2+inception_v3';
 
 async function openReady(browser: Browser): Promise<Page> {
   const page = await openHarness(browser, baseUrl);
@@ -63,7 +64,8 @@ describe('two backbones on one device', () => {
     expect(traffic.requests.some((u) => u.includes(`/${inception.id}-`))).toBe(false);
 
     const statuses = await pageA.evaluate(() => window.tannerin.backboneStatuses());
-    expect(statuses.map((s) => s.ref)).toEqual([refOf(mobilenet), refOf(inception)]);
+    // Then their pair (tests/browser/backbone-pair.test.ts).
+    expect(statuses.map((s) => s.ref)).toEqual([refOf(mobilenet), refOf(inception), `${PAIR_ID}@${mobilenet.version}${inception.version}`]);
     expect(statuses[1]).toMatchObject({ inputSize: [299, 299], embeddingSize: 768, isDefault: false, totalBytes: bytesOf(inception), storedBytes: 0, downloadBytes: bytesOf(inception), loaded: false });
     expect(statuses[0]).toMatchObject({ downloadBytes: 0, loaded: true, isDefault: true });
 
@@ -73,13 +75,16 @@ describe('two backbones on one device', () => {
     expect(stored.measurement.backbone).toBe(refOf(mobilenet));
     expect(stored.personChoice).toBeNull();
     // Whatever this machine measured, the decision is the rule's for that measurement.
-    expect(choice).toEqual(chooseBackbone([mobilenet.id, inception.id], stored.measurement, null, BACKBONE_RULE));
+    expect(choice).toEqual(chooseBackbone([mobilenet.id, inception.id, PAIR_ID], stored.measurement, null, BACKBONE_RULE));
     // Measured once: a second call reuses it.
     await pageA.evaluate(() => window.tannerin.backboneChoice());
     expect((await pageA.evaluate(() => window.tannerin.storedBackboneChoice())).measurement).toEqual(stored.measurement);
-    // With fast devices defaulting to the larger backbone and a threshold every device meets, it picks InceptionV3.
-    const generous = { ...BACKBONE_RULE, fastDeviceDefault: 'larger' as const, fastDeviceMaxLargerForwardMs: 1e9 };
-    expect(await pageA.evaluate((rule) => window.tannerin.backboneChoice({ rule }), generous)).toMatchObject({ backbone: inception.id, fastDevice: true, offerLarger: true });
+    // With a threshold every device meets, it picks the larger backbone, the pair (fast devices' default).
+    const generous = { ...BACKBONE_RULE, fastDeviceMaxLargerForwardMs: 1e9 };
+    expect(await pageA.evaluate((rule) => window.tannerin.backboneChoice({ rule }), generous)).toMatchObject({ backbone: PAIR_ID, fastDevice: true, offerLarger: true });
+    // And with InceptionV3 as the larger one, it picks InceptionV3 (the rule works for either).
+    const inceptionLarger = { ...generous, larger: inception.id };
+    expect(await pageA.evaluate((rule) => window.tannerin.backboneChoice({ rule }), inceptionLarger)).toMatchObject({ backbone: inception.id, fastDevice: true, offerLarger: true });
     report('browser.backbone_choice.mobilenet_forward_ms', stored.measurement.forwardMs, 'ms', `the rule's first-run measurement (median of 5 after 2 warm-up passes); device counted fast: ${String(choice.fastDevice)}`);
   });
 
@@ -230,7 +235,9 @@ describe('two backbones on one device', () => {
     expect(await card.locator('[data-backbone="mobilenet_v2"]').textContent()).toContain('(in use)');
     expect(await card.locator('[data-backbone="inception_v3"]').textContent()).toContain(`${megabytes} to download`);
     expect(await card.locator('[data-testid="backbone-rule"]').textContent()).toContain('mobilenet_v2');
-    await card.getByRole('button', { name: `Download ${megabytes} and use` }).click();
+    // The pair's row offers the same download (MobileNetV2 is here): InceptionV3's own button.
+    expect(await card.locator(`[data-backbone="${PAIR_ID}"]`).textContent()).toContain(`${megabytes} to download`);
+    await card.locator('[data-backbone="inception_v3"]').getByRole('button', { name: `Download ${megabytes} and use` }).click();
     await page.waitForFunction(() => document.querySelector('[data-backbone="inception_v3"]')?.textContent?.includes('(in use)') === true, undefined, { timeout: 120_000 });
     expect(await card.locator('[data-backbone="inception_v3"]').textContent()).toContain('on this device');
     expect(await page.locator('[data-testid="engine"]').textContent()).toContain(refOf(inception));

@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { BACKBONE_RULE, chooseBackbone, type BackboneRule } from '../../client/lib/backbone-choice.ts';
 
-const both = ['mobilenet_v2', 'inception_v3'];
+const PAIR = 'mobilenet_v2+inception_v3';
+// What a server of both backbones lists: each, then their pair.
+const both = ['mobilenet_v2', 'inception_v3', PAIR];
 const largerByDefault: BackboneRule = { ...BACKBONE_RULE, fastDeviceDefault: 'larger' };
 const baseByDefault: BackboneRule = { ...BACKBONE_RULE, fastDeviceDefault: 'base' };
 // The threshold in base milliseconds: the larger backbone's estimate is base x ratio.
@@ -29,7 +31,22 @@ describe('chooseBackbone', () => {
   });
 
   it('picks the larger backbone on a fast device when the policy makes it the fast-device default', () => {
-    expect(chooseBackbone(both, { forwardMs: edgeMs * 0.9 }, null, largerByDefault)).toMatchObject({ backbone: 'inception_v3', ruleBackbone: 'inception_v3', by: 'rule' });
+    expect(chooseBackbone(both, { forwardMs: edgeMs * 0.9 }, null, largerByDefault)).toMatchObject({ backbone: PAIR, ruleBackbone: PAIR, by: 'rule' });
+  });
+
+  it('is the pair MobileNetV2 + InceptionV3, the default on fast devices, at both networks\' cost (12 + 1)', () => {
+    expect(BACKBONE_RULE).toMatchObject({ base: 'mobilenet_v2', larger: PAIR, largerCostRatio: 13, fastDeviceDefault: 'larger' });
+    // With the policy as shipped: a fast device (desktop-class) gets the pair, a phone keeps MobileNetV2.
+    expect(chooseBackbone(both, { forwardMs: 15 }, null)).toMatchObject({ backbone: PAIR, by: 'rule', fastDevice: true, offerLarger: true });
+    expect(chooseBackbone(both, { forwardMs: 15 }, null).reason).toContain(`~195 ms`);
+    expect(chooseBackbone(both, { forwardMs: 91 }, null)).toMatchObject({ backbone: 'mobilenet_v2', fastDevice: false, offerLarger: false });
+    // A server without the pair (an old manifest, or the operator left it out): MobileNetV2, and InceptionV3 only if chosen.
+    expect(chooseBackbone(['mobilenet_v2', 'inception_v3'], { forwardMs: 15 }, null)).toMatchObject({ backbone: 'mobilenet_v2', offerLarger: false });
+    expect(chooseBackbone(['mobilenet_v2', 'inception_v3'], { forwardMs: 15 }, null).reason).toBe(`${PAIR} is not served: mobilenet_v2`);
+  });
+
+  it('keeps InceptionV3 alone choosable by a person, on a fast device too', () => {
+    expect(chooseBackbone(both, { forwardMs: 15 }, 'inception_v3')).toMatchObject({ backbone: 'inception_v3', by: 'person', ruleBackbone: PAIR });
   });
 
   it('keeps the base backbone on a slow (phone-class) device, without offering the larger', () => {
