@@ -34,7 +34,11 @@ export type ServedBackbone = Omit<Manifest['backbone'], 'files'> & { files: Serv
 export interface ModelsResponse {
   /** The default backbone: the one the edge runs (`/v1/predict`, `/v1/embed`). */
   backbone: ServedBackbone;
-  /** Every backbone served, the default first: heads for any of them are stored and synced; only the default runs at the edge. */
+  /**
+   * Every backbone served, the default first, then any pair of them after its members (`members`,
+   * no files of its own; shared/model/backbone-pair.ts): heads for any of them are stored and
+   * synced; only the default runs at the edge.
+   */
   backbones: ServedBackbone[];
   heads: (Omit<Manifest['heads'][number], 'files' | 'url' | 'document'> & { url: string; document: ServedFile; files: ServedFile[] })[];
 }
