@@ -49,11 +49,6 @@ export function pairManifest(manifests: readonly BackboneManifest[]): BackboneMa
   };
 }
 
-/** Whether a manifest entry is a pair (has `members`). */
-export function isPairManifest(manifest: Pick<BackboneManifest, 'members'>): boolean {
-  return (manifest.members?.length ?? 0) > 0;
-}
-
 /** What needs one graph was asked of a pair of backbones. */
 export class PairBackboneError extends Error {
   override readonly name = 'PairBackboneError';
