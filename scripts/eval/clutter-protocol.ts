@@ -12,6 +12,10 @@
  *   {@link DETECTOR_MIN_SCORE} the whole scene is used;
  * - `oracle` (a yardstick, not a method): the box the object was pasted in, padded and made square
  *   the same way: what a perfect finder would give, so "recovered" can be read against it;
+ * - `cam`, `cam-max`, `cam-vote`, `cam-avg`, `cam-window`, `cam-mil`, `coloc` (only when named in
+ *   `--clutter-methods`): class-aware boxes, from the whole-scene head's class activation maps or
+ *   from candidate windows judged by that head or by the other shots (scripts/eval/clutter-cam.ts,
+ *   clutter-coloc.ts; session 11: none recovers any of the gap on emoji);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
@@ -49,10 +53,15 @@ import { DETECTOR_REF, loadDetector, type Detection, type Detector } from './det
 import { EmbeddingCache } from './embedding-cache.ts';
 import type { AskedContext } from './asked.ts';
 import { appDetail, predictAsApp, trainAsApp } from './recipes.ts';
+import type { TrainAndGuardResult } from '../../shared/learn/train-app.ts';
+import { CAM_METHODS, camAccuracy, MapCache, type CamMethod } from './clutter-cam.ts';
 
 /** The ways of framing a scene (module comment). */
-export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle'] as const;
+export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS] as const;
 export type CropMethod = (typeof CROP_METHODS)[number];
+/** What `--clutter` measures unless `--clutter-methods` names others: the class-aware ones (scripts/eval/clutter-cam.ts) only when named. */
+export const DEFAULT_CROP_METHODS: readonly CropMethod[] = ['clean', 'none', 'featuremap', 'detector', 'oracle'];
+const isCam = (m: CropMethod): m is CamMethod => (CAM_METHODS as readonly string[]).includes(m);
 /** Shots a class: the goals' k. */
 export const CLUTTER_K = 10;
 /** The last feature map of MobileNetV2 (shared/model/backbone-split.ts names its layers). */
@@ -132,8 +141,8 @@ interface BoxTiming {
  * (the layer and the threshold: feature-map crops; the minimum score: detector crops; the pad: every crop).
  */
 export function methodsFor(crop: Partial<CropSettings> | undefined): CropMethod[] {
-  if (!crop) return [...CROP_METHODS];
-  return CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none' && m !== 'clean') || ((crop.threshold !== undefined || crop.layer !== undefined) && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
+  if (!crop) return [...DEFAULT_CROP_METHODS];
+  return DEFAULT_CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none' && m !== 'clean') || ((crop.threshold !== undefined || crop.layer !== undefined) && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
 }
 
 /** The box of a scene from its cached or freshly computed material. */
@@ -153,6 +162,7 @@ export async function runClutterProtocols(
   const timing = new Map<string, BoxTiming>();
   let featureLayer = FEATURE_LAYER;
   let detector: Detector | null = null;
+  let mapCache: MapCache | undefined;
   const caches = new Map<string, BoxCache>();
   const cacheFor = (ref: string, dir: string | null): BoxCache => {
     let cache = caches.get(ref);
@@ -171,20 +181,41 @@ export async function runClutterProtocols(
         const scenes = new Map<string, Promise<Scene>>();
         const drawn = (image: EvalImage): Promise<Scene> => scenes.get(image.id) ?? (scenes.set(image.id, clutteredScene(image, dataset.name, design)), scenes.get(image.id) as Promise<Scene>);
         const oracleBoxes = new Map<string, Box>();
+        // The same true boxes by scene id (the class-aware crops' log says how their boxes fit them).
+        const trueBoxes = new Map<string, Box>();
         const scene = (image: EvalImage): EvalImage => ({
           ...clutteredImage(image, dataset.name, design),
           pixels: async () => {
             const { pixels, box } = await drawn(image);
             oracleBoxes.set(EmbeddingCache.key(pixels), box);
+            trueBoxes.set(`clutter:${image.id}`, box);
             return pixels;
           },
         });
         const shots = (split.shots.get(CLUTTER_K) ?? []).map(scene);
         const test = split.test.map(scene);
+        // The head trained on the whole scenes, whose maps the class-aware crops read (once a seed).
+        let h0: Promise<TrainAndGuardResult> | undefined;
         for (const method of ctx.methods ?? methodsFor(ctx.crop)) {
           const key = `${dataset.name}:${method}`;
           const times = timing.get(key) ?? { computed: 0, ms: [], seen: new Set<string>() };
           timing.set(key, times);
+          if (isCam(method)) {
+            const t0 = performance.now();
+            h0 ??= ctx.stored(shots).then((train) => trainAsApp(train, ctx));
+            mapCache ??= new MapCache(ctx.cacheDir ? join(ctx.cacheDir, 'cam-maps', encodeURIComponent(ctx.model.ref)) : null, ctx.model);
+            const boxMs = new Map<string, number>();
+            const out = await camAccuracy(method, shots, test, await h0, ctx, mapCache, boxMs, { ...(ctx.crop?.threshold === undefined ? {} : { threshold: ctx.crop.threshold }), ...(ctx.crop?.pad === undefined ? {} : { pad: ctx.crop.pad }) }, (image) => trueBoxes.get(image.id));
+            for (const [id, ms] of boxMs) {
+              if (times.seen.has(id)) continue;
+              times.seen.add(id);
+              times.ms.push(ms);
+            }
+            const ms = performance.now() - t0;
+            record(dataset.name, method, seed, out.accuracy, ms);
+            ctx.log(`k=${CLUTTER_K}] clutter app+${method.padEnd(10)} ${(100 * out.accuracy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(1).padStart(6)} s  ${out.passes.toFixed(2)} crops a test scene, ${out.result ? appDetail(out.result) : ''}; boxes: ${out.fit}`);
+            continue;
+          }
           // The default layer keeps the cache file it always had.
           const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : DETECTOR_REF;
           const boxCache = method === 'clean' || method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
@@ -253,6 +284,10 @@ export async function runClutterProtocols(
     const [dataset, method] = key.split(':') as [string, CropMethod];
     if (method === 'clean' || method === 'none' || method === 'oracle' || !t.ms.length) continue;
     const mean = t.ms.reduce((a, b) => a + b, 0) / t.ms.length;
+    if (isCam(method)) {
+      out[`eval.${dataset}-clutter.${method}.box_ms`] = { value: Math.round(mean), unit: 'ms', std: Math.round(Math.sqrt(t.ms.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, t.ms.length - 1))), n: t.ms.length, note: 'mean ms to find one scene\'s box: MobileNetV2 pass to its embedding parts\' layers (recorded time when read from the map cache) + the class activation maps of the whole-scene head (shared/crop/class-box.ts), Node WASM; each crop is one more backbone pass (cam-vote: up to 3 crops a test scene)' };
+      continue;
+    }
     out[`eval.${dataset}-clutter.${method}.box_ms`] = {
       value: Math.round(mean),
       unit: 'ms',

@@ -93,7 +93,7 @@ const USAGE = `Usage: npm run eval -- [options]
                       the clutter scenes made otherwise: the background's contrast
                       (0..1, default 0.3), no distractors, or no scene (the clean
                       images, framed the same ways) (scripts/eval/clutter.ts); need --out
-  --clutter-methods clean,none,featuremap,detector,oracle
+  --clutter-methods clean,none,featuremap,detector,oracle,cam,cam-max,cam-vote
                       only these ways of framing a scene
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
