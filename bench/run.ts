@@ -7,6 +7,7 @@
 import { build } from '../scripts/build.ts';
 import { benchCapacity } from './capacity.ts';
 import { benchCli } from './cli.ts';
+import { benchCrop } from './crop.ts';
 import { benchDecode } from './decode-memory.ts';
 import { benchEdge } from './edge.ts';
 import { benchFineTunedEdge } from './finetuned-edge.ts';
@@ -40,6 +41,7 @@ const node = await section('node', () => benchNode());
 const decode = await section('decode', () => benchDecode());
 const edge = await section('edge', () => benchEdge());
 const finetunedEdge = await section('finetuned-edge', () => benchFineTunedEdge(15));
+const crop = await section('crop', () => benchCrop());
 const finetune = await section('finetune', () => benchFinetuneStep());
 const browser = await section('browser', () => import('./browser.ts').then((m) => m.benchBrowser()));
 const phone = await section('phone', () => import('./phone.ts').then((m) => m.benchPhone()));
@@ -61,6 +63,7 @@ const results: Results = {
   ...decode,
   ...edge,
   ...finetunedEdge,
+  ...crop,
   ...finetune,
   ...browser,
   ...phone,
