@@ -10,7 +10,8 @@
  * - Improve further refuses to fine-tune on it and says why;
  * - the release rule: back on MobileNetV2 with the active head on the pair, the pair and both
  *   members stay loaded; once the active head is on MobileNetV2, the pair and InceptionV3 are
- *   released and the tensor count is MobileNetV2's alone again.
+ *   released and the tensor count is MobileNetV2's alone again;
+ * - a relaunch with the pair chosen loads it at start from both members' stored files.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -18,7 +19,7 @@ import type { HeadsResponse, ServedBackbone } from '../../shared/api/types.ts';
 import { launchChromium, openHarness, watchModelTraffic, type Browser } from './chrome.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { refOf, servedBackbonePair } from './util.ts';
-import { isLoaded, memory, released } from './backbone-steps.ts';
+import { isLoaded, memory, relaunchLoaded, released } from './backbone-steps.ts';
 
 const baseUrl = inject('baseUrl');
 
@@ -166,5 +167,20 @@ describe('the pair MobileNetV2 + InceptionV3 in use', () => {
     await released(page, refOf(inception));
     expect(await isLoaded(page, refOf(mobilenet))).toBe(true);
     expect((await memory(page)).tensors).toBe(mobilenetOnlyTensors);
+  });
+
+  it('a relaunch with the pair chosen loads it from the stored files of both members, no download, and its head predicts', async () => {
+    await page.evaluate(() => window.tannerin.updateStoredBackboneChoice({ personChoice: 'mobilenet_v2+inception_v3' }));
+    await browser.close();
+    const again = await relaunchLoaded(browser.profileDir, baseUrl);
+    browser = again.browser;
+    page = again.page;
+    expect(again.loaded.backbone).toBe(refOf(pair));
+    expect(again.loaded.bytesDownloaded).toBe(0);
+    expect(again.traffic.requests).toEqual([]);
+    for (const ref of [refOf(mobilenet), refOf(inception)]) expect(await isLoaded(page, ref)).toBe(true);
+    const result = await page.evaluate(([img, id]) => window.tannerin.tryPredict(img, { headId: id }), [testImage, pairHead] as const);
+    if (!result.ok) throw new Error(`predict failed: ${result.error.message}`);
+    expect(result.result.head.backbone).toBe(refOf(pair));
   });
 });
