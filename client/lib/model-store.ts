@@ -127,10 +127,13 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
 
 /**
  * Every backbone a manifest serves: `backbone` (the default) first, then the others `backbones[]`
- * lists by id (none in a manifest stored before `backbones[]`).
+ * lists by id (none in a manifest stored before `backbones[]`). A pair is listed only when each of
+ * its members is (a manifest whose pair names another version of a member leaves the pair out).
  */
 export function servedBackboneList(manifest: ModelsResponse): ServedBackbone[] {
-  return [manifest.backbone, ...(manifest.backbones ?? []).filter((b) => b.id !== manifest.backbone.id)];
+  const list = [manifest.backbone, ...(manifest.backbones ?? []).filter((b) => b.id !== manifest.backbone.id)];
+  const singles = new Set(list.filter((b) => !b.members?.length).map(backboneRef));
+  return list.filter((b) => !b.members?.length || b.members.every((ref) => singles.has(ref)));
 }
 
 /**
