@@ -4,16 +4,18 @@
  * and gives the same scores, and those are the scores the same head without the crop gives the
  * crop itself (cut here with the answered box, sent as a lossless PNG). The answer validates
  * against the OpenAPI description; the tensor count stays flat. A detector crop is a 409, an
- * embedding for a crop head a 422, a bad crop setting a 422 on upload.
+ * embedding for a crop head a 422, a bad crop setting a 422 on upload. A crop head the operator
+ * publishes keeps its crop in the standard files browsers load, and predicts anonymously the same.
  */
 import { Validator, type Schema } from '@cfworker/json-schema';
+import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DiagnosticsResponse, PredictResponse } from '../../shared/api/types.ts';
+import type { DiagnosticsResponse, ModelsResponse, PredictResponse } from '../../shared/api/types.ts';
 import { cropToBox } from '../../shared/crop/box.ts';
-import type { HeadDocument } from '../../shared/head/document.ts';
+import { importHeadFiles, type HeadDocument } from '../../shared/head/document.ts';
 import { cropScenePixels, cropScenePng } from '../helpers/crop-scene.ts';
 import { makePng } from '../helpers/images.ts';
-import { BASE, bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp } from './helpers.ts';
+import { BASE, bearer, call, expectError, float32Body, maxAbsDiff, post, putHead, signUp, testEnv } from './helpers.ts';
 
 const reference = inject('cropHead');
 
@@ -103,5 +105,22 @@ describe('crop heads the edge cannot run, and bad crop settings', () => {
     expect((await upload(bad)).status).toBe(201);
     const res = await post(`/v1/predict?head=${bad.id}`, cropScenePng(), 'image/png', bearer(token));
     expect(await expectError(res, 422, 'invalid_head')).toMatch(/crop\.layer "no_such_layer" is not a layer of this backbone/);
+  });
+});
+
+describe('a published crop head', () => {
+  it('keeps its crop in the files browsers load, and predicts the same box and scores anonymously', async () => {
+    const operator = { authorization: `Bearer ${testEnv(env).OPERATOR_TOKEN as string}` };
+    const res = await call('/v1/operator/heads/crop-things', { method: 'PUT', body: JSON.stringify(cropHead), headers: { 'content-type': 'application/json', ...operator } });
+    expect(res.status, await res.clone().text()).toBe(201);
+    const entry = ((await (await call('/v1/models')).json()) as ModelsResponse).heads.find((h) => h.id === 'crop-things');
+    const [modelJson, weights] = await Promise.all((entry?.files ?? []).map(async (f) => new Uint8Array(await (await call(new URL(f.url).pathname)).arrayBuffer())));
+    const imported = importHeadFiles(JSON.parse(new TextDecoder().decode(modelJson)) as Record<string, unknown>, weights as Uint8Array);
+    expect(imported).toMatchObject({ formatVersion: 2, crop: cropHead.crop });
+
+    const answer = (await (await post('/v1/predict?head=crop-things', cropScenePng(), 'image/png')).json()) as PredictResponse;
+    expect(maxAbsDiff(Object.values(answer.crop?.box ?? {}), Object.values(reference.box))).toBeLessThanOrEqual(1e-6);
+    expect(maxAbsDiff(answer.predictions.map((p) => p.score), reference.predictions.map((p) => p.score))).toBeLessThanOrEqual(1e-4);
+    expect((await call('/v1/operator/heads/crop-things', { method: 'DELETE', headers: operator })).status).toBe(204);
   });
 });
