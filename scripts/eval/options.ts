@@ -214,7 +214,8 @@ export function readOptions(): {
   for (const d of datasetNames) if (!DATASETS.includes(d)) throw new UsageError(`unknown dataset ${d} (known: ${DATASETS.join(', ')})`, USAGE);
   const backboneIds = values.backbones ? values.backbones.split(',') : [];
   if (backboneIds.length) {
-    const installed = servedBackbones(installedManifest()).map((b) => b.id);
+    // A served pair (`members`) is not a backbone to run: `A+B` names it.
+    const installed = servedBackbones(installedManifest()).filter((b) => !b.members).map((b) => b.id);
     for (const id of backboneIds.flatMap((b) => b.split('+'))) if (!installed.includes(id)) throw new UsageError(`backbone ${id} is not installed (installed: ${installed.join(', ')}; see TANNERIN_BACKBONES in the README)`, USAGE);
     const tuning = recipes.filter((r) => FINE_TUNING_RECIPES.includes(r));
     if (tuning.length && backboneIds.some((id) => id !== installed[0])) throw new UsageError(`${tuning.join(', ')} run on ${installed[0] ?? 'the default backbone'} only`, USAGE);
