@@ -167,6 +167,15 @@ describe('the pair MobileNetV2 + InceptionV3 in use', () => {
     await released(page, refOf(inception));
     expect(await isLoaded(page, refOf(mobilenet))).toBe(true);
     expect((await memory(page)).tensors).toBe(mobilenetOnlyTensors);
+
+    // The head on the pair, named: both members load again from their stored files, no download.
+    const traffic = watchModelTraffic(browser.context);
+    const named = await page.evaluate(([img, id]) => window.tannerin.tryPredict(img, { headId: id }), [testImage, pairHead] as const);
+    await traffic.settled();
+    if (!named.ok) throw new Error(`predict failed: ${named.error.message}`);
+    expect(named.result.head.backbone).toBe(refOf(pair));
+    expect(traffic.requests).toEqual([]);
+    for (const ref of [refOf(pair), refOf(inception)]) expect(await isLoaded(page, ref)).toBe(true);
   });
 
   it('a relaunch with the pair chosen loads it from the stored files of both members, no download, and its head predicts', async () => {
