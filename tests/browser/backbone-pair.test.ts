@@ -11,7 +11,9 @@
  * - the release rule: back on MobileNetV2 with the active head on the pair, the pair and both
  *   members stay loaded; once the active head is on MobileNetV2, the pair and InceptionV3 are
  *   released and the tensor count is MobileNetV2's alone again;
- * - a relaunch with the pair chosen loads it at start from both members' stored files.
+ * - a relaunch with the pair chosen loads it at start from both members' stored files;
+ * - a device that synced the head without InceptionV3 lists what it needs (the pair, InceptionV3's
+ *   bytes), and predicts once the pair is downloaded.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -191,5 +193,33 @@ describe('the pair MobileNetV2 + InceptionV3 in use', () => {
     const result = await page.evaluate(([img, id]) => window.tannerin.tryPredict(img, { headId: id }), [testImage, pairHead] as const);
     if (!result.ok) throw new Error(`predict failed: ${result.error.message}`);
     expect(result.result.head.backbone).toBe(refOf(pair));
+  });
+
+  it('a device that synced the head without InceptionV3 lists what it needs, and predicts after downloading the pair', async () => {
+    const code = await page.evaluate(() => window.tannerin.createPairingCode());
+    const b = await launchChromium();
+    try {
+      const pageB = await openHarness(b, baseUrl);
+      await pageB.evaluate(() => window.tannerin.startBackend());
+      await pageB.evaluate(() => window.tannerin.load());
+      const paired = await pageB.evaluate((c) => window.tannerin.trySync('pair', c), code.code);
+      if (!paired.ok) throw new Error(`pairing failed: ${paired.error.message}`);
+      expect((await pageB.evaluate(() => window.tannerin.waitForSync('synced'))).status).toBe('synced');
+      const listed = (await pageB.evaluate(() => window.tannerin.listHeads())).find((x) => x.id === pairHead);
+      expect(listed).toMatchObject({ backbone: refOf(pair), usable: false, needs: { backbone: refOf(pair), downloadBytes: bytesOf(inception) } });
+      const refused = await pageB.evaluate(([img, id]) => window.tannerin.tryPredict(img, { headId: id }), [testImage, pairHead] as const);
+      expect(refused.ok ? null : refused.needed).toEqual({ backbone: refOf(pair), downloadBytes: bytesOf(inception) });
+      const downloaded = await pageB.evaluate((ref) => window.tannerin.downloadBackbone(ref), refOf(pair));
+      if (!downloaded.ok) throw new Error(`download failed: ${downloaded.error.message}`);
+      const total = bytesOf(mobilenet) + bytesOf(inception);
+      expect(downloaded.download.at(-1)).toEqual([total, total]);
+      const result = await pageB.evaluate(([img, id]) => window.tannerin.tryPredict(img, { headId: id }), [testImage, pairHead] as const);
+      if (!result.ok) throw new Error(`predict failed: ${result.error.message}`);
+      expect(result.result.head.backbone).toBe(refOf(pair));
+      // Device B keeps MobileNetV2 in use: the head predicts on its own backbone.
+      expect(await pageB.evaluate(() => window.tannerin.currentBackbone().ref)).toBe(refOf(mobilenet));
+    } finally {
+      await b.dispose();
+    }
   });
 });
