@@ -18,6 +18,7 @@
  */
 import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, isFineTuned, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
 import { TannerinError } from '../../shared/errors.ts';
+import { hasCrop } from '../../shared/head/crop.ts';
 import { isHeadId, validateHeadDocument } from '../../shared/head/validate.ts';
 import { documentWeightCount } from '../../shared/predict/predictor.ts';
 import { currentBackbone, currentBackboneOrNull } from './current-backbone.ts';
@@ -322,12 +323,17 @@ export async function importHead(
 /**
  * Throws, saying what is wrong, unless `doc` can run here: the shared validator
  * (shared/head/validate.ts, the same checks the Worker applies to uploads) against the loaded
- * backbone, and for a fine-tuned model against the backbone's own layers.
+ * backbone, and for a fine-tuned model or a crop head against the backbone's own layers.
  */
 export function checkHead(doc: unknown, options: { requireHeadId?: boolean } = {}): HeadDocument {
   const backbone = currentBackbone();
   try {
-    return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(isFineTuned(doc) ? { backboneModel: backbone.modelJson } : {}) }).doc;
+    if (hasCrop(doc) && backbone.manifest.members?.length) {
+      throw new TannerinError('invalid_head', `Invalid head document: a crop head finds its box in one backbone's feature map, and ${backbone.ref} is a pair of two; train it on one backbone instead.`);
+    }
+    // A fine-tuned model's tail and a crop's layer are checked against the backbone's own layers.
+    const needsLayers = isFineTuned(doc) || hasCrop(doc);
+    return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(needsLayers ? { backboneModel: backbone.modelJson } : {}) }).doc;
   } catch (err) {
     if (err instanceof TannerinError && err.code === 'backbone_mismatch') {
       throw new Error(`the head was made for backbone ${String((doc as { backbone?: unknown }).backbone)}, but this device runs ${backbone.ref}: retrain it here instead`, { cause: err });

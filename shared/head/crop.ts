@@ -71,3 +71,12 @@ export interface CropUsed {
 export function formatVersionFor(crop: HeadCrop | undefined): 1 | 2 {
   return crop ? CROP_FORMAT_VERSION : 1;
 }
+
+/**
+ * Whether a parsed (not yet validated) document has a crop: its validation then needs the
+ * backbone's `model.json`, so a layer that is not a feature map is refused on upload, not when the
+ * head first predicts (shared/head/validate-crop.ts).
+ */
+export function hasCrop(value: unknown): value is { crop: unknown } {
+  return typeof value === 'object' && value !== null && 'crop' in value && (value as { crop: unknown }).crop !== undefined;
+}

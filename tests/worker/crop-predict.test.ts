@@ -100,11 +100,24 @@ describe('crop heads the edge cannot run, and bad crop settings', () => {
     for (const [doc, pattern] of cases) expect(await expectError(await upload(doc), 422, 'invalid_head')).toMatch(pattern);
   });
 
-  it('a stored crop head whose layer the backbone does not compute: 422 invalid_head naming the layer', async () => {
+  it('a crop layer that is not a feature map of the backbone: 422 on upload (personal and operator), naming the layer', async () => {
     const bad = { ...cropHead, id: crypto.randomUUID(), crop: { ...cropHead.crop, layer: 'no_such_layer' } };
-    expect((await upload(bad)).status).toBe(201);
-    const res = await post(`/v1/predict?head=${bad.id}`, cropScenePng(), 'image/png', bearer(token));
-    expect(await expectError(res, 422, 'invalid_head')).toMatch(/crop\.layer "no_such_layer" is not a layer of this backbone/);
+    expect(await expectError(await upload(bad), 422, 'invalid_head')).toMatch(/crop\.layer "no_such_layer" is not a feature map .* of mobilenet_v2@/);
+    // A layer with a flat output (global pooling: 1280 floats) is no feature map either.
+    const flat = { ...cropHead, id: crypto.randomUUID(), crop: { ...cropHead.crop, layer: 'flatten_1' } };
+    expect(await expectError(await upload(flat), 422, 'invalid_head')).toMatch(/crop\.layer "flatten_1" is not a feature map/);
+    expect((await call(`/v1/heads/${bad.id}`, { headers: bearer(token) })).status).toBe(404);
+    const operator = { authorization: `Bearer ${testEnv(env).OPERATOR_TOKEN as string}` };
+    const res = await call('/v1/operator/heads/bad-crop', { method: 'PUT', body: JSON.stringify(bad), headers: { 'content-type': 'application/json', ...operator } });
+    expect(await expectError(res, 422, 'invalid_head')).toMatch(/crop\.layer "no_such_layer" is not a feature map/);
+  });
+
+  it('a stored crop head whose layer the folded graph does not compute: 422 invalid_head at predict time, naming the layer', async () => {
+    // bn_Conv1 is a feature map of model.json (so the upload passes) but is folded into Conv1.
+    const folded = { ...cropHead, id: crypto.randomUUID(), crop: { ...cropHead.crop, layer: 'bn_Conv1' } };
+    expect((await upload(folded)).status).toBe(201);
+    const res = await post(`/v1/predict?head=${folded.id}`, cropScenePng(), 'image/png', bearer(token));
+    expect(await expectError(res, 422, 'invalid_head')).toMatch(/crop\.layer "bn_Conv1" is folded into/);
   });
 });
 

@@ -8,6 +8,7 @@ import type { Context } from 'hono';
 import { HEAD_TYPE } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
+import { hasCrop } from '../../shared/head/crop.ts';
 import { isFineTuned } from '../../shared/head/document.ts';
 import { isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
@@ -71,8 +72,17 @@ export function putHeadRoute() {
         `Invalid head document: a fine-tuned model extends one backbone's layers, and ${claimed} is a pair of two (${backbone.members.join(', ')}); fine-tune on ${backboneRef(manifest.backbone)} instead.`,
       );
     }
-    // Fine-tuned models are checked against the backbone's own layers; plain heads need no file.
-    const head = validateHeadDocument(parsed, backbone, isFineTuned(parsed) ? { backboneModel: await getBackboneModelJson(c.env, backbone) } : {});
+    // A pair has no single graph to find a crop's box in (crops run on one backbone).
+    if (backbone.members?.length && hasCrop(parsed)) {
+      throw new TannerinError(
+        'invalid_head',
+        `Invalid head document: a crop head finds its box in one backbone's feature map, and ${claimed} is a pair of two (${backbone.members.join(', ')}); train crops on ${backboneRef(manifest.backbone)} instead.`,
+      );
+    }
+    // Fine-tuned models and crop heads are checked against the backbone's own layers (its tail's,
+    // the crop's layer, so a bad one is a 422 here, not at predict time); plain heads need no file.
+    const needsLayers = isFineTuned(parsed) || hasCrop(parsed);
+    const head = validateHeadDocument(parsed, backbone, needsLayers ? { backboneModel: await getBackboneModelJson(c.env, backbone) } : {});
     if (head.doc.id !== id) throw new TannerinError('invalid_head', `Invalid head document: its id ${head.doc.id} is not the id in the URL (${id}).`);
     const upload: HeadUpload = { head, bytes, etag: await sha256Hex(bytes) };
 

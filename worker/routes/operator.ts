@@ -19,13 +19,14 @@
 import type { Context } from 'hono';
 import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
+import { hasCrop } from '../../shared/head/crop.ts';
 import { isFineTuned } from '../../shared/head/document.ts';
 import { isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
 import type { Manifest } from '../../shared/model/manifest.ts';
 import type { AppEnv } from '../env.ts';
 import { quoteEtag } from '../http/etag.ts';
-import { getManifest } from '../inference/model-runtime.ts';
+import { getBackboneModelJson, getManifest } from '../inference/model-runtime.ts';
 import type { PublishedIndex } from '../inference/published-index.ts';
 import { quotas } from '../store/quotas.ts';
 import { mediaType, readBody } from '../http/read-body.ts';
@@ -101,7 +102,8 @@ export function publishRoute(published: PublishedIndex) {
         'Invalid head document: it is a fine-tuned model (backboneTail); only plain heads can be published as default heads so far (train with --recipe head). Fine-tuned models run at the edge as personal heads (PUT /v1/heads/<id>).',
       );
     }
-    const doc = validateHeadDocument(parsed, manifest.backbone).doc;
+    // A crop's layer is checked against the backbone's model.json on upload (422), not at predict time.
+    const doc = validateHeadDocument(parsed, manifest.backbone, hasCrop(parsed) ? { backboneModel: await getBackboneModelJson(c.env, manifest.backbone) } : {}).doc;
 
     const shipped = isShipped(manifest, name);
     const current = await findPublished(c.env.DB, name);
