@@ -50,8 +50,9 @@ export function setCurrentBackbone(backbone: Backbone | null): void {
  * the same id but another version is disposed (once its leases end).
  */
 export function addLoadedBackbone(backbone: Backbone): void {
-  // A pair's members are loaded backbones too (its loader added them; this keeps them if not).
-  for (const member of backbone.members ?? []) if (loaded.get(member.manifest.id) !== member) addLoadedBackbone(member);
+  // A pair's members are loaded backbones too, kept with it (one released while leased is no
+  // longer to be disposed when its lease ends).
+  for (const member of backbone.members ?? []) addLoadedBackbone(member);
   const previous = loaded.get(backbone.manifest.id);
   if (previous && previous !== backbone) {
     loaded.delete(backbone.manifest.id);
