@@ -93,8 +93,10 @@ const USAGE = `Usage: npm run eval -- [options]
                       the clutter scenes made otherwise: the background's contrast
                       (0..1, default 0.3), no distractors, or no scene (the clean
                       images, framed the same ways) (scripts/eval/clutter.ts); need --out
-  --clutter-methods clean,none,featuremap,detector,oracle,cam,cam-max,cam-vote
-                      only these ways of framing a scene
+  --clutter-methods clean,none,featuremap,detector,oracle,...
+                      only these ways of framing a scene; the class-aware ones
+                      (cam, cam-max, cam-vote, cam-avg, cam-window, cam-mil,
+                      coloc, grid, grid-mil, grid-knows) run only when named
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
   --ask-rules NAME=X,...  chooseToAsk's rules for measuring another choice
