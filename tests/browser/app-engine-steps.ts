@@ -9,12 +9,22 @@
 import { Buffer } from 'node:buffer';
 import { clickText, type EngineFile, type EnginePage } from './engine.ts';
 import type { EmojiImage } from './emoji.ts';
+import { PINNED_BACKBONE_CHOICE } from './app-steps.ts';
 
 /** An emoji image as a file for an `<input type=file>`. */
 export const engineFile = (e: EmojiImage): EngineFile => ({ name: e.file, mimeType: e.image.type, buffer: Buffer.from(e.image.base64, 'base64') });
 
-/** Opens the app and waits until the models are loaded and the screens are shown. */
+/**
+ * Opens the app and waits until the models are loaded and the screens are shown. First, on a
+ * static page of the same origin (the API description, which loads no model), it pins the backbone
+ * choice of app-steps.ts {@link PINNED_BACKBONE_CHOICE} (MobileNetV2, whatever this machine's speed),
+ * unless one is already kept there.
+ */
 export async function openEngineApp(page: EnginePage, origin: string): Promise<void> {
+  await page.goto(`${origin}/api.html`);
+  await page.evaluate(({ key, value }) => {
+    if (!localStorage.getItem(key)) localStorage.setItem(key, value);
+  }, PINNED_BACKBONE_CHOICE);
   await page.goto(`${origin}/`);
   await page.waitForFunction(() => document.body.dataset.ready === 'true', undefined, 90_000);
 }

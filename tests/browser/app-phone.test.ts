@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
-import { emojiFile, openApp as openAppAt, uploadToClass } from './app-steps.ts';
+import { emojiFile, openApp as openAppAt, pinBaseBackbone, uploadToClass } from './app-steps.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { ANDROID, axeProblems, countTargets, fakeNavigator, IPAD_AS_MAC, IPHONE, smallTargets } from './phone-checks.ts';
 
@@ -59,6 +59,7 @@ describe('iPhone and iPad: the Home Screen notice', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
+    await pinBaseBackbone(browser.context);
   });
   afterAll(async () => {
     await browser?.dispose();
@@ -155,6 +156,7 @@ describe('persistent storage', () => {
   let browser: Browser;
   beforeAll(async () => {
     browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
+    await pinBaseBackbone(browser.context);
   });
   afterAll(async () => {
     await browser?.dispose();
@@ -225,6 +227,7 @@ describe('the app at 360x740 with a (fake) camera', () => {
       args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
       permissions: ['camera'],
     });
+    await pinBaseBackbone(browser.context);
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
     // Records each camera request: its constraints and whether a tap (user activation) led to it.
     await page.addInitScript(() => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
-import { emojiFile, openApp as openAppAt, uploadToClass } from './app-steps.ts';
+import { emojiFile, openApp as openAppAt, pinBaseBackbone, uploadToClass } from './app-steps.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { launchWithFakeCamera, PHONE, type FakeCameraBrowser } from './fake-camera.ts';
 
@@ -107,6 +107,7 @@ function phoneSession(): { browser: Browser; page: Page } {
   const session = {} as { browser: Browser; page: Page };
   beforeAll(async () => {
     session.browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
+    await pinBaseBackbone(session.browser.context);
     session.page = session.browser.context.pages()[0] ?? (await session.browser.context.newPage());
   });
   afterAll(async () => {
@@ -398,6 +399,7 @@ describe('the camera path (fake capture device)', () => {
   beforeAll(async () => {
     camera = await launchWithFakeCamera(train('heart').map((e) => Buffer.from(e.image.base64, 'base64')));
     browser = camera.browser;
+    await pinBaseBackbone(browser.context);
     page = browser.context.pages()[0] ?? (await browser.context.newPage());
   });
   afterAll(async () => {
@@ -454,6 +456,7 @@ describe('storage full', () => {
 
   it('still works this session and says the model could not be kept', async () => {
     browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
+    await pinBaseBackbone(browser.context);
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     // A quota smaller than the model (2.4 MB) for this origin.
     const cdp = await browser.context.newCDPSession(page);
