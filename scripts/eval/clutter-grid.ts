@@ -55,16 +55,16 @@ export function gridBoxes(side = GRID_SIDE, stride = GRID_STRIDE): Box[] {
 export const GRID_BOXES = gridBoxes().length;
 
 /** A scene's crop at one candidate, as an image of its own (its id names the box, as clutter-cam.ts's). */
-function crop(image: EvalImage, box: Box, photoId = image.id): EvalImage & { photoId: string } {
+export function crop(image: EvalImage, box: Box, photoId = image.id): EvalImage & { photoId: string } {
   const r = (x: number): string => x.toFixed(4);
   return { id: `${image.id}@box:${r(box.x)},${r(box.y)},${r(box.width)},${r(box.height)}`, photoId, label: image.label, pixels: async () => cropToBox(await image.pixels(), box) };
 }
 
 /** Whether `inner` lies whole inside `outer` (to a rounding). */
-const holds = (outer: Box, inner: Box): boolean => inner.x >= outer.x - 1e-6 && inner.y >= outer.y - 1e-6 && inner.x + inner.width <= outer.x + outer.width + 1e-6 && inner.y + inner.height <= outer.y + outer.height + 1e-6;
+export const holds = (outer: Box, inner: Box): boolean => inner.x >= outer.x - 1e-6 && inner.y >= outer.y - 1e-6 && inner.x + inner.width <= outer.x + outer.width + 1e-6 && inner.y + inner.height <= outer.y + outer.height + 1e-6;
 
 /** The share of (true box, chosen crop) pairs whose crop holds the object whole, for the log ('-' without true boxes). */
-function heldShare(pairs: readonly (readonly [Box | undefined, Box])[]): string {
+export function heldShare(pairs: readonly (readonly [Box | undefined, Box])[]): string {
   const known = pairs.filter((p): p is readonly [Box, Box] => p[0] !== undefined);
   return known.length ? (known.filter(([t, b]) => holds(b, t)).length / known.length).toFixed(2) : '-';
 }

@@ -18,6 +18,10 @@
  *   clutter-coloc.ts; session 11: none recovers any of the gap on emoji);
  * - `grid`, `grid-mil` (only when named): a fixed grid of candidate crops judged by the head
  *   (scripts/eval/clutter-grid.ts);
+ * - `taught-grid`, `taught-grid-pad`, `taught-grid-fine` (only when named): ASSUMES THE PERSON FIXED EVERY TEACHING
+ *   PHOTO'S BOX (issue 17 pt 5): the head is taught on the shots' true boxes, and judges the test
+ *   scene's candidate crops (the grid, the feature-map box, the whole frame;
+ *   scripts/eval/clutter-taught.ts);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
@@ -63,14 +67,16 @@ import { appDetail, predictAsApp, trainAsApp } from './recipes.ts';
 import type { TrainAndGuardResult } from '../../shared/learn/train-app.ts';
 import { CAM_METHODS, camAccuracy, MapCache, type CamMethod } from './clutter-cam.ts';
 import { GRID_BOXES, GRID_METHODS, gridAccuracy, type GridMethod } from './clutter-grid.ts';
+import { taughtCandidates, TAUGHT_METHODS, taughtAccuracy, type TaughtMethod } from './clutter-taught.ts';
 
 /** The ways of framing a scene (module comment). */
-export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS] as const;
+export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS] as const;
 export type CropMethod = (typeof CROP_METHODS)[number];
 /** What `--clutter` measures unless `--clutter-methods` names others: the class-aware ones (scripts/eval/clutter-cam.ts) only when named. */
 export const DEFAULT_CROP_METHODS: readonly CropMethod[] = ['clean', 'none', 'featuremap', 'detector', 'oracle'];
 const isCam = (m: CropMethod): m is CamMethod => (CAM_METHODS as readonly string[]).includes(m);
 const isGrid = (m: CropMethod): m is GridMethod => (GRID_METHODS as readonly string[]).includes(m);
+const isTaught = (m: CropMethod): m is TaughtMethod => (TAUGHT_METHODS as readonly string[]).includes(m);
 /** Shots a class: the goals' k. */
 export const CLUTTER_K = 10;
 /** The last feature map of MobileNetV2 (shared/model/backbone-split.ts names its layers). */
@@ -215,6 +221,31 @@ export async function runClutterProtocols(
             const ms = performance.now() - t0;
             record(dataset.name, method, seed, out.accuracy, ms);
             ctx.log(`k=${CLUTTER_K}] clutter app+${method.padEnd(10)} ${(100 * out.accuracy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(1).padStart(6)} s  ${GRID_BOXES} crops a scene, ${out.detail}`);
+            continue;
+          }
+          if (isTaught(method)) {
+            const t0 = performance.now();
+            const featureCache = cacheFor(`featuremap@${ctx.model.ref}`, ctx.cacheDir);
+            const defaults: CropSettings = { ...CROP_DEFAULTS };
+            /** The protocol's default feature-map box of a scene (its material from the box cache, else a pass). */
+            const featureBox = async (image: EvalImage): Promise<Box> => {
+              const pixels = await image.pixels();
+              const cacheKey = EmbeddingCache.key(pixels);
+              let material = featureCache.get(cacheKey);
+              if (!material) {
+                const t1 = performance.now();
+                const [height, width, channels] = ctx.model.graph.shapeOf(FEATURE_LAYER) as number[];
+                const [map] = await ctx.model.run(preprocess(pixels, ctx.model.manifest.normalization), [FEATURE_LAYER]);
+                material = { activation: Array.from(activationMap(map as Float32Array, { height: height as number, width: width as number, channels: channels as number })), height: height as number, width: width as number, ms: performance.now() - t1 };
+                featureCache.set(cacheKey, material);
+              }
+              return boxFrom(material, defaults);
+            };
+            const out = await taughtAccuracy(method, shots, test, ctx, (image) => trueBoxes.get(image.id), featureBox);
+            featureCache.save();
+            const ms = performance.now() - t0;
+            record(dataset.name, method, seed, out.accuracy, ms);
+            ctx.log(`k=${CLUTTER_K}] clutter app+${method.padEnd(10)} ${(100 * out.accuracy).toFixed(1).padStart(5)}%  ${(ms / 1000).toFixed(1).padStart(6)} s  ${taughtCandidates(method)} crops a test scene, ${out.detail}`);
             continue;
           }
           if (isCam(method)) {

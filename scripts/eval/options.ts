@@ -96,7 +96,9 @@ const USAGE = `Usage: npm run eval -- [options]
   --clutter-methods clean,none,featuremap,detector,oracle,...
                       only these ways of framing a scene; the class-aware ones
                       (cam, cam-max, cam-vote, cam-avg, cam-window, cam-mil,
-                      coloc, grid, grid-mil, grid-knows) run only when named
+                      coloc, grid, grid-mil, grid-knows; taught-grid,
+                      taught-grid-pad, taught-grid-fine: teaching boxes fixed
+                      by the person) run only when named
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
   --ask-rules NAME=X,...  chooseToAsk's rules for measuring another choice
