@@ -1,5 +1,5 @@
 /**
- * The upgrade steps of client/lib/db.ts that rewrite records (versions 2 and 7), each run inside
+ * The upgrade steps of client/lib/db.ts that rewrite records (versions 2, 7 and 9), each run inside
  * the upgrade transaction by `openTannerinDb`; the version history is described there.
  */
 import type { IDBPObjectStore, IDBPTransaction, StoreNames } from 'idb';
@@ -76,4 +76,14 @@ export async function moveEmbeddingsToPacks(transaction: IDBPTransaction<Tanneri
     await cursor.update(record);
   }
   for (const backbone of [...waiting.keys()]) await flush(backbone);
+}
+
+/**
+ * Version 9: marks every example's crop pending (`cropPending: 1`, nothing else changes), so the
+ * background (client/lib/pending-crops.ts) or Train cuts it from the stored copy later.
+ */
+export async function markCropsPending(store: IDBPObjectStore<TannerinSchema, ArrayLike<StoreNames<TannerinSchema>>, 'examples', 'versionchange'>): Promise<void> {
+  for (let cursor = await store.openCursor(); cursor; cursor = await cursor.continue()) {
+    if (!cursor.value.crop && !cursor.value.cropPending) await cursor.update({ ...cursor.value, cropPending: 1 });
+  }
 }

@@ -22,7 +22,8 @@ import type { ModelsResponse } from '../../shared/api/types.ts';
 import type { AugmentOp } from '../../shared/image/augment.ts';
 import type { GuardResult, RecipeComparison } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
-import { migrateExamplesToV2, moveEmbeddingsToPacks } from './db-upgrade.ts';
+import { markCropsPending, migrateExamplesToV2, moveEmbeddingsToPacks } from './db-upgrade.ts';
+import type { ExampleCrop } from './example-crops.ts';
 import type { StoredBackboneChoice } from './backbone-choice-store.ts';
 import type { CorrectionRecord } from './corrections.ts';
 import type { UnlabeledPolicy } from './unlabeled.ts';
@@ -57,8 +58,11 @@ export const DB_NAME = 'tannerin';
  *    and the example it became; unlabeled photos gain optional fields (source, photo key, skipped,
  *    a cached embedding) and the indexes `by-source` and `by-photo`; the `unlabeledPolicy` setting.
  *    The upgrade creates the store and the indexes; every record is kept as it is.
+ * 9: examples may have `crop` (box + the crop's JPEG at the input size, {@link ExampleCrop}; its embedding packed under `<backbone>#crop`)
+ *    and `cropPending` (client/lib/pending-crops.ts; sparse index `by-crop-pending`). The upgrade creates the index and marks every
+ *    example's crop pending, each record otherwise kept as it is: they get theirs lazily, cut from the stored copy.
  */
-export const DB_VERSION = 8;
+export const DB_VERSION = 9;
 
 /** A model file (backbone or default head), kept once, by content hash. */
 export interface ModelFileRecord {
@@ -158,6 +162,9 @@ export interface ExampleRecord {
    * example counts for training meanwhile, with the views it has.
    */
   pendingViews?: number;
+  /** Since version 9: the photo's crop (client/lib/example-crops.ts) once stored; `cropPending` (indexed) while it is to come. */
+  crop?: ExampleCrop;
+  cropPending?: 1;
   /** ISO 8601. */
   created: string;
   updated: string;
@@ -288,41 +295,8 @@ export interface HeadStateRecord {
   updated: string;
 }
 
-/** The sync account of this device (client/lib/sync/); absent while sync was never turned on. */
-export interface SyncAccountRecord {
-  /** Always `account`: one record. */
-  key: 'account';
-  /** The API base URL the account lives on. */
-  apiBase: string;
-  accountId: string;
-  tokenId: string;
-  /** This device's bearer token (the server keeps only its hash). */
-  token: string;
-  /** ISO 8601, when sync was turned on here. */
-  since: string;
-}
-
-/** Sync status of one head. */
-export type HeadSyncStatus = 'synced' | 'pending' | 'conflict' | 'error';
-
-/** Where one head stands with the server; `pending` records are the push queue. */
-export interface SyncStateRecord {
-  /** The head's UUID. */
-  id: string;
-  /** Quoted ETag of the version last pushed or pulled (the server's SHA-256 of the bytes); null if never synced. */
-  etag: string | null;
-  /** A local change waits to be pushed (survives reloads; pushed when online). */
-  pending: boolean;
-  status: HeadSyncStatus;
-  /** What went wrong (`error`) or what conflicts (`conflict`); null otherwise. */
-  message: string | null;
-  /** On a conflict: the local head holding the other device's version (this head's copy, or the original). */
-  conflictWith: string | null;
-  /** On a conflict: the server's ETag when the conflict was found (what `keep-local` overwrites). */
-  remoteEtag: string | null;
-  /** ISO 8601. */
-  updated: string;
-}
+export type { HeadSyncStatus, SyncAccountRecord, SyncStateRecord } from './sync-records.ts';
+import type { SyncAccountRecord, SyncStateRecord } from './sync-records.ts';
 
 /** The whole schema. */
 export interface TannerinSchema extends DBSchema {
@@ -345,7 +319,7 @@ export interface TannerinSchema extends DBSchema {
     /** New records are always {@link ExampleRecord}s; Blob photos only in records from before version 5. */
     value: StoredExampleRecord;
     /** `by-pending`: only the examples with `pendingViews` set (an index skips records without the key). */
-    indexes: { 'by-class': string; 'by-backbone': string; 'by-pending': number };
+    indexes: { 'by-class': string; 'by-backbone': string; 'by-pending': number; 'by-crop-pending': number };
   };
   heads: {
     key: string;
@@ -473,6 +447,10 @@ export function openTannerinDb(options: OpenOptions = {}): Promise<TannerinDb> {
         database.createObjectStore('corrections', { keyPath: 'photoKey' }).createIndex('by-example', 'exampleId');
         transaction.objectStore('unlabeled').createIndex('by-source', ['from', 'createdAt']);
         transaction.objectStore('unlabeled').createIndex('by-photo', 'photoKey');
+      }
+      if (oldVersion < 9) {
+        transaction.objectStore('examples').createIndex('by-crop-pending', 'cropPending');
+        if (oldVersion > 0) migrations.push(() => markCropsPending(transaction.objectStore('examples')));
       }
       // Any failure aborts the whole upgrade: the database stays at its old version, nothing is lost.
       const run = migrations.reduce((chain, step) => chain.then(step), Promise.resolve());

@@ -34,6 +34,8 @@ import {
 } from './db.ts';
 import { encodeJpeg, pixelsOf, pixelsOfBytes, type EmbedSource } from './embed.ts';
 import { cancelPendingViews, holdViewsForPhoto, queuePendingViews } from './pending-views.ts';
+import { cancelPendingCrops, queuePendingCrop, type MadeCrop } from './pending-crops.ts';
+import { cropSettingOf, cutCrop, embedWithBox } from './example-crops.ts';
 import { appendToPacks, deleteEmbeddings, embeddedIds, readEmbeddings, readExampleEmbeddings } from './embedding-packs.ts';
 import { toStorageError } from './storage.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
@@ -133,6 +135,7 @@ export async function deleteClass(id: string): Promise<{ examplesDeleted: number
     tx.done,
   ]);
   cancelPendingViews(keys);
+  cancelPendingCrops(keys);
   notifyChange({ type: 'classes-changed' });
   notifyChange({ type: 'examples-changed', classId: id });
   return { examplesDeleted: keys.length };
@@ -200,6 +203,7 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
   let record: ExampleRecord;
   let embeddings: Float32Array[];
   let working: RgbaPixels;
+  let made: MadeCrop | undefined;
   try {
     const pixels = await pixelsOf(source);
     // The JPEG copy is encoded while the photo is embedded (the encoder runs off the main thread).
@@ -207,7 +211,21 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
     copying.catch(() => undefined);
     working = await workingPixels(pixels);
     const given = extras.embedding;
-    const embedded = given ? { embeddings: [given], views: [{ augmented: false, ops: [] }] } : await embedViews(working, 0, seed, signal, backbone);
+    // On a backbone that makes crops, the same pass gives the crop's box (client/lib/example-crops.ts).
+    const setting = cropSettingOf(backbone);
+    let embedded: { embeddings: Float32Array[]; views: ExampleView[] };
+    if (given || !setting) {
+      embedded = given ? { embeddings: [given], views: [{ augmented: false, ops: [] }] } : await embedViews(working, 0, seed, signal, backbone);
+    } else {
+      await yieldToEventLoop();
+      signal?.throwIfAborted();
+      const { embedding, box } = await embedWithBox(backbone, working, setting);
+      embedded = { embeddings: [embedding], views: [{ augmented: false, ops: [] }] };
+      // Cut from the original by the browser, not awaited: the background job stores it.
+      const cut = cutCrop(pixels, box, backbone.manifest.normalization.width);
+      cut.catch(() => undefined);
+      made = { backbone: backbone.ref, box, cut };
+    }
     signal?.throwIfAborted();
     const copy = await copying;
 
@@ -222,6 +240,7 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
       views: embedded.views,
       augmentSeed: seed,
       ...(pending ? { pendingViews: pending } : {}),
+      cropPending: 1,
       created: now,
       updated: now,
     };
@@ -255,6 +274,8 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
   if (extras.fromUnlabeled !== undefined) notifyChange({ type: 'unlabeled-changed' });
   // Queued before anything else can run: a delete that follows cancels it.
   if (pending) void queuePendingViews(record.id, working);
+  // The crop after the views (a backbone without crops leaves it pending for MobileNetV2).
+  void queuePendingCrop(record.id, made);
   return { ...record, embeddings };
 }
 
@@ -289,6 +310,7 @@ export async function deleteExample(id: string): Promise<boolean> {
   }
   await tx.done;
   cancelPendingViews([id]);
+  cancelPendingCrops([id]);
   if (record) notifyChange({ type: 'examples-changed', classId: record.classId });
   return record !== undefined;
 }

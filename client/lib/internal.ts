@@ -60,6 +60,8 @@ export {
   type PendingViewsState,
   type ViewsOutcome,
 } from './pending-views.ts';
+export { completePendingCrops, pendingCropsSettled, pendingCropsState, type CropOutcome } from './pending-crops.ts';
+export { cropPackRef, cropSettingOf, embedWithBox, type ExampleCrop } from './example-crops.ts';
 export { storageErrorMessage, StorageError } from './storage.ts';
 export {
   appendToPacks,

@@ -94,8 +94,8 @@ export function holdViewsForPhoto(): () => void {
   };
 }
 
-/** Resolves when no photo is being added in this page. */
-function noPhotoInProgress(): Promise<void> {
+/** Resolves when no photo is being added in this page (background work waits for it: photos first). */
+export function noPhotoInProgress(): Promise<void> {
   return photosInProgress === 0 ? Promise.resolve() : new Promise((resolve) => photosDone.push(resolve));
 }
 
@@ -146,8 +146,8 @@ async function drain(): Promise<void> {
   }
 }
 
-/** Runs `fn` holding {@link VIEWS_LOCK} (waiting for it); plainly where Web Locks are missing. */
-async function withViewsLock<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` holding {@link VIEWS_LOCK} (waiting for it); plainly where Web Locks are missing. Crops' jobs (pending-crops.ts) hold it too. */
+export async function withViewsLock<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
   const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
   if (!locks) return fn();
   return (await locks.request(VIEWS_LOCK, { signal }, fn)) as T;

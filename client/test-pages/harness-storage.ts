@@ -39,7 +39,7 @@ export const storageHelpers = {
    * Creates database `name` at an older `version` with plain IndexedDB and the stores that
    * release had (as it left them); `fill` writes records in the same upgrade transaction.
    */
-  createLegacyDb(name: string, version: 1 | 3 | 4 | 5 | 6 | 7, fill: (tx: IDBTransaction) => void): Promise<void> {
+  createLegacyDb(name: string, version: 1 | 3 | 4 | 5 | 6 | 7 | 8, fill: (tx: IDBTransaction) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const req = indexedDB.open(name, version);
       req.onupgradeneeded = () => {
@@ -57,10 +57,16 @@ export const storageHelpers = {
           db.createObjectStore('syncAccount', { keyPath: 'key' });
           db.createObjectStore('syncStates', { keyPath: 'id' });
         }
-        if (version >= 4) db.createObjectStore('unlabeled', { keyPath: 'id' }).createIndex('by-created', 'createdAt');
+        const unlabeled = version >= 4 ? db.createObjectStore('unlabeled', { keyPath: 'id' }) : undefined;
+        unlabeled?.createIndex('by-created', 'createdAt');
         if (version >= 5) db.createObjectStore('pendingMigrations', { keyPath: 'id' });
         if (version >= 6) examples.createIndex('by-pending', 'pendingViews');
         if (version >= 7) db.createObjectStore('embeddingPacks', { keyPath: ['backbone', 'pack'] }).createIndex('by-example', 'examples', { multiEntry: true });
+        if (version >= 8) {
+          db.createObjectStore('corrections', { keyPath: 'photoKey' }).createIndex('by-example', 'exampleId');
+          unlabeled?.createIndex('by-source', ['from', 'createdAt']);
+          unlabeled?.createIndex('by-photo', 'photoKey');
+        }
         fill(req.transaction as IDBTransaction);
       };
       req.onsuccess = () => {

@@ -215,7 +215,7 @@ describe('database version 8', () => {
       return out;
     });
     expect(result).toEqual({
-      version: 8,
+      version: 9,
       stores: ['classes', 'corrections', 'embeddingPacks', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled'],
       kept: { modelFiles: true, manifests: true, classes: true, examples: true, heads: true, settings: true, headStates: true, syncAccount: true, syncStates: true, unlabeled: true, pendingMigrations: true, embeddingPacks: true },
       corrections: 0,

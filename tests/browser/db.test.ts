@@ -31,7 +31,7 @@ describe('database and tabs', () => {
       const page = await openHarness(upgrader, baseUrl);
       await page.evaluate(() => window.tannerin.createVersion1());
       const raw = await page.evaluate(() => window.tannerin.rawExamples());
-      expect(raw.version).toBe(8);
+      expect(raw.version).toBe(9);
       expect(raw.stores).toEqual(STORES);
       expect(raw.examples).toEqual([
         expect.objectContaining({
@@ -67,7 +67,7 @@ describe('database and tabs', () => {
     await b.goto(`${baseUrl}/test-pages/harness.html`);
     await b.waitForFunction(() => typeof window.tannerin === 'object');
 
-    expect(await a.evaluate(() => window.tannerin.openDbWatched())).toBe(8);
+    expect(await a.evaluate(() => window.tannerin.openDbWatched())).toBe(9);
     await b.evaluate(() => window.tannerin.listen());
     await a.evaluate(() => window.tannerin.broadcast({ type: 'head-saved', id: 'h1' }));
     await b.waitForFunction(() => window.tannerin.messages().length > 0);
@@ -75,9 +75,9 @@ describe('database and tabs', () => {
     // A tab does not hear its own messages.
     expect(await a.evaluate(() => window.tannerin.messages())).toEqual([]);
 
-    // Tab b opens version 9 (as a newer app would): tab a closes its connection and is told.
-    const newer = await b.evaluate(() => window.tannerin.openNewerVersion(9));
-    expect(newer.version).toBe(9);
+    // Tab b opens version 10 (as a newer app would): tab a closes its connection and is told.
+    const newer = await b.evaluate(() => window.tannerin.openNewerVersion(10));
+    expect(newer.version).toBe(10);
     expect(newer.stores.sort()).toEqual(STORES);
     expect(await a.evaluate(() => window.tannerin.events())).toEqual(['version-change']);
     expect(await b.evaluate(() => window.tannerin.events())).toEqual([]);
@@ -163,7 +163,7 @@ describe('photos as bytes (database version 5)', () => {
         const conversion = await t.photoConversion(db);
         return { version: db.version, stores: [...db.objectStoreNames].sort(), conversion, stored: await t.storedPhotos(), listed: await t.listedPhotos(), walk: await t.blobsInStores() };
       });
-      expect(opened.version).toBe(8);
+      expect(opened.version).toBe(9);
       expect(opened.stores).toEqual(STORES);
       expect(opened.conversion).toEqual({ examples: 8, unlabeled: 2 });
       expect(opened.stored).toEqual({ examples: asBytes(legacy.examples), unlabeled: asBytes(legacy.unlabeled), pending: [] });

@@ -282,7 +282,7 @@ describe('database version 4 (and on)', () => {
         await t.closeTannerinDb();
         return { ...out, embeddings: undefined, example: out.example ? { id: out.example.id, seed: out.example.augmentSeed, values: Array.from(out.embeddings?.[0] ?? []) } : null };
       });
-      expect(result.version).toBe(8);
+      expect(result.version).toBe(9);
       expect(result.stores).toEqual(['classes', 'corrections', 'embeddingPacks', 'examples', 'headStates', 'heads', 'manifests', 'modelFiles', 'pendingMigrations', 'settings', 'syncAccount', 'syncStates', 'unlabeled']);
       expect(result.example).toEqual({ id: 'e1', seed: 5, values: [1, 2] });
       expect(result.classes).toEqual(['cats']);

@@ -1,0 +1,89 @@
+/**
+ * Each example's crop (issue 17 point 2, second increment): the box around the object, found from
+ * the feature map of the same backbone pass that embeds the photo, and the box cut from the
+ * ORIGINAL photo at the backbone's input resolution, stored with the example (bytes and box), its
+ * embedding computed in the background. Train then tries a head on the crops against the
+ * whole-frame head (client/lib/train.ts, shared/learn/crop-choice.ts).
+ *
+ * When a photo becomes an example (`addExample`, client/lib/examples.ts):
+ * - {@link embedWithBox}: one backbone pass gives the embedding and `crop.layer`'s map (MobileNetV2:
+ *   `out_relu`, computed anyway on the way to the embedding), no extra pass; the box is
+ *   shared/crop/feature-map-box.ts's arithmetic, exactly as the prediction layer's crop step
+ *   (shared/crop/crop-step.ts) finds it for a crop head.
+ * - {@link cutCrop}: the browser cuts the box from the decoded original and scales it to the input
+ *   size (createImageBitmap, off the main thread), not awaited: the photo counts without it.
+ * - The record gets `cropPending: 1` (database version 9, sparse index `by-crop-pending`);
+ *   client/lib/pending-crops.ts embeds the crop after the photo is stored, like the augmented views.
+ *
+ * Where crops are made: a single backbone whose graph computes the crop's layer as a feature map:
+ * MobileNetV2 (`out_relu`, 7x7x1280). InceptionV3 (cut at mixed7, no `out_relu`) and the pair
+ * MobileNetV2 + InceptionV3 (no single graph: which member's map would find the box?) get none in
+ * this increment; their examples stay pending and are done once MobileNetV2 is loaded again.
+ *
+ * Storage: the crop's JPEG, its size and box in the example record ({@link ExampleCrop}); its
+ * embedding in the `embeddingPacks` store under its own pack key {@link cropPackRef}(backbone), so
+ * the pack code (client/lib/embedding-packs.ts) is reused as is and a delete removes it with the
+ * example's other embeddings.
+ */
+import type { Box } from '../../shared/crop/box.ts';
+import { featureMapShape } from '../../shared/crop/crop-step.ts';
+import { boxPixels } from '../../shared/crop/box.ts';
+import { featureMapBox } from '../../shared/crop/feature-map-box.ts';
+import { DEFAULT_FEATURE_MAP_CROP, type FeatureMapCrop } from '../../shared/head/crop.ts';
+import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
+import type { PhotoBytes } from './db.ts';
+
+/** The crop an example stores (database version 9). */
+export interface ExampleCrop {
+  /** The crop setting the box was found with (shared/head/crop.ts); a crop head records it. */
+  setting: FeatureMapCrop;
+  /** `<backbone id>@<version>` whose feature map found the box; the crop's embedding is under {@link cropPackRef} of it. */
+  backbone: string;
+  /** Where the object is: [0, 1] fractions of the photo (shared/crop/box.ts). */
+  box: Box;
+  /** The box cut from the original photo, at the backbone's input resolution, as a JPEG. */
+  photo: PhotoBytes;
+  width: number;
+  height: number;
+}
+
+/** The key the crops' embeddings on `backbone` are packed under in `embeddingPacks` (never a backbone's own ref: those have no `#`). */
+export function cropPackRef(backbone: string): string {
+  return `${backbone}#crop`;
+}
+
+/**
+ * The crop setting examples get on `backbone`, or undefined where this increment makes no crops:
+ * a pair, or a backbone whose graph has no feature map named as the default crop's layer.
+ */
+export function cropSettingOf(backbone: Backbone): FeatureMapCrop | undefined {
+  if (backbone.members?.length) return undefined;
+  try {
+    featureMapShape(backbone.graph, DEFAULT_FEATURE_MAP_CROP.layer);
+    return DEFAULT_FEATURE_MAP_CROP;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The embedding of `pixels` and the crop box `setting` finds in them, from ONE backbone pass (the
+ * map is an output of the pass the embedding needs anyway). `run` disposes its tensors.
+ */
+export async function embedWithBox(backbone: Backbone, pixels: RgbaPixels, setting: FeatureMapCrop): Promise<{ embedding: Float32Array; box: Box }> {
+  const shape = featureMapShape(backbone.graph, setting.layer);
+  const [embedding, map] = await backbone.run(preprocess(pixels, backbone.manifest.normalization), [backbone.graph.output, setting.layer]);
+  const box = featureMapBox(map as Float32Array, shape, { threshold: setting.threshold, pad: setting.pad, aspect: pixels.width / pixels.height });
+  return { embedding: embedding as Float32Array, box };
+}
+
+/**
+ * The box cut from `original` (the decoded photo, full size) and scaled to `side` x `side` (the box
+ * is square in the photo's pixels), by the browser's high-quality resize. The caller closes it.
+ */
+export function cutCrop(original: RgbaPixels, box: Box, side: number): Promise<ImageBitmap> {
+  const r = boxPixels(box, original.width, original.height);
+  const data = new Uint8ClampedArray(original.data.buffer as ArrayBuffer, original.data.byteOffset, original.data.length);
+  return createImageBitmap(new ImageData(data, original.width, original.height), r.x, r.y, r.width, r.height, { resizeWidth: side, resizeHeight: side, resizeQuality: 'high' });
+}
