@@ -25,7 +25,10 @@
  * (12-19% with 27 candidates): a head that knows the taught objects when framed still finds its
  * most confident class in a crop of the background or of a distractor, and the more candidates,
  * the likelier such a false alarm outbids the right crop (the true box cut tight, taught and
- * tested, recovers 61%).
+ * tested, recovers 61%). Two diagnostics after the rule had ruled them out: without the distractor
+ * emoji (`--clutter-no-distractors`; whole scene 22.0) taught-grid-pad scores 20.6 (-1.4 [-10.6,
+ * +7.8], -4%): the textured background alone gives the false alarms; on Fashion-MNIST (whole scene
+ * 29.2, clean 76.8) 14.3 (-14.9 [-15.4, -14.4], -31%).
  */
 import type { Box } from '../../shared/crop/box.ts';
 import { padToSquare, WHOLE_FRAME } from '../../shared/crop/box.ts';
