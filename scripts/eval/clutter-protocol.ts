@@ -21,7 +21,7 @@
  * - `taught-grid`, `taught-grid-pad`, `taught-grid-fine` (only when named): ASSUMES THE PERSON FIXED EVERY TEACHING
  *   PHOTO'S BOX (issue 17 pt 5): the head is taught on the shots' true boxes, and judges the test
  *   scene's candidate crops (the grid, the feature-map box, the whole frame;
- *   scripts/eval/clutter-taught.ts);
+ *   scripts/eval/clutter-taught.ts; session 11: -6% to +3% of the gap on emoji, none chosen);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
