@@ -25,6 +25,8 @@ export interface TrainingFacts {
   guard: GuardResult;
   /** Photos per class name (not counting augmented views). */
   photos: Record<string, number>;
+  /** When Train tried the photos' crops: whether it kept them and its sentence (shared/learn/crop-choice.ts). */
+  crop?: { kept: boolean; words: string };
 }
 
 /** One sentence, with a tone the app can style. */
@@ -121,7 +123,8 @@ export function mostConfused(metrics: HeadMetrics, classes: readonly string[]): 
 
 /** Everything to say after a training, in display order. */
 export function explainTraining(facts: TrainingFacts): Sentence[] {
-  return [headline(facts.metrics), guardSentence(facts.guard), ...advice(facts)];
+  const crop: Sentence[] = facts.crop ? [{ tone: facts.crop.kept ? 'good' : 'info', text: facts.crop.words }] : [];
+  return [headline(facts.metrics), guardSentence(facts.guard), ...crop, ...advice(facts)];
 }
 
 /** How a photo got its label: a wrong prediction corrected, a right one confirmed, an asked photo labelled. */

@@ -20,6 +20,7 @@
 import { openDB, type DBSchema, type IDBPDatabase, type IDBPObjectStore } from 'idb';
 import type { ModelsResponse } from '../../shared/api/types.ts';
 import type { AugmentOp } from '../../shared/image/augment.ts';
+import type { CropJudgement } from '../../shared/learn/crop-choice.ts';
 import type { GuardResult, RecipeComparison } from '../../shared/learn/guard.ts';
 import type { HeadDocument, HeadMetrics } from '../../shared/head/document.ts';
 import { markCropsPending, migrateExamplesToV2, moveEmbeddingsToPacks } from './db-upgrade.ts';
@@ -264,6 +265,8 @@ export interface TrainingSummary {
   splitMethod: 'holdout' | 'cross-validation';
   /** Set by "improve further" (client/lib/improve.ts): every recipe's held-out result and the verdict. */
   improvement?: RecipeComparison;
+  /** Set when Train tried the photos' crops (shared/learn/crop-choice.ts): which it kept and why. */
+  crop?: CropJudgement;
 }
 
 /**

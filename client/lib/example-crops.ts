@@ -32,7 +32,9 @@ import { featureMapBox } from '../../shared/crop/feature-map-box.ts';
 import { DEFAULT_FEATURE_MAP_CROP, type FeatureMapCrop } from '../../shared/head/crop.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
-import type { PhotoBytes } from './db.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import { openTannerinDb, type PhotoBytes } from './db.ts';
+import { readEmbeddings } from './embedding-packs.ts';
 
 /** The crop an example stores (database version 9). */
 export interface ExampleCrop {
@@ -86,4 +88,23 @@ export function cutCrop(original: RgbaPixels, box: Box, side: number): Promise<I
   const r = boxPixels(box, original.width, original.height);
   const data = new Uint8ClampedArray(original.data.buffer as ArrayBuffer, original.data.byteOffset, original.data.length);
   return createImageBitmap(new ImageData(data, original.width, original.height), r.x, r.y, r.width, r.height, { resizeWidth: side, resizeHeight: side, resizeQuality: 'high' });
+}
+
+/**
+ * The crops as training examples (one per photo, the photo's id and label), for the photos of
+ * `examples` (the whole frames' training set on `backbone`), or null unless every photo has a crop
+ * embedding there and the backbone makes crops: the guard pairs the same photos.
+ */
+export async function cropExamples(backbone: Backbone, examples: readonly Example[]): Promise<Example[] | null> {
+  if (!cropSettingOf(backbone)) return null;
+  const db = await openTannerinDb();
+  const crops = await readEmbeddings(db.transaction('embeddingPacks').store, cropPackRef(backbone.ref));
+  const out: Example[] = [];
+  for (const e of examples) {
+    if (e.augmented) continue;
+    const embedding = crops.get(e.photoId)?.[0];
+    if (!embedding) return null;
+    out.push({ photoId: e.photoId, label: e.label, embedding, augmented: false });
+  }
+  return out;
 }

@@ -52,6 +52,9 @@ import { currentBackbone, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, type HeadStateRecord } from './db.ts';
 import { trainingSet } from './examples.ts';
 import { completePendingViews } from './pending-views.ts';
+import { completePendingCrops } from './pending-crops.ts';
+import { cropExamples, cropSettingOf } from './example-crops.ts';
+import { tryCrop, type CropJudgement } from '../../shared/learn/crop-choice.ts';
 import { reembedExamples } from './reembed.ts';
 import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
 import { activeHeadId, setActiveHead, storeHead } from './heads.ts';
@@ -109,6 +112,12 @@ export interface TrainReport {
   guard: GuardResult;
   /** Test-time augmentation as the guard judged it (kept: the trained head records it); null when not judged (cross-validation). */
   testTimeAugmentation: TestTimeJudgement | null;
+  /**
+   * The photos' crops tried against the whole frame on the same held-out photos
+   * (shared/learn/crop-choice.ts): kept or not, and why in words. Absent when not tried (a backbone
+   * without crops, a photo without its crop, cross-validation, a correction's retraining).
+   */
+  crop?: CropJudgement;
   split: { method: Split['method']; folds: number; trainPhotos: number; heldOutPhotos: number };
   /** Epoch whose weights were kept (holdout) or epochs of the final head (cross-validation). */
   bestEpoch: number;
@@ -179,6 +188,9 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // Pending augmented views first (see the module comment for why not train on what is there).
   if (mode.waitForViews) {
     await completePendingViews({ ...(signal ? { signal } : {}), ...(options.onViewsProgress ? { onProgress: options.onViewsProgress } : {}) });
+    // And the photos' crops (issue 17: an example of database version 8 gets its crop here).
+    await completePendingCrops();
+    signal?.throwIfAborted();
   }
   let set = await trainingSet(backbone.ref);
   if (set.stale) {
@@ -214,13 +226,19 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // A correction of a fine-tuned model retrains its head on its tail (client/lib/retrain-tail.ts);
   // otherwise, or when that gives way (kNN won), a plain head on the frozen embeddings.
   const onTail = mode.warmStart && previous?.backboneTail ? await retrainOnTail(backbone, set.examples, previous, previousState, common) : undefined;
-  const { training: result, guard, outcome, testTimeAugmentation } =
+  const whole =
     onTail?.trained ??
     (await trainAndGuard(set.examples, {
       ...common,
       ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
       ...(mode.warmStart && previous ? { initial: previous } : {}),
     }));
+  // Train (not a correction's retraining) tries the photos' crops on the same held-out photos.
+  const setting = mode.waitForViews && !onTail ? cropSettingOf(backbone) : undefined;
+  const crops = setting ? await cropExamples(backbone, set.examples) : null;
+  const tried = setting && crops ? await tryCrop({ whole, wholeExamples: set.examples, cropExamples: crops, setting, options: common }) : null;
+  const { training: result, guard, outcome, testTimeAugmentation } = tried?.judgement.kept ? tried.crop : whole;
+  const crop = tried?.judgement;
 
   const refitted = result.heldOutDoc !== undefined;
   const allPhotos = result.split.folds.flatMap((f) => f.validation).concat(result.split.folds[0]?.train ?? []);
@@ -248,6 +266,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
         metrics: result.metrics,
         guard,
         splitMethod: result.split.method,
+        ...(crop ? { crop } : {}),
       },
       updated: new Date().toISOString(),
     };
@@ -267,6 +286,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     metrics: result.metrics,
     guard,
     testTimeAugmentation,
+    ...(crop ? { crop } : {}),
     split: {
       method: result.split.method,
       folds: result.split.folds.length,

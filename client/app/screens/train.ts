@@ -92,8 +92,8 @@ function candidatesTable(guard: GuardResult): HTMLElement {
 }
 
 /** The result of a training (fresh or stored) as a card. */
-function resultCard(result: { classes: string[]; metrics: HeadMetrics; guard: GuardResult; photos: Record<string, number>; when: string }): HTMLElement {
-  const sentences = explainTraining({ classes: result.classes, metrics: result.metrics, guard: result.guard, photos: result.photos });
+function resultCard(result: { classes: string[]; metrics: HeadMetrics; guard: GuardResult; photos: Record<string, number>; when: string; crop?: { kept: boolean; words: string } | undefined }): HTMLElement {
+  const sentences = explainTraining({ classes: result.classes, metrics: result.metrics, guard: result.guard, photos: result.photos, ...(result.crop ? { crop: result.crop } : {}) });
   return h(
     'section',
     { class: 'card', 'data-testid': 'train-result', 'aria-labelledby': 'result-title' },
@@ -210,7 +210,7 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
     if (!session && !result.hasChildNodes() && active && activeId) {
       const state = await getHeadState(activeId);
       if (state?.training && mounted) {
-        replace(result, resultCard({ classes: active.classes, metrics: state.training.metrics, guard: state.training.guard, photos, when: state.training.finished }));
+        replace(result, resultCard({ classes: active.classes, metrics: state.training.metrics, guard: state.training.guard, photos, when: state.training.finished, crop: state.training.crop }));
       }
     }
   };
@@ -256,7 +256,7 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
               : `Finished: “${report.doc.name}” is ready on the Predict screen.`;
           replace(
             result,
-            resultCard({ classes: report.trained.classes, metrics: report.metrics, guard: report.guard, photos: await photosByName(), when: new Date().toISOString() }),
+            resultCard({ classes: report.trained.classes, metrics: report.metrics, guard: report.guard, photos: await photosByName(), when: new Date().toISOString(), crop: report.crop }),
           );
           asNew.checked = false;
         },
