@@ -35,6 +35,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { openTannerinDb, type PhotoBytes } from './db.ts';
 import { readEmbeddings } from './embedding-packs.ts';
+import { notifyChange } from './changes.ts';
 
 /** The crop an example stores (database version 9). */
 export interface ExampleCrop {
@@ -48,6 +49,8 @@ export interface ExampleCrop {
   photo: PhotoBytes;
   width: number;
   height: number;
+  /** Set when the person turned the crop off for this photo (the Teach screen): Train uses its whole frame as its crop. */
+  off?: true;
 }
 
 /** The key the crops' embeddings on `backbone` are packed under in `embeddingPacks` (never a backbone's own ref: those have no `#`). */
@@ -92,19 +95,41 @@ export function cutCrop(original: RgbaPixels, box: Box, side: number): Promise<I
 
 /**
  * The crops as training examples (one per photo, the photo's id and label), for the photos of
- * `examples` (the whole frames' training set on `backbone`), or null unless every photo has a crop
- * embedding there and the backbone makes crops: the guard pairs the same photos.
+ * `examples` (the whole frames' training set on `backbone`; a photo whose crop is turned off gives
+ * its whole frame), or null unless every photo has a crop embedding there and the backbone makes
+ * crops: the guard pairs the same photos.
  */
 export async function cropExamples(backbone: Backbone, examples: readonly Example[]): Promise<Example[] | null> {
   if (!cropSettingOf(backbone)) return null;
   const db = await openTannerinDb();
-  const crops = await readEmbeddings(db.transaction('embeddingPacks').store, cropPackRef(backbone.ref));
+  const tx = db.transaction(['examples', 'embeddingPacks']);
+  const [crops, records] = await Promise.all([readEmbeddings(tx.objectStore('embeddingPacks'), cropPackRef(backbone.ref)), tx.objectStore('examples').getAll()]);
+  const off = new Set(records.filter((r) => r.crop?.off).map((r) => r.id));
   const out: Example[] = [];
   for (const e of examples) {
     if (e.augmented) continue;
-    const embedding = crops.get(e.photoId)?.[0];
+    // Turned off for this photo: the whole photo is what to look at.
+    const embedding = off.has(e.photoId) ? e.embedding : crops.get(e.photoId)?.[0];
     if (!embedding) return null;
     out.push({ photoId: e.photoId, label: e.label, embedding, augmented: false });
   }
   return out;
+}
+
+/**
+ * Turns example `id`'s crop off (`off`: Train then uses the whole photo as its crop) or on again;
+ * false when it has no stored crop (still pending, or none on this backbone).
+ */
+export async function setCropOff(id: string, off: boolean): Promise<boolean> {
+  const db = await openTannerinDb();
+  const tx = db.transaction('examples', 'readwrite');
+  const record = await tx.store.get(id);
+  if (!record?.crop) {
+    await tx.done;
+    return false;
+  }
+  const { off: _was, ...crop } = record.crop;
+  await Promise.all([tx.store.put({ ...record, crop: off ? { ...crop, off: true } : crop, updated: new Date().toISOString() }), tx.done]);
+  notifyChange({ type: 'examples-changed', classId: record.classId });
+  return true;
 }

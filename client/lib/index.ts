@@ -87,6 +87,7 @@ export type { AddExampleOptions } from './examples.ts';
 export { listExamples } from './examples.ts';
 /** Deletes one example photo. */
 export { deleteExample } from './examples.ts';
+export { setCropOff, type ExampleCrop } from './example-crops.ts';
 /** A stored example photo: its class, photo bytes and views (its embeddings live in per-backbone packs). */
 export type { ExampleRecord } from './db.ts';
 /** An example with its embeddings on one backbone, as `addExample` returns it. */

@@ -61,7 +61,7 @@ export {
   type ViewsOutcome,
 } from './pending-views.ts';
 export { completePendingCrops, pendingCropsSettled, pendingCropsState, type CropOutcome } from './pending-crops.ts';
-export { cropPackRef, cropSettingOf, embedWithBox, type ExampleCrop } from './example-crops.ts';
+export { cropExamples, cropPackRef, cropSettingOf, embedWithBox } from './example-crops.ts';
 export { storageErrorMessage, StorageError } from './storage.ts';
 export {
   appendToPacks,

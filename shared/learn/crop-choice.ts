@@ -88,7 +88,8 @@ export async function tryCrop(input: {
   const { whole, setting } = input;
   const heldOut = whole.training.split.folds[0]?.validation ?? [];
   if (whole.training.split.method !== 'holdout' || whole.outcome !== 'new-head' || !heldOut.length) return null;
-  const { previous: _p, initial: _i, ...options } = input.options;
+  // Not the whole frame's progress (the crops' training is extra), previous head or warm start.
+  const { previous: _p, initial: _i, onProgress: _o, ...options } = input.options;
   const crop = await trainAndGuard(input.cropExamples, { ...options, testTimeAugmentation: false });
   const cropHeldOut = crop.training.split.folds[0]?.validation ?? [];
   if (crop.training.split.method !== 'holdout' || [...cropHeldOut].sort().join() !== [...heldOut].sort().join()) return null;

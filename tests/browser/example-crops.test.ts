@@ -5,7 +5,8 @@
  * inside, the box a fraction of the frame); the crop, cut from the original photo, is stored as a
  * 224x224 JPEG with the box, and its embedding (in the `<backbone>#crop` packs) arrives in the
  * background: it is the crop's (the stored JPEG embeds within a JPEG's error of it, farther from
- * the whole photo's). The tensor count stays flat. A version 8 database upgrades to 9 with its
+ * the whole photo's). Turned off for one photo, Train's crops give that photo's whole frame (and its
+ * crop again once turned on). The tensor count stays flat. A version 8 database upgrades to 9 with its
  * example kept, its crop pending, and Train's completion cuts it from the stored copy.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -138,6 +139,33 @@ describe('the crop stored with each photo', () => {
     }, scenes[0]?.image as { base64: string; type: string });
     report('browser.crop_example.pass_ms', median(cost.plain), 'ms', 'embed alone, 448x336');
     report('browser.crop_example.pass_with_box_ms', median(cost.withBox), 'ms', 'embed + out_relu map + box, same pass');
+    // Turned off for one photo: Train's crops give that photo's whole frame, the others their crops; on again: its crop.
+    const toggled = await page.evaluate(async () => {
+      const t = window.tannerin;
+      const backbone = t.currentBackbone();
+      const same = (a?: Float32Array, b?: Float32Array): boolean => !!a && !!b && a.length === b.length && a.every((x, i) => x === b[i]);
+      const [first, second] = await t.listExamples();
+      const set = await t.trainingSet();
+      const wholeOf = (id: string) => set.examples.find((e) => e.photoId === id && !e.augmented)?.embedding;
+      const before = await t.cropExamples(backbone, set.examples);
+      const storedFirst = before?.find((e) => e.photoId === first?.id)?.embedding;
+      const ok = await t.setCropOff(first?.id as string, true);
+      const offRecord = (await t.listExamples())[0]?.crop?.off ?? false;
+      const off = await t.cropExamples(backbone, set.examples);
+      const onAgain = await t.setCropOff(first?.id as string, false);
+      const after = await t.cropExamples(backbone, set.examples);
+      return {
+        ok,
+        offRecord,
+        beforeIsCrop: !same(storedFirst, wholeOf(first?.id as string)),
+        offIsWhole: same(off?.find((e) => e.photoId === first?.id)?.embedding, wholeOf(first?.id as string)),
+        othersKept: same(off?.find((e) => e.photoId === second?.id)?.embedding, before?.find((e) => e.photoId === second?.id)?.embedding),
+        onAgain,
+        onIsCrop: same(after?.find((e) => e.photoId === first?.id)?.embedding, storedFirst),
+        offAfter: (await t.listExamples())[0]?.crop?.off ?? false,
+      };
+    });
+    expect(toggled).toEqual({ ok: true, offRecord: true, beforeIsCrop: true, offIsWhole: true, othersKept: true, onAgain: true, onIsCrop: true, offAfter: false });
     await page.evaluate((id) => window.tannerin.deleteClass(id), taught.classIds[0] as string);
     expect((await page.evaluate(() => window.tannerin.memory())).numTensors).toBe(tensorsBefore);
     expect(browser.errors).toEqual([]);

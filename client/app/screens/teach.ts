@@ -17,6 +17,7 @@ import {
   type EmbedSource,
 } from '../../lib/index.ts';
 import { Camera, CameraError } from '../camera.ts';
+import { cropOverlay } from '../crop-box.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, h, renameButton, replace, UrlPool } from '../dom.ts';
 import { askPersistenceOnce } from '../persistence.ts';
@@ -251,6 +252,7 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
               ? { class: 'thumb pending', 'data-pending-views': ex.pendingViews, title: 'Added. Preparing extra views of it for training…' }
               : { class: 'thumb' },
             h('img', { src: urls.url(ex.photo), alt: `${cls.name} photo ${i + 1}`, loading: 'lazy' }),
+            ...cropOverlay(ex, `${cls.name} photo ${i + 1}`, (message) => ctx.notify(message, 'error')),
             h(
               'button',
               {

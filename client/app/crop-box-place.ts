@@ -1,0 +1,22 @@
+/**
+ * Where a crop box goes on a Teach thumbnail (client/app/crop-box.ts): plain arithmetic, no DOM,
+ * so unit tests run it in Node.
+ */
+import type { Box } from '../../shared/crop/box.ts';
+
+/**
+ * `box` (fractions of a `width` x `height` photo) in percent of a square thumbnail that shows the
+ * photo with `object-fit: cover` (the central square of its longer side), clipped to the thumbnail.
+ */
+export function boxInThumb(box: Box, width: number, height: number): { left: number; top: number; width: number; height: number } {
+  const aspect = width > 0 && height > 0 ? width / height : 1;
+  // The visible part of the photo, in its fractions: the centred square.
+  const sx = aspect > 1 ? 1 / aspect : 1;
+  const sy = aspect < 1 ? aspect : 1;
+  const x0 = (1 - sx) / 2;
+  const y0 = (1 - sy) / 2;
+  const clip = (a: number, b: number): [number, number] => [Math.max(0, a), Math.min(100, b)];
+  const [left, right] = clip(((box.x - x0) / sx) * 100, ((box.x + box.width - x0) / sx) * 100);
+  const [top, bottom] = clip(((box.y - y0) / sy) * 100, ((box.y + box.height - y0) / sy) * 100);
+  return { left, top, width: Math.max(0, right - left), height: Math.max(0, bottom - top) };
+}
