@@ -11,7 +11,8 @@
  * - else (a page closed first, or an example of database version 8, which the upgrade to 9 marks
  *   pending): the stored copy (shorter side 299 px), one pass for the box and the cut from the copy.
  *   Train completes every pending crop first ({@link completePendingCrops}).
- * On a backbone that makes no crops (InceptionV3, the pair) a job leaves the example pending.
+ * On a backbone that makes no crops (InceptionV3, the pair) a job leaves the example pending. A crop
+ * made on another backbone (before a re-embed) is marked pending again by {@link completePendingCrops}.
  * Tensors: `Backbone.run`/`embed` dispose their own; the backbone is leased while it runs.
  */
 import type { Box } from '../../shared/crop/box.ts';
@@ -114,7 +115,9 @@ async function runCropJob(job: CropJob): Promise<CropOutcome> {
       return 'nothing';
     }
     const { cropPending: _done, ...rest } = now;
-    const complete: StoredExampleRecord = { ...rest, crop: crop.stored, updated: new Date().toISOString() };
+    // A crop cut again (another backbone) stays off if the person turned it off.
+    const stored: ExampleCrop = now.crop?.off ? { ...crop.stored, off: true } : crop.stored;
+    const complete: StoredExampleRecord = { ...rest, crop: stored, updated: new Date().toISOString() };
     await Promise.all([putEmbeddings(tx.objectStore('embeddingPacks'), cropPackRef(backbone.ref), [{ id: job.id, embeddings: [crop.embedding] }]), examples.put(complete), tx.done]);
     cropsEmbedded++;
     notifyChange({ type: 'examples-changed', classId: now.classId });
@@ -134,13 +137,30 @@ export function cancelPendingCrops(ids: Iterable<string>): void {
  */
 export async function completePendingCrops(onProgress?: (done: number, total: number) => void): Promise<{ photos: number; left: number }> {
   const db = await openTannerinDb();
-  const ids = await db.getAllKeysFromIndex('examples', 'by-crop-pending');
   const backbone = currentBackboneOrNull();
+  if (backbone && cropSettingOf(backbone)) await markStaleCrops(backbone.ref);
+  const ids = await db.getAllKeysFromIndex('examples', 'by-crop-pending');
   if (!ids.length || !backbone || !cropSettingOf(backbone)) return { photos: ids.length, left: ids.length };
   let done = 0;
   onProgress?.(0, ids.length);
   await Promise.all(ids.map((id) => queuePendingCrop(id).then(() => onProgress?.(++done, ids.length))));
   return { photos: ids.length, left: (await db.getAllKeysFromIndex('examples', 'by-crop-pending')).length };
+}
+
+/**
+ * Marks pending the crops made on another backbone than `ref` (a re-embed after a backbone switch
+ * or upgrade keeps the record's crop, whose embedding is then under the old backbone's key): they
+ * are cut and embedded again here, keeping whether the person turned them off.
+ */
+async function markStaleCrops(ref: string): Promise<void> {
+  const db = await openTannerinDb();
+  const tx = db.transaction('examples', 'readwrite');
+  const writes: Promise<unknown>[] = [];
+  for (let cursor = await tx.store.openCursor(); cursor; cursor = await cursor.continue()) {
+    const record = cursor.value;
+    if (record.crop && record.crop.backbone !== ref && !record.cropPending) writes.push(cursor.update({ ...record, cropPending: 1 }));
+  }
+  await Promise.all([...writes, tx.done]);
 }
 
 /** Resolves when the crop of example `id` (or of every photo queued now) is stored or its job has ended. */

@@ -211,12 +211,18 @@ describe('database version 9', () => {
         };
         const completed = await t.completePendingCrops();
         const after = await db.get('examples', 'e1');
-        return { before, completed, box: after?.crop?.box ?? null, size: after?.crop ? [after.crop.width, after.crop.height] : null, pendingAfter: after?.cropPending ?? 0, packs: (await db.getAll('embeddingPacks')).map((p) => [p.backbone, p.dims]) };
+        // A crop made on another backbone (a re-embed since) is cut again at the next completion, staying off.
+        await db.put('examples', { ...(after as NonNullable<typeof after>), crop: { ...(after?.crop as NonNullable<NonNullable<typeof after>['crop']>), backbone: 'old@0', off: true } });
+        const again = await t.completePendingCrops();
+        const recut = await db.get('examples', 'e1');
+        return { before, completed, again, recut: [recut?.crop?.backbone, recut?.crop?.off ?? false, recut?.cropPending ?? 0], box: after?.crop?.box ?? null, size: after?.crop ? [after.crop.width, after.crop.height] : null, pendingAfter: after?.cropPending ?? 0, packs: (await db.getAll('embeddingPacks')).map((p) => [p.backbone, p.dims]) };
       },
       { image: scene.image, ref },
     );
     expect(upgraded.before).toEqual({ version: 9, indexes: ['by-backbone', 'by-class', 'by-crop-pending', 'by-pending'], kept: true, pending: ['e1'], packs: [ref] });
     expect(upgraded.completed).toEqual({ photos: 1, left: 0 });
+    expect(upgraded.again).toEqual({ photos: 1, left: 0 });
+    expect(upgraded.recut).toEqual([ref, true, 0]);
     expect(upgraded.pendingAfter).toBe(0);
     expect(upgraded.size).toEqual([224, 224]);
     expect(holdsCentre(upgraded.box ?? { x: 0, y: 0, width: 1, height: 1 }, scene), JSON.stringify(upgraded.box)).toBe(true);
