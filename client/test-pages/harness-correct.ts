@@ -34,19 +34,28 @@ function watch<T>(promise: Promise<T>, into: (s: Settled<T>) => void): void {
 /** A prediction as data: the embedding's length instead of its floats. */
 const predictionData = (p: lib.PredictResult) => ({ ...p, embedding: p.embedding ? p.embedding.length : null });
 
-/** Counts the loaded backbone's `embed` calls (every photo's backbone pass outside a prediction) while `fn` runs. */
+/**
+ * Counts the loaded backbone's `embed` and `run` calls (every photo's backbone pass outside a
+ * prediction; `addExample` on MobileNetV2 embeds through `run`, which also yields the crop's map)
+ * while `fn` runs.
+ */
 async function countingEmbeds<T>(fn: () => Promise<T>): Promise<{ value: T; embeds: number }> {
   const backbone = lib.currentBackbone();
-  const embed = backbone.embed;
+  const { embed, run } = backbone;
   let embeds = 0;
   backbone.embed = (...args) => {
     embeds++;
     return embed.apply(backbone, args);
   };
+  backbone.run = (...args) => {
+    embeds++;
+    return run.apply(backbone, args);
+  };
   try {
     return { value: await fn(), embeds };
   } finally {
     backbone.embed = embed;
+    backbone.run = run;
   }
 }
 
