@@ -87,7 +87,10 @@ export type { AddExampleOptions } from './examples.ts';
 export { listExamples } from './examples.ts';
 /** Deletes one example photo. */
 export { deleteExample } from './examples.ts';
-export { setCropOff, type ExampleCrop } from './example-crops.ts';
+/** Turns one example photo's crop off (Train then uses its whole frame as its crop) or on again; false when it has none stored. */
+export { setCropOff } from './example-crops.ts';
+/** An example photo's crop as stored (database version 9): its setting, box, JPEG and the backbone whose map found it. */
+export type { ExampleCrop } from './example-crops.ts';
 /** A stored example photo: its class, photo bytes and views (its embeddings live in per-backbone packs). */
 export type { ExampleRecord } from './db.ts';
 /** An example with its embeddings on one backbone, as `addExample` returns it. */
