@@ -16,11 +16,11 @@
  *
  * Pure learning code: no storage; additive to ./train-app.ts (`trainAndGuard` is called as is).
  */
-import { CROP_FORMAT_VERSION, type HeadCrop } from '../head/crop.ts';
-import type { HeadDocument } from '../head/document.ts';
+import type { HeadCrop } from '../head/crop.ts';
+import { withHeadCrop, type HeadDocument } from '../head/document.ts';
 import { meanProbabilities } from '../head/tta.ts';
 import type { BackboneManifest } from '../model/manifest.ts';
-import { loadPredictor } from '../predict/predictor.ts';
+import { argMax, loadPredictor } from '../predict/predictor.ts';
 import type { Example } from './examples.ts';
 import { SIGNIFICANCE } from './guard.ts';
 import { mcnemarExact } from './metrics.ts';
@@ -61,10 +61,7 @@ async function topLabels(doc: HeadDocument, backbone: BackboneManifest, perPhoto
     const rows = await head.probabilities(perPhoto.flat().map((embedding) => ({ embedding })));
     let at = 0;
     return perPhoto.map((inputs) => {
-      const mean = meanProbabilities(rows.slice(at, (at += inputs.length)));
-      let best = 0;
-      for (let c = 1; c < mean.length; c++) if ((mean[c] as number) > (mean[best] as number)) best = c;
-      return doc.classes[best] as string;
+      return doc.classes[argMax(meanProbabilities(rows.slice(at, (at += inputs.length))))] as string;
     });
   } finally {
     head.dispose();
@@ -117,7 +114,7 @@ export async function tryCrop(input: {
   const base = { kept: correctCrop > correctWhole && p < SIGNIFICANCE && crop.outcome === 'new-head', setting, n: heldOut.length, correctCrop, correctWhole, p };
   const judgement: CropJudgement = { ...base, words: cropWords(base) };
   if (judgement.kept) {
-    const record = (doc: HeadDocument): HeadDocument => ({ ...doc, formatVersion: CROP_FORMAT_VERSION, crop: { ...setting } });
+    const record = (doc: HeadDocument): HeadDocument => withHeadCrop(doc, { ...setting });
     crop.training.doc = record(crop.training.doc);
     if (crop.training.heldOutDoc) crop.training.heldOutDoc = record(crop.training.heldOutDoc);
   }
