@@ -26,9 +26,8 @@
  * example's other embeddings.
  */
 import type { Box } from '../../shared/crop/box.ts';
-import { featureMapShape } from '../../shared/crop/crop-step.ts';
+import { featureMapCropBox, featureMapShape } from '../../shared/crop/crop-step.ts';
 import { boxPixels } from '../../shared/crop/box.ts';
-import { featureMapBox } from '../../shared/crop/feature-map-box.ts';
 import { DEFAULT_FEATURE_MAP_CROP, type FeatureMapCrop } from '../../shared/head/crop.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
@@ -79,8 +78,7 @@ export function cropSettingOf(backbone: Backbone): FeatureMapCrop | undefined {
 export async function embedWithBox(backbone: Backbone, pixels: RgbaPixels, setting: FeatureMapCrop): Promise<{ embedding: Float32Array; box: Box }> {
   const shape = featureMapShape(backbone.graph, setting.layer);
   const [embedding, map] = await backbone.run(preprocess(pixels, backbone.manifest.normalization), [backbone.graph.output, setting.layer]);
-  const box = featureMapBox(map as Float32Array, shape, { threshold: setting.threshold, pad: setting.pad, aspect: pixels.width / pixels.height });
-  return { embedding: embedding as Float32Array, box };
+  return { embedding: embedding as Float32Array, box: featureMapCropBox(map as Float32Array, shape, setting, pixels) };
 }
 
 /**

@@ -18,7 +18,7 @@
  * `tannerin train --crop`) take any {@link HeadCrop}.
  */
 import { TannerinError } from '../errors.ts';
-import type { HeadCrop } from '../head/crop.ts';
+import type { FeatureMapCrop, HeadCrop } from '../head/crop.ts';
 import { preprocess, type RgbaPixels } from '../image/preprocess.ts';
 import type { FoldedGraph } from '../model/folded-graph.ts';
 import type { InputSpec } from '../model/manifest.ts';
@@ -71,7 +71,16 @@ export async function cropBox(pixels: RgbaPixels, crop: HeadCrop, backbone: Crop
   if (crop.method !== 'featuremap') throw cropNotRunHere(crop, where);
   const shape = featureMapShape(backbone.graph, crop.layer);
   const [map] = await backbone.graph.run(preprocess(pixels, backbone.normalization), [crop.layer]);
-  return featureMapBox(map as Float32Array, shape, { threshold: crop.threshold, pad: crop.pad, aspect: pixels.width / pixels.height });
+  return featureMapCropBox(map as Float32Array, shape, crop, pixels);
+}
+
+/**
+ * The box a feature-map `crop` finds in `map`, its layer's output (of `shape`) for a photo of
+ * `photo`'s size: the one place a crop setting becomes featureMapBox's options. A photo added in
+ * the browser computes the map in the pass that gives its embedding (client/lib/example-crops.ts).
+ */
+export function featureMapCropBox(map: Float32Array, shape: FeatureMapShape, crop: FeatureMapCrop, photo: { width: number; height: number }): Box {
+  return featureMapBox(map, shape, { threshold: crop.threshold, pad: crop.pad, aspect: photo.width / photo.height });
 }
 
 /** The photo cut to the box `crop` finds in it (module comment), from the photo's own pixels. */
