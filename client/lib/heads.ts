@@ -16,9 +16,9 @@
  * second pair of files for the tail, and imports from both pairs; it is checked against the
  * loaded backbone's own layers.
  */
-import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, isFineTuned, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
+import { exportBackboneTailFiles, exportHeadFiles, importHeadFiles, type HeadDocument, type HeadMetrics } from '../../shared/head/document.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { hasCrop } from '../../shared/head/crop.ts';
+import { needsBackboneLayers, pairRefusal } from '../../shared/head/backbone-layers.ts';
 import { isHeadId, validateHeadDocument } from '../../shared/head/validate.ts';
 import { documentWeightCount } from '../../shared/predict/predictor.ts';
 import { currentBackbone, currentBackboneOrNull } from './current-backbone.ts';
@@ -328,11 +328,10 @@ export async function importHead(
 export function checkHead(doc: unknown, options: { requireHeadId?: boolean } = {}): HeadDocument {
   const backbone = currentBackbone();
   try {
-    if (hasCrop(doc) && backbone.manifest.members?.length) {
-      throw new TannerinError('invalid_head', `Invalid head document: a crop head finds its box in one backbone's feature map, and ${backbone.ref} is a pair of two; train it on one backbone instead.`);
-    }
+    const refused = pairRefusal(doc, backbone.manifest);
+    if (refused) throw refused;
     // A fine-tuned model's tail and a crop's layer are checked against the backbone's own layers.
-    const needsLayers = isFineTuned(doc) || hasCrop(doc);
+    const needsLayers = needsBackboneLayers(doc);
     return validateHeadDocument(doc, backbone.manifest, { requireHeadId: options.requireHeadId ?? false, ...(needsLayers ? { backboneModel: backbone.modelJson } : {}) }).doc;
   } catch (err) {
     if (err instanceof TannerinError && err.code === 'backbone_mismatch') {

@@ -8,11 +8,10 @@ import type { Context } from 'hono';
 import { HEAD_TYPE } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
 import { sha256Hex } from '../../shared/util/hash.ts';
-import { hasCrop } from '../../shared/head/crop.ts';
-import { isFineTuned } from '../../shared/head/document.ts';
+import { needsBackboneLayers, pairRefusal } from '../../shared/head/backbone-layers.ts';
 import { isHeadId, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
-import { backboneRef, servedBackbone } from '../../shared/model/manifest.ts';
+import { servedBackbone } from '../../shared/model/manifest.ts';
 import { callerOfContext } from '../http/auth.ts';
 import type { AppEnv } from '../env.ts';
 import { matchesStrong, parseEtagCondition, quoteEtag } from '../http/etag.ts';
@@ -65,23 +64,12 @@ export function putHeadRoute() {
     // against its own backbone; one for a backbone not served is refused against the default (409).
     const claimed = typeof parsed === 'object' && parsed !== null && 'backbone' in parsed ? String(parsed.backbone) : '';
     const backbone = servedBackbone(manifest, claimed) ?? manifest.backbone;
-    // A pair (shared/model/backbone-pair.ts) has no model of its own a backbone tail could extend.
-    if (backbone.members?.length && isFineTuned(parsed)) {
-      throw new TannerinError(
-        'invalid_head',
-        `Invalid head document: a fine-tuned model extends one backbone's layers, and ${claimed} is a pair of two (${backbone.members.join(', ')}); fine-tune on ${backboneRef(manifest.backbone)} instead.`,
-      );
-    }
-    // A pair has no single graph to find a crop's box in (crops run on one backbone).
-    if (backbone.members?.length && hasCrop(parsed)) {
-      throw new TannerinError(
-        'invalid_head',
-        `Invalid head document: a crop head finds its box in one backbone's feature map, and ${claimed} is a pair of two (${backbone.members.join(', ')}); train crops on ${backboneRef(manifest.backbone)} instead.`,
-      );
-    }
+    // A pair (shared/model/backbone-pair.ts) has no layers of its own a tail or a crop could read.
+    const refused = pairRefusal(parsed, backbone);
+    if (refused) throw refused;
     // Fine-tuned models and crop heads are checked against the backbone's own layers (its tail's,
     // the crop's layer, so a bad one is a 422 here, not at predict time); plain heads need no file.
-    const needsLayers = isFineTuned(parsed) || hasCrop(parsed);
+    const needsLayers = needsBackboneLayers(parsed);
     const head = validateHeadDocument(parsed, backbone, needsLayers ? { backboneModel: await getBackboneModelJson(c.env, backbone) } : {});
     if (head.doc.id !== id) throw new TannerinError('invalid_head', `Invalid head document: its id ${head.doc.id} is not the id in the URL (${id}).`);
     const upload: HeadUpload = { head, bytes, etag: await sha256Hex(bytes) };

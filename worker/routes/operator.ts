@@ -19,7 +19,7 @@
 import type { Context } from 'hono';
 import { HEAD_TYPE, type PublishedHeadSummary, type PublishedHeadsResponse } from '../../shared/api/types.ts';
 import { TannerinError } from '../../shared/errors.ts';
-import { hasCrop } from '../../shared/head/crop.ts';
+import { needsBackboneLayers } from '../../shared/head/backbone-layers.ts';
 import { isFineTuned } from '../../shared/head/document.ts';
 import { isDefaultHeadName, parseHeadDocument, validateHeadDocument } from '../../shared/head/validate.ts';
 import { HEAD_LIMITS } from '../../shared/limits.ts';
@@ -103,7 +103,7 @@ export function publishRoute(published: PublishedIndex) {
       );
     }
     // A crop's layer is checked against the backbone's model.json on upload (422), not at predict time.
-    const doc = validateHeadDocument(parsed, manifest.backbone, hasCrop(parsed) ? { backboneModel: await getBackboneModelJson(c.env, manifest.backbone) } : {}).doc;
+    const doc = validateHeadDocument(parsed, manifest.backbone, needsBackboneLayers(parsed) ? { backboneModel: await getBackboneModelJson(c.env, manifest.backbone) } : {}).doc;
 
     const shipped = isShipped(manifest, name);
     const current = await findPublished(c.env.DB, name);
