@@ -46,7 +46,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cropToBox, type Box } from '../../shared/crop/box.ts';
+import type { Box } from '../../shared/crop/box.ts';
 import { cellWindows, centredMaps, classActivationMaps, classBox, denseHead, logitsFromMaps, maxOverClasses, maxSummary, windowBox, windowEmbedding, type CellWindow, type PartActivation, type PartMap } from '../../shared/crop/class-box.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { predictAsTrained, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
@@ -59,6 +59,7 @@ import type { EvalExample } from './recipes.ts';
 import { predictAsApp, trainAsApp } from './recipes.ts';
 import type { AskedContext } from './asked.ts';
 import { colocBox, colocShots, type ColocModel } from './clutter-coloc.ts';
+import { cropImage } from './clutter-grid.ts';
 
 /** The class-aware ways of framing a scene (module comment). */
 export const CAM_METHODS = ['cam', 'cam-max', 'cam-vote', 'cam-avg', 'cam-window', 'cam-mil', 'coloc'] as const;
@@ -176,13 +177,6 @@ function fitOf(pairs: readonly (readonly [Box | undefined, Box])[]): string {
   if (!known.length) return '-';
   const mean = (xs: number[]): string => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(2);
   return `IoU ${mean(known.map(([t, b]) => iou(t, b)))}, side ${mean(known.map(([, b]) => b.width))} (true ${mean(known.map(([t]) => t.width))}), centre in ${mean(known.map(([t, b]) => (inside(t, b) ? 1 : 0)))}`;
-}
-
-/** A crop of a scene as an image of its own, its id naming the box (so equal boxes share embeddings). */
-function cropImage(image: EvalImage, box: Box): EvalImage {
-  const r = (x: number): string => x.toFixed(4);
-  const crop = { id: `${image.id}@box:${r(box.x)},${r(box.y)},${r(box.width)},${r(box.height)}`, label: image.label, pixels: async () => cropToBox(await image.pixels(), box) };
-  return crop;
 }
 
 /** The part whose map alone `cam-avg` reads: the average-pooled one (smooth; no argmax cells). */

@@ -54,10 +54,15 @@ export function gridBoxes(side = GRID_SIDE, stride = GRID_STRIDE): Box[] {
 }
 export const GRID_BOXES = gridBoxes().length;
 
-/** A scene's crop at one candidate, as an image of its own (its id names the box, as clutter-cam.ts's). */
-export function crop(image: EvalImage, box: Box, photoId = image.id): EvalImage & { photoId: string } {
+/** A crop of a scene as an image of its own, its id naming the box (so equal boxes share embeddings, in every clutter method). */
+export function cropImage(image: EvalImage, box: Box): EvalImage {
   const r = (x: number): string => x.toFixed(4);
-  return { id: `${image.id}@box:${r(box.x)},${r(box.y)},${r(box.width)},${r(box.height)}`, photoId, label: image.label, pixels: async () => cropToBox(await image.pixels(), box) };
+  return { id: `${image.id}@box:${r(box.x)},${r(box.y)},${r(box.width)},${r(box.height)}`, label: image.label, pixels: async () => cropToBox(await image.pixels(), box) };
+}
+
+/** A scene's crop at one candidate ({@link cropImage}), counted as the photo `photoId` (its scene by default). */
+export function crop(image: EvalImage, box: Box, photoId = image.id): EvalImage & { photoId: string } {
+  return { ...cropImage(image, box), photoId };
 }
 
 /** Whether `inner` lies whole inside `outer` (to a rounding). */
