@@ -23,7 +23,7 @@ import { openTannerinDb, readPhotoBytes, type StoredExampleRecord } from './db.t
 import { encodeJpeg, pixelsOf, pixelsOfBytes } from './embed.ts';
 import { cropPackRef, cropSettingOf, cutCrop, embedWithBox, type ExampleCrop } from './example-crops.ts';
 import { putEmbeddings } from './embedding-packs.ts';
-import { noPhotoInProgress, withViewsLock } from './pending-views.ts';
+import { withExampleTurn } from './pending-views.ts';
 
 /** How one crop job ended: as pending views' ({@link import('./pending-views.ts').ViewsOutcome}). */
 export type CropOutcome = 'stored' | 'nothing' | 'skipped' | 'cancelled' | 'failed';
@@ -76,11 +76,7 @@ export function queuePendingCrop(id: string, made?: MadeCrop): Promise<CropOutco
 
 async function runCropJob(job: CropJob): Promise<CropOutcome> {
   const { signal } = job.controller;
-  await noPhotoInProgress();
-  signal.throwIfAborted();
-  return withViewsLock(signal, async () => {
-    const db = await openTannerinDb();
-    const record = await db.get('examples', job.id);
+  return withExampleTurn(signal, job.id, async (db, record) => {
     if (!record?.cropPending) return 'nothing';
     const backbone = currentBackboneOrNull();
     const setting = backbone && cropSettingOf(backbone);

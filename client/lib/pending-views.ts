@@ -35,7 +35,7 @@ import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
 import { notifyChange } from './changes.ts';
 import { currentBackboneOrNull, withBackboneLease } from './current-backbone.ts';
-import { openTannerinDb, readPhotoBytes, type ExampleView, type StoredExampleRecord } from './db.ts';
+import { openTannerinDb, readPhotoBytes, type ExampleView, type StoredExampleRecord, type TannerinDb } from './db.ts';
 import { appendEmbeddings } from './embedding-packs.ts';
 import { pixelsOfBytes } from './embed.ts';
 
@@ -146,21 +146,31 @@ async function drain(): Promise<void> {
   }
 }
 
-/** Runs `fn` holding {@link VIEWS_LOCK} (waiting for it); plainly where Web Locks are missing. Crops' jobs (pending-crops.ts) hold it too. */
-export async function withViewsLock<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` holding {@link VIEWS_LOCK} (waiting for it); plainly where Web Locks are missing. */
+async function withViewsLock<T>(signal: AbortSignal, fn: () => Promise<T>): Promise<T> {
   const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
   if (!locks) return fn();
   return (await locks.request(VIEWS_LOCK, { signal }, fn)) as T;
 }
 
-/** Embeds and stores one photo's pending views (see the module comment). */
-async function runJob(job: Job): Promise<ViewsOutcome> {
-  const { signal } = job.controller;
+/**
+ * One background job's turn on example `id` (its views here, its crop in pending-crops.ts): after
+ * any photo being added, holding {@link VIEWS_LOCK}, with the record as it is now under the lock
+ * (undefined once deleted) (see the module comment's rules).
+ */
+export async function withExampleTurn<T>(signal: AbortSignal, id: string, fn: (db: TannerinDb, record: StoredExampleRecord | undefined) => Promise<T>): Promise<T> {
   await noPhotoInProgress();
   signal.throwIfAborted();
   return withViewsLock(signal, async () => {
     const db = await openTannerinDb();
-    const record = await db.get('examples', job.id);
+    return fn(db, await db.get('examples', id));
+  });
+}
+
+/** Embeds and stores one photo's pending views (see the module comment). */
+async function runJob(job: Job): Promise<ViewsOutcome> {
+  const { signal } = job.controller;
+  return withExampleTurn(signal, job.id, async (db, record) => {
     if (!record?.pendingViews) return 'nothing';
     const backbone = currentBackboneOrNull();
     // Stale (another backbone): a re-embed computes every view, pending ones included.
