@@ -77,11 +77,7 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** After every epoch: loss, accuracy, validation accuracy. */
   onProgress?: (event: EpochProgress) => void;
-  /**
-   * While augmented views still pending are finished before training: (photos done, photos
-   * pending); then the same for the photos' crops still pending (all of them once after the
-   * database upgrade to version 9, which gives older photos their crops here).
-   */
+  /** While augmented views still pending are finished before training: (photos done, photos pending). */
   onViewsProgress?: (done: number, total: number) => void;
   /**
    * While photos without embeddings on the loaded backbone (taught on another backbone) are
@@ -193,7 +189,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   if (mode.waitForViews) {
     await completePendingViews({ ...(signal ? { signal } : {}), ...(options.onViewsProgress ? { onProgress: options.onViewsProgress } : {}) });
     // And the photos' crops (issue 17: an example of database version 8 gets its crop here).
-    await completePendingCrops(options.onViewsProgress);
+    await completePendingCrops();
     signal?.throwIfAborted();
   }
   let set = await trainingSet(backbone.ref);
