@@ -54,7 +54,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cropToBox, padToSquare, WHOLE_FRAME, type Box } from '../../shared/crop/box.ts';
-import { activationMap, activeRegion } from '../../shared/crop/feature-map-box.ts';
+import { activationMap } from '../../shared/crop/feature-map-box.ts';
+import { featureMapCropBox, featureMapShape } from '../../shared/crop/crop-step.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { pairedBySeed } from './stats.ts';
@@ -160,11 +161,30 @@ export function methodsFor(crop: Partial<CropSettings> | undefined): CropMethod[
   return DEFAULT_CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none' && m !== 'clean') || ((crop.threshold !== undefined || crop.layer !== undefined) && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
 }
 
-/** The box of a scene from its cached or freshly computed material. */
-function boxFrom(source: BoxSource, settings: CropSettings): Box {
-  if ('activation' in source) return padToSquare(activeRegion(Float32Array.from(source.activation), source.height, source.width, settings.threshold), settings.pad);
+/**
+ * The box of a scene from its cached or freshly computed material. A feature-map box is the
+ * prediction layer's (shared/crop/crop-step.ts featureMapCropBox), on the cached channel sums as a
+ * one-channel map (whose channel sum is itself), for the scene's size.
+ */
+function boxFrom(source: BoxSource, settings: CropSettings, scene: { width: number; height: number }): Box {
+  if ('activation' in source) {
+    const crop = { method: 'featuremap', layer: settings.layer, threshold: settings.threshold, pad: settings.pad } as const;
+    return featureMapCropBox(Float32Array.from(source.activation), { height: source.height, width: source.width, channels: 1 }, crop, scene);
+  }
   const d = source.detection;
   return d && d.score >= settings.minScore && d.box.width > 0 && d.box.height > 0 ? padToSquare(d.box, settings.pad) : { ...WHOLE_FRAME };
+}
+
+/**
+ * A scene's feature-map material: `layer`'s channel sums from one backbone pass (as the prediction
+ * layer's crop step runs it, shared/crop/crop-step.ts; `featureMapShape` refuses a layer that is
+ * not a feature map), and the ms the pass took.
+ */
+async function featureMaterial(pixels: RgbaPixels, layer: string, model: Backbone): Promise<BoxSource> {
+  const t0 = performance.now();
+  const shape = featureMapShape(model.graph, layer);
+  const [map] = await model.run(preprocess(pixels, model.manifest.normalization), [layer]);
+  return { activation: Array.from(activationMap(map as Float32Array, shape)), height: shape.height, width: shape.width, ms: performance.now() - t0 };
 }
 
 /** Runs the protocol; `record` gets each (dataset, method, seed) accuracy and training ms. */
@@ -233,13 +253,10 @@ export async function runClutterProtocols(
               const cacheKey = EmbeddingCache.key(pixels);
               let material = featureCache.get(cacheKey);
               if (!material) {
-                const t1 = performance.now();
-                const [height, width, channels] = ctx.model.graph.shapeOf(FEATURE_LAYER) as number[];
-                const [map] = await ctx.model.run(preprocess(pixels, ctx.model.manifest.normalization), [FEATURE_LAYER]);
-                material = { activation: Array.from(activationMap(map as Float32Array, { height: height as number, width: width as number, channels: channels as number })), height: height as number, width: width as number, ms: performance.now() - t1 };
+                material = await featureMaterial(pixels, FEATURE_LAYER, ctx.model);
                 featureCache.set(cacheKey, material);
               }
-              return boxFrom(material, defaults);
+              return boxFrom(material, defaults, pixels);
             };
             const out = await taughtAccuracy(method, shots, test, ctx, (image) => trueBoxes.get(image.id), featureBox);
             featureCache.save();
@@ -280,11 +297,7 @@ export async function runClutterProtocols(
             const t0 = performance.now();
             let made: BoxSource;
             if (method === 'featuremap') {
-              const shape = ctx.model.graph.shapeOf(settings.layer);
-              if (shape?.length !== 3) throw new Error(`${settings.layer} is not a feature map of ${ctx.model.ref}`);
-              const [map] = await ctx.model.run(preprocess(pixels, ctx.model.manifest.normalization), [settings.layer]);
-              const [height, width, channels] = shape as number[];
-              made = { activation: Array.from(activationMap(map as Float32Array, { height: height as number, width: width as number, channels: channels as number })), height: height as number, width: width as number, ms: 0 };
+              made = await featureMaterial(pixels, settings.layer, ctx.model);
             } else {
               detector ??= await loadDetector();
               made = { detection: await detector.best(pixels), ms: 0 };
@@ -304,7 +317,7 @@ export async function runClutterProtocols(
                   label: image.label,
                   pixels: async () => {
                     const pixels = await image.pixels();
-                    return cropToBox(pixels, boxFrom(await source(pixels), settings));
+                    return cropToBox(pixels, boxFrom(await source(pixels), settings, pixels));
                   },
                 };
           const t0 = performance.now();

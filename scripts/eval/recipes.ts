@@ -87,7 +87,7 @@ import { mulberry32, randomSeed, shuffle } from '../../shared/util/random.ts';
 import { predictProbabilities, selfTrain, type SelfTrainResult } from '../../shared/learn/self-train.ts';
 import { trainHead } from '../../shared/learn/train-head.ts';
 import { predictAsTrained, trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
-import { ON_APP_LEVERS } from './report.ts';
+import { ON_APP_LEVERS } from './app-levers.ts';
 import { CLASSIFIER_LEVERS, classifierLeverViews, runClassifierLever, type ClassifierLever } from './recipes-classifier.ts';
 import { appSelfTrain } from './recipes-selftrain.ts';
 

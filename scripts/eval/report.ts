@@ -15,6 +15,7 @@
 import { pairedBySeed } from './stats.ts';
 import { ASK_KS, ASK_STRATEGIES } from './ask-protocol.ts';
 import { clutterDescription, clutterTable } from './clutter-report.ts';
+import { ON_APP_LEVERS } from './app-levers.ts';
 
 /** The fixed-budget protocol's strategies: keyed like recipes (`eval.<dataset>.asked.k5`), but not recipes, so the recipe tables leave them out. */
 const PROTOCOL_KEYS: readonly string[] = ASK_STRATEGIES;
@@ -46,11 +47,6 @@ export const GOALS: Record<'emoji' | 'fashion', number> = { emoji: 0.55, fashion
 const DATASETS = ['emoji', 'fashion'] as const;
 /** The Train button on the default backbone. */
 const BASELINE = 'app';
-/**
- * Levers that change the Train button as it is (its standardisation kept; scripts/eval/recipes.ts:
- * more augmented views, TTA, one head per embedding part): paired with `app` on the same backbone.
- */
-export const ON_APP_LEVERS: readonly string[] = ['app-t3', 'app-t7', 'app-v7', 'app-v7-t7', 'app-parts', 'app-parts-t3', 'app-wd01', 'app-wd03', 'app-wd1', 'app-self', 'app-ncm', 'app-ncm-mix', 'app-lda', 'app-lda-mix', 'app-lda-v7'];
 /**
  * What the other levers are paired with: the Train button before its input standardisation (recipe
  * `app-l2`, the baseline this work started from; every such lever changes it), or `app` in a
