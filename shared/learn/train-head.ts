@@ -24,7 +24,8 @@ import * as tf from '@tensorflow/tfjs-core';
 // Node bundle does not, and its `dist/register_all_gradients` module cannot be imported from Node.
 import { initializers, layers, sequential, type Sequential } from '@tensorflow/tfjs-layers';
 import { classList, photoLabels, type Example } from './examples.ts';
-import { makeHeadDocument, type HeadDocument, type HeadMetrics, type SavedArtifacts } from '../head/document.ts';
+import type { HeadDocument, HeadMetrics, SavedArtifacts } from '../head/document.ts';
+import { trainedHeadDocument } from './trained-document.ts';
 import { transformInputRows } from '../predict/predictor.ts';
 import { fitInputTransform, type InputTransformOptions } from '../head/input-transform.ts';
 import { backboneRef, embeddingPart, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
@@ -228,20 +229,8 @@ export async function trainHead(examples: readonly Example[], options: TrainOpti
     const predicted = best.predictions.flatMap((p) => Array.from(p, (i) => classes[i] as string));
     const metrics = computeMetrics(classes, actual, predicted);
 
-    const id = options.id ?? crypto.randomUUID();
-    const documentOf = async (trainer: Trainer): Promise<HeadDocument> =>
-      makeHeadDocument(
-        {
-          id,
-          name: options.name ?? classes.join(', '),
-          classes: classes.slice(),
-          backbone: backboneRef(settings.backbone),
-          input: trainer.transform,
-          metrics,
-          created: new Date().toISOString(),
-        },
-        await trainer.artifacts(),
-      );
+    const info = { id: options.id ?? crypto.randomUUID(), name: options.name, classes, backbone: settings.backbone, metrics };
+    const documentOf = (trainer: Trainer): Promise<HeadDocument> => trainedHeadDocument(info, trainer.transform, () => trainer.artifacts());
     let finalTrainer = trainers[0] as Trainer;
     let heldOutDoc: HeadDocument | undefined;
     if (holdout && options.refitAll === true) heldOutDoc = await documentOf(finalTrainer);

@@ -20,9 +20,10 @@ import { classList, type Example } from './examples.ts';
 import { fitShrinkageLda, ldaScores, ldaWork, type LdaFit } from './lda.ts';
 import { buildModel, checkClasses, type EpochProgress, type TrainResult } from './train-head.ts';
 import { fitInputTransform } from '../head/input-transform.ts';
-import { makeHeadDocument, type HeadDocument, type HeadMetrics } from '../head/document.ts';
+import type { HeadDocument, HeadMetrics, SavedArtifacts } from '../head/document.ts';
+import { trainedHeadDocument } from './trained-document.ts';
 import { argMax, transformInputRows } from '../predict/predictor.ts';
-import { backboneRef, type BackboneManifest, type InputTransform } from '../model/manifest.ts';
+import type { BackboneManifest, InputTransform } from '../model/manifest.ts';
 import { columnScales, scaleColumns } from './standardize.ts';
 import { classIndices, saveModelArtifacts, throwIfAborted } from './kit.ts';
 import { computeMetrics } from './metrics.ts';
@@ -160,7 +161,7 @@ function stats(rows: readonly Float64Array[], truth: readonly number[], t: numbe
 }
 
 /** The fit as a dense softmax layer: kernel rows times the column scales, kernel and bias times T. */
-async function artifactsOf(fitted: Fitted, classCount: number, t: number): Promise<ReturnType<typeof saveModelArtifacts>> {
+async function artifactsOf(fitted: Fitted, classCount: number, t: number): Promise<SavedArtifacts> {
   const { fit, scale, dim } = fitted;
   const kernel = new Float32Array(dim * classCount);
   for (let k = 0; k < dim; k++) for (let c = 0; c < classCount; c++) kernel[k * classCount + c] = t * (scale[k] as number) * (fit.weights[k * classCount + c] as number);
@@ -228,20 +229,8 @@ export async function trainLdaHead(examples: readonly Example[], options: LdaHea
     heldRows.map((s) => classes[argMax(s)] as string),
   );
 
-  const id = options.id ?? crypto.randomUUID();
-  const documentOf = async (fitted: Fitted): Promise<HeadDocument> =>
-    makeHeadDocument(
-      {
-        id,
-        name: options.name ?? classes.join(', '),
-        classes: classes.slice(),
-        backbone: backboneRef(backbone),
-        input: fitted.transform,
-        metrics,
-        created: new Date().toISOString(),
-      },
-      await artifactsOf(fitted, classes.length, t),
-    );
+  const info = { id: options.id ?? crypto.randomUUID(), name: options.name, classes, backbone, metrics };
+  const documentOf = (fitted: Fitted): Promise<HeadDocument> => trainedHeadDocument(info, fitted.transform, () => artifactsOf(fitted, classes.length, t));
   const judged = (folds[0] as { fitted: Fitted }).fitted;
   let heldOutDoc: HeadDocument | undefined;
   let final = judged;
