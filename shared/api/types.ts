@@ -1,7 +1,7 @@
 /**
  * Types of the HTTP API, shared by the Worker that answers and the clients that call it.
  */
-import type { Manifest, ManifestFile } from '../model/manifest.ts';
+import type { DetectorManifest, Manifest, ManifestFile } from '../model/manifest.ts';
 import type { CropUsed } from '../head/crop.ts';
 
 export const API_VERSION = 'v1';
@@ -41,7 +41,16 @@ export interface ModelsResponse {
    */
   backbones: ServedBackbone[];
   heads: (Omit<Manifest['heads'][number], 'files' | 'url' | 'document'> & { url: string; document: ServedFile; files: ServedFile[] })[];
+  /**
+   * Object detectors the app downloads only when the person turns "find the object first" on
+   * (issue 17; never run at the edge). Always sent (empty when none is served); absent in answers
+   * stored by apps before detectors.
+   */
+  detectors?: ServedDetector[];
 }
+
+/** A detector as `GET /v1/models` serves it: its files with absolute URLs. */
+export type ServedDetector = Omit<DetectorManifest, 'files'> & { files: ServedFile[] };
 
 /** `GET /healthz` answer. */
 export interface HealthResponse {

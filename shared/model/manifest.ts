@@ -91,6 +91,26 @@ export interface HeadManifest {
   files: ManifestFile[];
 }
 
+/**
+ * An object detector served for the browser's "find the object first" (issue 17): a TF.js graph
+ * model the app downloads only when the person turns detector crops on (client/lib/detector.ts).
+ * Never run at the edge (a detector crop there is a 409).
+ */
+export interface DetectorManifest {
+  /** The name head documents give it (`crop.detector` of a detector crop, shared/head/crop.ts), e.g. `centernet-mobilenetv3`. */
+  id: string;
+  /** Content hash (hex prefix of SHA-256 over its files). */
+  version: string;
+  /** Human-readable name and where the weights come from. */
+  name: string;
+  /** Its input side in pixels (the photo is squashed to it, RGB 0-255). */
+  inputSize: [number, number];
+  /** Bytes of all its files: what turning it on downloads. */
+  bytes: number;
+  /** The TF.js graph-model artifacts: `model.json` first, then `weights.bin`. */
+  files: ManifestFile[];
+}
+
 export interface Manifest {
   /** The default backbone: the one the Worker runs and apps use unless they pick another. */
   backbone: BackboneManifest;
@@ -100,6 +120,8 @@ export interface Manifest {
    */
   backbones?: BackboneManifest[];
   heads: HeadManifest[];
+  /** Object detectors the app may download on opt-in ({@link DetectorManifest}); absent in manifests older than detectors. */
+  detectors?: DetectorManifest[];
 }
 
 /** `<id>@<version>`, the way heads and API answers name a backbone. */

@@ -69,8 +69,8 @@ describe('prepare-models', () => {
     manifest = prepareModels(specs, dirs[0], pairs);
     prepareModels(specs, dirs[1], pairs);
     const a = tree(dirs[0] as string);
-    // models.json, each backbone's model.json + weights.bin, the default head's three files.
-    expect(Object.keys(a).length).toBe(1 + 2 * specs.length + 3);
+    // models.json, each backbone's model.json + weights.bin, the default head's three files, CenterNet's two.
+    expect(Object.keys(a).length).toBe(1 + 2 * specs.length + 3 + 2);
     expect(tree(dirs[1] as string)).toEqual(a);
     expect(tree(PUBLIC_DIR)).toMatchObject(a);
   });

@@ -26,6 +26,8 @@ function modelsBody(manifest: Manifest, rows: PublishedRow[], origin: string): M
     backbone: backbone(manifest.backbone),
     backbones: servedBackbones(manifest).map(backbone),
     heads: heads.map((h) => ({ ...h, url: `${origin}/${h.url}`, document: served(h.document), files: h.files.map(served) })),
+    // Downloaded by the app on opt-in only (never run here); a manifest older than detectors has none.
+    detectors: (manifest.detectors ?? []).map((d) => ({ ...d, files: d.files.map(served) })),
   };
 }
 

@@ -230,7 +230,7 @@ export function openApiDocument(version: string): OpenApiDocument {
       '/v1/models': {
         get: {
           operationId: 'listModels',
-          summary: 'The manifest: the default backbone, every backbone served (`backbones`; a pair of them, e.g. `mobilenet_v2+inception_v3`, lists its `members` and no files), their files and the heads served, with absolute URLs',
+          summary: 'The manifest: the default backbone, every backbone served (`backbones`; a pair of them, e.g. `mobilenet_v2+inception_v3`, lists its `members` and no files), their files, the heads served and the object detectors the app downloads on opt-in (`detectors`), with absolute URLs',
           description: 'Revalidate with `If-None-Match` (the answer is `Cache-Control: no-cache`): a 304 when nothing changed.',
           tags: ['inference'],
           security: anonymous,
