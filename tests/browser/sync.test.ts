@@ -6,7 +6,9 @@
  * same head, the second push gets 412 and both versions stay (status `conflict`) until the user
  * picks; a training made offline is pushed when the page is back online; a head for another
  * backbone is refused (409) and marked `error` with the server's reason; a 429 is retried after
- * its `Retry-After`. Every request body the
+ * its `Retry-After`; a crop head whose layer the device's folded graph does not compute is
+ * refused when pulled (marked `error` with the reason), not stored to fail at its first
+ * prediction. Every request body the
  * pages send is a head document or a small account request: never photos or embeddings.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -212,6 +214,30 @@ describe('head sync between two devices', () => {
     expect(await pageA.evaluate((id) => window.tannerin.headJson(id), oldId)).not.toBeNull();
     const res = await fetch(`${baseUrl}/v1/heads/${oldId}`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(404);
+  });
+
+  it('a crop head whose layer this device does not compute is refused when pulled: listed as error with the reason, not stored', async () => {
+    // The Worker checks a crop's layer against model.json: bn_Conv1 is there (so the upload
+    // passes) but the folded graph never computes it (folded into Conv1's node).
+    const base = JSON.parse((await pageA.evaluate((id) => window.tannerin.headJson(id), headId)) as string) as Record<string, unknown>;
+    const cropHead = (layer: string): Record<string, unknown> => ({ ...base, id: crypto.randomUUID(), name: `crop ${layer}`, formatVersion: 2, crop: { method: 'featuremap', layer, threshold: 0.5, pad: 0.15 } });
+    const [folded, fine] = [cropHead('bn_Conv1'), cropHead('out_relu')];
+    for (const doc of [folded, fine]) {
+      const res = await fetch(`${baseUrl}/v1/heads/${doc.id as string}`, { method: 'PUT', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'if-none-match': '*' }, body: JSON.stringify(doc) });
+      expect(res.status).toBe(201);
+    }
+    await pageB.evaluate(() => window.tannerin.syncNow());
+    const status = await pageB.evaluate(() => window.tannerin.getSyncStatus());
+    const refused = status.heads.find((h) => h.id === folded.id);
+    expect(refused?.status).toBe('error');
+    expect(refused?.message).toMatch(/crop\.layer "bn_Conv1" is folded into/);
+    expect(status.heads.find((h) => h.id === fine.id)?.status).toBe('synced');
+    const stored = (await pageB.evaluate(() => window.tannerin.listHeads())).map((h) => h.id);
+    expect(stored).toContain(fine.id);
+    expect(stored).not.toContain(folded.id);
+    // The head pulled with its crop predicts with it (the refused one could not have).
+    const [onB] = await pageB.evaluate(([imgs, id]) => window.tannerin.predictImages(imgs, { headId: id }), [testImages.slice(0, 1), fine.id as string] as const);
+    expect(onB?.crop?.method).toBe('featuremap');
   });
 
   it('sends nothing but head documents (and small account requests): no photos, no embeddings', () => {

@@ -4,11 +4,13 @@
  * before anything stores it.
  */
 import { TannerinError, type ErrorCode } from '../../../shared/errors.ts';
-import { isFineTuned, type HeadDocument } from '../../../shared/head/document.ts';
+import type { HeadDocument } from '../../../shared/head/document.ts';
+import { needsBackboneLayers, pairRefusal } from '../../../shared/head/backbone-layers.ts';
+import { featureMapShape } from '../../../shared/crop/crop-step.ts';
 import { parseHeadDocument, validateHeadDocument } from '../../../shared/head/validate.ts';
 import { backboneRef } from '../../../shared/model/manifest.ts';
 import { sha256Hex } from '../../../shared/util/hash.ts';
-import { currentBackbone } from '../current-backbone.ts';
+import { currentBackbone, loadedBackbone } from '../current-backbone.ts';
 import type { SyncAccountRecord } from '../db.ts';
 import { findServedBackbone, loadedManifest, servedBackboneModelJson } from '../model-store.ts';
 
@@ -64,7 +66,14 @@ export async function json<T>(res: Response): Promise<T> {
  * Fetches and validates a head against the backbone it names, when the manifest serves that one
  * (downloaded or not: a head on a backbone this device lacks is stored, and listed with what it
  * needs); throws `TannerinError` (e.g. `backbone_mismatch` for a backbone not served) if it cannot
- * be used here.
+ * be used here, and the pull marks it `error` with that reason instead of storing it.
+ *
+ * A head that reads its backbone's own layers (a fine-tuned model's tail, a crop's feature map:
+ * shared/head/backbone-layers.ts) is checked as the Worker checks uploads, against the backbone's
+ * `model.json` (and refused for a pair); a feature-map crop also against the backbone's folded
+ * graph when it is loaded here, which the Worker's upload check does not do: a layer folded into
+ * the one before it (e.g. `bn_Conv1`) is in `model.json` but its output is never computed, so such
+ * a head would otherwise be stored and fail only when it first predicts.
  */
 export async function fetchHead(account: SyncAccountRecord, id: string): Promise<{ doc: HeadDocument; etag: string }> {
   const res = await request(account.apiBase, `/v1/heads/${id}`, { token: account.token });
@@ -75,10 +84,15 @@ export async function fetchHead(account: SyncAccountRecord, id: string): Promise
   const named = typeof value === 'object' && value !== null && 'backbone' in value && typeof value.backbone === 'string' ? value.backbone : null;
   const served = named !== null ? findServedBackbone(loadedManifest(), named) : undefined;
   const current = currentBackbone();
-  // A fine-tuned model is checked against its backbone's own layers (its model.json), as the Worker does.
-  const tailCheck = isFineTuned(value) ? { backboneModel: served ? await servedBackboneModelJson(backboneRef(served)) : current.modelJson } : {};
-  const { doc } = validateHeadDocument(value, served ?? current.manifest, tailCheck);
+  const manifest = served ?? current.manifest;
+  const refused = pairRefusal(value, manifest);
+  if (refused) throw refused;
+  const layersCheck = needsBackboneLayers(value) ? { backboneModel: served ? await servedBackboneModelJson(backboneRef(served)) : current.modelJson } : {};
+  const { doc } = validateHeadDocument(value, manifest, layersCheck);
   if (doc.id !== id) throw new TannerinError('invalid_head', `the server answered head ${doc.id} for ${id}`);
+  // The crop's layer in the graph this device runs (when loaded): throws `invalid_head` naming it.
+  const graph = loadedBackbone(doc.backbone)?.graph;
+  if (doc.crop?.method === 'featuremap' && graph) featureMapShape(graph, doc.crop.layer);
   return { doc, etag };
 }
 
