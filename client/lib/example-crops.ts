@@ -50,6 +50,14 @@ export interface ExampleCrop {
   height: number;
   /** Set when the person turned the crop off for this photo (the Teach screen): Train uses its whole frame as its crop. */
   off?: true;
+  /**
+   * Set when the person placed `box` (moved it on the Teach screen, {@link import('./pending-crops.ts').setCropBox}):
+   * the box is theirs, not found, and every crop method uses it for this photo as it is (a re-cut
+   * after a backbone switch keeps it). Absent: the box was found (`setting`).
+   */
+  byPerson?: true;
+  /** With `byPerson`: the box that was found, which "Reset" puts back. */
+  found?: Box;
 }
 
 /** The key the crops' embeddings on `backbone` are packed under in `embeddingPacks` (never a backbone's own ref: those have no `#`). */
@@ -95,14 +103,17 @@ export function cutCrop(original: RgbaPixels, box: Box, side: number): Promise<I
  * The crops as training examples (one per photo, the photo's id and label), for the photos of
  * `examples` (the whole frames' training set on `backbone`; a photo whose crop is turned off gives
  * its whole frame), or null unless every photo has a crop embedding there and the backbone makes
- * crops: the guard pairs the same photos.
+ * crops: the guard pairs the same photos. `off`: the photos whose crop is off, when the caller has
+ * read them already (Train: from completePendingCrops' scan, so the records are read once);
+ * without it they are read here.
  */
-export async function cropExamples(backbone: Backbone, examples: readonly Example[]): Promise<Example[] | null> {
+export async function cropExamples(backbone: Backbone, examples: readonly Example[], off?: ReadonlySet<string>): Promise<Example[] | null> {
   if (!cropSettingOf(backbone)) return null;
   const db = await openTannerinDb();
-  const tx = db.transaction(['examples', 'embeddingPacks']);
-  const [crops, records] = await Promise.all([readEmbeddings(tx.objectStore('embeddingPacks'), cropPackRef(backbone.ref)), tx.objectStore('examples').getAll()]);
-  const off = new Set(records.filter((r) => r.crop?.off).map((r) => r.id));
+  const tx = db.transaction(off ? ['embeddingPacks'] : ['examples', 'embeddingPacks']);
+  const packs = readEmbeddings(tx.objectStore('embeddingPacks'), cropPackRef(backbone.ref));
+  if (!off) off = cropsOff(await tx.objectStore('examples').getAll());
+  const crops = await packs;
   const out: Example[] = [];
   for (const e of examples) {
     if (e.augmented) continue;
@@ -112,6 +123,13 @@ export async function cropExamples(backbone: Backbone, examples: readonly Exampl
     out.push({ photoId: e.photoId, label: e.label, embedding, augmented: false });
   }
   return out;
+}
+
+/** The ids of the records whose crop the person turned off. */
+export function cropsOff(records: Iterable<{ id: string; crop?: ExampleCrop }>): Set<string> {
+  const off = new Set<string>();
+  for (const r of records) if (r.crop?.off) off.add(r.id);
+  return off;
 }
 
 /**

@@ -57,6 +57,7 @@ import { cropExamples, cropSettingOf } from './example-crops.ts';
 import { tryCrop, type CropJudgement } from '../../shared/learn/crop-choice.ts';
 import { reembedExamples } from './reembed.ts';
 import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
+import { retrainOnCrops, type CropRetraining } from './retrain-crop.ts';
 import { activeHeadId, setActiveHead, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
 import { withTrainingLock } from './training-lock.ts';
@@ -79,6 +80,12 @@ export interface TrainOptions {
   onProgress?: (event: EpochProgress) => void;
   /** While augmented views still pending are finished before training: (photos done, photos pending). */
   onViewsProgress?: (done: number, total: number) => void;
+  /**
+   * While the photos' crops still pending are cut and embedded before training (photos done,
+   * photos pending; (0, total) first): every older photo's once after the database upgrade to
+   * version 9, or a photo whose box the person moved.
+   */
+  onCropsProgress?: (done: number, total: number) => void;
   /**
    * While photos without embeddings on the loaded backbone (taught on another backbone) are
    * embedded before training: (photos done, photos to embed); (0, total) first.
@@ -142,6 +149,11 @@ export interface TrainReport {
    * through the tail now or came from the cache. Absent otherwise.
    */
   fineTuned?: TailRetraining;
+  /**
+   * A correction's retraining of a crop head (client/lib/retrain-crop.ts): whether it retrained on
+   * the photos' crops, the crop kept, or why it retrained as a whole-frame head instead. Absent otherwise.
+   */
+  cropRetraining?: CropRetraining;
   /** Wall-clock milliseconds from the start of the training (after any wait for another) until the head was stored. */
   ms: number;
 }
@@ -186,10 +198,12 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   const t0 = performance.now();
   const { signal } = options;
   // Pending augmented views first (see the module comment for why not train on what is there).
+  let cropsOff: ReadonlySet<string> | undefined;
   if (mode.waitForViews) {
     await completePendingViews({ ...(signal ? { signal } : {}), ...(options.onViewsProgress ? { onProgress: options.onViewsProgress } : {}) });
-    // And the photos' crops (issue 17: an example of database version 8 gets its crop here).
-    await completePendingCrops();
+    // And the photos' crops (issue 17: an example of database version 8 gets its crop here). Its
+    // scan of the records also says which crops are off, for cropExamples below (one read).
+    cropsOff = (await completePendingCrops({ ...(signal ? { signal } : {}), ...(options.onCropsProgress ? { onProgress: options.onCropsProgress } : {}) })).off;
     signal?.throwIfAborted();
   }
   let set = await trainingSet(backbone.ref);
@@ -226,16 +240,21 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // A correction of a fine-tuned model retrains its head on its tail (client/lib/retrain-tail.ts);
   // otherwise, or when that gives way (kNN won), a plain head on the frozen embeddings.
   const onTail = mode.warmStart && previous?.backboneTail ? await retrainOnTail(backbone, set.examples, previous, previousState, common) : undefined;
+  // A correction of a crop head retrains it on the photos' crops (client/lib/retrain-crop.ts).
+  const onCrop = mode.warmStart && previous?.crop && !onTail ? await retrainOnCrops(backbone, set.examples, previous, previousState, common) : undefined;
+  // A crop head that gave way is neither judged nor a start on whole frames (it reads crops).
+  const wholePrevious = onCrop ? undefined : previous;
   const whole =
     onTail?.trained ??
+    onCrop?.trained ??
     (await trainAndGuard(set.examples, {
       ...common,
-      ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
-      ...(mode.warmStart && previous ? { initial: previous } : {}),
+      ...(wholePrevious ? { previous: { doc: wholePrevious, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
+      ...(mode.warmStart && wholePrevious ? { initial: wholePrevious } : {}),
     }));
   // Train (not a correction's retraining) tries the photos' crops on the same held-out photos.
   const setting = mode.waitForViews && !onTail ? cropSettingOf(backbone) : undefined;
-  const crops = setting ? await cropExamples(backbone, set.examples) : null;
+  const crops = setting ? await cropExamples(backbone, set.examples, cropsOff) : null;
   const tried = setting && crops ? await tryCrop({ whole, wholeExamples: set.examples, cropExamples: crops, setting, options: common }) : null;
   const { training: result, guard, outcome, testTimeAugmentation } = tried?.judgement.kept ? tried.crop : whole;
   const crop = tried?.judgement;
@@ -298,6 +317,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     examples: { photos: set.photos, vectors: set.examples.length, stale: set.stale, pendingViews: set.pendingViews, classes },
     ...(result.warmStart ? { warmStart: result.warmStart } : {}),
     ...(onTail ? { fineTuned: onTail.report } : {}),
+    ...(onCrop ? { cropRetraining: onCrop.report } : {}),
     ms: performance.now() - t0,
   };
 }

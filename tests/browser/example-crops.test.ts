@@ -209,19 +209,22 @@ describe('database version 9', () => {
           pending: await db.getAllKeysFromIndex('examples', 'by-crop-pending'),
           packs: (await db.getAll('embeddingPacks')).map((p) => p.backbone),
         };
-        const completed = await t.completePendingCrops();
+        const { photos, left } = await t.completePendingCrops();
+        const completed = { photos, left };
         const after = await db.get('examples', 'e1');
         // A crop made on another backbone (a re-embed since) is cut again at the next completion, staying off.
         await db.put('examples', { ...(after as NonNullable<typeof after>), crop: { ...(after?.crop as NonNullable<NonNullable<typeof after>['crop']>), backbone: 'old@0', off: true } });
-        const again = await t.completePendingCrops();
+        const { off, ...again } = await t.completePendingCrops();
         const recut = await db.get('examples', 'e1');
-        return { before, completed, again, recut: [recut?.crop?.backbone, recut?.crop?.off ?? false, recut?.cropPending ?? 0], box: after?.crop?.box ?? null, size: after?.crop ? [after.crop.width, after.crop.height] : null, pendingAfter: after?.cropPending ?? 0, packs: (await db.getAll('embeddingPacks')).map((p) => [p.backbone, p.dims]) };
+        return { before, completed, again, off: [...off], recut: [recut?.crop?.backbone, recut?.crop?.off ?? false, recut?.cropPending ?? 0], box: after?.crop?.box ?? null, size: after?.crop ? [after.crop.width, after.crop.height] : null, pendingAfter: after?.cropPending ?? 0, packs: (await db.getAll('embeddingPacks')).map((p) => [p.backbone, p.dims]) };
       },
       { image: scene.image, ref },
     );
     expect(upgraded.before).toEqual({ version: 9, indexes: ['by-backbone', 'by-class', 'by-crop-pending', 'by-pending'], kept: true, pending: ['e1'], packs: [ref] });
     expect(upgraded.completed).toEqual({ photos: 1, left: 0 });
     expect(upgraded.again).toEqual({ photos: 1, left: 0 });
+    // The scan that found the stale crop also read that it is off (Train's cropExamples uses that).
+    expect(upgraded.off).toEqual(['e1']);
     expect(upgraded.recut).toEqual([ref, true, 0]);
     expect(upgraded.pendingAfter).toBe(0);
     expect(upgraded.size).toEqual([224, 224]);
