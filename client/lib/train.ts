@@ -57,7 +57,6 @@ import { cropExamples, cropSettingOf } from './example-crops.ts';
 import { tryCrop, type CropJudgement } from '../../shared/learn/crop-choice.ts';
 import { reembedExamples } from './reembed.ts';
 import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
-import { retrainOnCrops, type CropRetraining } from './retrain-crop.ts';
 import { activeHeadId, setActiveHead, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
 import { withTrainingLock } from './training-lock.ts';
@@ -149,11 +148,6 @@ export interface TrainReport {
    * through the tail now or came from the cache. Absent otherwise.
    */
   fineTuned?: TailRetraining;
-  /**
-   * A correction's retraining of a crop head (client/lib/retrain-crop.ts): whether it retrained on
-   * the photos' crops, the crop kept, or why it retrained as a whole-frame head instead. Absent otherwise.
-   */
-  cropRetraining?: CropRetraining;
   /** Wall-clock milliseconds from the start of the training (after any wait for another) until the head was stored. */
   ms: number;
 }
@@ -240,17 +234,12 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // A correction of a fine-tuned model retrains its head on its tail (client/lib/retrain-tail.ts);
   // otherwise, or when that gives way (kNN won), a plain head on the frozen embeddings.
   const onTail = mode.warmStart && previous?.backboneTail ? await retrainOnTail(backbone, set.examples, previous, previousState, common) : undefined;
-  // A correction of a crop head retrains it on the photos' crops (client/lib/retrain-crop.ts).
-  const onCrop = mode.warmStart && previous?.crop && !onTail ? await retrainOnCrops(backbone, set.examples, previous, previousState, common) : undefined;
-  // A crop head that gave way is neither judged nor a start on whole frames (it reads crops).
-  const wholePrevious = onCrop ? undefined : previous;
   const whole =
     onTail?.trained ??
-    onCrop?.trained ??
     (await trainAndGuard(set.examples, {
       ...common,
-      ...(wholePrevious ? { previous: { doc: wholePrevious, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
-      ...(mode.warmStart && wholePrevious ? { initial: wholePrevious } : {}),
+      ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
+      ...(mode.warmStart && previous ? { initial: previous } : {}),
     }));
   // Train (not a correction's retraining) tries the photos' crops on the same held-out photos.
   const setting = mode.waitForViews && !onTail ? cropSettingOf(backbone) : undefined;
@@ -317,7 +306,6 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     examples: { photos: set.photos, vectors: set.examples.length, stale: set.stale, pendingViews: set.pendingViews, classes },
     ...(result.warmStart ? { warmStart: result.warmStart } : {}),
     ...(onTail ? { fineTuned: onTail.report } : {}),
-    ...(onCrop ? { cropRetraining: onCrop.report } : {}),
     ms: performance.now() - t0,
   };
 }
