@@ -22,6 +22,10 @@
  *   PHOTO'S BOX (issue 17 pt 5): the head is taught on the shots' true boxes, and judges the test
  *   scene's candidate crops (the grid, the feature-map box, the whole frame;
  *   scripts/eval/clutter-taught.ts; session 11: -6% to +3% of the gap on emoji, none chosen);
+ * - `distinct`, `distinct-14`, `distinct-28` (only when named): class-agnostic boxes around the cells
+ *   whose features differ most from the scene's median cell, not the most active ones
+ *   (scripts/eval/clutter-distinct.ts; session 12: none passed the box-fit screen, distinct-28 16%
+ *   of the gap on emoji as a diagnostic, none chosen);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
@@ -69,15 +73,17 @@ import type { TrainAndGuardResult } from '../../shared/learn/train-app.ts';
 import { CAM_METHODS, camAccuracy, MapCache, type CamMethod } from './clutter-cam.ts';
 import { GRID_BOXES, GRID_METHODS, gridAccuracy, type GridMethod } from './clutter-grid.ts';
 import { taughtCandidates, TAUGHT_METHODS, taughtAccuracy, type TaughtMethod } from './clutter-taught.ts';
+import { DISTINCT_LAYERS, DISTINCT_METHODS, distinctMaps, type DistinctMethod } from './clutter-distinct.ts';
 
 /** The ways of framing a scene (module comment). */
-export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS] as const;
+export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS] as const;
 export type CropMethod = (typeof CROP_METHODS)[number];
 /** What `--clutter` measures unless `--clutter-methods` names others: the class-aware ones (scripts/eval/clutter-cam.ts) only when named. */
 export const DEFAULT_CROP_METHODS: readonly CropMethod[] = ['clean', 'none', 'featuremap', 'detector', 'oracle'];
 const isCam = (m: CropMethod): m is CamMethod => (CAM_METHODS as readonly string[]).includes(m);
 const isGrid = (m: CropMethod): m is GridMethod => (GRID_METHODS as readonly string[]).includes(m);
 const isTaught = (m: CropMethod): m is TaughtMethod => (TAUGHT_METHODS as readonly string[]).includes(m);
+const isDistinct = (m: CropMethod): m is DistinctMethod => (DISTINCT_METHODS as readonly string[]).includes(m);
 /** Shots a class: the goals' k. */
 export const CLUTTER_K = 10;
 /** The last feature map of MobileNetV2 (shared/model/backbone-split.ts names its layers). */
@@ -100,7 +106,7 @@ export interface CropSettings {
 export const CROP_DEFAULTS: Readonly<CropSettings> = Object.freeze({ layer: FEATURE_LAYER, threshold: FEATURE_THRESHOLD, pad: CROP_PAD, minScore: DETECTOR_MIN_SCORE });
 
 /** What a box cache keeps of a scene: the feature map's channel sums (row-major) or the best detection, and the ms its pass took. */
-type BoxSource = { activation: number[]; height: number; width: number; ms: number } | { detection: Detection | null; ms: number };
+export type BoxSource = { activation: number[]; height: number; width: number; ms: number } | { detection: Detection | null; ms: number };
 
 /**
  * Box material on disk, one JSON file per method and model (`<cache dir>/boxes/<ref>.json`),
@@ -161,12 +167,15 @@ export function methodsFor(crop: Partial<CropSettings> | undefined): CropMethod[
   return DEFAULT_CROP_METHODS.filter((m) => (crop.pad !== undefined && m !== 'none' && m !== 'clean') || ((crop.threshold !== undefined || crop.layer !== undefined) && m === 'featuremap') || (crop.minScore !== undefined && m === 'detector'));
 }
 
+/** The box cache file of a distinctiveness method (scripts/eval/clutter-distinct.ts) on the backbone `modelRef`. */
+export const distinctCacheRef = (method: DistinctMethod, modelRef: string): string => `${method}@${modelRef}`;
+
 /**
  * The box of a scene from its cached or freshly computed material. A feature-map box is the
  * prediction layer's (shared/crop/crop-step.ts featureMapCropBox), on the cached channel sums as a
  * one-channel map (whose channel sum is itself), for the scene's size.
  */
-function boxFrom(source: BoxSource, settings: CropSettings, scene: { width: number; height: number }): Box {
+export function boxFrom(source: BoxSource, settings: CropSettings, scene: { width: number; height: number }): Box {
   if ('activation' in source) {
     const crop = { method: 'featuremap', layer: settings.layer, threshold: settings.threshold, pad: settings.pad } as const;
     return featureMapCropBox(Float32Array.from(source.activation), { height: source.height, width: source.width, channels: 1 }, crop, scene);
@@ -282,7 +291,7 @@ export async function runClutterProtocols(
             continue;
           }
           // The default layer keeps the cache file it always had.
-          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : DETECTOR_REF;
+          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : DETECTOR_REF;
           const boxCache = method === 'clean' || method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
           /** The scene's box material, from the cache or its pass. */
           const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
@@ -298,6 +307,8 @@ export async function runClutterProtocols(
             let made: BoxSource;
             if (method === 'featuremap') {
               made = await featureMaterial(pixels, settings.layer, ctx.model);
+            } else if (isDistinct(method)) {
+              made = (await distinctMaps(pixels, [DISTINCT_LAYERS[method]], ctx.model))[0] as BoxSource;
             } else {
               detector ??= await loadDetector();
               made = { detection: await detector.best(pixels), ms: 0 };
@@ -354,7 +365,7 @@ export async function runClutterProtocols(
       unit: 'ms',
       std: Math.round(Math.sqrt(t.ms.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, t.ms.length - 1))),
       n: t.ms.length,
-      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
+      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : isDistinct(method) ? `MobileNetV2 pass to ${DISTINCT_LAYERS[method]} + distinctiveness + box` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
     };
   }
   return out;
