@@ -119,19 +119,30 @@ interface Session {
   controller: AbortController;
   events: EpochProgress[];
   listeners: Set<(event: EpochProgress) => void>;
-  /** Photos whose augmented views Train finishes before it trains (client/lib/train.ts): done, of total. */
-  views: { done: number; total: number } | null;
-  viewListeners: Set<(views: { done: number; total: number }) => void>;
+  /** What Train finishes before it trains (client/lib/train.ts): the photos' augmented views, then their crops; done, of total. */
+  views: Preparing | null;
+  viewListeners: Set<(views: Preparing) => void>;
   done: Promise<TrainReport>;
 }
 let session: Session | null = null;
+
+/** Photos Train prepares before it trains: their augmented views or their crops, done of total. */
+interface Preparing {
+  what: 'views' | 'crops';
+  done: number;
+  total: number;
+}
 
 function startTraining(ctx: AppContext, headId: string | undefined): Session {
   const controller = new AbortController();
   const events: EpochProgress[] = [];
   const listeners = new Set<(event: EpochProgress) => void>();
-  const viewListeners = new Set<(views: { done: number; total: number }) => void>();
-  let views: Session['views'] = null;
+  const viewListeners = new Set<(views: Preparing) => void>();
+  const views: Session['views'] = null;
+  const preparing = (p: Preparing): void => {
+    current.views = p;
+    for (const l of viewListeners) l(p);
+  };
   const finished = ctx.busy('training');
   const done = train({
     ...(headId ? { headId } : {}),
@@ -140,11 +151,9 @@ function startTraining(ctx: AppContext, headId: string | undefined): Session {
       events.push(e);
       for (const l of listeners) l(e);
     },
-    onViewsProgress: (d, total) => {
-      views = { done: d, total };
-      current.views = views;
-      for (const l of viewListeners) l(views);
-    },
+    onViewsProgress: (d, total) => preparing({ what: 'views', done: d, total }),
+    // Every older photo's crop at the first Train after the upgrade to database version 9.
+    onCropsProgress: (d, total) => preparing({ what: 'crops', done: d, total }),
   });
   const current: Session = { controller, events, listeners, views, viewListeners, done };
   session = current;
@@ -237,9 +246,9 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
       bar.set(e.epoch / e.epochs, `${phaseName}: epoch ${e.epoch} of at most ${e.epochs}`);
       chart.add(phaseOffset + e.epoch, { loss: e.loss, accuracy: e.accuracy, valAccuracy: e.valAccuracy });
     };
-    // Photos added moments ago: their augmented views are finished first.
-    const showViews = ({ done, total }: { done: number; total: number }): void => {
-      if (lastPhase === null) bar.set(total ? done / total : 1, `Preparing the newest photos: ${done} of ${total}`);
+    // Photos added moments ago: their augmented views are finished first; then crops still to cut.
+    const showViews = ({ what, done, total }: Preparing): void => {
+      if (lastPhase === null) bar.set(total ? done / total : 1, what === 'crops' ? `Preparing crops ${done} of ${total}` : `Preparing the newest photos: ${done} of ${total}`);
     };
     if (current.views) showViews(current.views);
     current.viewListeners.add(showViews);
