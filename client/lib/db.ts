@@ -28,6 +28,7 @@ import type { ExampleCrop } from './example-crops.ts';
 import type { StoredBackboneChoice } from './backbone-choice-store.ts';
 import type { CorrectionRecord } from './corrections.ts';
 import type { UnlabeledPolicy } from './unlabeled.ts';
+import type { DetectorChoice } from './detector.ts';
 
 export const DB_NAME = 'tannerin';
 /**
@@ -250,7 +251,8 @@ export interface PendingMigrationRecord {
 export type SettingRecord =
   | { key: 'activeHead'; headId: string | null }
   | ({ key: 'backboneChoice'; headId?: never } & StoredBackboneChoice)
-  | ({ key: 'unlabeledPolicy'; headId?: never } & UnlabeledPolicy);
+  | ({ key: 'unlabeledPolicy'; headId?: never } & UnlabeledPolicy)
+  | ({ key: 'detector'; headId?: never } & DetectorChoice);
 
 /**
  * The last training's guard outcome and metrics for a head, as `train()` reported them (plain

@@ -93,6 +93,18 @@ export { setCropOff } from './example-crops.ts';
 export { setCropBox } from './pending-crops.ts';
 /** An example photo's crop as stored (database version 9): its setting, box, JPEG and the backbone whose map found it. */
 export type { ExampleCrop } from './example-crops.ts';
+/** "Find the object first" (opt-in): downloads the object detector once (progress, Cancel) and loads it; Train then tries its crops too. */
+export { turnDetectorOn } from './detector.ts';
+/** Turns "find the object first" off: frees the detector's memory and, if asked, deletes its stored weights. */
+export { turnDetectorOff } from './detector.ts';
+/** The detector as this device has it (size, stored bytes, on or off, loaded), or null when the server serves none. */
+export { detectorStatus } from './detector.ts';
+/** The detector's best box of any class in a photo's pixels (it must be on). */
+export { detectBox } from './detector.ts';
+/** The detector as this device has it: size, stored bytes, on or off, loaded. */
+export type { DetectorStatus } from './detector.ts';
+/** Options of turning the detector on: progress, Cancel. */
+export type { TurnDetectorOnOptions } from './detector.ts';
 /** A stored example photo: its class, photo bytes and views (its embeddings live in per-backbone packs). */
 export type { ExampleRecord } from './db.ts';
 /** An example with its embeddings on one backbone, as `addExample` returns it. */

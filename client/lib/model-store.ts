@@ -68,8 +68,8 @@ export interface LoadedModels {
   storageError?: string;
 }
 
-/** A file to have, with the backbone it belongs to. */
-interface Wanted {
+/** A file to have, with the backbone it belongs to (a detector's: its `<id>@<version>`). */
+export interface Wanted {
   file: ServedFile;
   backbone: string;
 }
@@ -108,8 +108,9 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   setDefaultHeads(defaultHeads);
 
   // Only now that the new files are loaded: drop the files no manifest entry references (the files
-  // of every served backbone stay, downloaded or not).
-  const filesRemoved = storageError ? 0 : await removeUnreferenced(db, new Set(wantedFiles(manifest, ...servedBackboneList(manifest)).map((w) => w.file.sha256)));
+  // of every served backbone stay, downloaded or not, and the served detectors' ones: client/lib/detector.ts).
+  const keep = [...wantedFiles(manifest, ...servedBackboneList(manifest)).map((w) => w.file), ...(manifest.detectors ?? []).flatMap((d) => d.files)];
+  const filesRemoved = storageError ? 0 : await removeUnreferenced(db, new Set(keep.map((f) => f.sha256)));
   if (bytesDownloaded > 0 || filesRemoved > 0) broadcast({ type: 'models-updated', backbone: backbone.ref });
 
   return {
@@ -370,7 +371,7 @@ function wantedFiles(manifest: ModelsResponse, ...backbones: ServedBackbone[]): 
 }
 
 /** Bytes of model files at hand (read from IndexedDB or downloaded), by SHA-256. */
-interface FilesAtHand {
+export interface FilesAtHand {
   have: Map<string, Uint8Array>;
   bytesFromStore: number;
   bytesDownloaded: number;
@@ -379,9 +380,10 @@ interface FilesAtHand {
 
 /**
  * Every wanted file: read from IndexedDB and verified (a corrupt one is dropped), the rest
- * downloaded in parallel, verified, and stored. Progress counts stored bytes at once.
+ * downloaded in parallel, verified, and stored. Progress counts stored bytes at once. Also how the
+ * opt-in detector's files are had (client/lib/detector.ts).
  */
-async function haveFiles(
+export async function haveFiles(
   wanted: Wanted[],
   db: TannerinDb,
   doFetch: typeof fetch,

@@ -12,6 +12,7 @@ import { forwardTimesMs } from '../lib/backbone-choice.ts';
 import { blobOf, errorData, exampleSummary, median, sourceOf, type ClassArg, type ImageArg, type SourceKind } from './harness-data.ts';
 import { storageHelpers } from './harness-storage.ts';
 import { correctionHelpers } from './harness-correct.ts';
+import { detectorHelpers } from './harness-detector.ts';
 
 /** What the heads-changed callback reported (for the multi-tab test). */
 const headChanges: lib.HeadChange[] = [];
@@ -20,6 +21,7 @@ const harness = {
   ...lib,
   ...storageHelpers,
   ...correctionHelpers,
+  ...detectorHelpers,
   /** Embeds an image file passed as base64, through a source of the given kind. */
   async embedImage(img: ImageArg, kind: SourceKind = 'blob'): Promise<number[]> {
     const { source, cleanup } = await sourceOf(kind, img);

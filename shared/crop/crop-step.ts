@@ -14,6 +14,12 @@
  * (width / height of the photo, here from the photo) is 1 as the eval passes it. Plain JavaScript
  * but the one backbone pass (FoldedGraph.run: tidy, outputs disposed), so the tensor count stays flat.
  *
+ * A detector crop takes its box from a detector this runtime runs ({@link setDetectorRunner}: the
+ * browser's client/lib/detector.ts registers CenterNet, opt-in): its best detection becomes the box
+ * (shared/crop/detector-box.ts `detectorCropBox`), and the box is cut and predicted exactly as a
+ * feature-map crop's. Where none is registered (the Worker, which answers 409; Node and the CLI)
+ * it throws {@link cropNotRunHere}.
+ *
  * Another box method adds its case to {@link cropBox}; its callers (shared/predict/predictor.ts,
  * `tannerin train --crop`) take any {@link HeadCrop}.
  */
@@ -24,6 +30,19 @@ import type { FoldedGraph } from '../model/folded-graph.ts';
 import type { InputSpec } from '../model/manifest.ts';
 import { cropToBox, type Box } from './box.ts';
 import { featureMapBox, type FeatureMapShape } from './feature-map-box.ts';
+import { detectorCropBox, type Detection } from './detector-box.ts';
+
+/** How a runtime runs one detector: its best detection in a photo, or why it cannot now (e.g. the person has not turned it on). */
+export type DetectorRunner = { detect(pixels: RgbaPixels): Promise<Detection | null> } | { unavailable: string };
+
+/** The detectors this runtime runs, by the name head documents give them (module comment). */
+const detectorRunners = new Map<string, DetectorRunner>();
+
+/** Registers (or with undefined removes) how this runtime runs detector `id` (module comment). */
+export function setDetectorRunner(id: string, runner: DetectorRunner | undefined): void {
+  if (runner) detectorRunners.set(id, runner);
+  else detectorRunners.delete(id);
+}
 
 /** What the crop step runs on: the backbone's folded graph and its input normalisation. */
 export interface CropBackbone {
@@ -64,11 +83,16 @@ export function featureMapShape(graph: FoldedGraph, layer: string): FeatureMapSh
 
 /**
  * The box `crop` finds in `pixels` (module comment): for a feature-map crop, one backbone pass up to
- * its layer on the whole photo. A detector crop throws {@link cropNotRunHere} (no runtime of this
- * increment runs a detector).
+ * its layer on the whole photo; for a detector crop, the registered detector's pass (a runtime
+ * without it throws {@link cropNotRunHere}; one whose detector is not ready, a `conflict` saying why).
  */
 export async function cropBox(pixels: RgbaPixels, crop: HeadCrop, backbone: CropBackbone, where = 'this runtime'): Promise<Box> {
-  if (crop.method !== 'featuremap') throw cropNotRunHere(crop, where);
+  if (crop.method === 'detector') {
+    const runner = detectorRunners.get(crop.detector);
+    if (!runner) throw cropNotRunHere(crop, where);
+    if ('unavailable' in runner) throw new TannerinError('conflict', runner.unavailable);
+    return detectorCropBox(await runner.detect(pixels), crop, pixels);
+  }
   const shape = featureMapShape(backbone.graph, crop.layer);
   const [map] = await backbone.graph.run(preprocess(pixels, backbone.normalization), [crop.layer]);
   return featureMapCropBox(map as Float32Array, shape, crop, pixels);

@@ -10,9 +10,10 @@
  *   the activation of `layer`; shared/crop/feature-map-box.ts turns it into a square box
  *   (`threshold`, `pad`); the box is cut from the original photo and predicted as the photo
  *   (shared/crop/crop-step.ts). One extra backbone pass (up to `layer`) a prediction.
- * - `detector` (browser only, once a detector runs there): a detector proposes the box. No runtime
- *   of this increment runs one: the edge answers 409 for such a head, the browser and Node refuse
- *   it with the same message.
+ * - `detector` (browser only): a detector proposes the box (its best detection of any class,
+ *   shared/crop/detector-box.ts). The browser runs it once the person turned "find the object
+ *   first" on (client/lib/detector.ts); the edge answers 409 for such a head, Node and the CLI
+ *   refuse it with the same message.
  *
  * Absent: the whole frame, exactly as before. A document with a crop has `formatVersion` 2 (every
  * other document stays 1), so a reader that knows only version 1 refuses it (shared/head/validate.ts
@@ -32,7 +33,7 @@ export interface FeatureMapCrop {
   pad: number;
 }
 
-/** Crop from an object detector's best box (module comment; browser only, not run yet). */
+/** Crop from an object detector's best box (module comment; browser only, opt-in). */
 export interface DetectorCrop {
   method: 'detector';
   /** Which detector proposes the box (e.g. `centernet-mobilenetv3`). */

@@ -1,0 +1,52 @@
+/**
+ * The test page's helpers for the opt-in detector (client/lib/detector.ts; harness.ts spreads them
+ * into `window.tannerin`): turning it on with progress or a cancel, its box for an image, and its
+ * time next to a backbone pass.
+ */
+import * as lib from '../lib/internal.ts';
+import { blobOf, errorData, median, type ImageArg } from './harness-data.ts';
+
+/** The detector helpers of `window.tannerin`. */
+export const detectorHelpers = {
+  /** Turns the detector on; with `cancelAt` (a fraction of its bytes), cancels the download there. Returns the outcome as data. */
+  async detectorOn(cancelAt?: number) {
+    const progress: [number, number][] = [];
+    const controller = new AbortController();
+    try {
+      const status = await lib.turnDetectorOn({
+        signal: controller.signal,
+        onProgress: (done, total) => {
+          progress.push([done, total]);
+          if (cancelAt !== undefined && done >= cancelAt * total && done < total) controller.abort();
+        },
+      });
+      return { ok: true as const, status, progress: { calls: progress.length, last: progress.at(-1) ?? null } };
+    } catch (err) {
+      return { ok: false as const, error: errorData(err), status: await lib.detectorStatus(), progress: { calls: progress.length, last: progress.at(-1) ?? null } };
+    }
+  },
+  /** The detector's best detection in an image (decoded in the page). */
+  async detectImage(img: ImageArg) {
+    return lib.detectBox(await lib.pixelsOf(blobOf(img)));
+  },
+  /**
+   * Median ms of the detector's pass and of a backbone pass (embed) on the same decoded image,
+   * alternated `runs` times after one warm-up each, so that noise hits both alike.
+   */
+  async detectorVsBackboneMs(img: ImageArg, runs = 7) {
+    const pixels = await lib.pixelsOf(blobOf(img));
+    await lib.detectBox(pixels);
+    await lib.currentBackbone().embed(pixels);
+    const detector: number[] = [];
+    const backbone: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      let t0 = performance.now();
+      await lib.detectBox(pixels);
+      detector.push(performance.now() - t0);
+      t0 = performance.now();
+      await lib.currentBackbone().embed(pixels);
+      backbone.push(performance.now() - t0);
+    }
+    return { detector: median(detector), backbone: median(backbone), detectorRuns: detector, backboneRuns: backbone };
+  },
+};
