@@ -14,6 +14,13 @@
  * the crops were cut with) and `formatVersion` 2, so every runtime predicts with the same step
  * (shared/crop/crop-step.ts).
  *
+ * Several crop methods (the feature map's, and the object detector's when the person turned it on:
+ * {@link tryCrops}) are each judged the same way against the same whole-frame head on the same
+ * held-out photos; with m methods each must pass at p < 0.05 / m (Bonferroni: trying two methods
+ * must not double the chance of keeping a crop that does not help). Of those that pass, the one
+ * with the most photos right is kept (a tie: the first listed, the feature map, which costs less).
+ * The words say which was kept and each method's accuracy.
+ *
  * Pure learning code: no storage; additive to ./train-app.ts (`trainAndGuard` is called as is).
  */
 import type { HeadCrop } from '../head/crop.ts';
@@ -40,14 +47,46 @@ export interface CropJudgement {
   p: number;
   /** Plain words for the Train screen. */
   words: string;
+  /** When several methods were tried ({@link tryCrops}): each one's result, in the order tried. */
+  tried?: CropTried[];
+}
+
+/** One crop method's result when several were tried: its setting, photos right, p and whether it passed the rule. */
+export interface CropTried {
+  setting: HeadCrop;
+  correct: number;
+  p: number;
+  passed: boolean;
+}
+
+/** A crop method to try: its setting and one crop per photo (the whole frames' photo ids and labels). */
+export interface CropCandidate {
+  setting: HeadCrop;
+  cropExamples: readonly Example[];
 }
 
 const pct = (right: number, n: number): string => `${Math.round((100 * right) / Math.max(1, n))}%`;
+
+/** How the words name a crop method. */
+export function cropMethodName(setting: HeadCrop): string {
+  return setting.method === 'detector' ? 'the object detector' : "the image model's own map";
+}
 
 /** The sentence the app shows for a judgement (module comment). */
 export function cropWords(j: Omit<CropJudgement, 'words'>): string {
   const whole = pct(j.correctWhole, j.n);
   const crop = pct(j.correctCrop, j.n);
+  if (j.tried && j.tried.length > 1) {
+    const each = (t: CropTried): string => `${cropMethodName(t.setting)} ${pct(t.correct, j.n)}`;
+    if (j.kept) {
+      const others = j.tried.filter((t) => t.setting !== j.setting).map(each);
+      return `Finding the object first helped: ${whole} -> ${crop} with ${cropMethodName(j.setting)}${others.length ? ` (${others.join(', ')})` : ''}.`;
+    }
+    const list = j.tried.map(each).join(', ');
+    return j.tried.some((t) => t.correct > j.correctWhole)
+      ? `Finding the object first did not clearly help (${list} vs ${whole} for the whole photo on ${j.n} practice photos: could be chance), kept the whole photo.`
+      : `Finding the object first did not help (${list} vs ${whole} for the whole photo), kept the whole photo.`;
+  }
   if (j.kept) return `Finding the object first helped: ${whole} -> ${crop}.`;
   return j.correctCrop > j.correctWhole
     ? `Finding the object first did not clearly help (${crop} vs ${whole} on ${j.n} practice photos: could be chance), kept the whole photo.`
@@ -82,41 +121,70 @@ export async function tryCrop(input: {
   setting: HeadCrop;
   options: TrainAndGuardOptions;
 }): Promise<{ judgement: CropJudgement; crop: TrainAndGuardResult } | null> {
-  const { whole, setting } = input;
+  return tryCrops({ ...input, candidates: [{ setting: input.setting, cropExamples: input.cropExamples }] });
+}
+
+/**
+ * {@link tryCrop} for several crop methods at once (module comment): each trained and judged
+ * against the same whole-frame head on the same held-out photos, at p < 0.05 / (number of
+ * methods). Null as tryCrop; a method whose split differs is left out (null when none is left).
+ * `crop` is the kept method's training, else the best one's.
+ */
+export async function tryCrops(input: {
+  whole: TrainAndGuardResult;
+  wholeExamples: readonly Example[];
+  candidates: readonly CropCandidate[];
+  options: TrainAndGuardOptions;
+}): Promise<{ judgement: CropJudgement; crop: TrainAndGuardResult } | null> {
+  const { whole } = input;
   const heldOut = whole.training.split.folds[0]?.validation ?? [];
-  if (whole.training.split.method !== 'holdout' || whole.outcome !== 'new-head' || !heldOut.length) return null;
+  if (whole.training.split.method !== 'holdout' || whole.outcome !== 'new-head' || !heldOut.length || !input.candidates.length) return null;
   // Not the whole frame's progress (the crops' training is extra), previous head or warm start.
   const { previous: _p, initial: _i, onProgress: _o, ...options } = input.options;
-  const crop = await trainAndGuard(input.cropExamples, { ...options, testTimeAugmentation: false });
-  const cropHeldOut = crop.training.split.folds[0]?.validation ?? [];
-  if (crop.training.split.method !== 'holdout' || [...cropHeldOut].sort().join() !== [...heldOut].sort().join()) return null;
 
   const label = new Map(input.wholeExamples.map((e) => [e.photoId, e.label]));
   const originals = new Map(input.wholeExamples.filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding]));
   const viewsOf = new Map<string, Float32Array[]>();
   for (const e of input.wholeExamples) if (e.augmented) viewsOf.set(e.photoId, [...(viewsOf.get(e.photoId) ?? []), e.embedding]);
-  const cropOf = new Map(input.cropExamples.filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding]));
-
   const wholeDoc = whole.training.heldOutDoc ?? whole.training.doc;
   const tta = wholeDoc.testTimeAugmentation;
   const wholeInputs = heldOut.map((id) => [originals.get(id) as Float32Array, ...(tta ? (viewsOf.get(id) ?? []).slice(0, tta.views) : [])]);
-  const cropInputs = heldOut.map((id) => [cropOf.get(id) as Float32Array]);
-  const [wholeTop, cropTop] = await Promise.all([
-    topLabels(wholeDoc, input.options.backbone, wholeInputs),
-    topLabels(crop.training.heldOutDoc ?? crop.training.doc, input.options.backbone, cropInputs),
-  ]);
+  const wholeTop = await topLabels(wholeDoc, input.options.backbone, wholeInputs);
   const wholeRight = heldOut.map((id, i) => wholeTop[i] === label.get(id));
-  const cropRight = heldOut.map((id, i) => cropTop[i] === label.get(id));
   const correctWhole = wholeRight.filter(Boolean).length;
-  const correctCrop = cropRight.filter(Boolean).length;
-  const { p } = mcnemarExact(cropRight, wholeRight);
-  // The crops' own guard must keep its head too (kNN over crops is no way to predict a photo here).
-  const base = { kept: correctCrop > correctWhole && p < SIGNIFICANCE && crop.outcome === 'new-head', setting, n: heldOut.length, correctCrop, correctWhole, p };
+  const alpha = SIGNIFICANCE / input.candidates.length;
+
+  const results: { tried: CropTried; crop: TrainAndGuardResult }[] = [];
+  for (const candidate of input.candidates) {
+    const crop = await trainAndGuard(candidate.cropExamples, { ...options, testTimeAugmentation: false });
+    const cropHeldOut = crop.training.split.folds[0]?.validation ?? [];
+    if (crop.training.split.method !== 'holdout' || [...cropHeldOut].sort().join() !== [...heldOut].sort().join()) continue;
+    const cropOf = new Map(candidate.cropExamples.filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding]));
+    const cropTop = await topLabels(crop.training.heldOutDoc ?? crop.training.doc, input.options.backbone, heldOut.map((id) => [cropOf.get(id) as Float32Array]));
+    const cropRight = heldOut.map((id, i) => cropTop[i] === label.get(id));
+    const correct = cropRight.filter(Boolean).length;
+    const { p } = mcnemarExact(cropRight, wholeRight);
+    // The crops' own guard must keep its head too (kNN over crops is no way to predict a photo here).
+    results.push({ tried: { setting: candidate.setting, correct, p, passed: correct > correctWhole && p < alpha && crop.outcome === 'new-head' }, crop });
+  }
+  if (!results.length) return null;
+  // The kept method: the passing one with most right; else the best one, to report (ties: the first).
+  const pick = (list: typeof results) => list.reduce<(typeof results)[number] | undefined>((best, r) => (!best || r.tried.correct > best.tried.correct ? r : best), undefined);
+  const chosen = (pick(results.filter((r) => r.tried.passed)) ?? pick(results)) as (typeof results)[number];
+  const base = {
+    kept: chosen.tried.passed,
+    setting: chosen.tried.setting,
+    n: heldOut.length,
+    correctCrop: chosen.tried.correct,
+    correctWhole,
+    p: chosen.tried.p,
+    ...(input.candidates.length > 1 ? { tried: results.map((r) => r.tried) } : {}),
+  };
   const judgement: CropJudgement = { ...base, words: cropWords(base) };
   if (judgement.kept) {
-    const record = (doc: HeadDocument): HeadDocument => withHeadCrop(doc, { ...setting });
-    crop.training.doc = record(crop.training.doc);
-    if (crop.training.heldOutDoc) crop.training.heldOutDoc = record(crop.training.heldOutDoc);
+    const record = (doc: HeadDocument): HeadDocument => withHeadCrop(doc, { ...chosen.tried.setting });
+    chosen.crop.training.doc = record(chosen.crop.training.doc);
+    if (chosen.crop.training.heldOutDoc) chosen.crop.training.heldOutDoc = record(chosen.crop.training.heldOutDoc);
   }
-  return { judgement, crop };
+  return { judgement, crop: chosen.crop };
 }
