@@ -21,6 +21,12 @@
  *
  * Nothing here uses the network: corrections work offline.
  *
+ * A crop head (a head with a `crop`, kept by Train when finding the object first helped) keeps its
+ * crop: its head retrains, from its own weights, on every stored photo's crop embedding
+ * (client/lib/retrain-crop.ts), the corrected photo's included (its add found the box and cut the
+ * crop from the original photo, as for any example); the report's `cropRetraining` says so, or why
+ * the model was retrained as a whole-frame head instead (e.g. kNN beat it on the crops).
+ *
  * A fine-tuned model (a head with a `backboneTail`, made by `improve()`) keeps its tail: only its
  * head retrains, from its own weights, on the embeddings the tail gives every stored photo's views
  * (client/lib/retrain-tail.ts; kept in memory per tail by client/lib/tail-embeddings.ts, so a

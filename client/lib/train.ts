@@ -54,9 +54,11 @@ import { trainingSet } from './examples.ts';
 import { completePendingViews } from './pending-views.ts';
 import { completePendingCrops } from './pending-crops.ts';
 import { cropExamples, cropSettingOf } from './example-crops.ts';
-import { tryCrop, type CropJudgement } from '../../shared/learn/crop-choice.ts';
+import { tryCrops, type CropCandidate, type CropJudgement } from '../../shared/learn/crop-choice.ts';
+import { completeDetectorCrops, detectorCropExamples } from './detector-crops.ts';
 import { reembedExamples } from './reembed.ts';
 import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
+import { retrainOnCrops, type CropRetraining } from './retrain-crop.ts';
 import { activeHeadId, setActiveHead, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
 import { withTrainingLock } from './training-lock.ts';
@@ -90,6 +92,11 @@ export interface TrainOptions {
    * embedded before training: (photos done, photos to embed); (0, total) first.
    */
   onEmbedProgress?: (done: number, total: number) => void;
+  /**
+   * While "find the object first" is on (client/lib/detector.ts): the photos still without a
+   * detector crop get one before training, (photos done, photos to do); (0, total) first.
+   */
+  onDetectorProgress?: (done: number, total: number) => void;
   /** Make the head the active one when stored (default true). */
   activate?: boolean;
   /**
@@ -148,6 +155,11 @@ export interface TrainReport {
    * through the tail now or came from the cache. Absent otherwise.
    */
   fineTuned?: TailRetraining;
+  /**
+   * A correction's retraining of a crop head (client/lib/retrain-crop.ts): whether it retrained on
+   * the photos' crops, the crop kept, or why it retrained as a whole-frame head instead. Absent otherwise.
+   */
+  cropRetraining?: CropRetraining;
   /** Wall-clock milliseconds from the start of the training (after any wait for another) until the head was stored. */
   ms: number;
 }
@@ -207,6 +219,8 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     // Read again only if that stored anything (a copy that cannot be decoded fails at every Train).
     if (reembedded) set = await trainingSet(backbone.ref);
   }
+  // Opted in to the detector: each photo's detector crop, once (client/lib/detector-crops.ts).
+  if (mode.waitForViews) await completeDetectorCrops(backbone, { ...(signal ? { signal } : {}), ...(options.onDetectorProgress ? { onProgress: options.onDetectorProgress } : {}) });
   if (set.classes.length < 2) {
     throw new RangeError(
       `training needs examples in at least two classes; ${set.classes.length === 1 ? `only "${set.classes[0]?.name}" has` : 'none has'} any` +
@@ -234,17 +248,25 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // A correction of a fine-tuned model retrains its head on its tail (client/lib/retrain-tail.ts);
   // otherwise, or when that gives way (kNN won), a plain head on the frozen embeddings.
   const onTail = mode.warmStart && previous?.backboneTail ? await retrainOnTail(backbone, set.examples, previous, previousState, common) : undefined;
+  // A correction of a crop head retrains it on the photos' crops (client/lib/retrain-crop.ts).
+  const onCrop = mode.warmStart && previous?.crop && !onTail ? await retrainOnCrops(backbone, set.examples, previous, previousState, common) : undefined;
+  // A crop head that gave way is neither judged nor a start on whole frames (it reads crops).
+  const wholePrevious = onCrop ? undefined : previous;
   const whole =
     onTail?.trained ??
+    onCrop?.trained ??
     (await trainAndGuard(set.examples, {
       ...common,
-      ...(previous ? { previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
-      ...(mode.warmStart && previous ? { initial: previous } : {}),
+      ...(wholePrevious ? { previous: { doc: wholePrevious, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
+      ...(mode.warmStart && wholePrevious ? { initial: wholePrevious } : {}),
     }));
   // Train (not a correction's retraining) tries the photos' crops on the same held-out photos.
   const setting = mode.waitForViews && !onTail ? cropSettingOf(backbone) : undefined;
   const crops = setting ? await cropExamples(backbone, set.examples, cropsOff) : null;
-  const tried = setting && crops ? await tryCrop({ whole, wholeExamples: set.examples, cropExamples: crops, setting, options: common }) : null;
+  // And the detector's crops, when the person turned "find the object first" on: judged alike.
+  const detected = setting ? await detectorCropExamples(backbone, set.examples) : null;
+  const candidates: CropCandidate[] = [...(setting && crops ? [{ setting, cropExamples: crops }] : []), ...(detected ? [detected] : [])];
+  const tried = candidates.length ? await tryCrops({ whole, wholeExamples: set.examples, candidates, options: common }) : null;
   const { training: result, guard, outcome, testTimeAugmentation } = tried?.judgement.kept ? tried.crop : whole;
   const crop = tried?.judgement;
 
@@ -306,6 +328,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     examples: { photos: set.photos, vectors: set.examples.length, stale: set.stale, pendingViews: set.pendingViews, classes },
     ...(result.warmStart ? { warmStart: result.warmStart } : {}),
     ...(onTail ? { fineTuned: onTail.report } : {}),
+    ...(onCrop ? { cropRetraining: onCrop.report } : {}),
     ms: performance.now() - t0,
   };
 }

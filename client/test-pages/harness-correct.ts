@@ -91,6 +91,18 @@ export const correctionHelpers = {
       cleanup();
     }
   },
+  /**
+   * Example `id`'s stored crop as data (which backbone found its box, the box, the size; not the
+   * JPEG), whether it is still pending, and whether the crops' training set (`cropExamples` on the
+   * loaded backbone) holds its crop's embedding.
+   */
+  async exampleCrop(id: string) {
+    const record = await (await lib.openTannerinDb()).get('examples', id);
+    const backbone = lib.currentBackbone();
+    const crops = await lib.cropExamples(backbone, (await lib.trainingSet(backbone.ref)).examples);
+    const crop = record?.crop ? { backbone: record.crop.backbone, box: record.crop.box, width: record.crop.width, height: record.crop.height, setting: record.crop.setting } : null;
+    return { crop, pending: record?.cropPending === 1, inCrops: crops?.some((e) => e.photoId === id) ?? false };
+  },
   /** Labels an unlabeled photo; its retraining is kept as a correction's. */
   async labelUnlabeledAs(id: string, label: { className: string } | { newClassName: string }) {
     const c = await lib.labelUnlabeled(id, await labelOf(label));

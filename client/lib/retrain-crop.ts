@@ -1,0 +1,92 @@
+/**
+ * A correction's retraining of a crop head (a head document with a `crop`, shared/head/crop.ts:
+ * Train kept it because finding the object first helped, shared/learn/crop-choice.ts). The head
+ * predicts every photo's crop, so it retrains on the crops: each stored photo's crop embedding
+ * (client/lib/example-crops.ts `cropExamples`; a photo whose crop is turned off gives its whole
+ * frame, as at Train), from its own weights (a warm start, shared/learn/warm-start.ts), judged by
+ * the guard on the crops as Train's crop head was (shared/learn/train-app.ts: the new head, kNN, and
+ * the previous head, which is a crop head too, on the same held-out photos; no test-time
+ * augmentation: crops have no views). Its documents keep the head's `crop`, so the corrected model
+ * still predicts crops.
+ *
+ * The corrected photo's crop: its add found the box in the pass that embedded it and cut it from
+ * the original photo (client/lib/pending-crops.ts); the retraining waits for that crop (and any
+ * other still pending) to be embedded and stored, so the corrected photo takes part as a crop.
+ *
+ * The crop gives way, and the model is retrained as a plain whole-frame head (the report,
+ * `TrainReport.cropRetraining`, says why), when the crops cannot be used: the head runs on another
+ * backbone than the loaded one, the loaded backbone makes no crops, the head's crop setting is not
+ * the one the photos' crops were cut with (an imported head), a photo has no crop; or when the
+ * guard prefers kNN on the crops (this device predicts a crop head with the head only,
+ * client/lib/predict.ts).
+ */
+import type { HeadCrop } from '../../shared/head/crop.ts';
+import { withHeadCrop, type HeadDocument } from '../../shared/head/document.ts';
+import type { Example } from '../../shared/learn/examples.ts';
+import { trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
+import type { HeadStateRecord } from './db.ts';
+import { cropExamples, cropSettingOf } from './example-crops.ts';
+import { completePendingCrops } from './pending-crops.ts';
+
+/** How a correction's retraining of a crop head went (`TrainReport.cropRetraining`). */
+export interface CropRetraining {
+  /** Whether the model in use keeps the crop: the head retrained on the crops (or the guard kept the previous crop head). */
+  kept: boolean;
+  /** The head's crop setting. */
+  setting: HeadCrop;
+  /** Why the model was retrained as a whole-frame head instead, when it was. */
+  reason?: string;
+}
+
+/** Whether two crop settings cut the same boxes. */
+function sameCrop(a: HeadCrop, b: HeadCrop): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => (a as unknown as Record<string, unknown>)[k] === (b as unknown as Record<string, unknown>)[k]);
+}
+
+/**
+ * Retrains crop head `previous` on the stored photos' crops (module comment), with the options of
+ * the training (`common`: classes, id, name, seed...). `trained` is the result to store, its
+ * documents carrying the crop; absent when the model is to be retrained as a whole-frame head
+ * (`report.reason`).
+ */
+export async function retrainOnCrops(
+  backbone: Backbone,
+  examples: readonly Example[],
+  previous: HeadDocument,
+  previousState: HeadStateRecord | undefined,
+  common: TrainAndGuardOptions,
+): Promise<{ trained?: TrainAndGuardResult; report: CropRetraining }> {
+  const setting = previous.crop;
+  if (!setting) throw new Error(`head ${previous.id} has no crop`);
+  const giveWay = (why: string): { report: CropRetraining } => ({ report: { kept: false, setting, reason: `${why}: retrained as a whole-frame head, as Train does` } });
+  if (previous.backbone !== backbone.ref) return giveWay(`the crop head runs on ${previous.backbone}, not on the loaded ${backbone.ref}`);
+  const made = cropSettingOf(backbone);
+  if (!made) return giveWay(`the loaded backbone ${backbone.ref} makes no crops of the photos`);
+  if (!sameCrop(setting, made)) return giveWay(`the head crops with ${JSON.stringify(setting)}, the photos' crops are cut with ${JSON.stringify(made)}`);
+  // The corrected photo's crop (cut at its add) and any other still pending, embedded and stored.
+  await completePendingCrops();
+  const crops = await cropExamples(backbone, examples);
+  if (!crops) return giveWay('not every photo has its crop on this backbone');
+
+  const judged = previousState?.judged;
+  const trained = await trainAndGuard(crops, {
+    ...common,
+    // Crops have no augmented views to average over.
+    testTimeAugmentation: false,
+    previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(judged ? { judged } : {}) },
+    initial: previous,
+  });
+  if (trained.outcome === 'knn') {
+    const pct = (name: string): string => {
+      const c = trained.guard.candidates.find((x) => x.name === name);
+      return c ? `${c.correct}/${c.n}` : '?';
+    };
+    return giveWay(`on the held-out photos kNN on the crops (${pct('knn')} right) beat the head on them (${pct('head')}), and a crop head predicts with its head only`);
+  }
+  // The head and its judged twin predict crops, as the head they replace.
+  trained.training.doc = withHeadCrop(trained.training.doc, { ...setting });
+  if (trained.training.heldOutDoc) trained.training.heldOutDoc = withHeadCrop(trained.training.heldOutDoc, { ...setting });
+  return { trained, report: { kept: true, setting } };
+}

@@ -1,0 +1,102 @@
+/**
+ * A correction of a crop head (a head with a `crop`, shared/head/crop.ts; issue 18 pt 1 with issue
+ * 17) in Chromium with real IndexedDB: the retraining (client/lib/retrain-crop.ts) trains on the
+ * photos' crops from the head's own weights and keeps the crop, so the corrected model still
+ * predicts crops; the corrected photo's crop is stored like any example's (the box its add found,
+ * which for these photos is the box the prediction used) and takes part in that retraining; the
+ * same photo then names the class it was corrected to.
+ *
+ * Photos: two emoji subcategories, each emoji small in a corner of a noisy frame
+ * (tests/browser/crop-scenes.ts). Train keeps the crop only when it clearly helps; when it kept
+ * the whole frame here, the head is stored again with the default crop (as a crop head imported or
+ * kept by an earlier Train would be).
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { DEFAULT_FEATURE_MAP_CROP } from '../../shared/head/crop.ts';
+import { launchChromium, type Browser } from './chrome.ts';
+import { cornerScene } from './crop-scenes.ts';
+import { emojiSplit, type EmojiImage } from './emoji.ts';
+import { harnessTab } from './tabs.ts';
+
+const baseUrl = inject('baseUrl');
+const CLASSES = ['heart', 'animal-mammal'];
+const split = emojiSplit(CLASSES, 6, 2, 11);
+
+let browser: Browser;
+let page: Page;
+let headId = '';
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  page = await harnessTab(browser, baseUrl);
+  const classes = await Promise.all(
+    CLASSES.map(async (name, c) => ({
+      name,
+      images: await Promise.all((split.train[name] as EmojiImage[]).map(async (e, i) => (await cornerScene(e.image, ((i + c) % 4) as 0 | 1 | 2 | 3, 10 * c + i + 1, 80)).image)),
+    })),
+  );
+  await page.evaluate((cs) => window.tannerin.teach(cs), classes);
+  const trained = await page.evaluate(() => window.tannerin.trainNow());
+  if (!trained.ok) throw new Error(JSON.stringify(trained.error));
+  headId = trained.report.headId;
+  if (!trained.report.doc.crop) {
+    const json = (await page.evaluate((id) => window.tannerin.headJson(id), headId)) as string;
+    const cropHead = { ...(JSON.parse(json) as Record<string, unknown>), formatVersion: 2, crop: DEFAULT_FEATURE_MAP_CROP };
+    const stored = await page.evaluate((j) => window.tannerin.storeDocument(j, true), JSON.stringify(cropHead));
+    if (!stored.ok) throw new Error(JSON.stringify(stored.error));
+  }
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.dispose();
+});
+
+describe('correcting a crop head', () => {
+  it('retrains on the crops and keeps the crop; the corrected photo is stored with its crop and names its class', async () => {
+    const photo = (await cornerScene((split.test['heart'] as EmojiImage[])[0]?.image as { base64: string }, 2, 77, 80)).image;
+    const [first] = await page.evaluate((img) => window.tannerin.predictData([img]), photo);
+    expect(first?.crop?.method).toBe('featuremap');
+    // The person says it is the class the model ranked second.
+    const runnerUp = first?.predictions[1]?.label as string;
+    const r = await page.evaluate(([img, label]) => window.tannerin.correctImage(img, { className: label }), [photo, runnerUp] as const);
+    expect(r.prediction?.crop?.method).toBe('featuremap');
+
+    const retrained = await page.evaluate((id) => window.tannerin.retrained(id), r.correction.exampleId);
+    if (!retrained.ok || !retrained.value) throw new Error(JSON.stringify(retrained.error));
+    const report = retrained.value;
+    expect(report.headId).toBe(headId);
+    expect(report.warmStart).toEqual({ classesKept: 2 });
+    expect(report.examples.photos).toBe(13);
+    expect(report.split.trainPhotos + report.split.heldOutPhotos).toBe(13);
+    // The head trained (whatever the guard then chose) predicts crops.
+    expect(report.trained.crop).toEqual(DEFAULT_FEATURE_MAP_CROP);
+    expect(report.trained.formatVersion).toBe(2);
+    expect(report.doc.crop).toEqual(DEFAULT_FEATURE_MAP_CROP);
+    expect(report.cropRetraining).toEqual({ kept: true, setting: DEFAULT_FEATURE_MAP_CROP });
+    const stored = await page.evaluate((id) => window.tannerin.getHead(id), headId);
+    expect(stored?.crop).toEqual(DEFAULT_FEATURE_MAP_CROP);
+    const state = await page.evaluate((id) => window.tannerin.getHeadState(id), headId);
+    if (report.saved) {
+      expect(state?.trainedOn).toContain(r.correction.exampleId);
+      if (state?.judged) expect(state.judged.doc.crop).toEqual(DEFAULT_FEATURE_MAP_CROP);
+    }
+
+    // The corrected photo's crop is stored like any example's, and was in the crops trained on.
+    const crop = await page.evaluate((id) => window.tannerin.exampleCrop(id), r.correction.exampleId);
+    expect(crop.pending).toBe(false);
+    expect(crop.inCrops).toBe(true);
+    expect(crop.crop).toMatchObject({ setting: DEFAULT_FEATURE_MAP_CROP, width: 224, height: 224 });
+    // The photo is 448x336, embedded as it is: its add found the box the prediction used.
+    const box = r.prediction?.crop?.box ?? { x: 0, y: 0, width: 1, height: 1 };
+    for (const k of ['x', 'y', 'width', 'height'] as const) expect(crop.crop?.box[k]).toBeCloseTo(box[k], 6);
+
+    // The same photo names the corrected class; the model still predicts with its crop.
+    const [again] = await page.evaluate((img) => window.tannerin.predictData([img]), photo);
+    expect(again?.corrected?.className).toBe(runnerUp);
+    expect(again?.predictions[0]).toEqual({ label: runnerUp, score: 1 });
+    expect(again?.crop?.method).toBe('featuremap');
+    expect(again?.head.id).toBe(headId);
+    expect(browser.errors).toEqual([]);
+  });
+});
