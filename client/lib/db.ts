@@ -29,6 +29,7 @@ import type { StoredBackboneChoice } from './backbone-choice-store.ts';
 import type { CorrectionRecord } from './corrections.ts';
 import type { UnlabeledPolicy } from './unlabeled.ts';
 import type { DetectorChoice } from './detector.ts';
+import type { ExampleDetectorCrop } from './detector-crops.ts';
 
 export const DB_NAME = 'tannerin';
 /**
@@ -167,6 +168,12 @@ export interface ExampleRecord {
   /** Since version 9: the photo's crop (client/lib/example-crops.ts) once stored; `cropPending` (indexed) while it is to come. */
   crop?: ExampleCrop;
   cropPending?: 1;
+  /**
+   * The photo's detector crop (client/lib/detector-crops.ts), made at Train while "find the object
+   * first" is on; its embedding packed under `<backbone>#detector`. Optional and not indexed: no
+   * upgrade step (a record without it simply has none yet).
+   */
+  detectorCrop?: ExampleDetectorCrop;
   /** ISO 8601. */
   created: string;
   updated: string;

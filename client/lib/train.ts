@@ -54,7 +54,8 @@ import { trainingSet } from './examples.ts';
 import { completePendingViews } from './pending-views.ts';
 import { completePendingCrops } from './pending-crops.ts';
 import { cropExamples, cropSettingOf } from './example-crops.ts';
-import { tryCrop, type CropJudgement } from '../../shared/learn/crop-choice.ts';
+import { tryCrops, type CropCandidate, type CropJudgement } from '../../shared/learn/crop-choice.ts';
+import { completeDetectorCrops, detectorCropExamples } from './detector-crops.ts';
 import { reembedExamples } from './reembed.ts';
 import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
 import { retrainOnCrops, type CropRetraining } from './retrain-crop.ts';
@@ -91,6 +92,11 @@ export interface TrainOptions {
    * embedded before training: (photos done, photos to embed); (0, total) first.
    */
   onEmbedProgress?: (done: number, total: number) => void;
+  /**
+   * While "find the object first" is on (client/lib/detector.ts): the photos still without a
+   * detector crop get one before training, (photos done, photos to do); (0, total) first.
+   */
+  onDetectorProgress?: (done: number, total: number) => void;
   /** Make the head the active one when stored (default true). */
   activate?: boolean;
   /**
@@ -213,6 +219,8 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     // Read again only if that stored anything (a copy that cannot be decoded fails at every Train).
     if (reembedded) set = await trainingSet(backbone.ref);
   }
+  // Opted in to the detector: each photo's detector crop, once (client/lib/detector-crops.ts).
+  if (mode.waitForViews) await completeDetectorCrops(backbone, { ...(signal ? { signal } : {}), ...(options.onDetectorProgress ? { onProgress: options.onDetectorProgress } : {}) });
   if (set.classes.length < 2) {
     throw new RangeError(
       `training needs examples in at least two classes; ${set.classes.length === 1 ? `only "${set.classes[0]?.name}" has` : 'none has'} any` +
@@ -255,7 +263,10 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // Train (not a correction's retraining) tries the photos' crops on the same held-out photos.
   const setting = mode.waitForViews && !onTail ? cropSettingOf(backbone) : undefined;
   const crops = setting ? await cropExamples(backbone, set.examples, cropsOff) : null;
-  const tried = setting && crops ? await tryCrop({ whole, wholeExamples: set.examples, cropExamples: crops, setting, options: common }) : null;
+  // And the detector's crops, when the person turned "find the object first" on: judged alike.
+  const detected = setting ? await detectorCropExamples(backbone, set.examples) : null;
+  const candidates: CropCandidate[] = [...(setting && crops ? [{ setting, cropExamples: crops }] : []), ...(detected ? [detected] : [])];
+  const tried = candidates.length ? await tryCrops({ whole, wholeExamples: set.examples, candidates, options: common }) : null;
   const { training: result, guard, outcome, testTimeAugmentation } = tried?.judgement.kept ? tried.crop : whole;
   const crop = tried?.judgement;
 
