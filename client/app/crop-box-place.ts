@@ -20,3 +20,17 @@ export function boxInThumb(box: Box, width: number, height: number): { left: num
   const [top, bottom] = clip(((box.y - y0) / sy) * 100, ((box.y + box.height - y0) / sy) * 100);
   return { left, top, width: Math.max(0, right - left), height: Math.max(0, bottom - top) };
 }
+
+/**
+ * `box` moved by `dx`, `dy` (fractions of the square thumbnail's side, as a drag or an arrow key
+ * moves it on screen) in a `width` x `height` photo shown as {@link boxInThumb} shows it: the same
+ * distance on the photo, its size kept, stopped at the photo's edges.
+ */
+export function moveBox(box: Box, dx: number, dy: number, width: number, height: number): Box {
+  const aspect = width > 0 && height > 0 ? width / height : 1;
+  // The thumbnail's side is this fraction of the photo's width (and height).
+  const sx = aspect > 1 ? 1 / aspect : 1;
+  const sy = aspect < 1 ? aspect : 1;
+  const clamp = (v: number, size: number): number => Math.min(Math.max(v, 0), Math.max(0, 1 - size));
+  return { x: clamp(box.x + dx * sx, box.width), y: clamp(box.y + dy * sy, box.height), width: box.width, height: box.height };
+}

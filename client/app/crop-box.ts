@@ -1,24 +1,123 @@
 /**
- * The crop box on a Teach thumbnail (issue 17 point 5, first part): where the photo's stored crop
- * (client/lib/example-crops.ts) is, drawn over the square thumbnail, and a button that turns the
- * crop off (Train then uses the whole photo) or on again for that one photo. Moving the box is not
- * here yet.
+ * The crop box on a Teach thumbnail (issue 17 point 5): where the photo's stored crop
+ * (client/lib/example-crops.ts) is, drawn over the square thumbnail; the person can move it (drag
+ * it with a mouse, a pen or a finger, or focus it and use the arrow keys), put it back where it was
+ * found ("Reset", shown once they moved it), and turn the crop off (Train then uses the whole
+ * photo) or on again for that one photo. A moved box is stored with `setCropBox` when the drag ends
+ * (or the arrow keys pause): the crop is cut again and embedded in the background. Resizing is not
+ * offered: the box keeps the size that was found.
  */
-import { setCropOff, type ExampleCrop } from '../lib/index.ts';
-import { boxInThumb } from './crop-box-place.ts';
+import type { Box } from '../../shared/crop/box.ts';
+import { setCropBox, setCropOff, type ExampleCrop } from '../lib/index.ts';
+import { boxInThumb, moveBox } from './crop-box-place.ts';
 import { h } from './dom.ts';
 
-/** The box over a thumbnail and its on/off button; nothing when the photo has no crop yet. */
+/** How long the arrow keys pause before the box they moved is stored (each store re-cuts the crop). */
+const KEYS_SETTLE_MS = 600;
+/** An arrow key moves the box by this fraction of the thumbnail (with Shift: 5 times as far). */
+const KEY_STEP = 0.02;
+
+const ARROWS: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
+/**
+ * The box over a thumbnail, its Reset button when the person moved it, and its on/off button;
+ * nothing when the photo has no crop yet. `name` names the photo for screen readers.
+ */
 export function cropOverlay(example: { id: string; width: number; height: number; crop?: ExampleCrop }, name: string, onError: (message: string) => void): HTMLElement[] {
   const crop = example.crop;
   if (!crop) return [];
-  const place = boxInThumb(crop.box, example.width, example.height);
-  const box = h('span', { class: crop.off ? 'crop-box off' : 'crop-box', 'data-testid': 'crop-box', 'aria-hidden': 'true' });
-  // Set through CSSOM (a style attribute would need 'unsafe-inline' in the CSP's style-src).
-  box.style.left = `${place.left.toFixed(1)}%`;
-  box.style.top = `${place.top.toFixed(1)}%`;
-  box.style.width = `${place.width.toFixed(1)}%`;
-  box.style.height = `${place.height.toFixed(1)}%`;
+  const failed = (err: unknown): void => onError(err instanceof Error ? err.message : String(err));
+  const box = h('span', {
+    class: crop.off ? 'crop-box off' : 'crop-box',
+    'data-testid': 'crop-box',
+    // The Teach screen puts the focus back on it when the card is drawn again (a moved box is stored).
+    'data-focus-key': `crop-box:${example.id}`,
+    ...(crop.byPerson ? { 'data-by-person': '' } : {}),
+  });
+  let current: Box = crop.box;
+  const place = (b: Box): void => {
+    const p = boxInThumb(b, example.width, example.height);
+    // Set through CSSOM (a style attribute would need 'unsafe-inline' in the CSP's style-src).
+    box.style.left = `${p.left.toFixed(1)}%`;
+    box.style.top = `${p.top.toFixed(1)}%`;
+    box.style.width = `${p.width.toFixed(1)}%`;
+    box.style.height = `${p.height.toFixed(1)}%`;
+  };
+  place(current);
+  const store = (): void => {
+    if (current.x === crop.box.x && current.y === crop.box.y) return;
+    setCropBox(example.id, current).catch(failed);
+  };
+  const reset = crop.byPerson
+    ? h(
+        'button',
+        {
+          type: 'button',
+          class: 'crop-reset',
+          'data-testid': 'crop-reset',
+          // Gone once pressed: the focus goes to the box (client/app/screens/teach.ts).
+          'data-focus-key': `crop-box:${example.id}`,
+          'aria-label': `Put the box on ${name} back where the object was found`,
+          title: 'Put the box back where the object was found',
+          onclick: () => void setCropBox(example.id, null).catch(failed),
+        },
+        '↺',
+      )
+    : null;
+  if (!crop.off) {
+    // Movable only while the crop is used.
+    box.tabIndex = 0;
+    box.setAttribute('role', 'button');
+    box.setAttribute('aria-roledescription', 'movable box');
+    box.setAttribute('aria-label', `Where the object is in ${name}. Drag it, or use the arrow keys, to move it.`);
+    box.title = 'Drag to move the box onto the object';
+    let drag: { pointer: number; x: number; y: number; side: number; from: Box } | null = null;
+    box.addEventListener('pointerdown', (e) => {
+      if (e.button !== 0 || drag) return;
+      e.preventDefault();
+      box.setPointerCapture(e.pointerId);
+      box.focus({ preventScroll: true });
+      const side = box.parentElement?.getBoundingClientRect().width || 1;
+      drag = { pointer: e.pointerId, x: e.clientX, y: e.clientY, side, from: current };
+      box.classList.add('dragging');
+    });
+    box.addEventListener('pointermove', (e) => {
+      if (drag?.pointer !== e.pointerId) return;
+      current = moveBox(drag.from, (e.clientX - drag.x) / drag.side, (e.clientY - drag.y) / drag.side, example.width, example.height);
+      place(current);
+    });
+    const end = (e: PointerEvent, keep: boolean): void => {
+      if (drag?.pointer !== e.pointerId) return;
+      if (!keep) current = drag.from;
+      drag = null;
+      box.classList.remove('dragging');
+      place(current);
+      if (keep) store();
+    };
+    box.addEventListener('pointerup', (e) => end(e, true));
+    box.addEventListener('pointercancel', (e) => end(e, false));
+    let settle: ReturnType<typeof setTimeout> | undefined;
+    const flush = (): void => {
+      settle = undefined;
+      store();
+    };
+    box.addEventListener('keydown', (e) => {
+      const step = ARROWS[e.key];
+      if (!step || drag) return;
+      e.preventDefault();
+      const by = e.shiftKey ? 5 * KEY_STEP : KEY_STEP;
+      current = moveBox(current, step[0] * by, step[1] * by, example.width, example.height);
+      place(current);
+      clearTimeout(settle);
+      settle = setTimeout(flush, KEYS_SETTLE_MS);
+    });
+    // Leaving it stores at once what the keys moved.
+    box.addEventListener('blur', () => {
+      if (settle === undefined) return;
+      clearTimeout(settle);
+      flush();
+    });
+  }
   const toggle = h(
     'button',
     {
@@ -27,10 +126,10 @@ export function cropOverlay(example: { id: string; width: number; height: number
       'data-testid': 'crop-toggle',
       'aria-pressed': crop.off ? 'false' : 'true',
       'aria-label': crop.off ? `Find the object in ${name} again` : `Use the whole of ${name}, not the box`,
-      title: crop.off ? 'The whole photo is used. Tap to use the box again.' : 'The box is where the object was found. Tap to use the whole photo.',
-      onclick: () => void setCropOff(example.id, !crop.off).catch((err: unknown) => onError(err instanceof Error ? err.message : String(err))),
+      title: crop.off ? 'The whole photo is used. Tap to use the box again.' : 'The box is where the object is. Tap to use the whole photo.',
+      onclick: () => void setCropOff(example.id, !crop.off).catch(failed),
     },
     crop.off ? '▢' : '⌖',
   );
-  return [box, toggle];
+  return reset ? [box, reset, toggle] : [box, toggle];
 }

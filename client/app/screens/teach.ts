@@ -341,6 +341,11 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
     const cls = (await listClasses()).find((c) => c.id === classId);
     const old = list.querySelector(`[data-class-id="${classId}"]`);
     if (!cls || !old) return render();
+    // Not under a finger dragging a crop box: drawn once it is let go.
+    if (old.querySelector('.crop-box.dragging')) {
+      setTimeout(() => void renderClass(classId), 250);
+      return;
+    }
     const pool = new UrlPool();
     const el = await card(cls, pool);
     // A full render started meanwhile has (or will have) the fresh card.
@@ -348,7 +353,10 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
       pool.revokeAll();
       return;
     }
+    // A crop box being moved with the keys (or its Reset) keeps the focus in the new card.
+    const focused = old.contains(document.activeElement) ? document.activeElement?.getAttribute('data-focus-key') : null;
     old.replaceWith(el);
+    if (focused) el.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(focused)}"]`)?.focus({ preventScroll: true });
     swapPool(classId, pool);
   };
 

@@ -1,0 +1,105 @@
+/**
+ * The Teach screen's crop box (client/app/crop-box.ts, issue 17 point 5) in the app at phone size
+ * (touch): a photo's box is dragged with a finger (touch events through the DevTools protocol, as a
+ * phone sends them), moved with the arrow keys once focused (the focus stays on it when the card is
+ * drawn again), and put back with Reset; each time the stored record (read from IndexedDB) says so.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { launchChromium, type Browser } from './chrome.ts';
+import { openApp, pinBaseBackbone } from './app-steps.ts';
+import { cornerScene } from './crop-scenes.ts';
+import { emojiSplit, type EmojiImage } from './emoji.ts';
+
+const baseUrl = inject('baseUrl');
+const PHONE = { width: 390, height: 844 };
+const emojis = (emojiSplit(['heart'], 2, 0, 5).train['heart'] as EmojiImage[]).map((e) => e.image);
+
+let browser: Browser | undefined;
+afterEach(async () => {
+  await browser?.dispose();
+  browser = undefined;
+});
+
+type Box = { x: number; y: number; width: number; height: number };
+
+/** The first example's crop as stored (raw IndexedDB: the app page has no test hooks). */
+async function storedCrop(page: Page): Promise<{ box: Box; byPerson: boolean; found: Box | null; pending: boolean } | null> {
+  return page.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const open = indexedDB.open('tannerin');
+        open.onerror = () => reject(open.error ?? new Error('open failed'));
+        open.onsuccess = () => {
+          const req = open.result.transaction('examples').objectStore('examples').getAll();
+          req.onsuccess = () => {
+            const records = (req.result as Array<{ created: string; crop?: { box: Box; byPerson?: true; found?: Box }; cropPending?: 1 }>).sort((a, b) => (a.created < b.created ? -1 : 1));
+            const r = records[0];
+            open.result.close();
+            resolve(r?.crop ? { box: r.crop.box, byPerson: !!r.crop.byPerson, found: r.crop.found ?? null, pending: !!r.cropPending } : null);
+          };
+          req.onerror = () => reject(req.error ?? new Error('read failed'));
+        };
+      }),
+  );
+}
+
+describe('the crop box on the Teach screen', () => {
+  it('drags with a finger, moves with the arrow keys, and Reset puts it back; the stored box follows', async () => {
+    browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
+    await pinBaseBackbone(browser.context);
+    const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+    await openApp(page, baseUrl, '#teach');
+    await page.fill('#new-class', 'things');
+    await page.click('button:has-text("Add class")');
+    const card = page.locator('article[data-class="things"]');
+    await card.waitFor();
+    const scenes = await Promise.all(emojis.map((e, i) => cornerScene(e, (i * 2) as 0 | 2, i + 3)));
+    await card.locator('input[type="file"]').setInputFiles(scenes.map((s, i) => ({ name: `scene-${i}.png`, mimeType: s.image.type, buffer: Buffer.from(s.image.base64, 'base64') })));
+    // Boxes appear once the crops are stored in the background.
+    await expect.poll(() => card.locator('[data-testid="crop-box"]').count(), { timeout: 60_000 }).toBe(2);
+    const found = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    expect(found.byPerson).toBe(false);
+    // The first photo is the first thumbnail.
+    const box = card.locator('.thumb').first().locator('[data-testid="crop-box"]');
+    expect(await box.getAttribute('aria-label')).toMatch(/arrow keys/);
+
+    // A finger drags it a quarter of the thumbnail towards the photo's centre.
+    const thumb = (await card.locator('.thumb').first().boundingBox()) as { x: number; y: number; width: number; height: number };
+    const rect = (await box.boundingBox()) as { x: number; y: number; width: number; height: number };
+    const towards = (found.box.x + found.box.width / 2 < 0.5 ? 1 : -1) * 0.25 * thumb.width;
+    const down = (found.box.y + found.box.height / 2 < 0.5 ? 1 : -1) * 0.25 * thumb.width;
+    const start = { x: Math.round(rect.x + rect.width / 2), y: Math.round(rect.y + rect.height / 2) };
+    const cdp = await browser.context.newCDPSession(page);
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [start] });
+    for (let i = 1; i <= 5; i++) await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: Math.round(start.x + (towards * i) / 5), y: Math.round(start.y + (down * i) / 5) }] });
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    await expect.poll(async () => (await storedCrop(page))?.byPerson, { timeout: 30_000 }).toBe(true);
+    await expect.poll(async () => (await storedCrop(page))?.pending, { timeout: 30_000 }).toBe(false);
+    const dragged = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    expect(dragged.found).toEqual(found.box);
+    expect(Math.sign(dragged.box.x - found.box.x)).toBe(Math.sign(towards));
+    expect(Math.sign(dragged.box.y - found.box.y)).toBe(Math.sign(down));
+    expect([dragged.box.width, dragged.box.height]).toEqual([found.box.width, found.box.height]);
+    await card.locator('[data-testid="crop-reset"]').first().waitFor();
+
+    // The arrow keys: three steps back, stored once they pause; the focus stays on the box.
+    const moved = card.locator('.thumb').first().locator('[data-testid="crop-box"]');
+    await moved.focus();
+    for (let i = 0; i < 3; i++) await page.keyboard.press(towards > 0 ? 'ArrowLeft' : 'ArrowRight');
+    await expect.poll(async () => (await storedCrop(page))?.box.x, { timeout: 30_000 }).not.toBe(dragged.box.x);
+    const keyed = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    expect(Math.sign(keyed.box.x - dragged.box.x)).toBe(-Math.sign(towards));
+    expect(keyed.box.y).toBe(dragged.box.y);
+    expect(keyed.byPerson).toBe(true);
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('crop-box');
+
+    // Reset: the found box back, no longer the person's.
+    await card.locator('[data-testid="crop-reset"]').first().click();
+    await expect.poll(async () => (await storedCrop(page))?.byPerson, { timeout: 30_000 }).toBe(false);
+    const reset = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    expect(reset.box).toEqual(found.box);
+    await expect.poll(() => card.locator('[data-testid="crop-reset"]').count()).toBe(0);
+    expect(browser.errors).toEqual([]);
+  });
+});

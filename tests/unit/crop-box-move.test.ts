@@ -1,0 +1,38 @@
+/**
+ * Moving a crop box on a Teach thumbnail (client/app/crop-box-place.ts `moveBox`): a drag or an
+ * arrow key moves the box the same distance on screen as on the photo the thumbnail shows (a wide
+ * photo's thumbnail is its central square, so a thumbnail's side is less than the photo's width),
+ * keeps its size, and stops at the photo's edges.
+ */
+import { describe, expect, it } from 'vitest';
+import { boxInThumb, moveBox } from '../../client/app/crop-box-place.ts';
+
+const box = { x: 0.25, y: 0.25, width: 0.25, height: 0.5 };
+
+describe('moveBox', () => {
+  it('square photo: the thumbnail fraction is the photo fraction', () => {
+    const moved = moveBox({ x: 0.1, y: 0.2, width: 0.3, height: 0.3 }, 0.1, -0.1, 400, 400);
+    expect(moved.x).toBeCloseTo(0.2);
+    expect(moved.y).toBeCloseTo(0.1);
+    expect([moved.width, moved.height]).toEqual([0.3, 0.3]);
+  });
+  it('wide photo (4:3): moves as far on screen as the pointer did', () => {
+    const before = boxInThumb(box, 400, 300);
+    const after = boxInThumb(moveBox(box, 0.1, 0.05, 400, 300), 400, 300);
+    expect(after.left - before.left).toBeCloseTo(10);
+    expect(after.top - before.top).toBeCloseTo(5);
+  });
+  it('tall photo (3:4): likewise', () => {
+    const tall = { x: 0.25, y: 0.3, width: 0.5, height: 0.25 };
+    const before = boxInThumb(tall, 300, 400);
+    const after = boxInThumb(moveBox(tall, -0.1, 0.1, 300, 400), 300, 400);
+    expect(after.left - before.left).toBeCloseTo(-10);
+    expect(after.top - before.top).toBeCloseTo(10);
+  });
+  it('stops at the photo edges, its size kept', () => {
+    expect(moveBox(box, 5, -5, 400, 300)).toEqual({ x: 0.75, y: 0, width: 0.25, height: 0.5 });
+    expect(moveBox(box, -5, 5, 400, 300)).toEqual({ x: 0, y: 0.5, width: 0.25, height: 0.5 });
+    // The whole photo cannot move.
+    expect(moveBox({ x: 0, y: 0, width: 1, height: 1 }, 0.3, 0.3, 400, 300)).toEqual({ x: 0, y: 0, width: 1, height: 1 });
+  });
+});
