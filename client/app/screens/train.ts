@@ -126,9 +126,9 @@ interface Session {
 }
 let session: Session | null = null;
 
-/** Photos Train prepares before it trains: their augmented views or their crops, done of total. */
+/** Photos Train prepares before it trains: their augmented views, their crops or (opted in) the detector's boxes, done of total. */
 interface Preparing {
-  what: 'views' | 'crops';
+  what: 'views' | 'crops' | 'objects';
   done: number;
   total: number;
 }
@@ -154,6 +154,8 @@ function startTraining(ctx: AppContext, headId: string | undefined): Session {
     onViewsProgress: (d, total) => preparing({ what: 'views', done: d, total }),
     // Every older photo's crop at the first Train after the upgrade to database version 9.
     onCropsProgress: (d, total) => preparing({ what: 'crops', done: d, total }),
+    // "Find the object first" on: each photo's detector box, once.
+    onDetectorProgress: (d, total) => preparing({ what: 'objects', done: d, total }),
   });
   const current: Session = { controller, events, listeners, views, viewListeners, done };
   session = current;
@@ -248,7 +250,8 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
     };
     // Photos added moments ago: their augmented views are finished first; then crops still to cut.
     const showViews = ({ what, done, total }: Preparing): void => {
-      if (lastPhase === null) bar.set(total ? done / total : 1, what === 'crops' ? `Preparing crops ${done} of ${total}` : `Preparing the newest photos: ${done} of ${total}`);
+      const label = what === 'objects' ? `Finding the object in each photo: ${done} of ${total}` : what === 'crops' ? `Preparing crops ${done} of ${total}` : `Preparing the newest photos: ${done} of ${total}`;
+      if (lastPhase === null) bar.set(total ? done / total : 1, label);
     };
     if (current.views) showViews(current.views);
     current.viewListeners.add(showViews);
