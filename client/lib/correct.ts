@@ -23,8 +23,9 @@
  *
  * A crop head (a head with a `crop`, kept by Train when finding the object first helped) keeps its
  * crop: its head retrains, from its own weights, on every stored photo's crop embedding
- * (client/lib/retrain-crop.ts), the corrected photo's included (its add found the box and cut the
- * crop from the original photo, as for any example); the report's `cropRetraining` says so, or why
+ * (client/lib/retrain-crop.ts), the corrected photo's included: it is cut at the box the prediction
+ * used, from the original photo as any example's, and its embedding is the prediction's
+ * (`PredictResult.cropEmbedding`: no second pass for the crop); the report's `cropRetraining` says so, or why
  * the model was retrained as a whole-frame head instead (e.g. kNN beat it on the crops).
  *
  * A fine-tuned model (a head with a `backboneTail`, made by `improve()`) keeps its tail: only its
@@ -39,7 +40,11 @@ import type { ClassRecord } from './db.ts';
 import { currentBackbone } from './current-backbone.ts';
 import { correctedExample } from './corrections.ts';
 import type { EmbedSource } from './embed.ts';
-import { addClass, addExampleWith, listClasses, moveExample } from './examples.ts';
+import { addClass, addExampleWith, listClasses, moveExample, type TeachExtras } from './examples.ts';
+import { cropSettingOf } from './example-crops.ts';
+import { getHead } from './heads.ts';
+import { sameHeadCrop } from '../../shared/head/crop.ts';
+import type { Backbone } from '../../shared/model/backbone.ts';
 import { photoKeyOf } from './photo-key.ts';
 import type { PredictResult } from './predict.ts';
 import { retrainSoon } from './retrain.ts';
@@ -88,12 +93,26 @@ export async function correct(source: EmbedSource, label: CorrectLabel, options:
     exampleId = earlier.exampleId;
   } else {
     // Reused only if it is on the backbone examples are stored for (a head may run on another).
-    const embedding = prediction?.embedding && prediction.head.backbone === currentBackbone().ref ? prediction.embedding : undefined;
-    exampleId = (await addExampleWith(classId, source, {}, { rememberAs: photoKey, ...(embedding ? { embedding } : {}) })).id;
+    const backbone = currentBackbone();
+    const embedding = prediction?.embedding && prediction.head.backbone === backbone.ref ? prediction.embedding : undefined;
+    const crop = prediction && (await predictedCrop(prediction, backbone));
+    exampleId = (await addExampleWith(classId, source, {}, { rememberAs: photoKey, ...(embedding ? { embedding } : {}), ...(crop ? { crop } : {}) })).id;
   }
   // Labelled now: no longer a photo to ask about (kept in the pool from Predict, say).
   await forgetUnlabeledPhoto(photoKey);
   return { exampleId, classId, photoKey, retrained: retrainSoon(options.headId) };
+}
+
+/**
+ * The crop a crop head's prediction found and embedded, when it is the crop the photo's example
+ * gets: a personal head on `backbone`, whose crop setting is the one examples' crops are cut with.
+ */
+async function predictedCrop(prediction: PredictResult, backbone: Backbone): Promise<TeachExtras['crop']> {
+  const { crop, cropEmbedding, head } = prediction;
+  if (!crop || !cropEmbedding || head.kind !== 'personal' || head.backbone !== backbone.ref) return undefined;
+  const setting = (await getHead(head.id))?.crop;
+  const made = cropSettingOf(backbone);
+  return setting && made && sameHeadCrop(setting, made) ? { box: crop.box, embedding: cropEmbedding } : undefined;
 }
 
 /** The class id `label` names, adding the class when it is new (module comment of {@link CorrectLabel}). */

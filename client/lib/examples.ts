@@ -20,6 +20,7 @@ import { augmentedViews } from '../../shared/image/augment.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
+import type { Box } from '../../shared/crop/box.ts';
 import { notifyChange } from './changes.ts';
 import { currentBackbone, currentBackboneOrNull, withBackboneLease } from './current-backbone.ts';
 import {
@@ -166,6 +167,12 @@ export type ExampleWithEmbeddings = ExampleRecord & { embeddings: Float32Array[]
 export interface TeachExtras {
   /** The photo's own embedding on the loaded backbone, computed already (by `predict`): not computed again. */
   embedding?: Float32Array;
+  /**
+   * The photo's crop as a crop head's prediction found it (client/lib/correct.ts): its box and the
+   * crop's embedding on the loaded backbone, with the examples' crop setting. The crop is cut at
+   * that box and its embedding is not computed again (client/lib/pending-crops.ts).
+   */
+  crop?: { box: Box; embedding: Float32Array };
   /** The stored copy, made already (an unlabeled photo's): not encoded again. */
   copy?: { photo: PhotoBytes; width: number; height: number };
   /** Remember the photo by this key (client/lib/corrections.ts), in the example's transaction. */
@@ -219,12 +226,14 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
     } else {
       await yieldToEventLoop();
       signal?.throwIfAborted();
-      const { embedding, box } = await embedWithBox(backbone, working, setting);
+      const { embedding, box: found } = await embedWithBox(backbone, working, setting);
       embedded = { embeddings: [embedding], views: [{ augmented: false, ops: [] }] };
+      // The prediction's box, when given, is the one its crop embedding belongs to.
+      const box = extras.crop?.box ?? found;
       // Cut from the original by the browser, not awaited: the background job stores it.
       const cut = cutCrop(pixels, box, backbone.manifest.normalization.width);
       cut.catch(() => undefined);
-      made = { backbone: backbone.ref, box, cut };
+      made = { backbone: backbone.ref, box, cut, ...(extras.crop ? { embedding: extras.crop.embedding } : {}) };
     }
     signal?.throwIfAborted();
     const copy = await copying;

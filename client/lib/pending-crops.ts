@@ -32,11 +32,16 @@ import { withExampleTurn } from './pending-views.ts';
 /** How one crop job ended: as pending views' ({@link import('./pending-views.ts').ViewsOutcome}). */
 export type CropOutcome = 'stored' | 'nothing' | 'skipped' | 'cancelled' | 'failed';
 
-/** The crop the photo's own add made: its box, found on `backbone`, and the cut at the input size. */
+/**
+ * The crop the photo's own add made: its box, found on `backbone`, and the cut at the input size;
+ * `embedding`, the crop's, when a crop head's prediction of the photo computed it (a correction:
+ * client/lib/correct.ts), so it is not computed again.
+ */
 export interface MadeCrop {
   backbone: string;
   box: Box;
   cut: Promise<ImageBitmap>;
+  embedding?: Float32Array;
 }
 
 interface CropJob {
@@ -92,9 +97,11 @@ async function runCropJob(job: CropJob): Promise<CropOutcome> {
     const crop = await withBackboneLease(backbone, async () => {
       let box: Box;
       let bitmap: ImageBitmap;
+      let given: Float32Array | undefined;
       if (!person && job.made && job.made.backbone === backbone.ref) {
         box = job.made.box;
         bitmap = await job.made.cut;
+        given = job.made.embedding;
       } else {
         // Cut from the stored copy: the original photo is not kept.
         const { bytes, type } = await readPhotoBytes(record.photo);
@@ -104,8 +111,7 @@ async function runCropJob(job: CropJob): Promise<CropOutcome> {
       }
       await yieldToEventLoop();
       signal.throwIfAborted();
-      const [encoded, pixels] = await Promise.all([encodeJpeg(bitmap, side, side, CROP_QUALITY), pixelsOf(bitmap)]);
-      const embedding = await backbone.embed(pixels);
+      const [encoded, embedding] = await Promise.all([encodeJpeg(bitmap, side, side, CROP_QUALITY), given ?? pixelsOf(bitmap).then((pixels) => backbone.embed(pixels))]);
       const stored: ExampleCrop = { setting, backbone: backbone.ref, box, photo: await readPhotoBytes(encoded), width: side, height: side };
       return { stored, embedding };
     });

@@ -18,7 +18,8 @@
  * featuremap` and imported or published) predicts the photo's crop, as at the edge: one more
  * backbone pass finds the box (the same box as the edge and Node for the same pixels), and the
  * answer's `crop` says which. Such a head needs the photo (`predictEmbedding` says so), and its
- * prediction returns no `embedding` (the crop's would not be the photo's, which `correct()` stores).
+ * prediction returns no `embedding` (the crop's would not be the photo's, which `correct()` stores)
+ * but the crop's, `cropEmbedding`, which `correct()` stores as the photo's crop's.
  *
  * Each head predicts on the backbone it was trained on, whichever backbone is current: another
  * served backbone is loaded from its stored files when a head on it first predicts
@@ -102,6 +103,12 @@ export interface PredictResult extends EmbeddingPredictResult {
    */
   crop?: CropUsed;
   /**
+   * For a plain head with a crop: the frozen embedding of the crop it predicted (the box in
+   * `crop`), on the head's backbone. `correct()` stores it as the corrected photo's crop's (no
+   * second pass for the crop).
+   */
+  cropEmbedding?: Float32Array;
+  /**
    * Identifies the photo: SHA-256 (hex) of a Blob's bytes, or of the pixels of a frame, canvas or
    * ImageData (client/lib/photo-key.ts). Only with a personal head (a default head's predictions
    * are never corrected).
@@ -134,7 +141,8 @@ export async function predict(source: EmbedSource, options: PredictOptions = {})
     const { predictions, frozen, crop } = await head.predictor.classifyPixels(pixels, undefined, { testTimeAugmentation: tta });
     const testTimeViews = tta ? (head.predictor.doc.testTimeAugmentation?.views ?? 0) : 0;
     // A fine-tuned model's frozen pass lacks its tail's parts, a crop head's is the crop's: neither is the photo's embedding.
-    return { predictions, testTimeViews, ...(head.info.fineTuned || crop ? {} : { embedding: frozen.embedding }), ...(crop ? { crop } : {}) };
+    const photoEmbedding = head.info.fineTuned ? {} : crop ? { cropEmbedding: frozen.embedding } : { embedding: frozen.embedding };
+    return { predictions, testTimeViews, ...photoEmbedding, ...(crop ? { crop } : {}) };
   });
   const photoKey = keying ? await keying : undefined;
   const corrected = photoKey === undefined ? null : await correctedClass(photoKey);

@@ -20,7 +20,7 @@
  * guard prefers kNN on the crops (this device predicts a crop head with the head only,
  * client/lib/predict.ts).
  */
-import type { HeadCrop } from '../../shared/head/crop.ts';
+import { sameHeadCrop, type HeadCrop } from '../../shared/head/crop.ts';
 import { withHeadCrop, type HeadDocument } from '../../shared/head/document.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
@@ -37,12 +37,6 @@ export interface CropRetraining {
   setting: HeadCrop;
   /** Why the model was retrained as a whole-frame head instead, when it was. */
   reason?: string;
-}
-
-/** Whether two crop settings cut the same boxes. */
-function sameCrop(a: HeadCrop, b: HeadCrop): boolean {
-  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
-  return [...keys].every((k) => (a as unknown as Record<string, unknown>)[k] === (b as unknown as Record<string, unknown>)[k]);
 }
 
 /**
@@ -64,7 +58,7 @@ export async function retrainOnCrops(
   if (previous.backbone !== backbone.ref) return giveWay(`the crop head runs on ${previous.backbone}, not on the loaded ${backbone.ref}`);
   const made = cropSettingOf(backbone);
   if (!made) return giveWay(`the loaded backbone ${backbone.ref} makes no crops of the photos`);
-  if (!sameCrop(setting, made)) return giveWay(`the head crops with ${JSON.stringify(setting)}, the photos' crops are cut with ${JSON.stringify(made)}`);
+  if (!sameHeadCrop(setting, made)) return giveWay(`the head crops with ${JSON.stringify(setting)}, the photos' crops are cut with ${JSON.stringify(made)}`);
   // The corrected photo's crop (cut at its add) and any other still pending, embedded and stored.
   await completePendingCrops();
   const crops = await cropExamples(backbone, examples);

@@ -31,8 +31,13 @@ function watch<T>(promise: Promise<T>, into: (s: Settled<T>) => void): void {
   );
 }
 
-/** A prediction as data: the embedding's length instead of its floats. */
-const predictionData = (p: lib.PredictResult) => ({ ...p, embedding: p.embedding ? p.embedding.length : null });
+/** A prediction as data: the embeddings' lengths instead of their floats. */
+const predictionData = (p: lib.PredictResult) => ({ ...p, embedding: p.embedding ? p.embedding.length : null, cropEmbedding: p.cropEmbedding ? p.cropEmbedding.length : null });
+
+/** The crop embedding of the prediction each correction made here was given, by example id. */
+const predictedCrops = new Map<string, Float32Array>();
+
+const sameFloats = (a: Float32Array | undefined, b: Float32Array | undefined): boolean => !!(a && b && a.length === b.length && a.every((x, i) => Object.is(x, b[i])));
 
 /**
  * Counts the loaded backbone's `embed` and `run` calls (every photo's backbone pass outside a
@@ -84,6 +89,7 @@ export const correctionHelpers = {
       const storedMs = performance.now() - t0;
       retrainings.set(c.exampleId, c.retrained);
       watch(c.retrained, (s) => settled.set(c.exampleId, s));
+      if (prediction?.cropEmbedding) predictedCrops.set(c.exampleId, prediction.cropEmbedding);
       const stored = (await lib.getExample(c.exampleId))?.embeddings[0];
       const same = !!(stored && prediction?.embedding && stored.length === prediction.embedding.length && stored.every((x, i) => Object.is(x, prediction.embedding?.[i])));
       return { prediction: prediction ? predictionData(prediction) : null, correction: { exampleId: c.exampleId, classId: c.classId, photoKey: c.photoKey }, embeds, storedMs, startedAt: t0, view0IsPredictions: same };
@@ -93,15 +99,17 @@ export const correctionHelpers = {
   },
   /**
    * Example `id`'s stored crop as data (which backbone found its box, the box, the size; not the
-   * JPEG), whether it is still pending, and whether the crops' training set (`cropExamples` on the
-   * loaded backbone) holds its crop's embedding.
+   * JPEG), whether it is still pending, whether the crops' training set (`cropExamples` on the
+   * loaded backbone) holds its crop's embedding, and whether that is bit for bit the crop embedding
+   * of the prediction its correction was given.
    */
   async exampleCrop(id: string) {
     const record = await (await lib.openTannerinDb()).get('examples', id);
     const backbone = lib.currentBackbone();
     const crops = await lib.cropExamples(backbone, (await lib.trainingSet(backbone.ref)).examples);
+    const mine = crops?.find((e) => e.photoId === id)?.embedding;
     const crop = record?.crop ? { backbone: record.crop.backbone, box: record.crop.box, width: record.crop.width, height: record.crop.height, setting: record.crop.setting } : null;
-    return { crop, pending: record?.cropPending === 1, inCrops: crops?.some((e) => e.photoId === id) ?? false };
+    return { crop, pending: record?.cropPending === 1, inCrops: mine !== undefined, embeddingIsPredictions: sameFloats(mine, predictedCrops.get(id)) };
   },
   /** Labels an unlabeled photo; its retraining is kept as a correction's. */
   async labelUnlabeledAs(id: string, label: { className: string } | { newClassName: string }) {

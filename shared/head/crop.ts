@@ -68,6 +68,14 @@ export interface CropUsed {
   box: { x: number; y: number; width: number; height: number };
 }
 
+/** Whether two crop settings are the same (same method and fields): they cut the same boxes. */
+export function sameHeadCrop(a: HeadCrop, b: HeadCrop): boolean {
+  const fields = (c: HeadCrop): Record<string, unknown> => ({ ...c });
+  const [x, y] = [fields(a), fields(b)];
+  const keys = Object.keys(x);
+  return keys.length === Object.keys(y).length && keys.every((k) => k in y && x[k] === y[k]);
+}
+
 /** The `formatVersion` a document with (or without) `crop` has. */
 export function formatVersionFor(crop: HeadCrop | undefined): 1 | 2 {
   return crop ? CROP_FORMAT_VERSION : 1;

@@ -2,9 +2,9 @@
  * A correction of a crop head (a head with a `crop`, shared/head/crop.ts; issue 18 pt 1 with issue
  * 17) in Chromium with real IndexedDB: the retraining (client/lib/retrain-crop.ts) trains on the
  * photos' crops from the head's own weights and keeps the crop, so the corrected model still
- * predicts crops; the corrected photo's crop is stored like any example's (the box its add found,
- * which for these photos is the box the prediction used) and takes part in that retraining; the
- * same photo then names the class it was corrected to.
+ * predicts crops; the corrected photo's crop is stored like any example's, at the box the
+ * prediction used and with the prediction's crop embedding (no second pass for the crop), and
+ * takes part in that retraining; the same photo then names the class it was corrected to.
  *
  * Photos: two emoji subcategories, each emoji small in a corner of a noisy frame
  * (tests/browser/crop-scenes.ts). Train keeps the crop only when it clearly helps; when it kept
@@ -61,6 +61,9 @@ describe('correcting a crop head', () => {
     const runnerUp = first?.predictions[1]?.label as string;
     const r = await page.evaluate(([img, label]) => window.tannerin.correctImage(img, { className: label }), [photo, runnerUp] as const);
     expect(r.prediction?.crop?.method).toBe('featuremap');
+    // The prediction gives the crop's embedding (not the photo's: that is the crop's pass).
+    expect(r.prediction?.embedding).toBeNull();
+    expect(r.prediction?.cropEmbedding).toBeGreaterThan(1000);
 
     const retrained = await page.evaluate((id) => window.tannerin.retrained(id), r.correction.exampleId);
     if (!retrained.ok || !retrained.value) throw new Error(JSON.stringify(retrained.error));
@@ -86,8 +89,10 @@ describe('correcting a crop head', () => {
     const crop = await page.evaluate((id) => window.tannerin.exampleCrop(id), r.correction.exampleId);
     expect(crop.pending).toBe(false);
     expect(crop.inCrops).toBe(true);
+    // Its embedding is the prediction's crop's, bit for bit: no second pass for the crop.
+    expect(crop.embeddingIsPredictions).toBe(true);
     expect(crop.crop).toMatchObject({ setting: DEFAULT_FEATURE_MAP_CROP, width: 224, height: 224 });
-    // The photo is 448x336, embedded as it is: its add found the box the prediction used.
+    // Cut at the box the prediction used.
     const box = r.prediction?.crop?.box ?? { x: 0, y: 0, width: 1, height: 1 };
     for (const k of ['x', 'y', 'width', 'height'] as const) expect(crop.crop?.box[k]).toBeCloseTo(box[k], 6);
 
