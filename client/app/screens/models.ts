@@ -1,7 +1,7 @@
 /**
  * Models: the personal models on this device (choose the one in use, rename, export as TF.js
  * files, import, delete), storage used, sync (off until the person turns it on; only model
- * weights leave the device), and what runs the model.
+ * weights leave the device), and what runs the model; "find the object first" (the opt-in detector, ../detector-card.ts).
  */
 import {
   createPairingCode,
@@ -30,6 +30,7 @@ import { cleanDeviceLabel, currentBackbone, MAX_DEVICE_LABEL_LENGTH } from '../.
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, formatBytes, h, pct, progressBar, renameButton, replace } from '../dom.ts';
 import { backboneName, imageModelCard } from '../image-model.ts';
+import { detectorCard } from '../detector-card.ts';
 import { appleDeviceName, browserNeedsHomeScreen } from '../platform.ts';
 import { SYNC_ENDED_SHORT, SYNC_ENDED_WORDS } from '../sync-ended.ts';
 
@@ -310,6 +311,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
   };
   renderEngine();
   const imageModel = imageModelCard(ctx, () => currentBackbone().ref);
+  const detector = detectorCard(ctx);
   replace(
     root,
     h('h1', {}, 'Models'),
@@ -322,6 +324,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
       importStatus,
     ),
     imageModel.el,
+    detector.el,
     h('section', { class: 'card', id: 'sync' }, h('h2', {}, 'Sync'), sync),
     h('section', { class: 'card' }, h('h2', {}, 'Storage'), storage),
     h(
@@ -346,6 +349,7 @@ function modelsView(root: HTMLElement, ctx: AppContext): () => void {
   const offNet = ctx.onOnlineChange(() => void getSyncStatus().then(renderSync));
   return () => {
     imageModel.unmount();
+    detector.unmount();
     offSync();
     offChange();
     offNet();
