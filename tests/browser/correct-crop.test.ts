@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DEFAULT_FEATURE_MAP_CROP } from '../../shared/head/crop.ts';
 import { launchChromium, type Browser } from './chrome.ts';
-import { cornerScene } from './crop-scenes.ts';
+import { cornerClasses, cornerScene } from './crop-scenes.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { harnessTab } from './tabs.ts';
 
@@ -30,12 +30,7 @@ let headId = '';
 beforeAll(async () => {
   browser = await launchChromium();
   page = await harnessTab(browser, baseUrl);
-  const classes = await Promise.all(
-    CLASSES.map(async (name, c) => ({
-      name,
-      images: await Promise.all((split.train[name] as EmojiImage[]).map(async (e, i) => (await cornerScene(e.image, ((i + c) % 4) as 0 | 1 | 2 | 3, 10 * c + i + 1, 80)).image)),
-    })),
-  );
+  const classes = await cornerClasses(CLASSES, split.train);
   await page.evaluate((cs) => window.tannerin.teach(cs), classes);
   const trained = await page.evaluate(() => window.tannerin.trainNow());
   if (!trained.ok) throw new Error(JSON.stringify(trained.error));

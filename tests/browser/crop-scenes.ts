@@ -46,3 +46,17 @@ export async function cornerScene(emoji: { base64: string }, corner: 0 | 1 | 2 |
   }
   return { image: imageArg(makePng(width, height, data), 'image/png'), object: { x: x0 / width, y: y0 / height, width: side / width, height: side / height } };
 }
+
+/**
+ * Classes to teach (`teach`'s argument) whose photos are the corner scenes of each class's emoji in
+ * `train` (`side` px): the corner goes round with the photo and the class, the noise is seeded per
+ * photo (10 x class + photo + 1), so the same split gives the same scenes.
+ */
+export async function cornerClasses(names: readonly string[], train: Readonly<Record<string, readonly { image: { base64: string } }[]>>, side = 80): Promise<{ name: string; images: CropScene['image'][] }[]> {
+  return Promise.all(
+    names.map(async (name, c) => ({
+      name,
+      images: await Promise.all((train[name] ?? []).map(async (e, i) => (await cornerScene(e.image, ((i + c) % 4) as 0 | 1 | 2 | 3, 10 * c + i + 1, side)).image)),
+    })),
+  );
+}
