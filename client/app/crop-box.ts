@@ -27,13 +27,9 @@ export function cropOverlay(example: { id: string; width: number; height: number
   const crop = example.crop;
   if (!crop) return [];
   const failed = (err: unknown): void => onError(err instanceof Error ? err.message : String(err));
-  const box = h('span', {
-    class: crop.off ? 'crop-box off' : 'crop-box',
-    'data-testid': 'crop-box',
-    // The Teach screen puts the focus back on it when the card is drawn again (a moved box is stored).
-    'data-focus-key': `crop-box:${example.id}`,
-    ...(crop.byPerson ? { 'data-by-person': '' } : {}),
-  });
+  // What is drawn, and what a pointer drags (touch-action: none on it only, so a swipe elsewhere
+  // on the thumbnail still scrolls the page). Hidden from assistive technology: `handle` speaks for it.
+  const box = h('span', { class: crop.off ? 'crop-box off' : 'crop-box', 'data-testid': 'crop-box', 'aria-hidden': 'true', ...(crop.byPerson ? { 'data-by-person': '' } : {}) });
   let current: Box = crop.box;
   const place = (b: Box): void => {
     const p = boxInThumb(b, example.width, example.height);
@@ -55,7 +51,7 @@ export function cropOverlay(example: { id: string; width: number; height: number
           type: 'button',
           class: 'crop-reset',
           'data-testid': 'crop-reset',
-          // Gone once pressed: the focus goes to the box (client/app/screens/teach.ts).
+          // Gone once pressed: the focus goes to the box's handle (client/app/screens/teach.ts).
           'data-focus-key': `crop-box:${example.id}`,
           'aria-label': `Put the box on ${name} back where the object was found`,
           title: 'Put the box back where the object was found',
@@ -64,19 +60,29 @@ export function cropOverlay(example: { id: string; width: number; height: number
         '↺',
       )
     : null;
-  if (!crop.off) {
-    // Movable only while the crop is used.
-    box.tabIndex = 0;
-    box.setAttribute('role', 'button');
-    box.setAttribute('aria-roledescription', 'movable box');
-    box.setAttribute('aria-label', `Where the object is in ${name}. Drag it, or use the arrow keys, to move it.`);
+  // Movable only while the crop is used. The keyboard's (and screen readers') handle is the whole
+  // thumbnail, under its buttons and not hit by pointers: a box can be smaller than a 44 px target.
+  const handle = crop.off
+    ? null
+    : h('span', {
+        class: 'crop-move',
+        'data-testid': 'crop-move',
+        tabindex: 0,
+        role: 'button',
+        'aria-roledescription': 'movable box',
+        'aria-label': `Box around the object in ${name}: drag it, or use the arrow keys, to move it`,
+        // The Teach screen puts the focus back on it when the card is drawn again (a moved box is stored).
+        'data-focus-key': `crop-box:${example.id}`,
+      });
+  if (handle) {
+    box.classList.add('movable');
     box.title = 'Drag to move the box onto the object';
     let drag: { pointer: number; x: number; y: number; side: number; from: Box } | null = null;
     box.addEventListener('pointerdown', (e) => {
       if (e.button !== 0 || drag) return;
       e.preventDefault();
       box.setPointerCapture(e.pointerId);
-      box.focus({ preventScroll: true });
+      handle.focus({ preventScroll: true });
       const side = box.parentElement?.getBoundingClientRect().width || 1;
       drag = { pointer: e.pointerId, x: e.clientX, y: e.clientY, side, from: current };
       box.classList.add('dragging');
@@ -101,7 +107,7 @@ export function cropOverlay(example: { id: string; width: number; height: number
       settle = undefined;
       store();
     };
-    box.addEventListener('keydown', (e) => {
+    handle.addEventListener('keydown', (e) => {
       const step = ARROWS[e.key];
       if (!step || drag) return;
       e.preventDefault();
@@ -112,7 +118,7 @@ export function cropOverlay(example: { id: string; width: number; height: number
       settle = setTimeout(flush, KEYS_SETTLE_MS);
     });
     // Leaving it stores at once what the keys moved.
-    box.addEventListener('blur', () => {
+    handle.addEventListener('blur', () => {
       if (settle === undefined) return;
       clearTimeout(settle);
       flush();
@@ -131,5 +137,5 @@ export function cropOverlay(example: { id: string; width: number; height: number
     },
     crop.off ? '▢' : '⌖',
   );
-  return reset ? [box, reset, toggle] : [box, toggle];
+  return [...(handle ? [handle] : []), box, ...(reset ? [reset] : []), toggle];
 }

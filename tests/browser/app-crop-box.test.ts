@@ -3,6 +3,7 @@
  * (touch): a photo's box is dragged with a finger (touch events through the DevTools protocol, as a
  * phone sends them), moved with the arrow keys once focused (the focus stays on it when the card is
  * drawn again), and put back with Reset; each time the stored record (read from IndexedDB) says so.
+ * The boxes' controls pass axe (WCAG 2 A/AA) and are 44 px targets.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -10,6 +11,7 @@ import { launchChromium, type Browser } from './chrome.ts';
 import { openApp, pinBaseBackbone } from './app-steps.ts';
 import { cornerScene } from './crop-scenes.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
+import { axeProblems, smallTargets } from './phone-checks.ts';
 
 const baseUrl = inject('baseUrl');
 const PHONE = { width: 390, height: 844 };
@@ -62,7 +64,10 @@ describe('the crop box on the Teach screen', () => {
     expect(found.byPerson).toBe(false);
     // The first photo is the first thumbnail.
     const box = card.locator('.thumb').first().locator('[data-testid="crop-box"]');
-    expect(await box.getAttribute('aria-label')).toMatch(/arrow keys/);
+    // Its keyboard handle (the whole thumbnail, a 44 px target) names it.
+    const handle = card.locator('.thumb').first().locator('[data-testid="crop-move"]');
+    expect(await handle.getAttribute('aria-label')).toMatch(/arrow keys/);
+    expect([...(await axeProblems(page, 'teach, crop boxes')), ...(await smallTargets(page, 'teach, crop boxes'))]).toEqual([]);
 
     // A finger drags it a quarter of the thumbnail towards the photo's centre.
     const thumb = (await card.locator('.thumb').first().boundingBox()) as { x: number; y: number; width: number; height: number };
@@ -84,19 +89,20 @@ describe('the crop box on the Teach screen', () => {
     await card.locator('[data-testid="crop-reset"]').first().waitFor();
 
     // The arrow keys: three steps back, stored once they pause; the focus stays on the box.
-    const moved = card.locator('.thumb').first().locator('[data-testid="crop-box"]');
-    await moved.focus();
+    await card.locator('.thumb').first().locator('[data-testid="crop-move"]').focus();
     for (let i = 0; i < 3; i++) await page.keyboard.press(towards > 0 ? 'ArrowLeft' : 'ArrowRight');
     await expect.poll(async () => (await storedCrop(page))?.box.x, { timeout: 30_000 }).not.toBe(dragged.box.x);
     const keyed = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
     expect(Math.sign(keyed.box.x - dragged.box.x)).toBe(-Math.sign(towards));
     expect(keyed.box.y).toBe(dragged.box.y);
     expect(keyed.byPerson).toBe(true);
-    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('crop-box');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('crop-move');
 
     // Reset: the found box back, no longer the person's.
     await card.locator('[data-testid="crop-reset"]').first().click();
     await expect.poll(async () => (await storedCrop(page))?.byPerson, { timeout: 30_000 }).toBe(false);
+    // The focus went from the Reset button (gone) to the box's handle.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('crop-move');
     const reset = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
     expect(reset.box).toEqual(found.box);
     await expect.poll(() => card.locator('[data-testid="crop-reset"]').count()).toBe(0);
