@@ -4,7 +4,9 @@
  * photos' crops from the head's own weights and keeps the crop, so the corrected model still
  * predicts crops; the corrected photo's crop is stored like any example's, at the box the
  * prediction used and with the prediction's crop embedding (no second pass for the crop), and
- * takes part in that retraining; the same photo then names the class it was corrected to.
+ * takes part in that retraining; the same photo then names the class it was corrected to. A crop
+ * head whose crop setting is not the one the photos' crops are cut with (imported) is retrained as
+ * a whole-frame head, and the report says why.
  *
  * Photos: two emoji subcategories, each emoji small in a corner of a noisy frame
  * (tests/browser/crop-scenes.ts). Train keeps the crop only when it clearly helps; when it kept
@@ -97,6 +99,36 @@ describe('correcting a crop head', () => {
     expect(again?.predictions[0]).toEqual({ label: runnerUp, score: 1 });
     expect(again?.crop?.method).toBe('featuremap');
     expect(again?.head.id).toBe(headId);
+    expect(browser.errors).toEqual([]);
+  });
+
+  it('gives way to a whole-frame head, saying why, when the head crops with another setting than the photos\' crops', async () => {
+    // As an imported crop head might: another threshold than the one the examples' crops are cut with.
+    const other = { ...DEFAULT_FEATURE_MAP_CROP, threshold: 0.4 };
+    const json = (await page.evaluate((id) => window.tannerin.headJson(id), headId)) as string;
+    const imported = { ...(JSON.parse(json) as Record<string, unknown>), id: crypto.randomUUID(), crop: other };
+    const stored = await page.evaluate((j) => window.tannerin.storeDocument(j, true), JSON.stringify(imported));
+    if (!stored.ok) throw new Error(JSON.stringify(stored.error));
+    const photo = (await cornerScene((split.test['heart'] as EmojiImage[])[1]?.image as { base64: string }, 0, 78, 80)).image;
+    const r = await page.evaluate((img) => window.tannerin.correctImage(img, { className: 'animal-mammal' }), photo);
+    expect(r.prediction?.head.id).toBe(stored.id);
+    expect(r.prediction?.crop?.method).toBe('featuremap');
+    const retrained = await page.evaluate((id) => window.tannerin.retrained(id), r.correction.exampleId);
+    if (!retrained.ok || !retrained.value) throw new Error(JSON.stringify(retrained.error));
+    const report = retrained.value;
+    expect(report.headId).toBe(stored.id);
+    expect(report.cropRetraining).toMatchObject({ kept: false, setting: other });
+    expect(report.cropRetraining?.reason).toMatch(/the photos' crops are cut with .*retrained as a whole-frame head/);
+    expect(report.trained.crop).toBeUndefined();
+    expect(report.doc.crop).toBeUndefined();
+    // Not its crop (another setting): the example's crop is its own, found when it was added.
+    await page.evaluate((id) => window.tannerin.pendingCropsSettled(id), r.correction.exampleId);
+    const crop = await page.evaluate((id) => window.tannerin.exampleCrop(id), r.correction.exampleId);
+    expect(crop.inCrops).toBe(true);
+    expect(crop.embeddingIsPredictions).toBe(false);
+    const [again] = await page.evaluate((img) => window.tannerin.predictData([img]), photo);
+    expect(again?.corrected?.className).toBe('animal-mammal');
+    expect(again?.crop).toBeUndefined();
     expect(browser.errors).toEqual([]);
   });
 });
