@@ -27,7 +27,7 @@ export function detectorCard(ctx: AppContext): { el: HTMLElement; unmount(): voi
     if (!status || downloading) return;
     const s = status;
     const stored = s.storedBytes >= s.bytes;
-    const toggle = h('input', { type: 'checkbox', id: 'detector-on', role: 'switch', checked: s.on, disabled: !s.on && !stored && !ctx.online() });
+    const toggle = h('input', { type: 'checkbox', id: 'detector-on', checked: s.on, disabled: !s.on && !stored && !ctx.online() });
     const bar = progressBar('Downloading the object detector');
     bar.el.hidden = true;
     const cancel = h('button', { type: 'button', hidden: true }, 'Cancel');

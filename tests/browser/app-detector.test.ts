@@ -3,13 +3,30 @@
  * and not downloaded at first (no detector-file request), the switch showing the download size;
  * turned on, the detector downloads with progress and the card says it is on and on this device;
  * turned off with the weights deleted (the confirm answered yes), it says off and not downloaded.
+ * No serious WCAG 2 A/AA finding in the card (axe-core).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import type { ModelsResponse } from '../../shared/api/types.ts';
 import { launchChromium, watchModelTraffic, type Browser } from './chrome.ts';
 import { openApp, pinBaseBackbone } from './app-steps.ts';
 
 const baseUrl = inject('baseUrl');
+const AXE = join(import.meta.dirname, '..', '..', 'node_modules', 'axe-core', 'axe.min.js');
+
+/** The card's serious and critical WCAG 2 A/AA findings (axe-core), as app.test.ts checks each screen. */
+async function cardViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.evaluate(readFileSync(AXE, 'utf8'));
+  return page.evaluate(async () => {
+    type Violation = { id: string; impact: string | null };
+    const axe = (window as unknown as { axe: { run(ctx: Element, o: unknown): Promise<{ violations: Violation[] }> } }).axe;
+    const card = document.querySelector('#find-the-object') as Element;
+    const result = await axe.run(card, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] }, resultTypes: ['violations'] });
+    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
+  });
+}
 let browser: Browser | undefined;
 afterAll(async () => {
   await browser?.dispose();
@@ -34,6 +51,7 @@ describe('the Find the object first card', () => {
     console.log(`detector card label: ${label} (manifest: ${bytes} bytes, ${mb})`);
     await traffic.settled();
     expect(traffic.requests.filter((u) => u.includes('/models/detectors/'))).toEqual([]);
+    expect(await cardViolations(page)).toEqual([]);
 
     await card.locator('#detector-on').check();
     await page.waitForFunction(() => document.querySelector('[data-testid="detector-state"]')?.textContent?.startsWith('On:'), undefined, { timeout: 60_000 });
