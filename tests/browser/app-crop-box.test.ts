@@ -3,7 +3,8 @@
  * (touch): a photo's box is dragged with a finger (touch events through the DevTools protocol, as a
  * phone sends them), moved with the arrow keys once focused (the focus stays on it when the card is
  * drawn again), and put back with Reset; each time the stored record (read from IndexedDB) says so.
- * The boxes' controls pass axe (WCAG 2 A/AA) and are 44 px targets.
+ * The boxes' controls pass axe (WCAG 2 A/AA) and are 44 px targets. Train, with every crop
+ * pending (as after the upgrade to version 9), shows "Preparing crops n of 4" on its bar.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -106,6 +107,46 @@ describe('the crop box on the Teach screen', () => {
     const reset = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
     expect(reset.box).toEqual(found.box);
     await expect.poll(() => card.locator('[data-testid="crop-reset"]').count()).toBe(0);
+
+    // Train with every crop pending again (as after the upgrade to version 9): the bar says so.
+    await page.fill('#new-class', 'others');
+    await page.click('button:has-text("Add class")');
+    const others = page.locator('article[data-class="others"]');
+    await others.waitFor();
+    await others.locator('input[type="file"]').setInputFiles(scenes.map((sc, i) => ({ name: `other-${i}.png`, mimeType: sc.image.type, buffer: Buffer.from(sc.image.base64, 'base64') })));
+    await expect.poll(() => page.locator('[data-testid="crop-box"]').count(), { timeout: 60_000 }).toBe(4);
+    await page.evaluate(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const open = indexedDB.open('tannerin');
+          open.onerror = () => reject(open.error ?? new Error('open failed'));
+          open.onsuccess = () => {
+            const tx = open.result.transaction('examples', 'readwrite');
+            const store = tx.objectStore('examples');
+            const req = store.getAll();
+            req.onsuccess = () => {
+              for (const r of req.result as Array<Record<string, unknown>>) store.put({ ...r, cropPending: 1 });
+            };
+            tx.oncomplete = () => {
+              open.result.close();
+              resolve();
+            };
+            tx.onerror = () => reject(tx.error ?? new Error('write failed'));
+          };
+        }),
+    );
+    await page.click('nav a[href="#train"]');
+    await page.waitForSelector('[data-testid="train-button"]:not([disabled])');
+    await page.evaluate(() => {
+      const seen: string[] = ((window as unknown as { progressSeen: string[] }).progressSeen = []);
+      const text = document.querySelector('.progress-text') as HTMLElement;
+      new MutationObserver(() => seen.push(text.textContent ?? '')).observe(text, { childList: true, characterData: true, subtree: true });
+    });
+    await page.click('[data-testid="train-button"]');
+    await page.waitForSelector('[data-testid="train-result"]', { timeout: 120_000 });
+    const seen = await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen);
+    expect(seen).toContain('Preparing crops 0 of 4');
+    expect(seen).toContain('Preparing crops 4 of 4');
     expect(browser.errors).toEqual([]);
   });
 });
