@@ -165,7 +165,9 @@ describe('the opt-in detector', () => {
     expect(offlineBox?.box).toEqual(again?.box);
 
     // Off, weights deleted: the memory is freed and the head asks for the detector.
+    const tensorsOn = await page2.evaluate(() => window.tannerin.memory().numTensors);
     const off = await page2.evaluate(() => window.tannerin.turnDetectorOff({ deleteWeights: true }));
+    expect(await page2.evaluate(() => window.tannerin.memory().numTensors)).toBeLessThan(tensorsOn);
     expect(off).toMatchObject({ on: false, loaded: false, storedBytes: 0 });
     const refused = await page2.evaluate(([img, id]) => window.tannerin.tryPredict(img, { headId: id }), [scene.image, head.id] as const);
     expect(refused.ok).toBe(false);

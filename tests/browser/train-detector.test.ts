@@ -3,7 +3,8 @@
  * shared/learn/crop-choice.ts `tryCrops`; issue 17) in Chromium with real IndexedDB: photos whose
  * object sits small in a corner of a noisy frame; with the detector on, Train gives each photo its
  * detector box (stored in the record, its crop's embedding in the `#detector` packs) and judges the
- * feature map's crops and the detector's against the whole frame on the same held-out photos. The
+ * feature map's crops and the detector's against the whole frame on the same held-out photos (a
+ * photo whose box the person moved uses that box for the detector's crop too). The
  * report's judgement lists both methods, its words name them, and the head records a crop exactly
  * when one was kept (which one wins is the data's; the rule is tests/unit/crop-choice-methods.test.ts's).
  * The tensor count stays flat.
@@ -37,6 +38,15 @@ describe('Train with the detector on', () => {
       })),
     );
     await page.evaluate((cs) => window.tannerin.teach(cs), classes);
+    // The person moves one photo's box: that box wins for the detector's crop too.
+    const moved = await page.evaluate(async () => {
+      const t = window.tannerin;
+      await t.pendingCropsSettled();
+      const [first] = await t.listExamples();
+      if (!first) throw new Error('no example');
+      return { id: first.id, ok: await t.setCropBox(first.id, { x: 0.1, y: 0.2, width: 0.3, height: 0.4 }) };
+    });
+    expect(moved.ok).toBe(true);
     const trained = await page.evaluate(() => window.tannerin.trainNow());
     if (!trained.ok) throw new Error(JSON.stringify(trained.error));
     const { report } = trained;
@@ -56,8 +66,12 @@ describe('Train with the detector on', () => {
       const t = window.tannerin;
       const db = await t.openTannerinDb();
       const packs = await t.readEmbeddings(db.transaction('embeddingPacks').store, `${t.currentBackbone().ref}#detector`);
-      return (await t.listExamples()).map((e) => ({ box: e.detectorCrop?.box ?? null, method: e.detectorCrop?.setting.method ?? null, dims: packs.get(e.id)?.[0]?.length ?? 0 }));
+      return (await t.listExamples()).map((e) => ({ id: e.id, box: e.detectorCrop?.box ?? null, byPerson: e.detectorCrop?.byPerson ?? false, cropBox: e.crop?.box ?? null, method: e.detectorCrop?.setting.method ?? null, dims: packs.get(e.id)?.[0]?.length ?? 0 }));
     });
+    const mine = stored.find((s) => s.id === moved.id);
+    expect(mine?.byPerson).toBe(true);
+    expect(mine?.box).toEqual(mine?.cropBox);
+    expect(stored.filter((s) => s.byPerson)).toHaveLength(1);
     expect(stored).toHaveLength(14);
     for (const s of stored) {
       expect(s.method).toBe('detector');
