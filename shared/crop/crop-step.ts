@@ -56,11 +56,11 @@ export interface CroppedPhoto {
   box: Box;
 }
 
-/** Thrown (a 409 at the edge) for a crop this runtime cannot find the box of: a detector crop, until a detector runs here. */
+/** Thrown (a 409 at the edge) for a crop this runtime cannot find the box of: a detector crop where no detector is registered (the edge, Node, the CLI). */
 export function cropNotRunHere(crop: HeadCrop, where: string): TannerinError {
   return new TannerinError(
     'conflict',
-    `This head crops its photos with an object detector (${crop.method === 'detector' ? crop.detector : crop.method}), which ${where} does not run: the detector would not fit next to the backbone. Predict with it in the app, or train the head with feature-map crops or none.`,
+    `This head crops its photos with an object detector (${crop.method === 'detector' ? crop.detector : crop.method}), which ${where} does not run${where === 'the edge' ? ': the detector would not fit next to the backbone' : ' (detectors run in the app only, once the person turns "Find the object first" on)'}. Predict with it in the app, or train the head with feature-map crops or none.`,
   );
 }
 
