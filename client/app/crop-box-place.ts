@@ -34,3 +34,25 @@ export function moveBox(box: Box, dx: number, dy: number, width: number, height:
   const clamp = (v: number, size: number): number => Math.min(Math.max(v, 0), Math.max(0, 1 - size));
   return { x: clamp(box.x + dx * sx, box.width), y: clamp(box.y + dy * sy, box.height), width: box.width, height: box.height };
 }
+
+/** The smallest box a resize leaves: this fraction of the photo's shorter side. */
+export const MIN_BOX_SIDE = 0.1;
+
+/**
+ * `box` (square in the photo's pixels, as found boxes are) grown by `d` of the thumbnail's side
+ * (negative: shrunk), kept square, between {@link MIN_BOX_SIDE} and the photo's shorter side, and
+ * inside the photo: about its centre (`centre`, the keys) or with its top-left corner still
+ * (`corner`, dragging its bottom-right corner).
+ */
+export function resizeBox(box: Box, d: number, width: number, height: number, anchor: 'centre' | 'corner'): Box {
+  const w0 = width > 0 ? width : 1;
+  const h0 = height > 0 ? height : 1;
+  // The thumbnail shows the photo's central square: its side is the shorter side, in pixels.
+  const short = Math.min(w0, h0);
+  const side = Math.min(Math.max(box.width * w0 + d * short, MIN_BOX_SIDE * short), short);
+  const w = side / w0;
+  const h = side / h0;
+  const x = anchor === 'centre' ? box.x + box.width / 2 - w / 2 : box.x;
+  const y = anchor === 'centre' ? box.y + box.height / 2 - h / 2 : box.y;
+  return { x: Math.min(Math.max(x, 0), 1 - w), y: Math.min(Math.max(y, 0), 1 - h), width: w, height: h };
+}

@@ -3,13 +3,14 @@
  * (client/lib/example-crops.ts) is, drawn over the square thumbnail; the person can move it (drag
  * it with a mouse, a pen or a finger, or focus it and use the arrow keys), put it back where it was
  * found ("Reset", shown once they moved it), and turn the crop off (Train then uses the whole
- * photo) or on again for that one photo. A moved box is stored with `setCropBox` when the drag ends
- * (or the arrow keys pause): the crop is cut again and embedded in the background. Resizing is not
- * offered: the box keeps the size that was found.
+ * photo) or on again for that one photo. The box is resized by dragging its bottom-right corner or
+ * with + and - (it stays square in the photo's pixels, as found boxes are: the crop is scaled to the
+ * square input). A moved box is stored with `setCropBox` when the drag ends (or the keys pause):
+ * the crop is cut again and embedded in the background.
  */
 import type { Box } from '../../shared/crop/box.ts';
 import { setCropBox, setCropOff, type ExampleCrop } from '../lib/index.ts';
-import { boxInThumb, moveBox } from './crop-box-place.ts';
+import { boxInThumb, moveBox, resizeBox } from './crop-box-place.ts';
 import { h } from './dom.ts';
 
 /** How long the arrow keys pause before the box they moved is stored (each store re-cuts the crop). */
@@ -18,6 +19,8 @@ const KEYS_SETTLE_MS = 600;
 const KEY_STEP = 0.02;
 
 const ARROWS: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+/** Keys that resize the box about its centre, by this many steps. */
+const SIZE_KEYS: Record<string, number> = { '+': 1, '=': 1, '-': -1, _: -1 };
 
 /**
  * The box over a thumbnail, its Reset button when the person moved it, and its on/off button;
@@ -41,7 +44,7 @@ export function cropOverlay(example: { id: string; width: number; height: number
   };
   place(current);
   const store = (): void => {
-    if (current.x === crop.box.x && current.y === crop.box.y) return;
+    if (current.x === crop.box.x && current.y === crop.box.y && current.width === crop.box.width) return;
     setCropBox(example.id, current).catch(failed);
   };
   const reset = crop.byPerson
@@ -70,26 +73,31 @@ export function cropOverlay(example: { id: string; width: number; height: number
         tabindex: 0,
         role: 'button',
         'aria-roledescription': 'movable box',
-        'aria-label': `Box around the object in ${name}: drag it, or use the arrow keys, to move it`,
+        'aria-label': `Box around the object in ${name}: drag it, or use the arrow keys, to move it; drag its corner, or use + and -, to resize it`,
         // The Teach screen puts the focus back on it when the card is drawn again (a moved box is stored).
         'data-focus-key': `crop-box:${example.id}`,
       });
   if (handle) {
     box.classList.add('movable');
-    box.title = 'Drag to move the box onto the object';
-    let drag: { pointer: number; x: number; y: number; side: number; from: Box } | null = null;
+    box.title = 'Drag to move the box onto the object; drag its corner to resize it';
+    // Dragging the bottom-right corner resizes (the top-left corner stays).
+    const corner = h('span', { class: 'crop-corner', 'data-testid': 'crop-corner' });
+    box.append(corner);
+    let drag: { pointer: number; x: number; y: number; side: number; from: Box; resize: boolean } | null = null;
     box.addEventListener('pointerdown', (e) => {
       if (e.button !== 0 || drag) return;
       e.preventDefault();
       box.setPointerCapture(e.pointerId);
       handle.focus({ preventScroll: true });
       const side = box.parentElement?.getBoundingClientRect().width || 1;
-      drag = { pointer: e.pointerId, x: e.clientX, y: e.clientY, side, from: current };
+      drag = { pointer: e.pointerId, x: e.clientX, y: e.clientY, side, from: current, resize: e.target === corner };
       box.classList.add('dragging');
     });
     box.addEventListener('pointermove', (e) => {
       if (drag?.pointer !== e.pointerId) return;
-      current = moveBox(drag.from, (e.clientX - drag.x) / drag.side, (e.clientY - drag.y) / drag.side, example.width, example.height);
+      const dx = (e.clientX - drag.x) / drag.side;
+      const dy = (e.clientY - drag.y) / drag.side;
+      current = drag.resize ? resizeBox(drag.from, (dx + dy) / 2, example.width, example.height, 'corner') : moveBox(drag.from, dx, dy, example.width, example.height);
       place(current);
     });
     const end = (e: PointerEvent, keep: boolean): void => {
@@ -109,10 +117,11 @@ export function cropOverlay(example: { id: string; width: number; height: number
     };
     handle.addEventListener('keydown', (e) => {
       const step = ARROWS[e.key];
-      if (!step || drag) return;
+      const size = SIZE_KEYS[e.key];
+      if ((!step && !size) || drag) return;
       e.preventDefault();
-      const by = e.shiftKey ? 5 * KEY_STEP : KEY_STEP;
-      current = moveBox(current, step[0] * by, step[1] * by, example.width, example.height);
+      const by = e.shiftKey && step ? 5 * KEY_STEP : KEY_STEP;
+      current = step ? moveBox(current, step[0] * by, step[1] * by, example.width, example.height) : resizeBox(current, (size ?? 0) * 2 * by, example.width, example.height, 'centre');
       place(current);
       clearTimeout(settle);
       settle = setTimeout(flush, KEYS_SETTLE_MS);

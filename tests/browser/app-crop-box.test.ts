@@ -2,7 +2,7 @@
  * The Teach screen's crop box (client/app/crop-box.ts, issue 17 point 5) in the app at phone size
  * (touch): a photo's box is dragged with a finger (touch events through the DevTools protocol, as a
  * phone sends them), moved with the arrow keys once focused (the focus stays on it when the card is
- * drawn again), and put back with Reset; each time the stored record (read from IndexedDB) says so.
+ * drawn again), resized with the - key, and put back with Reset; each time the stored record (read from IndexedDB) says so.
  * The boxes' controls pass axe (WCAG 2 A/AA) and are 44 px targets. Train, with every crop
  * pending (as after the upgrade to version 9), shows "Preparing crops n of 4" on its bar.
  */
@@ -27,7 +27,7 @@ afterEach(async () => {
 type Box = { x: number; y: number; width: number; height: number };
 
 /** The first example's crop as stored (raw IndexedDB: the app page has no test hooks). */
-async function storedCrop(page: Page): Promise<{ box: Box; byPerson: boolean; found: Box | null; pending: boolean } | null> {
+async function storedCrop(page: Page): Promise<{ box: Box; byPerson: boolean; found: Box | null; pending: boolean; size: [number, number] } | null> {
   return page.evaluate(
     () =>
       new Promise((resolve, reject) => {
@@ -36,10 +36,10 @@ async function storedCrop(page: Page): Promise<{ box: Box; byPerson: boolean; fo
         open.onsuccess = () => {
           const req = open.result.transaction('examples').objectStore('examples').getAll();
           req.onsuccess = () => {
-            const records = (req.result as Array<{ created: string; crop?: { box: Box; byPerson?: true; found?: Box }; cropPending?: 1 }>).sort((a, b) => (a.created < b.created ? -1 : 1));
+            const records = (req.result as Array<{ created: string; width: number; height: number; crop?: { box: Box; byPerson?: true; found?: Box }; cropPending?: 1 }>).sort((a, b) => (a.created < b.created ? -1 : 1));
             const r = records[0];
             open.result.close();
-            resolve(r?.crop ? { box: r.crop.box, byPerson: !!r.crop.byPerson, found: r.crop.found ?? null, pending: !!r.cropPending } : null);
+            resolve(r?.crop ? { box: r.crop.box, byPerson: !!r.crop.byPerson, found: r.crop.found ?? null, pending: !!r.cropPending, size: [r.width, r.height] } : null);
           };
           req.onerror = () => reject(req.error ?? new Error('read failed'));
         };
@@ -99,12 +99,21 @@ describe('the crop box on the Teach screen', () => {
     expect(keyed.byPerson).toBe(true);
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('crop-move');
 
+    // Resized: '-' twice (kept square in the pixels of the photo's stored copy).
+    await page.keyboard.press('-');
+    await page.keyboard.press('-');
+    await expect.poll(async () => (await storedCrop(page))?.box.width, { timeout: 30_000 }).toBeLessThan(keyed.box.width);
+    const resized = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    expect(resized.box.width * resized.size[0]).toBeCloseTo(resized.box.height * resized.size[1], 6);
+    expect(resized.byPerson).toBe(true);
+
     // Reset: the found box back, no longer the person's.
     await card.locator('[data-testid="crop-reset"]').first().click();
     await expect.poll(async () => (await storedCrop(page))?.byPerson, { timeout: 30_000 }).toBe(false);
     // The focus went from the Reset button (gone) to the box's handle.
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('crop-move');
     const reset = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    // Where and as large as it was found.
     expect(reset.box).toEqual(found.box);
     await expect.poll(() => card.locator('[data-testid="crop-reset"]').count()).toBe(0);
 

@@ -5,7 +5,7 @@
  * keeps its size, and stops at the photo's edges.
  */
 import { describe, expect, it } from 'vitest';
-import { boxInThumb, moveBox } from '../../client/app/crop-box-place.ts';
+import { boxInThumb, MIN_BOX_SIDE, moveBox, resizeBox } from '../../client/app/crop-box-place.ts';
 
 const box = { x: 0.25, y: 0.25, width: 0.25, height: 0.5 };
 
@@ -34,5 +34,28 @@ describe('moveBox', () => {
     expect(moveBox(box, -5, 5, 400, 300)).toEqual({ x: 0, y: 0.5, width: 0.25, height: 0.5 });
     // The whole photo cannot move.
     expect(moveBox({ x: 0, y: 0, width: 1, height: 1 }, 0.3, 0.3, 400, 300)).toEqual({ x: 0, y: 0, width: 1, height: 1 });
+  });
+});
+
+describe('resizeBox', () => {
+  it('grows a square box (wide photo) by a fraction of the thumbnail, square in pixels, about its centre', () => {
+    // 400x300: the box is 0.25 x 1/3 (100 px square); +0.1 of the thumbnail (300 px) is 30 px more.
+    const grown = resizeBox({ x: 0.5, y: 0.3, width: 0.25, height: 1 / 3 }, 0.1, 400, 300, 'centre');
+    expect(grown.width * 400).toBeCloseTo(130);
+    expect(grown.height * 300).toBeCloseTo(130);
+    expect(grown.x + grown.width / 2).toBeCloseTo(0.625);
+    expect(grown.y + grown.height / 2).toBeCloseTo(0.3 + 1 / 6);
+  });
+  it('keeps the top-left corner when its corner is dragged, and stays inside the photo', () => {
+    const grown = resizeBox({ x: 0.1, y: 0.2, width: 0.3, height: 0.3 }, 0.2, 400, 400, 'corner');
+    expect([grown.x, grown.y]).toEqual([0.1, 0.2]);
+    expect(grown.width).toBeCloseTo(0.5);
+    // As large as the shorter side at most, moved in.
+    expect(resizeBox({ x: 0.5, y: 0.5, width: 0.3, height: 0.4 }, 5, 400, 300, 'corner')).toEqual({ x: 0.25, y: 0, width: 0.75, height: 1 });
+  });
+  it('shrinks to no less than MIN_BOX_SIDE of the shorter side', () => {
+    const small = resizeBox({ x: 0.4, y: 0.4, width: 0.2, height: 0.2 }, -1, 400, 400, 'centre');
+    expect(small.width).toBeCloseTo(MIN_BOX_SIDE);
+    expect(small.x + small.width / 2).toBeCloseTo(0.5);
   });
 });
