@@ -51,7 +51,7 @@ export interface ExampleCrop {
   /** Set when the person turned the crop off for this photo (the Teach screen): Train uses its whole frame as its crop. */
   off?: true;
   /**
-   * Set when the person placed `box` (moved it on the Teach screen, {@link import('./pending-crops.ts').setCropBox}):
+   * Set when the person placed `box` (moved or resized it on the Teach screen, {@link import('./pending-crops.ts').setCropBox}):
    * the box is theirs, not found, and every crop method uses it for this photo as it is (a re-cut
    * after a backbone switch keeps it). Absent: the box was found (`setting`).
    */

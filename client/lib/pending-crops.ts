@@ -160,7 +160,8 @@ function insidePhoto(box: Box): Box {
 
 /**
  * Moves example `id`'s crop box to `box` (fractions of the photo, as {@link ExampleCrop}'s box;
- * moved inside the photo if it pokes out), the person's choice (the Teach screen), or with null
+ * moved inside the photo if it pokes out; keep it square in the photo's pixels, as found boxes are:
+ * the crop is scaled to the square input), the person's choice (the Teach screen), or with null
  * puts back the box that was found. The record keeps the box with `byPerson` (and the found box,
  * for the reset), and is marked pending: the crop is cut again from the stored copy and embedded
  * in the background (Train waits for it). The old crop's embedding is removed in the same write,
