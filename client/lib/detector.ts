@@ -28,7 +28,7 @@ import { setDetectorRunner } from '../../shared/crop/crop-step.ts';
 import { bestDetection, CENTERNET_ID, CENTERNET_INPUT, CENTERNET_OUTPUT, CENTERNET_SIDE, type Detection } from '../../shared/crop/detector-box.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { startBackend } from './backend.ts';
-import { notifyChange } from './changes.ts';
+import { broadcast, notifyChange } from './changes.ts';
 import { openTannerinDb } from './db.ts';
 import { haveFiles, loadedManifest } from './model-store.ts';
 
@@ -68,7 +68,6 @@ export interface TurnDetectorOnOptions {
 }
 
 const SETTING_KEY = 'detector';
-let choice: DetectorChoice | null = null;
 let loaded: { ref: string; model: tfc.GraphModel } | null = null;
 let loading: Promise<tfc.GraphModel> | null = null;
 
@@ -79,20 +78,19 @@ function servedDetector(manifest: ModelsResponse = loadedManifest()): ServedDete
 
 const refOf = (d: ServedDetector): string => `${d.id}@${d.version}`;
 
-/** The stored choice (read once a page; off when never made). */
+/** The stored choice (off when never made); read each time, so a choice made in another tab counts here at once. */
 export async function detectorChoice(): Promise<DetectorChoice> {
-  if (!choice) {
-    const record = await (await openTannerinDb()).get('settings', SETTING_KEY);
-    choice = record && record.key === SETTING_KEY ? { on: record.on, changed: record.changed } : { on: false, changed: '' };
-  }
-  return choice;
+  const record = await (await openTannerinDb()).get('settings', SETTING_KEY);
+  return record && record.key === SETTING_KEY ? { on: record.on, changed: record.changed } : { on: false, changed: '' };
 }
 
 async function storeChoice(on: boolean): Promise<void> {
   const next: DetectorChoice = { on, changed: new Date().toISOString() };
   await (await openTannerinDb()).put('settings', { key: SETTING_KEY, ...next });
-  choice = next;
-  notifyChange({ type: 'models-updated', backbone: '' });
+  // This page's listeners and the other tabs' (the Models screen shows the state; predictions drop their caches).
+  const message = { type: 'models-updated', backbone: '' } as const;
+  notifyChange(message);
+  broadcast(message);
 }
 
 /** The detector as this device has it, or null when the server serves none (module comment). */
