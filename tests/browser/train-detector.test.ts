@@ -11,8 +11,8 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { launchChromium, type Browser } from './chrome.ts';
-import { cornerScene } from './crop-scenes.ts';
-import { emojiSplit, type EmojiImage } from './emoji.ts';
+import { cornerClasses } from './crop-scenes.ts';
+import { emojiSplit } from './emoji.ts';
 import { harnessTab } from './tabs.ts';
 
 const baseUrl = inject('baseUrl');
@@ -31,12 +31,7 @@ describe('Train with the detector on', () => {
     const page = await harnessTab(browser, baseUrl);
     const on = await page.evaluate(() => window.tannerin.detectorOn());
     expect(on.ok, JSON.stringify(on)).toBe(true);
-    const classes = await Promise.all(
-      CLASSES.map(async (name, c) => ({
-        name,
-        images: await Promise.all((split.train[name] as EmojiImage[]).map(async (e, i) => (await cornerScene(e.image, ((i + c) % 4) as 0 | 1 | 2 | 3, 10 * c + i + 1, 80)).image)),
-      })),
-    );
+    const classes = await cornerClasses(CLASSES, split.train);
     await page.evaluate((cs) => window.tannerin.teach(cs), classes);
     // The person moves one photo's box: that box wins for the detector's crop too.
     const moved = await page.evaluate(async () => {
