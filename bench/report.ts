@@ -136,6 +136,7 @@ export function writeBenchmarks(r: Results, run: RunInfo): string {
     row('backbone bytes, first visit', 'browser.backbone_bytes_first', 'bytes', 0),
     row('backbone bytes, repeat visit', 'browser.backbone_bytes_repeat', 'bytes', 0),
     row('`predict()` with a feature-map crop head: extra time over the same head without it', 'browser.crop_ms'),
+    row('`predict()` with a detector crop head (opt-in): extra time over the same head without it', 'browser.detector_crop_ms'),
     '',
     '## Phone class: 360x740, CPU slowed 4x (bench/phone.ts)',
     '',
