@@ -26,6 +26,8 @@
  *   whose features differ most from the scene's median cell, not the most active ones
  *   (scripts/eval/clutter-distinct.ts; session 12: none passed the box-fit screen, distinct-28 16%
  *   of the gap on emoji as a diagnostic, none chosen);
+ * - `objectness`, `objectness-cat`, `objectness-cat3` (only when named): class-agnostic boxes from a
+ *   per-cell logistic objectness map taught on scenes of other emoji (scripts/eval/clutter-objectness.ts);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
@@ -74,9 +76,10 @@ import { CAM_METHODS, camAccuracy, MapCache, type CamMethod } from './clutter-ca
 import { GRID_BOXES, GRID_METHODS, gridAccuracy, type GridMethod } from './clutter-grid.ts';
 import { taughtCandidates, TAUGHT_METHODS, taughtAccuracy, type TaughtMethod } from './clutter-taught.ts';
 import { DISTINCT_LAYERS, DISTINCT_METHODS, distinctMaps, type DistinctMethod } from './clutter-distinct.ts';
+import { OBJECTNESS_METHODS, OBJECTNESS_PAD, objectnessCacheRef, objectnessMaps, objectnessModels, type ObjectnessMethod, type ObjectnessModels } from './clutter-objectness.ts';
 
 /** The ways of framing a scene (module comment). */
-export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS] as const;
+export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS, ...OBJECTNESS_METHODS] as const;
 export type CropMethod = (typeof CROP_METHODS)[number];
 /** What `--clutter` measures unless `--clutter-methods` names others: the class-aware ones (scripts/eval/clutter-cam.ts) only when named. */
 export const DEFAULT_CROP_METHODS: readonly CropMethod[] = ['clean', 'none', 'featuremap', 'detector', 'oracle'];
@@ -84,6 +87,7 @@ const isCam = (m: CropMethod): m is CamMethod => (CAM_METHODS as readonly string
 const isGrid = (m: CropMethod): m is GridMethod => (GRID_METHODS as readonly string[]).includes(m);
 const isTaught = (m: CropMethod): m is TaughtMethod => (TAUGHT_METHODS as readonly string[]).includes(m);
 const isDistinct = (m: CropMethod): m is DistinctMethod => (DISTINCT_METHODS as readonly string[]).includes(m);
+const isObjectness = (m: CropMethod): m is ObjectnessMethod => (OBJECTNESS_METHODS as readonly string[]).includes(m);
 /** Shots a class: the goals' k. */
 export const CLUTTER_K = 10;
 /** The last feature map of MobileNetV2 (shared/model/backbone-split.ts names its layers). */
@@ -207,6 +211,7 @@ export async function runClutterProtocols(
   let featureLayer = FEATURE_LAYER;
   let detector: Detector | null = null;
   let mapCache: MapCache | undefined;
+  let objectness: Promise<ObjectnessModels> | undefined;
   const caches = new Map<string, BoxCache>();
   const cacheFor = (ref: string, dir: string | null): BoxCache => {
     let cache = caches.get(ref);
@@ -291,7 +296,7 @@ export async function runClutterProtocols(
             continue;
           }
           // The default layer keeps the cache file it always had.
-          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : DETECTOR_REF;
+          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : isObjectness(method) ? objectnessCacheRef(method, ctx.model.ref) : DETECTOR_REF;
           const boxCache = method === 'clean' || method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
           /** The scene's box material, from the cache or its pass. */
           const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
@@ -309,6 +314,9 @@ export async function runClutterProtocols(
               made = await featureMaterial(pixels, settings.layer, ctx.model);
             } else if (isDistinct(method)) {
               made = (await distinctMaps(pixels, [DISTINCT_LAYERS[method]], ctx.model))[0] as BoxSource;
+            } else if (isObjectness(method)) {
+              objectness ??= objectnessModels(ctx.model, ctx.cacheDir, ctx.log);
+              made = (await objectnessMaps(pixels, [method], await objectness, ctx.model))[0] as BoxSource;
             } else {
               detector ??= await loadDetector();
               made = { detection: await detector.best(pixels), ms: 0 };
@@ -320,6 +328,8 @@ export async function runClutterProtocols(
             boxCache?.set(cacheKey, made);
             return made;
           };
+          // Objectness boxes have their own small pad unless --crop-pad names one (clutter-objectness.ts).
+          const boxSettings: CropSettings = isObjectness(method) ? { ...settings, pad: ctx.crop?.pad ?? OBJECTNESS_PAD } : settings;
           const framed = (image: EvalImage): EvalImage =>
             method === 'none'
               ? image
@@ -328,7 +338,7 @@ export async function runClutterProtocols(
                   label: image.label,
                   pixels: async () => {
                     const pixels = await image.pixels();
-                    return cropToBox(pixels, boxFrom(await source(pixels), settings, pixels));
+                    return cropToBox(pixels, boxFrom(await source(pixels), boxSettings, pixels));
                   },
                 };
           const t0 = performance.now();
@@ -365,7 +375,7 @@ export async function runClutterProtocols(
       unit: 'ms',
       std: Math.round(Math.sqrt(t.ms.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, t.ms.length - 1))),
       n: t.ms.length,
-      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : isDistinct(method) ? `MobileNetV2 pass to ${DISTINCT_LAYERS[method]} + distinctiveness + box` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
+      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : isDistinct(method) ? `MobileNetV2 pass to ${DISTINCT_LAYERS[method]} + distinctiveness + box` : isObjectness(method) ? 'MobileNetV2 pass to block_6/13 and out_relu + objectness map + box' : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
     };
   }
   return out;

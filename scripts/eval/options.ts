@@ -99,7 +99,8 @@ const USAGE = `Usage: npm run eval -- [options]
                       coloc, grid, grid-mil, grid-knows; taught-grid,
                       taught-grid-pad, taught-grid-fine: teaching boxes fixed
                       by the person; distinct, distinct-14, distinct-28:
-                      distinctiveness boxes) run only when named
+                      distinctiveness boxes; objectness, objectness-cat,
+                      objectness-cat3: learned objectness boxes) run only when named
   --ask-weights U,V,W[,B] chooseToAsk's exponents (uncertainty, novelty, density,
                       balance) for measuring another choice; needs --out
   --ask-rules NAME=X,...  chooseToAsk's rules for measuring another choice
