@@ -26,7 +26,9 @@
  * (client/lib/retrain-crop.ts), the corrected photo's included: it is cut at the box the prediction
  * used, from the original photo as any example's, and its embedding is the prediction's
  * (`PredictResult.cropEmbedding`: no second pass for the crop); the report's `cropRetraining` says so, or why
- * the model was retrained as a whole-frame head instead (e.g. kNN beat it on the crops).
+ * the model was retrained as a whole-frame head instead (e.g. kNN beat it on the crops). A
+ * detector-crop head's prediction gives the photo its detector crop the same way
+ * (client/lib/detector-crop-make.ts `storePredictedDetectorCrop`).
  *
  * A fine-tuned model (a head with a `backboneTail`, made by `improve()`) keeps its tail: only its
  * head retrains, from its own weights, on the embeddings the tail gives every stored photo's views
@@ -42,6 +44,7 @@ import { correctedExample } from './corrections.ts';
 import type { EmbedSource } from './embed.ts';
 import { addClass, addExampleWith, listClasses, moveExample, type TeachExtras } from './examples.ts';
 import { cropSettingOf } from './example-crops.ts';
+import { storePredictedDetectorCrop } from './detector-crop-make.ts';
 import { getHead } from './heads.ts';
 import { sameHeadCrop } from '../../shared/head/crop.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
@@ -97,6 +100,8 @@ export async function correct(source: EmbedSource, label: CorrectLabel, options:
     const embedding = prediction?.embedding && prediction.head.backbone === backbone.ref ? prediction.embedding : undefined;
     const crop = prediction && (await predictedCrop(prediction, backbone));
     exampleId = (await addExampleWith(classId, source, {}, { rememberAs: photoKey, ...(embedding ? { embedding } : {}), ...(crop ? { crop } : {}) })).id;
+    // A detector-crop head's prediction found the photo's detector crop: kept, not computed again.
+    if (prediction) await storePredictedDetectorCrop(exampleId, prediction, backbone);
   }
   // Labelled now: no longer a photo to ask about (kept in the pool from Predict, say).
   await forgetUnlabeledPhoto(photoKey);

@@ -1,33 +1,45 @@
 /**
  * Each example's detector crop (issue 17: detectors are opt-in, and only then does the guard try
- * them): while "find the object first" is on (client/lib/detector.ts), Train first gives every
- * photo on a backbone that makes crops (MobileNetV2) the box the detector finds in it, the box cut
- * and embedded like its feature-map crop, so that the guard can judge the detector's crops on the
- * same held-out photos (shared/learn/crop-choice.ts `tryCrops`).
+ * them): while "find the object first" is on (client/lib/detector.ts), every photo on a backbone
+ * that makes crops (MobileNetV2) gets the box the detector finds in it, the box cut and embedded
+ * like its feature-map crop, so that Train's guard can judge the detector's crops on the same
+ * held-out photos (shared/learn/crop-choice.ts `tryCrops`) and a detector-crop head retrains on
+ * them when a photo is corrected (client/lib/retrain-crop.ts).
  *
- * - Made at Train ({@link completeDetectorCrops}, with progress), from the stored copy (shorter side
- *   299 px; the full-size photo is never kept): one detector pass for the box (shared/crop/crop-step.ts's
- *   rule, `detectorCropBox`: the whole frame below the minimum score), the box cut at the backbone's
- *   input size (example-crops.ts `cutCrop`) and embedded. About a detector pass and a backbone pass a
- *   photo, once: later Trains reuse it.
+ * - Made in the background, not when the photo counts (issue 17 pt 2): `addExample` queues the
+ *   new photo's ({@link queueDetectorCrop}) after it is stored, and turning the detector on (in
+ *   this tab or another: the `models-updated` change) fills in every photo still without one
+ *   ({@link fillDetectorCrops}), with progress ({@link detectorCropsProgress}, the Models screen's
+ *   card); turning it off cancels what is queued. Jobs follow pending-views' rules (photos first,
+ *   one job at a time in the origin under its Web Lock, `withExampleTurn`; the record read again
+ *   under it, so a photo done by another tab is not done twice; written only if the person's box
+ *   did not move meanwhile). Train completes what is still missing ({@link completeDetectorCrops},
+ *   with progress). No IndexedDB index: a scan of the records finds the photos without one.
+ * - From the stored copy (shorter side 299 px; the full-size photo is never kept): one detector
+ *   pass for the box (shared/crop/crop-step.ts's rule, `detectorCropBox`: the whole frame below the
+ *   minimum score), the box cut at the backbone's input size and embedded
+ *   (client/lib/detector-crop-make.ts). About a detector pass and a backbone pass a photo, once. A
+ *   corrected photo's comes from its prediction by a detector-crop head (no second pass).
  * - The person's word wins: a photo whose crop box the person moved (`ExampleCrop.byPerson`) uses
  *   that box for this method too; a photo whose crop they turned off gives its whole frame.
  * - Stored: the box and the detection's score in the record (`detectorCrop`, {@link ExampleDetectorCrop},
  *   no JPEG: the box is cut again from the copy if ever needed), the embedding in `embeddingPacks`
- *   under {@link detectorPackRef}, so a delete removes it with the example's other embeddings. It is
+ *   under `<backbone>#detector`, so a delete removes it with the example's other embeddings. It is
  *   made again when the backbone, the detector's version or the person's box changes.
  */
 import type { Box } from '../../shared/crop/box.ts';
-import { DEFAULT_DETECTOR_CROP, detectorCropBox } from '../../shared/crop/detector-box.ts';
 import type { DetectorCrop } from '../../shared/head/crop.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
-import { openTannerinDb, readPhotoBytes, type StoredExampleRecord } from './db.ts';
-import { detectBox, detectorStatus } from './detector.ts';
-import { pixelsOf, pixelsOfBytes } from './embed.ts';
-import { cropSettingOf, cutCrop } from './example-crops.ts';
-import { putEmbeddings, readEmbeddings } from './embedding-packs.ts';
+import { onChange } from './changes.ts';
+import { currentBackboneOrNull, withBackboneLease } from './current-backbone.ts';
+import { openTannerinDb, type StoredExampleRecord } from './db.ts';
+import { detectorPackRef, makeDetectorCrop, needsDetectorCrop, personBoxOf, sameBox, storeDetectorCrop } from './detector-crop-make.ts';
+import { detectorChoice, detectorStatus } from './detector.ts';
+import { cropSettingOf } from './example-crops.ts';
+import { readEmbeddings } from './embedding-packs.ts';
+import { withExampleTurn } from './pending-views.ts';
 
 /** A photo's detector crop as its record stores it (module comment). */
 export interface ExampleDetectorCrop {
@@ -35,72 +47,169 @@ export interface ExampleDetectorCrop {
   setting: DetectorCrop;
   /** `<id>@<version>` of the detector that found it. */
   detector: string;
-  /** `<backbone id>@<version>` that embedded the crop (its embedding is under {@link detectorPackRef} of it). */
+  /** `<backbone id>@<version>` that embedded the crop (its embedding is packed under `<backbone>#detector`). */
   backbone: string;
   /** The box cut: [0, 1] fractions of the photo. */
   box: Box;
-  /** The best detection's score (null: none); below the setting's minimum the box is the whole frame. */
+  /** The best detection's score (null: none, or not known: a corrected photo's, from its prediction); below the setting's minimum the box is the whole frame. */
   score: number | null;
   /** Set when the box is the person's (their moved crop box), not the detector's. */
   byPerson?: true;
 }
 
-/** The key the detector crops' embeddings on `backbone` are packed under (never a backbone's own ref: those have no `#`). */
-export function detectorPackRef(backbone: string): string {
-  return `${backbone}#detector`;
+/** How one photo's detector-crop job ended (as pending views'). */
+export type DetectorCropOutcome = 'stored' | 'nothing' | 'skipped' | 'cancelled' | 'failed';
+
+interface DetectorJob {
+  id: string;
+  controller: AbortController;
+  settled: Promise<DetectorCropOutcome>;
 }
 
-const sameBox = (a: Box, b: Box): boolean => a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
+const jobs = new Map<string, DetectorJob>();
+let chain: Promise<unknown> = Promise.resolve();
+/** Jobs settled and queued since the queue was last empty (the progress the Models screen shows). */
+let progress = { done: 0, total: 0 };
+let lastError: string | null = null;
+const progressListeners = new Set<(done: number, total: number) => void>();
 
-/** Whether `record`'s detector crop is missing or stale for this backbone and detector (module comment). */
-function needsCrop(record: StoredExampleRecord, backbone: string, detector: string): boolean {
-  const d = record.detectorCrop;
-  if (!d || d.backbone !== backbone || d.detector !== detector) return true;
-  const person = record.crop?.byPerson ? record.crop.box : undefined;
-  return person ? !d.byPerson || !sameBox(d.box, person) : d.byPerson === true;
+function tellProgress(): void {
+  for (const listener of [...progressListeners]) listener(progress.done, progress.total);
 }
 
 /**
- * Makes the detector crop of every example that lacks an up-to-date one (module comment), with
- * progress (done, total). Nothing when the detector is off or the backbone makes no crops.
- * Resolves with how many were made; abort stops between photos (those done stay).
+ * Queues example `id`'s detector crop (once; nothing to do when the detector is off, the loaded
+ * backbone makes no crops, or its crop is up to date). Resolves with how the job ended; never
+ * rejects. Not awaited by `addExample`: the photo counts at once.
+ */
+export function queueDetectorCrop(id: string): Promise<DetectorCropOutcome> {
+  const existing = jobs.get(id);
+  if (existing) return existing.settled;
+  const controller = new AbortController();
+  const job: DetectorJob = { id, controller, settled: Promise.resolve('nothing') };
+  job.settled = chain.then(() =>
+    runJob(job).catch((err: unknown): DetectorCropOutcome => {
+      if (controller.signal.aborted) return 'cancelled';
+      lastError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      return 'failed';
+    }),
+  );
+  chain = job.settled.finally(() => {
+    jobs.delete(id);
+    progress = jobs.size ? { ...progress, done: progress.done + 1 } : { done: 0, total: 0 };
+    tellProgress();
+  });
+  jobs.set(id, job);
+  progress = { ...progress, total: progress.total + 1 };
+  tellProgress();
+  return job.settled;
+}
+
+async function runJob(job: DetectorJob): Promise<DetectorCropOutcome> {
+  const { signal } = job.controller;
+  // Off: no turn of the lock is taken (a photo added while it is off costs a settings read).
+  if (!(await detectorChoice()).on) return 'skipped';
+  return withExampleTurn(signal, job.id, async (_db, record) => {
+    const status = await detectorStatus();
+    const backbone = currentBackboneOrNull();
+    if (!record) return 'nothing';
+    if (!status?.on || !backbone || !cropSettingOf(backbone)) return 'skipped';
+    if (!needsDetectorCrop(record, backbone.ref, status.ref)) return 'nothing';
+    await yieldToEventLoop();
+    signal.throwIfAborted();
+    const made = await withBackboneLease(backbone, () => makeDetectorCrop(backbone, status.ref, record));
+    signal.throwIfAborted();
+    // The person moved (or reset) the box meanwhile: the crop of their box is made next time. A
+    // crop stored meanwhile (a correction's, from its prediction) is kept.
+    const fits = (now: StoredExampleRecord): boolean => sameBox(personBoxOf(now), personBoxOf(record)) && needsDetectorCrop(now, backbone.ref, status.ref);
+    return (await storeDetectorCrop(job.id, made, fits)) ? 'stored' : 'nothing';
+  });
+}
+
+/** The ids of the examples whose detector crop is missing or stale on the loaded backbone (none when the detector is off or the backbone makes no crops). */
+async function missingDetectorCrops(): Promise<string[]> {
+  const [status, backbone] = [await detectorStatus().catch(() => null), currentBackboneOrNull()];
+  if (!status?.on || !backbone || !cropSettingOf(backbone)) return [];
+  const records = await (await openTannerinDb()).getAll('examples');
+  return records.filter((r) => needsDetectorCrop(r, backbone.ref, status.ref)).map((r) => r.id);
+}
+
+/**
+ * Queues the detector crop of every example still without an up-to-date one (module comment),
+ * in the background; resolves with how many were queued (their progress: {@link detectorCropsProgress}).
+ */
+export async function fillDetectorCrops(): Promise<number> {
+  const ids = await missingDetectorCrops();
+  for (const id of ids) void queueDetectorCrop(id);
+  return ids.length;
+}
+
+/** Cancels every queued detector-crop job (the detector was turned off): nothing more is stored. */
+export function cancelDetectorCrops(): void {
+  for (const job of jobs.values()) job.controller.abort();
+}
+
+/** The detector crops' background in this page: jobs settled of those queued since it was last idle (0 of 0: idle), the last failure. */
+export function detectorCropsProgress(): { done: number; total: number; lastError: string | null } {
+  return { ...progress, lastError };
+}
+
+/** Resolves when every detector-crop job queued now has ended. */
+export async function detectorCropsSettled(): Promise<void> {
+  await Promise.all([...jobs.values()].map((j) => j.settled));
+}
+
+/** Calls `listener` (done, total) whenever {@link detectorCropsProgress} changes; returns the unsubscribe function. */
+export function onDetectorCropsProgress(listener: (done: number, total: number) => void): () => void {
+  progressListeners.add(listener);
+  return () => progressListeners.delete(listener);
+}
+
+/**
+ * Makes the detector crop of every example that lacks an up-to-date one (module comment; Train
+ * calls it), through the background's queue, with progress (done, total); (0, total) first.
+ * Nothing when the detector is off or `backbone` is not the loaded one making crops. Resolves with
+ * how many were to make; abort stops the wait (the crops keep coming in the background).
  */
 export async function completeDetectorCrops(backbone: Backbone, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<{ made: number }> {
-  const status = await detectorStatus().catch(() => null);
-  if (!status?.on || !cropSettingOf(backbone)) return { made: 0 };
-  const db = await openTannerinDb();
-  const todo = (await db.getAll('examples')).filter((r) => needsCrop(r, backbone.ref, status.ref));
-  if (!todo.length) return { made: 0 };
-  const side = backbone.manifest.normalization.width;
-  const setting: DetectorCrop = { ...DEFAULT_DETECTOR_CROP };
-  let made = 0;
-  options.onProgress?.(0, todo.length);
-  for (const record of todo) {
-    options.signal?.throwIfAborted();
-    const { bytes, type } = await readPhotoBytes(record.photo);
-    const copy = await pixelsOfBytes(bytes, type);
-    const person = record.crop?.byPerson ? record.crop.box : undefined;
-    const detection = person ? null : await detectBox(copy);
-    const box = person ?? detectorCropBox(detection, setting, copy);
-    const bitmap = await cutCrop(copy, box, side);
-    let embedding: Float32Array;
+  const { signal, onProgress } = options;
+  signal?.throwIfAborted();
+  if (currentBackboneOrNull() !== backbone) return { made: 0 };
+  const ids = await missingDetectorCrops();
+  if (!ids.length) return { made: 0 };
+  let done = 0;
+  onProgress?.(0, ids.length);
+  const all = Promise.all(ids.map((id) => queueDetectorCrop(id).then(() => onProgress?.(++done, ids.length))));
+  if (signal) {
+    let stop: () => void = () => undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      stop = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', stop, { once: true });
+    });
     try {
-      embedding = await backbone.embed(await pixelsOf(bitmap));
+      await Promise.race([all, aborted]);
     } finally {
-      bitmap.close();
+      signal.removeEventListener('abort', stop);
     }
-    const crop: ExampleDetectorCrop = { setting, detector: status.ref, backbone: backbone.ref, box, score: detection?.score ?? null, ...(person ? { byPerson: true as const } : {}) };
-    const tx = db.transaction(['examples', 'embeddingPacks'], 'readwrite');
-    tx.done.catch(() => undefined);
-    const now = await tx.objectStore('examples').get(record.id);
-    if (now) await Promise.all([tx.objectStore('examples').put({ ...now, detectorCrop: crop }), putEmbeddings(tx.objectStore('embeddingPacks'), detectorPackRef(backbone.ref), [{ id: record.id, embeddings: [embedding] }])]);
-    await tx.done;
-    made++;
-    options.onProgress?.(made, todo.length);
-    await yieldToEventLoop();
+  } else {
+    await all;
   }
-  return { made };
+  return { made: ids.length };
 }
+
+// Turned on (here or in another tab): fill in the photos without a crop; turned off: cancel.
+let knownOn: boolean | null = null;
+onChange((message) => {
+  if (message.type !== 'models-updated') return;
+  void detectorChoice().then(
+    ({ on }) => {
+      if (on && knownOn !== true) void fillDetectorCrops().catch(() => undefined);
+      if (!on) cancelDetectorCrops();
+      knownOn = on;
+    },
+    () => undefined,
+  );
+});
 
 /**
  * The detector crops as training examples (one per photo, its id and label) for the photos of
@@ -120,7 +229,7 @@ export async function detectorCropExamples(backbone: Backbone, examples: readonl
   for (const e of examples) {
     if (e.augmented) continue;
     const record = byId.get(e.photoId);
-    if (!record || needsCrop(record, backbone.ref, status.ref)) return null;
+    if (!record || needsDetectorCrop(record, backbone.ref, status.ref)) return null;
     setting ??= record.detectorCrop?.setting;
     // Turned off for this photo: the whole photo is what to look at.
     const embedding = record.crop?.off ? e.embedding : crops.get(e.photoId)?.[0];

@@ -37,6 +37,7 @@ import { encodeJpeg, pixelsOf, pixelsOfBytes, type EmbedSource } from './embed.t
 import { cancelPendingViews, holdViewsForPhoto, queuePendingViews } from './pending-views.ts';
 import { cancelPendingCrops, queuePendingCrop, type MadeCrop } from './pending-crops.ts';
 import { cropSettingOf, cutCrop, embedWithBox } from './example-crops.ts';
+import { queueDetectorCrop } from './detector-crops.ts';
 import { appendToPacks, deleteEmbeddings, embeddedIds, readEmbeddings, readExampleEmbeddings } from './embedding-packs.ts';
 import { toStorageError } from './storage.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
@@ -285,6 +286,8 @@ async function addExampleOn(backbone: Backbone, classId: string, source: EmbedSo
   if (pending) void queuePendingViews(record.id, working);
   // The crop after the views (a backbone without crops leaves it pending for MobileNetV2).
   void queuePendingCrop(record.id, made);
+  // And its detector crop, while "find the object first" is on (client/lib/detector-crops.ts).
+  void queueDetectorCrop(record.id);
   return { ...record, embeddings };
 }
 

@@ -13,20 +13,28 @@
  * the original photo (client/lib/pending-crops.ts); the retraining waits for that crop (and any
  * other still pending) to be embedded and stored, so the corrected photo takes part as a crop.
  *
+ * A detector-crop head (`crop.method` "detector", kept by Train while "find the object first" was
+ * on) retrains on the photos' detector crops (client/lib/detector-crops.ts), the same way; the
+ * corrected photo's is the box and crop embedding its prediction found (stored by correct(),
+ * client/lib/detector-crop-make.ts), any photo still without one gets it first. With the detector
+ * off the crop gives way (it could not predict either).
+ *
  * The crop gives way, and the model is retrained as a plain whole-frame head (the report,
  * `TrainReport.cropRetraining`, says why), when the crops cannot be used: the head runs on another
  * backbone than the loaded one, the loaded backbone makes no crops, the head's crop setting is not
- * the one the photos' crops were cut with (an imported head), a photo has no crop; or when the
- * guard prefers kNN on the crops (this device predicts a crop head with the head only,
- * client/lib/predict.ts).
+ * the one the photos' crops were cut with (an imported head), a photo has no crop, the detector is
+ * off (a detector-crop head); or when the guard prefers kNN on the crops (this device predicts a
+ * crop head with the head only, client/lib/predict.ts).
  */
-import { sameHeadCrop, type HeadCrop } from '../../shared/head/crop.ts';
+import { sameHeadCrop, type DetectorCrop, type HeadCrop } from '../../shared/head/crop.ts';
 import { withHeadCrop, type HeadDocument } from '../../shared/head/document.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import { trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { HeadStateRecord } from './db.ts';
 import { cropExamples, cropSettingOf } from './example-crops.ts';
+import { completeDetectorCrops, detectorCropExamples } from './detector-crops.ts';
+import { detectorChoice } from './detector.ts';
 import { completePendingCrops } from './pending-crops.ts';
 
 /** How a correction's retraining of a crop head went (`TrainReport.cropRetraining`). */
@@ -58,11 +66,8 @@ export async function retrainOnCrops(
   if (previous.backbone !== backbone.ref) return giveWay(`the crop head runs on ${previous.backbone}, not on the loaded ${backbone.ref}`);
   const made = cropSettingOf(backbone);
   if (!made) return giveWay(`the loaded backbone ${backbone.ref} makes no crops of the photos`);
-  if (!sameHeadCrop(setting, made)) return giveWay(`the head crops with ${JSON.stringify(setting)}, the photos' crops are cut with ${JSON.stringify(made)}`);
-  // The corrected photo's crop (cut at its add) and any other still pending, embedded and stored.
-  await completePendingCrops();
-  const crops = await cropExamples(backbone, examples);
-  if (!crops) return giveWay('not every photo has its crop on this backbone');
+  const crops = setting.method === 'detector' ? await detectorCrops(backbone, examples, setting) : await featureMapCrops(backbone, examples, setting, made);
+  if (typeof crops === 'string') return giveWay(crops);
 
   const judged = previousState?.judged;
   const trained = await trainAndGuard(crops, {
@@ -83,4 +88,27 @@ export async function retrainOnCrops(
   trained.training.doc = withHeadCrop(trained.training.doc, { ...setting });
   if (trained.training.heldOutDoc) trained.training.heldOutDoc = withHeadCrop(trained.training.heldOutDoc, { ...setting });
   return { trained, report: { kept: true, setting } };
+}
+
+/** The photos' feature-map crops to retrain on, or why not. */
+async function featureMapCrops(backbone: Backbone, examples: readonly Example[], setting: HeadCrop, made: HeadCrop): Promise<Example[] | string> {
+  if (!sameHeadCrop(setting, made)) return `the head crops with ${JSON.stringify(setting)}, the photos' crops are cut with ${JSON.stringify(made)}`;
+  // The corrected photo's crop (cut at its add) and any other still pending, embedded and stored.
+  await completePendingCrops();
+  return (await cropExamples(backbone, examples)) ?? 'not every photo has its crop on this backbone';
+}
+
+/**
+ * The photos' detector crops to retrain on, or why not: the detector must be on (the head
+ * predicts with it too); the corrected photo's is its prediction's (stored by correct()), any
+ * photo still without one gets it first (client/lib/detector-crops.ts, usually done in the
+ * background already).
+ */
+async function detectorCrops(backbone: Backbone, examples: readonly Example[], setting: DetectorCrop): Promise<Example[] | string> {
+  if (!(await detectorChoice()).on) return 'the object detector is off (turn on "Find the object first" on the Models screen to keep its crops)';
+  await completeDetectorCrops(backbone);
+  const detected = await detectorCropExamples(backbone, examples);
+  if (!detected) return 'not every photo has its detector crop on this backbone';
+  if (!sameHeadCrop(setting, detected.setting)) return `the head crops with ${JSON.stringify(setting)}, the photos' detector crops are cut with ${JSON.stringify(detected.setting)}`;
+  return detected.cropExamples;
 }

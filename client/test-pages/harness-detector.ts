@@ -4,6 +4,8 @@
  * time next to a backbone pass.
  */
 import * as lib from '../lib/internal.ts';
+import { detectorPackRef } from '../lib/detector-crop-make.ts';
+import { detectorCropsProgress, detectorCropsSettled, fillDetectorCrops } from '../lib/detector-crops.ts';
 import { blobOf, errorData, median, type ImageArg } from './harness-data.ts';
 
 /** The detector helpers of `window.tannerin`. */
@@ -49,4 +51,24 @@ export const detectorHelpers = {
     }
     return { detector: median(detector), backbone: median(backbone), detectorRuns: detector, backboneRuns: backbone };
   },
+  /** A prediction's crop as data: its method, box and crop embedding (whole, to compare bit for bit). */
+  async predictCrop(img: ImageArg) {
+    const p = await lib.predict(blobOf(img));
+    return { method: p.crop?.method ?? null, box: p.crop?.box ?? null, cropEmbedding: p.cropEmbedding ? Array.from(p.cropEmbedding) : null, head: p.head.id };
+  },
+  /** Example `id`'s detector crop (client/lib/detector-crops.ts) and its packed embedding on the loaded backbone (whole), or nulls. */
+  async detectorCropOf(id: string) {
+    const db = await lib.openTannerinDb();
+    const record = await db.get('examples', id);
+    const packs = await lib.readEmbeddings(db.transaction('embeddingPacks').store, detectorPackRef(lib.currentBackbone().ref));
+    const embedding = packs.get(id)?.[0];
+    return { crop: record?.detectorCrop ?? null, embedding: embedding ? Array.from(embedding) : null };
+  },
+  /** The detector crops' background: waits for the jobs queued now, then gives its progress (0 of 0 when idle). */
+  async detectorCropsIdle() {
+    await detectorCropsSettled();
+    return detectorCropsProgress();
+  },
+  /** Queues every photo still without a detector crop (the background fill); how many. */
+  fillDetectorCrops: () => fillDetectorCrops(),
 };
