@@ -210,17 +210,30 @@ export async function objectnessMaps(pixels: RgbaPixels, methods: readonly Objec
 }
 
 /**
- * The three models, from `<cacheDir>/objectness/` or trained now on {@link OBJECTNESS_TRAINING}'s
- * scenes (module comment; one backbone pass a scene, about 3 minutes in Node WASM).
+ * The three models, from `<cacheDir>/objectness/` or trained now ({@link trainObjectnessModels} with
+ * the protocol's distractors; about 2.5 minutes in Node WASM).
  */
 export async function objectnessModels(model: Backbone, cacheDir: string | null, log: (line: string) => void): Promise<ObjectnessModels> {
   const file = cacheDir ? join(cacheDir, 'objectness', `${encodeURIComponent(`v${OBJECTNESS_TRAINING.version}@${model.ref}`)}.json`) : null;
   if (file && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ObjectnessModels;
+  const out = await trainObjectnessModels(model, await distractors(), log);
+  if (file) {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify(out));
+  }
+  return out;
+}
+
+/**
+ * The three models trained on {@link OBJECTNESS_TRAINING}'s scenes (module comment; one backbone
+ * pass a scene) with `pool` as the scenes' distractors (the protocol's, or others to see whether
+ * the model leans on knowing them).
+ */
+export async function trainObjectnessModels(model: Backbone, pool: readonly RgbaPixels[], log: (line: string) => void): Promise<ObjectnessModels> {
   const t0 = performance.now();
   const taught = new Set<string>([...EMOJI_CLASSES, ...DISTRACTOR_SUBCATEGORIES]);
   const subcategories = OBJECTNESS_SUBCATEGORIES.filter((s) => !taught.has(s));
   const objects = await Promise.all(subcategories.flatMap((s) => emojiFiles(s)).map((f) => decodeImage(emojiPng(f))));
-  const pool = await distractors();
   const { scenes, cellsPerScene } = OBJECTNESS_TRAINING;
   const n = scenes * cellsPerScene;
   let shapes: FeatureMapShape[] | undefined;
@@ -259,10 +272,6 @@ export async function objectnessModels(model: Backbone, cacheDir: string | null,
     const { epochs, batch, learningRate, l2, shuffleSeed } = OBJECTNESS_TRAINING;
     out[method] = trainLogistic(cols, y, dim, { epochs, batch, learningRate, l2, seed: shuffleSeed });
     log(`objectness: ${method} trained (${dim}-d, ${n} cells, ${objects.length} objects), ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  }
-  if (file) {
-    mkdirSync(join(file, '..'), { recursive: true });
-    writeFileSync(file, JSON.stringify(out));
   }
   return out;
 }
