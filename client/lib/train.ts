@@ -9,7 +9,9 @@
  * The guard judges the head trained without the held-out photos; the head stored is then trained
  * again on every photo for the epoch count they chose (`refitAll`, +1 to +3 accuracy points at
  * 5-10 photos a class in scripts/eval/main.ts), and the judged twin is kept in the head's state so the
- * next training can still compare against it fairly.
+ * next training can still compare against it fairly. A head that crops is that previous head too,
+ * but judged as it predicts, on its own crops, in the crop step (shared/learn/crop-choice.ts), not
+ * on whole frames; not compared when no crop step runs (e.g. kNN won on whole frames).
  *
  * Augmented views still pending (client/lib/pending-views.ts: photos added moments ago, or left by a
  * page closed midway) are finished first, with progress (`onViewsProgress`), and then Train trains
@@ -250,15 +252,17 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   const onTail = mode.warmStart && previous?.backboneTail ? await retrainOnTail(backbone, set.examples, previous, previousState, common) : undefined;
   // A correction of a crop head retrains it on the photos' crops (client/lib/retrain-crop.ts).
   const onCrop = mode.warmStart && previous?.crop && !onTail ? await retrainOnCrops(backbone, set.examples, previous, previousState, common) : undefined;
-  // A crop head that gave way is neither judged nor a start on whole frames (it reads crops).
-  const wholePrevious = onCrop ? undefined : previous;
+  const previousHead = previous ? { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } : undefined;
+  // A crop head is neither judged nor a start on whole frames (it reads crops): a correction
+  // retrains it on its crops (or it gave way), Train judges it on its own crops in the crop step.
+  const wholePrevious = previous?.crop ? undefined : previousHead;
   const whole =
     onTail?.trained ??
     onCrop?.trained ??
     (await trainAndGuard(set.examples, {
       ...common,
-      ...(wholePrevious ? { previous: { doc: wholePrevious, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } } : {}),
-      ...(mode.warmStart && wholePrevious ? { initial: wholePrevious } : {}),
+      ...(wholePrevious ? { previous: wholePrevious } : {}),
+      ...(mode.warmStart && wholePrevious ? { initial: wholePrevious.doc } : {}),
     }));
   // Train (not a correction's retraining) tries the photos' crops on the same held-out photos.
   const setting = mode.waitForViews && !onTail ? cropSettingOf(backbone) : undefined;
@@ -266,9 +270,22 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // And the detector's crops, when the person turned "find the object first" on: judged alike.
   const detected = setting ? await detectorCropExamples(backbone, set.examples) : null;
   const candidates: CropCandidate[] = [...(setting && crops ? [{ setting, cropExamples: crops }] : []), ...(detected ? [detected] : [])];
-  const tried = candidates.length ? await tryCrops({ whole, wholeExamples: set.examples, candidates, options: common }) : null;
-  const { training: result, guard, outcome, testTimeAugmentation } = tried?.judgement.kept ? tried.crop : whole;
+  const previousCrop = previous?.crop && !onCrop ? previousHead : undefined;
+  const tried = candidates.length ? await tryCrops({ whole, wholeExamples: set.examples, candidates, options: common, ...(previousCrop ? { previous: previousCrop } : {}) }) : null;
+  const chosen = tried?.judgement.kept ? tried.crop : whole;
+  const { training: result, testTimeAugmentation } = chosen;
   const crop = tried?.judgement;
+  // The previous crop head stays when the crop step found the new model not significantly better.
+  const outcome: TrainOutcome = crop?.previous?.kept ? 'kept-previous' : chosen.outcome;
+  const guard: GuardResult = previousCrop
+    ? {
+        ...chosen.guard,
+        reasons: [
+          `The previous head predicts crops: ${crop?.previous ? 'judged on its own crops in the crop step' : 'not compared (no crop step ran)'}, not on whole frames.`,
+          ...chosen.guard.reasons,
+        ],
+      }
+    : chosen.guard;
 
   const refitted = result.heldOutDoc !== undefined;
   const allPhotos = result.split.folds.flatMap((f) => f.validation).concat(result.split.folds[0]?.train ?? []);

@@ -21,9 +21,20 @@
  * with the most photos right is kept (a tie: the first listed, the feature map, which costs less).
  * The words say which was kept and each method's accuracy.
  *
+ * A stored crop head that this training would replace (`previous`, Train retraining a head kept
+ * with a crop) is the guard's incumbent, as any previous head (./guard.ts), but it predicts crops:
+ * the whole-frame guard does not score it (on whole frames it is not the model in use), and here it
+ * is judged as it predicts, on the held-out photos' crops cut with its own setting, paired with the
+ * model Train would store (the kept crop head on its crops, else the whole-frame head as it
+ * predicts). That model replaces it only when it got more held-out photos right AND McNemar p <
+ * 0.05; otherwise the previous crop head stays (`previous.kept`). Not compared (and so replaced, as
+ * the guard does with a previous head it cannot judge) when its judged twin trained on a held-out
+ * photo, it runs on another backbone, it lacks a class of a held-out photo, or no candidate cuts
+ * its crops.
+ *
  * Pure learning code: no storage; additive to ./train-app.ts (`trainAndGuard` is called as is).
  */
-import type { HeadCrop } from '../head/crop.ts';
+import { sameHeadCrop, type HeadCrop } from '../head/crop.ts';
 import { withHeadCrop, type HeadDocument } from '../head/document.ts';
 import { meanProbabilities } from '../head/tta.ts';
 import type { BackboneManifest } from '../model/manifest.ts';
@@ -31,7 +42,7 @@ import { argMax, loadPredictor } from '../predict/predictor.ts';
 import type { Example } from './examples.ts';
 import { SIGNIFICANCE } from './guard.ts';
 import { mcnemarExact } from './metrics.ts';
-import { trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from './train-app.ts';
+import { trainAndGuard, type PreviousHead, type TrainAndGuardOptions, type TrainAndGuardResult } from './train-app.ts';
 
 /** How the crop head did against the whole-frame head on the held-out photos. */
 export interface CropJudgement {
@@ -49,6 +60,22 @@ export interface CropJudgement {
   words: string;
   /** When several methods were tried ({@link tryCrops}): each one's result, in the order tried. */
   tried?: CropTried[];
+  /** The stored crop head this training would replace, judged on its crops (module comment). */
+  previous?: PreviousCropJudgement;
+}
+
+/** The previous crop head against the model Train would store, on the same held-out photos. */
+export interface PreviousCropJudgement {
+  /** Whether it stays (the new model was not significantly better, or it was not compared: false). */
+  kept: boolean;
+  /** Held-out photos it got right on its crops; null when not compared (`words` says why). */
+  correct: number | null;
+  /** Held-out photos the model Train would store got right, as it predicts. */
+  correctNew: number;
+  /** Exact McNemar two-sided p-value of the two (1 when not compared). */
+  p: number;
+  /** Plain words for the Train screen. */
+  words: string;
 }
 
 /** One crop method's result when several were tried: its setting, photos right, p and whether it passed the rule. */
@@ -72,8 +99,15 @@ export function cropMethodName(setting: HeadCrop): string {
   return setting.method === 'detector' ? 'the object detector' : "the image model's own map";
 }
 
-/** The sentence the app shows for a judgement (module comment). */
+/** The sentence the app shows for a judgement (module comment); the previous crop head's, if judged, after it. */
 export function cropWords(j: Omit<CropJudgement, 'words'>): string {
+  if (!j.previous) return stepWords(j);
+  // The previous crop head staying is what is kept, not the whole photo.
+  return `${j.previous.kept ? stepWords(j).replace(/, kept the whole photo\.$/, '.') : stepWords(j)} ${j.previous.words}`;
+}
+
+/** What the crop step decided, in words. */
+function stepWords(j: Omit<CropJudgement, 'words'>): string {
   const whole = pct(j.correctWhole, j.n);
   const crop = pct(j.correctCrop, j.n);
   if (j.tried && j.tried.length > 1) {
@@ -135,6 +169,8 @@ export async function tryCrops(input: {
   wholeExamples: readonly Example[];
   candidates: readonly CropCandidate[];
   options: TrainAndGuardOptions;
+  /** The stored crop head this training would replace (module comment); judged in `judgement.previous`. */
+  previous?: PreviousHead;
 }): Promise<{ judgement: CropJudgement; crop: TrainAndGuardResult } | null> {
   const { whole } = input;
   const heldOut = whole.training.split.folds[0]?.validation ?? [];
@@ -154,7 +190,7 @@ export async function tryCrops(input: {
   const correctWhole = wholeRight.filter(Boolean).length;
   const alpha = SIGNIFICANCE / input.candidates.length;
 
-  const results: { tried: CropTried; crop: TrainAndGuardResult }[] = [];
+  const results: { tried: CropTried; crop: TrainAndGuardResult; right: boolean[] }[] = [];
   for (const candidate of input.candidates) {
     const crop = await trainAndGuard(candidate.cropExamples, { ...options, testTimeAugmentation: false });
     const cropHeldOut = crop.training.split.folds[0]?.validation ?? [];
@@ -165,13 +201,13 @@ export async function tryCrops(input: {
     const correct = cropRight.filter(Boolean).length;
     const { p } = mcnemarExact(cropRight, wholeRight);
     // The crops' own guard must keep its head too (kNN over crops is no way to predict a photo here).
-    results.push({ tried: { setting: candidate.setting, correct, p, passed: correct > correctWhole && p < alpha && crop.outcome === 'new-head' }, crop });
+    results.push({ tried: { setting: candidate.setting, correct, p, passed: correct > correctWhole && p < alpha && crop.outcome === 'new-head' }, crop, right: cropRight });
   }
   if (!results.length) return null;
   // The kept method: the passing one with most right; else the best one, to report (ties: the first).
   const pick = (list: typeof results) => list.reduce<(typeof results)[number] | undefined>((best, r) => (!best || r.tried.correct > best.tried.correct ? r : best), undefined);
   const chosen = (pick(results.filter((r) => r.tried.passed)) ?? pick(results)) as (typeof results)[number];
-  const base = {
+  const base: Omit<CropJudgement, 'words'> = {
     kept: chosen.tried.passed,
     setting: chosen.tried.setting,
     n: heldOut.length,
@@ -180,6 +216,11 @@ export async function tryCrops(input: {
     p: chosen.tried.p,
     ...(input.candidates.length > 1 ? { tried: results.map((r) => r.tried) } : {}),
   };
+  if (input.previous) {
+    // Paired with what Train would store: the kept crop head on its crops, else the whole frame.
+    const newRight = chosen.tried.passed ? chosen.right : wholeRight;
+    base.previous = await judgePreviousCrop(input.previous, { heldOut, label, newRight, candidates: input.candidates, whole: whole.training.doc, backbone: input.options.backbone });
+  }
   const judgement: CropJudgement = { ...base, words: cropWords(base) };
   if (judgement.kept) {
     const record = (doc: HeadDocument): HeadDocument => withHeadCrop(doc, { ...chosen.tried.setting });
@@ -187,4 +228,40 @@ export async function tryCrops(input: {
     if (chosen.crop.training.heldOutDoc) chosen.crop.training.heldOutDoc = record(chosen.crop.training.heldOutDoc);
   }
   return { judgement, crop: chosen.crop };
+}
+
+/**
+ * The previous crop head against the model Train would store (`newRight`: which held-out photos it
+ * gets right), on the held-out photos' crops cut with the head's own setting (module comment).
+ */
+async function judgePreviousCrop(
+  previous: PreviousHead,
+  on: { heldOut: readonly string[]; label: ReadonlyMap<string, string>; newRight: readonly boolean[]; candidates: readonly CropCandidate[]; whole: HeadDocument; backbone: BackboneManifest },
+): Promise<PreviousCropJudgement> {
+  const correctNew = on.newRight.filter(Boolean).length;
+  const notCompared = (why: string): PreviousCropJudgement => ({ kept: false, correct: null, correctNew, p: 1, words: `The previous model (it finds the object first) ${why}: not compared, replaced.` });
+  const setting = previous.doc.crop;
+  if (!setting) throw new Error(`head ${previous.doc.id} has no crop`);
+  // As the guard: a refitted head is judged through its twin trained without the held-out photos.
+  const doc = previous.judged?.doc ?? previous.doc;
+  const held = new Set(on.heldOut);
+  const seen = (previous.judged?.trainedOn ?? previous.trainedOn ?? []).filter((id) => held.has(id)).length;
+  if (previous.doc.backbone !== on.whole.backbone) return notCompared(`runs on backbone ${previous.doc.backbone}, not ${on.whole.backbone}`);
+  if (seen > 0) return notCompared(`trained on ${seen} of the ${held.size} practice photos`);
+  const missing = [...new Set(on.heldOut.map((id) => on.label.get(id) as string))].filter((l) => !doc.classes.includes(l));
+  if (missing.length) return notCompared(`has no class for ${missing.join(', ')}`);
+  const candidate = on.candidates.find((c) => sameHeadCrop(c.setting, setting));
+  const cropOf = new Map((candidate?.cropExamples ?? []).filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding]));
+  if (!candidate || on.heldOut.some((id) => !cropOf.has(id))) return notCompared(`cuts its crops with ${cropMethodName(setting)} as this training does not`);
+  const top = await topLabels(doc, on.backbone, on.heldOut.map((id) => [cropOf.get(id) as Float32Array]));
+  const right = on.heldOut.map((id, i) => top[i] === on.label.get(id));
+  const correct = right.filter(Boolean).length;
+  const { p } = mcnemarExact([...on.newRight], right);
+  // The guard's rule for an incumbent: replaced only by more right and p < 0.05.
+  const kept = !(correctNew > correct && p < SIGNIFICANCE);
+  const n = on.heldOut.length;
+  const words = kept
+    ? `Your previous model (it finds the object first) stays: ${pct(correct, n)} on its crops vs ${pct(correctNew, n)} for the new one${correctNew > correct ? ' (could be chance)' : ''}.`
+    : `The new model replaces your previous one (it found the object first): ${pct(correctNew, n)} vs ${pct(correct, n)} on its crops.`;
+  return { kept, correct, correctNew, p, words };
 }
