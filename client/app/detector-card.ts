@@ -3,16 +3,29 @@
  * (client/lib/detector.ts). Off by default, nothing downloaded; the switch shows the download size,
  * turning it on downloads it once with progress and Cancel, and its state says whether it is on
  * this device. Turning it off frees its memory and offers to delete its weights. While it is on,
- * Train also tries the detector's crops (and keeps them only when they help on the practice photos).
+ * Train also tries the detector's crops (and keeps them only when they help on the practice photos);
+ * each photo's is made in the background, the card showing how far ("Finding the object in each
+ * photo: 3 of 40"); turning it off cancels that.
  */
-import { detectorStatus, onChange, turnDetectorOff, turnDetectorOn, type DetectorStatus } from '../lib/index.ts';
+import { detectorCropsProgress, detectorStatus, onChange, onDetectorCropsProgress, turnDetectorOff, turnDetectorOn, type DetectorStatus } from '../lib/index.ts';
 import type { AppContext } from './context.ts';
 import { errorText, formatBytes, h, isAbort, progressBar, replace } from './dom.ts';
 
 /** The card; returns its element (hidden when the server serves no detector) and a cleanup. */
 export function detectorCard(ctx: AppContext): { el: HTMLElement; unmount(): void } {
   const body = h('div', { 'data-testid': 'detector' });
-  const el = h('section', { class: 'card', id: 'find-the-object' }, h('h2', {}, 'Find the object first'), body);
+  // The photos' detector crops coming in the background (client/lib/detector-crops.ts): kept out
+  // of `body`, which each render replaces, and shown only while some are queued and it is on.
+  const crops = progressBar('Finding the object in each photo');
+  crops.el.setAttribute('data-testid', 'detector-crops');
+  crops.el.setAttribute('role', 'status');
+  crops.el.hidden = true;
+  let on = false;
+  const showCrops = (done: number, total: number): void => {
+    crops.el.hidden = !on || total === 0;
+    crops.set(total ? done / total : null, `Finding the object in each photo: ${done} of ${total}`);
+  };
+  const el = h('section', { class: 'card', id: 'find-the-object' }, h('h2', {}, 'Find the object first'), body, crops.el);
   el.hidden = true;
   let downloading: AbortController | null = null;
 
@@ -24,6 +37,9 @@ export function detectorCard(ctx: AppContext): { el: HTMLElement; unmount(): voi
       status = null;
     }
     el.hidden = status === null;
+    on = !!status?.on;
+    const now = detectorCropsProgress();
+    showCrops(now.done, now.total);
     if (!status || downloading) return;
     const s = status;
     const stored = s.storedBytes >= s.bytes;
@@ -82,11 +98,13 @@ export function detectorCard(ctx: AppContext): { el: HTMLElement; unmount(): voi
     if (msg.type === 'models-updated') void render();
   });
   const offNet = ctx.onOnlineChange(() => void render());
+  const offCrops = onDetectorCropsProgress(showCrops);
   return {
     el,
     unmount() {
       off();
       offNet();
+      offCrops();
     },
   };
 }

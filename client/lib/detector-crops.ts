@@ -96,7 +96,11 @@ export function queueDetectorCrop(id: string): Promise<DetectorCropOutcome> {
   );
   chain = job.settled.finally(() => {
     jobs.delete(id);
-    progress = jobs.size ? { ...progress, done: progress.done + 1 } : { done: 0, total: 0 };
+    progress = { ...progress, done: progress.done + 1 };
+    tellProgress();
+    if (jobs.size) return;
+    // Idle again: the next job starts a new count.
+    progress = { done: 0, total: 0 };
     tellProgress();
   });
   jobs.set(id, job);

@@ -5,7 +5,8 @@
  */
 import * as lib from '../lib/internal.ts';
 import { detectorPackRef } from '../lib/detector-crop-make.ts';
-import { detectorCropsProgress, detectorCropsSettled, fillDetectorCrops } from '../lib/detector-crops.ts';
+import { detectorCropsProgress, detectorCropsSettled, fillDetectorCrops, onDetectorCropsProgress } from '../lib/detector-crops.ts';
+import * as tf from '@tensorflow/tfjs-core';
 import { blobOf, errorData, median, type ImageArg } from './harness-data.ts';
 
 /** The detector helpers of `window.tannerin`. */
@@ -71,4 +72,17 @@ export const detectorHelpers = {
   },
   /** Queues every photo still without a detector crop (the background fill); how many. */
   fillDetectorCrops: () => fillDetectorCrops(),
+  /** Starts recording the detector crops' progress events (done, total); {@link detectorCropsSeen} gives them. */
+  watchDetectorCrops() {
+    progressSeen.length = 0;
+    offProgress?.();
+    offProgress = onDetectorCropsProgress((done, total) => progressSeen.push([done, total]));
+  },
+  /** The progress events recorded since {@link watchDetectorCrops}. */
+  detectorCropsSeen: (): [number, number][] => [...progressSeen],
+  /** The live tensors in this page. */
+  numTensors: () => tf.memory().numTensors,
 };
+
+const progressSeen: [number, number][] = [];
+let offProgress: (() => void) | undefined;
