@@ -6,7 +6,8 @@
  * photo) or on again for that one photo. The box is resized by dragging its bottom-right corner or
  * with + and - (it stays square in the photo's pixels, as found boxes are: the crop is scaled to the
  * square input). A moved box is stored with `setCropBox` when the drag ends (or the keys pause):
- * the crop is cut again and embedded in the background.
+ * the crop is cut again and embedded in the background. While the object detector is on, the box
+ * it found shows too, dashed (the person's box wins for both methods).
  */
 import type { Box } from '../../shared/crop/box.ts';
 import { setCropBox, setCropOff, type ExampleCrop } from '../lib/index.ts';
@@ -24,11 +25,20 @@ const SIZE_KEYS: Record<string, number> = { '+': 1, '=': 1, '-': -1, _: -1 };
 
 /**
  * The box over a thumbnail, its Reset button when the person moved it, and its on/off button;
- * nothing when the photo has no crop yet. `name` names the photo for screen readers.
+ * nothing when the photo has no crop yet. `name` names the photo for screen readers. With
+ * `detector` (the object detector is on), the box the detector found, when the photo has one and
+ * the person did not place the box (theirs wins for both methods): a second, dashed outline, not
+ * movable; moving the solid box sets the person's box.
  */
-export function cropOverlay(example: { id: string; width: number; height: number; crop?: ExampleCrop }, name: string, onError: (message: string) => void): HTMLElement[] {
+export function cropOverlay(
+  example: { id: string; width: number; height: number; crop?: ExampleCrop; detectorCrop?: { box: Box; byPerson?: true } },
+  name: string,
+  onError: (message: string) => void,
+  detector = false,
+): HTMLElement[] {
   const crop = example.crop;
   if (!crop) return [];
+  const found = detector && !crop.off && !crop.byPerson && example.detectorCrop && !example.detectorCrop.byPerson ? detectorBox(example.detectorCrop.box, example.width, example.height) : null;
   const failed = (err: unknown): void => onError(err instanceof Error ? err.message : String(err));
   // What is drawn, and what a pointer drags (touch-action: none on it only, so a swipe elsewhere
   // on the thumbnail still scrolls the page). Hidden from assistive technology: `handle` speaks for it.
@@ -73,7 +83,7 @@ export function cropOverlay(example: { id: string; width: number; height: number
         tabindex: 0,
         role: 'button',
         'aria-roledescription': 'movable box',
-        'aria-label': `Box around the object in ${name}: drag it, or use the arrow keys, to move it; drag its corner, or use + and -, to resize it`,
+        'aria-label': `Box around the object in ${name}: drag it, or use the arrow keys, to move it; drag its corner, or use + and -, to resize it${found ? '. A dashed box shows where the object detector found it' : ''}`,
         // The Teach screen puts the focus back on it when the card is drawn again (a moved box is stored).
         'data-focus-key': `crop-box:${example.id}`,
       });
@@ -146,5 +156,17 @@ export function cropOverlay(example: { id: string; width: number; height: number
     },
     crop.off ? '▢' : '⌖',
   );
-  return [...(handle ? [handle] : []), box, ...(reset ? [reset] : []), toggle];
+  // Under the movable box: it is drawn first, so a pointer on both drags the person's box.
+  return [...(found ? [found] : []), ...(handle ? [handle] : []), box, ...(reset ? [reset] : []), toggle];
+}
+
+/** The object detector's box over a thumbnail: dashed, not movable, hidden from assistive technology (the handle's label says it is there). */
+function detectorBox(b: Box, width: number, height: number): HTMLElement {
+  const el = h('span', { class: 'crop-box detector', 'data-testid': 'detector-box', 'aria-hidden': 'true', title: 'Found by the object detector' });
+  const p = boxInThumb(b, width, height);
+  el.style.left = `${p.left.toFixed(1)}%`;
+  el.style.top = `${p.top.toFixed(1)}%`;
+  el.style.width = `${p.width.toFixed(1)}%`;
+  el.style.height = `${p.height.toFixed(1)}%`;
+  return el;
 }

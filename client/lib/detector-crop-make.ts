@@ -8,6 +8,7 @@ import type { Box } from '../../shared/crop/box.ts';
 import { DEFAULT_DETECTOR_CROP, detectorCropBox } from '../../shared/crop/detector-box.ts';
 import { sameHeadCrop, type DetectorCrop } from '../../shared/head/crop.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
+import { notifyChange } from './changes.ts';
 import { openTannerinDb, readPhotoBytes, type StoredExampleRecord } from './db.ts';
 import type { ExampleDetectorCrop } from './detector-crops.ts';
 import { detectBox, detectorStatus } from './detector.ts';
@@ -81,6 +82,8 @@ export async function storeDetectorCrop(id: string, made: { crop: ExampleDetecto
     ]);
   }
   await tx.done;
+  // The Teach screen shows the detector's box.
+  if (now && fits) notifyChange({ type: 'examples-changed', classId: now.classId });
   return fits;
 }
 

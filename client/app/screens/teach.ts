@@ -8,6 +8,7 @@ import {
   addExample,
   deleteClass,
   deleteExample,
+  detectorStatus,
   isQuotaError,
   listClasses,
   listExamples,
@@ -252,7 +253,7 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
               ? { class: 'thumb pending', 'data-pending-views': ex.pendingViews, title: 'Added. Preparing extra views of it for training…' }
               : { class: 'thumb' },
             h('img', { src: urls.url(ex.photo), alt: `${cls.name} photo ${i + 1}`, loading: 'lazy' }),
-            ...cropOverlay(ex, `${cls.name} photo ${i + 1}`, (message) => ctx.notify(message, 'error')),
+            ...cropOverlay(ex, `${cls.name} photo ${i + 1}`, (message) => ctx.notify(message, 'error'), detectorOn),
             h(
               'button',
               {
@@ -311,9 +312,18 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
     else pools.delete(classId);
   };
   let renderSeq = 0;
-  /** Re-renders every card (classes added, renamed, deleted or reordered). */
+  // While the object detector is on, thumbnails show its box too, and the legend says which is which.
+  let detectorOn = false;
+  const legend = h(
+    'p',
+    { class: 'muted', 'data-testid': 'box-legend', hidden: true },
+    'Solid box: where the object was found in the photo, or where you put it (move it to put it on the object). Dashed box: found by the object detector. Your box counts for both.',
+  );
+  /** Re-renders every card (classes added, renamed, deleted or reordered; the detector turned on or off). */
   const render = async (): Promise<void> => {
     const seq = ++renderSeq;
+    detectorOn = !!(await detectorStatus().catch(() => null))?.on;
+    legend.hidden = !detectorOn;
     const classes = await listClasses();
     const built = await Promise.all(
       classes.map(async (cls) => {
@@ -365,6 +375,7 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
     h('h1', {}, 'Teach'),
     h('p', { class: 'muted' }, 'Make a class for each kind of thing, and add photos of it. Photos stay on this device.'),
     form,
+    legend,
     list,
     dialog,
   );
@@ -374,7 +385,7 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
   let all = false;
   const changed = new Set<string>();
   const off = onChange((msg) => {
-    if (msg.type === 'classes-changed' || (msg.type === 'examples-changed' && msg.classId === null)) all = true;
+    if (msg.type === 'classes-changed' || msg.type === 'models-updated' || (msg.type === 'examples-changed' && msg.classId === null)) all = true;
     else if (msg.type === 'examples-changed' && msg.classId !== null) changed.add(msg.classId);
     else return;
     clearTimeout(timer);
