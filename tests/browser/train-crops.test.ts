@@ -11,7 +11,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_FEATURE_MAP_CROP } from '../../shared/head/crop.ts';
 import { launchChromium, type Browser } from './chrome.ts';
-import { cornerScene } from './crop-scenes.ts';
+import { cornerClasses, cornerScene } from './crop-scenes.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { harnessTab } from './tabs.ts';
 
@@ -29,13 +29,7 @@ describe('Train tries the crops', () => {
   it('judges the crop head against the whole frame on the same held-out photos; report, summary, head and predictions agree', async () => {
     browser = await launchChromium();
     const page = await harnessTab(browser, baseUrl);
-    const classes = await Promise.all(
-      CLASSES.map(async (name, c) => ({
-        name,
-        images: await Promise.all((split.train[name] as EmojiImage[]).map(async (e, i) => (await cornerScene(e.image, ((i + c) % 4) as 0 | 1 | 2 | 3, 10 * c + i + 1, 80)).image)),
-      })),
-    );
-    await page.evaluate((cs) => window.tannerin.teach(cs), classes);
+    await page.evaluate((cs) => window.tannerin.teach(cs), await cornerClasses(CLASSES, split.train));
     const trained = await page.evaluate(() => window.tannerin.trainNow());
     if (!trained.ok) throw new Error(JSON.stringify(trained.error));
     const { report } = trained;

@@ -14,6 +14,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { DEFAULT_FEATURE_MAP_CROP } from '../../shared/head/crop.ts';
 import { launchChromium, type Browser } from './chrome.ts';
+import { storeWithCrop } from './crop-heads.ts';
 import { cornerClasses } from './crop-scenes.ts';
 import { emojiSplit } from './emoji.ts';
 import { harnessTab } from './tabs.ts';
@@ -40,9 +41,7 @@ describe('Train with a stored crop head', () => {
       // The judged twin, made a crop head: it never saw the held-out photos (trainedOn unknown: none).
       const state = await page.evaluate((id) => window.tannerin.getHeadState(id), headId);
       const twin = state?.judged?.doc ?? first.report.doc;
-      const cropHead = { ...twin, id: headId, formatVersion: 2, crop: DEFAULT_FEATURE_MAP_CROP };
-      const stored = await page.evaluate((j) => window.tannerin.storeDocument(j, true), JSON.stringify(cropHead));
-      if (!stored.ok) throw new Error(JSON.stringify(stored.error));
+      await storeWithCrop(page, { ...twin, id: headId }, DEFAULT_FEATURE_MAP_CROP);
     }
     const before = await page.evaluate((id) => window.tannerin.headJson(id), headId);
 

@@ -12,7 +12,7 @@ import { DEFAULT_DETECTOR_CROP } from '../../shared/crop/detector-box.ts';
 import { DEFAULT_FEATURE_MAP_CROP } from '../../shared/head/crop.ts';
 import { cropWords, tryCrops } from '../../shared/learn/crop-choice.ts';
 import type { Example } from '../../shared/learn/examples.ts';
-import { trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
+import { trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
 import { mulberry32 } from '../../shared/util/random.ts';
 import { toyBackbone } from '../helpers/toy-backbone.ts';
 
@@ -42,6 +42,19 @@ function photos(wholeSignal: number, cropSignals: number[], seed: number): { who
   return { whole, crops };
 }
 
+/** tryCrops with both methods: the feature map's crops `crops[0]`, the detector's `crops[1]`. */
+function tryBoth(judged: TrainAndGuardResult, whole: readonly Example[], crops: readonly (readonly Example[])[]): ReturnType<typeof tryCrops> {
+  return tryCrops({
+    whole: judged,
+    wholeExamples: whole,
+    candidates: [
+      { setting: DEFAULT_FEATURE_MAP_CROP, cropExamples: crops[0] ?? [] },
+      { setting: DEFAULT_DETECTOR_CROP, cropExamples: crops[1] ?? [] },
+    ],
+    options,
+  });
+}
+
 beforeAll(async () => {
   await startNodeWasmBackend();
 });
@@ -51,15 +64,7 @@ describe('tryCrops', () => {
     const before = tf.memory().numTensors;
     const { whole, crops } = photos(0.3, [0, 3], 1);
     const judged = await trainAndGuard(whole, options);
-    const tried = await tryCrops({
-      whole: judged,
-      wholeExamples: whole,
-      candidates: [
-        { setting: DEFAULT_FEATURE_MAP_CROP, cropExamples: crops[0] ?? [] },
-        { setting: DEFAULT_DETECTOR_CROP, cropExamples: crops[1] ?? [] },
-      ],
-      options,
-    });
+    const tried = await tryBoth(judged, whole, crops);
     const j = tried?.judgement;
     expect(j?.kept).toBe(true);
     expect(j?.setting).toEqual(DEFAULT_DETECTOR_CROP);
@@ -76,15 +81,7 @@ describe('tryCrops', () => {
   it('keeps the whole frame when neither helps, giving each method\'s accuracy', async () => {
     const { whole, crops } = photos(3, [0, 0], 2);
     const judged = await trainAndGuard(whole, options);
-    const tried = await tryCrops({
-      whole: judged,
-      wholeExamples: whole,
-      candidates: [
-        { setting: DEFAULT_FEATURE_MAP_CROP, cropExamples: crops[0] ?? [] },
-        { setting: DEFAULT_DETECTOR_CROP, cropExamples: crops[1] ?? [] },
-      ],
-      options,
-    });
+    const tried = await tryBoth(judged, whole, crops);
     expect(tried?.judgement.kept).toBe(false);
     expect(tried?.crop.training.doc.crop).toBeUndefined();
     expect(tried?.judgement.words).toMatch(/^Finding the object first did not help \(the image model's own map \d+%, the object detector \d+% vs \d+% for the whole photo\), kept the whole photo\.$/);
