@@ -105,8 +105,10 @@ export { detectBox } from './detector.ts';
 export type { DetectorStatus } from './detector.ts';
 /** Options of turning the detector on: progress, Cancel. */
 export type { TurnDetectorOnOptions } from './detector.ts';
-/** The detector crops made in the background while it is on (photos done of those queued; 0 of 0: idle), and a listener for it. */
-export { detectorCropsProgress, onDetectorCropsProgress } from './detector-crops.ts';
+/** The detector crops made in the background while it is on: photos done of those queued (0 of 0: idle), the last failure. */
+export { detectorCropsProgress } from './detector-crops.ts';
+/** Calls a listener (done, total) whenever the detector crops' background progress changes; returns the unsubscribe function. */
+export { onDetectorCropsProgress } from './detector-crops.ts';
 /** A stored example photo: its class, photo bytes and views (its embeddings live in per-backbone packs). */
 export type { ExampleRecord } from './db.ts';
 /** An example with its embeddings on one backbone, as `addExample` returns it. */
