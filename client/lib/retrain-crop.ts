@@ -29,13 +29,14 @@
 import { sameHeadCrop, type DetectorCrop, type HeadCrop } from '../../shared/head/crop.ts';
 import { withHeadCrop, type HeadDocument } from '../../shared/head/document.ts';
 import type { Example } from '../../shared/learn/examples.ts';
-import { trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
+import { trainAndGuard, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { HeadStateRecord } from './db.ts';
 import { cropExamples, cropSettingOf } from './example-crops.ts';
 import { completeDetectorCrops, detectorCropExamples } from './detector-crops.ts';
 import { detectorChoice } from './detector.ts';
 import { completePendingCrops } from './pending-crops.ts';
+import { knnBeatHead, previousHeadOf, type Retrained } from './retrain-guard.ts';
 
 /** How a correction's retraining of a crop head went (`TrainReport.cropRetraining`). */
 export interface CropRetraining {
@@ -59,7 +60,7 @@ export async function retrainOnCrops(
   previous: HeadDocument,
   previousState: HeadStateRecord | undefined,
   common: TrainAndGuardOptions,
-): Promise<{ trained?: TrainAndGuardResult; report: CropRetraining }> {
+): Promise<Retrained<CropRetraining>> {
   const setting = previous.crop;
   if (!setting) throw new Error(`head ${previous.id} has no crop`);
   const giveWay = (why: string): { report: CropRetraining } => ({ report: { kept: false, setting, reason: `${why}: retrained as a whole-frame head, as Train does` } });
@@ -69,21 +70,14 @@ export async function retrainOnCrops(
   const crops = setting.method === 'detector' ? await detectorCrops(backbone, examples, setting) : await featureMapCrops(backbone, examples, setting, made);
   if (typeof crops === 'string') return giveWay(crops);
 
-  const judged = previousState?.judged;
   const trained = await trainAndGuard(crops, {
     ...common,
     // Crops have no augmented views to average over.
     testTimeAugmentation: false,
-    previous: { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(judged ? { judged } : {}) },
+    previous: previousHeadOf(previous, previousState),
     initial: previous,
   });
-  if (trained.outcome === 'knn') {
-    const pct = (name: string): string => {
-      const c = trained.guard.candidates.find((x) => x.name === name);
-      return c ? `${c.correct}/${c.n}` : '?';
-    };
-    return giveWay(`on the held-out photos kNN on the crops (${pct('knn')} right) beat the head on them (${pct('head')}), and a crop head predicts with its head only`);
-  }
+  if (trained.outcome === 'knn') return giveWay(knnBeatHead(trained, { knnOn: 'the crops', head: 'the head on them', model: 'a crop head' }));
   // The head and its judged twin predict crops, as the head they replace.
   trained.training.doc = withHeadCrop(trained.training.doc, { ...setting });
   if (trained.training.heldOutDoc) trained.training.heldOutDoc = withHeadCrop(trained.training.heldOutDoc, { ...setting });

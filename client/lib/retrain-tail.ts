@@ -15,10 +15,11 @@
  * that cannot run on it.
  */
 import type { HeadDocument } from '../../shared/head/document.ts';
-import { trainAndGuard, type PreviousHead, type TrainAndGuardOptions, type TrainAndGuardResult } from '../../shared/learn/train-app.ts';
+import { trainAndGuard, type PreviousHead, type TrainAndGuardOptions } from '../../shared/learn/train-app.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import type { HeadStateRecord } from './db.ts';
+import { knnBeatHead, type Retrained } from './retrain-guard.ts';
 import { tailExamples } from './tail-embeddings.ts';
 
 /** How a correction's retraining of a fine-tuned model went (`TrainReport.fineTuned`). */
@@ -45,7 +46,7 @@ export async function retrainOnTail(
   previous: HeadDocument,
   previousState: HeadStateRecord | undefined,
   common: TrainAndGuardOptions,
-): Promise<{ trained?: TrainAndGuardResult; report: TailRetraining }> {
+): Promise<Retrained<TailRetraining>> {
   const tail = previous.backboneTail;
   const none = { viewsComputed: 0, viewsCached: 0, embedMs: 0 };
   if (!tail) throw new Error(`head ${previous.id} is not fine-tuned`);
@@ -73,14 +74,8 @@ export async function retrainOnTail(
   };
   const trained = await trainAndGuard(onTail.examples, { ...common, previous: previousHead, initial: withoutTail(previous) });
   if (trained.outcome === 'knn') {
-    const pct = (name: string): string => {
-      const c = trained.guard.candidates.find((x) => x.name === name);
-      return c ? `${c.correct}/${c.n}` : '?';
-    };
-    const reason =
-      `on the held-out photos kNN on the fine-tuned embeddings (${pct('knn')} right) beat the head on the tail (${pct('head')}), and a fine-tuned model predicts ` +
-      'with its head only: retrained as a plain head on the frozen embeddings, as Train does';
-    return { report: { kept: false, reason, ...work } };
+    const why = knnBeatHead(trained, { knnOn: 'the fine-tuned embeddings', head: 'the head on the tail', model: 'a fine-tuned model' });
+    return { report: { kept: false, reason: `${why}: retrained as a plain head on the frozen embeddings, as Train does`, ...work } };
   }
   // The model stored keeps the tail; its judged twin (`heldOutDoc`, kept in the head's state) is stored without it (above).
   trained.training.doc = { ...trained.training.doc, backboneTail: tail };

@@ -61,6 +61,7 @@ import { completeDetectorCrops, detectorCropExamples } from './detector-crops.ts
 import { reembedExamples } from './reembed.ts';
 import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
 import { retrainOnCrops, type CropRetraining } from './retrain-crop.ts';
+import { previousHeadOf } from './retrain-guard.ts';
 import { activeHeadId, setActiveHead, storeHead } from './heads.ts';
 import { queueHeadPush } from './sync/loop.ts';
 import { withTrainingLock } from './training-lock.ts';
@@ -252,7 +253,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   const onTail = mode.warmStart && previous?.backboneTail ? await retrainOnTail(backbone, set.examples, previous, previousState, common) : undefined;
   // A correction of a crop head retrains it on the photos' crops (client/lib/retrain-crop.ts).
   const onCrop = mode.warmStart && previous?.crop && !onTail ? await retrainOnCrops(backbone, set.examples, previous, previousState, common) : undefined;
-  const previousHead = previous ? { doc: previous, trainedOn: previousState?.trainedOn ?? null, ...(previousState?.judged ? { judged: previousState.judged } : {}) } : undefined;
+  const previousHead = previous ? previousHeadOf(previous, previousState) : undefined;
   // A crop head is neither judged nor a start on whole frames (it reads crops): a correction
   // retrains it on its crops (or it gave way), Train judges it on its own crops in the crop step.
   const wholePrevious = previous?.crop ? undefined : previousHead;
