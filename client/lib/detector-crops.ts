@@ -83,6 +83,7 @@ function tellProgress(): void {
  * rejects. Not awaited by `addExample`: the photo counts at once.
  */
 export function queueDetectorCrop(id: string): Promise<DetectorCropOutcome> {
+  watchDetectorChoice();
   const existing = jobs.get(id);
   if (existing) return existing.settled;
   const controller = new AbortController();
@@ -155,6 +156,7 @@ export function cancelDetectorCrops(): void {
 
 /** The detector crops' background in this page: jobs settled of those queued since it was last idle (0 of 0: idle), the last failure. */
 export function detectorCropsProgress(): { done: number; total: number; lastError: string | null } {
+  watchDetectorChoice();
   return { ...progress, lastError };
 }
 
@@ -165,6 +167,7 @@ export async function detectorCropsSettled(): Promise<void> {
 
 /** Calls `listener` (done, total) whenever {@link detectorCropsProgress} changes; returns the unsubscribe function. */
 export function onDetectorCropsProgress(listener: (done: number, total: number) => void): () => void {
+  watchDetectorChoice();
   progressListeners.add(listener);
   return () => progressListeners.delete(listener);
 }
@@ -201,19 +204,29 @@ export async function completeDetectorCrops(backbone: Backbone, options: { signa
   return { made: ids.length };
 }
 
-// Turned on (here or in another tab): fill in the photos without a crop; turned off: cancel.
 let knownOn: boolean | null = null;
-onChange((message) => {
-  if (message.type !== 'models-updated') return;
-  void detectorChoice().then(
-    ({ on }) => {
-      if (on && knownOn !== true) void fillDetectorCrops().catch(() => undefined);
-      if (!on) cancelDetectorCrops();
-      knownOn = on;
-    },
-    () => undefined,
-  );
-});
+let watching = false;
+
+/**
+ * From the first use of this module in the page (a photo added, the Models screen's card, Train):
+ * turned on (here or in another tab), the photos without a crop are filled in; turned off, the
+ * queue is cancelled.
+ */
+function watchDetectorChoice(): void {
+  if (watching) return;
+  watching = true;
+  onChange((message) => {
+    if (message.type !== 'models-updated') return;
+    void detectorChoice().then(
+      ({ on }) => {
+        if (on && knownOn !== true) void fillDetectorCrops().catch(() => undefined);
+        if (!on) cancelDetectorCrops();
+        knownOn = on;
+      },
+      () => undefined,
+    );
+  });
+}
 
 /**
  * The detector crops as training examples (one per photo, its id and label) for the photos of

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DEFAULT_DETECTOR_CROP } from '../../shared/crop/detector-box.ts';
 import { launchChromium, type Browser } from './chrome.ts';
+import { storeWithCrop } from './crop-heads.ts';
 import { cornerClasses, cornerScene } from './crop-scenes.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { harnessTab } from './tabs.ts';
@@ -42,9 +43,7 @@ beforeAll(async () => {
   headId = trained.report.headId;
   if (trained.report.doc.crop?.method !== 'detector') {
     const json = (await page.evaluate((id) => window.tannerin.headJson(id), headId)) as string;
-    const cropHead = { ...(JSON.parse(json) as Record<string, unknown>), formatVersion: 2, crop: DEFAULT_DETECTOR_CROP };
-    const stored = await page.evaluate((j) => window.tannerin.storeDocument(j, true), JSON.stringify(cropHead));
-    if (!stored.ok) throw new Error(JSON.stringify(stored.error));
+    await storeWithCrop(page, JSON.parse(json) as object, DEFAULT_DETECTOR_CROP);
   }
 }, 240_000);
 
