@@ -385,7 +385,12 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
   let all = false;
   const changed = new Set<string>();
   const off = onChange((msg) => {
-    if (msg.type === 'classes-changed' || msg.type === 'models-updated' || (msg.type === 'examples-changed' && msg.classId === null)) all = true;
+    // The detector turned on or off (here or in another tab): its boxes and the legend come or go.
+    if (msg.type === 'models-updated') {
+      void detectorStatus().then((s) => !!s?.on !== detectorOn && void render(), () => undefined);
+      return;
+    }
+    if (msg.type === 'classes-changed' || (msg.type === 'examples-changed' && msg.classId === null)) all = true;
     else if (msg.type === 'examples-changed' && msg.classId !== null) changed.add(msg.classId);
     else return;
     clearTimeout(timer);
