@@ -27,6 +27,7 @@ import { openTannerinDb, readPhotoBytes, type StoredExampleRecord } from './db.t
 import { encodeJpeg, pixelsOf, pixelsOfBytes } from './embed.ts';
 import { cropPackRef, cropSettingOf, cropsOff, cutCrop, embedWithBox, type ExampleCrop } from './example-crops.ts';
 import { putEmbeddings } from './embedding-packs.ts';
+import { queueDetectorCrop } from './detector-crops.ts';
 import { withExampleTurn } from './pending-views.ts';
 
 /** How one crop job ended: as pending views' ({@link import('./pending-views.ts').ViewsOutcome}). */
@@ -192,6 +193,8 @@ export async function setCropBox(id: string, box: Box | null): Promise<boolean> 
   ]);
   notifyChange({ type: 'examples-changed', classId: record.classId });
   void requeuePendingCrop(id);
+  // The person's box wins for the detector's crop too (made in the background while it is on).
+  void queueDetectorCrop(id);
   return true;
 }
 

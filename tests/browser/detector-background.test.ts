@@ -3,7 +3,8 @@
  * embedded in the background, so they do not slow the moment a photo counts") in Chromium with
  * real IndexedDB: photos taught while the detector is off have none; turning it on fills every
  * photo in without a Train, with progress (done of total, up to all of them); a photo taught while
- * it is on gets its own after it is stored; turning it off cancels what is queued (no failure
+ * it is on gets its own after it is stored; a box the person moves becomes that photo's detector
+ * crop too; turning it off cancels what is queued (no failure
  * recorded). The tensor count is back where it was once the detector is off.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -65,6 +66,16 @@ describe('detector crops in the background', () => {
     const one = [{ name: CLASSES[0] as string, images: classes[0]?.images.slice(3, 4) ?? [] }];
     await page.evaluate((cs) => window.tannerin.teach(cs, { augment: false }), one);
     await expect.poll(withCrops, { timeout: 60_000, interval: 500 }).toEqual({ have: 7, of: 7 });
+
+    // The person moves a photo's box: their box becomes its detector crop too, in the background.
+    const box = { x: 0.1, y: 0.2, width: 0.3, height: 0.4 };
+    const id = await page.evaluate(async (b) => {
+      const t = window.tannerin;
+      const [ex] = await t.listExamples();
+      if (!ex || !(await t.setCropBox(ex.id, b))) throw new Error('no crop to move');
+      return ex.id;
+    }, box);
+    await expect.poll(async () => (await page.evaluate((i) => window.tannerin.detectorCropOf(i), id)).crop, { timeout: 60_000, interval: 500 }).toMatchObject({ byPerson: true, box });
 
     // Off: photos taught get none; turned on and at once off again, the fill is cancelled.
     await page.evaluate(() => window.tannerin.turnDetectorOff());
