@@ -40,6 +40,7 @@ import { detectorChoice, detectorStatus } from './detector.ts';
 import { cropSettingOf } from './example-crops.ts';
 import { readEmbeddings } from './embedding-packs.ts';
 import { withExampleTurn } from './pending-views.ts';
+import { awaitQueuedJobs } from './queued-jobs.ts';
 
 /** A photo's detector crop as its record stores it (module comment). */
 export interface ExampleDetectorCrop {
@@ -184,23 +185,7 @@ export async function completeDetectorCrops(backbone: Backbone, options: { signa
   if (currentBackboneOrNull() !== backbone) return { made: 0 };
   const ids = await missingDetectorCrops();
   if (!ids.length) return { made: 0 };
-  let done = 0;
-  onProgress?.(0, ids.length);
-  const all = Promise.all(ids.map((id) => queueDetectorCrop(id).then(() => onProgress?.(++done, ids.length))));
-  if (signal) {
-    let stop: () => void = () => undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      stop = () => reject(signal.reason as Error);
-      signal.addEventListener('abort', stop, { once: true });
-    });
-    try {
-      await Promise.race([all, aborted]);
-    } finally {
-      signal.removeEventListener('abort', stop);
-    }
-  } else {
-    await all;
-  }
+  await awaitQueuedJobs(ids, queueDetectorCrop, { signal, onProgress });
   return { made: ids.length };
 }
 

@@ -29,6 +29,7 @@ import { cropPackRef, cropSettingOf, cropsOff, cutCrop, embedWithBox, type Examp
 import { putEmbeddings } from './embedding-packs.ts';
 import { queueDetectorCrop } from './detector-crops.ts';
 import { withExampleTurn } from './pending-views.ts';
+import { awaitQueuedJobs } from './queued-jobs.ts';
 
 /** How one crop job ended: as pending views' ({@link import('./pending-views.ts').ViewsOutcome}). */
 export type CropOutcome = 'stored' | 'nothing' | 'skipped' | 'cancelled' | 'failed';
@@ -232,23 +233,7 @@ export async function completePendingCrops(options: CompleteCropsOptions = {}): 
   const makes = !!backbone && !!cropSettingOf(backbone);
   const { pending: ids, off } = makes ? await scanCrops(backbone.ref) : { pending: await db.getAllKeysFromIndex('examples', 'by-crop-pending'), off: new Set<string>() };
   if (!ids.length || !makes) return { photos: ids.length, left: ids.length, off };
-  let done = 0;
-  onProgress?.(0, ids.length);
-  const all = Promise.all(ids.map((id) => queuePendingCrop(id).then(() => onProgress?.(++done, ids.length))));
-  if (signal) {
-    let stop: () => void = () => undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      stop = () => reject(signal.reason as Error);
-      signal.addEventListener('abort', stop, { once: true });
-    });
-    try {
-      await Promise.race([all, aborted]);
-    } finally {
-      signal.removeEventListener('abort', stop);
-    }
-  } else {
-    await all;
-  }
+  await awaitQueuedJobs(ids, queuePendingCrop, { signal, onProgress });
   return { photos: ids.length, left: (await db.getAllKeysFromIndex('examples', 'by-crop-pending')).length, off };
 }
 

@@ -38,6 +38,7 @@ import { currentBackboneOrNull, withBackboneLease } from './current-backbone.ts'
 import { openTannerinDb, readPhotoBytes, type ExampleView, type StoredExampleRecord, type TannerinDb } from './db.ts';
 import { appendEmbeddings } from './embedding-packs.ts';
 import { pixelsOfBytes } from './embed.ts';
+import { awaitQueuedJobs } from './queued-jobs.ts';
 
 /** The Web Lock a job holds while it embeds and stores one photo's views (one photo at a time per origin). */
 export const VIEWS_LOCK = 'tannerin-example-views';
@@ -281,23 +282,7 @@ export async function completePendingViews(options: CompleteViewsOptions = {}): 
   signal?.throwIfAborted();
   const ids = await pendingIds();
   if (!ids.length) return { photos: 0, left: 0 };
-  let done = 0;
-  onProgress?.(0, ids.length);
-  const all = Promise.all(ids.map((id) => queuePendingViews(id).then(() => onProgress?.(++done, ids.length))));
-  if (signal) {
-    let stop: () => void = () => undefined;
-    const aborted = new Promise<never>((_, reject) => {
-      stop = () => reject(signal.reason as Error);
-      signal.addEventListener('abort', stop, { once: true });
-    });
-    try {
-      await Promise.race([all, aborted]);
-    } finally {
-      signal.removeEventListener('abort', stop);
-    }
-  } else {
-    await all;
-  }
+  await awaitQueuedJobs(ids, queuePendingViews, { signal, onProgress });
   return { photos: ids.length, left: (await pendingIds()).length };
 }
 
