@@ -32,16 +32,17 @@ import { cropToBox, type Box } from './box.ts';
 import { featureMapBox, type FeatureMapShape } from './feature-map-box.ts';
 import { detectorCropBox, type Detection } from './detector-box.ts';
 
-/** How a runtime runs one detector: its best detection in a photo, or why it cannot now (e.g. the person has not turned it on). */
-export type DetectorRunner = { detect(pixels: RgbaPixels): Promise<Detection | null> } | { unavailable: string };
+/** How a runtime runs one detector: its best detection in a photo (rejecting with why when it cannot now, e.g. turned off). */
+export interface DetectorRunner {
+  detect(pixels: RgbaPixels): Promise<Detection | null>;
+}
 
 /** The detectors this runtime runs, by the name head documents give them (module comment). */
 const detectorRunners = new Map<string, DetectorRunner>();
 
-/** Registers (or with undefined removes) how this runtime runs detector `id` (module comment). */
-export function setDetectorRunner(id: string, runner: DetectorRunner | undefined): void {
-  if (runner) detectorRunners.set(id, runner);
-  else detectorRunners.delete(id);
+/** Registers how this runtime runs detector `id` (module comment). */
+export function setDetectorRunner(id: string, runner: DetectorRunner): void {
+  detectorRunners.set(id, runner);
 }
 
 /** What the crop step runs on: the backbone's folded graph and its input normalisation. */
@@ -84,13 +85,12 @@ export function featureMapShape(graph: FoldedGraph, layer: string): FeatureMapSh
 /**
  * The box `crop` finds in `pixels` (module comment): for a feature-map crop, one backbone pass up to
  * its layer on the whole photo; for a detector crop, the registered detector's pass (a runtime
- * without it throws {@link cropNotRunHere}; one whose detector is not ready, a `conflict` saying why).
+ * without it throws {@link cropNotRunHere}; a registered one rejects with why when it cannot run now).
  */
 export async function cropBox(pixels: RgbaPixels, crop: HeadCrop, backbone: CropBackbone, where = 'this runtime'): Promise<Box> {
   if (crop.method === 'detector') {
     const runner = detectorRunners.get(crop.detector);
     if (!runner) throw cropNotRunHere(crop, where);
-    if ('unavailable' in runner) throw new TannerinError('conflict', runner.unavailable);
     return detectorCropBox(await runner.detect(pixels), crop, pixels);
   }
   const shape = featureMapShape(backbone.graph, crop.layer);
