@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DEFAULT_FEATURE_MAP_CROP } from '../../shared/head/crop.ts';
 import { launchChromium, type Browser } from './chrome.ts';
-import { storeWithCrop } from './crop-heads.ts';
+import { trainCropHead } from './crop-heads.ts';
 import { cornerClasses, cornerScene } from './crop-scenes.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { harnessTab } from './tabs.ts';
@@ -33,15 +33,7 @@ let headId = '';
 beforeAll(async () => {
   browser = await launchChromium();
   page = await harnessTab(browser, baseUrl);
-  const classes = await cornerClasses(CLASSES, split.train);
-  await page.evaluate((cs) => window.tannerin.teach(cs), classes);
-  const trained = await page.evaluate(() => window.tannerin.trainNow());
-  if (!trained.ok) throw new Error(JSON.stringify(trained.error));
-  headId = trained.report.headId;
-  if (!trained.report.doc.crop) {
-    const json = (await page.evaluate((id) => window.tannerin.headJson(id), headId)) as string;
-    await storeWithCrop(page, JSON.parse(json) as object, DEFAULT_FEATURE_MAP_CROP);
-  }
+  headId = await trainCropHead(page, await cornerClasses(CLASSES, split.train), DEFAULT_FEATURE_MAP_CROP);
 }, 180_000);
 
 afterAll(async () => {

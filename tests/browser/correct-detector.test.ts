@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { DEFAULT_DETECTOR_CROP } from '../../shared/crop/detector-box.ts';
 import { launchChromium, type Browser } from './chrome.ts';
-import { storeWithCrop } from './crop-heads.ts';
+import { trainCropHead } from './crop-heads.ts';
 import { cornerClasses, cornerScene } from './crop-scenes.ts';
 import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { harnessTab } from './tabs.ts';
@@ -36,15 +36,7 @@ beforeAll(async () => {
   page = await harnessTab(browser, baseUrl);
   const on = await page.evaluate(() => window.tannerin.detectorOn());
   if (!on.ok) throw new Error(JSON.stringify(on));
-  const classes = await cornerClasses(CLASSES, split.train);
-  await page.evaluate((cs) => window.tannerin.teach(cs), classes);
-  const trained = await page.evaluate(() => window.tannerin.trainNow());
-  if (!trained.ok) throw new Error(JSON.stringify(trained.error));
-  headId = trained.report.headId;
-  if (trained.report.doc.crop?.method !== 'detector') {
-    const json = (await page.evaluate((id) => window.tannerin.headJson(id), headId)) as string;
-    await storeWithCrop(page, JSON.parse(json) as object, DEFAULT_DETECTOR_CROP);
-  }
+  headId = await trainCropHead(page, await cornerClasses(CLASSES, split.train), DEFAULT_DETECTOR_CROP);
 }, 240_000);
 
 afterAll(async () => {
