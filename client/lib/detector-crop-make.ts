@@ -24,7 +24,7 @@ export function detectorPackRef(backbone: string): string {
 }
 
 /** The box the person set on this record's crop (Teach screen), if they did. */
-export function personBoxOf(record: StoredExampleRecord): Box | undefined {
+export function personBoxOf(record: Pick<StoredExampleRecord, 'crop'>): Box | undefined {
   return record.crop?.byPerson ? record.crop.box : undefined;
 }
 
@@ -33,7 +33,7 @@ export const sameBox = (a: Box | undefined, b: Box | undefined): boolean =>
   a === b || (!!a && !!b && a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height);
 
 /** Whether `record`'s detector crop is missing or stale for this backbone and detector (`<id>@<version>`). */
-export function needsDetectorCrop(record: StoredExampleRecord, backbone: string, detector: string): boolean {
+export function needsDetectorCrop(record: Pick<StoredExampleRecord, 'crop' | 'detectorCrop'>, backbone: string, detector: string): boolean {
   const d = record.detectorCrop;
   if (!d || d.backbone !== backbone || d.detector !== detector) return true;
   const person = personBoxOf(record);

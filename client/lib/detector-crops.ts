@@ -132,12 +132,37 @@ async function runJob(job: DetectorJob): Promise<DetectorCropOutcome> {
   });
 }
 
+/** What one read of the example records says about their detector crops on a backbone (Train's one scan: {@link completeDetectorCrops}, then {@link detectorCropExamples}). */
+export interface DetectorCropScan {
+  /** `<backbone id>@<version>` (one that makes crops). */
+  backbone: string;
+  /** `<id>@<version>` of the detector, on when read. */
+  detector: string;
+  /** Each example's detector crop and crop as read (only these fields: the photos are not held). */
+  records: ReadonlyMap<string, CropFields>;
+  /** The ids whose detector crop was missing or stale then: queued, and read again by {@link detectorCropExamples}. */
+  missing: readonly string[];
+}
+
+type CropFields = Pick<StoredExampleRecord, 'crop' | 'detectorCrop'>;
+
+/** One read of the example records: which photos' detector crops are missing or stale on `backbone` (null when the detector is off or the backbone makes no crops). */
+async function scanDetectorCrops(backbone: Backbone | null): Promise<DetectorCropScan | null> {
+  const status = await detectorStatus().catch(() => null);
+  if (!status?.on || !backbone || !cropSettingOf(backbone)) return null;
+  const all = await (await openTannerinDb()).getAll('examples');
+  const records = new Map<string, CropFields>();
+  const missing: string[] = [];
+  for (const r of all) {
+    records.set(r.id, { ...(r.crop ? { crop: r.crop } : {}), ...(r.detectorCrop ? { detectorCrop: r.detectorCrop } : {}) });
+    if (needsDetectorCrop(r, backbone.ref, status.ref)) missing.push(r.id);
+  }
+  return { backbone: backbone.ref, detector: status.ref, records, missing };
+}
+
 /** The ids of the examples whose detector crop is missing or stale on the loaded backbone (none when the detector is off or the backbone makes no crops). */
-async function missingDetectorCrops(): Promise<string[]> {
-  const [status, backbone] = [await detectorStatus().catch(() => null), currentBackboneOrNull()];
-  if (!status?.on || !backbone || !cropSettingOf(backbone)) return [];
-  const records = await (await openTannerinDb()).getAll('examples');
-  return records.filter((r) => needsDetectorCrop(r, backbone.ref, status.ref)).map((r) => r.id);
+async function missingDetectorCrops(): Promise<readonly string[]> {
+  return (await scanDetectorCrops(currentBackboneOrNull()))?.missing ?? [];
 }
 
 /**
@@ -177,16 +202,21 @@ export function onDetectorCropsProgress(listener: (done: number, total: number) 
  * Makes the detector crop of every example that lacks an up-to-date one (module comment; Train
  * calls it), through the background's queue, with progress (done, total); (0, total) first.
  * Nothing when the detector is off or `backbone` is not the loaded one making crops. Resolves with
- * how many were to make; abort stops the wait (the crops keep coming in the background).
+ * how many were to make and the scan of the records that found them (null: detector off or no
+ * crops here), which Train passes to {@link detectorCropExamples} so the records are read once;
+ * abort stops the wait (the crops keep coming in the background).
  */
-export async function completeDetectorCrops(backbone: Backbone, options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {}): Promise<{ made: number }> {
+export async function completeDetectorCrops(
+  backbone: Backbone,
+  options: { signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},
+): Promise<{ made: number; scan: DetectorCropScan | null }> {
   const { signal, onProgress } = options;
   signal?.throwIfAborted();
-  if (currentBackboneOrNull() !== backbone) return { made: 0 };
-  const ids = await missingDetectorCrops();
-  if (!ids.length) return { made: 0 };
-  await awaitQueuedJobs(ids, queueDetectorCrop, { signal, onProgress });
-  return { made: ids.length };
+  if (currentBackboneOrNull() !== backbone) return { made: 0, scan: null };
+  const scan = await scanDetectorCrops(backbone);
+  if (!scan?.missing.length) return { made: 0, scan };
+  await awaitQueuedJobs(scan.missing, queueDetectorCrop, { signal, onProgress });
+  return { made: scan.missing.length, scan };
 }
 
 let knownOn: boolean | null = null;
@@ -217,15 +247,28 @@ function watchDetectorChoice(): void {
  * The detector crops as training examples (one per photo, its id and label) for the photos of
  * `examples` (the whole frames' training set on `backbone`; a photo whose crop the person turned
  * off gives its whole frame), with the setting they were cut with; null unless the detector is on
- * and every photo has an up-to-date detector crop there.
+ * and every photo has an up-to-date detector crop there. `scan`: Train's read of the records
+ * ({@link completeDetectorCrops}), so only the photos it found missing are read again (a change
+ * to another photo's box while Train runs counts from the next Train); null: the detector was off
+ * then. Without it the records are read here.
  */
-export async function detectorCropExamples(backbone: Backbone, examples: readonly Example[]): Promise<{ setting: DetectorCrop; cropExamples: Example[] } | null> {
+export async function detectorCropExamples(
+  backbone: Backbone,
+  examples: readonly Example[],
+  scan?: DetectorCropScan | null,
+): Promise<{ setting: DetectorCrop; cropExamples: Example[] } | null> {
+  if (scan === null || (scan && scan.backbone !== backbone.ref)) return null;
   const status = await detectorStatus().catch(() => null);
-  if (!status?.on || !cropSettingOf(backbone)) return null;
+  if (!status?.on || !cropSettingOf(backbone) || (scan && scan.detector !== status.ref)) return null;
   const db = await openTannerinDb();
   const tx = db.transaction(['examples', 'embeddingPacks']);
-  const [crops, records] = await Promise.all([readEmbeddings(tx.objectStore('embeddingPacks'), detectorPackRef(backbone.ref)), tx.objectStore('examples').getAll()]);
-  const byId = new Map(records.map((r) => [r.id, r]));
+  const store = tx.objectStore('examples');
+  const [crops, records] = await Promise.all([
+    readEmbeddings(tx.objectStore('embeddingPacks'), detectorPackRef(backbone.ref)),
+    scan ? Promise.all(scan.missing.map((id) => store.get(id))) : store.getAll(),
+  ]);
+  const byId = new Map<string, CropFields>(scan?.records);
+  for (const r of records) if (r) byId.set(r.id, r);
   const out: Example[] = [];
   let setting: DetectorCrop | undefined;
   for (const e of examples) {

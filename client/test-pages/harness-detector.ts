@@ -5,7 +5,7 @@
  */
 import * as lib from '../lib/internal.ts';
 import { detectorPackRef } from '../lib/detector-crop-make.ts';
-import { detectorCropsProgress, detectorCropsSettled, fillDetectorCrops, onDetectorCropsProgress } from '../lib/detector-crops.ts';
+import { completeDetectorCrops, detectorCropExamples, detectorCropsProgress, detectorCropsSettled, fillDetectorCrops, onDetectorCropsProgress } from '../lib/detector-crops.ts';
 import * as tf from '@tensorflow/tfjs-core';
 import { blobOf, errorData, median, type ImageArg } from './harness-data.ts';
 
@@ -80,9 +80,46 @@ export const detectorHelpers = {
   },
   /** The progress events recorded since {@link watchDetectorCrops}. */
   detectorCropsSeen: (): [number, number][] => [...progressSeen],
+  /**
+   * Train's two detector-crop steps as Train makes them on the loaded backbone (completeDetectorCrops,
+   * then detectorCropExamples with its scan, or with none: `scan: false`), counting the reads of the
+   * example records they make; the crop examples as data, their time.
+   */
+  async detectorCropSteps(options: { scan?: boolean } = {}) {
+    const backbone = lib.currentBackbone();
+    const { examples } = await lib.trainingSet(backbone.ref);
+    const reads = { getAll: 0, cursor: 0, get: 0 };
+    const t0 = performance.now();
+    const detected = await countingExampleReads(reads, async () => {
+      const { made, scan } = await completeDetectorCrops(backbone);
+      return { made, crops: await detectorCropExamples(backbone, examples, options.scan === false ? undefined : scan) };
+    });
+    const ms = performance.now() - t0;
+    const crops = detected.crops && { setting: detected.crops.setting, examples: detected.crops.cropExamples.map((e) => ({ photoId: e.photoId, label: e.label, embedding: Array.from(e.embedding) })) };
+    return { made: detected.made, crops, reads, ms };
+  },
   /** The live tensors in this page. */
   numTensors: () => tf.memory().numTensors,
 };
 
 const progressSeen: [number, number][] = [];
 let offProgress: (() => void) | undefined;
+
+/** Runs `job` counting its reads of the `examples` store into `reads` (getAll, openCursor, get on the store; nothing else should run meanwhile). */
+async function countingExampleReads<T>(reads: { getAll: number; cursor: number; get: number }, job: () => Promise<T>): Promise<T> {
+  const proto = IDBObjectStore.prototype;
+  const saved = { getAll: proto.getAll, openCursor: proto.openCursor, get: proto.get };
+  const counted = <A extends unknown[], R>(name: keyof typeof reads, original: (this: IDBObjectStore, ...args: A) => R) =>
+    function (this: IDBObjectStore, ...args: A): R {
+      if (this.name === 'examples') reads[name]++;
+      return original.apply(this, args);
+    };
+  proto.getAll = counted('getAll', saved.getAll);
+  proto.openCursor = counted('cursor', saved.openCursor);
+  proto.get = counted('get', saved.get);
+  try {
+    return await job();
+  } finally {
+    Object.assign(proto, saved);
+  }
+}
