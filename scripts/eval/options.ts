@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgsOrUsage, UsageError } from '../cli/usage.ts';
 import { installedManifest } from '../cli/runtime.ts';
 import { servedBackbones } from '../../shared/model/manifest.ts';
-import type { AskRules, AskWeights } from '../../shared/learn/ask.ts';
+import { TARGET_SCORES, type AskRules, type AskWeights } from '../../shared/learn/ask.ts';
 import { CROP_METHODS, type CropMethod, type CropSettings } from './clutter-protocol.ts';
 import type { SceneDesign } from './clutter.ts';
 import { APP_LEVERS, DEFAULT_RECIPES, FINE_TUNING_RECIPES, PAIR_RECIPES, RECIPES, type Recipe } from './recipes.ts';
@@ -105,7 +105,8 @@ const USAGE = `Usage: npm run eval -- [options]
                       balance) for measuring another choice; needs --out
   --ask-rules NAME=X,...  chooseToAsk's rules for measuring another choice
                       (classSlack, balanceUntil, typicalUntil, targetUntil: numbers >= 0 or
-                      Infinity; shared/learn/ask.ts); needs --out
+                      Infinity; targetBy: score, probability, similarity,
+                      probabilityDensity; shared/learn/ask.ts); needs --out
   --out FILE          where the figures are merged (default bench/eval.json)
   --cache-dir DIR     where embeddings are cached (default .cache/eval)
   --no-cache          neither read nor write the embeddings cached on disk
@@ -241,12 +242,18 @@ export function readOptions(): {
   }
   let askRules: AskRules | undefined;
   if (values['ask-rules'] !== undefined) {
-    const rules: Record<string, number> = {};
+    const rules: AskRules = {};
     for (const part of values['ask-rules'].split(',')) {
       const [name = '', text = ''] = part.split('=');
+      if (name === 'targetBy') {
+        const by = TARGET_SCORES.find((t) => t === text);
+        if (by === undefined) throw new UsageError(`--ask-rules targetBy takes ${TARGET_SCORES.join(', ')}, got ${text}`, USAGE);
+        rules.targetBy = by;
+        continue;
+      }
       const x = Number(text);
       if (!(['classSlack', 'balanceUntil', 'typicalUntil', 'targetUntil'].includes(name) && x >= 0)) throw new UsageError(`--ask-rules takes classSlack, balanceUntil, typicalUntil, targetUntil = a number >= 0, got ${part}`, USAGE);
-      rules[name] = x;
+      rules[name as 'classSlack' | 'balanceUntil' | 'typicalUntil' | 'targetUntil'] = x;
     }
     if (values.out === undefined) throw new UsageError('--ask-rules measures another choice than the app\'s: give --out, so bench/eval.json keeps the app\'s figures', USAGE);
     askRules = rules;

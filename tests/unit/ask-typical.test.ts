@@ -3,10 +3,11 @@
  * on made-up pools of well-separated clusters it asks about one photo per cluster without labels,
  * the largest clusters first, each time the cluster's most typical photo; it never picks a
  * near-duplicate; it is deterministic and independent of the input order; and it hands over to the
- * score once the labels reach `typicalUntil` a class.
+ * score once the labels reach `typicalUntil` a class. Its class-targeted choice (`targetUntil`) asks, for
+ * the class with the fewest labels, about the photo best by `targetBy`.
  */
 import { describe, expect, it } from 'vitest';
-import { chooseToAsk, DUPLICATE_COSINE, type AskCandidate } from '../../shared/learn/ask.ts';
+import { chooseToAsk, DUPLICATE_COSINE, type AskCandidate, type TargetScore } from '../../shared/learn/ask.ts';
 import { kMeans } from '../../shared/learn/ask-typical.ts';
 import { mulberry32, shuffle } from '../../shared/util/random.ts';
 import { cosine, direction, near } from './ask-fixtures.ts';
@@ -122,6 +123,36 @@ describe('chooseToAsk, class-targeted', () => {
     expect(chooseToAsk(pool, even).map((c) => c.id)).toEqual(['p6', 'p7', 'p8']);
     expect(chooseToAsk(pool, { ...even, targetUntil: 1 })).toEqual(chooseToAsk(pool, { ...even, targetUntil: 0 }));
     expect(chooseToAsk(pool, { ...even, targetUntil: 1 }).map((c) => c.id)).not.toEqual(['p6', 'p7', 'p8']);
+  });
+
+  it('maximises for the targeted class what targetBy names', () => {
+    const random = mulberry32(16);
+    const a = direction(random);
+    const b = direction(random);
+    const c = direction(random);
+    const labeled = [a, b, c, near(a, 0.5, random), near(b, 0.5, random)];
+    const p = (p2: number): number[] => [1 - p2 - 0.1, 0.1, p2];
+    // Class 2 has the fewest labels (1). near2: close to its labelled photo but the model doubts it;
+    // likely2: the model's surest of class 2, far from every photo; dense: as sure, with 4 neighbours
+    // close by (less sure of class 2), so the pool's densest candidate.
+    const hub = direction(random);
+    const pool: AskCandidate[] = [
+      { id: 'dense', embedding: near(hub, 0.2, random), probabilities: p(0.7) },
+      { id: 'likely2', embedding: direction(random), probabilities: p(0.7) },
+      { id: 'near2', embedding: near(c, 0.7, random), probabilities: p(0.2) },
+      ...Array.from({ length: 4 }, (_, i) => ({ id: `hub${i}`, embedding: near(hub, 0.3, random), probabilities: p(0.1) })),
+    ];
+    const options = { count: 1, labeled, labeledClasses: [0, 1, 2, 0, 1], targetUntil: 2 };
+    expect(cosine(pool[2]?.embedding as Float32Array, c)).toBeLessThan(DUPLICATE_COSINE);
+    const pick = (targetBy: TargetScore): string | undefined => chooseToAsk(pool, { ...options, targetBy })[0]?.id;
+    expect(pick('similarity')).toBe('near2');
+    expect(pick('probabilityDensity')).toBe('dense');
+    // Probability alone ties dense and likely2: the smaller id.
+    expect(pick('probability')).toBe('dense');
+    expect(chooseToAsk(shuffle(pool, mulberry32(17)), { ...options, targetBy: 'probability' })[0]?.id).toBe('dense');
+    // The default is the score (probability x novelty x density).
+    expect(chooseToAsk(pool, options)).toEqual(chooseToAsk(pool, { ...options, targetBy: 'score' }));
+    expect(() => chooseToAsk(pool, { ...options, targetBy: 'nearest' as TargetScore })).toThrow(/targetBy must be one of/);
   });
 });
 

@@ -16,4 +16,11 @@ describe('npm run eval options', () => {
     process.argv = ['node', 'main.ts'];
     expect(readOptions().outFile).toBe(join(ROOT, 'bench', 'eval.json'));
   });
+
+  it('reads --ask-rules: numbers, and targetBy by name', () => {
+    process.argv = ['node', 'main.ts', '--asked', '--ask-rules', 'targetUntil=3,targetBy=similarity,classSlack=Infinity', '--out', 'x.json'];
+    expect(readOptions().askRules).toEqual({ targetUntil: 3, targetBy: 'similarity', classSlack: Infinity });
+    process.argv = ['node', 'main.ts', '--asked', '--ask-rules', 'targetBy=nearest', '--out', 'x.json'];
+    expect(() => readOptions()).toThrow(/targetBy takes score, probability, similarity, probabilityDensity/);
+  });
 });
