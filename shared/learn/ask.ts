@@ -220,7 +220,7 @@ export const TARGET_UNTIL = 0;
  * probabilityDensity +4.2 [-2.2, +10.6]. None beat the default (the rule), so none ran on
  * Fashion-MNIST or the confirmation data. What they showed: the default's choices are mostly photos
  * the model guesses wrong (its guess right for 4-17 of 40 a seed), yet they teach more than the
- * photos surest of a short class, which spread the labels evenly (at least 3 a class on 3 seeds,
+ * photos surest of a short class, which spread the labels evenly (at least 3 a class on 4 seeds,
  * so Train fits LDA) and scored no better than random.
  */
 export const TARGET_BY: TargetScore = 'score';
