@@ -10,8 +10,9 @@
  * again on every photo for the epoch count they chose (`refitAll`, +1 to +3 accuracy points at
  * 5-10 photos a class in scripts/eval/main.ts), and the judged twin is kept in the head's state so the
  * next training can still compare against it fairly. A head that crops is that previous head too,
- * but judged as it predicts, on its own crops, in the crop step (shared/learn/crop-choice.ts), not
- * on whole frames; not compared when no crop step runs (e.g. kNN won on whole frames).
+ * but judged as it predicts, on its own crops (shared/learn/crop-previous.ts), not on whole frames:
+ * in the crop step (shared/learn/crop-choice.ts), or alone when none runs (e.g. kNN won on whole
+ * frames), and kept when a model that does not crop cannot be compared with it fairly.
  *
  * Augmented views still pending (client/lib/pending-views.ts: photos added moments ago, or left by a
  * page closed midway) are finished first, with progress (`onViewsProgress`), and then Train trains
@@ -56,7 +57,8 @@ import { trainingSet } from './examples.ts';
 import { completePendingViews } from './pending-views.ts';
 import { completePendingCrops } from './pending-crops.ts';
 import { cropExamples, cropSettingOf } from './example-crops.ts';
-import { tryCrops, type CropCandidate, type CropJudgement } from '../../shared/learn/crop-choice.ts';
+import { judgePreviousCropAlone, tryCrops, type CropCandidate, type CropJudgement } from '../../shared/learn/crop-choice.ts';
+import { previousCropHead } from './previous-crop.ts';
 import { completeDetectorCrops, detectorCropExamples } from './detector-crops.ts';
 import { reembedExamples } from './reembed.ts';
 import { retrainOnTail, type TailRetraining } from './retrain-tail.ts';
@@ -131,7 +133,8 @@ export interface TrainReport {
   /**
    * The photos' crops tried against the whole frame on the same held-out photos
    * (shared/learn/crop-choice.ts): kept or not, and why in words. Absent when not tried (a backbone
-   * without crops, a photo without its crop, cross-validation, a correction's retraining).
+   * without crops, a photo without its crop, cross-validation, a correction's retraining), unless a
+   * stored crop head was judged alone (`notTried`: Train retraining a crop head).
    */
   crop?: CropJudgement;
   split: { method: Split['method']; folds: number; trainPhotos: number; heldOutPhotos: number };
@@ -271,18 +274,20 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   // And the detector's crops, when the person turned "find the object first" on: judged alike.
   const detected = setting ? await detectorCropExamples(backbone, set.examples) : null;
   const candidates: CropCandidate[] = [...(setting && crops ? [{ setting, cropExamples: crops }] : []), ...(detected ? [detected] : [])];
-  const previousCrop = previous?.crop && !onCrop ? previousHead : undefined;
+  const previousCrop = previous?.crop && !onCrop && previousHead ? await previousCropHead(backbone, previousHead, set.examples, cropsOff ?? new Set(), candidates) : undefined;
   const tried = candidates.length ? await tryCrops({ whole, wholeExamples: set.examples, candidates, options: common, ...(previousCrop ? { previous: previousCrop } : {}) }) : null;
   const chosen = tried?.judgement.kept ? tried.crop : whole;
   const { training: result, testTimeAugmentation } = chosen;
-  const crop = tried?.judgement;
-  // The previous crop head stays when the crop step found the new model not significantly better.
+  // No crop step ran (cross-validation, kNN won on whole frames, no candidate): Train judges a
+  // stored crop head alone, never replaces it unjudged (shared/learn/crop-previous.ts).
+  const crop = tried?.judgement ?? (previousCrop && mode.waitForViews ? await judgePreviousCropAlone({ whole, wholeExamples: set.examples, previous: previousCrop, options: common }) : undefined);
+  // The previous crop head stays when it was judged not significantly worse, or could not be judged fairly.
   const outcome: TrainOutcome = crop?.previous?.kept ? 'kept-previous' : chosen.outcome;
   const guard: GuardResult = previousCrop
     ? {
         ...chosen.guard,
         reasons: [
-          `The previous head predicts crops: ${crop?.previous ? 'judged on its own crops in the crop step' : 'not compared (no crop step ran)'}, not on whole frames.`,
+          `The previous head predicts crops: ${!crop?.previous ? 'not compared (no crop step ran)' : crop.notTried ? 'judged on its own crops (no crop step ran)' : 'judged on its own crops in the crop step'}, not on whole frames.`,
           ...chosen.guard.reasons,
         ],
       }

@@ -23,26 +23,24 @@
  *
  * A stored crop head that this training would replace (`previous`, Train retraining a head kept
  * with a crop) is the guard's incumbent, as any previous head (./guard.ts), but it predicts crops:
- * the whole-frame guard does not score it (on whole frames it is not the model in use), and here it
- * is judged as it predicts, on the held-out photos' crops cut with its own setting, paired with the
- * model Train would store (the kept crop head on its crops, else the whole-frame head as it
- * predicts). That model replaces it only when it got more held-out photos right AND McNemar p <
- * 0.05; otherwise the previous crop head stays (`previous.kept`). Not compared (and so replaced, as
- * the guard does with a previous head it cannot judge) when its judged twin trained on a held-out
- * photo, it runs on another backbone, it lacks a class of a held-out photo, or no candidate cuts
- * its crops.
+ * the whole-frame guard does not score it (on whole frames it is not the model in use); it is
+ * judged as it predicts, on the held-out photos' crops cut with its own setting, paired with the
+ * model Train would store (./crop-previous.ts has the rule: replaced only on evidence, kept when a
+ * model that does not crop could not be compared with it fairly). Here when the crop step runs;
+ * {@link judgePreviousCropAlone} when it does not (cross-validation, kNN won on whole frames, no
+ * candidate), so a crop head is never replaced unjudged by Train.
  *
  * Pure learning code: no storage; additive to ./train-app.ts (`trainAndGuard` is called as is).
  */
 import { sameHeadCrop, type HeadCrop } from '../head/crop.ts';
 import { withHeadCrop, type HeadDocument } from '../head/document.ts';
-import { meanProbabilities } from '../head/tta.ts';
-import type { BackboneManifest } from '../model/manifest.ts';
-import { argMax, loadPredictor } from '../predict/predictor.ts';
+import { cropMethodName, judgePreviousCrop, pct, topLabels, wholeFrameRight, type PreviousCropHead, type PreviousCropJudgement } from './crop-previous.ts';
 import type { Example } from './examples.ts';
 import { SIGNIFICANCE } from './guard.ts';
 import { mcnemarExact } from './metrics.ts';
-import { trainAndGuard, type PreviousHead, type TrainAndGuardOptions, type TrainAndGuardResult } from './train-app.ts';
+import { trainAndGuard, type TrainAndGuardOptions, type TrainAndGuardResult } from './train-app.ts';
+
+export { cropMethodName, type PreviousCropHead, type PreviousCropJudgement } from './crop-previous.ts';
 
 /** How the crop head did against the whole-frame head on the held-out photos. */
 export interface CropJudgement {
@@ -62,20 +60,12 @@ export interface CropJudgement {
   tried?: CropTried[];
   /** The stored crop head this training would replace, judged on its crops (module comment). */
   previous?: PreviousCropJudgement;
-}
-
-/** The previous crop head against the model Train would store, on the same held-out photos. */
-export interface PreviousCropJudgement {
-  /** Whether it stays (the new model was not significantly better, or it was not compared: false). */
-  kept: boolean;
-  /** Held-out photos it got right on its crops; null when not compared (`words` says why). */
-  correct: number | null;
-  /** Held-out photos the model Train would store got right, as it predicts. */
-  correctNew: number;
-  /** Exact McNemar two-sided p-value of the two (1 when not compared). */
-  p: number;
-  /** Plain words for the Train screen. */
-  words: string;
+  /**
+   * Set when no crop step ran ({@link judgePreviousCropAlone}): nothing new was cropped; the
+   * judgement is the previous crop head's (`correctCrop`: right on its crops, `correctWhole`: the
+   * new model's, on the `n` photos compared; `previous` has the rest).
+   */
+  notTried?: true;
 }
 
 /** One crop method's result when several were tried: its setting, photos right, p and whether it passed the rule. */
@@ -90,13 +80,6 @@ export interface CropTried {
 export interface CropCandidate {
   setting: HeadCrop;
   cropExamples: readonly Example[];
-}
-
-const pct = (right: number, n: number): string => `${Math.round((100 * right) / Math.max(1, n))}%`;
-
-/** How the words name a crop method. */
-export function cropMethodName(setting: HeadCrop): string {
-  return setting.method === 'detector' ? 'the object detector' : "the image model's own map";
 }
 
 /** The sentence the app shows for a judgement (module comment); the previous crop head's, if judged, after it. */
@@ -127,20 +110,6 @@ function stepWords(j: Omit<CropJudgement, 'words'>): string {
     : `Finding the object first did not help (${crop} vs ${whole}), kept the whole photo.`;
 }
 
-/** Top-1 labels of `doc` for each held-out photo: its inputs' probabilities averaged (one input: as is). */
-async function topLabels(doc: HeadDocument, backbone: BackboneManifest, perPhoto: readonly (readonly Float32Array[])[]): Promise<string[]> {
-  const head = await loadPredictor(doc, { manifest: backbone });
-  try {
-    const rows = await head.probabilities(perPhoto.flat().map((embedding) => ({ embedding })));
-    let at = 0;
-    return perPhoto.map((inputs) => {
-      return doc.classes[argMax(meanProbabilities(rows.slice(at, (at += inputs.length))))] as string;
-    });
-  } finally {
-    head.dispose();
-  }
-}
-
 /**
  * Trains a head on `cropExamples` (one crop per photo, the same photo ids and labels as the whole
  * frames' examples) with the whole-frame training's options, and judges it against `whole` on the
@@ -169,8 +138,11 @@ export async function tryCrops(input: {
   wholeExamples: readonly Example[];
   candidates: readonly CropCandidate[];
   options: TrainAndGuardOptions;
-  /** The stored crop head this training would replace (module comment); judged in `judgement.previous`. */
-  previous?: PreviousHead;
+  /**
+   * The stored crop head this training would replace (module comment); judged in
+   * `judgement.previous` on the crops of the candidate with its setting, else on its `crops`.
+   */
+  previous?: PreviousCropHead;
 }): Promise<{ judgement: CropJudgement; crop: TrainAndGuardResult } | null> {
   const { whole } = input;
   const heldOut = whole.training.split.folds[0]?.validation ?? [];
@@ -178,15 +150,7 @@ export async function tryCrops(input: {
   // Not the whole frame's progress (the crops' training is extra), previous head or warm start.
   const { previous: _p, initial: _i, onProgress: _o, ...options } = input.options;
 
-  const label = new Map(input.wholeExamples.map((e) => [e.photoId, e.label]));
-  const originals = new Map(input.wholeExamples.filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding]));
-  const viewsOf = new Map<string, Float32Array[]>();
-  for (const e of input.wholeExamples) if (e.augmented) viewsOf.set(e.photoId, [...(viewsOf.get(e.photoId) ?? []), e.embedding]);
-  const wholeDoc = whole.training.heldOutDoc ?? whole.training.doc;
-  const tta = wholeDoc.testTimeAugmentation;
-  const wholeInputs = heldOut.map((id) => [originals.get(id) as Float32Array, ...(tta ? (viewsOf.get(id) ?? []).slice(0, tta.views) : [])]);
-  const wholeTop = await topLabels(wholeDoc, input.options.backbone, wholeInputs);
-  const wholeRight = heldOut.map((id, i) => wholeTop[i] === label.get(id));
+  const { label, right: wholeRight } = await wholeFrameRight(whole, input.wholeExamples, input.options.backbone);
   const correctWhole = wholeRight.filter(Boolean).length;
   const alpha = SIGNIFICANCE / input.candidates.length;
 
@@ -218,8 +182,13 @@ export async function tryCrops(input: {
   };
   if (input.previous) {
     // Paired with what Train would store: the kept crop head on its crops, else the whole frame.
-    const newRight = chosen.tried.passed ? chosen.right : wholeRight;
-    base.previous = await judgePreviousCrop(input.previous, { heldOut, label, newRight, candidates: input.candidates, whole: whole.training.doc, backbone: input.options.backbone });
+    const { previous } = input;
+    const own = previous.doc.crop && input.candidates.find((c) => sameHeadCrop(c.setting, previous.doc.crop as HeadCrop));
+    const crops = own ? new Map(own.cropExamples.filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding])) : previous.crops;
+    base.previous = await judgePreviousCrop(
+      { ...previous, ...(crops ? { crops } : {}) },
+      { heldOut, label, newRight: chosen.tried.passed ? chosen.right : wholeRight, newCrops: chosen.tried.passed, classes: input.options.classes, backbone: input.options.backbone, backboneRef: whole.training.doc.backbone },
+    );
   }
   const judgement: CropJudgement = { ...base, words: cropWords(base) };
   if (judgement.kept) {
@@ -231,37 +200,29 @@ export async function tryCrops(input: {
 }
 
 /**
- * The previous crop head against the model Train would store (`newRight`: which held-out photos it
- * gets right), on the held-out photos' crops cut with the head's own setting (module comment).
+ * The previous crop head judged when Train's crop step did not run ({@link tryCrops} gave null:
+ * cross-validation, kNN won on whole frames, no candidate), against the whole-frame training's
+ * model as it predicts (kNN or the head), by ./crop-previous.ts's rule for a model that does not
+ * crop: replaced only on evidence on the held-out photos it did not train on, else kept. As a
+ * judgement the app shows like the crop step's (`notTried`).
  */
-async function judgePreviousCrop(
-  previous: PreviousHead,
-  on: { heldOut: readonly string[]; label: ReadonlyMap<string, string>; newRight: readonly boolean[]; candidates: readonly CropCandidate[]; whole: HeadDocument; backbone: BackboneManifest },
-): Promise<PreviousCropJudgement> {
-  const correctNew = on.newRight.filter(Boolean).length;
-  const notCompared = (why: string): PreviousCropJudgement => ({ kept: false, correct: null, correctNew, p: 1, words: `The previous model (it finds the object first) ${why}: not compared, replaced.` });
-  const setting = previous.doc.crop;
-  if (!setting) throw new Error(`head ${previous.doc.id} has no crop`);
-  // As the guard: a refitted head is judged through its twin trained without the held-out photos.
-  const doc = previous.judged?.doc ?? previous.doc;
-  const held = new Set(on.heldOut);
-  const seen = (previous.judged?.trainedOn ?? previous.trainedOn ?? []).filter((id) => held.has(id)).length;
-  if (previous.doc.backbone !== on.whole.backbone) return notCompared(`runs on backbone ${previous.doc.backbone}, not ${on.whole.backbone}`);
-  if (seen > 0) return notCompared(`trained on ${seen} of the ${held.size} practice photos`);
-  const missing = [...new Set(on.heldOut.map((id) => on.label.get(id) as string))].filter((l) => !doc.classes.includes(l));
-  if (missing.length) return notCompared(`has no class for ${missing.join(', ')}`);
-  const candidate = on.candidates.find((c) => sameHeadCrop(c.setting, setting));
-  const cropOf = new Map((candidate?.cropExamples ?? []).filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding]));
-  if (!candidate || on.heldOut.some((id) => !cropOf.has(id))) return notCompared(`cuts its crops with ${cropMethodName(setting)} as this training does not`);
-  const top = await topLabels(doc, on.backbone, on.heldOut.map((id) => [cropOf.get(id) as Float32Array]));
-  const right = on.heldOut.map((id, i) => top[i] === on.label.get(id));
-  const correct = right.filter(Boolean).length;
-  const { p } = mcnemarExact([...on.newRight], right);
-  // The guard's rule for an incumbent: replaced only by more right and p < 0.05.
-  const kept = !(correctNew > correct && p < SIGNIFICANCE);
-  const n = on.heldOut.length;
-  const words = kept
-    ? `Your previous model (it finds the object first) stays: ${pct(correct, n)} on its crops vs ${pct(correctNew, n)} for the new one${correctNew > correct ? ' (could be chance)' : ''}.`
-    : `The new model replaces your previous one (it found the object first): ${pct(correctNew, n)} vs ${pct(correct, n)} on its crops.`;
-  return { kept, correct, correctNew, p, words };
+export async function judgePreviousCropAlone(input: {
+  whole: TrainAndGuardResult;
+  wholeExamples: readonly Example[];
+  previous: PreviousCropHead;
+  options: TrainAndGuardOptions;
+}): Promise<CropJudgement> {
+  const setting = input.previous.doc.crop;
+  if (!setting) throw new Error(`head ${input.previous.doc.id} has no crop`);
+  const { heldOut, label, right } = await wholeFrameRight(input.whole, input.wholeExamples, input.options.backbone);
+  const previous = await judgePreviousCrop(input.previous, {
+    heldOut,
+    label,
+    newRight: right,
+    newCrops: false,
+    classes: input.options.classes,
+    backbone: input.options.backbone,
+    backboneRef: input.whole.training.doc.backbone,
+  });
+  return { kept: previous.kept, setting: { ...setting }, n: previous.n, correctCrop: previous.correct ?? 0, correctWhole: previous.correctNew, p: previous.p, previous, words: previous.words, notTried: true };
 }
