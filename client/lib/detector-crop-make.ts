@@ -11,7 +11,7 @@ import type { Backbone } from '../../shared/model/backbone.ts';
 import { notifyChange } from './changes.ts';
 import { openTannerinDb, readPhotoBytes, type StoredExampleRecord } from './db.ts';
 import type { ExampleDetectorCrop } from './detector-crops.ts';
-import { detectBox, detectorStatus } from './detector.ts';
+import { activeDetectorRef, detectBox } from './detector.ts';
 import { pixelsOf, pixelsOfBytes } from './embed.ts';
 import { putEmbeddings } from './embedding-packs.ts';
 import { cropSettingOf, cutCrop } from './example-crops.ts';
@@ -99,9 +99,9 @@ export async function storePredictedDetectorCrop(id: string, prediction: Predict
   if (crop?.method !== 'detector' || !cropEmbedding || head.kind !== 'personal' || head.backbone !== backbone.ref || !cropSettingOf(backbone)) return false;
   const setting = (await getHead(head.id))?.crop;
   if (setting?.method !== 'detector' || !sameHeadCrop(setting, DEFAULT_DETECTOR_CROP)) return false;
-  const status = await detectorStatus().catch(() => null);
-  if (!status?.on) return false;
-  const made: ExampleDetectorCrop = { setting: { ...setting }, detector: status.ref, backbone: backbone.ref, box: { ...crop.box }, score: null };
+  const detector = await activeDetectorRef().catch(() => null);
+  if (!detector) return false;
+  const made: ExampleDetectorCrop = { setting: { ...setting }, detector, backbone: backbone.ref, box: { ...crop.box }, score: null };
   // A new record: the person has not moved its box (if they did meanwhile, their box wins).
   return storeDetectorCrop(id, { crop: made, embedding: cropEmbedding }, (now) => !personBoxOf(now));
 }

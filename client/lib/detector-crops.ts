@@ -32,11 +32,10 @@ import type { DetectorCrop } from '../../shared/head/crop.ts';
 import type { Example } from '../../shared/learn/examples.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { yieldToEventLoop } from '../../shared/util/yield.ts';
-import { onChange } from './changes.ts';
 import { currentBackboneOrNull, withBackboneLease } from './current-backbone.ts';
 import { openTannerinDb, type StoredExampleRecord } from './db.ts';
 import { detectorPackRef, makeDetectorCrop, needsDetectorCrop, personBoxOf, sameBox, storeDetectorCrop } from './detector-crop-make.ts';
-import { detectorChoice, detectorStatus } from './detector.ts';
+import { activeDetectorRef, onDetectorChoice } from './detector.ts';
 import { cropSettingOf } from './example-crops.ts';
 import { readEmbeddings } from './embedding-packs.ts';
 import { withExampleTurn } from './pending-views.ts';
@@ -113,21 +112,22 @@ export function queueDetectorCrop(id: string): Promise<DetectorCropOutcome> {
 
 async function runJob(job: DetectorJob): Promise<DetectorCropOutcome> {
   const { signal } = job.controller;
-  // Off: no turn of the lock is taken (a photo added while it is off costs a settings read).
-  if (!(await detectorChoice()).on) return 'skipped';
+  // Off: no turn of the lock is taken (a photo added while it is off costs nothing: the choice is
+  // kept in memory, client/lib/detector.ts).
+  if (!(await activeDetectorRef())) return 'skipped';
   return withExampleTurn(signal, job.id, async (_db, record) => {
-    const status = await detectorStatus();
+    const detector = await activeDetectorRef();
     const backbone = currentBackboneOrNull();
     if (!record) return 'nothing';
-    if (!status?.on || !backbone || !cropSettingOf(backbone)) return 'skipped';
-    if (!needsDetectorCrop(record, backbone.ref, status.ref)) return 'nothing';
+    if (!detector || !backbone || !cropSettingOf(backbone)) return 'skipped';
+    if (!needsDetectorCrop(record, backbone.ref, detector)) return 'nothing';
     await yieldToEventLoop();
     signal.throwIfAborted();
-    const made = await withBackboneLease(backbone, () => makeDetectorCrop(backbone, status.ref, record));
+    const made = await withBackboneLease(backbone, () => makeDetectorCrop(backbone, detector, record));
     signal.throwIfAborted();
     // The person moved (or reset) the box meanwhile: the crop of their box is made next time. A
     // crop stored meanwhile (a correction's, from its prediction) is kept.
-    const fits = (now: StoredExampleRecord): boolean => sameBox(personBoxOf(now), personBoxOf(record)) && needsDetectorCrop(now, backbone.ref, status.ref);
+    const fits = (now: StoredExampleRecord): boolean => sameBox(personBoxOf(now), personBoxOf(record)) && needsDetectorCrop(now, backbone.ref, detector);
     return (await storeDetectorCrop(job.id, made, fits)) ? 'stored' : 'nothing';
   });
 }
@@ -148,16 +148,16 @@ type CropFields = Pick<StoredExampleRecord, 'crop' | 'detectorCrop'>;
 
 /** One read of the example records: which photos' detector crops are missing or stale on `backbone` (null when the detector is off or the backbone makes no crops). */
 async function scanDetectorCrops(backbone: Backbone | null): Promise<DetectorCropScan | null> {
-  const status = await detectorStatus().catch(() => null);
-  if (!status?.on || !backbone || !cropSettingOf(backbone)) return null;
+  const detector = await activeDetectorRef().catch(() => null);
+  if (!detector || !backbone || !cropSettingOf(backbone)) return null;
   const all = await (await openTannerinDb()).getAll('examples');
   const records = new Map<string, CropFields>();
   const missing: string[] = [];
   for (const r of all) {
     records.set(r.id, { ...(r.crop ? { crop: r.crop } : {}), ...(r.detectorCrop ? { detectorCrop: r.detectorCrop } : {}) });
-    if (needsDetectorCrop(r, backbone.ref, status.ref)) missing.push(r.id);
+    if (needsDetectorCrop(r, backbone.ref, detector)) missing.push(r.id);
   }
-  return { backbone: backbone.ref, detector: status.ref, records, missing };
+  return { backbone: backbone.ref, detector, records, missing };
 }
 
 /** The ids of the examples whose detector crop is missing or stale on the loaded backbone (none when the detector is off or the backbone makes no crops). */
@@ -230,16 +230,10 @@ let watching = false;
 function watchDetectorChoice(): void {
   if (watching) return;
   watching = true;
-  onChange((message) => {
-    if (message.type !== 'models-updated') return;
-    void detectorChoice().then(
-      ({ on }) => {
-        if (on && knownOn !== true) void fillDetectorCrops().catch(() => undefined);
-        if (!on) cancelDetectorCrops();
-        knownOn = on;
-      },
-      () => undefined,
-    );
+  onDetectorChoice(({ on }) => {
+    if (on && knownOn !== true) void fillDetectorCrops().catch(() => undefined);
+    if (!on) cancelDetectorCrops();
+    knownOn = on;
   });
 }
 
@@ -258,8 +252,8 @@ export async function detectorCropExamples(
   scan?: DetectorCropScan | null,
 ): Promise<{ setting: DetectorCrop; cropExamples: Example[] } | null> {
   if (scan === null || (scan && scan.backbone !== backbone.ref)) return null;
-  const status = await detectorStatus().catch(() => null);
-  if (!status?.on || !cropSettingOf(backbone) || (scan && scan.detector !== status.ref)) return null;
+  const detector = await activeDetectorRef().catch(() => null);
+  if (!detector || !cropSettingOf(backbone) || (scan && scan.detector !== detector)) return null;
   const db = await openTannerinDb();
   const tx = db.transaction(['examples', 'embeddingPacks']);
   const store = tx.objectStore('examples');
@@ -274,7 +268,7 @@ export async function detectorCropExamples(
   for (const e of examples) {
     if (e.augmented) continue;
     const record = byId.get(e.photoId);
-    if (!record || needsDetectorCrop(record, backbone.ref, status.ref)) return null;
+    if (!record || needsDetectorCrop(record, backbone.ref, detector)) return null;
     setting ??= record.detectorCrop?.setting;
     // Turned off for this photo: the whole photo is what to look at.
     const embedding = record.crop?.off ? e.embedding : crops.get(e.photoId)?.[0];

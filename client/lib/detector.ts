@@ -4,7 +4,9 @@
  * (scripts/prepare-models.ts) and the app downloads ONLY when the person turns it on.
  *
  * - The choice is a setting (`settings` record `detector`, {@link DetectorChoice}), kept across
- *   reloads; off by default.
+ *   reloads; off by default. A page reads it once and keeps it in memory until a `models-updated`
+ *   change (here or from another tab, whose turning it on or off sends one) drops it
+ *   ({@link detectorChoice}, {@link onDetectorChoice}).
  * - Turning it on ({@link turnDetectorOn}) has its files the way the backbone's are had
  *   (client/lib/model-store.ts `haveFiles`): from IndexedDB (`modelFiles`, by content hash, verified)
  *   when stored, else downloaded once with byte-level progress and Cancel (an AbortSignal),
@@ -28,7 +30,7 @@ import { setDetectorRunner } from '../../shared/crop/crop-step.ts';
 import { bestDetection, CENTERNET_ID, CENTERNET_INPUT, CENTERNET_OUTPUT, CENTERNET_SIDE, type Detection } from '../../shared/crop/detector-box.ts';
 import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import { startBackend } from './backend.ts';
-import { broadcast, notifyChange } from './changes.ts';
+import { notifyChange, onChange } from './changes.ts';
 import { openTannerinDb } from './db.ts';
 import { haveFiles, loadedManifest } from './model-store.ts';
 
@@ -78,19 +80,89 @@ function servedDetector(manifest: ModelsResponse = loadedManifest()): ServedDete
 
 const refOf = (d: ServedDetector): string => `${d.id}@${d.version}`;
 
-/** The stored choice (off when never made); read each time, so a choice made in another tab counts here at once. */
-export async function detectorChoice(): Promise<DetectorChoice> {
+/**
+ * The person's choice as this page knows it: read from IndexedDB once, then kept in memory, and
+ * dropped by every `models-updated` change (made here, or in another tab: the message a choice
+ * stored there sends), so the next call reads it again. Not kept while a read fails.
+ */
+let knownChoice: Promise<DetectorChoice> | null = null;
+let watchingChoice = false;
+
+/**
+ * The stored choice (off when never made). Kept in memory between changes (above), so the reads of
+ * every `detectBox` and every photo added cost nothing, while a choice made in another tab counts
+ * here as soon as its message arrives.
+ */
+export function detectorChoice(): Promise<DetectorChoice> {
+  watchChoice();
+  if (knownChoice) return knownChoice;
+  const read = readChoice();
+  knownChoice = read;
+  // A change during the read dropped `knownChoice` (it is no longer this read): the next call reads again.
+  read.catch(() => {
+    if (knownChoice === read) knownChoice = null;
+  });
+  return read;
+}
+
+async function readChoice(): Promise<DetectorChoice> {
   const record = await (await openTannerinDb()).get('settings', SETTING_KEY);
   return record && record.key === SETTING_KEY ? { on: record.on, changed: record.changed } : { on: false, changed: '' };
+}
+
+const choiceListeners = new Set<(choice: DetectorChoice) => void>();
+
+/**
+ * From the first read in the page: any `models-updated` change, here or from another tab, drops the
+ * kept choice, then {@link onDetectorChoice}'s listeners get it read again (in this order, whatever
+ * order the page's change listeners were added in).
+ */
+function watchChoice(): void {
+  if (watchingChoice) return;
+  watchingChoice = true;
+  onChange((message) => {
+    if (message.type !== 'models-updated') return;
+    knownChoice = null;
+    if (!choiceListeners.size) return;
+    void detectorChoice().then(
+      (choice) => {
+        for (const listener of [...choiceListeners]) listener(choice);
+      },
+      () => undefined,
+    );
+  });
+}
+
+/**
+ * Calls `listener` with the choice, read again, after every change that may have changed it (made
+ * here or in another tab); returns the unsubscribe function. Use it rather than reading
+ * {@link detectorChoice} in an `onChange` listener, which may run before the kept choice is dropped.
+ */
+export function onDetectorChoice(listener: (choice: DetectorChoice) => void): () => void {
+  watchChoice();
+  choiceListeners.add(listener);
+  return () => choiceListeners.delete(listener);
+}
+
+/** `<id>@<version>` of the served detector while the choice is on, else null (no manifest loaded yet: null). Reads no stored files, unlike {@link detectorStatus}. */
+export async function activeDetectorRef(): Promise<string | null> {
+  if (!(await detectorChoice()).on) return null;
+  let detector: ServedDetector | undefined;
+  try {
+    detector = servedDetector();
+  } catch {
+    return null;
+  }
+  return detector ? refOf(detector) : null;
 }
 
 async function storeChoice(on: boolean): Promise<void> {
   const next: DetectorChoice = { on, changed: new Date().toISOString() };
   await (await openTannerinDb()).put('settings', { key: SETTING_KEY, ...next });
-  // This page's listeners and the other tabs' (the Models screen shows the state; predictions drop their caches).
-  const message = { type: 'models-updated', backbone: '' } as const;
-  notifyChange(message);
-  broadcast(message);
+  knownChoice = Promise.resolve(next);
+  // This page's listeners and the other tabs' (the Models screen shows the state; predictions drop
+  // their caches; each page drops its kept choice and reads it again).
+  notifyChange({ type: 'models-updated', backbone: '' });
 }
 
 /** The detector as this device has it, or null when the server serves none (module comment). */

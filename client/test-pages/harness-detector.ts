@@ -98,12 +98,26 @@ export const detectorHelpers = {
     const crops = detected.crops && { setting: detected.crops.setting, examples: detected.crops.cropExamples.map((e) => ({ photoId: e.photoId, label: e.label, embedding: Array.from(e.embedding) })) };
     return { made: detected.made, crops, reads, ms };
   },
+  /** This page's reads of the detector setting (IndexedDB `settings`, key `detector`) since the first call (0 then): counted from that call on. */
+  detectorSettingReads(): number {
+    if (!countingSettingReads) {
+      countingSettingReads = true;
+      const get = IDBObjectStore.prototype.get;
+      IDBObjectStore.prototype.get = function (this: IDBObjectStore, query: IDBValidKey | IDBKeyRange) {
+        if (this.name === 'settings' && query === 'detector') settingReads++;
+        return get.call(this, query);
+      };
+    }
+    return settingReads;
+  },
   /** The live tensors in this page. */
   numTensors: () => tf.memory().numTensors,
 };
 
 const progressSeen: [number, number][] = [];
 let offProgress: (() => void) | undefined;
+let countingSettingReads = false;
+let settingReads = 0;
 
 /** Runs `job` counting its reads of the `examples` store into `reads` (getAll, openCursor, get on the store; nothing else should run meanwhile). */
 async function countingExampleReads<T>(reads: { getAll: number; cursor: number; get: number }, job: () => Promise<T>): Promise<T> {
