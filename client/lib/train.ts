@@ -225,8 +225,11 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
     // Read again only if that stored anything (a copy that cannot be decoded fails at every Train).
     if (reembedded) set = await trainingSet(backbone.ref);
   }
-  // Opted in to the detector: each photo's detector crop, once (client/lib/detector-crops.ts).
-  if (mode.waitForViews) await completeDetectorCrops(backbone, { ...(signal ? { signal } : {}), ...(options.onDetectorProgress ? { onProgress: options.onDetectorProgress } : {}) });
+  // Opted in to the detector: each photo's detector crop, once (client/lib/detector-crops.ts); its
+  // scan of the records is what detectorCropExamples reads below (one read).
+  const detectorScan = mode.waitForViews
+    ? (await completeDetectorCrops(backbone, { ...(signal ? { signal } : {}), ...(options.onDetectorProgress ? { onProgress: options.onDetectorProgress } : {}) })).scan
+    : undefined;
   if (set.classes.length < 2) {
     throw new RangeError(
       `training needs examples in at least two classes; ${set.classes.length === 1 ? `only "${set.classes[0]?.name}" has` : 'none has'} any` +
@@ -272,7 +275,7 @@ async function trainOn(backbone: Backbone, options: TrainOptions, mode: TrainMod
   const setting = mode.waitForViews && !onTail ? cropSettingOf(backbone) : undefined;
   const crops = setting ? await cropExamples(backbone, set.examples, cropsOff) : null;
   // And the detector's crops, when the person turned "find the object first" on: judged alike.
-  const detected = setting ? await detectorCropExamples(backbone, set.examples) : null;
+  const detected = setting ? await detectorCropExamples(backbone, set.examples, detectorScan) : null;
   const candidates: CropCandidate[] = [...(setting && crops ? [{ setting, cropExamples: crops }] : []), ...(detected ? [detected] : [])];
   const previousCrop = previous?.crop && !onCrop && previousHead ? await previousCropHead(backbone, previousHead, set.examples, cropsOff ?? new Set(), candidates) : undefined;
   const tried = candidates.length ? await tryCrops({ whole, wholeExamples: set.examples, candidates, options: common, ...(previousCrop ? { previous: previousCrop } : {}) }) : null;
