@@ -56,3 +56,30 @@ export function resizeBox(box: Box, d: number, width: number, height: number, an
   const y = anchor === 'centre' ? box.y + box.height / 2 - h / 2 : box.y;
   return { x: Math.min(Math.max(x, 0), 1 - w), y: Math.min(Math.max(y, 0), 1 - h), width: w, height: h };
 }
+
+/**
+ * `box` with its centre put at (`fx`, `fy`), fractions of the square thumbnail (a tap on it),
+ * in a `width` x `height` photo shown as {@link boxInThumb} shows it: its size kept, inside the photo.
+ */
+export function centreBoxAt(box: Box, fx: number, fy: number, width: number, height: number): Box {
+  const aspect = width > 0 && height > 0 ? width / height : 1;
+  const sx = aspect > 1 ? 1 / aspect : 1;
+  const sy = aspect < 1 ? aspect : 1;
+  // The tap in the photo's fractions: the thumbnail is the photo's centred square.
+  const px = (1 - sx) / 2 + fx * sx;
+  const py = (1 - sy) / 2 + fy * sy;
+  const clamp = (v: number, size: number): number => Math.min(Math.max(v, 0), Math.max(0, 1 - size));
+  return { x: clamp(px - box.width / 2, box.width), y: clamp(py - box.height / 2, box.height), width: box.width, height: box.height };
+}
+
+/**
+ * Where `box` is, in words for a screen reader (the Teach screen says it after a change): its
+ * centre in whole percent across and down the `width` x `height` photo, and its side in percent of
+ * the photo's shorter side.
+ */
+export function boxWords(box: Box, width: number, height: number): string {
+  const w0 = width > 0 ? width : 1;
+  const h0 = height > 0 ? height : 1;
+  const pct = (v: number): number => Math.round(v * 100);
+  return `centre ${pct(box.x + box.width / 2)}% across, ${pct(box.y + box.height / 2)}% down, size ${pct((box.width * w0) / Math.min(w0, h0))}%`;
+}

@@ -7,16 +7,13 @@
  * pending (as after the upgrade to version 9), shows "Preparing crops n of 4" on its bar.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import type { Page } from 'playwright-core';
 import { launchChromium, type Browser } from './chrome.ts';
+import { mustCrop, storedCrop, teachCornerScenes } from './app-crop-box-steps.ts';
 import { openApp, pinBaseBackbone } from './app-steps.ts';
-import { cornerScene } from './crop-scenes.ts';
-import { emojiSplit, type EmojiImage } from './emoji.ts';
 import { axeProblems, smallTargets } from './phone-checks.ts';
 
 const baseUrl = inject('baseUrl');
 const PHONE = { width: 390, height: 844 };
-const emojis = (emojiSplit(['heart'], 2, 0, 5).train['heart'] as EmojiImage[]).map((e) => e.image);
 
 let browser: Browser | undefined;
 afterEach(async () => {
@@ -24,44 +21,16 @@ afterEach(async () => {
   browser = undefined;
 });
 
-type Box = { x: number; y: number; width: number; height: number };
-
-/** The first example's crop as stored (raw IndexedDB: the app page has no test hooks). */
-async function storedCrop(page: Page): Promise<{ box: Box; byPerson: boolean; found: Box | null; pending: boolean; size: [number, number] } | null> {
-  return page.evaluate(
-    () =>
-      new Promise((resolve, reject) => {
-        const open = indexedDB.open('tannerin');
-        open.onerror = () => reject(open.error ?? new Error('open failed'));
-        open.onsuccess = () => {
-          const req = open.result.transaction('examples').objectStore('examples').getAll();
-          req.onsuccess = () => {
-            const records = (req.result as Array<{ created: string; width: number; height: number; crop?: { box: Box; byPerson?: true; found?: Box }; cropPending?: 1 }>).sort((a, b) => (a.created < b.created ? -1 : 1));
-            const r = records[0];
-            open.result.close();
-            resolve(r?.crop ? { box: r.crop.box, byPerson: !!r.crop.byPerson, found: r.crop.found ?? null, pending: !!r.cropPending, size: [r.width, r.height] } : null);
-          };
-          req.onerror = () => reject(req.error ?? new Error('read failed'));
-        };
-      }),
-  );
-}
-
 describe('the crop box on the Teach screen', () => {
   it('drags with a finger, moves with the arrow keys, and Reset puts it back; the stored box follows', async () => {
     browser = await launchChromium(undefined, { viewport: PHONE, mobile: true });
     await pinBaseBackbone(browser.context);
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     await openApp(page, baseUrl, '#teach');
-    await page.fill('#new-class', 'things');
-    await page.click('button:has-text("Add class")');
-    const card = page.locator('article[data-class="things"]');
-    await card.waitFor();
-    const scenes = await Promise.all(emojis.map((e, i) => cornerScene(e, (i * 2) as 0 | 2, i + 3)));
-    await card.locator('input[type="file"]').setInputFiles(scenes.map((s, i) => ({ name: `scene-${i}.png`, mimeType: s.image.type, buffer: Buffer.from(s.image.base64, 'base64') })));
     // Boxes appear once the crops are stored in the background.
-    await expect.poll(() => card.locator('[data-testid="crop-box"]').count(), { timeout: 60_000 }).toBe(2);
-    const found = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    const card = await teachCornerScenes(page, 'things');
+    expect(await card.locator('[data-testid="crop-box"]').count()).toBe(2);
+    const found = await mustCrop(page);
     expect(found.byPerson).toBe(false);
     // The first photo is the first thumbnail.
     const box = card.locator('.thumb').first().locator('[data-testid="crop-box"]');
@@ -82,7 +51,7 @@ describe('the crop box on the Teach screen', () => {
     await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
     await expect.poll(async () => (await storedCrop(page))?.byPerson, { timeout: 30_000 }).toBe(true);
     await expect.poll(async () => (await storedCrop(page))?.pending, { timeout: 30_000 }).toBe(false);
-    const dragged = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    const dragged = await mustCrop(page);
     expect(dragged.found).toEqual(found.box);
     expect(Math.sign(dragged.box.x - found.box.x)).toBe(Math.sign(towards));
     expect(Math.sign(dragged.box.y - found.box.y)).toBe(Math.sign(down));
@@ -93,7 +62,7 @@ describe('the crop box on the Teach screen', () => {
     await card.locator('.thumb').first().locator('[data-testid="crop-move"]').focus();
     for (let i = 0; i < 3; i++) await page.keyboard.press(towards > 0 ? 'ArrowLeft' : 'ArrowRight');
     await expect.poll(async () => (await storedCrop(page))?.box.x, { timeout: 30_000 }).not.toBe(dragged.box.x);
-    const keyed = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    const keyed = await mustCrop(page);
     expect(Math.sign(keyed.box.x - dragged.box.x)).toBe(-Math.sign(towards));
     expect(keyed.box.y).toBe(dragged.box.y);
     expect(keyed.byPerson).toBe(true);
@@ -103,7 +72,7 @@ describe('the crop box on the Teach screen', () => {
     await page.keyboard.press('-');
     await page.keyboard.press('-');
     await expect.poll(async () => (await storedCrop(page))?.box.width, { timeout: 30_000 }).toBeLessThan(keyed.box.width);
-    const resized = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    const resized = await mustCrop(page);
     expect(resized.box.width * resized.size[0]).toBeCloseTo(resized.box.height * resized.size[1], 6);
     expect(resized.byPerson).toBe(true);
 
@@ -112,17 +81,13 @@ describe('the crop box on the Teach screen', () => {
     await expect.poll(async () => (await storedCrop(page))?.byPerson, { timeout: 30_000 }).toBe(false);
     // The focus went from the Reset button (gone) to the box's handle.
     await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('crop-move');
-    const reset = (await storedCrop(page)) as NonNullable<Awaited<ReturnType<typeof storedCrop>>>;
+    const reset = await mustCrop(page);
     // Where and as large as it was found.
     expect(reset.box).toEqual(found.box);
     await expect.poll(() => card.locator('[data-testid="crop-reset"]').count()).toBe(0);
 
     // Train with every crop pending again (as after the upgrade to version 9): the bar says so.
-    await page.fill('#new-class', 'others');
-    await page.click('button:has-text("Add class")');
-    const others = page.locator('article[data-class="others"]');
-    await others.waitFor();
-    await others.locator('input[type="file"]').setInputFiles(scenes.map((sc, i) => ({ name: `other-${i}.png`, mimeType: sc.image.type, buffer: Buffer.from(sc.image.base64, 'base64') })));
+    await teachCornerScenes(page, 'others');
     await expect.poll(() => page.locator('[data-testid="crop-box"]').count(), { timeout: 60_000 }).toBe(4);
     await page.evaluate(
       () =>

@@ -2,10 +2,11 @@
  * Moving a crop box on a Teach thumbnail (client/app/crop-box-place.ts `moveBox`): a drag or an
  * arrow key moves the box the same distance on screen as on the photo the thumbnail shows (a wide
  * photo's thumbnail is its central square, so a thumbnail's side is less than the photo's width),
- * keeps its size, and stops at the photo's edges.
+ * keeps its size, and stops at the photo's edges. A tap centres it (`centreBoxAt`) where it lands
+ * on the thumbnail; `boxWords` says where it is.
  */
 import { describe, expect, it } from 'vitest';
-import { boxInThumb, MIN_BOX_SIDE, moveBox, resizeBox } from '../../client/app/crop-box-place.ts';
+import { boxInThumb, boxWords, centreBoxAt, MIN_BOX_SIDE, moveBox, resizeBox } from '../../client/app/crop-box-place.ts';
 
 const box = { x: 0.25, y: 0.25, width: 0.25, height: 0.5 };
 
@@ -57,5 +58,28 @@ describe('resizeBox', () => {
     const small = resizeBox({ x: 0.4, y: 0.4, width: 0.2, height: 0.2 }, -1, 400, 400, 'centre');
     expect(small.width).toBeCloseTo(MIN_BOX_SIDE);
     expect(small.x + small.width / 2).toBeCloseTo(0.5);
+  });
+});
+
+describe('centreBoxAt', () => {
+  it('puts the centre where the thumbnail was tapped (wide photo: its central square), size kept', () => {
+    const b = { x: 0, y: 0, width: 0.25, height: 1 / 3 };
+    const placed = centreBoxAt(b, 0.5, 0.5, 400, 300);
+    expect(placed.x + placed.width / 2).toBeCloseTo(0.5);
+    expect(placed.y + placed.height / 2).toBeCloseTo(0.5);
+    expect([placed.width, placed.height]).toEqual([b.width, b.height]);
+    // On screen: its centre at the tapped point of the thumbnail.
+    const p = boxInThumb(centreBoxAt(b, 0.3, 0.6, 400, 300), 400, 300);
+    expect(p.left + p.width / 2).toBeCloseTo(30);
+    expect(p.top + p.height / 2).toBeCloseTo(60);
+  });
+  it('stays inside the photo when the tap is near an edge', () => {
+    expect(centreBoxAt({ x: 0.4, y: 0.4, width: 0.2, height: 0.2 }, 0, 1, 400, 400)).toEqual({ x: 0, y: 0.8, width: 0.2, height: 0.2 });
+  });
+});
+
+describe('boxWords', () => {
+  it('says the centre across and down, and the side against the shorter side', () => {
+    expect(boxWords({ x: 0.25, y: 0.2, width: 0.25, height: 1 / 3 }, 400, 300)).toBe('centre 38% across, 37% down, size 33%');
   });
 });

@@ -19,6 +19,7 @@ import {
 } from '../../lib/index.ts';
 import { Camera, CameraError } from '../camera.ts';
 import { cropOverlay } from '../crop-box.ts';
+import { CropBoxEdits } from '../crop-box-edit.ts';
 import type { AppContext, Screen } from '../context.ts';
 import { errorText, h, renameButton, replace, UrlPool } from '../dom.ts';
 import { askPersistenceOnce } from '../persistence.ts';
@@ -244,27 +245,33 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
       h(
         'div',
         { class: 'thumbs' },
-        ...examples.slice(-MAX_THUMBS).map((ex, i) =>
-          h(
-            'div',
-            // Added and counting already; a small dot while its augmented views are still being
-            // embedded in the background (the card is drawn again when they are stored).
-            ex.pendingViews
-              ? { class: 'thumb pending', 'data-pending-views': ex.pendingViews, title: 'Added. Preparing extra views of it for training…' }
-              : { class: 'thumb' },
-            h('img', { src: urls.url(ex.photo), alt: `${cls.name} photo ${i + 1}`, loading: 'lazy' }),
-            ...cropOverlay(ex, `${cls.name} photo ${i + 1}`, (message) => ctx.notify(message, 'error'), detectorOn),
+        ...examples.slice(-MAX_THUMBS).flatMap((ex, i) => {
+          const box = cropOverlay(ex, `${cls.name} photo ${i + 1}`, boxEdits, (message) => ctx.notify(message, 'error'), detectorOn);
+          const thumbClass = `thumb${ex.pendingViews ? ' pending' : ''}${box.adjusting ? ' adjusting' : ''}`;
+          return [
             h(
-              'button',
-              {
-                type: 'button',
-                'aria-label': `Delete ${cls.name} photo ${i + 1}`,
-                onclick: () => void deleteExample(ex.id),
-              },
-              '×',
+              'div',
+              // Added and counting already; a small dot while its augmented views are still being
+              // embedded in the background (the card is drawn again when they are stored).
+              ex.pendingViews
+                ? { class: thumbClass, 'data-pending-views': ex.pendingViews, title: 'Added. Preparing extra views of it for training…' }
+                : { class: thumbClass },
+              h('img', { src: urls.url(ex.photo), alt: `${cls.name} photo ${i + 1}`, loading: 'lazy' }),
+              ...box.inThumb,
+              h(
+                'button',
+                {
+                  type: 'button',
+                  'aria-label': `Delete ${cls.name} photo ${i + 1}`,
+                  onclick: () => void deleteExample(ex.id),
+                },
+                '×',
+              ),
             ),
-          ),
-        ),
+            // While its box is adjusted: Smaller, Bigger, Found box, Done (client/app/crop-box.ts).
+            box.row,
+          ];
+        }),
         examples.length > MAX_THUMBS ? h('p', { class: 'muted' }, `+${examples.length - MAX_THUMBS} more`) : null,
       ),
       examples.length === 0 ? h('p', { class: 'muted' }, 'No photos yet. Add at least 5; more varied photos teach better.') : null,
@@ -312,6 +319,8 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
     else pools.delete(classId);
   };
   let renderSeq = 0;
+  // The crop boxes' moves not stored yet, the one being adjusted, and their live region: kept across cards drawn again.
+  const boxEdits = new CropBoxEdits((classId) => void renderClass(classId), (message) => ctx.notify(message, 'error'));
   // While the object detector is on, thumbnails show its box too, and the legend says which is which.
   let detectorOn = false;
   const legend = h(
@@ -378,6 +387,7 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
     legend,
     list,
     dialog,
+    boxEdits.live,
   );
   void render();
   // Changes arriving together are rendered once: every card, or only the cards whose photos changed.
@@ -405,6 +415,7 @@ function teach(root: HTMLElement, ctx: AppContext): () => void {
   return () => {
     off();
     clearTimeout(timer);
+    boxEdits.dispose();
     release();
     camera.stop();
     for (const id of [...pools.keys()]) swapPool(id, undefined);
