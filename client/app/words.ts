@@ -26,7 +26,7 @@ export interface TrainingFacts {
   /** Photos per class name (not counting augmented views). */
   photos: Record<string, number>;
   /** When Train tried the photos' crops: whether it kept them and its sentence (shared/learn/crop-choice.ts). */
-  crop?: { kept: boolean; words: string };
+  crop?: { kept: boolean; words: string; previous?: { kept: boolean } };
 }
 
 /** One sentence, with a tone the app can style. */
@@ -124,7 +124,10 @@ export function mostConfused(metrics: HeadMetrics, classes: readonly string[]): 
 /** Everything to say after a training, in display order. */
 export function explainTraining(facts: TrainingFacts): Sentence[] {
   const crop: Sentence[] = facts.crop ? [{ tone: facts.crop.kept ? 'good' : 'info', text: facts.crop.words }] : [];
-  return [headline(facts.metrics), guardSentence(facts.guard), ...crop, ...advice(facts)];
+  // A stored crop head that stays is what is in use: its words say so, and the guard's sentence
+  // ("In use: the model just trained") would contradict them.
+  const inUse = facts.crop?.previous?.kept ? [] : [guardSentence(facts.guard)];
+  return [headline(facts.metrics), ...inUse, ...crop, ...advice(facts)];
 }
 
 /** How a photo got its label: a wrong prediction corrected, a right one confirmed, an asked photo labelled. */

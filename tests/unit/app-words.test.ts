@@ -62,6 +62,17 @@ describe('training in words', () => {
     expect(all[2]?.text).toMatch(/^Every class was recognised well/);
     expect(mostConfused(perfect, ['a', 'b'])).toBeNull();
   });
+
+  it('does not say the new model is in use when a stored crop head stays', () => {
+    const perfect: HeadMetrics = { accuracy: 1, n: 4, perClass: { a: 1, b: 1 }, confusion: [[2, 0], [0, 2]] };
+    const facts = { classes: ['a', 'b'], metrics: perfect, guard: guard('head', [candidate('head', 4, 4)]), photos: { a: 6, b: 6 } };
+    const stays = { kept: false, words: 'Your previous model (it finds the object first) stays.', previous: { kept: true } };
+    const replaced = { ...stays, words: 'Your previous model was replaced.', previous: { kept: false } };
+    const texts = (crop: typeof stays) => explainTraining({ ...facts, crop }).map((s) => s.text);
+    expect(texts(stays).some((t) => t.startsWith('In use: the model just trained'))).toBe(false);
+    expect(texts(stays)).toContain(stays.words);
+    expect(texts(replaced).some((t) => t.startsWith('In use: the model just trained'))).toBe(true);
+  });
 });
 
 describe('a label in words', () => {

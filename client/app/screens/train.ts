@@ -264,7 +264,9 @@ function trainView(root: HTMLElement, ctx: AppContext): () => void {
           bar.set(1, `Done in ${(report.ms / 1000).toFixed(1)} s (${report.epochsRun} epochs).`);
           status.textContent =
             report.outcome === 'kept-previous'
-              ? 'Finished: the previous model stays in use (the new one was not clearly better).'
+              ? report.crop?.previous?.correct === null
+                ? 'Finished: the previous model stays in use (why: below).'
+                : 'Finished: the previous model stays in use (the new one was not clearly better).'
               : `Finished: “${report.doc.name}” is ready on the Predict screen.`;
           replace(
             result,
