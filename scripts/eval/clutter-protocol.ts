@@ -30,6 +30,10 @@
  *   per-cell logistic objectness map taught on scenes of other emoji (scripts/eval/clutter-objectness.ts;
  *   session 12: boxes as good as the padded true box, 29-39% of the gap on emoji, 7-22% on
  *   Fashion-MNIST, none chosen);
+ * - `mask-soft`, `mask-hard`, `mask-hard-cat`, `mask-true`, `mask-cells-true`, `mask-cells-true-tight`
+ *   (only when named): the background inside the crop blended to gray by an objectness map (or the
+ *   true mask, yardsticks; scripts/eval/clutter-mask.ts; session 13: 19-33% of the gap, the true
+ *   mask 91% / 86%, none chosen);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
@@ -79,9 +83,10 @@ import { GRID_BOXES, GRID_METHODS, gridAccuracy, type GridMethod } from './clutt
 import { taughtCandidates, TAUGHT_METHODS, taughtAccuracy, type TaughtMethod } from './clutter-taught.ts';
 import { DISTINCT_LAYERS, DISTINCT_METHODS, distinctMaps, type DistinctMethod } from './clutter-distinct.ts';
 import { OBJECTNESS_METHODS, OBJECTNESS_PAD, objectnessCacheRef, objectnessMaps, objectnessModels, type ObjectnessMethod, type ObjectnessModels } from './clutter-objectness.ts';
+import { isTrueMask, MASK_MAPS, MASK_METHODS, maskedScene, type LearnedMaskMethod, type MaskMethod } from './clutter-mask.ts';
 
 /** The ways of framing a scene (module comment). */
-export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS, ...OBJECTNESS_METHODS] as const;
+export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS, ...OBJECTNESS_METHODS, ...MASK_METHODS] as const;
 export type CropMethod = (typeof CROP_METHODS)[number];
 /** What `--clutter` measures unless `--clutter-methods` names others: the class-aware ones (scripts/eval/clutter-cam.ts) only when named. */
 export const DEFAULT_CROP_METHODS: readonly CropMethod[] = ['clean', 'none', 'featuremap', 'detector', 'oracle'];
@@ -90,6 +95,7 @@ const isGrid = (m: CropMethod): m is GridMethod => (GRID_METHODS as readonly str
 const isTaught = (m: CropMethod): m is TaughtMethod => (TAUGHT_METHODS as readonly string[]).includes(m);
 const isDistinct = (m: CropMethod): m is DistinctMethod => (DISTINCT_METHODS as readonly string[]).includes(m);
 const isObjectness = (m: CropMethod): m is ObjectnessMethod => (OBJECTNESS_METHODS as readonly string[]).includes(m);
+const isMask = (m: CropMethod): m is MaskMethod => (MASK_METHODS as readonly string[]).includes(m);
 /** Shots a class: the goals' k. */
 export const CLUTTER_K = 10;
 /** The last feature map of MobileNetV2 (shared/model/backbone-split.ts names its layers). */
@@ -234,11 +240,14 @@ export async function runClutterProtocols(
         const oracleBoxes = new Map<string, Box>();
         // The same true boxes by scene id (the class-aware crops' log says how their boxes fit them).
         const trueBoxes = new Map<string, Box>();
+        // The original image of each scene by its pixels (the true mask's yardstick, clutter-mask.ts).
+        const originals = new Map<string, EvalImage>();
         const scene = (image: EvalImage): EvalImage => ({
           ...clutteredImage(image, dataset.name, design),
           pixels: async () => {
             const { pixels, box } = await drawn(image);
             oracleBoxes.set(EmbeddingCache.key(pixels), box);
+            originals.set(EmbeddingCache.key(pixels), image);
             trueBoxes.set(`clutter:${image.id}`, box);
             return pixels;
           },
@@ -298,8 +307,10 @@ export async function runClutterProtocols(
             continue;
           }
           // The default layer keeps the cache file it always had.
-          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : isObjectness(method) ? objectnessCacheRef(method, ctx.model.ref) : DETECTOR_REF;
-          const boxCache = method === 'clean' || method === 'none' || method === 'oracle' ? null : cacheFor(ref, ctx.cacheDir);
+          // A learned mask reads its objectness method's maps (clutter-mask.ts); the true mask reads none.
+          const mapMethod = isObjectness(method) ? method : isMask(method) && !isTrueMask(method) ? MASK_MAPS[method] : undefined;
+          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : mapMethod ? objectnessCacheRef(mapMethod, ctx.model.ref) : DETECTOR_REF;
+          const boxCache = method === 'clean' || method === 'none' || method === 'oracle' || isTrueMask(method) ? null : cacheFor(ref, ctx.cacheDir);
           /** The scene's box material, from the cache or its pass. */
           const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
             const cacheKey = EmbeddingCache.key(pixels);
@@ -316,9 +327,9 @@ export async function runClutterProtocols(
               made = await featureMaterial(pixels, settings.layer, ctx.model);
             } else if (isDistinct(method)) {
               made = (await distinctMaps(pixels, [DISTINCT_LAYERS[method]], ctx.model))[0] as BoxSource;
-            } else if (isObjectness(method)) {
+            } else if (mapMethod) {
               objectness ??= objectnessModels(ctx.model, ctx.cacheDir, ctx.log);
-              made = (await objectnessMaps(pixels, [method], await objectness, ctx.model))[0] as BoxSource;
+              made = (await objectnessMaps(pixels, [mapMethod], await objectness, ctx.model))[0] as BoxSource;
             } else {
               detector ??= await loadDetector();
               made = { detection: await detector.best(pixels), ms: 0 };
@@ -340,6 +351,14 @@ export async function runClutterProtocols(
                   label: image.label,
                   pixels: async () => {
                     const pixels = await image.pixels();
+                    if (isMask(method)) {
+                      const key = EmbeddingCache.key(pixels);
+                      const material = isTrueMask(method) ? undefined : await source(pixels);
+                      if (material && !('activation' in material)) throw new TypeError(`${method}: no objectness map`);
+                      const input = material ? { map: material } : { truth: { original: await (originals.get(key) as EvalImage).pixels(), box: oracleBoxes.get(key) as Box, dataset: dataset.name, pad: settings.pad } };
+                      const masked = maskedScene(method, pixels, input, ctx.model.manifest.normalization.background);
+                      return cropToBox(masked.pixels, masked.box);
+                    }
                     return cropToBox(pixels, boxFrom(await source(pixels), boxSettings, pixels));
                   },
                 };
@@ -377,7 +396,7 @@ export async function runClutterProtocols(
       unit: 'ms',
       std: Math.round(Math.sqrt(t.ms.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, t.ms.length - 1))),
       n: t.ms.length,
-      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : isDistinct(method) ? `MobileNetV2 pass to ${DISTINCT_LAYERS[method]} + distinctiveness + box` : isObjectness(method) ? 'MobileNetV2 pass to block_6/13 and out_relu + objectness map + box' : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
+      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : isDistinct(method) ? `MobileNetV2 pass to ${DISTINCT_LAYERS[method]} + distinctiveness + box` : isObjectness(method) ? 'MobileNetV2 pass to block_6/13 and out_relu + objectness map + box' : isMask(method) ? `MobileNetV2 pass to block_6/13 and out_relu + ${MASK_MAPS[method as LearnedMaskMethod]} map, box and mask (clutter-mask.ts)` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
     };
   }
   return out;
