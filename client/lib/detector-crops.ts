@@ -10,7 +10,8 @@
  *   new photo's ({@link queueDetectorCrop}) after it is stored, and turning the detector on (in
  *   this tab or another: the `models-updated` change) fills in every photo still without one
  *   ({@link fillDetectorCrops}), with progress ({@link detectorCropsProgress}, the Models screen's
- *   card); turning it off cancels what is queued. Jobs follow pending-views' rules (photos first,
+ *   card); so does the start of a page with it on ({@link resumeDetectorCrops}, a few seconds after
+ *   the models are loaded: a fill the last page did not finish); turning it off cancels what is queued. Jobs follow pending-views' rules (photos first,
  *   one job at a time in the origin under its Web Lock, `withExampleTurn`; the record read again
  *   under it, so a photo done by another tab is not done twice; written only if the person's box
  *   did not move meanwhile). Train completes what is still missing ({@link completeDetectorCrops},
@@ -72,6 +73,9 @@ let chain: Promise<unknown> = Promise.resolve();
 let progress = { done: 0, total: 0 };
 let lastError: string | null = null;
 const progressListeners = new Set<(done: number, total: number) => void>();
+/** The choice as the watcher ({@link watchDetectorChoice}) last heard it. */
+let knownOn: boolean | null = null;
+let watching = false;
 
 function tellProgress(): void {
   for (const listener of [...progressListeners]) listener(progress.done, progress.total);
@@ -175,6 +179,44 @@ export async function fillDetectorCrops(): Promise<number> {
   return ids.length;
 }
 
+/** How long after start-up {@link resumeDetectorCrops} waits before it looks at anything (then for an idle moment). */
+export const RESUME_DELAY_MS = 3000;
+
+/**
+ * At start-up (`loadModels` calls it once the backbone is loaded, as it resumes pending views):
+ * while the detector is on, every photo still without an up-to-date detector crop (the page was
+ * closed while the fill ran, or the photo was added while the detector was loading or could not
+ * load) gets it in the background, as after turning the detector on: the same queue, the same
+ * progress (the Models card's words). It first waits `delayMs` and then for an idle moment, before
+ * it reads the choice or the records, so that the first prediction and the photos added at once
+ * go first (a photo added meanwhile also goes before each job: photos first); the detector is
+ * loaded only if a photo needs it, from IndexedDB (offline too). Idempotent with the other fills:
+ * a photo is queued once in a page, and done once in the origin (the record read again under the
+ * lock). Resolves with how many were queued; never rejects.
+ */
+export async function resumeDetectorCrops(delayMs = RESUME_DELAY_MS): Promise<number> {
+  await afterStartup(delayMs);
+  try {
+    if (!(await activeDetectorRef())) return 0;
+    // On: turned off later, the queue is cancelled; a change that leaves it on fills nothing more.
+    watchDetectorChoice();
+    knownOn = true;
+    return await fillDetectorCrops();
+  } catch {
+    return 0;
+  }
+}
+
+/** Resolves `ms` from now, then at the page's next idle moment (`requestIdleCallback`, at most 2 s more; at once where there is none). */
+function afterStartup(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      if (typeof requestIdleCallback === 'function') requestIdleCallback(() => resolve(), { timeout: 2000 });
+      else resolve();
+    }, ms);
+  });
+}
+
 /** Cancels every queued detector-crop job (the detector was turned off): nothing more is stored. */
 export function cancelDetectorCrops(): void {
   for (const job of jobs.values()) job.controller.abort();
@@ -218,9 +260,6 @@ export async function completeDetectorCrops(
   await awaitQueuedJobs(scan.missing, queueDetectorCrop, { signal, onProgress });
   return { made: scan.missing.length, scan };
 }
-
-let knownOn: boolean | null = null;
-let watching = false;
 
 /**
  * From the first use of this module in the page (a photo added, the Models screen's card, Train):

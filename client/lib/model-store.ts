@@ -26,6 +26,7 @@ import { activeBackend, startBackend } from './backend.ts';
 import { addLoadedBackbone, loadedBackbone, setCurrentBackbone, setDefaultHeads } from './current-backbone.ts';
 import { broadcast, notifyChange } from './changes.ts';
 import { openTannerinDb, type ModelFileRecord, type TannerinDb } from './db.ts';
+import { resumeDetectorCrops } from './detector-crops.ts';
 import { resumePendingViews } from './pending-views.ts';
 import { formatMegabytes, storageErrorMessage } from './storage.ts';
 import { chosenBackboneId, loadStoredBackboneChoice } from './backbone-choice-store.ts';
@@ -102,8 +103,10 @@ export async function loadModels(apiBase: string, options: LoadModelsOptions = {
   await backendReady;
   const backbone = await loadFromFiles(manifest, chosen, have);
   setCurrentBackbone(backbone);
-  // Photos whose augmented views a closed page left pending get them now, in the background.
+  // Photos whose augmented views a closed page left pending get them now, in the background; and,
+  // while the detector is on, the photos' detector crops still missing, a few seconds later.
   resumePendingViews().catch(() => undefined);
+  void resumeDetectorCrops();
   const defaultHeads = manifest.heads.map((head) => defaultHeadDocument(head, have));
   setDefaultHeads(defaultHeads);
 

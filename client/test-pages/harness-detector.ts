@@ -70,6 +70,8 @@ export const detectorHelpers = {
     await detectorCropsSettled();
     return detectorCropsProgress();
   },
+  /** The detector crops' background now (done, total, last error), without waiting. */
+  detectorCropsNow: () => detectorCropsProgress(),
   /** Queues every photo still without a detector crop (the background fill); how many. */
   fillDetectorCrops: () => fillDetectorCrops(),
   /** Starts recording the detector crops' progress events (done, total); {@link detectorCropsSeen} gives them. */
