@@ -98,7 +98,7 @@ export function detectorChoice(): Promise<DetectorChoice> {
   if (knownChoice) return knownChoice;
   const read = readChoice();
   knownChoice = read;
-  // A change during the read dropped `knownChoice` (it is no longer this read): the next call reads again.
+  // A failed read is not kept (unless a change dropped it already: then another read may be kept).
   read.catch(() => {
     if (knownChoice === read) knownChoice = null;
   });
