@@ -34,6 +34,8 @@
  *   (only when named): the background inside the crop blended to gray by an objectness map (or the
  *   true mask, yardsticks; scripts/eval/clutter-mask.ts; session 13: 19-33% of the gap, the true
  *   mask 91% / 86%, none chosen);
+ * - `seg-color`, `seg-color-cat`, `seg-color-cells-true` (only when named): the same with a pixel mask,
+ *   the coarse map refined per scene by colour (scripts/eval/clutter-seg.ts; session 13);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
@@ -84,9 +86,10 @@ import { taughtCandidates, TAUGHT_METHODS, taughtAccuracy, type TaughtMethod } f
 import { DISTINCT_LAYERS, DISTINCT_METHODS, distinctMaps, type DistinctMethod } from './clutter-distinct.ts';
 import { OBJECTNESS_METHODS, OBJECTNESS_PAD, objectnessCacheRef, objectnessMaps, objectnessModels, type ObjectnessMethod, type ObjectnessModels } from './clutter-objectness.ts';
 import { isTrueMask, MASK_MAPS, MASK_METHODS, maskedScene, type LearnedMaskMethod, type MaskMethod } from './clutter-mask.ts';
+import { isSegTrue, SEG_MAPS, SEG_METHODS, segmentedScene, type SegMethod } from './clutter-seg.ts';
 
 /** The ways of framing a scene (module comment). */
-export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS, ...OBJECTNESS_METHODS, ...MASK_METHODS] as const;
+export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS, ...OBJECTNESS_METHODS, ...MASK_METHODS, ...SEG_METHODS] as const;
 export type CropMethod = (typeof CROP_METHODS)[number];
 /** What `--clutter` measures unless `--clutter-methods` names others: the class-aware ones (scripts/eval/clutter-cam.ts) only when named. */
 export const DEFAULT_CROP_METHODS: readonly CropMethod[] = ['clean', 'none', 'featuremap', 'detector', 'oracle'];
@@ -96,6 +99,9 @@ const isTaught = (m: CropMethod): m is TaughtMethod => (TAUGHT_METHODS as readon
 const isDistinct = (m: CropMethod): m is DistinctMethod => (DISTINCT_METHODS as readonly string[]).includes(m);
 const isObjectness = (m: CropMethod): m is ObjectnessMethod => (OBJECTNESS_METHODS as readonly string[]).includes(m);
 const isMask = (m: CropMethod): m is MaskMethod => (MASK_METHODS as readonly string[]).includes(m);
+const isSeg = (m: CropMethod): m is SegMethod => (SEG_METHODS as readonly string[]).includes(m);
+/** Whether `m` is made from the true mask (a yardstick: no map, no box cache). */
+const fromTruth = (m: CropMethod): boolean => isTrueMask(m) || isSegTrue(m);
 /** Shots a class: the goals' k. */
 export const CLUTTER_K = 10;
 /** The last feature map of MobileNetV2 (shared/model/backbone-split.ts names its layers). */
@@ -308,9 +314,9 @@ export async function runClutterProtocols(
           }
           // The default layer keeps the cache file it always had.
           // A learned mask reads its objectness method's maps (clutter-mask.ts); the true mask reads none.
-          const mapMethod = isObjectness(method) ? method : isMask(method) && !isTrueMask(method) ? MASK_MAPS[method] : undefined;
+          const mapMethod = isObjectness(method) ? method : isMask(method) && !isTrueMask(method) ? MASK_MAPS[method] : isSeg(method) && !isSegTrue(method) ? SEG_MAPS[method] : undefined;
           const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : mapMethod ? objectnessCacheRef(mapMethod, ctx.model.ref) : DETECTOR_REF;
-          const boxCache = method === 'clean' || method === 'none' || method === 'oracle' || isTrueMask(method) ? null : cacheFor(ref, ctx.cacheDir);
+          const boxCache = method === 'clean' || method === 'none' || method === 'oracle' || fromTruth(method) ? null : cacheFor(ref, ctx.cacheDir);
           /** The scene's box material, from the cache or its pass. */
           const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
             const cacheKey = EmbeddingCache.key(pixels);
@@ -351,12 +357,13 @@ export async function runClutterProtocols(
                   label: image.label,
                   pixels: async () => {
                     const pixels = await image.pixels();
-                    if (isMask(method)) {
+                    if (isMask(method) || isSeg(method)) {
                       const key = EmbeddingCache.key(pixels);
-                      const material = isTrueMask(method) ? undefined : await source(pixels);
+                      const material = fromTruth(method) ? undefined : await source(pixels);
                       if (material && !('activation' in material)) throw new TypeError(`${method}: no objectness map`);
                       const input = material ? { map: material } : { truth: { original: await (originals.get(key) as EvalImage).pixels(), box: oracleBoxes.get(key) as Box, dataset: dataset.name, pad: settings.pad } };
-                      const masked = maskedScene(method, pixels, input, ctx.model.manifest.normalization.background);
+                      const background = ctx.model.manifest.normalization.background;
+                      const masked = isSeg(method) ? segmentedScene(method, pixels, input, background) : maskedScene(method, pixels, input, background);
                       return cropToBox(masked.pixels, masked.box);
                     }
                     return cropToBox(pixels, boxFrom(await source(pixels), boxSettings, pixels));
@@ -396,7 +403,7 @@ export async function runClutterProtocols(
       unit: 'ms',
       std: Math.round(Math.sqrt(t.ms.reduce((a, x) => a + (x - mean) ** 2, 0) / Math.max(1, t.ms.length - 1))),
       n: t.ms.length,
-      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : isDistinct(method) ? `MobileNetV2 pass to ${DISTINCT_LAYERS[method]} + distinctiveness + box` : isObjectness(method) ? 'MobileNetV2 pass to block_6/13 and out_relu + objectness map + box' : isMask(method) ? `MobileNetV2 pass to block_6/13 and out_relu + ${MASK_MAPS[method as LearnedMaskMethod]} map, box and mask (clutter-mask.ts)` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
+      note: `mean ms to find one scene's box (${method === 'featuremap' ? `MobileNetV2 pass to ${featureLayer} + box` : isDistinct(method) ? `MobileNetV2 pass to ${DISTINCT_LAYERS[method]} + distinctiveness + box` : isObjectness(method) ? 'MobileNetV2 pass to block_6/13 and out_relu + objectness map + box' : isMask(method) ? `MobileNetV2 pass to block_6/13 and out_relu + ${MASK_MAPS[method as LearnedMaskMethod]} map, box and mask (clutter-mask.ts)` : isSeg(method) ? `MobileNetV2 pass to block_6/13 and out_relu + ${SEG_MAPS[method as keyof typeof SEG_MAPS] ?? 'the true mask\'s cells, no'} map (the colour refinement and mask of clutter-seg.ts, about 30 ms, not counted)` : 'CenterNet at 512 px + best box'}), Node WASM, ${t.computed} computed in this run, ${t.ms.length - t.computed} read with their recorded time from the box cache; the crop's own embedding is one more backbone pass`,
     };
   }
   return out;
