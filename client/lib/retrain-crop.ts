@@ -100,8 +100,9 @@ async function featureMapCrops(backbone: Backbone, examples: readonly Example[],
  */
 async function detectorCrops(backbone: Backbone, examples: readonly Example[], setting: DetectorCrop): Promise<Example[] | string> {
   if (!(await detectorChoice()).on) return 'the object detector is off (turn on "Find the object first" on the Models screen to keep its crops)';
-  await completeDetectorCrops(backbone);
-  const detected = await detectorCropExamples(backbone, examples);
+  // One read of the records, as at Train: the scan that completed the crops serves the examples.
+  const { scan } = await completeDetectorCrops(backbone);
+  const detected = await detectorCropExamples(backbone, examples, scan);
   if (!detected) return 'not every photo has its detector crop on this backbone';
   if (!sameHeadCrop(setting, detected.setting)) return `the head crops with ${JSON.stringify(setting)}, the photos' detector crops are cut with ${JSON.stringify(detected.setting)}`;
   return detected.cropExamples;
