@@ -123,6 +123,8 @@ function watchChoice(): void {
   onChange((message) => {
     if (message.type !== 'models-updated') return;
     knownChoice = null;
+    // Turned off in another tab: free this tab's weights too, as turnDetectorOff does here.
+    if (loaded) void detectorChoice().then(freeIfOff, () => undefined);
     if (!choiceListeners.size) return;
     void detectorChoice().then(
       (choice) => {
@@ -131,6 +133,13 @@ function watchChoice(): void {
       () => undefined,
     );
   });
+}
+
+/** Disposes the loaded model when `choice` is off (a load under way frees the one it replaces, and is refused by detectBox). */
+function freeIfOff(choice: DetectorChoice): void {
+  if (choice.on || !loaded) return;
+  loaded.model.dispose();
+  loaded = null;
 }
 
 /**

@@ -3,7 +3,8 @@
  * of one Chromium profile with real IndexedDB: a page reads the stored setting once, not at every
  * `detectBox` or photo added (each of those read it before); turned on in one tab, the other tab's
  * `detectBox` runs and its photos taught while it was off get their detector crops (its background
- * fill heard the change); turned off in that other tab, the first one's `detectBox` refuses again.
+ * fill heard the change); turned off in that other tab, the first one's `detectBox` refuses again
+ * and its loaded weights are freed.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -62,10 +63,14 @@ describe('the detector choice, kept in memory', () => {
     expect(await b.evaluate(() => window.tannerin.detectorSettingReads())).toBe(readsOn);
     expect(readsOn).toBeLessThanOrEqual(3);
 
-    // Turned off in B: at once there; A hears it.
+    // Turned off in B: at once there; A hears it, and frees the weights it had loaded.
+    expect(await detects(a, image)).toBe('ran');
+    const tensorsLoaded = await a.evaluate(() => window.tannerin.numTensors());
     expect(await b.evaluate(() => window.tannerin.turnDetectorOff())).toMatchObject({ on: false });
     expect(await detects(b, image)).toMatch(/turn on "Find the object first"/);
     await expect.poll(() => detects(a, image), { timeout: 30_000, interval: 200 }).toMatch(/turn on "Find the object first"/);
+    // CenterNet holds a few hundred weight tensors; the backbone's stay.
+    await expect.poll(() => a.evaluate(() => window.tannerin.numTensors()), { timeout: 10_000, interval: 200 }).toBeLessThan(tensorsLoaded - 100);
     expect(browser.errors).toEqual([]);
   });
 });
