@@ -13,6 +13,18 @@
  *   padded square bounding box is the crop.
  * `seg-color` reads objectness-cat3's map, `seg-color-cat` objectness-cat's; `seg-color-cells-true`
  * (a yardstick) the true mask averaged over the same cells.
+ *
+ * Measured (session 13, pre-registered in .scratch/seg/PREREG.txt; app k = 10, MobileNetV2, seeds
+ * 0-4, share of the clean - whole-scene gap, paired with app+none of the same run; emoji /
+ * Fashion-MNIST): `seg-color` 44% / 27% (Fashion a diagnostic), `seg-color-cat` 50.3% / 41%: not
+ * >= 0.50 on both, nothing adopted, no `--confirm`. Over the same map's cell mask (clutter-mask.ts)
+ * the refinement adds +5.4 [-1.4, +12.2] (`seg-color` - `mask-hard`, emoji) and +6.6 [+3.7, +9.5] /
+ * +5.3 [+2.9, +7.7] points (`seg-color-cat` - `mask-hard-cat`); the true pixel mask is still 15.8 /
+ * 21.7 points above. With a perfect coarse map (`seg-color-cells-true`) 73% / 71%: the learned map's
+ * seeds are what loses (on grayscale Fashion the refinement adds +1.0 [-0.6, +2.7] over a perfect
+ * map's tight cell mask; refined, a perfect coarse map would pass the rule on both). On clean
+ * emoji (`--clutter-clean`) `seg-color-cat` costs -14.4 [-19.3, -9.5] points: the map, trained on
+ * small objects, seeds a full-frame emoji badly and colour does not repair it.
  */
 import { padToSquare, WHOLE_FRAME, type Box } from '../../shared/crop/box.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
