@@ -101,7 +101,9 @@ export function cropOverlay(example: CropPhoto, name: string, edits: CropBoxEdit
     }
     edits.reset(id, `Box on ${name} put back where the object was found.`);
   };
-  const reset = crop.byPerson
+  const adjusting = !crop.off && edits.isAdjusting(id);
+  // While adjusting, the row's "Found box" does this; the corner button would cover the box's resize corner.
+  const reset = crop.byPerson && !adjusting
     ? h(
         'button',
         {
@@ -117,7 +119,6 @@ export function cropOverlay(example: CropPhoto, name: string, edits: CropBoxEdit
         '↺',
       )
     : null;
-  const adjusting = !crop.off && edits.isAdjusting(id);
   const rowId = `crop-adjust-${id}`;
   // Movable only while the crop is used. The keyboard's (and screen readers') handle is the whole
   // thumbnail, under the box and the buttons: a box can be smaller than a 44 px target. A tap on
