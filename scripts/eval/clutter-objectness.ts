@@ -46,7 +46,7 @@ import { preprocess, type RgbaPixels } from '../../shared/image/preprocess.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
 import { mulberry32, type Random } from '../../shared/util/random.ts';
 import { emojiFiles, emojiPng } from '../emoji.ts';
-import { alphaMask, clutterScene, distractors, DISTRACTOR_SUBCATEGORIES } from './clutter.ts';
+import { alphaMask, clutterScene, distractors, DISTRACTOR_SUBCATEGORIES, type Scene } from './clutter.ts';
 import { EMOJI_CLASSES } from './datasets.ts';
 import { idSeed } from './id-seed.ts';
 
@@ -64,8 +64,21 @@ const ALL_LAYERS = OBJECTNESS_LAYERS['objectness-cat3'];
 export const OBJECTNESS_PAD = 0.05;
 /** Emoji subcategories of the training objects: none is taught nor a distractor (PREREG). */
 export const OBJECTNESS_SUBCATEGORIES = ['food-vegetable', 'food-asian', 'food-sweet', 'plant-flower', 'plant-other', 'animal-marine', 'animal-bug', 'animal-reptile', 'musical-instrument', 'transport-air', 'transport-water', 'computer', 'money', 'mail', 'event', 'person-fantasy'];
-/** How the model is trained (PREREG); `version` names the cached weights and boxes. */
-export const OBJECTNESS_TRAINING = Object.freeze({ version: 1, scenes: 1600, cellsPerScene: 64, epochs: 10, batch: 256, learningRate: 0.003, l2: 1e-4, shuffleSeed: 17 });
+/** How a model is trained: `version` names the cached weights and maps; `methods` are the models trained (default all); `scene` makes training scene `i` (default: the protocol's generator, module comment). */
+export interface ObjectnessTraining {
+  version: number;
+  scenes: number;
+  cellsPerScene: number;
+  epochs: number;
+  batch: number;
+  learningRate: number;
+  l2: number;
+  shuffleSeed: number;
+  methods?: readonly ObjectnessMethod[];
+  scene?: (object: RgbaPixels, pool: readonly RgbaPixels[], i: number) => Scene;
+}
+/** How the models are trained (PREREG); `version` names the cached weights and boxes. */
+export const OBJECTNESS_TRAINING: Readonly<ObjectnessTraining> = Object.freeze({ version: 1, scenes: 1600, cellsPerScene: 64, epochs: 10, batch: 256, learningRate: 0.003, l2: 1e-4, shuffleSeed: 17 });
 
 /** A trained per-cell logistic model: standardization, weights and bias over the concatenated features. */
 export interface LogisticModel {
@@ -76,7 +89,7 @@ export interface LogisticModel {
 }
 
 /** The box cache name of a method's probability maps (versioned with its training). */
-export const objectnessCacheRef = (method: ObjectnessMethod, modelRef: string): string => `${method}:v${OBJECTNESS_TRAINING.version}@${modelRef}`;
+export const objectnessCacheRef = (method: ObjectnessMethod, modelRef: string, training: Readonly<ObjectnessTraining> = OBJECTNESS_TRAINING): string => `${method}:v${training.version}@${modelRef}`;
 
 /**
  * The fraction of each cell of a `grid` x `grid` map (row-major) inside `box` ([0, 1] coordinates
@@ -206,8 +219,8 @@ export interface ObjectnessMap {
   ms: number;
 }
 
-/** The three trained models (one per method). */
-export type ObjectnessModels = Record<ObjectnessMethod, LogisticModel>;
+/** The trained models (one per method; a training may leave some out, {@link ObjectnessTraining}). */
+export type ObjectnessModels = Partial<Record<ObjectnessMethod, LogisticModel>>;
 
 /** The layers' maps of one backbone pass over `pixels` (preprocessed as the crop step does). */
 async function layerMaps(pixels: RgbaPixels, model: Backbone): Promise<{ maps: Float32Array[]; shapes: FeatureMapShape[] }> {
@@ -222,7 +235,9 @@ export async function objectnessMaps(pixels: RgbaPixels, methods: readonly Objec
   const { maps, shapes } = await layerMaps(pixels, model);
   const probabilities = methods.map((m) => {
     const used = OBJECTNESS_LAYERS[m].length;
-    return probabilityMap(models[m], maps.slice(0, used), shapes.slice(0, used));
+    const trained = models[m];
+    if (!trained) throw new RangeError(`no trained ${m} model`);
+    return probabilityMap(trained, maps.slice(0, used), shapes.slice(0, used));
   });
   const ms = performance.now() - t0;
   const fine = shapes[0] as FeatureMapShape;
@@ -233,10 +248,10 @@ export async function objectnessMaps(pixels: RgbaPixels, methods: readonly Objec
  * The three models, from `<cacheDir>/objectness/` or trained now ({@link trainObjectnessModels} with
  * the protocol's distractors; about 2.5 minutes in Node WASM).
  */
-export async function objectnessModels(model: Backbone, cacheDir: string | null, log: (line: string) => void): Promise<ObjectnessModels> {
-  const file = cacheDir ? join(cacheDir, 'objectness', `${encodeURIComponent(`v${OBJECTNESS_TRAINING.version}@${model.ref}`)}.json`) : null;
+export async function objectnessModels(model: Backbone, cacheDir: string | null, log: (line: string) => void, training: Readonly<ObjectnessTraining> = OBJECTNESS_TRAINING): Promise<ObjectnessModels> {
+  const file = cacheDir ? join(cacheDir, 'objectness', `${encodeURIComponent(`v${training.version}@${model.ref}`)}.json`) : null;
   if (file && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as ObjectnessModels;
-  const out = await trainObjectnessModels(model, await distractors(), log);
+  const out = await trainObjectnessModels(model, await distractors(), log, training);
   if (file) {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, JSON.stringify(out));
@@ -249,12 +264,15 @@ export async function objectnessModels(model: Backbone, cacheDir: string | null,
  * pass a scene) with `pool` as the scenes' distractors (the protocol's, or others to see whether
  * the model leans on knowing them).
  */
-export async function trainObjectnessModels(model: Backbone, pool: readonly RgbaPixels[], log: (line: string) => void): Promise<ObjectnessModels> {
+export async function trainObjectnessModels(model: Backbone, pool: readonly RgbaPixels[], log: (line: string) => void, training: Readonly<ObjectnessTraining> = OBJECTNESS_TRAINING): Promise<ObjectnessModels> {
   const t0 = performance.now();
   const taught = new Set<string>([...EMOJI_CLASSES, ...DISTRACTOR_SUBCATEGORIES]);
   const subcategories = OBJECTNESS_SUBCATEGORIES.filter((s) => !taught.has(s));
   const objects = await Promise.all(subcategories.flatMap((s) => emojiFiles(s)).map((f) => decodeImage(emojiPng(f))));
-  const { scenes, cellsPerScene } = OBJECTNESS_TRAINING;
+  const { scenes, cellsPerScene } = training;
+  const methods = training.methods ?? OBJECTNESS_METHODS;
+  // Only the layers the trained methods read are kept (a 2048-d row of every cell would not fit for larger trainings).
+  const layers = Math.max(...methods.map((m) => OBJECTNESS_LAYERS[m].length));
   const n = scenes * cellsPerScene;
   let shapes: FeatureMapShape[] | undefined;
   let x: Float32Array | undefined;
@@ -263,8 +281,9 @@ export async function trainObjectnessModels(model: Backbone, pool: readonly Rgba
   for (let i = 0; i < scenes; i++) {
     const seed = idSeed(`objectness:${i}`);
     const object = objects[idSeed(`objectness-object:${i}`) % objects.length] as RgbaPixels;
-    const scene = clutterScene({ object, mask: alphaMask(object), distractors: pool, gray: i % 2 === 1 }, seed);
-    const pass = await layerMaps(scene.pixels, model);
+    const scene = training.scene ? training.scene(object, pool, i) : clutterScene({ object, mask: alphaMask(object), distractors: pool, gray: i % 2 === 1 }, seed);
+    const full = await layerMaps(scene.pixels, model);
+    const pass = { maps: full.maps.slice(0, layers), shapes: full.shapes.slice(0, layers) };
     shapes ??= pass.shapes;
     const dim = featureLength(shapes);
     x ??= new Float32Array(n * dim);
@@ -284,12 +303,12 @@ export async function trainObjectnessModels(model: Backbone, pool: readonly Rgba
   const all = x as Float32Array;
   const dimAll = featureLength(full);
   const out = {} as ObjectnessModels;
-  for (const method of OBJECTNESS_METHODS) {
+  for (const method of methods) {
     const dim = featureLength(full.slice(0, OBJECTNESS_LAYERS[method].length));
     // The method's columns are the first `dim` of each row (layers finest first).
     const cols = new Float32Array(n * dim);
     for (let i = 0; i < n; i++) cols.set(all.subarray(i * dimAll, i * dimAll + dim), i * dim);
-    const { epochs, batch, learningRate, l2, shuffleSeed } = OBJECTNESS_TRAINING;
+    const { epochs, batch, learningRate, l2, shuffleSeed } = training;
     out[method] = trainLogistic(cols, y, dim, { epochs, batch, learningRate, l2, seed: shuffleSeed });
     log(`objectness: ${method} trained (${dim}-d, ${n} cells, ${objects.length} objects), ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }

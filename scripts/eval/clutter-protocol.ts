@@ -36,6 +36,8 @@
  *   mask 91% / 86%, none chosen);
  * - `seg-color`, `seg-color-cat`, `seg-color-cells-true` (only when named): the same with a pixel mask,
  *   the coarse map refined per scene by colour (scripts/eval/clutter-seg.ts; session 13);
+ *   `seg-color-cat-wide` the same on a map retrained with objects up to the full frame
+ *   (scripts/eval/clutter-seg-wide.ts);
  * - `clean` (the other end of the gap): the clean protocol's images themselves, with their own ids
  *   (so their views are the clean protocol's), trained and tested by the same train() in the same
  *   run: the gap never pairs figures of two versions of train() (bench/eval.json's `eval.<d>.app.k10`
@@ -84,9 +86,9 @@ import { CAM_METHODS, camAccuracy, MapCache, type CamMethod } from './clutter-ca
 import { GRID_BOXES, GRID_METHODS, gridAccuracy, type GridMethod } from './clutter-grid.ts';
 import { taughtCandidates, TAUGHT_METHODS, taughtAccuracy, type TaughtMethod } from './clutter-taught.ts';
 import { DISTINCT_LAYERS, DISTINCT_METHODS, distinctMaps, type DistinctMethod } from './clutter-distinct.ts';
-import { OBJECTNESS_METHODS, OBJECTNESS_PAD, objectnessCacheRef, objectnessMaps, objectnessModels, type ObjectnessMethod, type ObjectnessModels } from './clutter-objectness.ts';
+import { OBJECTNESS_METHODS, OBJECTNESS_PAD, OBJECTNESS_TRAINING, objectnessCacheRef, objectnessMaps, objectnessModels, type ObjectnessMethod, type ObjectnessModels } from './clutter-objectness.ts';
 import { isTrueMask, MASK_MAPS, MASK_METHODS, maskedScene, type LearnedMaskMethod, type MaskMethod } from './clutter-mask.ts';
-import { isSegTrue, SEG_MAPS, SEG_METHODS, segmentedScene, type SegMethod } from './clutter-seg.ts';
+import { isSegTrue, SEG_MAPS, SEG_METHODS, SEG_TRAININGS, segmentedScene, type SegMethod } from './clutter-seg.ts';
 
 /** The ways of framing a scene (module comment). */
 export const CROP_METHODS = ['clean', 'none', 'featuremap', 'detector', 'oracle', ...CAM_METHODS, ...GRID_METHODS, ...TAUGHT_METHODS, ...DISTINCT_METHODS, ...OBJECTNESS_METHODS, ...MASK_METHODS, ...SEG_METHODS] as const;
@@ -225,7 +227,8 @@ export async function runClutterProtocols(
   let featureLayer = FEATURE_LAYER;
   let detector: Detector | null = null;
   let mapCache: MapCache | undefined;
-  let objectness: Promise<ObjectnessModels> | undefined;
+  // By training version (clutter-seg.ts SEG_TRAININGS: a map may be retrained).
+  const objectness = new Map<number, Promise<ObjectnessModels>>();
   const caches = new Map<string, BoxCache>();
   const cacheFor = (ref: string, dir: string | null): BoxCache => {
     let cache = caches.get(ref);
@@ -315,7 +318,8 @@ export async function runClutterProtocols(
           // The default layer keeps the cache file it always had.
           // A learned mask reads its objectness method's maps (clutter-mask.ts); the true mask reads none.
           const mapMethod = isObjectness(method) ? method : isMask(method) && !isTrueMask(method) ? MASK_MAPS[method] : isSeg(method) && !isSegTrue(method) ? SEG_MAPS[method] : undefined;
-          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : mapMethod ? objectnessCacheRef(mapMethod, ctx.model.ref) : DETECTOR_REF;
+          const mapTraining = (isSeg(method) ? SEG_TRAININGS[method] : undefined) ?? OBJECTNESS_TRAINING;
+          const ref = method === 'featuremap' ? `featuremap${settings.layer === FEATURE_LAYER ? '' : `:${settings.layer}`}@${ctx.model.ref}` : isDistinct(method) ? distinctCacheRef(method, ctx.model.ref) : mapMethod ? objectnessCacheRef(mapMethod, ctx.model.ref, mapTraining) : DETECTOR_REF;
           const boxCache = method === 'clean' || method === 'none' || method === 'oracle' || fromTruth(method) ? null : cacheFor(ref, ctx.cacheDir);
           /** The scene's box material, from the cache or its pass. */
           const source = async (pixels: RgbaPixels): Promise<BoxSource> => {
@@ -334,8 +338,9 @@ export async function runClutterProtocols(
             } else if (isDistinct(method)) {
               made = (await distinctMaps(pixels, [DISTINCT_LAYERS[method]], ctx.model))[0] as BoxSource;
             } else if (mapMethod) {
-              objectness ??= objectnessModels(ctx.model, ctx.cacheDir, ctx.log);
-              made = (await objectnessMaps(pixels, [mapMethod], await objectness, ctx.model))[0] as BoxSource;
+              const models = objectness.get(mapTraining.version) ?? objectnessModels(ctx.model, ctx.cacheDir, ctx.log, mapTraining);
+              objectness.set(mapTraining.version, models);
+              made = (await objectnessMaps(pixels, [mapMethod], await models, ctx.model))[0] as BoxSource;
             } else {
               detector ??= await loadDetector();
               made = { detection: await detector.best(pixels), ms: 0 };

@@ -29,13 +29,16 @@
 import { padToSquare, WHOLE_FRAME, type Box } from '../../shared/crop/box.ts';
 import type { RgbaPixels } from '../../shared/image/preprocess.ts';
 import { applyMask, cellMeans, dilate, largestGroup, MASK_PAD, trueMask, upsampleCells, type CellMap, type MaskInput } from './clutter-mask.ts';
-import type { ObjectnessMethod } from './clutter-objectness.ts';
+import type { ObjectnessMethod, ObjectnessTraining } from './clutter-objectness.ts';
+import { OBJECTNESS_TRAINING_WIDE } from './clutter-seg-wide.ts';
 
 /** The colour-refined masks (module comment); `seg-color-cells-true` is a yardstick. */
-export const SEG_METHODS = ['seg-color', 'seg-color-cat', 'seg-color-cells-true'] as const;
+export const SEG_METHODS = ['seg-color', 'seg-color-cat', 'seg-color-cells-true', 'seg-color-cat-wide'] as const;
 export type SegMethod = (typeof SEG_METHODS)[number];
 /** The objectness map each learned refinement reads (its cached probability maps). */
-export const SEG_MAPS: Readonly<Record<Exclude<SegMethod, 'seg-color-cells-true'>, ObjectnessMethod>> = Object.freeze({ 'seg-color': 'objectness-cat3', 'seg-color-cat': 'objectness-cat' });
+export const SEG_MAPS: Readonly<Record<Exclude<SegMethod, 'seg-color-cells-true'>, ObjectnessMethod>> = Object.freeze({ 'seg-color': 'objectness-cat3', 'seg-color-cat': 'objectness-cat', 'seg-color-cat-wide': 'objectness-cat' });
+/** The training of a map other than version 1's (clutter-seg-wide.ts; session 13, .scratch/seg2/PREREG.txt). */
+export const SEG_TRAININGS: Readonly<Partial<Record<SegMethod, Readonly<ObjectnessTraining>>>> = Object.freeze({ 'seg-color-cat-wide': OBJECTNESS_TRAINING_WIDE });
 /** Whether `method` is made from the true mask. */
 export const isSegTrue = (method: string): method is 'seg-color-cells-true' => method === 'seg-color-cells-true';
 /** The refinement's fixed parameters (PREREG). */
