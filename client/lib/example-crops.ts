@@ -105,9 +105,15 @@ export function cutCrop(original: RgbaPixels, box: Box, side: number): Promise<I
  * its whole frame), or null unless every photo has a crop embedding there and the backbone makes
  * crops: the guard pairs the same photos. `off`: the photos whose crop is off, when the caller has
  * read them already (Train: from completePendingCrops' scan, so the records are read once);
- * without it they are read here.
+ * without it they are read here. `partial`: a photo without its crop is left out instead of
+ * refusing the set (a stored crop head judged on the photos it can see: client/lib/previous-crop.ts).
  */
-export async function cropExamples(backbone: Backbone, examples: readonly Example[], off?: ReadonlySet<string>): Promise<Example[] | null> {
+export async function cropExamples(
+  backbone: Backbone,
+  examples: readonly Example[],
+  off?: ReadonlySet<string>,
+  options: { partial?: boolean } = {},
+): Promise<Example[] | null> {
   if (!cropSettingOf(backbone)) return null;
   const db = await openTannerinDb();
   const tx = db.transaction(off ? ['embeddingPacks'] : ['examples', 'embeddingPacks']);
@@ -119,7 +125,10 @@ export async function cropExamples(backbone: Backbone, examples: readonly Exampl
     if (e.augmented) continue;
     // Turned off for this photo: the whole photo is what to look at.
     const embedding = off.has(e.photoId) ? e.embedding : crops.get(e.photoId)?.[0];
-    if (!embedding) return null;
+    if (!embedding) {
+      if (options.partial) continue;
+      return null;
+    }
     out.push({ photoId: e.photoId, label: e.label, embedding, augmented: false });
   }
   return out;

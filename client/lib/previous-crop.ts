@@ -5,9 +5,8 @@
  *
  * Its crops: those of the crop step's candidate with its setting when there is one (every photo's);
  * else, for the feature map's setting, each photo's stored crop embedding that exists (a photo
- * whose crop the person turned off: its whole frame, as client/lib/example-crops.ts `cropExamples`
- * gives it; a photo still without one: left out, not the whole set refused as `cropExamples` must
- * for training). A detector-crop head's crops come only from the candidate (fresh ones for the
+ * whose crop the person turned off: its whole frame; a photo still without one: left out, not the
+ * whole set refused as training must: client/lib/example-crops.ts `cropExamples` with `partial`). A detector-crop head's crops come only from the candidate (fresh ones for the
  * detector and backbone in use; client/lib/detector-crops.ts decides that).
  */
 import { sameHeadCrop } from '../../shared/head/crop.ts';
@@ -15,10 +14,8 @@ import type { CropCandidate, PreviousCropHead } from '../../shared/learn/crop-ch
 import type { Example } from '../../shared/learn/examples.ts';
 import type { PreviousHead } from '../../shared/learn/train-app.ts';
 import type { Backbone } from '../../shared/model/backbone.ts';
-import { openTannerinDb } from './db.ts';
 import { detectorChoice } from './detector.ts';
-import { readEmbeddings } from './embedding-packs.ts';
-import { cropPackRef, cropSettingOf } from './example-crops.ts';
+import { cropExamples, cropSettingOf } from './example-crops.ts';
 
 /**
  * `previous` (a crop head) with its crops of `examples`' photos on `backbone` and, for a
@@ -41,13 +38,6 @@ export async function previousCropHead(
   if (own) return { ...previous, crops: new Map(own.cropExamples.filter((e) => !e.augmented).map((e) => [e.photoId, e.embedding])) };
   const made = cropSettingOf(backbone);
   if (setting.method === 'detector' || !made || !sameHeadCrop(setting, made)) return { ...previous, crops: new Map() };
-  const db = await openTannerinDb();
-  const stored = await readEmbeddings(db.transaction('embeddingPacks').objectStore('embeddingPacks'), cropPackRef(backbone.ref));
-  const crops = new Map<string, Float32Array>();
-  for (const e of examples) {
-    if (e.augmented) continue;
-    const embedding = off.has(e.photoId) ? e.embedding : stored.get(e.photoId)?.[0];
-    if (embedding) crops.set(e.photoId, embedding);
-  }
-  return { ...previous, crops };
+  const stored = (await cropExamples(backbone, examples, off, { partial: true })) ?? [];
+  return { ...previous, crops: new Map(stored.map((e) => [e.photoId, e.embedding])) };
 }
