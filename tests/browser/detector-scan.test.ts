@@ -27,6 +27,10 @@ describe('detector crops at Train: one scan of the examples', () => {
   it('one getAll for both steps; a photo made meanwhile is read again; the same crops as reading the records twice', async () => {
     browser = await launchChromium();
     const page = await harnessTab(browser, baseUrl);
+    // Let the start-up resume (client/lib/detector-crops.ts resumeDetectorCrops: RESUME_DELAY_MS 3 s,
+    // then up to 2 s for an idle moment) find the detector off and end, so that its scan of the
+    // records is not counted below as Train's.
+    await page.waitForTimeout(5_500);
     const on = await page.evaluate(() => window.tannerin.detectorOn());
     expect(on.ok, JSON.stringify(on)).toBe(true);
     const classes = await cornerClasses(CLASSES, split.train);
